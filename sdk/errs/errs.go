@@ -27,11 +27,11 @@ const (
 	Invalid         Code = "invalid"          // malformed or out-of-range input
 	UnknownCurrency Code = "unknown_currency" // not an ISO 4217 code, or not accepted
 	NotFound        Code = "not_found"
-	Conflict        Code = "conflict"      // e.g. an idempotency key reused with other content
-	Unsupported     Code = "unsupported"   // capability not offered
-	Forbidden       Code = "forbidden"     // authenticated but not allowed
+	Conflict        Code = "conflict"        // e.g. an idempotency key reused with other content
+	Unsupported     Code = "unsupported"     // capability not offered
+	Forbidden       Code = "forbidden"       // authenticated but not allowed
 	Unauthenticated Code = "unauthenticated" // e.g. a forged webhook signature
-	Limit           Code = "limit"         // an account limit or balance constraint would be broken
+	Limit           Code = "limit"           // an account limit or balance constraint would be broken
 
 	// Failures where nothing is known to be wrong with the request.
 	Unavailable Code = "unavailable" // processor or plugin down; retry with the same key

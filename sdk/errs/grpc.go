@@ -16,7 +16,7 @@ var grpcCodes = map[Code]codes.Code{
 	Declined: codes.FailedPrecondition, InsufficientFunds: codes.FailedPrecondition,
 	ExpiredCard: codes.FailedPrecondition, InvalidCard: codes.FailedPrecondition,
 	FraudSuspected: codes.FailedPrecondition, AuthExpired: codes.FailedPrecondition,
-	Limit: codes.FailedPrecondition,
+	Limit:   codes.FailedPrecondition,
 	Invalid: codes.InvalidArgument, UnknownCurrency: codes.InvalidArgument,
 	NotFound: codes.NotFound, Conflict: codes.AlreadyExists, Unsupported: codes.Unimplemented,
 	Forbidden: codes.PermissionDenied, Unauthenticated: codes.Unauthenticated,
@@ -49,8 +49,8 @@ func ToStatus(err error) error {
 	}
 	st := status.New(gc, e.Message)
 	if d, derr := st.WithDetails(&errdetails.ErrorInfo{
-		Reason: string(e.Code),
-		Domain: domain,
+		Reason:   string(e.Code),
+		Domain:   domain,
 		Metadata: map[string]string{"retryable": strconv.FormatBool(e.Retryable)},
 	}); derr == nil {
 		st = d
