@@ -110,6 +110,111 @@ func (*Empty) Descriptor() ([]byte, []int) {
 	return file_commonv1_common_proto_rawDescGZIP(), []int{1}
 }
 
+type ModuleInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`       // processor | currency | split | theme
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`       // e.g. "sandbox", "default"
+	Version       string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"` // the plugin's own version
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModuleInfo) Reset() {
+	*x = ModuleInfo{}
+	mi := &file_commonv1_common_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModuleInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModuleInfo) ProtoMessage() {}
+
+func (x *ModuleInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_commonv1_common_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModuleInfo.ProtoReflect.Descriptor instead.
+func (*ModuleInfo) Descriptor() ([]byte, []int) {
+	return file_commonv1_common_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ModuleInfo) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ModuleInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModuleInfo) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+type ConfigureRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The operator's [plugins.<name>.settings] table, as JSON (an object; "{}" when empty).
+	SettingsJson  []byte `protobuf:"bytes,1,opt,name=settings_json,json=settingsJson,proto3" json:"settings_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigureRequest) Reset() {
+	*x = ConfigureRequest{}
+	mi := &file_commonv1_common_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigureRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigureRequest) ProtoMessage() {}
+
+func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_commonv1_common_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
+func (*ConfigureRequest) Descriptor() ([]byte, []int) {
+	return file_commonv1_common_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ConfigureRequest) GetSettingsJson() []byte {
+	if x != nil {
+		return x.SettingsJson
+	}
+	return nil
+}
+
 var File_commonv1_common_proto protoreflect.FileDescriptor
 
 const file_commonv1_common_proto_rawDesc = "" +
@@ -118,7 +223,17 @@ const file_commonv1_common_proto_rawDesc = "" +
 	"\x05Money\x12\x16\n" +
 	"\x06amount\x18\x01 \x01(\x03R\x06amount\x12\x1a\n" +
 	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"\a\n" +
-	"\x05EmptyB-Z+github.com/camkit/camkit/sdk/proto/commonv1b\x06proto3"
+	"\x05Empty\"N\n" +
+	"\n" +
+	"ModuleInfo\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\"7\n" +
+	"\x10ConfigureRequest\x12#\n" +
+	"\rsettings_json\x18\x01 \x01(\fR\fsettingsJson2\x91\x01\n" +
+	"\x06Module\x12=\n" +
+	"\x04Info\x12\x17.camkit.common.v1.Empty\x1a\x1c.camkit.common.v1.ModuleInfo\x12H\n" +
+	"\tConfigure\x12\".camkit.common.v1.ConfigureRequest\x1a\x17.camkit.common.v1.EmptyB-Z+github.com/camkit/camkit/sdk/proto/commonv1b\x06proto3"
 
 var (
 	file_commonv1_common_proto_rawDescOnce sync.Once
@@ -132,14 +247,20 @@ func file_commonv1_common_proto_rawDescGZIP() []byte {
 	return file_commonv1_common_proto_rawDescData
 }
 
-var file_commonv1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_commonv1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_commonv1_common_proto_goTypes = []any{
-	(*Money)(nil), // 0: camkit.common.v1.Money
-	(*Empty)(nil), // 1: camkit.common.v1.Empty
+	(*Money)(nil),            // 0: camkit.common.v1.Money
+	(*Empty)(nil),            // 1: camkit.common.v1.Empty
+	(*ModuleInfo)(nil),       // 2: camkit.common.v1.ModuleInfo
+	(*ConfigureRequest)(nil), // 3: camkit.common.v1.ConfigureRequest
 }
 var file_commonv1_common_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
+	1, // 0: camkit.common.v1.Module.Info:input_type -> camkit.common.v1.Empty
+	3, // 1: camkit.common.v1.Module.Configure:input_type -> camkit.common.v1.ConfigureRequest
+	2, // 2: camkit.common.v1.Module.Info:output_type -> camkit.common.v1.ModuleInfo
+	1, // 3: camkit.common.v1.Module.Configure:output_type -> camkit.common.v1.Empty
+	2, // [2:4] is the sub-list for method output_type
+	0, // [0:2] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -156,9 +277,9 @@ func file_commonv1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_commonv1_common_proto_rawDesc), len(file_commonv1_common_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
-			NumServices:   0,
+			NumServices:   1,
 		},
 		GoTypes:           file_commonv1_common_proto_goTypes,
 		DependencyIndexes: file_commonv1_common_proto_depIdxs,
