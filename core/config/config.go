@@ -1,0 +1,222 @@
+// Package config reads camkit's one TOML file and applies CAMKIT_* environment
+// overrides. Every scalar key has an override named CAMKIT_<SECTION>_<KEY>, e.g.
+// CAMKIT_DATABASE_URL or CAMKIT_HTTP_ADDR. With no file at all, Default() is the
+// embedded setup: SQLite under ./data, sandbox processor, fixed currency,
+// percentage split, default theme, on 127.0.0.1:8080.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/camkit/camkit/sdk/errs"
+)
+
+// Config is the whole file. Field order follows camkit.example.toml.
+type Config struct {
+	HTTP     HTTP                    `toml:"http"`
+	Database Database                `toml:"database"`
+	Log      Log                     `toml:"log"`
+	Plugins  Plugins                 `toml:"plugins"`
+	Plugin   map[string]PluginConfig `toml:"plugin"`
+}
+
+type HTTP struct {
+	Addr string `toml:"addr"`
+	// PublicURL is where viewers reach the site; return URLs given to processors are built from it.
+	PublicURL string `toml:"public_url"`
+}
+
+type Database struct {
+	// URL is sqlite://path or postgres://user@host:port/db?sslmode=disable.
+	URL string `toml:"url"`
+}
+
+type Log struct {
+	Level  string `toml:"level"`  // debug | info | warn | error
+	Format string `toml:"format"` // text | json
+}
+
+// Plugins chooses one plugin of each kind by name. The binary of a plugin of
+// kind K and name N is <dir>/K-N (e.g. bin/plugins/processor-sandbox).
+type Plugins struct {
+	Dir         string   `toml:"dir"`
+	Processor   string   `toml:"processor"`
+	Currency    string   `toml:"currency"`
+	Split       string   `toml:"split"`
+	Theme       string   `toml:"theme"`
+	CallTimeout Duration `toml:"call_timeout"`
+}
+
+// PluginConfig is the [plugin.<kind>-<name>] table of one plugin binary.
+type PluginConfig struct {
+	// SHA256, when set, pins the binary: a different file refuses to start.
+	SHA256 string `toml:"sha256"`
+	// Settings is passed to the plugin's Configure as a JSON object.
+	Settings map[string]any `toml:"settings"`
+}
+
+// Duration reads "5s"-style strings.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default is the embedded configuration used when no file is given.
+func Default() Config {
+	return Config{
+		HTTP:     HTTP{Addr: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080"},
+		Database: Database{URL: "sqlite://./data/camkit.db"},
+		Log:      Log{Level: "info", Format: "text"},
+		Plugins: Plugins{
+			Dir:         "./bin/plugins",
+			Processor:   "sandbox",
+			Currency:    "fixed",
+			Split:       "percentage",
+			Theme:       "default",
+			CallTimeout: Duration{10 * time.Second},
+		},
+		Plugin: map[string]PluginConfig{},
+	}
+}
+
+// Load reads path (may be empty: defaults only) and applies environment
+// overrides from env (os.Environ() in production).
+func Load(path string, env []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&cfg)
+		if err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			return Config{}, fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+		}
+	}
+	if err := applyEnv(&cfg, env); err != nil {
+		return Config{}, err
+	}
+	if cfg.Plugin == nil {
+		cfg.Plugin = map[string]PluginConfig{}
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks what can be checked without opening anything.
+func (c Config) Validate() error {
+	if c.HTTP.Addr == "" {
+		return errs.E(errs.Invalid, "config: http.addr is empty")
+	}
+	if !strings.HasPrefix(c.Database.URL, "sqlite://") && !strings.HasPrefix(c.Database.URL, "postgres://") && !strings.HasPrefix(c.Database.URL, "postgresql://") {
+		return errs.E(errs.Invalid, "config: database.url %q is neither sqlite://path nor postgres://...", c.Database.URL)
+	}
+	for _, k := range []struct{ key, v string }{{"processor", c.Plugins.Processor}, {"currency", c.Plugins.Currency}, {"split", c.Plugins.Split}, {"theme", c.Plugins.Theme}} {
+		if k.v == "" {
+			return errs.E(errs.Invalid, "config: plugins.%s is empty", k.key)
+		}
+		if strings.ContainsAny(k.v, `/\`) {
+			return errs.E(errs.Invalid, "config: plugins.%s %q must be a name, not a path", k.key, k.v)
+		}
+	}
+	if c.Plugins.CallTimeout.Duration <= 0 {
+		return errs.E(errs.Invalid, "config: plugins.call_timeout must be positive")
+	}
+	return nil
+}
+
+// PluginPath is the binary of the plugin of a kind and name.
+func (c Config) PluginPath(kind, name string) string {
+	return filepath.Join(c.Plugins.Dir, kind+"-"+name)
+}
+
+// PluginSettingsJSON is the settings table of a plugin binary as a JSON object.
+func (c Config) PluginSettingsJSON(kind, name string) ([]byte, error) {
+	s := c.Plugin[kind+"-"+name].Settings
+	if s == nil {
+		return []byte("{}"), nil
+	}
+	return json.Marshal(s)
+}
+
+// applyEnv sets scalar fields from CAMKIT_<SECTION>_<KEY> variables.
+func applyEnv(cfg *Config, env []string) error {
+	vals := map[string]string{}
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(k, "CAMKIT_") {
+			vals[k] = v
+		}
+	}
+	root := reflect.ValueOf(cfg).Elem()
+	for i := 0; i < root.NumField(); i++ {
+		sec := root.Field(i)
+		secName := tomlName(root.Type().Field(i))
+		if sec.Kind() != reflect.Struct {
+			continue
+		}
+		for j := 0; j < sec.NumField(); j++ {
+			f := sec.Field(j)
+			key := "CAMKIT_" + strings.ToUpper(secName+"_"+tomlName(sec.Type().Field(j)))
+			v, ok := vals[key]
+			if !ok {
+				continue
+			}
+			if err := setScalar(f, v); err != nil {
+				return errs.E(errs.Invalid, "config: %s=%q: %v", key, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+func tomlName(f reflect.StructField) string {
+	if t := f.Tag.Get("toml"); t != "" {
+		return strings.Split(t, ",")[0]
+	}
+	return strings.ToLower(f.Name)
+}
+
+func setScalar(f reflect.Value, v string) error {
+	if u, ok := f.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+		return u.UnmarshalText([]byte(v))
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(v)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return err
+		}
+		f.SetInt(n)
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}
