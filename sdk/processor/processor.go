@@ -1,0 +1,281 @@
+// Package processor is the contract between the camkit host and a payment
+// processor plugin: the Go interface a plugin author implements, the gRPC glue
+// that carries it across the process boundary in both directions, and a few
+// checks every processor needs.
+//
+// The contract is shaped by what real processors offer (see PROCESSORS.md):
+// auth/capture/void (Segpay PostPay, NETbilling, NMI/MobiusPay), charges of a
+// stored token only (CCBill), hosted pages with postbacks only (Epoch). A
+// processor declares which of these it has in Capabilities and returns
+// errs.Unsupported for the rest; the host picks a funding strategy from them.
+//
+// Rules every implementation keeps:
+//   - Money is money.Money (int64 minor units). Amounts must be positive and in
+//     a currency listed in Capabilities.Currencies (errs.Invalid / errs.UnknownCurrency).
+//   - Every money-moving request carries an IdempotencyKey chosen by the host
+//     ("seat/<id>/auth/<n>"). A repeat with the same key returns the first result
+//     (or the first decline) and moves no money twice; the same key with other
+//     content is errs.Conflict.
+//   - Every result names the processor's Reference and the Amount actually
+//     moved; the host checks it with CheckMoved.
+//   - Errors are *errs.Error: decline codes for a "no" from the processor,
+//     retryable Unavailable/Timeout when the outcome is unknown.
+package processor
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/pluginkit"
+)
+
+// Processor is implemented by a processor plugin and called by the host.
+type Processor interface {
+	pluginkit.Module
+
+	// Capabilities describes what this processor can do with its current settings.
+	Capabilities(ctx context.Context) (Capabilities, error)
+
+	// StartCheckout begins collecting a payment method (and, with Purchase set,
+	// an immediate payment): it says where to send the viewer.
+	StartCheckout(ctx context.Context, req StartCheckoutRequest) (Checkout, error)
+	// CompleteCheckout turns what the viewer came back with into a stored
+	// credential and, when the checkout carried a purchase, its charge.
+	CompleteCheckout(ctx context.Context, req CompleteCheckoutRequest) (CheckoutResult, error)
+
+	// Authorize holds Amount on a stored credential.
+	Authorize(ctx context.Context, req AuthorizeRequest) (Authorization, error)
+	// Capture takes up to the authorised amount; the remainder is released and
+	// the authorisation cannot be captured again.
+	Capture(ctx context.Context, req CaptureRequest) (CaptureResult, error)
+	// Void releases an authorisation that has not been captured.
+	Void(ctx context.Context, req VoidRequest) (VoidResult, error)
+	// Charge takes Amount from a stored credential now (merchant-initiated).
+	Charge(ctx context.Context, req ChargeRequest) (ChargeResult, error)
+	// Refund returns money of a capture or a charge, partially if declared.
+	Refund(ctx context.Context, req RefundRequest) (RefundResult, error)
+	// CancelRecurring stops a native subscription from rebilling.
+	CancelRecurring(ctx context.Context, req CancelRecurringRequest) error
+
+	// ParseWebhook verifies a postback/webhook and normalises it. A forged or
+	// replayed one is errs.Unauthenticated. The result carries the exact HTTP
+	// response the processor expects back.
+	ParseWebhook(ctx context.Context, req WebhookRequest) (WebhookResult, error)
+	// ServeHTTP answers the plugin's own routes under /pay/<name>/ (return
+	// URLs, a hosted card page), which the host proxies without reading.
+	ServeHTTP(ctx context.Context, req HTTPRequest) (HTTPResponse, error)
+}
+
+// WebhookAuth says how a processor's notifications are authenticated.
+type WebhookAuth string
+
+const (
+	WebhookHMAC        WebhookAuth = "hmac"         // keyed signature over the body (NMI, sandbox)
+	WebhookHash        WebhookAuth = "hash"         // digest over listed fields with a shared secret (NETbilling)
+	WebhookIPAllowlist WebhookAuth = "ip_allowlist" // only the source address (CCBill, Segpay, Epoch)
+	WebhookNone        WebhookAuth = "none"
+)
+
+// Capabilities decide which funding strategy the host may use.
+type Capabilities struct {
+	AuthCapture            bool // authorise then capture: card_hold funding
+	PartialCapture         bool
+	Void                   bool
+	Refund                 bool
+	PartialRefund          bool
+	ChargeStoredCredential bool // merchant-initiated charges: prepaid_blocks funding
+	HostedCheckoutRequired bool // card data may only be typed on the processor's page
+	NativeRecurring        bool
+	WebhookAuth            WebhookAuth
+	Currencies             []string // ISO 4217 codes accepted
+	MaxHoldDays            int      // an authorisation is capturable this long
+}
+
+// Accepts reports whether currency is among Currencies.
+func (c Capabilities) Accepts(currency string) bool {
+	for _, x := range c.Currencies {
+		if x == currency {
+			return true
+		}
+	}
+	return false
+}
+
+// StoredCredential is a reusable reference to a payment method the processor
+// holds. It never carries a card number, so the host may store it.
+type StoredCredential struct {
+	Token       string `json:"token"` // opaque, processor-specific
+	Brand       string `json:"brand,omitempty"`
+	Last4       string `json:"last4,omitempty"`
+	ExpMonth    int    `json:"exp_month,omitempty"`
+	ExpYear     int    `json:"exp_year,omitempty"`
+	CustomerRef string `json:"customer_ref,omitempty"`
+}
+
+// RecurringTerms asks the processor to rebill by itself.
+type RecurringTerms struct {
+	Amount     money.Money
+	PeriodDays int
+}
+
+type StartCheckoutRequest struct {
+	IdempotencyKey string
+	CustomerRef    string
+	ReturnURL      string // absolute; the viewer comes back here with the checkout outcome
+	CancelURL      string // optional
+	Purchase       *money.Money
+	Description    string
+	Recurring      *RecurringTerms // optional; needs NativeRecurring
+	Locale         string
+}
+
+// Checkout says where to send the viewer: a redirect (GET URL) or an
+// auto-submitted form (POST URL with Fields), as Epoch's fpost.cgi wants.
+type Checkout struct {
+	Reference string
+	URL       string
+	Method    string // http.MethodGet or http.MethodPost
+	Fields    map[string]string
+	ExpiresAt time.Time
+}
+
+type CompleteCheckoutRequest struct {
+	CheckoutReference string
+	CustomerRef       string
+	Params            url.Values // what the viewer came back with on the return URL
+}
+
+type CheckoutResult struct {
+	Credential            *StoredCredential
+	Charge                *ChargeResult
+	SubscriptionReference string
+	Pending               bool // the processor confirms later by webhook
+}
+
+type AuthorizeRequest struct {
+	IdempotencyKey string
+	Credential     StoredCredential
+	Amount         money.Money
+	Description    string
+}
+
+type Authorization struct {
+	Reference string
+	Amount    money.Money
+	ExpiresAt time.Time
+}
+
+type CaptureRequest struct {
+	IdempotencyKey         string
+	AuthorizationReference string
+	Amount                 money.Money
+}
+
+type CaptureResult struct {
+	Reference string
+	Amount    money.Money // captured
+	Released  money.Money // the rest of the hold
+}
+
+type VoidRequest struct {
+	IdempotencyKey         string
+	AuthorizationReference string
+}
+
+type VoidResult struct {
+	Reference string
+	Amount    money.Money // released
+}
+
+type ChargeRequest struct {
+	IdempotencyKey string
+	Credential     StoredCredential
+	Amount         money.Money
+	Description    string
+}
+
+type ChargeResult struct {
+	Reference     string
+	Amount        money.Money
+	NewCredential *StoredCredential // set when the processor rotated the token (CCBill createNewPaymentToken)
+}
+
+type RefundRequest struct {
+	IdempotencyKey string
+	Reference      string // of a capture or a charge
+	Amount         money.Money
+	Reason         string
+}
+
+type RefundResult struct {
+	Reference string
+	Amount    money.Money
+}
+
+type CancelRecurringRequest struct {
+	IdempotencyKey        string
+	SubscriptionReference string
+}
+
+// HTTPRequest is a request the host received for the plugin and passes on untouched.
+type HTTPRequest struct {
+	Method     string
+	Path       string // full path, e.g. /pay/sandbox/checkout
+	Query      url.Values
+	Headers    http.Header
+	Body       []byte
+	RemoteAddr string // ip:port of the direct peer as the host saw it
+}
+
+// WebhookRequest is the notification as the host received it: the same shape
+// as any other proxied request.
+type WebhookRequest = HTTPRequest
+
+type HTTPResponse struct {
+	Status  int
+	Headers http.Header
+	Body    []byte
+}
+
+// EventType is a normalised notification kind.
+type EventType string
+
+const (
+	EventSale       EventType = "sale"
+	EventRebill     EventType = "rebill"
+	EventAuth       EventType = "auth"
+	EventCapture    EventType = "capture"
+	EventRefund     EventType = "refund"
+	EventVoid       EventType = "void"
+	EventChargeback EventType = "chargeback"
+	EventCancel     EventType = "cancel"
+	EventExpire     EventType = "expire"
+)
+
+// EventTypes lists every normalised type.
+var EventTypes = []EventType{EventSale, EventRebill, EventAuth, EventCapture, EventRefund, EventVoid, EventChargeback, EventCancel, EventExpire}
+
+// Event is one verified, normalised notification.
+type Event struct {
+	ID                    string // the processor's id, so the host can drop duplicates
+	Type                  EventType
+	Reference             string
+	RelatedReference      string // the original transaction of a refund, chargeback, capture or void
+	SubscriptionReference string
+	CheckoutReference     string
+	CustomerRef           string
+	Amount                money.Money
+	Credential            *StoredCredential
+	OccurredAt            time.Time
+	DeclineCode           errs.Code // an errs decline code when the attempt failed (a failed rebill)
+	Reason                string    // e.g. a chargeback reason code
+}
+
+type WebhookResult struct {
+	Events   []Event
+	Response HTTPResponse // exactly what the processor expects back, e.g. 200 "OK"
+}
