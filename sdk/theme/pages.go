@@ -1,0 +1,542 @@
+package theme
+
+import (
+	"time"
+
+	"github.com/camkit/camkit/sdk/money"
+)
+
+// Kind names a page kind. It is what crosses the wire beside the page's JSON.
+type Kind string
+
+const (
+	KindAgeGate        Kind = "age_gate"
+	KindLogin          Kind = "login"
+	KindSignup         Kind = "signup"
+	KindHome           Kind = "home"
+	KindModelProfile   Kind = "model_profile"
+	KindRoom           Kind = "room"
+	KindPrivateShow    Kind = "private_show"
+	KindWallet         Kind = "wallet"
+	KindReceipt        Kind = "receipt"
+	KindModelDashboard Kind = "model_dashboard"
+	KindAdmin          Kind = "admin"
+	KindCheckout       Kind = "checkout"
+	KindError          Kind = "error"
+)
+
+// Page is the data of one page. Every page kind is a pointer to one of the
+// structs below; each embeds the common Layout, reachable through PageLayout so
+// that the host fills it in one place.
+type Page interface {
+	PageKind() Kind
+	PageLayout() *Layout
+}
+
+// ---- common ----
+
+// Role of a signed-in user.
+type Role string
+
+const (
+	RoleViewer Role = "viewer"
+	RoleModel  Role = "model"
+	RoleStudio Role = "studio"
+	RoleAdmin  Role = "admin"
+)
+
+// ShowMode of a show.
+type ShowMode string
+
+const (
+	ModeOffline ShowMode = "offline"
+	ModePublic  ShowMode = "public"  // free to watch, tips
+	ModePrivate ShowMode = "private" // one paying viewer
+	ModeGroup   ShowMode = "group"   // several paying viewers
+)
+
+// FlashLevel says how a flash message looks.
+type FlashLevel string
+
+const (
+	FlashInfo    FlashLevel = "info"
+	FlashSuccess FlashLevel = "success"
+	FlashWarning FlashLevel = "warning"
+	FlashError   FlashLevel = "error"
+)
+
+// Layout is what every page shares: the site chrome.
+type Layout struct {
+	SiteName  string    `json:"site_name"`  // the operator's site, "camkit.example"
+	Brand     string    `json:"brand"`      // overrides the theme's configured brand when not empty
+	AssetBase string    `json:"asset_base"` // URL prefix of theme assets; DefaultAssetBase when empty
+	Path      string    `json:"path"`       // the request path, to mark the active nav item
+	User      *User     `json:"user"`       // nil when nobody is signed in
+	CSRFToken string    `json:"csrf_token"` // value of the CSRFField input in every POST form
+	Flashes   []Flash   `json:"flashes"`
+	Nav       []NavItem `json:"nav"`   // main navigation, chosen by the host for the user's role
+	Links     Links     `json:"links"` // the host's fixed routes
+}
+
+// User is the signed-in user as the chrome shows them.
+type User struct {
+	ID     string      `json:"id"`
+	Name   string      `json:"name"`
+	Role   Role        `json:"role"`
+	Wallet money.Money `json:"wallet"` // wallet balance
+}
+
+// Flash is a one-time message shown at the top of the next page.
+type Flash struct {
+	Level   FlashLevel `json:"level"`
+	Message string     `json:"message"`
+}
+
+// NavItem is one navigation link.
+type NavItem struct {
+	Label  string `json:"label"`
+	Href   string `json:"href"`
+	Active bool   `json:"active"`
+}
+
+// Links are the host's routes a theme's chrome links to, so a theme never
+// hard-codes a route. Empty ones are not shown.
+type Links struct {
+	Home    string `json:"home"`
+	Login   string `json:"login"`
+	Logout  string `json:"logout"` // POST, with CSRF
+	Signup  string `json:"signup"`
+	Wallet  string `json:"wallet"`
+	Terms   string `json:"terms"`
+	Privacy string `json:"privacy"`
+	Support string `json:"support"`
+}
+
+// FieldError is a form validation error; Field "" is about the whole form.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ModelSummary is how a model is shown wherever she appears.
+type ModelSummary struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	AvatarURL   string `json:"avatar_url"`
+	ProfileURL  string `json:"profile_url"`
+	RoomURL     string `json:"room_url"`
+}
+
+// Granularity is how seconds become a price (see DESIGN.md, Money).
+type Granularity string
+
+const (
+	GranularitySecond          Granularity = "second"
+	GranularityStartedMinute   Granularity = "started_minute"
+	GranularityCompletedMinute Granularity = "completed_minute"
+)
+
+// PricePolicy is what a seat locks when it opens: shown before a private show
+// is requested ("this is what you will pay") and on the receipt.
+type PricePolicy struct {
+	RatePerMinute money.Money `json:"rate_per_minute"`
+	Granularity   Granularity `json:"granularity"`
+	Minimum       money.Money `json:"minimum"`       // minimum charge; zero amount when none
+	GraceSeconds  int64       `json:"grace_seconds"` // free seconds at the start
+	BlockSeconds  int64       `json:"block_seconds"` // funding block: held or charged ahead
+	BlockCost     money.Money `json:"block_cost"`    // what one block holds, computed by the host
+	MaxPauseSec   int64       `json:"max_pause_seconds"`
+	Funding       string      `json:"funding"` // card_hold | prepaid_blocks | wallet
+}
+
+// ChatMessage is one line of a room's chat.
+type ChatMessage struct {
+	ID     string       `json:"id"`
+	At     time.Time    `json:"at"`
+	Author string       `json:"author"`
+	Role   Role         `json:"role"`
+	Text   string       `json:"text"`
+	Tip    *money.Money `json:"tip,omitempty"` // set for a tip
+	System bool         `json:"system"`        // a notice from the site, not a person
+}
+
+// ---- pages ----
+
+// AgeGatePage asks a visitor to confirm their age before anything else.
+type AgeGatePage struct {
+	Layout     Layout `json:"layout"`
+	Action     string `json:"action"`      // POST target
+	ReturnTo   string `json:"return_to"`   // where to go after confirming
+	MinimumAge int    `json:"minimum_age"` // 18 or 21 depending on jurisdiction
+	ExitURL    string `json:"exit_url"`    // where "leave" goes
+}
+
+// LoginPage is the sign-in form.
+type LoginPage struct {
+	Layout   Layout       `json:"layout"`
+	Action   string       `json:"action"`
+	Email    string       `json:"email"` // pre-filled after a failed attempt
+	ReturnTo string       `json:"return_to"`
+	Errors   []FieldError `json:"errors"`
+}
+
+// SignupPage is the account creation form.
+type SignupPage struct {
+	Layout      Layout       `json:"layout"`
+	Action      string       `json:"action"`
+	Email       string       `json:"email"`
+	DisplayName string       `json:"display_name"`
+	Role        Role         `json:"role"`        // chosen role (viewer or model)
+	AllowModel  bool         `json:"allow_model"` // whether "I am a model" is offered
+	MinimumAge  int          `json:"minimum_age"` // for the age checkbox text
+	Errors      []FieldError `json:"errors"`
+}
+
+// LiveModel is one card on the home page.
+type LiveModel struct {
+	Model         ModelSummary `json:"model"`
+	ShowID        string       `json:"show_id"`
+	ThumbnailURL  string       `json:"thumbnail_url"`
+	Mode          ShowMode     `json:"mode"`
+	Viewers       int          `json:"viewers"`
+	RatePerMinute money.Money  `json:"rate_per_minute"` // private rate
+	Tags          []string     `json:"tags"`
+	New           bool         `json:"new"` // joined recently
+}
+
+// HomePage lists who is live.
+type HomePage struct {
+	Layout  Layout         `json:"layout"`
+	Query   string         `json:"query"` // the search box's current text
+	Tags    []string       `json:"tags"`  // tag filters on offer
+	Live    []LiveModel    `json:"live"`
+	Offline []ModelSummary `json:"offline"` // followed or featured models not live now
+}
+
+// ModelProfilePage is a model's public profile.
+type ModelProfilePage struct {
+	Layout        Layout       `json:"layout"`
+	Model         ModelSummary `json:"model"`
+	Bio           string       `json:"bio"` // plain text, may have newlines
+	Tags          []string     `json:"tags"`
+	Languages     []string     `json:"languages"`
+	Mode          ShowMode     `json:"mode"` // offline when not live
+	RatePerMinute money.Money  `json:"rate_per_minute"`
+	Followers     int          `json:"followers"`
+	Following     bool         `json:"following"`
+	FollowAction  string       `json:"follow_action"` // POST toggles
+	Gallery       []string     `json:"gallery"`       // image URLs
+	Schedule      []string     `json:"schedule"`      // human lines, "Mon-Fri 20:00-23:00 UTC"
+}
+
+// RoomPage is a live show's room: video, chat, tips, and the private request.
+type RoomPage struct {
+	Layout         Layout        `json:"layout"`
+	ShowID         string        `json:"show_id"`
+	Model          ModelSummary  `json:"model"`
+	Mode           ShowMode      `json:"mode"`
+	Title          string        `json:"title"` // the model's topic for the show
+	Viewers        int           `json:"viewers"`
+	PlayerURL      string        `json:"player_url"` // WHEP endpoint for the public stream
+	ChatURL        string        `json:"chat_url"`   // WebSocket
+	Chat           []ChatMessage `json:"chat"`       // recent history
+	TipPresets     []money.Money `json:"tip_presets"`
+	TipAction      string        `json:"tip_action"` // POST amount (minor units) + currency
+	Private        PricePolicy   `json:"private"`    // what a private seat would lock now
+	PrivateAllowed bool          `json:"private_allowed"`
+	PrivateAction  string        `json:"private_action"` // POST to request a private show
+	PrivatePending bool          `json:"private_pending"`
+	CanChat        bool          `json:"can_chat"` // signed in and not muted
+}
+
+// FundingWarning tells a viewer in a paid show that funding needs attention.
+type FundingWarning struct {
+	Level   FlashLevel `json:"level"`
+	Message string     `json:"message"`
+}
+
+// PrivateShowPage is a viewer's seat in a private or group show.
+type PrivateShowPage struct {
+	Layout         Layout           `json:"layout"`
+	SeatID         string           `json:"seat_id"`
+	ShowID         string           `json:"show_id"`
+	Model          ModelSummary     `json:"model"`
+	Mode           ShowMode         `json:"mode"` // private or group
+	Policy         PricePolicy      `json:"policy"`
+	RunningSeconds int64            `json:"running_seconds"` // billable so far
+	RunningCost    money.Money      `json:"running_cost"`
+	FundedSeconds  int64            `json:"funded_seconds"` // billable seconds covered by funding so far
+	Warnings       []FundingWarning `json:"warnings"`
+	SeatToken      string           `json:"seat_token"` // the player's admission token
+	PlayerURL      string           `json:"player_url"` // WHEP endpoint
+	ChatURL        string           `json:"chat_url"`
+	Chat           []ChatMessage    `json:"chat"`
+	TipPresets     []money.Money    `json:"tip_presets"`
+	TipAction      string           `json:"tip_action"`
+	EndAction      string           `json:"end_action"` // POST ends the seat
+}
+
+// CreditPack is a wallet top-up on offer.
+type CreditPack struct {
+	ID      string      `json:"id"`
+	Name    string      `json:"name"`
+	Price   money.Money `json:"price"`   // what the card pays
+	Credits money.Money `json:"credits"` // what the wallet receives
+	Badge   string      `json:"badge"`   // "Best value", may be empty
+}
+
+// LedgerRow is one line of a wallet's history.
+type LedgerRow struct {
+	At          time.Time   `json:"at"`
+	Description string      `json:"description"`
+	Amount      money.Money `json:"amount"`  // signed: negative is money out
+	Balance     money.Money `json:"balance"` // after this row
+	Pending     bool        `json:"pending"` // a hold, not yet posted
+	Reference   string      `json:"reference"`
+	ReceiptURL  string      `json:"receipt_url"`
+}
+
+// WalletPage shows the balance, credit packs and history.
+type WalletPage struct {
+	Layout    Layout       `json:"layout"`
+	Balance   money.Money  `json:"balance"`
+	Held      money.Money  `json:"held"` // in pending holds
+	Packs     []CreditPack `json:"packs"`
+	BuyAction string       `json:"buy_action"` // POST pack=<id>
+	History   []LedgerRow  `json:"history"`
+}
+
+// Interval is one span during which the seat was billable.
+type Interval struct {
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Seconds int64     `json:"seconds"`
+}
+
+// FXQuote is the exchange rate locked when a seat opened.
+type FXQuote struct {
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	Rate      string    `json:"rate"` // decimal string, exact
+	QuoteID   string    `json:"quote_id"`
+	Source    string    `json:"source"`
+	AsOf      time.Time `json:"as_of"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Charge is one processor or wallet operation of a seat.
+type Charge struct {
+	At        time.Time   `json:"at"`
+	Kind      string      `json:"kind"` // authorize | capture | void | charge | refund | wallet_hold | wallet_post | wallet_void | credit
+	Amount    money.Money `json:"amount"`
+	Status    string      `json:"status"` // succeeded | declined | failed | pending
+	Reference string      `json:"reference"`
+}
+
+// LedgerTransfer is one ledger transfer of a seat's settlement.
+type LedgerTransfer struct {
+	ID     string      `json:"id"`
+	At     time.Time   `json:"at"`
+	Debit  string      `json:"debit"`  // account, "viewer:42:wallet"
+	Credit string      `json:"credit"` // account
+	Amount money.Money `json:"amount"`
+	State  string      `json:"state"` // posted | pending | voided
+	Memo   string      `json:"memo"`
+}
+
+// ReceiptPage is a seat's receipt: readable by the viewer and by a dispute team.
+type ReceiptPage struct {
+	Layout          Layout           `json:"layout"`
+	SeatID          string           `json:"seat_id"`
+	ShowID          string           `json:"show_id"`
+	Model           ModelSummary     `json:"model"`
+	Viewer          string           `json:"viewer"`
+	Mode            ShowMode         `json:"mode"`
+	OpenedAt        time.Time        `json:"opened_at"`
+	ClosedAt        time.Time        `json:"closed_at"`
+	EndReason       string           `json:"end_reason"` // "viewer ended", "funding ran out", ...
+	Intervals       []Interval       `json:"intervals"`
+	BillableSeconds int64            `json:"billable_seconds"`
+	Policy          PricePolicy      `json:"policy"`
+	Price           money.Money      `json:"price"`   // in the policy's currency
+	FX              *FXQuote         `json:"fx"`      // nil when no conversion
+	Charged         money.Money      `json:"charged"` // what the viewer paid, in their currency
+	Charges         []Charge         `json:"charges"`
+	Transfers       []LedgerTransfer `json:"transfers"`
+}
+
+// PrivateRequest is a viewer asking a model for a private show.
+type PrivateRequest struct {
+	ID            string      `json:"id"`
+	Viewer        string      `json:"viewer"`
+	At            time.Time   `json:"at"`
+	Mode          ShowMode    `json:"mode"`
+	RatePerMinute money.Money `json:"rate_per_minute"` // what the seat will lock
+	AcceptAction  string      `json:"accept_action"`
+	DeclineAction string      `json:"decline_action"`
+}
+
+// EarningRow is one credit to a model's earnings.
+type EarningRow struct {
+	At          time.Time   `json:"at"`
+	Description string      `json:"description"`
+	Amount      money.Money `json:"amount"`
+}
+
+// Earnings sums a model's earnings account.
+type Earnings struct {
+	Today   money.Money  `json:"today"`
+	Week    money.Money  `json:"week"`
+	Balance money.Money  `json:"balance"` // not yet paid out
+	Recent  []EarningRow `json:"recent"`
+}
+
+// ModelDashboardPage is a model's control room: go live, rate, requests, earnings.
+type ModelDashboardPage struct {
+	Layout       Layout           `json:"layout"`
+	Model        ModelSummary     `json:"model"`
+	Live         bool             `json:"live"`
+	ShowID       string           `json:"show_id"`
+	Mode         ShowMode         `json:"mode"`
+	Viewers      int              `json:"viewers"`
+	PublishURL   string           `json:"publish_url"`   // WHIP endpoint
+	PublishToken string           `json:"publish_token"` // for the player script
+	GoLiveAction string           `json:"go_live_action"`
+	EndAction    string           `json:"end_action"`
+	Rate         money.Money      `json:"rate"` // current private rate per minute
+	RateAction   string           `json:"rate_action"`
+	Policy       PricePolicy      `json:"policy"` // what a seat opened now would lock
+	Requests     []PrivateRequest `json:"requests"`
+	Earnings     Earnings         `json:"earnings"`
+}
+
+// PluginStatus is one plugin process as the admin sees it.
+type PluginStatus struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	Version   string `json:"version"`
+	Healthy   bool   `json:"healthy"`
+	Restarts  int    `json:"restarts"`
+	LastError string `json:"last_error"`
+}
+
+// LedgerVerify is the result of the last `camkit ledger verify`.
+type LedgerVerify struct {
+	OK        bool      `json:"ok"`
+	At        time.Time `json:"at"`
+	Accounts  int       `json:"accounts"`
+	Transfers int       `json:"transfers"`
+	Problems  []string  `json:"problems"`
+}
+
+// SeatInProgress is an open seat.
+type SeatInProgress struct {
+	SeatID          string      `json:"seat_id"`
+	ShowID          string      `json:"show_id"`
+	Model           string      `json:"model"`
+	Viewer          string      `json:"viewer"`
+	Since           time.Time   `json:"since"`
+	BillableSeconds int64       `json:"billable_seconds"`
+	RunningCost     money.Money `json:"running_cost"`
+	Funding         string      `json:"funding"`
+	FundedSeconds   int64       `json:"funded_seconds"`
+}
+
+// PendingModel is a model account waiting for approval.
+type PendingModel struct {
+	ID            string    `json:"id"`
+	DisplayName   string    `json:"display_name"`
+	Email         string    `json:"email"`
+	At            time.Time `json:"at"`
+	ApproveAction string    `json:"approve_action"`
+	RejectAction  string    `json:"reject_action"`
+}
+
+// AdminPage is the operator's overview.
+type AdminPage struct {
+	Layout        Layout           `json:"layout"`
+	Plugins       []PluginStatus   `json:"plugins"`
+	Ledger        *LedgerVerify    `json:"ledger"` // nil when never run
+	VerifyAction  string           `json:"verify_action"`
+	Seats         []SeatInProgress `json:"seats"`
+	PendingModels []PendingModel   `json:"pending_models"`
+}
+
+// CheckoutMode is how the processor's payment page is reached.
+type CheckoutMode string
+
+const (
+	CheckoutRedirect CheckoutMode = "redirect" // link (or auto-redirect) to URL
+	CheckoutEmbed    CheckoutMode = "embed"    // show URL in an iframe
+	CheckoutPost     CheckoutMode = "post"     // auto-submitting form POSTing Fields to URL
+)
+
+// FormField is a name/value pair posted to a processor.
+type FormField struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// CheckoutPage sends the viewer to the processor's page or embeds it.
+type CheckoutPage struct {
+	Layout      Layout       `json:"layout"`
+	Processor   string       `json:"processor"` // display name, "Sandbox"
+	Description string       `json:"description"`
+	Amount      money.Money  `json:"amount"`
+	Mode        CheckoutMode `json:"mode"`
+	URL         string       `json:"url"`
+	Fields      []FormField  `json:"fields"` // CheckoutPost only
+	CancelURL   string       `json:"cancel_url"`
+}
+
+// ErrorPage is shown for any failure.
+type ErrorPage struct {
+	Layout    Layout `json:"layout"`
+	Status    int    `json:"status"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id"`
+}
+
+func (p *AgeGatePage) PageKind() Kind        { return KindAgeGate }
+func (p *LoginPage) PageKind() Kind          { return KindLogin }
+func (p *SignupPage) PageKind() Kind         { return KindSignup }
+func (p *HomePage) PageKind() Kind           { return KindHome }
+func (p *ModelProfilePage) PageKind() Kind   { return KindModelProfile }
+func (p *RoomPage) PageKind() Kind           { return KindRoom }
+func (p *PrivateShowPage) PageKind() Kind    { return KindPrivateShow }
+func (p *WalletPage) PageKind() Kind         { return KindWallet }
+func (p *ReceiptPage) PageKind() Kind        { return KindReceipt }
+func (p *ModelDashboardPage) PageKind() Kind { return KindModelDashboard }
+func (p *AdminPage) PageKind() Kind          { return KindAdmin }
+func (p *CheckoutPage) PageKind() Kind       { return KindCheckout }
+func (p *ErrorPage) PageKind() Kind          { return KindError }
+
+func (p *AgeGatePage) PageLayout() *Layout        { return &p.Layout }
+func (p *LoginPage) PageLayout() *Layout          { return &p.Layout }
+func (p *SignupPage) PageLayout() *Layout         { return &p.Layout }
+func (p *HomePage) PageLayout() *Layout           { return &p.Layout }
+func (p *ModelProfilePage) PageLayout() *Layout   { return &p.Layout }
+func (p *RoomPage) PageLayout() *Layout           { return &p.Layout }
+func (p *PrivateShowPage) PageLayout() *Layout    { return &p.Layout }
+func (p *WalletPage) PageLayout() *Layout         { return &p.Layout }
+func (p *ReceiptPage) PageLayout() *Layout        { return &p.Layout }
+func (p *ModelDashboardPage) PageLayout() *Layout { return &p.Layout }
+func (p *AdminPage) PageLayout() *Layout          { return &p.Layout }
+func (p *CheckoutPage) PageLayout() *Layout       { return &p.Layout }
+func (p *ErrorPage) PageLayout() *Layout          { return &p.Layout }
+
+var (
+	_ Page = (*AgeGatePage)(nil)
+	_ Page = (*LoginPage)(nil)
+	_ Page = (*SignupPage)(nil)
+	_ Page = (*HomePage)(nil)
+	_ Page = (*ModelProfilePage)(nil)
+	_ Page = (*RoomPage)(nil)
+	_ Page = (*PrivateShowPage)(nil)
+	_ Page = (*WalletPage)(nil)
+	_ Page = (*ReceiptPage)(nil)
+	_ Page = (*ModelDashboardPage)(nil)
+	_ Page = (*AdminPage)(nil)
+	_ Page = (*CheckoutPage)(nil)
+	_ Page = (*ErrorPage)(nil)
+)

@@ -1,0 +1,80 @@
+package theme
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/camkit/camkit/sdk/errs"
+)
+
+// kinds maps each page kind to a constructor of its zero page. It is the one
+// list the wire decoder, the samples and the conformance suite iterate, so a
+// kind added here without a sample fails the SDK's own tests.
+var kinds = []struct {
+	kind Kind
+	new  func() Page
+}{
+	{KindAgeGate, func() Page { return new(AgeGatePage) }},
+	{KindLogin, func() Page { return new(LoginPage) }},
+	{KindSignup, func() Page { return new(SignupPage) }},
+	{KindHome, func() Page { return new(HomePage) }},
+	{KindModelProfile, func() Page { return new(ModelProfilePage) }},
+	{KindRoom, func() Page { return new(RoomPage) }},
+	{KindPrivateShow, func() Page { return new(PrivateShowPage) }},
+	{KindWallet, func() Page { return new(WalletPage) }},
+	{KindReceipt, func() Page { return new(ReceiptPage) }},
+	{KindModelDashboard, func() Page { return new(ModelDashboardPage) }},
+	{KindAdmin, func() Page { return new(AdminPage) }},
+	{KindCheckout, func() Page { return new(CheckoutPage) }},
+	{KindError, func() Page { return new(ErrorPage) }},
+}
+
+// Kinds lists every page kind, in a stable order.
+func Kinds() []Kind {
+	out := make([]Kind, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.kind
+	}
+	return out
+}
+
+// NewPage returns a zero page of the kind, or errs.Invalid for an unknown kind.
+func NewPage(kind Kind) (Page, error) {
+	for _, k := range kinds {
+		if k.kind == kind {
+			return k.new(), nil
+		}
+	}
+	return nil, errs.E(errs.Invalid, "unknown page kind %q", kind)
+}
+
+// EncodePage gives the wire form of a page: its kind and JSON.
+func EncodePage(p Page) (Kind, []byte, error) {
+	if p == nil {
+		return "", nil, errs.E(errs.Invalid, "nil page")
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", nil, errs.E(errs.Invalid, "encode %s page: %v", p.PageKind(), err)
+	}
+	return p.PageKind(), b, nil
+}
+
+// DecodePage reads the wire form back into the typed page. An unknown kind or
+// malformed JSON is errs.Invalid. Fields the kind does not have are ignored on
+// purpose: a host built against a newer SDK that added a field still renders
+// with a theme built before it.
+func DecodePage(kind Kind, data []byte) (Page, error) {
+	p, err := NewPage(kind)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(p); err != nil {
+		return nil, errs.E(errs.Invalid, "decode %s page: %v", kind, err)
+	}
+	if dec.More() {
+		return nil, errs.E(errs.Invalid, "decode %s page: trailing data", kind)
+	}
+	return p, nil
+}
