@@ -1,0 +1,176 @@
+// Package web is camkit's HTTP face on fiber: pages rendered by the theme
+// plugin, the JSON API, processor webhooks and routes, WebRTC signalling, and
+// the operational endpoints (/healthz, /readyz, /metrics). Handlers are thin:
+// they parse, call a core service and render; no business rule lives here.
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// ReadinessCheck reports whether a dependency (database, a plugin) is usable.
+type ReadinessCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Server is the fiber app and what it serves.
+type Server struct {
+	app     *fiber.App
+	log     *slog.Logger
+	checks  []ReadinessCheck
+	reqs    *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+// Options configure New.
+type Options struct {
+	Log      *slog.Logger
+	Registry *prometheus.Registry // also served at /metrics
+	Checks   []ReadinessCheck
+	// BodyLimit caps every request body; routes that take less check on their own.
+	BodyLimit int
+}
+
+// New builds the app with the operational routes. Feature routes are added by
+// the Mount functions of the packages that own them.
+func New(o Options) *Server {
+	if o.BodyLimit == 0 {
+		o.BodyLimit = 1 << 20
+	}
+	s := &Server{log: o.Log, checks: o.Checks}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "camkit",
+		DisableStartupMessage: true,
+		BodyLimit:             o.BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		ErrorHandler:          s.errorHandler,
+	})
+	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "camkit_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"route", "method", "status"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "camkit_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 10),
+	}, []string{"route"})
+	o.Registry.MustRegister(s.reqs, s.latency)
+	s.app.Use(s.observe)
+
+	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	s.app.Get("/readyz", s.ready)
+	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry})))
+	return s
+}
+
+// App exposes the fiber app for Mount functions and tests (app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen serves on addr until Shutdown.
+func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+
+// Shutdown stops accepting and waits for in-flight requests up to ctx.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil {
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			status = fe.Code
+		} else {
+			status = StatusOf(err)
+		}
+	}
+	route := c.Route().Path
+	if route == "" || route == "/" && c.Path() != "/" {
+		route = "unmatched"
+	}
+	s.reqs.WithLabelValues(route, c.Method(), strconv.Itoa(status)).Inc()
+	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	return err
+}
+
+func (s *Server) ready(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	type result struct {
+		Name  string `json:"name"`
+		OK    bool   `json:"ok"`
+		Error string `json:"error,omitempty"`
+	}
+	out := struct {
+		Ready  bool     `json:"ready"`
+		Checks []result `json:"checks"`
+	}{Ready: true}
+	for _, ch := range s.checks {
+		r := result{Name: ch.Name, OK: true}
+		if err := ch.Check(ctx); err != nil {
+			r.OK, r.Error, out.Ready = false, err.Error(), false
+		}
+		out.Checks = append(out.Checks, r)
+	}
+	if !out.Ready {
+		c.Status(fiber.StatusServiceUnavailable)
+	}
+	return c.JSON(out)
+}
+
+// StatusOf maps the error vocabulary onto HTTP.
+func StatusOf(err error) int {
+	switch errs.CodeOf(err) {
+	case "":
+		return fiber.StatusOK
+	case errs.Invalid, errs.UnknownCurrency:
+		return fiber.StatusBadRequest
+	case errs.Unauthenticated:
+		return fiber.StatusUnauthorized
+	case errs.Forbidden:
+		return fiber.StatusForbidden
+	case errs.NotFound:
+		return fiber.StatusNotFound
+	case errs.Conflict:
+		return fiber.StatusConflict
+	case errs.Unsupported:
+		return fiber.StatusNotImplemented
+	case errs.Limit, errs.Declined, errs.InsufficientFunds, errs.ExpiredCard, errs.InvalidCard, errs.FraudSuspected, errs.AuthExpired:
+		return fiber.StatusPaymentRequired
+	case errs.Unavailable, errs.Timeout:
+		return fiber.StatusServiceUnavailable
+	}
+	return fiber.StatusInternalServerError
+}
+
+// errorHandler answers JSON for the API and plain text elsewhere; the page
+// routes render their own error pages through the theme before reaching it.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	code := StatusOf(err)
+	msg := err.Error()
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		code, msg = fe.Code, fe.Message
+	}
+	if code >= 500 {
+		s.log.Error("request failed", "path", c.Path(), "err", err)
+		if errs.CodeOf(err) == errs.Internal && fe == nil {
+			msg = "internal error"
+		}
+	}
+	if len(c.Path()) >= 5 && c.Path()[:5] == "/api/" {
+		return c.Status(code).JSON(fiber.Map{"error": fiber.Map{"code": string(errs.CodeOf(err)), "message": msg}})
+	}
+	return c.Status(code).SendString(msg)
+}
