@@ -16,7 +16,9 @@ import (
 type Splitter interface {
 	pluginkit.Module
 	// Allocate divides req.Amount among req.Parties and the platform. The
-	// shares must pass Check(req, allocation).
+	// shares must pass Check(req, allocation), and the same request under the
+	// same settings must get the same shares: a retried settlement posts what
+	// the first attempt would have.
 	Allocate(ctx context.Context, req AllocateRequest) (Allocation, error)
 }
 
