@@ -52,7 +52,7 @@ func Currency(t *testing.T, binaryPath string, opts CurrencyOptions) {
 	if opts.Skew == 0 {
 		opts.Skew = time.Minute
 	}
-	raw := launchForKindSuite(t, binaryPath, pluginkit.KindCurrency, &currency.Plugin{})
+	raw, _ := Launch(t, binaryPath, pluginkit.KindCurrency, &currency.Plugin{})
 	conv, ok := raw.(currency.Converter)
 	if !ok {
 		t.Fatalf("dispensed %T, not a currency.Converter", raw)

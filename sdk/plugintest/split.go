@@ -52,7 +52,7 @@ func Split(t *testing.T, binaryPath string, opts SplitOptions) {
 	if opts.MaxAmount == 0 {
 		opts.MaxAmount = math.MaxInt64
 	}
-	raw := launchForKindSuite(t, binaryPath, pluginkit.KindSplit, &split.Plugin{})
+	raw, _ := Launch(t, binaryPath, pluginkit.KindSplit, &split.Plugin{})
 	sp, ok := raw.(split.Splitter)
 	if !ok {
 		t.Fatalf("dispensed %T, not a split.Splitter", raw)
