@@ -1,0 +1,346 @@
+package theme
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/camkit/camkit/sdk/money"
+)
+
+// HostileText is put in user-controlled fields (display names, chat, bios) of
+// the samples. A theme must show it as text; it must never become markup.
+const HostileText = "<script>alert(1)</script>"
+
+// Sample is one page with what a correct rendering of it must contain. The
+// conformance suite (sdk/plugintest.Theme) renders every sample; theme authors
+// can also use them to preview their pages.
+type Sample struct {
+	Name string // unique: "home", "checkout-embed"
+	Page Page
+	// Status is the HTTP status the rendering must report.
+	Status int
+	// Text must each appear in the document's visible text (whitespace
+	// collapsed, entities decoded). Amounts are money.FormatDecimal output.
+	Text []string
+	// Attrs must each be carried by some element (Value "" means the
+	// attribute is present, with any value).
+	Attrs []Attr
+	// Scripts must each be included as <script type="module" src=...>.
+	Scripts []string
+}
+
+// Attr is an element attribute a rendering must carry.
+type Attr struct {
+	Name  string
+	Value string
+}
+
+var sampleBase = time.Date(2026, 3, 14, 20, 0, 0, 0, time.UTC)
+
+func usd(minor int64) money.Money { return money.Money{Amount: minor, Currency: "USD"} }
+func eur(minor int64) money.Money { return money.Money{Amount: minor, Currency: "EUR"} }
+
+// fd formats for the expectations; the samples only use valid currencies.
+func fd(m money.Money) string {
+	s, err := money.FormatDecimal(m)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func at(minutes int) time.Time { return sampleBase.Add(time.Duration(minutes) * time.Minute) }
+
+var sampleLinks = Links{
+	Home: "/", Login: "/login", Logout: "/logout", Signup: "/signup", Wallet: "/wallet",
+	Terms: "/terms", Privacy: "/privacy", Support: "/support",
+}
+
+func anonLayout(path string) Layout {
+	return Layout{
+		SiteName: "camkit.test", Path: path, CSRFToken: "csrf-anon-7d1c", Links: sampleLinks,
+		Nav: []NavItem{{Label: "Live now", Href: "/", Active: path == "/"}},
+	}
+}
+
+func viewerLayout(path string) Layout {
+	l := anonLayout(path)
+	l.CSRFToken = "csrf-viewer-91ab"
+	l.User = &User{ID: "v-1", Name: "Vic Viewer", Role: RoleViewer, Wallet: usd(4250)}
+	l.Nav = append(l.Nav, NavItem{Label: "My wallet", Href: "/wallet", Active: path == "/wallet"})
+	return l
+}
+
+func modelLayout(path string) Layout {
+	l := anonLayout(path)
+	l.CSRFToken = "csrf-model-55e0"
+	l.User = &User{ID: "m-1", Name: "Mira Model", Role: RoleModel, Wallet: usd(0)}
+	l.Nav = append(l.Nav, NavItem{Label: "Studio dashboard", Href: "/dashboard", Active: true})
+	return l
+}
+
+func adminLayout(path string) Layout {
+	l := anonLayout(path)
+	l.CSRFToken = "csrf-admin-0f3e"
+	l.User = &User{ID: "a-1", Name: "Ada Admin", Role: RoleAdmin, Wallet: usd(0)}
+	l.Nav = append(l.Nav, NavItem{Label: "Operator console", Href: "/admin", Active: true})
+	return l
+}
+
+var (
+	mira = ModelSummary{ID: "m-1", DisplayName: "Mira Model", AvatarURL: "/media/m-1/avatar.jpg",
+		ProfileURL: "/models/m-1", RoomURL: "/rooms/m-1"}
+	hostileModel = ModelSummary{ID: "m-666", DisplayName: "Eve " + HostileText, AvatarURL: "/media/m-666/avatar.jpg",
+		ProfileURL: "/models/m-666", RoomURL: "/rooms/m-666"}
+)
+
+// samplePolicy is the private price policy the samples lock: 3.99 USD a
+// minute, per second, minimum 7.98, 30 s grace, 5-minute blocks of 19.95.
+var samplePolicy = PricePolicy{
+	RatePerMinute: usd(399), Granularity: GranularitySecond, Minimum: usd(798),
+	GraceSeconds: 30, BlockSeconds: 300, BlockCost: usd(1995), MaxPauseSec: 120, Funding: "card_hold",
+}
+
+// SampleLiveModels returns n live models with varied modes, rates and viewers,
+// the first of them with HostileText in its display name.
+func SampleLiveModels(n int) []LiveModel {
+	modes := []ShowMode{ModePublic, ModePublic, ModePrivate, ModeGroup}
+	out := make([]LiveModel, n)
+	for i := range out {
+		m := ModelSummary{
+			ID: fmt.Sprintf("m-%d", 100+i), DisplayName: fmt.Sprintf("Model %d", 100+i),
+			AvatarURL:  fmt.Sprintf("/media/m-%d/avatar.jpg", 100+i),
+			ProfileURL: fmt.Sprintf("/models/m-%d", 100+i), RoomURL: fmt.Sprintf("/rooms/m-%d", 100+i),
+		}
+		if i == 0 {
+			m = hostileModel
+		}
+		out[i] = LiveModel{
+			Model: m, ShowID: fmt.Sprintf("s-%d", 500+i),
+			ThumbnailURL:  fmt.Sprintf("/media/%s/live.jpg", m.ID),
+			Mode:          modes[i%len(modes)],
+			Viewers:       (i*37 + 11) % 900,
+			RatePerMinute: usd(int64(199 + (i%7)*100)),
+			Tags:          []string{"chatty", "new"}[:1+i%2],
+			New:           i%5 == 0,
+		}
+	}
+	return out
+}
+
+// SampleHomePage is a signed-in viewer's home page with n live models.
+func SampleHomePage(n int) *HomePage {
+	return &HomePage{
+		Layout: viewerLayout("/"),
+		Tags:   []string{"chatty", "new", "couples"},
+		Live:   SampleLiveModels(n),
+		Offline: []ModelSummary{{ID: "m-9", DisplayName: "Odile Offline", AvatarURL: "/media/m-9/avatar.jpg",
+			ProfileURL: "/models/m-9", RoomURL: "/rooms/m-9"}},
+	}
+}
+
+var chat = []ChatMessage{
+	{ID: "c-1", At: at(1), Author: "camkit", System: true, Text: "Mira Model is live. Be nice."},
+	{ID: "c-2", At: at(2), Author: "Vic Viewer", Role: RoleViewer, Text: "hello " + HostileText},
+	{ID: "c-3", At: at(3), Author: "Tom Tipper", Role: RoleViewer, Text: "for the song", Tip: ptr(usd(2500))},
+	{ID: "c-4", At: at(4), Author: "Mira Model", Role: RoleModel, Text: "thank you Tom!"},
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// SamplePages returns at least one sample of every page kind in Kinds(),
+// filled as a real site would fill it, with HostileText in the fields users
+// control. Each call returns fresh values.
+func SamplePages() []Sample {
+	home := SampleHomePage(6)
+	var homeText []string
+	for _, lm := range home.Live {
+		homeText = append(homeText, lm.Model.DisplayName, fd(lm.RatePerMinute), fmt.Sprint(lm.Viewers))
+	}
+	homeText = append(homeText, "Vic Viewer", fd(usd(4250)), "Live now", "My wallet", "Odile Offline")
+
+	emptyHome := &HomePage{Layout: anonLayout("/"), Query: "nobody"}
+
+	return []Sample{
+		{
+			Name: "age-gate", Status: 200,
+			Page: &AgeGatePage{Layout: anonLayout("/age"), Action: "/age", ReturnTo: "/rooms/m-1",
+				MinimumAge: 21, ExitURL: "https://www.google.com/"},
+			Text:  []string{"21"},
+			Attrs: []Attr{{"action", "/age"}, {"name", "return_to"}, {"value", "/rooms/m-1"}},
+		},
+		{
+			Name: "login", Status: 200,
+			Page: &LoginPage{Layout: anonLayout("/login"), Action: "/login", Email: "vic@example.test",
+				ReturnTo: "/wallet", Errors: []FieldError{{Field: "", Message: "Wrong email or password."}}},
+			Text:  []string{"Wrong email or password."},
+			Attrs: []Attr{{"action", "/login"}, {"value", "vic@example.test"}, {"name", "password"}, {"value", "/wallet"}},
+		},
+		{
+			Name: "signup", Status: 200,
+			Page: &SignupPage{Layout: anonLayout("/signup"), Action: "/signup", Email: "new@example.test",
+				DisplayName: HostileText, Role: RoleViewer, AllowModel: true, MinimumAge: 18,
+				Errors: []FieldError{{Field: "display_name", Message: "That display name is taken."}}},
+			Text:  []string{"That display name is taken."},
+			Attrs: []Attr{{"action", "/signup"}, {"value", "new@example.test"}, {"value", HostileText}, {"name", "password"}},
+		},
+		{
+			Name: "home", Status: 200, Page: home, Text: homeText,
+			Attrs: []Attr{{"href", "/rooms/m-101"}, {"src", "/media/m-101/live.jpg"}},
+		},
+		{
+			Name: "home-empty", Status: 200, Page: emptyHome,
+			Attrs: []Attr{{"value", "nobody"}},
+		},
+		{
+			Name: "model-profile", Status: 200,
+			Page: &ModelProfilePage{Layout: viewerLayout("/models/m-666"), Model: hostileModel,
+				Bio: "Painter by day.\n" + HostileText, Tags: []string{"artsy", "chatty"}, Languages: []string{"English", "Français"},
+				Mode: ModePublic, RatePerMinute: usd(449), Followers: 321, FollowAction: "/models/m-666/follow",
+				Gallery: []string{"/media/m-666/g1.jpg"}, Schedule: []string{"Mon-Fri 20:00-23:00 UTC"}},
+			Text:  []string{hostileModel.DisplayName, "Painter by day.", HostileText, "artsy", "Français", fd(usd(449)), "321", "Mon-Fri 20:00-23:00 UTC"},
+			Attrs: []Attr{{"href", "/rooms/m-666"}, {"action", "/models/m-666/follow"}, {"src", "/media/m-666/g1.jpg"}},
+		},
+		{
+			Name: "room", Status: 200,
+			Page: &RoomPage{Layout: viewerLayout("/rooms/m-1"), ShowID: "s-1", Model: mira, Mode: ModePublic,
+				Title: "Sunday painting stream", Viewers: 87, PlayerURL: "/whep/s-1", ChatURL: "/ws/chat/s-1",
+				Chat: chat, TipPresets: []money.Money{usd(100), usd(500), usd(2000)}, TipAction: "/rooms/m-1/tip",
+				Private: samplePolicy, PrivateAllowed: true, PrivateAction: "/rooms/m-1/private", CanChat: true},
+			Text: []string{"Mira Model", "Sunday painting stream", "87", "hello " + HostileText, "for the song", fd(usd(2500)),
+				"Tom Tipper", fd(usd(100)), fd(usd(500)), fd(usd(2000)), fd(usd(399)), fd(usd(798)), fd(usd(1995))},
+			Attrs: []Attr{{PlayerAttr, ""}, {"data-src", "/whep/s-1"}, {"data-role", "viewer"}, {ChatAttr, ""},
+				{"data-url", "/ws/chat/s-1"}, {"action", "/rooms/m-1/private"}, {"action", "/rooms/m-1/tip"}},
+			Scripts: []string{PlayerScript, ChatScript},
+		},
+		{
+			Name: "private-show", Status: 200,
+			Page: &PrivateShowPage{Layout: viewerLayout("/seats/seat-42"), SeatID: "seat-42", ShowID: "s-2", Model: mira,
+				Mode: ModePrivate, Policy: samplePolicy, RunningSeconds: 180, RunningCost: usd(1197), FundedSeconds: 300,
+				Warnings:  []FundingWarning{{Level: FlashWarning, Message: "Your card was declined for the next block; the show ends in 2 minutes."}},
+				SeatToken: "seat-token-abc123", PlayerURL: "/whep/s-2", ChatURL: "/ws/chat/s-2", Chat: chat[:2],
+				TipPresets: []money.Money{usd(500)}, TipAction: "/seats/seat-42/tip", EndAction: "/seats/seat-42/end"},
+			Text: []string{"Mira Model", fd(usd(1197)), fd(usd(399)), "Your card was declined for the next block; the show ends in 2 minutes.",
+				"hello " + HostileText},
+			Attrs: []Attr{{PlayerAttr, ""}, {"data-src", "/whep/s-2"}, {"data-token", "seat-token-abc123"}, {ChatAttr, ""},
+				{"data-url", "/ws/chat/s-2"}, {"action", "/seats/seat-42/end"}},
+			Scripts: []string{PlayerScript, ChatScript},
+		},
+		{
+			Name: "wallet", Status: 200,
+			Page: &WalletPage{Layout: func() Layout {
+				l := viewerLayout("/wallet")
+				l.Flashes = []Flash{{Level: FlashSuccess, Message: "Payment received: " + HostileText}}
+				return l
+			}(), Balance: usd(4250), Held: usd(1995),
+				Packs: []CreditPack{
+					{ID: "p-20", Name: "Starter", Price: usd(2000), Credits: usd(2000)},
+					{ID: "p-100", Name: "Big night", Price: usd(9999), Credits: usd(11500), Badge: "Best value"},
+				},
+				BuyAction: "/wallet/buy",
+				History: []LedgerRow{
+					{At: at(-60), Description: "Credit pack Starter", Amount: usd(2000), Balance: usd(6000), Reference: "tr-1"},
+					{At: at(-30), Description: "Private show with Mira Model", Amount: usd(-1750), Balance: usd(4250),
+						Reference: "tr-2", ReceiptURL: "/receipts/seat-41"},
+					{At: at(-1), Description: "Hold for private show", Amount: usd(-1995), Balance: usd(4250), Pending: true, Reference: "tr-3"},
+				}},
+			Text: []string{"Payment received: " + HostileText, fd(usd(4250)), fd(usd(1995)), "Starter", "Big night", "Best value",
+				fd(usd(9999)), fd(usd(11500)), "Private show with Mira Model", fd(usd(-1750)), fd(usd(6000))},
+			Attrs: []Attr{{"action", "/wallet/buy"}, {"value", "p-100"}, {"href", "/receipts/seat-41"}},
+		},
+		{
+			Name: "receipt", Status: 200,
+			Page: &ReceiptPage{Layout: viewerLayout("/receipts/seat-41"), SeatID: "seat-41", ShowID: "s-2", Model: mira,
+				Viewer: "Vic Viewer", Mode: ModePrivate, OpenedAt: at(0), ClosedAt: at(6), EndReason: "viewer ended the show",
+				Intervals:       []Interval{{Start: at(0), End: at(2), Seconds: 120}, {Start: at(3), End: at(6), Seconds: 143}},
+				BillableSeconds: 263, Policy: samplePolicy, Price: usd(1749),
+				FX:      &FXQuote{From: "USD", To: "EUR", Rate: "0.9215", QuoteID: "q-77", Source: "ecb", AsOf: at(-5), ExpiresAt: at(25)},
+				Charged: eur(1612),
+				Charges: []Charge{
+					{At: at(0), Kind: "authorize", Amount: eur(1838), Status: "succeeded", Reference: "auth-9001"},
+					{At: at(6), Kind: "capture", Amount: eur(1612), Status: "succeeded", Reference: "cap-9002"},
+				},
+				Transfers: []LedgerTransfer{
+					{ID: "tr-10", At: at(6), Debit: "processor:sandbox:clearing", Credit: "model:m-1:earnings", Amount: eur(1128), State: "posted", Memo: "model share"},
+					{ID: "tr-11", At: at(6), Debit: "processor:sandbox:clearing", Credit: "platform:revenue", Amount: eur(484), State: "posted", Memo: "platform share"},
+				}},
+			Text: []string{"seat-41", "Mira Model", "263", "viewer ended the show", fd(usd(1749)), fd(usd(399)), "0.9215", "q-77",
+				fd(eur(1612)), fd(eur(1838)), "auth-9001", "cap-9002", "model:m-1:earnings", "platform:revenue", fd(eur(1128)), fd(eur(484))},
+		},
+		{
+			Name: "model-dashboard", Status: 200,
+			Page: &ModelDashboardPage{Layout: modelLayout("/dashboard"), Model: mira, Live: true, ShowID: "s-1", Mode: ModePublic,
+				Viewers: 87, PublishURL: "/whip/s-1", PublishToken: "pub-token-xyz", GoLiveAction: "/dashboard/live",
+				EndAction: "/dashboard/end", Rate: usd(399), RateAction: "/dashboard/rate", Policy: samplePolicy,
+				Requests: []PrivateRequest{{ID: "rq-1", Viewer: "Ivan " + HostileText, At: at(5), Mode: ModePrivate,
+					RatePerMinute: usd(399), AcceptAction: "/dashboard/requests/rq-1/accept", DeclineAction: "/dashboard/requests/rq-1/decline"}},
+				Earnings: Earnings{Today: usd(12345), Week: usd(67890), Balance: usd(45678),
+					Recent: []EarningRow{{At: at(-10), Description: "Tip from Tom Tipper", Amount: usd(1750)}}}},
+			Text: []string{"Mira Model", "87", fd(usd(399)), "Ivan " + HostileText, fd(usd(12345)), fd(usd(67890)), fd(usd(45678)),
+				"Tip from Tom Tipper", fd(usd(1750))},
+			Attrs: []Attr{{PlayerAttr, ""}, {"data-src", "/whip/s-1"}, {"data-token", "pub-token-xyz"}, {"data-role", "publisher"},
+				{"action", "/dashboard/requests/rq-1/accept"}, {"action", "/dashboard/requests/rq-1/decline"},
+				{"action", "/dashboard/rate"}, {"action", "/dashboard/end"}},
+			Scripts: []string{PlayerScript},
+		},
+		{
+			Name: "model-dashboard-offline", Status: 200,
+			Page: &ModelDashboardPage{Layout: modelLayout("/dashboard"), Model: mira, PublishURL: "/whip/new",
+				PublishToken: "pub-token-new", GoLiveAction: "/dashboard/live", RateAction: "/dashboard/rate",
+				Rate: usd(399), Policy: samplePolicy},
+			Text:    []string{"Mira Model", fd(usd(399))},
+			Attrs:   []Attr{{"action", "/dashboard/live"}, {PlayerAttr, ""}, {"data-role", "publisher"}},
+			Scripts: []string{PlayerScript},
+		},
+		{
+			Name: "admin", Status: 200,
+			Page: &AdminPage{Layout: adminLayout("/admin"),
+				Plugins: []PluginStatus{
+					{Name: "sandbox", Kind: "processor", Version: "1.0.0", Healthy: true},
+					{Name: "ecb-rates", Kind: "currency", Version: "0.3.1", Healthy: false, Restarts: 3, LastError: "connection refused"},
+				},
+				Ledger:       &LedgerVerify{OK: false, At: at(-2), Accounts: 42, Transfers: 1337, Problems: []string{"account platform:fx: balance mismatch"}},
+				VerifyAction: "/admin/ledger/verify",
+				Seats: []SeatInProgress{{SeatID: "seat-42", ShowID: "s-2", Model: "Mira Model", Viewer: "Vic Viewer", Since: at(-3),
+					BillableSeconds: 180, RunningCost: usd(1197), Funding: "card_hold", FundedSeconds: 300}},
+				PendingModels: []PendingModel{{ID: "m-77", DisplayName: "Nina " + HostileText, Email: "nina@example.test", At: at(-100),
+					ApproveAction: "/admin/models/m-77/approve", RejectAction: "/admin/models/m-77/reject"}}},
+			Text: []string{"sandbox", "ecb-rates", "connection refused", "1337", "account platform:fx: balance mismatch", "seat-42",
+				fd(usd(1197)), "card_hold", "Nina " + HostileText, "nina@example.test"},
+			Attrs: []Attr{{"action", "/admin/ledger/verify"}, {"action", "/admin/models/m-77/approve"}, {"action", "/admin/models/m-77/reject"}},
+		},
+		{
+			Name: "checkout-redirect", Status: 200,
+			Page: &CheckoutPage{Layout: viewerLayout("/checkout"), Processor: "Sandbox", Description: "Credit pack Big night",
+				Amount: usd(9999), Mode: CheckoutRedirect, URL: "https://pay.example.test/hosted/abc", CancelURL: "/wallet"},
+			Text:  []string{"Sandbox", "Credit pack Big night", fd(usd(9999))},
+			Attrs: []Attr{{"href", "https://pay.example.test/hosted/abc"}, {"href", "/wallet"}},
+		},
+		{
+			Name: "checkout-embed", Status: 200,
+			Page: &CheckoutPage{Layout: viewerLayout("/checkout"), Processor: "Sandbox", Description: "Card on file",
+				Amount: usd(0), Mode: CheckoutEmbed, URL: "https://pay.example.test/form/xyz", CancelURL: "/wallet"},
+			Text:  []string{"Card on file"},
+			Attrs: []Attr{{"src", "https://pay.example.test/form/xyz"}},
+		},
+		{
+			Name: "checkout-post", Status: 200,
+			Page: &CheckoutPage{Layout: viewerLayout("/checkout"), Processor: "Epoch", Description: "Credit pack Starter",
+				Amount: usd(2000), Mode: CheckoutPost, URL: "https://pay.example.test/join",
+				Fields: []FormField{{Name: "pi_code", Value: "abc123"}, {Name: "reseller", Value: HostileText}}, CancelURL: "/wallet"},
+			Text:  []string{"Epoch", fd(usd(2000))},
+			Attrs: []Attr{{"action", "https://pay.example.test/join"}, {"name", "pi_code"}, {"value", "abc123"}, {"value", HostileText}},
+		},
+		{
+			Name: "error-404", Status: 404,
+			Page: &ErrorPage{Layout: anonLayout("/nope"), Status: 404, Message: "No room called " + HostileText, RequestID: "req-8f2"},
+			Text: []string{"404", "No room called " + HostileText, "req-8f2"},
+		},
+		{
+			Name: "error-500", Status: 500,
+			Page: &ErrorPage{Layout: func() Layout { l := viewerLayout("/x"); l.Brand = "Override Cams"; return l }(),
+				Status: 500, Message: "Something broke on our side.", RequestID: "req-9a0"},
+			Text: []string{"500", "Something broke on our side.", "Override Cams", "Vic Viewer", fd(usd(4250))},
+		},
+	}
+}
