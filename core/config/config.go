@@ -18,15 +18,24 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/money"
 )
 
 // Config is the whole file. Field order follows camkit.example.toml.
 type Config struct {
+	Site     Site                    `toml:"site"`
 	HTTP     HTTP                    `toml:"http"`
 	Database Database                `toml:"database"`
 	Log      Log                     `toml:"log"`
 	Plugins  Plugins                 `toml:"plugins"`
 	Plugin   map[string]PluginConfig `toml:"plugin"`
+}
+
+// Site is the operator's brand-independent identity.
+type Site struct {
+	Name string `toml:"name"`
+	// Currency is the ISO 4217 code prices, wallets and credit packs are in.
+	Currency string `toml:"currency"`
 }
 
 type HTTP struct {
@@ -81,6 +90,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // Default is the embedded configuration used when no file is given.
 func Default() Config {
 	return Config{
+		Site:     Site{Name: "camkit", Currency: "USD"},
 		HTTP:     HTTP{Addr: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080"},
 		Database: Database{URL: "sqlite://./data/camkit.db"},
 		Log:      Log{Level: "info", Format: "text"},
@@ -124,6 +134,9 @@ func Load(path string, env []string) (Config, error) {
 
 // Validate checks what can be checked without opening anything.
 func (c Config) Validate() error {
+	if _, err := money.Lookup(c.Site.Currency); err != nil {
+		return errs.E(errs.UnknownCurrency, "config: site.currency %q is not an ISO 4217 currency code", c.Site.Currency)
+	}
 	if c.HTTP.Addr == "" {
 		return errs.E(errs.Invalid, "config: http.addr is empty")
 	}

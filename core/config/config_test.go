@@ -63,6 +63,7 @@ func TestBadInputIsOneClearError(t *testing.T) {
 		"unreadable db url": {"", []string{"CAMKIT_DATABASE_URL=mysql://x"}, "database.url"},
 		"bad duration":      {"", []string{"CAMKIT_PLUGINS_CALL_TIMEOUT=soon"}, "CAMKIT_PLUGINS_CALL_TIMEOUT"},
 		"missing file":      {filepath.Join(t.TempDir(), "nope.toml"), nil, "no such file"},
+		"unknown currency":  {"", []string{"CAMKIT_SITE_CURRENCY=XYZ"}, `site.currency "XYZ"`},
 		"path as name":      {"", []string{"CAMKIT_PLUGINS_THEME=../evil"}, "plugins.theme"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/camkit/camkit/core/pluginhost"
+	"github.com/camkit/camkit/core/web"
+	"github.com/spf13/cobra"
+)
+
+func serveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the host: web, streaming, billing and the configured plugins",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			log := newLogger(cfg)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+
+			db, err := openStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+
+			reg := newRegistry()
+			pl, err := launchPlugins(ctx, cfg, log, pluginhost.NewMetrics(reg))
+			if err != nil {
+				return err
+			}
+			defer pl.host.Close()
+
+			srv := web.New(web.Options{Log: log, Registry: reg, Checks: []web.ReadinessCheck{
+				{Name: "database", Check: db.Ping},
+				{Name: "plugins", Check: pl.host.Healthy},
+			}})
+			(&web.Pages{Theme: pl.theme, Site: web.Site{Name: cfg.Site.Name}}).Mount(srv.App())
+			(&web.ProcessorRoutes{Name: cfg.Plugins.Processor, Processor: pl.processor}).Mount(srv.App())
+
+			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+			if err != nil {
+				return err
+			}
+			log.Info("camkit serving", "addr", "http://"+ln.Addr().String(), "database", db.String(),
+				"processor", cfg.Plugins.Processor, "theme", cfg.Plugins.Theme)
+			errc := make(chan error, 1)
+			go func() { errc <- srv.App().Listener(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				log.Warn("http shutdown", "err", err)
+			}
+			return nil
+		},
+	}
+}

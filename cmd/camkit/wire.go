@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/camkit/camkit/core/config"
+	"github.com/camkit/camkit/core/pluginhost"
+	"github.com/camkit/camkit/core/store"
+	"github.com/camkit/camkit/sdk/pluginkit"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// plugins are the four configured plugins, supervised.
+type plugins struct {
+	host      *pluginhost.Host
+	processor pluginhost.Processor
+	currency  pluginhost.Currency
+	split     pluginhost.Split
+	theme     pluginhost.Theme
+}
+
+// specs lists the configured plugin of each kind.
+func specs(c config.Config) ([]pluginhost.Spec, error) {
+	var out []pluginhost.Spec
+	for _, k := range []struct {
+		kind pluginkit.Kind
+		name string
+	}{
+		{pluginkit.KindProcessor, c.Plugins.Processor},
+		{pluginkit.KindCurrency, c.Plugins.Currency},
+		{pluginkit.KindSplit, c.Plugins.Split},
+		{pluginkit.KindTheme, c.Plugins.Theme},
+	} {
+		settings, err := c.PluginSettingsJSON(string(k.kind), k.name)
+		if err != nil {
+			return nil, fmt.Errorf("config: plugin.%s-%s.settings: %w", k.kind, k.name, err)
+		}
+		out = append(out, pluginhost.Spec{
+			Kind:        k.kind,
+			Name:        k.name,
+			Path:        c.PluginPath(string(k.kind), k.name),
+			SHA256:      c.Plugin[string(k.kind)+"-"+k.name].SHA256,
+			Settings:    settings,
+			CallTimeout: c.Plugins.CallTimeout.Duration,
+		})
+	}
+	return out, nil
+}
+
+// launchPlugins starts all four; on any failure the ones started are killed.
+func launchPlugins(ctx context.Context, c config.Config, log *slog.Logger, m *pluginhost.Metrics) (*plugins, error) {
+	ss, err := specs(c)
+	if err != nil {
+		return nil, err
+	}
+	p := &plugins{host: pluginhost.NewHost(log, m)}
+	for _, s := range ss {
+		in, err := p.host.Launch(ctx, s)
+		if err != nil {
+			p.host.Close()
+			return nil, err
+		}
+		switch s.Kind {
+		case pluginkit.KindProcessor:
+			p.processor = pluginhost.NewProcessor(in)
+		case pluginkit.KindCurrency:
+			p.currency = pluginhost.NewCurrency(in)
+		case pluginkit.KindSplit:
+			p.split = pluginhost.NewSplit(in)
+		case pluginkit.KindTheme:
+			p.theme = pluginhost.NewTheme(in)
+		}
+	}
+	return p, nil
+}
+
+// openStore opens and migrates the database.
+func openStore(ctx context.Context, c config.Config) (*store.DB, error) {
+	db, err := store.Open(ctx, c.Database.URL)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
