@@ -129,4 +129,3 @@ func capabilityList(c processor.Capabilities) string {
 	f = append(f, "webhook="+string(c.WebhookAuth), "currencies="+strings.Join(c.Currencies, "/"), fmt.Sprintf("max_hold_days=%d", c.MaxHoldDays))
 	return strings.Join(f, ",")
 }
-

@@ -81,4 +81,3 @@ func (p *Pages) asset(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
 	return c.Send(a.Body)
 }
-
