@@ -338,7 +338,12 @@ func SamplePages() []Sample {
 		},
 		{
 			Name: "error-500", Status: 500,
-			Page: &ErrorPage{Layout: func() Layout { l := viewerLayout("/x"); l.Brand = "Override Cams"; l.AssetBase = "/assets/v2/theme/"; return l }(),
+			Page: &ErrorPage{Layout: func() Layout {
+				l := viewerLayout("/x")
+				l.Brand = "Override Cams"
+				l.AssetBase = "/assets/v2/theme/"
+				return l
+			}(),
 				Status: 500, Message: "Something broke on our side.", RequestID: "req-9a0"},
 			Text: []string{"500", "Something broke on our side.", "Override Cams", "Vic Viewer", fd(usd(4250))},
 		},
