@@ -75,7 +75,7 @@ func Check(req AllocateRequest, alloc Allocation) error {
 		}
 	}
 	if sum != req.Amount.Amount {
-		return errs.E(errs.Invalid, "split %s: shares sum to %d, the amount is %d %s",
+		return errs.E(errs.Invalid, "split %s: shares sum to %d, the amount is %d (minor units of %s)",
 			req.Reference, sum, req.Amount.Amount, req.Amount.Currency)
 	}
 	return nil
