@@ -1,0 +1,101 @@
+package main
+
+import "strings"
+
+// outcome is what the sandbox does when a stored card is authorised or charged.
+// A card's outcome is fixed when it is tokenised; the number itself is never kept.
+type outcome string
+
+const (
+	approve      outcome = "approve"
+	decline      outcome = "declined"
+	insufficient outcome = "insufficient_funds"
+	expired      outcome = "expired_card"
+	invalidCard  outcome = "invalid_card"
+	fraud        outcome = "fraud_suspected"
+	unavailable  outcome = "unavailable" // retryable: the "processor" is down, nothing moves
+	slow         outcome = "slow"        // answers after slowDelay (or when the caller gives up), then approves
+)
+
+// testCards are the deterministic test cards. Any other number that passes
+// the Luhn check approves. Use any future expiry and any 3-4 digit CVC.
+//
+//	4242424242424242  Visa        approve
+//	5555555555554444  Mastercard  approve
+//	4000000000000002  Visa        errs.Declined
+//	4000000000009995  Visa        errs.InsufficientFunds
+//	4000000000000069  Visa        errs.ExpiredCard
+//	4000000000000127  Visa        errs.InvalidCard
+//	4100000000000019  Visa        errs.FraudSuspected
+//	4000000000000119  Visa        errs.Unavailable, retryable (nothing is moved)
+//	4000000000000259  Visa        slow: answers after 2 s (respecting the deadline), then approves
+var testCards = map[string]outcome{
+	"4242424242424242": approve,
+	"5555555555554444": approve,
+	"4000000000000002": decline,
+	"4000000000009995": insufficient,
+	"4000000000000069": expired,
+	"4000000000000127": invalidCard,
+	"4100000000000019": fraud,
+	"4000000000000119": unavailable,
+	"4000000000000259": slow,
+}
+
+func outcomeOf(number string) outcome {
+	if o, ok := testCards[number]; ok {
+		return o
+	}
+	return approve
+}
+
+// normalizeCardNumber drops the spaces and dashes people type.
+func normalizeCardNumber(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// luhnValid reports whether number is 12-19 digits with a valid check digit.
+func luhnValid(number string) bool {
+	if len(number) < 12 || len(number) > 19 {
+		return false
+	}
+	sum := 0
+	double := false
+	for i := len(number) - 1; i >= 0; i-- {
+		c := number[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		d := int(c - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+// brandOf recognises the brand from the leading digits (IIN ranges).
+func brandOf(number string) string {
+	switch {
+	case strings.HasPrefix(number, "4"):
+		return "visa"
+	case strings.HasPrefix(number, "34"), strings.HasPrefix(number, "37"):
+		return "amex"
+	case len(number) >= 2 && number[0] == '5' && number[1] >= '1' && number[1] <= '5':
+		return "mastercard"
+	case len(number) >= 4 && number[:4] >= "2221" && number[:4] <= "2720":
+		return "mastercard"
+	case strings.HasPrefix(number, "6011"), strings.HasPrefix(number, "65"):
+		return "discover"
+	}
+	return "unknown"
+}

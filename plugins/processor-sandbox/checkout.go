@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/processor"
+)
+
+const routePrefix = "/pay/" + pluginName
+
+func (s *Sandbox) StartCheckout(ctx context.Context, req processor.StartCheckoutRequest) (processor.Checkout, error) {
+	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
+		return processor.Checkout{}, err
+	}
+	if err := checkReturnURL("return URL", req.ReturnURL, true); err != nil {
+		return processor.Checkout{}, err
+	}
+	if err := checkReturnURL("cancel URL", req.CancelURL, false); err != nil {
+		return processor.Checkout{}, err
+	}
+	if req.Purchase != nil {
+		if err := processor.ValidateAmount(*req.Purchase, currencies); err != nil {
+			return processor.Checkout{}, err
+		}
+	}
+	if r := req.Recurring; r != nil {
+		if err := processor.ValidateAmount(r.Amount, currencies); err != nil {
+			return processor.Checkout{}, err
+		}
+		if r.PeriodDays < 1 {
+			return processor.Checkout{}, errs.E(errs.Invalid, "recurring period must be at least one day, got %d", r.PeriodDays)
+		}
+	}
+	return run(ctx, s, req.IdempotencyKey, fp("checkout", req.CustomerRef, req.ReturnURL, req.CancelURL, req.Purchase, req.Recurring, req.Description), "",
+		func(st *state, now time.Time) (processor.Checkout, error) {
+			ref := newRef("sbx_co_")
+			co := &checkoutRec{CustomerRef: req.CustomerRef, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
+				Description: req.Description, Purchase: req.Purchase, Recurring: req.Recurring, ExpiresAt: now.Add(checkoutTTL).UTC()}
+			st.Checkouts[ref] = co
+			return processor.Checkout{Reference: ref, URL: routePrefix + "/checkout?ref=" + ref, Method: http.MethodGet, ExpiresAt: co.ExpiresAt}, nil
+		})
+}
+
+// checkReturnURL accepts an absolute http(s) URL or a host-relative path.
+func checkReturnURL(what, raw string, required bool) error {
+	if raw == "" && !required {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	ok := err == nil && ((u.Scheme == "https" || u.Scheme == "http") && u.Host != "" ||
+		u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(raw, "//"))
+	if !ok {
+		return errs.E(errs.Invalid, "%s %q must be an absolute http(s) URL or a path starting with /", what, raw)
+	}
+	return nil
+}
+
+func (s *Sandbox) CompleteCheckout(_ context.Context, req processor.CompleteCheckoutRequest) (processor.CheckoutResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st == nil {
+		return processor.CheckoutResult{}, errs.Retry(errs.Unavailable, "sandbox processor is not configured yet")
+	}
+	co := s.st.Checkouts[req.CheckoutReference]
+	switch {
+	case co == nil:
+		return processor.CheckoutResult{}, errs.E(errs.NotFound, "sandbox: no checkout %q", req.CheckoutReference)
+	case req.CustomerRef != "" && req.CustomerRef != co.CustomerRef:
+		return processor.CheckoutResult{}, errs.E(errs.Forbidden, "sandbox: checkout %s belongs to another customer", req.CheckoutReference)
+	case co.Token == "":
+		return processor.CheckoutResult{}, errs.E(errs.NotFound, "sandbox: no card was entered on checkout %s", req.CheckoutReference)
+	case req.Params.Get("token") != "" && req.Params.Get("token") != co.Token:
+		return processor.CheckoutResult{}, errs.E(errs.Invalid, "sandbox: the token returned does not belong to checkout %s", req.CheckoutReference)
+	case co.Decline != nil:
+		e := *co.Decline
+		return processor.CheckoutResult{}, &e
+	}
+	c := s.st.Cards[co.Token]
+	res := processor.CheckoutResult{
+		Credential: &processor.StoredCredential{Token: co.Token, Brand: c.Brand, Last4: c.Last4,
+			ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, CustomerRef: c.CustomerRef},
+		SubscriptionReference: co.SubscriptionRef,
+	}
+	if p := s.st.Payments[co.ChargeRef]; p != nil {
+		res.Charge = &processor.ChargeResult{Reference: co.ChargeRef, Amount: p.Amount}
+	}
+	return res, nil
+}
+
+func (s *Sandbox) ServeHTTP(_ context.Context, req processor.HTTPRequest) (processor.HTTPResponse, error) {
+	// The host may pass the full path or the part under /pay/sandbox.
+	route := strings.TrimPrefix(req.Path, routePrefix)
+	if route != "/checkout" {
+		return textResponse(http.StatusNotFound, "not found"), nil
+	}
+	switch req.Method {
+	case http.MethodGet:
+		return s.checkoutPage(req.Path, req.Query.Get("ref"), ""), nil
+	case http.MethodPost:
+		return s.checkoutPost(req)
+	}
+	r := textResponse(http.StatusMethodNotAllowed, "method not allowed")
+	r.Headers.Set("Allow", "GET, POST")
+	return r, nil
+}
+
+var pageTmpl = template.Must(template.New("checkout").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Sandbox card payment</title>
+<style>body{font-family:system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem}
+label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.5rem;box-sizing:border-box}
+button{margin-top:1.2rem;padding:.6rem 1.2rem}.err{color:#b00020}.note{color:#555;font-size:.9rem}</style></head>
+<body><h1>Sandbox card payment</h1>
+{{if .Description}}<p>{{.Description}}</p>{{end}}
+{{if .Amount}}<p>Amount: <strong>{{.Amount}}</strong>{{if .Recurring}} then {{.Recurring}}{{end}}</p>{{else}}<p>Your card is stored for later payments; nothing is charged now.</p>{{end}}
+{{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
+<form method="post" action="{{.Action}}" autocomplete="off">
+<input type="hidden" name="ref" value="{{.Ref}}">
+<label for="card_number">Card number</label><input id="card_number" name="card_number" inputmode="numeric" required>
+<label for="exp">Expiry (MM/YY)</label><input id="exp" name="exp" placeholder="12/34" required>
+<label for="cvc">CVC</label><input id="cvc" name="cvc" inputmode="numeric" required>
+<button type="submit">Pay with sandbox card</button>
+</form>
+{{if .CancelURL}}<p><a href="{{.CancelURL}}">Cancel</a></p>{{end}}
+<p class="note">Sandbox: no real money moves. Test card 4242 4242 4242 4242 approves.</p>
+</body></html>`))
+
+// checkoutPage renders the card form of checkout ref, or an error page.
+func (s *Sandbox) checkoutPage(action, ref, problem string) processor.HTTPResponse {
+	s.mu.Lock()
+	var co *checkoutRec
+	if s.st != nil {
+		co = s.st.Checkouts[ref]
+	}
+	now := s.now()
+	s.mu.Unlock()
+	switch {
+	case co == nil:
+		return textResponse(http.StatusNotFound, "unknown checkout")
+	case co.Token != "":
+		return textResponse(http.StatusGone, "this checkout is already complete")
+	case !now.Before(co.ExpiresAt):
+		return textResponse(http.StatusGone, "this checkout has expired; start again")
+	}
+	data := map[string]any{"Action": action, "Ref": ref, "Error": problem, "Description": co.Description, "CancelURL": co.CancelURL}
+	if co.Purchase != nil {
+		data["Amount"] = co.Purchase.String()
+	}
+	if co.Recurring != nil {
+		data["Recurring"] = co.Recurring.Amount.String() + " every " + strconv.Itoa(co.Recurring.PeriodDays) + " days"
+	}
+	var buf bytes.Buffer
+	if err := pageTmpl.Execute(&buf, data); err != nil {
+		return textResponse(http.StatusInternalServerError, "page error")
+	}
+	status := http.StatusOK
+	if problem != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	return processor.HTTPResponse{Status: status, Headers: pageHeaders("text/html; charset=utf-8"), Body: buf.Bytes()}
+}
+
+// checkoutPost tokenises the card typed on the page, charges the purchase if
+// the checkout has one, and sends the viewer back to the host's return URL
+// with the checkout and token references (never the card).
+func (s *Sandbox) checkoutPost(req processor.HTTPRequest) (processor.HTTPResponse, error) {
+	form, err := url.ParseQuery(string(req.Body))
+	if err != nil {
+		return textResponse(http.StatusBadRequest, "malformed form"), nil
+	}
+	ref := form.Get("ref")
+	number := normalizeCardNumber(form.Get("card_number"))
+	month, year, expOK := parseExpiry(form.Get("exp"))
+	cvc := strings.TrimSpace(form.Get("cvc"))
+	now := s.now()
+	problem := ""
+	switch {
+	case !luhnValid(number):
+		problem = "That card number is not valid."
+	case !expOK:
+		problem = "Enter the expiry as MM/YY."
+	case year < now.Year() || (year == now.Year() && month < int(now.Month())):
+		problem = "That card has expired."
+	case len(cvc) < 3 || len(cvc) > 4 || strings.Trim(cvc, "0123456789") != "":
+		problem = "The CVC is the 3 or 4 digits on the card."
+	}
+	if problem != "" {
+		return s.checkoutPage(req.Path, ref, problem), nil
+	}
+	oc := outcomeOf(number)
+	if oc == unavailable {
+		return s.checkoutPage(req.Path, ref, "The sandbox processor is unavailable (test card). Try again."), nil
+	}
+	last4 := number[len(number)-4:]
+	brand := brandOf(number)
+
+	// The purchase is charged here, on the processor's side, as a hosted page
+	// does; the host learns the outcome from CompleteCheckout.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st == nil {
+		return textResponse(http.StatusServiceUnavailable, "sandbox processor is not configured yet"), nil
+	}
+	co := s.st.Checkouts[ref]
+	switch {
+	case co == nil:
+		return textResponse(http.StatusNotFound, "unknown checkout"), nil
+	case co.Token != "":
+		return textResponse(http.StatusGone, "this checkout is already complete"), nil
+	case !now.Before(co.ExpiresAt):
+		return textResponse(http.StatusGone, "this checkout has expired; start again"), nil
+	}
+	token := newRef("sbx_tok_")
+	s.st.Cards[token] = &card{Brand: brand, Last4: last4, ExpMonth: month, ExpYear: year, CustomerRef: co.CustomerRef, Outcome: oc, CreatedAt: now.UTC()}
+	co.Token = token
+	status := "approved"
+	if co.Purchase != nil {
+		ch, err := chargeCard(s.st, token, *co.Purchase, now)
+		if err != nil {
+			co.Decline = asErr(err)
+			status = "declined"
+		} else {
+			co.ChargeRef = ch.Reference
+		}
+	}
+	if co.Recurring != nil && co.Decline == nil {
+		sub := newRef("sbx_sub_")
+		s.st.Subscriptions[sub] = &subscription{Token: token, CustomerRef: co.CustomerRef, Amount: co.Recurring.Amount, PeriodDays: co.Recurring.PeriodDays}
+		co.SubscriptionRef = sub
+	}
+	if err := s.saveLocked(); err != nil {
+		return processor.HTTPResponse{}, err
+	}
+	back := withQuery(co.ReturnURL, url.Values{"checkout": {ref}, "token": {token}, "status": {status}})
+	h := pageHeaders("text/plain; charset=utf-8")
+	h.Set("Location", back)
+	return processor.HTTPResponse{Status: http.StatusSeeOther, Headers: h}, nil
+}
+
+// parseExpiry reads MM/YY or MM/YYYY.
+func parseExpiry(s string) (month, year int, ok bool) {
+	mm, yy, found := strings.Cut(strings.ReplaceAll(s, " ", ""), "/")
+	if !found {
+		return 0, 0, false
+	}
+	m, err1 := strconv.Atoi(mm)
+	y, err2 := strconv.Atoi(yy)
+	if err1 != nil || err2 != nil || m < 1 || m > 12 {
+		return 0, 0, false
+	}
+	switch len(yy) {
+	case 2:
+		y += 2000
+	case 4:
+	default:
+		return 0, 0, false
+	}
+	return m, y, true
+}
+
+func withQuery(raw string, add url.Values) string {
+	u, err := url.Parse(raw)
+	if err != nil { // checked when the checkout started
+		return raw
+	}
+	q := u.Query()
+	for k, v := range add {
+		q[k] = v
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// pageHeaders keep the card page out of caches and frames and let it load nothing.
+func pageHeaders(contentType string) http.Header {
+	h := http.Header{}
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	return h
+}
+
+func textResponse(status int, msg string) processor.HTTPResponse {
+	return processor.HTTPResponse{Status: status, Headers: pageHeaders("text/plain; charset=utf-8"), Body: []byte(msg + "\n")}
+}

@@ -1,0 +1,369 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/pluginkit"
+	"github.com/camkit/camkit/sdk/processor"
+)
+
+const (
+	pluginName     = "sandbox"
+	pluginVersion  = "0.1.0"
+	slowDelay      = 2 * time.Second
+	checkoutTTL    = time.Hour
+	defaultHold    = 7
+	minSecretBytes = 16
+)
+
+// currencies the sandbox accepts: zero- and two-decimal ones, so hosts exercise both.
+var currencies = []string{"USD", "EUR", "GBP", "JPY", "CAD"}
+
+type settings struct {
+	StateFile     string `json:"state_file"`
+	WebhookSecret string `json:"webhook_secret"`
+	MaxHoldDays   int    `json:"max_hold_days"`
+}
+
+// Sandbox implements processor.Processor. One mutex guards the state and its
+// file: every change is written before the call returns.
+type Sandbox struct {
+	now func() time.Time
+
+	mu  sync.Mutex
+	cfg settings
+	st  *state // nil until Configure
+}
+
+var _ processor.Processor = (*Sandbox)(nil)
+
+func newSandbox(now func() time.Time) *Sandbox { return &Sandbox{now: now} }
+
+func (s *Sandbox) Info(context.Context) (pluginkit.Info, error) {
+	return pluginkit.Info{Kind: pluginkit.KindProcessor, Name: pluginName, Version: pluginVersion}, nil
+}
+
+func (s *Sandbox) Configure(_ context.Context, settingsJSON []byte) error {
+	cfg := settings{StateFile: "./data/sandbox-processor.json", MaxHoldDays: defaultHold}
+	if err := pluginkit.DecodeSettings(settingsJSON, &cfg); err != nil {
+		return err
+	}
+	switch {
+	case cfg.StateFile == "":
+		return errs.E(errs.Invalid, "settings.state_file must not be empty")
+	case len(cfg.WebhookSecret) < minSecretBytes:
+		return errs.E(errs.Invalid, "settings.webhook_secret must be at least %d bytes", minSecretBytes)
+	case cfg.MaxHoldDays < 1 || cfg.MaxHoldDays > 30:
+		return errs.E(errs.Invalid, "settings.max_hold_days must be between 1 and 30, got %d", cfg.MaxHoldDays)
+	}
+	st, err := loadState(cfg.StateFile)
+	if err != nil {
+		return errs.E(errs.Invalid, "settings.state_file: %v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg, s.st = cfg, st
+	return nil
+}
+
+func (s *Sandbox) Capabilities(context.Context) (processor.Capabilities, error) {
+	s.mu.Lock()
+	days := s.cfg.MaxHoldDays
+	s.mu.Unlock()
+	if days == 0 {
+		days = defaultHold
+	}
+	return processor.Capabilities{
+		AuthCapture: true, PartialCapture: true, Void: true, Refund: true, PartialRefund: true,
+		ChargeStoredCredential: true, HostedCheckoutRequired: true, NativeRecurring: true,
+		WebhookAuth: processor.WebhookHMAC, Currencies: append([]string(nil), currencies...), MaxHoldDays: days,
+	}, nil
+}
+
+// run executes one money-moving request at most once per idempotency key.
+// With a card token it first plays the card's latency outcomes (unavailable,
+// slow) without holding the lock, then applies do under the lock, records the
+// result (or a decline) under key and saves the state. A repeat of the key
+// with the same fingerprint gets the recorded outcome; with another, Conflict.
+func run[T any](ctx context.Context, s *Sandbox, key, fingerprint, token string, do func(st *state, now time.Time) (T, error)) (T, error) {
+	var zero T
+	s.mu.Lock()
+	if s.st == nil {
+		s.mu.Unlock()
+		return zero, errs.Retry(errs.Unavailable, "sandbox processor is not configured yet")
+	}
+	out, done, err := replay[T](s.st, key, fingerprint)
+	var oc outcome
+	if c := s.st.Cards[token]; c != nil {
+		oc = c.Outcome
+	}
+	s.mu.Unlock()
+	if done {
+		return out, err
+	}
+
+	switch oc {
+	case unavailable:
+		return zero, errs.Retry(errs.Unavailable, "sandbox: processor unavailable (test card), nothing was moved")
+	case slow:
+		t := time.NewTimer(slowDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return zero, errs.Retry(errs.Timeout, "sandbox: gave up on a slow response (test card): %v", ctx.Err())
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, errs.Retry(errs.Timeout, "sandbox: %v before anything moved", err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if out, done, err := replay[T](s.st, key, fingerprint); done { // a concurrent repeat won
+		return out, err
+	}
+	now := s.now()
+	out, err = do(s.st, now)
+	switch {
+	case err == nil:
+		b, merr := json.Marshal(out)
+		if merr != nil {
+			return zero, errs.E(errs.Internal, "sandbox: %v", merr)
+		}
+		s.st.Idempotency[key] = &idemRecord{Fingerprint: fingerprint, Result: b, At: now}
+	case errs.IsDecline(err):
+		s.st.Idempotency[key] = &idemRecord{Fingerprint: fingerprint, Err: asErr(err), At: now}
+	default:
+		return zero, err // nothing changed: a retry under the same key decides afresh
+	}
+	if serr := s.saveLocked(); serr != nil {
+		return zero, serr
+	}
+	return out, err
+}
+
+// replay returns the recorded outcome of key, if there is one.
+func replay[T any](st *state, key, fingerprint string) (out T, done bool, err error) {
+	rec, ok := st.Idempotency[key]
+	if !ok {
+		return out, false, nil
+	}
+	if rec.Fingerprint != fingerprint {
+		return out, true, errs.E(errs.Conflict, "idempotency key %q was first used for another request", key)
+	}
+	if rec.Err != nil {
+		e := *rec.Err
+		return out, true, &e
+	}
+	if err := json.Unmarshal(rec.Result, &out); err != nil {
+		return out, true, errs.E(errs.Internal, "sandbox: recorded result of %q: %v", key, err)
+	}
+	return out, true, nil
+}
+
+func asErr(err error) *errs.Error {
+	if e, ok := err.(*errs.Error); ok {
+		return e
+	}
+	return &errs.Error{Code: errs.CodeOf(err), Message: err.Error()}
+}
+
+// saveLocked writes the state file. If that fails the in-memory change is
+// undone by reloading the last good file, so memory never runs ahead of disk.
+func (s *Sandbox) saveLocked() error {
+	if err := saveState(s.cfg.StateFile, s.st); err != nil {
+		if st, lerr := loadState(s.cfg.StateFile); lerr == nil {
+			s.st = st
+		}
+		return errs.Retry(errs.Unavailable, "sandbox: writing state: %v", err)
+	}
+	return nil
+}
+
+func newRef(prefix string) string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return prefix + hex.EncodeToString(b)
+}
+
+// checkMoney is the shared validation of every amount the sandbox moves.
+func checkMoney(key string, m money.Money) error {
+	if err := processor.ValidateIdempotencyKey(key); err != nil {
+		return err
+	}
+	return processor.ValidateAmount(m, currencies)
+}
+
+// approveCard applies a card's outcome at the moment money would move.
+func approveCard(st *state, token string, now time.Time) (*card, error) {
+	c := st.Cards[token]
+	if c == nil {
+		return nil, errs.E(errs.InvalidCard, "sandbox: unknown credential token")
+	}
+	switch c.Outcome {
+	case decline:
+		return nil, errs.E(errs.Declined, "sandbox: card declined (test card)")
+	case insufficient:
+		return nil, errs.E(errs.InsufficientFunds, "sandbox: insufficient funds (test card)")
+	case expired:
+		return nil, errs.E(errs.ExpiredCard, "sandbox: card expired (test card)")
+	case invalidCard:
+		return nil, errs.E(errs.InvalidCard, "sandbox: invalid card (test card)")
+	case fraud:
+		return nil, errs.E(errs.FraudSuspected, "sandbox: suspected fraud (test card)")
+	}
+	if y, m := now.Year(), int(now.Month()); c.ExpYear < y || (c.ExpYear == y && c.ExpMonth < m) {
+		return nil, errs.E(errs.ExpiredCard, "sandbox: card expired %02d/%d", c.ExpMonth, c.ExpYear)
+	}
+	return c, nil
+}
+
+func fp(op string, parts ...any) string { return fmt.Sprintf("%s%q", op, parts) }
+
+func (s *Sandbox) Authorize(ctx context.Context, req processor.AuthorizeRequest) (processor.Authorization, error) {
+	if err := checkMoney(req.IdempotencyKey, req.Amount); err != nil {
+		return processor.Authorization{}, err
+	}
+	if err := processor.ValidateCredential(req.Credential); err != nil {
+		return processor.Authorization{}, err
+	}
+	return run(ctx, s, req.IdempotencyKey, fp("authorize", req.Credential.Token, req.Amount), req.Credential.Token,
+		func(st *state, now time.Time) (processor.Authorization, error) {
+			if _, err := approveCard(st, req.Credential.Token, now); err != nil {
+				return processor.Authorization{}, err
+			}
+			ref := newRef("sbx_auth_")
+			h := &hold{Token: req.Credential.Token, Amount: req.Amount, Status: holdOpen,
+				ExpiresAt: now.Add(time.Duration(s.cfg.MaxHoldDays) * 24 * time.Hour).UTC()}
+			st.Holds[ref] = h
+			return processor.Authorization{Reference: ref, Amount: h.Amount, ExpiresAt: h.ExpiresAt}, nil
+		})
+}
+
+// openHold finds a hold that can still be captured or voided.
+func openHold(st *state, ref string) (*hold, error) {
+	h := st.Holds[ref]
+	switch {
+	case h == nil:
+		return nil, errs.E(errs.NotFound, "sandbox: no authorisation %q", ref)
+	case h.Status == holdCaptured:
+		return nil, errs.E(errs.Conflict, "sandbox: authorisation %s was already captured; its remainder is released", ref)
+	case h.Status == holdVoided:
+		return nil, errs.E(errs.Conflict, "sandbox: authorisation %s was voided", ref)
+	}
+	return h, nil
+}
+
+func (s *Sandbox) Capture(ctx context.Context, req processor.CaptureRequest) (processor.CaptureResult, error) {
+	if err := checkMoney(req.IdempotencyKey, req.Amount); err != nil {
+		return processor.CaptureResult{}, err
+	}
+	return run(ctx, s, req.IdempotencyKey, fp("capture", req.AuthorizationReference, req.Amount), "",
+		func(st *state, now time.Time) (processor.CaptureResult, error) {
+			h, err := openHold(st, req.AuthorizationReference)
+			if err != nil {
+				return processor.CaptureResult{}, err
+			}
+			if !now.Before(h.ExpiresAt) {
+				return processor.CaptureResult{}, errs.E(errs.AuthExpired, "sandbox: authorisation %s expired at %s", req.AuthorizationReference, h.ExpiresAt.Format(time.RFC3339))
+			}
+			if req.Amount.Currency != h.Amount.Currency {
+				return processor.CaptureResult{}, errs.E(errs.Invalid, "sandbox: capture in %s of a hold in %s", req.Amount.Currency, h.Amount.Currency)
+			}
+			if req.Amount.Amount > h.Amount.Amount {
+				return processor.CaptureResult{}, errs.E(errs.Invalid, "sandbox: capture of %s exceeds the hold of %s", req.Amount, h.Amount)
+			}
+			released, _ := h.Amount.Sub(req.Amount) // same currency, 0 < req <= hold: cannot fail
+			h.Status = holdCaptured
+			ref := newRef("sbx_cap_")
+			st.Payments[ref] = &payment{Token: h.Token, Amount: req.Amount}
+			return processor.CaptureResult{Reference: ref, Amount: req.Amount, Released: released}, nil
+		})
+}
+
+func (s *Sandbox) Void(ctx context.Context, req processor.VoidRequest) (processor.VoidResult, error) {
+	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
+		return processor.VoidResult{}, err
+	}
+	return run(ctx, s, req.IdempotencyKey, fp("void", req.AuthorizationReference), "",
+		func(st *state, now time.Time) (processor.VoidResult, error) {
+			h, err := openHold(st, req.AuthorizationReference)
+			if err != nil {
+				return processor.VoidResult{}, err
+			}
+			// An expired hold is released already; voiding it is harmless and tidies up.
+			h.Status = holdVoided
+			return processor.VoidResult{Reference: newRef("sbx_void_"), Amount: h.Amount}, nil
+		})
+}
+
+// chargeCard takes amount from a stored card now and records the payment.
+func chargeCard(st *state, token string, amount money.Money, now time.Time) (processor.ChargeResult, error) {
+	if _, err := approveCard(st, token, now); err != nil {
+		return processor.ChargeResult{}, err
+	}
+	ref := newRef("sbx_ch_")
+	st.Payments[ref] = &payment{Token: token, Amount: amount}
+	return processor.ChargeResult{Reference: ref, Amount: amount}, nil
+}
+
+func (s *Sandbox) Charge(ctx context.Context, req processor.ChargeRequest) (processor.ChargeResult, error) {
+	if err := checkMoney(req.IdempotencyKey, req.Amount); err != nil {
+		return processor.ChargeResult{}, err
+	}
+	if err := processor.ValidateCredential(req.Credential); err != nil {
+		return processor.ChargeResult{}, err
+	}
+	return run(ctx, s, req.IdempotencyKey, fp("charge", req.Credential.Token, req.Amount), req.Credential.Token,
+		func(st *state, now time.Time) (processor.ChargeResult, error) {
+			return chargeCard(st, req.Credential.Token, req.Amount, now)
+		})
+}
+
+func (s *Sandbox) Refund(ctx context.Context, req processor.RefundRequest) (processor.RefundResult, error) {
+	if err := checkMoney(req.IdempotencyKey, req.Amount); err != nil {
+		return processor.RefundResult{}, err
+	}
+	return run(ctx, s, req.IdempotencyKey, fp("refund", req.Reference, req.Amount), "",
+		func(st *state, now time.Time) (processor.RefundResult, error) {
+			p := st.Payments[req.Reference]
+			if p == nil {
+				return processor.RefundResult{}, errs.E(errs.NotFound, "sandbox: no capture or charge %q", req.Reference)
+			}
+			if req.Amount.Currency != p.Amount.Currency {
+				return processor.RefundResult{}, errs.E(errs.Invalid, "sandbox: refund in %s of a payment in %s", req.Amount.Currency, p.Amount.Currency)
+			}
+			if left := p.Amount.Amount - p.Refunded; req.Amount.Amount > left {
+				return processor.RefundResult{}, errs.E(errs.Invalid, "sandbox: refund of %s exceeds the %d minor units left to refund", req.Amount, left)
+			}
+			p.Refunded += req.Amount.Amount
+			return processor.RefundResult{Reference: newRef("sbx_rf_"), Amount: req.Amount}, nil
+		})
+}
+
+func (s *Sandbox) CancelRecurring(ctx context.Context, req processor.CancelRecurringRequest) error {
+	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
+		return err
+	}
+	_, err := run(ctx, s, req.IdempotencyKey, fp("cancel", req.SubscriptionReference), "",
+		func(st *state, now time.Time) (struct{}, error) {
+			sub := st.Subscriptions[req.SubscriptionReference]
+			if sub == nil {
+				return struct{}{}, errs.E(errs.NotFound, "sandbox: no subscription %q", req.SubscriptionReference)
+			}
+			sub.Cancelled = true // cancelling twice is not an error: the outcome is the same
+			return struct{}{}, nil
+		})
+	return err
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/processor"
+)
+
+// state is everything the sandbox "processor" knows. It is written to the
+// state file after every change, so holds, tokens and idempotency records
+// survive a restart of the plugin process, as they would at a real processor.
+type state struct {
+	Cards         map[string]*card         `json:"cards"`         // by token
+	Checkouts     map[string]*checkoutRec  `json:"checkouts"`     // by reference
+	Holds         map[string]*hold         `json:"holds"`         // by authorisation reference
+	Payments      map[string]*payment      `json:"payments"`      // captures and charges, by reference
+	Subscriptions map[string]*subscription `json:"subscriptions"` // by reference
+	Idempotency   map[string]*idemRecord   `json:"idempotency"`   // by idempotency key
+	SeenEvents    map[string]time.Time     `json:"seen_events"`   // webhook event ids, for replay protection
+}
+
+// card is a tokenised card: what a receipt may show, and the outcome the test
+// number asked for. Never the number or the CVC.
+type card struct {
+	Brand       string    `json:"brand"`
+	Last4       string    `json:"last4"`
+	ExpMonth    int       `json:"exp_month"`
+	ExpYear     int       `json:"exp_year"`
+	CustomerRef string    `json:"customer_ref"`
+	Outcome     outcome   `json:"outcome"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+type checkoutRec struct {
+	CustomerRef     string                    `json:"customer_ref"`
+	ReturnURL       string                    `json:"return_url"`
+	CancelURL       string                    `json:"cancel_url,omitempty"`
+	Description     string                    `json:"description,omitempty"`
+	Purchase        *money.Money              `json:"purchase,omitempty"`
+	Recurring       *processor.RecurringTerms `json:"recurring,omitempty"`
+	ExpiresAt       time.Time                 `json:"expires_at"`
+	Token           string                    `json:"token,omitempty"` // set once a card was entered
+	ChargeRef       string                    `json:"charge_ref,omitempty"`
+	SubscriptionRef string                    `json:"subscription_ref,omitempty"`
+	Decline         *errs.Error               `json:"decline,omitempty"` // the purchase was declined
+}
+
+type holdStatus string
+
+const (
+	holdOpen     holdStatus = "open"
+	holdCaptured holdStatus = "captured"
+	holdVoided   holdStatus = "voided"
+)
+
+type hold struct {
+	Token     string      `json:"token"`
+	Amount    money.Money `json:"amount"`
+	Status    holdStatus  `json:"status"`
+	ExpiresAt time.Time   `json:"expires_at"`
+}
+
+type payment struct {
+	Token    string      `json:"token"`
+	Amount   money.Money `json:"amount"`
+	Refunded int64       `json:"refunded"` // minor units of Amount's currency
+}
+
+type subscription struct {
+	Token       string      `json:"token"`
+	CustomerRef string      `json:"customer_ref"`
+	Amount      money.Money `json:"amount"`
+	PeriodDays  int         `json:"period_days"`
+	Cancelled   bool        `json:"cancelled"`
+}
+
+// idemRecord is the first outcome of a request under one idempotency key:
+// its result, or the decline it got.
+type idemRecord struct {
+	Fingerprint string          `json:"fingerprint"` // operation and content of the first request
+	Result      json.RawMessage `json:"result,omitempty"`
+	Err         *errs.Error     `json:"error,omitempty"`
+	At          time.Time       `json:"at"`
+}
+
+func newState() *state {
+	return &state{
+		Cards: map[string]*card{}, Checkouts: map[string]*checkoutRec{}, Holds: map[string]*hold{},
+		Payments: map[string]*payment{}, Subscriptions: map[string]*subscription{},
+		Idempotency: map[string]*idemRecord{}, SeenEvents: map[string]time.Time{},
+	}
+}
+
+// loadState reads the state file; a missing file is an empty state.
+func loadState(path string) (*state, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return newState(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st := newState() // keys missing from the file keep their empty maps
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, fmt.Errorf("state file %s is corrupt: %w", path, err)
+	}
+	return st, nil
+}
+
+// saveState writes st atomically: a temporary file in the same directory,
+// synced, then renamed over the old one, so a crash leaves either the old or
+// the new state and never half of one.
+func saveState(path string, st *state) error {
+	b, err := json.MarshalIndent(st, "", " ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil { // make the rename itself durable
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
