@@ -136,12 +136,15 @@ button{margin-top:1.2rem;padding:.6rem 1.2rem}.err{color:#b00020}.note{color:#55
 // checkoutPage renders the card form of checkout ref, or an error page.
 func (s *Sandbox) checkoutPage(action, ref, problem string) processor.HTTPResponse {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	var co *checkoutRec
 	if s.st != nil {
 		co = s.st.Checkouts[ref]
 	}
-	now := s.now()
-	s.mu.Unlock()
+	return renderPage(action, ref, co, s.now(), problem)
+}
+
+func renderPage(action, ref string, co *checkoutRec, now time.Time, problem string) processor.HTTPResponse {
 	switch {
 	case co == nil:
 		return textResponse(http.StatusNotFound, "unknown checkout")
@@ -196,9 +199,6 @@ func (s *Sandbox) checkoutPost(req processor.HTTPRequest) (processor.HTTPRespons
 		return s.checkoutPage(req.Path, ref, problem), nil
 	}
 	oc := outcomeOf(number)
-	if oc == unavailable {
-		return s.checkoutPage(req.Path, ref, "The sandbox processor is unavailable (test card). Try again."), nil
-	}
 	last4 := number[len(number)-4:]
 	brand := brandOf(number)
 
@@ -217,6 +217,10 @@ func (s *Sandbox) checkoutPost(req processor.HTTPRequest) (processor.HTTPRespons
 		return textResponse(http.StatusGone, "this checkout is already complete"), nil
 	case !now.Before(co.ExpiresAt):
 		return textResponse(http.StatusGone, "this checkout has expired; start again"), nil
+	}
+	if oc == unavailable && co.Purchase != nil {
+		// Nothing is stored or charged; the viewer may try again.
+		return renderPage(req.Path, ref, co, now, "The sandbox processor is unavailable (test card). Try again."), nil
 	}
 	token := newRef("sbx_tok_")
 	s.st.Cards[token] = &card{Brand: brand, Last4: last4, ExpMonth: month, ExpYear: year, CustomerRef: co.CustomerRef, Outcome: oc, CreatedAt: now.UTC()}
