@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/pluginkit"
+	"github.com/camkit/camkit/sdk/plugintest"
+	"github.com/camkit/camkit/sdk/theme"
+)
+
+// buildPlugin compiles this package into dir, as `make build` does.
+func buildPlugin(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "theme-default")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestConformance(t *testing.T) {
+	plugintest.Theme(t, buildPlugin(t), plugintest.ThemeOptions{
+		Settings: []byte(`{"brand": "camkit", "primary": "#e91e63"}`),
+		InvalidSettings: []plugintest.InvalidSetting{
+			{JSON: []byte(`{"primary": "red; background:url(x)"}`), Key: "primary"},
+			{JSON: []byte(`{"accent": "#12345"}`), Key: "accent"},
+			{JSON: []byte(`{"brand": "  "}`), Key: "brand"},
+			{JSON: []byte(`{"brnad": "typo"}`), Key: "brnad"},
+		},
+	})
+}
+
+func TestSettingsBrandTheSite(t *testing.T) {
+	ctx := context.Background()
+	th := newTheme()
+	before, err := th.Asset(ctx, cssPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Configure(ctx, []byte(`{"brand": "Velvet <Cams>", "primary": "#00aaff"}`)); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := th.Manifest(ctx)
+	if m.BrandName != "Velvet <Cams>" || m.Colors.Primary != "#00aaff" || m.Colors.Accent != defaults.Accent {
+		t.Fatalf("manifest after settings: %+v", m)
+	}
+	css, _ := th.Asset(ctx, cssPath)
+	if !strings.Contains(string(css.Body), "--primary:#00aaff") || css.ETag == before.ETag {
+		t.Fatalf("stylesheet did not follow the primary colour (etag %s -> %s)", before.ETag, css.ETag)
+	}
+	logo, _ := th.Asset(ctx, logoPath)
+	if !strings.Contains(string(logo.Body), "Velvet &lt;Cams&gt;") || strings.Contains(string(logo.Body), "<Cams>") {
+		t.Fatalf("logo does not carry the escaped brand: %s", logo.Body)
+	}
+	r, err := th.Render(ctx, theme.SampleHomePage(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.Title, "Velvet <Cams>") || !strings.Contains(string(r.HTML), "Velvet &lt;Cams&gt;") {
+		t.Fatalf("brand not in the page: title %q", r.Title)
+	}
+
+	// A refused configuration leaves the previous one in force.
+	if err := th.Configure(ctx, []byte(`{"text": "white"}`)); errs.CodeOf(err) != errs.Invalid {
+		t.Fatalf("bad colour: %v", err)
+	}
+	if m2, _ := th.Manifest(ctx); m2.BrandName != "Velvet <Cams>" {
+		t.Fatalf("a refused configuration changed the brand to %q", m2.BrandName)
+	}
+	// Empty settings mean the defaults.
+	if err := th.Configure(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m3, _ := th.Manifest(ctx); m3.BrandName != "camkit" || m3.Colors.Primary != "#e91e63" {
+		t.Fatalf("defaults: %+v", m3)
+	}
+}
+
+func TestRoomShowsLockedPriceAndPrivateButton(t *testing.T) {
+	var room *theme.RoomPage
+	for _, s := range theme.SamplePages() {
+		if p, ok := s.Page.(*theme.RoomPage); ok {
+			room = p
+		}
+	}
+	ctx := context.Background()
+	th := newTheme()
+	r, err := th.Render(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(r.HTML)
+	for _, want := range []string{"Request private at $3.99/min", "billed per second", "first 30 s free", "$19.95 for 5 min"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("room page lacks %q", want)
+		}
+	}
+	room.PrivatePending = true
+	r, _ = th.Render(ctx, room)
+	if strings.Contains(string(r.HTML), "Request private at") || !strings.Contains(string(r.HTML), "Request sent") {
+		t.Errorf("a pending request still offers the button")
+	}
+}
+
+func TestMoneyFormats(t *testing.T) {
+	cases := []struct {
+		amount    int64
+		currency  string
+		price     string
+		accounted string
+	}{
+		{399, "USD", "$3.99", "3.99 USD"},
+		{-1750, "USD", "-17.50 USD", "-17.50 USD"},
+		{500, "JPY", "¥500", "500 JPY"},
+		{1005, "BHD", "1.005 BHD", "1.005 BHD"},
+		{7, "EUR", "€0.07", "0.07 EUR"},
+	}
+	for _, c := range cases {
+		m := moneyOf(c.amount, c.currency)
+		if got := price(m); got != c.price {
+			t.Errorf("price(%v) = %q, want %q", m, got, c.price)
+		}
+		if got := amount(m); got != c.accounted {
+			t.Errorf("amount(%v) = %q, want %q", m, got, c.accounted)
+		}
+	}
+	if got := clock(3725); got != "1:02:05" {
+		t.Errorf("clock(3725) = %q", got)
+	}
+	if got := duration(150); got != "2 min 30 s" {
+		t.Errorf("duration(150) = %q", got)
+	}
+}
+
+// BenchmarkThemeRender renders the home page with 100 live models through the
+// real plugin process (gRPC over go-plugin, AutoMTLS), as the host does on
+// every request, and reports the latency percentiles.
+func BenchmarkThemeRender(b *testing.B) {
+	raw, _ := plugintest.Launch(b, buildPlugin(b), pluginkit.KindTheme, &theme.Plugin{})
+	th := raw.(theme.Theme)
+	ctx := context.Background()
+	if err := th.Configure(ctx, []byte(`{}`)); err != nil {
+		b.Fatal(err)
+	}
+	page := theme.SampleHomePage(100)
+	for range 20 { // warm the connection and the plugin's pools
+		if _, err := th.Render(ctx, page); err != nil {
+			b.Fatal(err)
+		}
+	}
+	lat := make([]time.Duration, 0, b.N)
+	var size int
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		r, err := th.Render(ctx, page)
+		lat = append(lat, time.Since(t0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(r.HTML)
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(float64(len(lat)-1)*p)].Microseconds()) }
+	b.ReportMetric(pct(0.50), "p50-µs")
+	b.ReportMetric(pct(0.99), "p99-µs")
+	b.ReportMetric(float64(size), "html-bytes")
+}
