@@ -385,11 +385,18 @@ func (m *Meter) BillableSeconds(now time.Time) int64 {
 
 // WhenBillableReaches returns the instant at which billable time reached (or,
 // if the seat stays live, will reach) limit. ok is false while the limit is
-// not reached and the seat is not live, since then no instant is known.
+// not reached and the seat is not live, since then no instant is known. A
+// zero limit is reached when the seat opened.
 // Billing arms a timer for it and closes the seat there, backdated if the
 // timer ran late, so a seat is never billable beyond its funding.
 func (m *Meter) WhenBillableReaches(limit time.Duration) (at time.Time, ok bool) {
+	if m.phase == Pending {
+		return time.Time{}, false
+	}
 	need := ceilDurationMs(max(limit, 0))
+	if need == 0 {
+		return time.UnixMilli(m.openedAt).UTC(), true
+	}
 	var acc int64
 	for _, iv := range m.intervals {
 		if n := iv.EndMs - iv.StartMs; acc+n >= need {

@@ -316,6 +316,9 @@ func TestWhenBillableReachesWhilePaused(t *testing.T) {
 	if _, ok := m.WhenBillableReaches(20 * time.Second); ok {
 		t.Fatal("a paused seat claims to know when it will reach 20 s")
 	}
+	if _, ok := meter.New().WhenBillableReaches(0); ok {
+		t.Fatal("a pending seat reaches a limit")
+	}
 	if at, ok := m.WhenBillableReaches(0); !ok || !at.Equal(s(0)) {
 		t.Fatalf("WhenBillableReaches(0) = %v, %v", at.Sub(t0), ok)
 	}
