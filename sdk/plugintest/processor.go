@@ -108,26 +108,21 @@ func Processor(t *testing.T, binaryPath string, opts ProcessorOptions) {
 	}
 
 	t.Run("undeclared capabilities answer unsupported", s.unsupported)
-	s.runIf(t, caps.AuthCapture, "auth_capture", "authorise then capture in full", s.fullCapture)
-	s.runIf(t, caps.PartialCapture, "partial_capture", "partial capture releases the remainder", s.partialCapture)
-	s.runIf(t, caps.AuthCapture, "auth_capture", "capture above the hold fails and leaves the hold", s.overCapture)
-	s.runIf(t, caps.Void, "void", "void releases the hold", s.void)
-	s.runIf(t, caps.ChargeStoredCredential, "charge_stored_credential", "charge a stored credential", s.charge)
-	s.runIf(t, caps.Refund, "refund", "full refund", s.fullRefund)
-	s.runIf(t, caps.PartialRefund, "partial_refund", "partial refunds up to the total", s.partialRefund)
-	s.runIf(t, caps.AuthCapture || caps.ChargeStoredCredential, "auth_capture or charge_stored_credential",
-		"repeated idempotency key returns the first result", s.idempotency)
-	s.runIf(t, caps.AuthCapture || caps.ChargeStoredCredential, "auth_capture or charge_stored_credential",
-		"declines are typed", s.declines)
-	s.runIf(t, caps.AuthCapture || caps.ChargeStoredCredential, "auth_capture or charge_stored_credential",
-		"unknown currency is refused", s.unknownCurrency)
-	s.runIf(t, caps.AuthCapture || caps.ChargeStoredCredential, "auth_capture or charge_stored_credential",
-		"zero and negative amounts are invalid", s.nonPositive)
-	s.runIf(t, (caps.AuthCapture || caps.ChargeStoredCredential) && s.creds.Unavailable.Token != "", "an Unavailable credential",
-		"processor unavailable is retryable", s.unavailable)
-	s.runIf(t, (caps.AuthCapture || caps.ChargeStoredCredential) && s.creds.Slow.Token != "", "a Slow credential",
-		"deadline is respected", s.deadline)
-	s.runIf(t, caps.WebhookAuth != processor.WebhookNone, "webhook authentication", "forged webhooks are unauthenticated", s.webhooks)
+	s.runIf(t, caps.AuthCapture, "capability auth_capture", "authorise then capture in full", s.fullCapture)
+	s.runIf(t, caps.PartialCapture, "capability partial_capture", "partial capture releases the remainder", s.partialCapture)
+	s.runIf(t, caps.AuthCapture, "capability auth_capture", "capture above the hold fails and leaves the hold", s.overCapture)
+	s.runIf(t, caps.Void, "capability void", "void releases the hold", s.void)
+	s.runIf(t, caps.ChargeStoredCredential, "capability charge_stored_credential", "charge a stored credential", s.charge)
+	s.runIf(t, caps.Refund, "capability refund", "full refund", s.fullRefund)
+	s.runIf(t, caps.PartialRefund, "capability partial_refund", "partial refunds up to the total", s.partialRefund)
+	movesMoney, movesNeed := caps.AuthCapture || caps.ChargeStoredCredential, "capability auth_capture or charge_stored_credential"
+	s.runIf(t, movesMoney, movesNeed, "repeated idempotency key returns the first result", s.idempotency)
+	s.runIf(t, movesMoney, movesNeed, "declines are typed", s.declines)
+	s.runIf(t, movesMoney, movesNeed, "unknown currency is refused", s.unknownCurrency)
+	s.runIf(t, movesMoney, movesNeed, "zero and negative amounts are invalid", s.nonPositive)
+	s.runIf(t, movesMoney && s.creds.Unavailable.Token != "", "TestCredentials.Unavailable", "processor unavailable is retryable", s.unavailable)
+	s.runIf(t, movesMoney && s.creds.Slow.Token != "", "TestCredentials.Slow", "deadline is respected", s.deadline)
+	s.runIf(t, caps.WebhookAuth != processor.WebhookNone, "webhook_auth other than none", "forged webhooks are unauthenticated", s.webhooks)
 }
 
 type processorSuite struct {
@@ -140,11 +135,11 @@ type processorSuite struct {
 }
 
 // runIf runs the subtest when the plugin declares what it needs, and
-// otherwise says so in the test log.
+// otherwise says in the test log what it lacks.
 func (s *processorSuite) runIf(t *testing.T, declared bool, need, name string, f func(*testing.T)) {
 	t.Helper()
 	if !declared {
-		t.Logf("not run: %q (the plugin does not declare %s)", name, need)
+		t.Logf("not run: %q: needs %s", name, need)
 		return
 	}
 	t.Run(name, f)
@@ -545,7 +540,7 @@ func (s *processorSuite) declines(t *testing.T) {
 	}
 	for _, c := range cases {
 		if c.cred.Token == "" {
-			t.Logf("not run: %s (no credential given)", c.name)
+			t.Logf("not run: %s: no TestCredentials for it", c.name)
 			continue
 		}
 		t.Run(c.name, func(t *testing.T) {
