@@ -48,6 +48,7 @@ func env(t *testing.T, extra ...string) []string {
 func startHost(t *testing.T, extra ...string) *host {
 	addr := freeAddr(t)
 	cmd := exec.Command(testbin.Host(t), "serve")
+	cmd.Dir = t.TempDir() // the default sandbox state file lives under ./data
 	cmd.Env = env(t, append([]string{"CAMKIT_HTTP_ADDR=" + addr}, extra...)...)
 	h := &host{t: t, cmd: cmd, addr: addr, out: &strings.Builder{}}
 	cmd.Stdout, cmd.Stderr = h.out, h.out
@@ -176,6 +177,7 @@ func TestServeRendersHomeThroughThemePluginAndSurvivesProcessorKill(t *testing.T
 // runFail runs a command that must fail, and returns its one-line complaint.
 func runFail(t *testing.T, envs []string, args ...string) string {
 	cmd := exec.Command(testbin.Host(t), args...)
+	cmd.Dir = t.TempDir()
 	cmd.Env = envs
 	out, err := cmd.CombinedOutput()
 	if err == nil {
@@ -232,6 +234,7 @@ func TestServeStopsWithOneClearLineOnBadConfig(t *testing.T) {
 func TestPluginsListAndVerify(t *testing.T) {
 	e := env(t)
 	cmd := exec.Command(testbin.Host(t), "plugins", "list")
+	cmd.Dir = t.TempDir()
 	cmd.Env = e
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -243,6 +246,7 @@ func TestPluginsListAndVerify(t *testing.T) {
 		}
 	}
 	cmd = exec.Command(testbin.Host(t), "plugins", "verify")
+	cmd.Dir = t.TempDir()
 	cmd.Env = e
 	if out, err := cmd.CombinedOutput(); err != nil || strings.Count(string(out), " ok") < 4 {
 		t.Fatalf("plugins verify: %v\n%s", err, out)

@@ -102,7 +102,14 @@ func Default() Config {
 			Theme:       "default",
 			CallTimeout: Duration{10 * time.Second},
 		},
-		Plugin: map[string]PluginConfig{},
+		Plugin: map[string]PluginConfig{
+			// The sandbox moves no real money; a fixed dev secret lets `make run`
+			// work with no file. Any operator file that names this table replaces it.
+			"processor-sandbox": {Settings: map[string]any{
+				"state_file":     "./data/sandbox-processor.json",
+				"webhook_secret": "camkit-sandbox-development-secret",
+			}},
+		},
 	}
 }
 

@@ -26,8 +26,19 @@ func sandboxSpec(t *testing.T) pluginhost.Spec {
 	return pluginhost.Spec{
 		Kind: pluginkit.KindProcessor, Name: "sandbox",
 		Path:     testbin.Plugin(t, "processor-sandbox"),
-		Settings: []byte(`{"state_file":"` + filepath.Join(t.TempDir(), "state.json") + `"}`),
+		Settings: sandboxSettings(t),
 	}
+}
+
+func sandboxSettings(t *testing.T) []byte {
+	return []byte(`{"state_file":"` + filepath.Join(t.TempDir(), "state.json") + `","webhook_secret":"pluginhost-test-secret-0123"}`)
+}
+
+func settingsFor(t *testing.T, file string) []byte {
+	if file == "processor-sandbox" {
+		return sandboxSettings(t)
+	}
+	return nil
 }
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
@@ -40,7 +51,7 @@ func TestLaunchConfiguresAndReportsEveryKind(t *testing.T) {
 		if !ok {
 			t.Fatalf("KindOf(%q) failed", file)
 		}
-		in, err := h.Launch(context.Background(), pluginhost.Spec{Kind: kind, Name: name, Path: testbin.Plugin(t, file)})
+		in, err := h.Launch(context.Background(), pluginhost.Spec{Kind: kind, Name: name, Path: testbin.Plugin(t, file), Settings: settingsFor(t, file)})
 		if err != nil {
 			t.Fatalf("launch %s: %v", file, err)
 		}
@@ -166,7 +177,7 @@ func TestCloseLeavesNoProcess(t *testing.T) {
 	var pids []int
 	for _, file := range testbin.DefaultPlugins {
 		kind, name, _ := pluginhost.KindOf(file)
-		in, err := h.Launch(context.Background(), pluginhost.Spec{Kind: kind, Name: name, Path: testbin.Plugin(t, file)})
+		in, err := h.Launch(context.Background(), pluginhost.Spec{Kind: kind, Name: name, Path: testbin.Plugin(t, file), Settings: settingsFor(t, file)})
 		if err != nil {
 			t.Fatal(err)
 		}
