@@ -197,7 +197,6 @@ func zombie(pid int) bool {
 	return err == nil && strings.Contains(string(b), ") Z ")
 }
 
-
 func TestThemeRendersThroughThePluginProcess(t *testing.T) {
 	h := pluginhost.NewHost(quiet(), nil)
 	defer h.Close()
