@@ -1,0 +1,162 @@
+// Package stream is camkit's media plane: a pion SFU that ingests a model's
+// stream over WHIP, plays it to viewers over WHEP, admits viewers per seat and
+// reports liveness (is media really flowing?) to whoever meters it. It knows
+// nothing of money, prices or billing: the host injects an Admission that
+// answers "may this token watch?" and subscribes a LivenessSink to learn when
+// media flows and when a viewer is really there.
+package stream
+
+import (
+	"context"
+	"time"
+)
+
+// Service is the SFU as the host sees it. Every error it returns is an
+// *errs.Error so the HTTP adapter can map it to a status without guessing.
+type Service interface {
+	// Publish ingests a model's WHIP offer. The stream key is resolved to a
+	// show by the Admission; a second publish to the same show replaces the
+	// first (an encoder reconnecting without a DELETE must not be locked out).
+	Publish(ctx context.Context, streamKey, offerSDP string) (Session, error)
+	// Subscribe plays a show to a viewer (WHEP). A viewer may subscribe before
+	// the model publishes: media starts when it arrives.
+	Subscribe(ctx context.Context, showID, token, offerSDP string) (Session, error)
+	// Patch applies a trickle-ICE sdpfrag (RFC 8840) to a session. An ICE
+	// restart is refused with errs.Unsupported (RFC 9725 says 422).
+	Patch(ctx context.Context, sessionID string, sdpFrag []byte) ([]byte, error)
+	// End closes a session (the DELETE on its Location).
+	End(ctx context.Context, sessionID string) error
+	// EndSeat cuts the viewer holding a seat; its media stops at once.
+	EndSeat(seatID string)
+	// SetMode records a show's mode. Turning private or group cuts every
+	// viewer without a seat and tells them why through Watch.
+	SetMode(showID string, mode Mode)
+	// EndShow closes the show's publisher and every viewer.
+	EndShow(showID string)
+	// Watch streams a show's events (mode changes, live/paused, sessions
+	// ended) for pages; stop releases the subscription.
+	Watch(showID string) (events <-chan ShowEvent, stop func())
+}
+
+// Admission is injected by the host: it owns stream keys, shows and seats.
+type Admission interface {
+	// ResolveStreamKey returns the show a stream key publishes to, or
+	// errs.Unauthenticated / errs.Forbidden.
+	ResolveStreamKey(ctx context.Context, streamKey string) (showID string, err error)
+	// AdmitViewer decides whether the holder of token may watch showID now:
+	// errs.NotFound for an unknown show, errs.Unauthenticated for an unknown
+	// or expired token, errs.Forbidden for a token of another show or a
+	// public visitor of a private show.
+	AdmitViewer(ctx context.Context, showID, token string) (Admit, error)
+}
+
+// Admit is the Admission's yes. SeatID is empty for a public viewer.
+type Admit struct {
+	SeatID string
+}
+
+// LivenessSink receives liveness events in order, one at a time, from a
+// single goroutine. It must not block for long: it delays later events.
+type LivenessSink interface {
+	Liveness(ev LivenessEvent)
+}
+
+// Clock is injected so that timeouts can be tested with a fake clock.
+type Clock interface {
+	Now() time.Time
+}
+
+// Mode is a show's mode as far as admission of public viewers goes.
+type Mode string
+
+const (
+	ModePublic  Mode = "public"
+	ModePrivate Mode = "private"
+	ModeGroup   Mode = "group"
+)
+
+// Session is the answer to a WHIP or WHEP offer.
+type Session struct {
+	ID        string
+	ShowID    string
+	SeatID    string // WHEP only; empty for a public viewer
+	AnswerSDP string
+	// ETag identifies the ICE session, for If-Match on PATCH (RFC 9725).
+	ETag string
+}
+
+// LivenessEvent is one of ModelMediaFlowing, ModelMediaStopped,
+// ViewerConnected, ViewerDisconnected.
+type LivenessEvent interface{ isLivenessEvent() }
+
+// ModelMediaFlowing: RTP from the model started arriving at Since.
+type ModelMediaFlowing struct {
+	ShowID    string
+	SessionID string
+	Since     time.Time
+}
+
+// ModelMediaStopped: no RTP since LastPacketAt (backdated: the meter must not
+// bill the media timeout).
+type ModelMediaStopped struct {
+	ShowID       string
+	SessionID    string
+	LastPacketAt time.Time
+	Reason       string
+}
+
+// ViewerConnected: the viewer's PeerConnection connected at At.
+type ViewerConnected struct {
+	ShowID       string
+	SeatID       string
+	SubscriberID string
+	At           time.Time
+}
+
+// ViewerDisconnected: the last evidence the viewer was there (its last RTCP,
+// or its connection state) was at LastEvidenceAt.
+type ViewerDisconnected struct {
+	ShowID         string
+	SeatID         string
+	SubscriberID   string
+	LastEvidenceAt time.Time
+	Reason         string
+}
+
+func (ModelMediaFlowing) isLivenessEvent()  {}
+func (ModelMediaStopped) isLivenessEvent()  {}
+func (ViewerConnected) isLivenessEvent()    {}
+func (ViewerDisconnected) isLivenessEvent() {}
+
+// ShowEventType names what a page may be told about a show.
+type ShowEventType string
+
+const (
+	EventMode   ShowEventType = "mode"   // the show's mode changed
+	EventLive   ShowEventType = "live"   // the model's media is flowing
+	EventPaused ShowEventType = "paused" // the model's media stopped
+	EventEnded  ShowEventType = "ended"  // one session ended; SessionID says which
+)
+
+// Reasons a session ends, as told to pages.
+const (
+	ReasonClosed      = "closed"       // DELETE or End
+	ReasonSeatEnded   = "seat_ended"   // EndSeat
+	ReasonShowPrivate = "show_private" // a public viewer cut by SetMode
+	ReasonShowEnded   = "show_ended"   // EndShow
+	ReasonReplaced    = "replaced"     // the same seat or show connected again
+	ReasonFailed      = "failed"       // the PeerConnection failed
+	ReasonTimeout     = "timeout"      // no evidence within the timeout
+	ReasonShutdown    = "shutdown"     // the SFU closed
+)
+
+// ShowEvent is what Watch delivers and the SSE endpoint relays.
+type ShowEvent struct {
+	Type      ShowEventType `json:"type"`
+	ShowID    string        `json:"show"`
+	Mode      Mode          `json:"mode,omitempty"`
+	SessionID string        `json:"session,omitempty"`
+	SeatID    string        `json:"-"`
+	Reason    string        `json:"reason,omitempty"`
+	At        time.Time     `json:"at"`
+}

@@ -1,0 +1,145 @@
+package stream
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// publisher is a model's WHIP session.
+type publisher struct {
+	id     string
+	sfu    *SFU
+	room   *room
+	pc     *webrtc.PeerConnection
+	closed atomic.Bool
+}
+
+var _ session = (*publisher)(nil)
+
+func (p *publisher) sessionID() string            { return p.id }
+func (p *publisher) peer() *webrtc.PeerConnection { return p.pc }
+
+func (p *publisher) close(reason string) {
+	if !p.closed.CompareAndSwap(false, true) {
+		return
+	}
+	p.sfu.forget(p)
+	p.room.publisherGone(p, reason)
+	p.sfu.metrics.publishers.Dec()
+	go p.pc.Close()
+}
+
+func (p *publisher) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	up := &upTrack{
+		pub: p, room: p.room, track: tr,
+		kind: tr.Kind(), codec: tr.Codec(), mime: tr.Codec().MimeType,
+		ssrc: uint32(tr.SSRC()),
+	}
+	up.kf.interval = p.sfu.cfg.KeyframeInterval
+	up.kf.send = up.sendPLI
+	if p.closed.Load() || !p.room.setUp(p, up) {
+		// Not forwarded, but read so pion's buffers and interceptors drain.
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := tr.Read(buf); err != nil {
+				return
+			}
+		}
+	}
+	up.run()
+}
+
+// upTrack is one track arriving from a model.
+type upTrack struct {
+	pub   *publisher
+	room  *room
+	track *webrtc.TrackRemote
+	kind  webrtc.RTPCodecType
+	codec webrtc.RTPCodecParameters
+	mime  string
+	ssrc  uint32
+	kf    keyframeLimiter
+}
+
+func (u *upTrack) run() {
+	defer u.room.clearUp(u)
+	s := u.pub.sfu
+	buf := make([]byte, 1500)
+	fp := &fwdPacket{up: u}
+	for {
+		n, _, err := u.track.Read(buf)
+		if err != nil {
+			return
+		}
+		if err := fp.pkt.Unmarshal(buf[:n]); err != nil {
+			continue
+		}
+		fp.keyframe = IsKeyframe(u.mime, fp.pkt.Payload)
+		u.room.onPacket(u.pub, s.now())
+		downs := *u.room.downs[kindIdx(u.kind)].Load()
+		if len(downs) == 0 {
+			continue
+		}
+		pkts, bytes, wantKey := s.pool.forward(downs, fp)
+		if pkts > 0 {
+			s.metrics.packets.Add(float64(pkts))
+			s.metrics.bytes.Add(float64(bytes))
+		}
+		if wantKey {
+			u.requestKeyframe()
+		}
+	}
+}
+
+func (u *upTrack) requestKeyframe() {
+	if u.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	u.kf.request()
+}
+
+func (u *upTrack) sendPLI() {
+	if u.pub.closed.Load() {
+		return
+	}
+	u.pub.sfu.metrics.keyframeSent.Inc()
+	_ = u.pub.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: u.ssrc}})
+}
+
+// keyframeLimiter sends at most one keyframe request per interval; asks in
+// between are coalesced into one sent when the interval ends, so a viewer
+// joining just after another does not wait for the model's next natural
+// keyframe.
+type keyframeLimiter struct {
+	interval time.Duration
+	send     func()
+
+	mu      sync.Mutex
+	last    time.Time
+	pending bool
+}
+
+func (k *keyframeLimiter) request() {
+	k.mu.Lock()
+	now := time.Now()
+	if since := now.Sub(k.last); since >= k.interval {
+		k.last = now
+		k.mu.Unlock()
+		k.send()
+		return
+	} else if !k.pending {
+		k.pending = true
+		time.AfterFunc(k.interval-since, func() {
+			k.mu.Lock()
+			k.pending = false
+			k.last = time.Now()
+			k.mu.Unlock()
+			k.send()
+		})
+	}
+	k.mu.Unlock()
+}

@@ -1,0 +1,456 @@
+package stream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/camkit/camkit/sdk/errs"
+)
+
+// SFU is the in-process Service: one pion API, one room per show.
+type SFU struct {
+	cfg     Config
+	api     *webrtc.API
+	mux     ice.UDPMux
+	events  *eventQueue
+	metrics *metrics
+	pool    *fanoutPool
+
+	mu       sync.Mutex
+	closed   bool
+	rooms    map[string]*room
+	sessions map[string]session
+	seats    map[string]*subscriber
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+var _ Service = (*SFU)(nil)
+
+// session is a WHIP publisher or a WHEP subscriber.
+type session interface {
+	sessionID() string
+	peer() *webrtc.PeerConnection
+	close(reason string)
+}
+
+// New starts an SFU. cfg.Admission is required.
+func New(cfg Config) (*SFU, error) {
+	if cfg.Admission == nil {
+		return nil, errs.E(errs.Invalid, "stream: Config.Admission is required")
+	}
+	cfg = cfg.withDefaults()
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	api, mux, err := buildAPI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &SFU{
+		cfg: cfg, api: api, mux: mux, metrics: m,
+		events:   newEventQueue(cfg.Liveness),
+		pool:     newFanoutPool(),
+		rooms:    map[string]*room{},
+		sessions: map[string]session{},
+		seats:    map[string]*subscriber{},
+		stop:     make(chan struct{}),
+	}
+	s.wg.Add(1)
+	go s.watchdog()
+	return s, nil
+}
+
+// Close ends every session, delivers pending liveness events and releases
+// the UDP port.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	all := make([]session, 0, len(s.sessions))
+	for _, x := range s.sessions {
+		all = append(all, x)
+	}
+	s.mu.Unlock()
+	for _, x := range all {
+		x.close(ReasonShutdown)
+	}
+	for _, x := range all {
+		_ = x.peer().Close()
+	}
+	close(s.stop)
+	s.wg.Wait()
+	s.pool.close()
+	s.events.close()
+	if s.mux != nil {
+		return s.mux.Close()
+	}
+	return nil
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *SFU) now() time.Time { return s.cfg.Clock.Now() }
+
+// room returns the show's room, creating it.
+func (s *SFU) room(showID string) *room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[showID]
+	if r == nil {
+		r = newRoom(s, showID)
+		s.rooms[showID] = r
+	}
+	return r
+}
+
+func (s *SFU) refuse(err error) error {
+	s.metrics.refused.WithLabelValues(string(errs.CodeOf(err))).Inc()
+	return err
+}
+
+// parseOffer rejects what pion would choke on later with a vaguer message.
+func parseOffer(offer string) (*sdp.SessionDescription, error) {
+	if strings.TrimSpace(offer) == "" {
+		return nil, errs.E(errs.Invalid, "empty SDP offer")
+	}
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(offer); err != nil {
+		return nil, errs.E(errs.Invalid, "malformed SDP offer: %v", err)
+	}
+	media := 0
+	for _, m := range d.MediaDescriptions {
+		if m.MediaName.Media == "audio" || m.MediaName.Media == "video" {
+			media++
+		}
+	}
+	if media == 0 {
+		return nil, errs.E(errs.Invalid, "SDP offer has no audio or video section")
+	}
+	return &d, nil
+}
+
+// negotiate answers offer on pc and waits for ICE gathering, so the answer
+// carries every candidate (WHIP/WHEP clients need not trickle).
+func (s *SFU) negotiate(ctx context.Context, pc *webrtc.PeerConnection, offer string) (string, string, error) {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", "", errs.E(errs.Invalid, "SDP offer refused: %v", err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", "", errs.E(errs.Invalid, "cannot answer SDP offer: %v", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return "", "", errs.E(errs.Invalid, "cannot apply SDP answer: %v", err)
+	}
+	t := time.NewTimer(s.cfg.GatherTimeout)
+	defer t.Stop()
+	select {
+	case <-gathered:
+	case <-t.C: // answer with what is gathered so far
+	case <-ctx.Done():
+		return "", "", errs.E(errs.Timeout, "offer abandoned: %v", ctx.Err())
+	}
+	local := pc.LocalDescription()
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(local.SDP); err != nil {
+		return "", "", errs.E(errs.Internal, "own SDP answer unreadable: %v", err)
+	}
+	accepted, ufrag := 0, ""
+	for _, m := range d.MediaDescriptions {
+		if v, ok := m.Attribute("ice-ufrag"); ok && ufrag == "" {
+			ufrag = v
+		}
+		if m.MediaName.Port.Value == 0 {
+			continue
+		}
+		if _, inactive := m.Attribute("inactive"); inactive {
+			continue
+		}
+		if m.MediaName.Media == "audio" || m.MediaName.Media == "video" {
+			accepted++
+		}
+	}
+	if v, ok := d.Attribute("ice-ufrag"); ok && ufrag == "" {
+		ufrag = v
+	}
+	if accepted == 0 {
+		return "", "", errs.E(errs.Invalid, "no audio or video section of the offer uses a supported codec (VP8, H.264, Opus)")
+	}
+	return local.SDP, `"` + ufrag + `"`, nil
+}
+
+// Publish implements Service.
+func (s *SFU) Publish(ctx context.Context, streamKey, offerSDP string) (Session, error) {
+	if _, err := parseOffer(offerSDP); err != nil {
+		return Session{}, s.refuse(err)
+	}
+	if strings.TrimSpace(streamKey) == "" {
+		return Session{}, s.refuse(errs.E(errs.Unauthenticated, "a stream key is required"))
+	}
+	showID, err := s.cfg.Admission.ResolveStreamKey(ctx, streamKey)
+	if err != nil {
+		return Session{}, s.refuse(err)
+	}
+	if s.isClosed() {
+		return Session{}, errs.Retry(errs.Unavailable, "stream service is shutting down")
+	}
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.pionICEServers()})
+	if err != nil {
+		return Session{}, errs.E(errs.Internal, "new peer connection: %v", err)
+	}
+	r := s.room(showID)
+	pub := &publisher{id: newID(), sfu: s, room: r, pc: pc}
+	pc.OnTrack(pub.onTrack)
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
+			pub.close(ReasonFailed)
+		}
+	})
+	answer, etag, err := s.negotiate(ctx, pc, offerSDP)
+	if err != nil {
+		_ = pc.Close()
+		return Session{}, s.refuse(err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = pc.Close()
+		return Session{}, errs.Retry(errs.Unavailable, "stream service is shutting down")
+	}
+	s.sessions[pub.id] = pub
+	s.mu.Unlock()
+	if old := r.setPublisher(pub); old != nil {
+		old.close(ReasonReplaced)
+	}
+	s.metrics.publishers.Inc()
+	return Session{ID: pub.id, ShowID: showID, AnswerSDP: answer, ETag: etag}, nil
+}
+
+// Subscribe implements Service.
+func (s *SFU) Subscribe(ctx context.Context, showID, token, offerSDP string) (Session, error) {
+	if _, err := parseOffer(offerSDP); err != nil {
+		return Session{}, s.refuse(err)
+	}
+	if strings.TrimSpace(showID) == "" {
+		return Session{}, s.refuse(errs.E(errs.NotFound, "no show id given"))
+	}
+	admit, err := s.cfg.Admission.AdmitViewer(ctx, showID, token)
+	if err != nil {
+		return Session{}, s.refuse(err)
+	}
+	if s.isClosed() {
+		return Session{}, errs.Retry(errs.Unavailable, "stream service is shutting down")
+	}
+	r := s.room(showID)
+	if admit.SeatID == "" && r.currentMode() != ModePublic {
+		return Session{}, s.refuse(errs.E(errs.Forbidden, "show %s is %s: a seat token is required", showID, r.currentMode()))
+	}
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.pionICEServers()})
+	if err != nil {
+		return Session{}, errs.E(errs.Internal, "new peer connection: %v", err)
+	}
+	sub := &subscriber{id: newID(), seatID: admit.SeatID, sfu: s, room: r, pc: pc}
+	sub.video = newDownTrack(sub, webrtc.RTPCodecTypeVideo)
+	sub.audio = newDownTrack(sub, webrtc.RTPCodecTypeAudio)
+	for _, dt := range []*downTrack{sub.video, sub.audio} {
+		sender, err := pc.AddTrack(dt)
+		if err != nil {
+			_ = pc.Close()
+			return Session{}, errs.E(errs.Internal, "add track: %v", err)
+		}
+		go sub.readRTCP(sender)
+	}
+	pc.OnConnectionStateChange(sub.onState)
+	answer, etag, err := s.negotiate(ctx, pc, offerSDP)
+	if err != nil {
+		_ = pc.Close()
+		return Session{}, s.refuse(err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = pc.Close()
+		return Session{}, errs.Retry(errs.Unavailable, "stream service is shutting down")
+	}
+	var replaced *subscriber
+	if sub.seatID != "" {
+		replaced = s.seats[sub.seatID]
+		s.seats[sub.seatID] = sub
+	}
+	s.sessions[sub.id] = sub
+	s.mu.Unlock()
+	if replaced != nil {
+		replaced.close(ReasonReplaced)
+	}
+	if err := r.addSubscriber(sub); err != nil {
+		sub.close(ReasonShowPrivate)
+		return Session{}, s.refuse(err)
+	}
+	s.metrics.subscribers.Inc()
+	return Session{ID: sub.id, ShowID: showID, SeatID: sub.seatID, AnswerSDP: answer, ETag: etag}, nil
+}
+
+func (s *SFU) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *SFU) lookup(id string) (session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x, ok := s.sessions[id]
+	if !ok {
+		return nil, errs.E(errs.NotFound, "no stream session %q", id)
+	}
+	return x, nil
+}
+
+// forget drops a closed session from the indexes.
+func (s *SFU) forget(x session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions[x.sessionID()] == x {
+		delete(s.sessions, x.sessionID())
+	}
+	if sub, ok := x.(*subscriber); ok && sub.seatID != "" && s.seats[sub.seatID] == sub {
+		delete(s.seats, sub.seatID)
+	}
+}
+
+// End implements Service.
+func (s *SFU) End(_ context.Context, sessionID string) error {
+	x, err := s.lookup(sessionID)
+	if err != nil {
+		return err
+	}
+	x.close(ReasonClosed)
+	return nil
+}
+
+// EndSeat implements Service.
+func (s *SFU) EndSeat(seatID string) {
+	s.mu.Lock()
+	sub := s.seats[seatID]
+	s.mu.Unlock()
+	if sub != nil {
+		sub.close(ReasonSeatEnded)
+	}
+}
+
+// SetMode implements Service.
+func (s *SFU) SetMode(showID string, mode Mode) {
+	s.room(showID).setMode(mode)
+}
+
+// EndShow implements Service.
+func (s *SFU) EndShow(showID string) {
+	s.room(showID).endAll(ReasonShowEnded)
+}
+
+// Watch implements Service.
+func (s *SFU) Watch(showID string) (<-chan ShowEvent, func()) {
+	return s.room(showID).watch()
+}
+
+// Patch implements Service: trickle candidates are added; an ICE restart
+// (a new ufrag) is refused, since the SFU answers with every candidate and a
+// client that lost its path is better served by a new session.
+func (s *SFU) Patch(_ context.Context, sessionID string, frag []byte) ([]byte, error) {
+	x, err := s.lookup(sessionID)
+	if err != nil {
+		return nil, err
+	}
+	pc := x.peer()
+	remote := pc.RemoteDescription()
+	current := ""
+	if remote != nil {
+		var d sdp.SessionDescription
+		if d.UnmarshalString(remote.SDP) == nil {
+			if v, ok := d.Attribute("ice-ufrag"); ok {
+				current = v
+			}
+			for _, m := range d.MediaDescriptions {
+				if v, ok := m.Attribute("ice-ufrag"); ok && current == "" {
+					current = v
+				}
+			}
+		}
+	}
+	mid := ""
+	var cands []string
+	for _, line := range strings.Split(strings.ReplaceAll(string(frag), "\r\n", "\n"), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "":
+		case strings.HasPrefix(line, "a=ice-ufrag:"):
+			if u := strings.TrimPrefix(line, "a=ice-ufrag:"); current != "" && u != current {
+				return nil, errs.E(errs.Unsupported, "ICE restart is not supported: start a new session")
+			}
+		case strings.HasPrefix(line, "a=mid:"):
+			mid = strings.TrimPrefix(line, "a=mid:")
+		case strings.HasPrefix(line, "a=candidate:"):
+			cands = append(cands, strings.TrimPrefix(line, "a="))
+		case strings.HasPrefix(line, "a="), strings.HasPrefix(line, "m="):
+		default:
+			return nil, errs.E(errs.Invalid, "malformed sdpfrag line %q", line)
+		}
+	}
+	for _, c := range cands {
+		init := webrtc.ICECandidateInit{Candidate: c}
+		if mid != "" {
+			m := mid
+			init.SDPMid = &m
+		} else {
+			var zero uint16
+			init.SDPMLineIndex = &zero
+		}
+		if err := pc.AddICECandidate(init); err != nil {
+			return nil, errs.E(errs.Invalid, "ICE candidate refused: %v", err)
+		}
+	}
+	return nil, nil
+}
+
+// watchdog applies the liveness timeouts.
+func (s *SFU) watchdog() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.LivenessTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		rooms := make([]*room, 0, len(s.rooms))
+		for _, r := range s.rooms {
+			rooms = append(rooms, r)
+		}
+		s.mu.Unlock()
+		now := s.now()
+		for _, r := range rooms {
+			r.checkLiveness(now)
+		}
+	}
+}

@@ -1,0 +1,469 @@
+package streamtest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/camkit/camkit/core/stream"
+)
+
+// Signal sends an SDP offer somewhere and returns the answer.
+type Signal func(ctx context.Context, offer string) (answer string, err error)
+
+// PublishDirect signals straight into a Service, with no HTTP in between.
+func PublishDirect(svc stream.Service, key string) Signal {
+	return func(ctx context.Context, offer string) (string, error) {
+		s, err := svc.Publish(ctx, key, offer)
+		return s.AnswerSDP, err
+	}
+}
+
+// SubscribeDirect signals a WHEP subscription straight into a Service.
+func SubscribeDirect(svc stream.Service, show, token string) Signal {
+	return func(ctx context.Context, offer string) (string, error) {
+		s, err := svc.Subscribe(ctx, show, token, offer)
+		return s.AnswerSDP, err
+	}
+}
+
+// HTTPError is a non-201 answer from a WHIP/WHEP endpoint.
+type HTTPError struct {
+	Status int
+	Body   string
+}
+
+func (e *HTTPError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body) }
+
+// HTTPSignal posts the offer to url (WHIP or WHEP) with an optional bearer
+// token. The session's Location is stored in *location when not nil.
+func HTTPSignal(url, bearer string, location *string) Signal {
+	return func(ctx context.Context, offer string) (string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(offer))
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set("Content-Type", "application/sdp")
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusCreated {
+			return "", &HTTPError{Status: resp.StatusCode, Body: string(body)}
+		}
+		if location != nil {
+			*location = resp.Header.Get("Location")
+		}
+		return string(body), nil
+	}
+}
+
+// newAPI builds a client-side pion API on loopback only. mute, when not nil,
+// drops every outgoing RTCP packet while set (a viewer gone silent).
+func newAPI(mute *atomic.Bool) (*webrtc.API, error) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if mute != nil {
+		ir.Add(&muteFactory{mute: mute})
+	}
+	if err := webrtc.ConfigureNack(me, ir); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+type muteFactory struct{ mute *atomic.Bool }
+
+func (f *muteFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &muteInterceptor{mute: f.mute}, nil
+}
+
+type muteInterceptor struct {
+	interceptor.NoOp
+	mute *atomic.Bool
+}
+
+func (m *muteInterceptor) BindRTCPWriter(w interceptor.RTCPWriter) interceptor.RTCPWriter {
+	return interceptor.RTCPWriterFunc(func(pkts []rtcp.Packet, a interceptor.Attributes) (int, error) {
+		if m.mute.Load() {
+			return 0, nil
+		}
+		return w.Write(pkts, a)
+	})
+}
+
+// connect runs the offer/answer exchange for a client PeerConnection.
+func connect(ctx context.Context, pc *webrtc.PeerConnection, signal Signal) error {
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	answer, err := signal(ctx, pc.LocalDescription().SDP)
+	if err != nil {
+		return err
+	}
+	return pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
+}
+
+// PublisherOptions shape the synthetic stream.
+type PublisherOptions struct {
+	VideoBitrate  int // bits per second of VP8; default 1.5 Mbit/s
+	FPS           int // default 30
+	KeyframeEvery int // frames between natural keyframes; default 90
+	NoAudio       bool
+}
+
+// Publisher sends synthetic VP8 (with a real keyframe pattern: a VP8
+// payload descriptor and frame tag, keyframes on schedule and on PLI) and
+// Opus-sized audio packets.
+type Publisher struct {
+	PC    *webrtc.PeerConnection
+	opts  PublisherOptions
+	video *webrtc.TrackLocalStaticRTP
+	audio *webrtc.TrackLocalStaticRTP
+
+	forceKey  atomic.Bool
+	sending   atomic.Bool
+	PLIs      atomic.Int64
+	Keyframes atomic.Int64
+	Packets   atomic.Int64
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// Publish connects a synthetic publisher through signal and starts sending.
+func Publish(ctx context.Context, signal Signal, opts PublisherOptions) (*Publisher, error) {
+	if opts.VideoBitrate == 0 {
+		opts.VideoBitrate = 1_500_000
+	}
+	if opts.FPS == 0 {
+		opts.FPS = 30
+	}
+	if opts.KeyframeEvery == 0 {
+		opts.KeyframeEvery = 90
+	}
+	api, err := newAPI(nil)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	p := &Publisher{PC: pc, opts: opts, stop: make(chan struct{})}
+	p.video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "synthetic")
+	if err != nil {
+		return nil, err
+	}
+	tracks := []*webrtc.TrackLocalStaticRTP{p.video}
+	if !opts.NoAudio {
+		p.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "synthetic")
+		if err != nil {
+			return nil, err
+		}
+		tracks = append(tracks, p.audio)
+	}
+	for _, t := range tracks {
+		tr, err := pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			_ = pc.Close()
+			return nil, err
+		}
+		go p.readRTCP(tr.Sender())
+	}
+	if err := connect(ctx, pc, signal); err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	p.sending.Store(true)
+	p.forceKey.Store(true)
+	p.wg.Add(1)
+	go p.sendVideo()
+	if p.audio != nil {
+		p.wg.Add(1)
+		go p.sendAudio()
+	}
+	return p, nil
+}
+
+func (p *Publisher) readRTCP(s *webrtc.RTPSender) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				p.PLIs.Add(1)
+				p.forceKey.Store(true)
+			}
+		}
+	}
+}
+
+// SetSending pauses (false) or resumes the media without closing anything:
+// a model whose encoder stalls.
+func (p *Publisher) SetSending(on bool) { p.sending.Store(on) }
+
+func (p *Publisher) sendVideo() {
+	defer p.wg.Done()
+	const mtu = 1100
+	frameBytes := p.opts.VideoBitrate / 8 / p.opts.FPS
+	tick := time.NewTicker(time.Second / time.Duration(p.opts.FPS))
+	defer tick.Stop()
+	var seq uint16
+	var ts uint32
+	frame := 0
+	buf := make([]byte, 3*frameBytes+16)
+	_, _ = rand.Read(buf)
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		ts += 90000 / uint32(p.opts.FPS)
+		frame++
+		if !p.sending.Load() {
+			continue
+		}
+		key := p.forceKey.Swap(false) || frame%p.opts.KeyframeEvery == 0
+		size := frameBytes
+		if key {
+			size = 2 * frameBytes
+			p.Keyframes.Add(1)
+		}
+		for off := 0; off < size; off += mtu {
+			n := min(mtu, size-off)
+			payload := make([]byte, 1+n)
+			copy(payload[1:], buf[off:off+n])
+			if off == 0 {
+				payload[0] = 0x10 // S=1, PID=0
+				if key {
+					payload[1] = 0x00 // P=0: keyframe
+					copy(payload[4:], []byte{0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01})
+				} else {
+					payload[1] |= 0x01
+				}
+			}
+			seq++
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: off+n >= size}, Payload: payload}
+			if err := p.video.WriteRTP(pkt); err != nil {
+				return
+			}
+			p.Packets.Add(1)
+		}
+	}
+}
+
+func (p *Publisher) sendAudio() {
+	defer p.wg.Done()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var seq uint16
+	var ts uint32
+	payload := make([]byte, 80)
+	_, _ = rand.Read(payload)
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		ts += 960
+		if !p.sending.Load() {
+			continue
+		}
+		seq++
+		if err := p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts}, Payload: payload}); err != nil {
+			return
+		}
+		p.Packets.Add(1)
+	}
+}
+
+// Close stops sending and closes the connection (DTLS close_notify).
+func (p *Publisher) Close() {
+	p.once.Do(func() {
+		close(p.stop)
+		p.wg.Wait()
+		_ = p.PC.Close()
+	})
+}
+
+// TrackStats counts what one subscribed track received.
+type TrackStats struct {
+	Packets    atomic.Int64
+	Bytes      atomic.Int64
+	Keyframes  atomic.Int64
+	FirstAt    atomic.Int64 // UnixNano of the first packet
+	FirstKeyAt atomic.Int64 // UnixNano of the first keyframe packet
+	LastAt     atomic.Int64 // UnixNano of the latest packet
+
+	mu       sync.Mutex
+	started  bool
+	base     uint64 // extended sequence number of the first packet
+	highest  uint64
+	received uint64
+}
+
+func (t *TrackStats) add(seq uint16, size int, key bool) {
+	now := time.Now().UnixNano()
+	t.Packets.Add(1)
+	t.Bytes.Add(int64(size))
+	t.FirstAt.CompareAndSwap(0, now)
+	t.LastAt.Store(now)
+	if key {
+		t.Keyframes.Add(1)
+		t.FirstKeyAt.CompareAndSwap(0, now)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.started {
+		t.started, t.base, t.highest, t.received = true, uint64(seq)+1<<16, uint64(seq)+1<<16, 1
+		return
+	}
+	// Extend the 16-bit number against the highest seen (RFC 3550 A.1).
+	ext := t.highest&^0xffff | uint64(seq)
+	switch {
+	case ext+0x8000 < t.highest:
+		ext += 1 << 16
+	case ext > t.highest+0x8000:
+		ext -= 1 << 16
+	}
+	if ext > t.highest {
+		t.highest = ext
+	}
+	t.received++
+}
+
+// Loss returns packets expected (by sequence number) and received so far.
+func (t *TrackStats) Loss() (expected, received uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.started {
+		return 0, 0
+	}
+	return t.highest - t.base + 1, t.received
+}
+
+// Subscriber is a pion viewer counting what it receives.
+type Subscriber struct {
+	PC           *webrtc.PeerConnection
+	Video, Audio TrackStats
+	mute         atomic.Bool
+	Started      time.Time
+}
+
+// Subscribe connects a viewer through signal.
+func Subscribe(ctx context.Context, signal Signal) (*Subscriber, error) {
+	s := &Subscriber{Started: time.Now()}
+	api, err := newAPI(&s.mute)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	s.PC = pc
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			_ = pc.Close()
+			return nil, err
+		}
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		st, mime := &s.Audio, tr.Codec().MimeType
+		if tr.Kind() == webrtc.RTPCodecTypeVideo {
+			st = &s.Video
+		}
+		buf := make([]byte, 1500)
+		var h rtp.Header
+		var lastPLI time.Time
+		for {
+			n, _, err := tr.Read(buf)
+			if err != nil {
+				return
+			}
+			hn, err := h.Unmarshal(buf[:n])
+			if err != nil {
+				continue
+			}
+			payload := buf[hn:n]
+			st.add(h.SequenceNumber, len(payload), stream.IsKeyframe(mime, payload))
+			// Like a browser's decoder: video without a keyframe to start
+			// from asks for one (the first packets of a new track can be
+			// lost while the receiver is still being set up).
+			if st == &s.Video && st.Keyframes.Load() == 0 && time.Since(lastPLI) > 300*time.Millisecond &&
+				time.Since(time.Unix(0, st.FirstAt.Load())) > 100*time.Millisecond {
+				lastPLI = time.Now()
+				_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+			}
+		}
+	})
+	if err := connect(ctx, pc, signal); err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// MuteRTCP stops (true) or resumes every RTCP packet the viewer sends,
+// while its ICE keepalives go on: a viewer whose media path silently died.
+func (s *Subscriber) MuteRTCP(on bool) { s.mute.Store(on) }
+
+func (s *Subscriber) Close() { _ = s.PC.Close() }
+
+// WaitFor polls cond every 10 ms until it holds or timeout passes.
+func WaitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return cond()
+}

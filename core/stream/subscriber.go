@@ -1,0 +1,137 @@
+package stream
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// subscriber is a viewer's WHEP session.
+type subscriber struct {
+	id, seatID string
+	sfu        *SFU
+	room       *room
+	pc         *webrtc.PeerConnection
+	video      *downTrack
+	audio      *downTrack
+	closed     atomic.Bool
+
+	mu           sync.Mutex
+	pcConnected  bool
+	reported     bool // ViewerConnected sent and not yet matched by ViewerDisconnected
+	lastEvidence time.Time
+}
+
+var _ session = (*subscriber)(nil)
+
+func (s *subscriber) sessionID() string            { return s.id }
+func (s *subscriber) peer() *webrtc.PeerConnection { return s.pc }
+
+// close stops the viewer's media first (its down tracks leave the fan-out
+// lists and refuse writes), then tears the connection down in the background.
+func (s *subscriber) close(reason string) {
+	if !s.closed.CompareAndSwap(false, true) {
+		return
+	}
+	s.video.closed.Store(true)
+	s.audio.closed.Store(true)
+	s.room.removeSubscriber(s, reason)
+	s.sfu.forget(s)
+	s.mu.Lock()
+	s.disconnectLocked(reason)
+	s.mu.Unlock()
+	s.sfu.metrics.subscribers.Dec()
+	go s.pc.Close()
+}
+
+// disconnectLocked must be called with s.mu held.
+func (s *subscriber) disconnectLocked(reason string) {
+	if !s.reported {
+		return
+	}
+	s.reported = false
+	s.sfu.events.push(ViewerDisconnected{ShowID: s.room.showID, SeatID: s.seatID, SubscriberID: s.id, LastEvidenceAt: s.lastEvidence, Reason: reason})
+}
+
+func (s *subscriber) connectLocked(now time.Time) {
+	if s.reported || s.closed.Load() {
+		return
+	}
+	s.reported = true
+	s.sfu.events.push(ViewerConnected{ShowID: s.room.showID, SeatID: s.seatID, SubscriberID: s.id, At: now})
+}
+
+func (s *subscriber) onState(st webrtc.PeerConnectionState) {
+	switch st {
+	case webrtc.PeerConnectionStateConnected:
+		now := s.sfu.now()
+		s.mu.Lock()
+		s.pcConnected = true
+		s.lastEvidence = now
+		s.connectLocked(now)
+		s.mu.Unlock()
+	case webrtc.PeerConnectionStateDisconnected:
+		s.mu.Lock()
+		s.pcConnected = false
+		s.disconnectLocked("disconnected")
+		s.mu.Unlock()
+	case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		s.close(ReasonFailed)
+	}
+}
+
+// readRTCP drains the viewer's RTCP (pion's NACK responder needs the reads),
+// counts it as evidence of life and relays keyframe requests to the model.
+func (s *subscriber) readRTCP(sender *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := sender.Read(buf)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		now := s.sfu.now()
+		s.mu.Lock()
+		if now.After(s.lastEvidence) {
+			s.lastEvidence = now
+		}
+		if s.pcConnected {
+			s.connectLocked(now)
+		}
+		s.mu.Unlock()
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				s.sfu.metrics.keyframeAsked.Inc()
+				s.room.requestKeyframe(webrtc.RTPCodecTypeVideo)
+			}
+		}
+	}
+}
+
+// checkLiveness applies the viewer RTCP timeout. A viewer is only expected
+// to send RTCP about media it receives: while the model's media is not
+// flowing (or just resumed), the connection state alone vouches for it.
+func (s *subscriber) checkLiveness(now time.Time, flowing bool, since time.Time) {
+	timeout := s.sfu.cfg.ViewerTimeout
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.reported {
+		return
+	}
+	if !flowing || now.Sub(since) < timeout {
+		if s.pcConnected && now.After(s.lastEvidence) {
+			s.lastEvidence = now
+		}
+		return
+	}
+	if now.Sub(s.lastEvidence) > timeout {
+		s.disconnectLocked(ReasonTimeout)
+	}
+}
