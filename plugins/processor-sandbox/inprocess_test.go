@@ -251,10 +251,17 @@ func TestRecurringCheckoutAndCancel(t *testing.T) {
 	s, _, _ := newTestSandbox(t)
 	ctx := context.Background()
 	monthly := money.Money{Amount: 2999, Currency: "GBP"}
-	co, err := s.StartCheckout(ctx, processor.StartCheckoutRequest{IdempotencyKey: "sub/1", CustomerRef: "viewer/4", ReturnURL: "https://camkit.test/r",
-		Purchase: &monthly, Recurring: &processor.RecurringTerms{Amount: monthly, PeriodDays: 30}})
+	startReq := func() processor.StartCheckoutRequest { // fresh pointers each time, as after a host restart
+		m := monthly
+		return processor.StartCheckoutRequest{IdempotencyKey: "sub/1", CustomerRef: "viewer/4", ReturnURL: "https://camkit.test/r",
+			Purchase: &m, Recurring: &processor.RecurringTerms{Amount: monthly, PeriodDays: 30}}
+	}
+	co, err := s.StartCheckout(ctx, startReq())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if again, err := s.StartCheckout(ctx, startReq()); err != nil || again.Reference != co.Reference {
+		t.Fatalf("repeated StartCheckout = %+v, %v; first was %s", again, err, co.Reference)
 	}
 	form := url.Values{"ref": {co.Reference}, "card_number": {"4242424242424242"}, "exp": {"01/39"}, "cvc": {"999"}}
 	if _, err := s.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/sandbox/checkout", Body: []byte(form.Encode())}); err != nil {
