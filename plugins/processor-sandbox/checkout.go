@@ -67,7 +67,7 @@ func (s *Sandbox) CompleteCheckout(_ context.Context, req processor.CompleteChec
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.st == nil {
-		return processor.CheckoutResult{}, errs.Retry(errs.Unavailable, "sandbox processor is not configured yet")
+		return processor.CheckoutResult{}, errNotConfigured
 	}
 	co := s.st.Checkouts[req.CheckoutReference]
 	switch {
@@ -207,7 +207,7 @@ func (s *Sandbox) checkoutPost(req processor.HTTPRequest) (processor.HTTPRespons
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.st == nil {
-		return textResponse(http.StatusServiceUnavailable, "sandbox processor is not configured yet"), nil
+		return textResponse(http.StatusServiceUnavailable, errNotConfigured.Message), nil
 	}
 	co := s.st.Checkouts[ref]
 	switch {

@@ -23,6 +23,10 @@ const (
 	minSecretBytes = 16
 )
 
+// errNotConfigured answers calls that arrive before Configure; the host
+// configures every plugin right after (re)starting it, so a retry succeeds.
+var errNotConfigured = errs.Retry(errs.Unavailable, "sandbox processor is not configured yet")
+
 // currencies the sandbox accepts: zero- and two-decimal ones, so hosts exercise both.
 var currencies = []string{"USD", "EUR", "GBP", "JPY", "CAD"}
 
@@ -97,7 +101,7 @@ func run[T any](ctx context.Context, s *Sandbox, key, fingerprint, token string,
 	s.mu.Lock()
 	if s.st == nil {
 		s.mu.Unlock()
-		return zero, errs.Retry(errs.Unavailable, "sandbox processor is not configured yet")
+		return zero, errNotConfigured
 	}
 	out, done, err := replay[T](s.st, key, fingerprint)
 	var oc outcome

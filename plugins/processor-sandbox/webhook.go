@@ -62,7 +62,7 @@ func (s *Sandbox) ParseWebhook(_ context.Context, req processor.WebhookRequest) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.st == nil {
-		return processor.WebhookResult{}, errs.Retry(errs.Unavailable, "sandbox processor is not configured yet")
+		return processor.WebhookResult{}, errNotConfigured
 	}
 	now := s.now()
 	if err := verifySignature(s.cfg.WebhookSecret, headerValue(req.Headers, signatureHeader), req.Body, now); err != nil {
