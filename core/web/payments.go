@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,17 +16,57 @@ import (
 type ProcessorRoutes struct {
 	Name      string
 	Processor processor.Processor
+	Sink      WebhookSink
 }
 
-// Mount adds /pay/<name>/*.
+// WebhookSink receives the verified, normalised events of a webhook. It must
+// be idempotent on Event.ID: processors resend, and attackers replay.
+type WebhookSink interface {
+	HandleProcessorEvents(ctx context.Context, processor string, events []processor.Event) error
+}
+
+// Mount adds /pay/<name>/* and POST /webhooks/<name>.
 func (r *ProcessorRoutes) Mount(app *fiber.App) {
 	app.All("/pay/"+r.Name+"/*", r.proxy)
+	app.Post("/webhooks/"+r.Name, r.webhook)
+}
+
+// webhook verifies through the plugin, hands the events to the sink, and only
+// then answers what the processor expects: a failure to record answers 503 so
+// the processor retries instead of the event being lost.
+func (r *ProcessorRoutes) webhook(c *fiber.Ctx) error {
+	req, err := proxiedRequest(c)
+	if err != nil {
+		return err
+	}
+	res, err := r.Processor.ParseWebhook(c.UserContext(), req)
+	if err != nil {
+		return err
+	}
+	if r.Sink != nil && len(res.Events) > 0 {
+		if err := r.Sink.HandleProcessorEvents(c.UserContext(), r.Name, res.Events); err != nil {
+			return err
+		}
+	}
+	return send(c, res.Response)
 }
 
 func (r *ProcessorRoutes) proxy(c *fiber.Ctx) error {
+	req, err := proxiedRequest(c)
+	if err != nil {
+		return err
+	}
+	resp, err := r.Processor.ServeHTTP(c.UserContext(), req)
+	if err != nil {
+		return err
+	}
+	return send(c, resp)
+}
+
+func proxiedRequest(c *fiber.Ctx) (processor.HTTPRequest, error) {
 	q, err := url.ParseQuery(string(c.Request().URI().QueryString()))
 	if err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, "malformed query string")
+		return processor.HTTPRequest{}, fiber.NewError(fiber.StatusBadRequest, "malformed query string")
 	}
 	h := http.Header{}
 	c.Request().Header.VisitAll(func(k, v []byte) {
@@ -35,17 +76,17 @@ func (r *ProcessorRoutes) proxy(c *fiber.Ctx) error {
 		}
 		h.Add(key, string(v))
 	})
-	resp, err := r.Processor.ServeHTTP(c.UserContext(), processor.HTTPRequest{
+	return processor.HTTPRequest{
 		Method:     c.Method(),
 		Path:       c.Path(),
 		Query:      q,
 		Headers:    h,
 		Body:       append([]byte(nil), c.Body()...),
 		RemoteAddr: c.Context().RemoteAddr().String(),
-	})
-	if err != nil {
-		return err
-	}
+	}, nil
+}
+
+func send(c *fiber.Ctx, resp processor.HTTPResponse) error {
 	for k, vs := range resp.Headers {
 		if strings.EqualFold(k, fiber.HeaderSetCookie) {
 			continue
