@@ -178,11 +178,13 @@ func ParseDecimal(s, currency string) (Money, error) {
 		frac = frac[:c.Exponent]
 	}
 	frac += strings.Repeat("0", c.Exponent-len(frac))
-	u, err := strconv.ParseUint(strings.TrimLeft(intPart+frac, "0")+"0", 10, 64)
-	if err != nil {
-		return Money{}, fmt.Errorf("%w: %q", ErrOverflow, orig)
+	var u uint64
+	for _, r := range intPart + frac {
+		if u > (math.MaxUint64-9)/10 {
+			return Money{}, fmt.Errorf("%w: %q", ErrOverflow, orig)
+		}
+		u = u*10 + uint64(r-'0')
 	}
-	u /= 10 // the appended "0" keeps an all-zero string parseable
 	if u > math.MaxInt64 {
 		return Money{}, fmt.Errorf("%w: %q", ErrOverflow, orig)
 	}

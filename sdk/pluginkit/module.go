@@ -1,6 +1,7 @@
 package pluginkit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 
@@ -31,7 +32,7 @@ func DecodeSettings(settingsJSON []byte, dst any) error {
 	if len(settingsJSON) == 0 || string(settingsJSON) == "null" {
 		return nil
 	}
-	dec := json.NewDecoder(bytesReader(settingsJSON))
+	dec := json.NewDecoder(bytes.NewReader(settingsJSON))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return errs.E(errs.Invalid, "settings: %v", err)
