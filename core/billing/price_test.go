@@ -525,3 +525,27 @@ func TestBlocksAlwaysCoverTheirSecondsProperty(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkFundedSeconds is the cost of the exact inverse (a binary search
+// over Price) that billing runs on every funding change.
+func BenchmarkFundedSeconds(b *testing.B) {
+	plain := billing.DefaultPricePolicy(usd(199))
+	quoted := plain
+	quoted.FX = fx("151.37", "JPY")
+	for name, c := range map[string]struct {
+		p    billing.PricePolicy
+		held money.Money
+	}{
+		"USD":        {plain, usd(995)},
+		"USD_to_JPY": {quoted, money.Money{Amount: 1507, Currency: "JPY"}},
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := billing.FundedSeconds(c.p, c.held); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -190,7 +190,14 @@ func checkShape(t *rapid.T, m *meter.Meter) {
 	}
 }
 
-func TestMeterMatchesReferenceProperty(t *testing.T) {
+// TestRandomEventSequencesProperty checks, over random event sequences (valid
+// and not, in and out of order, backdated): refused events change nothing;
+// billable time is exactly the time the seat was open with both sides live
+// (so never more); intervals are ordered and never overlap; a loss, and
+// backdating it further, never adds billable time; Snapshot->JSON->Restore->
+// continue equals continuing; crash recovery bills no more than the
+// checkpoint; closing at WhenBillableReaches bills exactly the limit.
+func TestRandomEventSequencesProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		m, r := meter.New(), &ref{}
 		var twin *meter.Meter // restored from a snapshot midway, fed the same events
