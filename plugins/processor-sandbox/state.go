@@ -24,7 +24,6 @@ type state struct {
 	Payments      map[string]*payment      `json:"payments"`      // captures and charges, by reference
 	Subscriptions map[string]*subscription `json:"subscriptions"` // by reference
 	Idempotency   map[string]*idemRecord   `json:"idempotency"`   // by idempotency key
-	SeenEvents    map[string]time.Time     `json:"seen_events"`   // webhook event ids, for replay protection
 }
 
 // card is a tokenised card: what a receipt may show, and the outcome the test
@@ -95,7 +94,7 @@ func newState() *state {
 	return &state{
 		Cards: map[string]*card{}, Checkouts: map[string]*checkoutRec{}, Holds: map[string]*hold{},
 		Payments: map[string]*payment{}, Subscriptions: map[string]*subscription{},
-		Idempotency: map[string]*idemRecord{}, SeenEvents: map[string]time.Time{},
+		Idempotency: map[string]*idemRecord{},
 	}
 }
 

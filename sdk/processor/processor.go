@@ -61,8 +61,14 @@ type Processor interface {
 	// CancelRecurring stops a native subscription from rebilling.
 	CancelRecurring(ctx context.Context, req CancelRecurringRequest) error
 
-	// ParseWebhook verifies a postback/webhook and normalises it. A forged or
-	// replayed one is errs.Unauthenticated. The result carries the exact HTTP
+	// ParseWebhook verifies a postback/webhook and normalises it. A forged one
+	// (bad signature or hash, a source address off the allow-list) or a stale
+	// one (a signed timestamp outside the allowed window) is
+	// errs.Unauthenticated. An authentic redelivery of an event already seen is
+	// NOT an error: processors redeliver until the host answers 2xx, and the
+	// host drops duplicates by Event.ID after it has recorded the first — a
+	// plugin that refused redeliveries would lose every event whose first
+	// delivery the host failed to record. The result carries the exact HTTP
 	// response the processor expects back.
 	ParseWebhook(ctx context.Context, req WebhookRequest) (WebhookResult, error)
 	// ServeHTTP answers the plugin's own routes under /pay/<name>/ (return
