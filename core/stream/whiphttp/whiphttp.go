@@ -1,0 +1,301 @@
+// Package whiphttp mounts core/stream on a fiber app: WHIP ingest and WHEP
+// playback (RFC 9725 and the WHEP draft), session PATCH/DELETE, and a small
+// server-sent-events feed per show so pages learn "the show went private" or
+// "your seat ended". Handlers only parse, call stream.Service and render.
+package whiphttp
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/camkit/camkit/core/stream"
+	"github.com/camkit/camkit/sdk/errs"
+)
+
+// Options configure the adapter. The zero value is usable.
+type Options struct {
+	// BasePath is the prefix the router is mounted under ("" for the app
+	// root), so Location headers point back at this adapter.
+	BasePath string
+	// MaxBody caps SDP and sdpfrag bodies (default 64 KiB).
+	MaxBody int
+	// AllowOrigin is sent as Access-Control-Allow-Origin (default "*": WHIP
+	// clients and players run on other origins and authenticate by bearer).
+	AllowOrigin string
+	// ICEServers are advertised with Link rel="ice-server" headers.
+	ICEServers []stream.ICEServer
+	// Heartbeat is the SSE keep-alive comment interval (default 15 s).
+	Heartbeat time.Duration
+}
+
+type handler struct {
+	svc  stream.Service
+	opts Options
+}
+
+// Mount adds the routes to r:
+//
+//	POST   /whip  and  /whip/:key          WHIP offer (key in the path or as Bearer)
+//	POST   /whep/:show                     WHEP offer (seat token as Bearer or ?token=)
+//	PATCH  /stream/sessions/:id            trickle ICE (ICE restart is refused with 422)
+//	DELETE /stream/sessions/:id            end the session
+//	GET    /stream/events/:show            server-sent events (?session=<id> adds that session's own)
+//	OPTIONS on each, for CORS preflight and WHIP discovery
+func Mount(r fiber.Router, svc stream.Service, opts Options) {
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 64 << 10
+	}
+	if opts.AllowOrigin == "" {
+		opts.AllowOrigin = "*"
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 15 * time.Second
+	}
+	opts.BasePath = strings.TrimRight(opts.BasePath, "/")
+	h := &handler{svc: svc, opts: opts}
+	for _, p := range []string{"/whip", "/whip/:key", "/whep/:show"} {
+		r.Options(p, h.preflight("POST, OPTIONS"))
+	}
+	r.Options("/stream/sessions/:id", h.preflight("PATCH, DELETE, OPTIONS"))
+	r.Options("/stream/events/:show", h.preflight("GET, OPTIONS"))
+	r.Post("/whip", h.publish)
+	r.Post("/whip/:key", h.publish)
+	r.Post("/whep/:show", h.subscribe)
+	r.Patch("/stream/sessions/:id", h.patch)
+	r.Delete("/stream/sessions/:id", h.end)
+	r.Get("/stream/events/:show", h.events)
+}
+
+func (h *handler) cors(c *fiber.Ctx) {
+	c.Set("Access-Control-Allow-Origin", h.opts.AllowOrigin)
+	c.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Patch, Accept-Post")
+}
+
+func (h *handler) preflight(methods string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		h.cors(c)
+		c.Set("Access-Control-Allow-Methods", methods)
+		c.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+		c.Set("Access-Control-Max-Age", "86400")
+		if strings.HasPrefix(methods, "POST") {
+			c.Set("Accept-Post", "application/sdp")
+			h.linkICE(c)
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+}
+
+// linkICE advertises STUN/TURN servers as RFC 9725 section 4.6 describes.
+func (h *handler) linkICE(c *fiber.Ctx) {
+	var links []string
+	for _, s := range h.opts.ICEServers {
+		for _, u := range s.URLs {
+			l := fmt.Sprintf("<%s>; rel=\"ice-server\"", u)
+			if s.Username != "" {
+				l += fmt.Sprintf("; username=%q; credential=%q; credential-type=\"password\"", s.Username, s.Credential)
+			}
+			links = append(links, l)
+		}
+	}
+	if len(links) > 0 {
+		c.Set("Link", strings.Join(links, ", "))
+	}
+}
+
+// fail renders err as a status and a plain-text reason a person can act on.
+func (h *handler) fail(c *fiber.Ctx, status int, format string, args ...any) error {
+	h.cors(c)
+	c.Set(fiber.HeaderContentType, "text/plain; charset=utf-8")
+	return c.Status(status).SendString(fmt.Sprintf(format, args...) + "\n")
+}
+
+func statusOf(err error) int {
+	switch errs.CodeOf(err) {
+	case errs.Invalid:
+		return fiber.StatusBadRequest
+	case errs.Unauthenticated:
+		return fiber.StatusUnauthorized
+	case errs.Forbidden:
+		return fiber.StatusForbidden
+	case errs.NotFound:
+		return fiber.StatusNotFound
+	case errs.Conflict:
+		return fiber.StatusConflict
+	case errs.Unsupported:
+		return fiber.StatusUnprocessableEntity
+	case errs.Limit, errs.Unavailable:
+		return fiber.StatusServiceUnavailable
+	case errs.Timeout:
+		return fiber.StatusGatewayTimeout
+	}
+	return fiber.StatusInternalServerError
+}
+
+func (h *handler) failErr(c *fiber.Ctx, err error) error {
+	var e *errs.Error
+	msg := "internal error"
+	if errors.As(err, &e) {
+		msg = e.Message
+		if msg == "" {
+			msg = string(e.Code)
+		}
+	}
+	return h.fail(c, statusOf(err), "%s", msg)
+}
+
+// body checks size and content type before anything is parsed. When ok is
+// false the refusal is already rendered and err is what to return.
+func (h *handler) body(c *fiber.Ctx, want string) (b []byte, ok bool, err error) {
+	b = c.Body()
+	if len(b) > h.opts.MaxBody {
+		return nil, false, h.fail(c, fiber.StatusRequestEntityTooLarge, "body is %d bytes; the limit is %d", len(b), h.opts.MaxBody)
+	}
+	ct := c.Get(fiber.HeaderContentType)
+	mt, _, perr := mime.ParseMediaType(ct)
+	if perr != nil || !strings.EqualFold(mt, want) {
+		return nil, false, h.fail(c, fiber.StatusUnsupportedMediaType, "Content-Type must be %s, got %q", want, ct)
+	}
+	return b, true, nil
+}
+
+func bearer(c *fiber.Ctx) string {
+	a := c.Get(fiber.HeaderAuthorization)
+	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
+}
+
+func param(c *fiber.Ctx, name string) string {
+	v := c.Params(name)
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
+
+func (h *handler) created(c *fiber.Ctx, s stream.Session) error {
+	h.cors(c)
+	c.Set(fiber.HeaderLocation, h.opts.BasePath+"/stream/sessions/"+s.ID)
+	c.Set(fiber.HeaderETag, s.ETag)
+	c.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
+	h.linkICE(c)
+	c.Set(fiber.HeaderContentType, "application/sdp")
+	return c.Status(fiber.StatusCreated).SendString(s.AnswerSDP)
+}
+
+func (h *handler) publish(c *fiber.Ctx) error {
+	b, ok, err := h.body(c, "application/sdp")
+	if !ok {
+		return err
+	}
+	key := param(c, "key")
+	if key == "" {
+		key = bearer(c)
+	}
+	if key == "" {
+		return h.fail(c, fiber.StatusUnauthorized, "a stream key is required: POST /whip/<key> or Authorization: Bearer <key>")
+	}
+	s, err := h.svc.Publish(c.UserContext(), key, string(b))
+	if err != nil {
+		return h.failErr(c, err)
+	}
+	return h.created(c, s)
+}
+
+func (h *handler) subscribe(c *fiber.Ctx) error {
+	b, ok, err := h.body(c, "application/sdp")
+	if !ok {
+		return err
+	}
+	token := bearer(c)
+	if token == "" {
+		token = c.Query("token")
+	}
+	s, err := h.svc.Subscribe(c.UserContext(), param(c, "show"), token, string(b))
+	if err != nil {
+		return h.failErr(c, err)
+	}
+	return h.created(c, s)
+}
+
+func (h *handler) patch(c *fiber.Ctx) error {
+	b, ok, err := h.body(c, "application/trickle-ice-sdpfrag")
+	if !ok {
+		return err
+	}
+	answer, err := h.svc.Patch(c.UserContext(), param(c, "id"), b)
+	if err != nil {
+		return h.failErr(c, err)
+	}
+	h.cors(c)
+	if len(answer) > 0 {
+		c.Set(fiber.HeaderContentType, "application/trickle-ice-sdpfrag")
+		return c.Status(fiber.StatusOK).Send(answer)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (h *handler) end(c *fiber.Ctx) error {
+	if err := h.svc.End(c.UserContext(), param(c, "id")); err != nil {
+		return h.failErr(c, err)
+	}
+	h.cors(c)
+	return c.SendStatus(fiber.StatusOK)
+}
+
+// events relays a show's events as server-sent events. Events about one
+// session (it ended, and why) only go to the page naming that session, which
+// it learnt from its own Location.
+func (h *handler) events(c *fiber.Ctx) error {
+	show := param(c, "show")
+	if show == "" {
+		return h.fail(c, fiber.StatusNotFound, "no show id given")
+	}
+	session := c.Query("session")
+	ch, stop := h.svc.Watch(show)
+	h.cors(c)
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set("X-Accel-Buffering", "no")
+	beat := h.opts.Heartbeat
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer stop()
+		t := time.NewTicker(beat)
+		defer t.Stop()
+		if _, err := w.WriteString("retry: 2000\n\n"); err != nil || w.Flush() != nil {
+			return
+		}
+		for {
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					return
+				}
+				if ev.SessionID != "" && ev.Type == stream.EventEnded && ev.SessionID != session {
+					continue
+				}
+				data, _ := json.Marshal(ev)
+				if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, data); err != nil {
+					return
+				}
+			case <-t.C:
+				if _, err := w.WriteString(": ping\n\n"); err != nil {
+					return
+				}
+			}
+			if err := w.Flush(); err != nil {
+				return
+			}
+		}
+	})
+	return nil
+}
