@@ -362,7 +362,7 @@ func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time) ([]Transfer, map[st
 	// 4. Plan every transfer, checking holds, and find the accounts whose
 	// constrained side grows: only those are locked.
 	type planned struct {
-		t            Transfer
+		t             Transfer
 		debit, credit vec
 	}
 	plan := make([]planned, len(ops))
@@ -570,7 +570,6 @@ func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time) ([]Transfer, map[st
 	}
 	return out, accounts, nil
 }
-
 
 // differs explains how a repeated request differs from the transfer first
 // stored under its key, or returns "".
