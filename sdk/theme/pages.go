@@ -25,6 +25,19 @@ const (
 	KindError          Kind = "error"
 )
 
+// Forms. Every *Action field is a URL the page POSTs to, with the CSRFField
+// input and these fields (the names are part of the contract, so the host's
+// handlers read the same names whatever theme is installed):
+//
+//	AgeGatePage.Action             return_to
+//	LoginPage.Action               email, password, return_to
+//	SignupPage.Action              email, display_name, password, role, adult ("yes")
+//	RoomPage/PrivateShowPage.TipAction   amount (decimal in major units, for money.ParseDecimal), currency
+//	ModelDashboardPage.RateAction  rate (decimal in major units), currency
+//	WalletPage.BuyAction           pack (a CreditPack.ID)
+//	HomePage search                GET to Links.Home: q, tag
+//	every other *Action and Links.Logout: no field but the CSRF token
+//
 // Page is the data of one page. Every page kind is a pointer to one of the
 // structs below; each embeds the common Layout, reachable through PageLayout so
 // that the host fills it in one place.
@@ -241,7 +254,7 @@ type RoomPage struct {
 	ChatURL        string        `json:"chat_url"`   // WebSocket
 	Chat           []ChatMessage `json:"chat"`       // recent history
 	TipPresets     []money.Money `json:"tip_presets"`
-	TipAction      string        `json:"tip_action"` // POST amount (minor units) + currency
+	TipAction      string        `json:"tip_action"` // POST amount (decimal, major units) + currency
 	Private        PricePolicy   `json:"private"`    // what a private seat would lock now
 	PrivateAllowed bool          `json:"private_allowed"`
 	PrivateAction  string        `json:"private_action"` // POST to request a private show
@@ -272,7 +285,7 @@ type PrivateShowPage struct {
 	ChatURL        string           `json:"chat_url"`
 	Chat           []ChatMessage    `json:"chat"`
 	TipPresets     []money.Money    `json:"tip_presets"`
-	TipAction      string           `json:"tip_action"`
+	TipAction      string           `json:"tip_action"` // as RoomPage.TipAction
 	EndAction      string           `json:"end_action"` // POST ends the seat
 }
 
@@ -403,9 +416,9 @@ type ModelDashboardPage struct {
 	PublishToken string           `json:"publish_token"` // for the player script
 	GoLiveAction string           `json:"go_live_action"`
 	EndAction    string           `json:"end_action"`
-	Rate         money.Money      `json:"rate"` // current private rate per minute
-	RateAction   string           `json:"rate_action"`
-	Policy       PricePolicy      `json:"policy"` // what a seat opened now would lock
+	Rate         money.Money      `json:"rate"`        // current private rate per minute
+	RateAction   string           `json:"rate_action"` // POST rate (decimal, major units) + currency
+	Policy       PricePolicy      `json:"policy"`      // what a seat opened now would lock
 	Requests     []PrivateRequest `json:"requests"`
 	Earnings     Earnings         `json:"earnings"`
 }

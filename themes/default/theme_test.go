@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,8 +149,9 @@ func TestMoneyFormats(t *testing.T) {
 // real plugin process (gRPC over go-plugin, AutoMTLS), as the host does on
 // every request, and reports the latency percentiles.
 func BenchmarkThemeRender(b *testing.B) {
-	raw, _ := plugintest.Launch(b, buildPlugin(b), pluginkit.KindTheme, &theme.Plugin{})
+	raw, client := plugintest.Launch(b, buildPlugin(b), pluginkit.KindTheme, &theme.Plugin{})
 	th := raw.(theme.Theme)
+	pid := client.ReattachConfig().Pid
 	ctx := context.Background()
 	if err := th.Configure(ctx, []byte(`{}`)); err != nil {
 		b.Fatal(err)
@@ -158,6 +164,7 @@ func BenchmarkThemeRender(b *testing.B) {
 	}
 	lat := make([]time.Duration, 0, b.N)
 	var size int
+	cpu0 := cpuTime(b, pid)
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
@@ -169,9 +176,38 @@ func BenchmarkThemeRender(b *testing.B) {
 		size = len(r.HTML)
 	}
 	b.StopTimer()
+	cpu := cpuTime(b, pid) - cpu0
 	slices.Sort(lat)
 	pct := func(p float64) float64 { return float64(lat[int(float64(len(lat)-1)*p)].Microseconds()) }
 	b.ReportMetric(pct(0.50), "p50-µs")
 	b.ReportMetric(pct(0.99), "p99-µs")
 	b.ReportMetric(float64(size), "html-bytes")
+	// CPU spent by host and plugin together per render: unlike the latencies,
+	// it does not grow when other processes compete for the cores.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(len(lat)), "cpu-µs/op")
+}
+
+// cpuTime is the user+system CPU time used so far by this process and the
+// plugin process pid (Linux: /proc, in clock ticks of 10 ms, fine over
+// thousands of renders).
+func cpuTime(tb testing.TB, pid int) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	self := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatalf("plugin cpu time: %v", err)
+	}
+	// Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		tb.Fatalf("parse %s: %v %v", stat, err1, err2)
+	}
+	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+	return self + time.Duration(ut+st)*tick
 }
