@@ -1,0 +1,142 @@
+package whiphttp_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/gofiber/fiber/v2"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+const publishPage = `<!doctype html><meta charset=utf-8><title>publish</title>
+<video id=v muted autoplay playsinline></video>
+<script type=module>
+import { publish } from '/static/camkit-player.js';
+window.state = 'starting';
+const s = publish(document.getElementById('v'), { whipUrl: '/whip', streamKey: 'key-1' });
+for (const t of ['live', 'paused', 'ended']) s.addEventListener(t, () => { window.state = t; });
+s.addEventListener('error', (e) => { window.state = 'error: ' + e.detail.message; });
+window.cam = s;
+</script>`
+
+const playPage = `<!doctype html><meta charset=utf-8><title>play</title>
+<video id=v muted autoplay playsinline></video>
+<script type=module>
+import { play } from '/static/camkit-player.js';
+window.state = 'starting';
+const s = play(document.getElementById('v'), { whepUrl: '/whep/show-1' });
+for (const t of ['live', 'paused', 'ended']) s.addEventListener(t, () => { window.state = t; });
+s.addEventListener('error', (e) => { window.state = 'error: ' + e.detail.message; });
+window.show = s;
+</script>`
+
+// TestChromiumPublishesAndPlays drives two headless Chromium pages: one
+// publishes the fake camera over WHIP with camkit-player.js, the other plays
+// it over WHEP and must decode frames.
+func TestChromiumPublishesAndPlays(t *testing.T) {
+	if _, err := exec.LookPath(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("chromium not found at %s (CI=true: the end-to-end test must run)", chromiumPath)
+		}
+		t.Skipf("chromium not found at %s: skipping the browser end-to-end test (set CI=true to make this a failure)", chromiumPath)
+	}
+	player, err := filepath.Abs("../../web/static/camkit-player.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, func(app *fiber.App) {
+		app.Get("/static/camkit-player.js", func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderContentType, "text/javascript; charset=utf-8")
+			return c.SendFile(player)
+		})
+		app.Get("/test/publish.html", func(c *fiber.Ctx) error { return c.Type("html").SendString(publishPage) })
+		app.Get("/test/play.html", func(c *fiber.Ctx) error { return c.Type("html").SendString(playPage) })
+	})
+	s.adm.AddShow("show-1", "key-1")
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	// The first Run starts the browser and must not carry a timeout.
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	timeout, cancelTimeout := context.WithTimeout(browser, 90*time.Second)
+	defer cancelTimeout()
+
+	if err := chromedp.Do(timeout, chromedp.Navigate(s.url+"/test/publish.html")); err != nil {
+		t.Fatalf("open publish page: %v", err)
+	}
+	state, ok := poll[string](timeout, `window.state`, func(v string) bool { return v == "live" })
+	if !ok {
+		t.Fatalf("publisher page never went live: state %q", state)
+	}
+
+	tab, cancelTab := chromedp.NewContext(browser)
+	defer cancelTab()
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("open tab: %v", err)
+	}
+	tabTimeout, cancelTabTimeout := context.WithTimeout(tab, 60*time.Second)
+	defer cancelTabTimeout()
+	if err := chromedp.Do(tabTimeout, chromedp.Navigate(s.url+"/test/play.html")); err != nil {
+		t.Fatalf("open play page: %v", err)
+	}
+	const decoded = `window.show.stats().then(s => s.framesDecoded)`
+	first, ok := poll[int](tabTimeout, decoded, func(v int) bool { return v > 10 })
+	if !ok {
+		st, _ := chromedp.Run(tabTimeout, chromedp.Evaluate[string](`window.state`))
+		t.Fatalf("player decoded %d frames (state %q)", first, st)
+	}
+	time.Sleep(time.Second)
+	later, err := chromedp.Run(tabTimeout, chromedp.Evaluate[int](decoded, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if later <= first {
+		t.Fatalf("framesDecoded stuck at %d", later)
+	}
+	t.Logf("framesDecoded %d -> %d in 1 s", first, later)
+}
+
+// poll evaluates expr every 250 ms until done accepts its value or ctx ends.
+func poll[T any](ctx context.Context, expr string, done func(T) bool) (T, bool) {
+	var last T
+	for {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+		if err == nil {
+			last = v
+			if done(v) {
+				return v, true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return last, false
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,268 @@
+// camkit-player.js: publish a camera over WHIP and play a show over WHEP.
+// An ES module with no build step, served by the camkit host at
+// /static/camkit-player.js. Themes include it and listen to its events; they
+// never touch WebRTC themselves.
+//
+//   import { publish, play } from '/static/camkit-player.js';
+//   const cam = publish(videoEl, { whipUrl: '/whip', streamKey });
+//   const show = play(videoEl, { whepUrl: '/whep/' + showId, token: seatToken });
+//   show.addEventListener('live', ...);    // media is flowing
+//   show.addEventListener('paused', ...);  // the model's media stopped (may resume)
+//   show.addEventListener('ended', e => e.detail.reason); // over: seat ended, show went private, ...
+//   show.addEventListener('error', e => e.detail.message); // a failure; it retries unless final
+//   await show.stats();  show.stop();
+//
+// Signalling is non-trickle: the offer is sent once ICE gathering completes,
+// which is what the camkit SFU (it answers with all its candidates) expects.
+
+const GATHER_TIMEOUT_MS = 2000;
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 15000;
+// Reasons the server gives for ending a session that must not be retried.
+const FINAL_REASONS = new Set(['closed', 'seat_ended', 'show_private', 'show_ended', 'replaced']);
+
+class StreamSession extends EventTarget {
+  constructor(videoEl, opts, role) {
+    super();
+    this.videoEl = videoEl;
+    this.opts = opts;
+    this.role = role; // 'publish' | 'play'
+    this.pc = null;
+    this.location = null;
+    this.events = null;
+    this.stopped = false;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.disconnectTimer = null;
+    this.localStream = null;
+    this.ownsStream = false;
+    this.state = 'idle';
+  }
+
+  emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  setState(state, detail = {}) {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit(state, detail);
+  }
+
+  get url() {
+    return this.role === 'publish' ? this.opts.whipUrl : this.opts.whepUrl;
+  }
+
+  get bearer() {
+    return this.role === 'publish' ? this.opts.streamKey : this.opts.token;
+  }
+
+  async start() {
+    try {
+      if (this.role === 'publish' && !this.localStream) {
+        this.localStream = this.opts.mediaStream || await navigator.mediaDevices.getUserMedia(
+          this.opts.constraints || { video: true, audio: true });
+        this.ownsStream = !this.opts.mediaStream;
+        this.videoEl.srcObject = this.localStream;
+        this.videoEl.muted = true;
+        this.videoEl.play().catch(() => {});
+      }
+      await this.connect();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  async connect() {
+    if (this.stopped) return;
+    const pc = new RTCPeerConnection({ iceServers: this.opts.iceServers || [], bundlePolicy: 'max-bundle' });
+    this.pc = pc;
+    if (this.role === 'publish') {
+      for (const track of this.localStream.getTracks()) {
+        pc.addTransceiver(track, { direction: 'sendonly', streams: [this.localStream] });
+      }
+    } else {
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      const remote = new MediaStream();
+      pc.ontrack = (e) => {
+        remote.addTrack(e.track);
+        if (this.videoEl.srcObject !== remote) this.videoEl.srcObject = remote;
+        this.videoEl.play().catch(() => {});
+      };
+    }
+    pc.onconnectionstatechange = () => this.onConnectionState(pc);
+
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitGathering(pc);
+    const headers = { 'Content-Type': 'application/sdp' };
+    if (this.bearer) headers.Authorization = 'Bearer ' + this.bearer;
+    let resp;
+    try {
+      resp = await fetch(this.url, { method: 'POST', headers, body: pc.localDescription.sdp });
+    } catch (err) {
+      throw retryable(err.message || 'network error');
+    }
+    const body = await resp.text();
+    if (resp.status !== 201) {
+      // 4xx: the server said no (bad key, no seat, show private...): final.
+      const msg = `${resp.status}: ${body.trim()}`;
+      throw resp.status >= 500 ? retryable(msg) : final(msg, resp.status);
+    }
+    this.location = new URL(resp.headers.get('Location'), new URL(this.url, location.href)).toString();
+    await pc.setRemoteDescription({ type: 'answer', sdp: body });
+    if (this.role === 'play') this.listen();
+  }
+
+  onConnectionState(pc) {
+    if (pc !== this.pc || this.stopped) return;
+    switch (pc.connectionState) {
+      case 'connected':
+        clearTimeout(this.disconnectTimer);
+        this.attempt = 0;
+        this.setState('live');
+        break;
+      case 'disconnected':
+        // ICE may recover by itself; give it a moment before reconnecting.
+        clearTimeout(this.disconnectTimer);
+        this.disconnectTimer = setTimeout(() => this.reconnect('connection lost'), 3000);
+        this.setState('paused', { reason: 'disconnected' });
+        break;
+      case 'failed':
+        this.reconnect('connection failed');
+        break;
+    }
+  }
+
+  // listen follows the show's events so the page learns why media stopped.
+  listen() {
+    if (this.events) this.events.close();
+    const eventsUrl = this.opts.eventsUrl || this.url.replace(/\/whep\//, '/stream/events/').replace(/\?.*$/, '');
+    const id = this.location.split('/').pop();
+    const es = new EventSource(eventsUrl + '?session=' + encodeURIComponent(id));
+    this.events = es;
+    es.addEventListener('live', () => this.pc && this.pc.connectionState === 'connected' && this.setState('live'));
+    es.addEventListener('paused', () => this.setState('paused', { reason: 'model' }));
+    es.addEventListener('mode', (e) => this.emit('mode', JSON.parse(e.data)));
+    es.addEventListener('ended', (e) => {
+      const ev = JSON.parse(e.data);
+      if (FINAL_REASONS.has(ev.reason)) this.end(ev.reason, false);
+    });
+  }
+
+  reconnect(why) {
+    if (this.stopped) return;
+    this.teardown(true);
+    this.setState('paused', { reason: why });
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    this.attempt++;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.connect().catch((err) => this.fail(err)), delay);
+  }
+
+  fail(err) {
+    this.emit('error', { message: err.message || String(err), status: err.status, final: !!err.final });
+    if (err.final) this.end('refused', false);
+    else this.reconnect(err.message);
+  }
+
+  // teardown closes the connection; deleteSession tells the server first.
+  teardown(deleteSession) {
+    clearTimeout(this.disconnectTimer);
+    if (this.pc) {
+      this.pc.onconnectionstatechange = null;
+      this.pc.close();
+      this.pc = null;
+    }
+    if (deleteSession && this.location) {
+      fetch(this.location, { method: 'DELETE' }).catch(() => {});
+    }
+    this.location = null;
+  }
+
+  end(reason, deleteSession) {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    if (this.events) this.events.close();
+    this.teardown(deleteSession);
+    if (this.ownsStream && this.localStream) this.localStream.getTracks().forEach((t) => t.stop());
+    this.state = 'ended';
+    this.emit('ended', { reason });
+  }
+
+  stop() {
+    this.end('stopped', true);
+  }
+
+  // stats summarises getStats() for a status line or a test.
+  async stats() {
+    const out = { state: this.state, framesDecoded: 0, framesEncoded: 0, bytesReceived: 0, bytesSent: 0,
+      packetsLost: 0, framesPerSecond: 0, roundTripTime: null };
+    if (!this.pc) return out;
+    const report = await this.pc.getStats();
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp') {
+        out.bytesReceived += s.bytesReceived || 0;
+        out.packetsLost += s.packetsLost || 0;
+        if (s.kind === 'video') {
+          out.framesDecoded += s.framesDecoded || 0;
+          out.framesPerSecond = s.framesPerSecond || out.framesPerSecond;
+        }
+      } else if (s.type === 'outbound-rtp') {
+        out.bytesSent += s.bytesSent || 0;
+        if (s.kind === 'video') {
+          out.framesEncoded += s.framesEncoded || 0;
+          out.framesPerSecond = s.framesPerSecond || out.framesPerSecond;
+        }
+      } else if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime !== undefined) {
+        out.roundTripTime = s.currentRoundTripTime;
+      }
+    });
+    return out;
+  }
+}
+
+function waitGathering(pc) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState !== 'complete') return;
+      pc.removeEventListener('icegatheringstatechange', done);
+      clearTimeout(timer);
+      resolve();
+    };
+    // Answer with what is gathered if a STUN server is slow.
+    const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);
+    pc.addEventListener('icegatheringstatechange', done);
+  });
+}
+
+function retryable(message) {
+  const e = new Error(message);
+  e.final = false;
+  return e;
+}
+
+function final(message, status) {
+  const e = new Error(message);
+  e.final = true;
+  e.status = status;
+  return e;
+}
+
+// publish sends the camera (or opts.mediaStream) to opts.whipUrl with
+// opts.streamKey as bearer. Returns the session: an EventTarget.
+export function publish(videoEl, opts) {
+  const s = new StreamSession(videoEl, opts, 'publish');
+  s.start();
+  return s;
+}
+
+// play shows opts.whepUrl in videoEl, with opts.token (a seat token) as
+// bearer when given. Returns the session: an EventTarget.
+export function play(videoEl, opts) {
+  const s = new StreamSession(videoEl, opts, 'play');
+  s.start();
+  return s;
+}
