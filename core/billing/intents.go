@@ -1,0 +1,264 @@
+package billing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/camkit/camkit/core/ledger"
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/split"
+)
+
+// Intent ops.
+const (
+	opAuthorize = "authorize"
+	opVoid      = "void"
+	opCharge    = "charge"
+	opCapture   = "capture"
+	opRefund    = "refund"
+	opLedger    = "ledger"
+)
+
+// Purposes of a ledger intent.
+const (
+	purposeHold   = "hold"   // secure a block on the wallet (wallet, prepaid_blocks)
+	purposeCredit = "credit" // a prepaid charge into the wallet, alone (its hold never ran)
+	purposeSettle = "settle" // the final post or gross, fees and split
+	purposeRefund = "refund" // unused prepaid money back to the card
+)
+
+// intentRequest is everything needed to repeat an intent exactly: the
+// request as first sent, and what its success means for the seat's funding.
+type intentRequest struct {
+	Authorize *processor.AuthorizeRequest `json:"authorize,omitempty"`
+	Void      *processor.VoidRequest      `json:"void,omitempty"`
+	Charge    *processor.ChargeRequest    `json:"charge,omitempty"`
+	Capture   *processor.CaptureRequest   `json:"capture,omitempty"`
+	Refund    *processor.RefundRequest    `json:"refund,omitempty"`
+	Ledger    []ledger.Request            `json:"ledger,omitempty"`
+
+	Purpose string `json:"purpose,omitempty"`
+	// Ceiling is the cumulative funded amount once this step succeeds.
+	Ceiling int64 `json:"ceiling,omitempty"`
+	// Release is the funding step whose hold this ledger batch voids.
+	Release int `json:"release,omitempty"`
+	// Allocation is the split of a settle batch, kept for the receipt.
+	Allocation []split.Share `json:"allocation,omitempty"`
+}
+
+// Idempotency keys, derived from the seat and the step: the one scheme for
+// processor calls and ledger transfers alike.
+func keyAuth(id string, n int) string    { return fmt.Sprintf("seat/%s/auth/%d", id, n) }
+func keyVoid(id string, n int) string    { return fmt.Sprintf("seat/%s/void/%d", id, n) }
+func keyCharge(id string, n int) string  { return fmt.Sprintf("seat/%s/charge/%d", id, n) }
+func keyCapture(id string) string        { return "seat/" + id + "/capture" }
+func keyRefund(id string, n int) string  { return fmt.Sprintf("seat/%s/refund/%d", id, n) }
+func keyHold(id string, n int) string    { return fmt.Sprintf("seat/%s/hold/%d", id, n) }
+func keyRelease(id string, n int) string { return fmt.Sprintf("seat/%s/release/%d", id, n) }
+func keyCredit(id string, n int) string  { return fmt.Sprintf("seat/%s/credit/%d", id, n) }
+
+// Ledger intents are named apart from the transfers they carry.
+func keyLedger(id, name string) string { return "seat/" + id + "/ledger/" + name }
+
+// Ledger account codes of the chart (DESIGN.md, "Ledger").
+func walletAccount(viewer string) string { return "viewer:" + viewer + ":wallet" }
+func clearingAccount(p string) string    { return "processor:" + p + ":clearing" }
+func feesAccount(p string) string        { return "processor:" + p + ":fees" }
+
+const revenueAccount = "platform:revenue"
+
+// outcomeErr is the error a finished intent stands for (nil on success).
+func outcomeErr(it *intentRow) error {
+	switch it.State {
+	case intentSucceeded, intentPending:
+		return nil
+	}
+	return &errs.Error{Code: it.ErrCode, Message: it.Err}
+}
+
+// retryable reports whether the outcome of a failed call is unknown, so the
+// same key must be tried again (never a new one: that could move money twice).
+func retryable(err error) bool {
+	if errs.IsRetryable(err) {
+		return true
+	}
+	var e *errs.Error
+	if !errors.As(err, &e) {
+		// A bare error (a broken connection, a context deadline) says
+		// nothing about what happened on the other side.
+		return true
+	}
+	return e.Code == errs.Unavailable || e.Code == errs.Timeout
+}
+
+// do runs one intent exactly once. The intent is written (with build's
+// request, unless the key exists: then the stored request is repeated) before
+// the call and its outcome after, together with what success means for the
+// seat's funding. A retryable failure leaves it pending: the next attempt,
+// live or in recovery, repeats the same request under the same key. A stored
+// outcome is returned without calling anything.
+func (e *Engine) do(ctx context.Context, sr *seatRow, key, op string, step int, build func() (intentRequest, error)) (*intentRow, error) {
+	it, err := e.db.intent(ctx, e.db.sql, key)
+	switch {
+	case errs.CodeOf(err) == errs.NotFound:
+		req, berr := build()
+		if berr != nil {
+			return nil, berr
+		}
+		it, err = e.db.insertIntent(ctx, &intentRow{Key: key, SeatID: sr.ID, Op: op, Step: step, Request: req, CreatedAt: e.clock.Now()})
+		if err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	}
+	if it.State != intentPending {
+		return it, outcomeErr(it)
+	}
+	return e.finish(ctx, sr, it)
+}
+
+// finish makes the call of a pending intent and records its outcome.
+func (e *Engine) finish(ctx context.Context, sr *seatRow, it *intentRow) (*intentRow, error) {
+	result, asked, moved, err := e.call(ctx, sr, it)
+	e.hit("intent:" + it.Op)
+	now := e.clock.Now()
+	if err != nil {
+		if retryable(err) {
+			return it, err
+		}
+		state := intentRejected
+		if errs.IsDecline(err) || (it.Op == opLedger && errs.CodeOf(err) == errs.Limit) {
+			state = intentDeclined
+		}
+		if ferr := e.db.finishIntent(ctx, e.db.sql, it.Key, state, nil, errs.CodeOf(err), err.Error(), now); ferr != nil {
+			return it, ferr
+		}
+		it.State, it.ErrCode, it.Err = state, errs.CodeOf(err), err.Error()
+		return it, err
+	}
+	if asked != nil {
+		if merr := processor.CheckMoved(*asked, moved); merr != nil {
+			// The books would no longer match the processor's: nothing is
+			// recorded as moved, and the seat is stopped for an operator.
+			merr = errs.E(errs.Internal, "%s %s: %v", it.Op, it.Key, merr)
+			if ferr := e.db.finishIntent(ctx, e.db.sql, it.Key, intentRejected, result, errs.Internal, merr.Error(), now); ferr != nil {
+				return it, ferr
+			}
+			it.State, it.ErrCode, it.Err = intentRejected, errs.Internal, merr.Error()
+			it.Result, _ = json.Marshal(result)
+			return it, merr
+		}
+	}
+	err = e.db.tx(ctx, func(tx execer) error {
+		if err := e.db.finishIntent(ctx, tx, it.Key, intentSucceeded, result, "", "", now); err != nil {
+			return err
+		}
+		return e.applySuccess(ctx, tx, sr, it, result, now)
+	})
+	if err != nil {
+		return it, err
+	}
+	it.State = intentSucceeded
+	it.Result, _ = json.Marshal(result)
+	return it, nil
+}
+
+// call makes the intent's request. asked is what the processor must report
+// as moved (nil where nothing moves).
+func (e *Engine) call(ctx context.Context, sr *seatRow, it *intentRow) (result any, asked *money.Money, moved money.Money, err error) {
+	r := it.Request
+	if it.Op == opLedger {
+		if e.ledger == nil {
+			return nil, nil, moved, errs.E(errs.Internal, "billing: no ledger configured")
+		}
+		out, err := e.ledger.Batch(ctx, r.Ledger)
+		return out, nil, moved, err
+	}
+	p, ok := e.processors[sr.Processor]
+	if !ok {
+		return nil, nil, moved, errs.Retry(errs.Unavailable, "billing: processor %q is not loaded", sr.Processor)
+	}
+	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
+	defer cancel()
+	switch {
+	case it.Op == opAuthorize && r.Authorize != nil:
+		a, err := p.Authorize(cctx, *r.Authorize)
+		return a, &r.Authorize.Amount, a.Amount, err
+	case it.Op == opVoid && r.Void != nil:
+		v, err := p.Void(cctx, *r.Void)
+		return v, nil, moved, err
+	case it.Op == opCharge && r.Charge != nil:
+		c, err := p.Charge(cctx, *r.Charge)
+		return c, &r.Charge.Amount, c.Amount, err
+	case it.Op == opCapture && r.Capture != nil:
+		c, err := p.Capture(cctx, *r.Capture)
+		return c, &r.Capture.Amount, c.Amount, err
+	case it.Op == opRefund && r.Refund != nil:
+		f, err := p.Refund(cctx, *r.Refund)
+		return f, &r.Refund.Amount, f.Amount, err
+	}
+	return nil, nil, moved, errs.E(errs.Internal, "billing: intent %s: op %q without its request", it.Key, it.Op)
+}
+
+// applySuccess records what a successful intent changed in the seat's
+// funding, in the transaction that marks it succeeded.
+func (e *Engine) applySuccess(ctx context.Context, tx execer, sr *seatRow, it *intentRow, result any, now time.Time) error {
+	r := it.Request
+	switch it.Op {
+	case opAuthorize:
+		a := result.(processor.Authorization)
+		if err := e.db.insertFunding(ctx, tx, sr.ID, fundingRow{N: it.Step, Kind: stepCardHold, Amount: a.Amount.Amount,
+			Ceiling: a.Amount.Amount, Reference: a.Reference, Status: statusOpen}, now); err != nil {
+			return err
+		}
+		return e.raiseFunded(ctx, tx, sr, a.Amount.Amount)
+	case opVoid:
+		return e.db.setFundingStatus(ctx, tx, sr.ID, it.Step, statusReleased)
+	case opCapture:
+		return e.db.setFundingStatus(ctx, tx, sr.ID, it.Step, statusCaptured)
+	case opCharge:
+		c := result.(processor.ChargeResult)
+		return e.db.insertFunding(ctx, tx, sr.ID, fundingRow{N: it.Step, Kind: stepCharge, Amount: c.Amount.Amount,
+			Ceiling: r.Ceiling, Reference: c.Reference, Status: statusCharged}, now)
+	case opLedger:
+		switch r.Purpose {
+		case purposeHold:
+			if sr.Strategy == Wallet {
+				if err := e.db.insertFunding(ctx, tx, sr.ID, fundingRow{N: it.Step, Kind: stepWalletHold, Amount: r.Ceiling,
+					Ceiling: r.Ceiling, Reference: keyHold(sr.ID, it.Step), Status: statusOpen}, now); err != nil {
+					return err
+				}
+				if r.Release > 0 {
+					if err := e.db.setFundingStatus(ctx, tx, sr.ID, r.Release, statusReleased); err != nil {
+						return err
+					}
+				}
+			}
+			return e.raiseFunded(ctx, tx, sr, r.Ceiling)
+		case purposeSettle:
+			if sr.Strategy == Wallet && it.Step > 0 {
+				st := statusReleased
+				if sr.PriceAmount.Int64 > 0 {
+					st = statusPosted
+				}
+				return e.db.setFundingStatus(ctx, tx, sr.ID, it.Step, st)
+			}
+		}
+	}
+	return nil
+}
+
+// raiseFunded records a new cumulative ceiling and the time it funds.
+func (e *Engine) raiseFunded(ctx context.Context, tx execer, sr *seatRow, ceiling int64) error {
+	secs, err := FundedSeconds(sr.Policy, money.Money{Amount: ceiling, Currency: sr.Currency})
+	if err != nil {
+		return err
+	}
+	return e.db.setFunded(ctx, tx, sr.ID, ceiling, secs)
+}
