@@ -15,6 +15,7 @@ const (
 	fraud        outcome = "fraud_suspected"
 	unavailable  outcome = "unavailable" // retryable: the "processor" is down, nothing moves
 	slow         outcome = "slow"        // answers after slowDelay (or when the caller gives up), then approves
+	firstOnly    outcome = "first_only"  // approves the card's first authorisation or charge, declines every later one
 )
 
 // testCards are the deterministic test cards. Any other number that passes
@@ -29,6 +30,8 @@ const (
 //	4100000000000019  Visa        errs.FraudSuspected
 //	4000000000000119  Visa        errs.Unavailable, retryable (nothing is moved)
 //	4000000000000259  Visa        slow: answers after 2 s (respecting the deadline), then approves
+//	4000000000000341  Visa        approves the first authorisation or charge, errs.Declined after:
+//	                              a hold that opens and then cannot be extended
 var testCards = map[string]outcome{
 	"4242424242424242": approve,
 	"5555555555554444": approve,
@@ -39,6 +42,23 @@ var testCards = map[string]outcome{
 	"4100000000000019": fraud,
 	"4000000000000119": unavailable,
 	"4000000000000259": slow,
+	"4000000000000341": firstOnly,
+}
+
+// usedBefore reports whether a card already has a hold or a payment, which is
+// what makes a first_only card decline.
+func usedBefore(st *state, token string) bool {
+	for _, h := range st.Holds {
+		if h.Token == token {
+			return true
+		}
+	}
+	for _, p := range st.Payments {
+		if p.Token == token {
+			return true
+		}
+	}
+	return false
 }
 
 func outcomeOf(number string) outcome {

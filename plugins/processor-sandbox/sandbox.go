@@ -225,6 +225,10 @@ func approveCard(st *state, token string, now time.Time) (*card, error) {
 		return nil, errs.E(errs.InvalidCard, "sandbox: invalid card (test card)")
 	case fraud:
 		return nil, errs.E(errs.FraudSuspected, "sandbox: suspected fraud (test card)")
+	case firstOnly:
+		if usedBefore(st, token) {
+			return nil, errs.E(errs.Declined, "sandbox: card declined after its first use (test card)")
+		}
 	}
 	if y, m := now.Year(), int(now.Month()); c.ExpYear < y || (c.ExpYear == y && c.ExpMonth < m) {
 		return nil, errs.E(errs.ExpiredCard, "sandbox: card expired %02d/%d", c.ExpMonth, c.ExpYear)
