@@ -38,7 +38,7 @@ func (c *checkpointStats) add(rows int, lags []time.Duration) {
 // CheckpointStats summarises checkpoint writing since the engine started
 // (or since the last ResetCheckpointStats).
 type CheckpointStats struct {
-	Flushes, Rows      int64
+	Flushes, Rows       int64
 	LagP50, LagP99, Max time.Duration
 }
 

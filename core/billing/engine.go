@@ -274,7 +274,7 @@ func (e *Engine) OpenSeat(ctx context.Context, req OpenRequest) (SeatInfo, error
 		StudioID: req.StudioID, AffilID: req.AffiliateID, State: stateOpening, Strategy: strategy,
 		Processor: req.Funding.Processor, Currency: currency, Policy: pol, Credential: req.Funding.Credential,
 		RefundUnused: strategy == PrepaidBlocks && e.cfg.RefundUnused && caps.Refund && caps.PartialRefund,
-		OpenedAt: now}
+		OpenedAt:     now}
 	if err := e.db.insertSeat(ctx, row); err != nil {
 		return SeatInfo{}, err
 	}
