@@ -46,9 +46,9 @@ func (l *Ledger) applyOps(ctx context.Context, ops []op, now time.Time) ([]Trans
 		out     []Transfer
 		created map[string]Account
 	)
-	err := l.run(ctx, func(tx *gorm.DB) error {
+	err := l.run(ctx, func(tx *gorm.DB, careful bool) error {
 		var err error
-		out, created, err = l.apply(tx, ops, now)
+		out, created, err = l.apply(tx, ops, now, careful)
 		return err
 	})
 	if err != nil {
@@ -240,76 +240,109 @@ func queryTransfers(tx *gorm.DB, where string, args ...any) ([]Transfer, error) 
 
 // apply runs one batch inside tx. It returns the transfers and the accounts
 // it read or created (for the cache, once committed).
-func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time) ([]Transfer, map[string]Account, error) {
-	// 1. Earlier transfers: the batch's own keys (a repeat?), the holds it
-	// resolves and anything already resolving them.
+//
+// Unless careful, a batch of only single and pending transfers skips the
+// look-up of its keys (one round trip fewer on the hot path): a repeat is then
+// found when a check fails (the look-up runs before the error is returned) or
+// when the insert hits the unique key, which aborts the transaction; run
+// re-runs it carefully.
+func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time, careful bool) ([]Transfer, map[string]Account, error) {
+	resolves := false
+	for _, o := range ops {
+		if o.Kind != Single && o.Kind != Pending {
+			resolves = true
+		}
+	}
 	var (
-		keys, pendingKeys []string
-		pendingIDs        []int64
+		byKey      = map[string]Transfer{}
+		byID       = map[int64]Transfer{}
+		resolvedBy = map[int64]Transfer{}
 	)
-	for _, o := range ops {
-		keys = append(keys, o.Key)
-		if o.PendingKey != "" {
-			pendingKeys = append(pendingKeys, o.PendingKey)
+	// lookup loads the batch's own keys (a repeat?), the holds it resolves
+	// and anything already resolving them; on a repeat it returns the first
+	// results (or a Conflict), and done=true.
+	lookup := func() (out []Transfer, done bool, err error) {
+		var (
+			keys, pendingKeys []string
+			pendingIDs        []int64
+		)
+		for _, o := range ops {
+			keys = append(keys, o.Key)
+			if o.PendingKey != "" {
+				pendingKeys = append(pendingKeys, o.PendingKey)
+			}
+			if o.PendingID != 0 {
+				pendingIDs = append(pendingIDs, o.PendingID)
+			}
 		}
-		if o.PendingID != 0 {
-			pendingIDs = append(pendingIDs, o.PendingID)
+		where := []string{"t.idempotency_key IN ?"}
+		args := []any{append(keys, pendingKeys...)}
+		if len(pendingIDs) > 0 {
+			where = append(where, "t.id IN ?", "t.pending_id IN ?")
+			args = append(args, pendingIDs, pendingIDs)
 		}
-	}
-	where := []string{"t.idempotency_key IN ?"}
-	args := []any{append(keys, pendingKeys...)}
-	if len(pendingIDs) > 0 {
-		where = append(where, "t.id IN ?", "t.pending_id IN ?")
-		args = append(args, pendingIDs, pendingIDs)
-	}
-	if len(pendingKeys) > 0 {
-		where = append(where, "t.pending_id IN (SELECT id FROM ledger_transfers WHERE idempotency_key IN ?)")
-		args = append(args, pendingKeys)
-	}
-	earlier, err := queryTransfers(tx, strings.Join(where, " OR "), args...)
-	if err != nil {
-		return nil, nil, err
-	}
-	byKey := make(map[string]Transfer, len(earlier))
-	byID := make(map[int64]Transfer, len(earlier))
-	resolvedBy := map[int64]Transfer{}
-	for _, t := range earlier {
-		byKey[t.Key] = t
-		byID[t.ID] = t
-		if t.PendingID != 0 {
-			resolvedBy[t.PendingID] = t
+		if len(pendingKeys) > 0 {
+			where = append(where, "t.pending_id IN (SELECT id FROM ledger_transfers WHERE idempotency_key IN ?)")
+			args = append(args, pendingKeys)
 		}
-	}
-	hold := func(o op) (Transfer, bool) {
-		if o.PendingKey != "" {
-			t, ok := byKey[o.PendingKey]
-			return t, ok
+		earlier, err := queryTransfers(tx, strings.Join(where, " OR "), args...)
+		if err != nil {
+			return nil, false, err
 		}
-		t, ok := byID[o.PendingID]
-		return t, ok
-	}
-
-	// 2. A repeat returns the first result and writes nothing.
-	repeated := 0
-	for _, o := range ops {
-		if _, ok := byKey[o.Key]; ok {
-			repeated++
+		for _, t := range earlier {
+			byKey[t.Key] = t
+			byID[t.ID] = t
+			if t.PendingID != 0 {
+				resolvedBy[t.PendingID] = t
+			}
 		}
-	}
-	if repeated > 0 {
+		// A repeat returns the first result and writes nothing.
+		repeated := 0
+		for _, o := range ops {
+			if _, ok := byKey[o.Key]; ok {
+				repeated++
+			}
+		}
+		if repeated == 0 {
+			return nil, false, nil
+		}
 		if repeated < len(ops) {
-			return nil, nil, errs.E(errs.Conflict, "batch repeats %d of its %d idempotency keys: a linked batch is repeated whole or not at all", repeated, len(ops))
+			return nil, true, errs.E(errs.Conflict, "batch repeats %d of its %d idempotency keys: a linked batch is repeated whole or not at all", repeated, len(ops))
 		}
-		out := make([]Transfer, len(ops))
+		out = make([]Transfer, len(ops))
 		for i, o := range ops {
 			first := byKey[o.Key]
-			if why := differs(o, first, hold); why != "" {
-				return nil, nil, errs.E(errs.Conflict, "idempotency key %q was used for another transfer (id %d): %s", o.Key, first.ID, why)
+			if why := differs(o, first, holdOf(byKey, byID)); why != "" {
+				return nil, true, errs.E(errs.Conflict, "idempotency key %q was used for another transfer (id %d): %s", o.Key, first.ID, why)
 			}
 			out[i] = first
 		}
-		return out, nil, nil
+		return out, true, nil
 	}
+	looked := false
+	// refuse returns err unless the batch turns out to be a repeat.
+	refuse := func(err error) ([]Transfer, map[string]Account, error) {
+		if looked {
+			return nil, nil, err
+		}
+		looked = true
+		out, done, lerr := lookup()
+		switch {
+		case lerr != nil:
+			return nil, nil, lerr
+		case done:
+			return out, nil, nil
+		}
+		return nil, nil, err
+	}
+	if careful || resolves {
+		looked = true
+		out, done, err := lookup()
+		if err != nil || done {
+			return out, nil, err
+		}
+	}
+	hold := holdOf(byKey, byID)
 
 	// 3. Accounts: resolve (and create chart accounts on first use).
 	accounts := map[string]Account{}
@@ -344,7 +377,7 @@ func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time) ([]Transfer, map[st
 				continue
 			}
 			if s.flags < 0 {
-				return nil, nil, errs.E(errs.NotFound, "account %s (%s) does not exist: open it first, or use a code from the chart of accounts", s.code, s.currency)
+				return refuse(errs.E(errs.NotFound, "account %s (%s) does not exist: open it first, or use a code from the chart of accounts", s.code, s.currency))
 			}
 			create = append(create, s)
 		}
@@ -468,7 +501,7 @@ func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time) ([]Transfer, map[st
 		}{{p.t.DebitAccountID, p.debit}, {p.t.CreditAccountID, p.credit}} {
 			b := bal[leg.id]
 			if !b.add(leg.v) {
-				return nil, nil, errs.E(errs.Limit, "transfer %q: a balance of account %d would overflow int64", p.t.Key, leg.id)
+				return refuse(errs.E(errs.Limit, "transfer %q: a balance of account %d would overflow int64", p.t.Key, leg.id))
 			}
 			bal[leg.id] = b
 			dd := delta[leg.id]
@@ -480,7 +513,7 @@ func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time) ([]Transfer, map[st
 					if leg.id == p.t.CreditAccountID {
 						code = p.t.Credit
 					}
-					return nil, nil, errs.E(errs.Limit, "transfer %q: account %s (%s): %s", p.t.Key, code, p.t.Amount.Currency, why)
+					return refuse(errs.E(errs.Limit, "transfer %q: account %s (%s): %s", p.t.Key, code, p.t.Amount.Currency, why))
 				}
 			}
 		}
@@ -569,6 +602,18 @@ func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time) ([]Transfer, map[st
 		}
 	}
 	return out, accounts, nil
+}
+
+// holdOf finds the hold o resolves among loaded transfers.
+func holdOf(byKey map[string]Transfer, byID map[int64]Transfer) func(op) (Transfer, bool) {
+	return func(o op) (Transfer, bool) {
+		if o.PendingKey != "" {
+			t, ok := byKey[o.PendingKey]
+			return t, ok
+		}
+		t, ok := byID[o.PendingID]
+		return t, ok
+	}
 }
 
 // differs explains how a repeated request differs from the transfer first

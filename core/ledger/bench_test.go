@@ -21,7 +21,7 @@ import (
 //	go test -run '^$' -bench . -benchtime 5s ./core/ledger/
 const (
 	benchClients = 16
-	benchWallets = 1000
+	benchWallets = 10000
 )
 
 var benchRun atomic.Int64
@@ -38,13 +38,15 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	db := storetest.Postgres(b)
 	env := &benchEnv{l: ledger.New(db, ledger.Options{}), prefix: fmt.Sprintf("b%d-%d", time.Now().UnixNano(), benchRun.Add(1))}
 	ctx := context.Background()
-	reqs := make([]ledger.Request, 0, benchWallets)
-	for i := range benchWallets {
-		reqs = append(reqs, ledger.Request{Key: fmt.Sprintf("fund/%d", i), Debit: "processor:bench:clearing",
-			Credit: fmt.Sprintf("viewer:%d:wallet", i), Amount: usd(1 << 40)})
-	}
-	if _, err := env.l.Batch(ctx, reqs); err != nil {
-		b.Fatal(err)
+	for lo := 0; lo < benchWallets; lo += ledger.MaxBatch {
+		var reqs []ledger.Request
+		for i := lo; i < min(lo+ledger.MaxBatch, benchWallets); i++ {
+			reqs = append(reqs, ledger.Request{Key: fmt.Sprintf("fund/%d", i), Debit: "processor:bench:clearing",
+				Credit: fmt.Sprintf("viewer:%d:wallet", i), Amount: usd(1 << 40)})
+		}
+		if _, err := env.l.Batch(ctx, reqs); err != nil {
+			b.Fatal(err)
+		}
 	}
 	return env
 }

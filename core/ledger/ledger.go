@@ -76,13 +76,15 @@ func (l *Ledger) now() time.Time { return normTime(l.clock.Now()) }
 // equal on both dialects.
 func normTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
-// run runs fn in a transaction, re-running it when it lost a race.
-func (l *Ledger) run(ctx context.Context, fn func(tx *gorm.DB) error) error {
+// run runs fn in a transaction, re-running it when it lost a race. fn
+// learns whether this is a re-run (or runs inside a caller's transaction),
+// where it must not be optimistic.
+func (l *Ledger) run(ctx context.Context, fn func(tx *gorm.DB, careful bool) error) error {
 	if l.tx != nil {
-		return dbErr(fn(l.tx.WithContext(ctx)))
+		return dbErr(fn(l.tx.WithContext(ctx), true))
 	}
 	for attempt := 0; ; attempt++ {
-		err := l.db.Gorm().WithContext(ctx).Transaction(fn)
+		err := l.db.Gorm().WithContext(ctx).Transaction(func(tx *gorm.DB) error { return fn(tx, attempt > 0) })
 		if err == nil {
 			return nil
 		}
@@ -112,11 +114,21 @@ func lostRace(err error) bool {
 	case "40001", "40P01", "23505": // serialization_failure, deadlock_detected, unique_violation
 		return true
 	}
-	var se interface{ Code() int }
-	if errors.As(err, &se) && se.Code()&0xff == 5 { // SQLITE_BUSY from another process
+	switch c := sqliteCode(err); {
+	case c&0xff == 5: // SQLITE_BUSY, from another process on the file
+		return true
+	case c == 2067: // SQLITE_CONSTRAINT_UNIQUE
 		return true
 	}
 	return false
+}
+
+func sqliteCode(err error) int {
+	var se interface{ Code() int }
+	if errors.As(err, &se) {
+		return se.Code()
+	}
+	return 0
 }
 
 // dbErr keeps *errs.Error as is and turns anything else into one.
@@ -133,7 +145,7 @@ func dbErr(err error) error {
 		return errs.Retry(errs.Timeout, "ledger: %v", err)
 	case errors.Is(err, context.Canceled):
 		return errs.Retry(errs.Unavailable, "ledger: %v", err)
-	case pgCode(err) == "23505":
+	case pgCode(err) == "23505" || sqliteCode(err) == 2067:
 		return errs.Retry(errs.Conflict, "ledger: a concurrent transfer used the same key or hold: %v", err)
 	case pgCode(err) == "22003":
 		return errs.E(errs.Invalid, "ledger: a balance would overflow int64: %v", err)
@@ -177,7 +189,7 @@ func (l *Ledger) OpenAccount(ctx context.Context, code, currency string, flags F
 		return Account{}, errs.E(errs.Conflict, "account %s: the chart of accounts gives it flags %s, not %s", code, cf, flags)
 	}
 	var acc Account
-	err := l.run(ctx, func(tx *gorm.DB) error {
+	err := l.run(ctx, func(tx *gorm.DB, _ bool) error {
 		got, err := l.ensureAccounts(tx, []accountSpec{{code, currency, flags}})
 		if err != nil {
 			return err
