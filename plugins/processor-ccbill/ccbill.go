@@ -109,7 +109,9 @@ func (c *CCBill) Configure(_ context.Context, settingsJSON []byte) error {
 		APIBaseURL: "https://api.ccbill.com", BillingAPIURL: "https://bill.ccbill.com/jpost/billingApi.cgi",
 		DatalinkURL: "https://datalink.ccbill.com/utils/subscriptionManagement.cgi",
 		WidgetURL:   "https://js.ccbill.com/v1.9.0/ccbill-advanced-widget.js",
-		Currencies:  defaultCurrencies, AllowedIPs: defaultAllowedIPs, StateFile: "./data/ccbill-processor.json",
+		// Copies: decoding JSON into a slice reuses its backing array, which must not be the package default's.
+		Currencies: append([]string(nil), defaultCurrencies...), AllowedIPs: append([]string(nil), defaultAllowedIPs...),
+		StateFile:         "./data/ccbill-processor.json",
 		RequestTimeoutSec: 30, MaxWebhookAgeH: 168,
 	}
 	if err := pluginkit.DecodeSettings(settingsJSON, &cfg); err != nil {
@@ -147,13 +149,16 @@ func (c *CCBill) Configure(_ context.Context, settingsJSON []byte) error {
 			return err
 		}
 	}
+	// A fresh slice: the decoded one may be the package default, which must not change.
+	norm := make([]string, len(cfg.Currencies))
 	for i, code := range cfg.Currencies {
 		n, err := money.Normalize(code)
 		if err != nil {
 			return errs.E(errs.Invalid, "settings.currencies: %q is not an ISO 4217 code", code)
 		}
-		cfg.Currencies[i] = n
+		norm[i] = n
 	}
+	cfg.Currencies = norm
 	allowed, err := parseAllowList("allowed_ips", cfg.AllowedIPs)
 	if err != nil {
 		return err

@@ -1,0 +1,445 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/processor"
+)
+
+// These tests drive the plugin in-process against the fake, with a clock they control.
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newTestPlugin(t *testing.T, f *fakeCCBill, stateFile string) (*CCBill, *testClock) {
+	t.Helper()
+	clock := &testClock{t: time.Now()}
+	c := newCCBill(clock.now)
+	if stateFile == "" {
+		stateFile = filepath.Join(t.TempDir(), "state.json")
+	}
+	if err := c.Configure(context.Background(), f.settings(t, stateFile, nil)); err != nil {
+		t.Fatal(err)
+	}
+	return c, clock
+}
+
+func usd(minor int64) money.Money { return money.Money{Amount: minor, Currency: "USD"} }
+
+func TestConfigureRefusesBadSettings(t *testing.T) {
+	f := newFakeCCBill(t)
+	good := map[string]any{}
+	if err := json.Unmarshal(f.settings(t, filepath.Join(t.TempDir(), "s.json"), nil), &good); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		key   string
+		value any // nil deletes the key
+	}{
+		{"app_id", nil}, {"secret", ""}, {"frontend_app_id", nil}, {"datalink_password", nil},
+		{"client_accnum", 12345}, {"client_subacc", nil}, {"client_subacc", 10000},
+		{"api_base_url", "ftp://api.ccbill.com"}, {"billing_api_url", "not a url"},
+		{"allowed_ips", []string{"64.38.212.0/33"}}, {"allowed_ips", []string{}},
+		{"currencies", []string{"USD", "XXY"}}, {"request_timeout_seconds", 0}, {"max_webhook_age_hours", 0},
+		{"colour", "red"},
+	}
+	for _, c := range cases {
+		m := map[string]any{}
+		for k, v := range good {
+			m[k] = v
+		}
+		if c.value == nil {
+			delete(m, c.key)
+		} else {
+			m[c.key] = c.value
+		}
+		b, _ := json.Marshal(m)
+		err := newCCBill(time.Now).Configure(context.Background(), b)
+		if errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), c.key) {
+			t.Errorf("%s=%v: Configure = %v, want errs.Invalid naming %s", c.key, c.value, err, c.key)
+		}
+	}
+}
+
+func TestCallsBeforeConfigureAreRetryable(t *testing.T) {
+	_, err := newCCBill(time.Now).Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "k",
+		Credential: processor.StoredCredential{Token: "pt1"}, Amount: usd(100)})
+	if errs.CodeOf(err) != errs.Unavailable || !errs.IsRetryable(err) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// CCBill books the charge, then the answer comes after the host gave up.
+// The retry under the same key finds the charge through the token's charge
+// list and returns it: the card is charged once.
+func TestTimeoutAfterAcceptedChargeIsNotChargedTwice(t *testing.T) {
+	f := newFakeCCBill(t)
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	c, _ := newTestPlugin(t, f, stateFile)
+	cred := tokenise(t, c, f, cardApprove)
+	req := processor.ChargeRequest{IdempotencyKey: "seat/7/block/1", Credential: cred, Amount: usd(1234)}
+
+	f.mu.Lock()
+	f.delayNext = time.Second
+	f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	_, err := c.Charge(ctx, req)
+	cancel()
+	if errs.CodeOf(err) != errs.Timeout || !errs.IsRetryable(err) {
+		t.Fatalf("charge past its deadline: %v, want a retryable timeout", err)
+	}
+	if n := len(f.chargesOf(cred.Token)); n != 1 {
+		t.Fatalf("the fake booked %d charges, want 1 (accepted before the timeout)", n)
+	}
+
+	// The plugin process restarts in between: the pending record is on disk.
+	c2, _ := newTestPlugin(t, f, stateFile)
+	res, err := c2.Charge(context.Background(), req)
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	charges := f.chargesOf(cred.Token)
+	if len(charges) != 1 {
+		t.Fatalf("after the retry the fake holds %d charges of the token, want 1", len(charges))
+	}
+	if res.Amount != usd(1234) || res.Reference == "" {
+		t.Fatalf("retry result %+v", res)
+	}
+	again, err := c2.Charge(context.Background(), req)
+	if err != nil || again != res {
+		t.Fatalf("second retry = %+v, %v; want %+v", again, err, res)
+	}
+	if charges[0].PassThrough["camkitKey"] != "seat/7/block/1" {
+		t.Fatalf("the charge does not carry the idempotency key: %v", charges[0].PassThrough)
+	}
+	// A later block on the same token is a new charge, not confused with the first.
+	next, err := c2.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "seat/7/block/2", Credential: cred, Amount: usd(1234)})
+	if err != nil || next.Reference == res.Reference || len(f.chargesOf(cred.Token)) != 2 {
+		t.Fatalf("next block %+v %v, %d charges", next, err, len(f.chargesOf(cred.Token)))
+	}
+}
+
+// An unknown outcome where CCBill booked nothing is sent again, once.
+func TestTimeoutBeforeBookingIsSentAgain(t *testing.T) {
+	f := newFakeCCBill(t)
+	c, _ := newTestPlugin(t, f, "")
+	cred := tokenise(t, c, f, cardApprove)
+	req := processor.ChargeRequest{IdempotencyKey: "seat/8/block/1", Credential: cred, Amount: usd(500)}
+	// A pending record as a lost request leaves it: the baseline is the empty charge list.
+	pend, _ := json.Marshal(chargePending{Token: cred.Token, Baseline: nil})
+	if err := c.putOp(req.IdempotencyKey, &opRecord{Fingerprint: fingerprint("charge", cred.Token, req.Amount, (*recurringTerms)(nil)),
+		Status: opPending, Pending: pend, Started: time.Now()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Charge(context.Background(), req)
+	if err != nil || res.Amount != usd(500) {
+		t.Fatalf("retry = %+v, %v", res, err)
+	}
+	if n := len(f.chargesOf(cred.Token)); n != 1 {
+		t.Fatalf("%d charges, want 1", n)
+	}
+}
+
+func TestOAuthTokenIsCachedAndRenewed(t *testing.T) {
+	f := newFakeCCBill(t)
+	f.tokenTTL = 300
+	c, clock := newTestPlugin(t, f, "")
+	cred := processor.StoredCredential{Token: f.createToken(cardApprove)}
+	charge := func(key string) {
+		t.Helper()
+		if _, err := c.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: key, Credential: cred, Amount: usd(100)}); err != nil {
+			t.Fatalf("charge %s: %v", key, err)
+		}
+	}
+	issued := func() int { f.mu.Lock(); defer f.mu.Unlock(); return f.tokensIssued }
+	charge("a")
+	charge("b")
+	if n := issued(); n != 1 {
+		t.Fatalf("%d OAuth tokens for two charges, want 1 (cached)", n)
+	}
+	clock.add(280 * time.Second) // within the renewal margin of the 300 s token
+	charge("c")
+	if n := issued(); n != 2 {
+		t.Fatalf("%d OAuth tokens after expiry, want 2", n)
+	}
+	f.revokeTokens() // CCBill forgot it early: a 401, a new token, the same request once more
+	charge("d")
+	f.mu.Lock()
+	unauthorized := f.unauthorized
+	f.mu.Unlock()
+	if issued() != 3 || unauthorized != 1 {
+		t.Fatalf("after revocation: %d tokens, %d 401s; want 3 and 1", issued(), unauthorized)
+	}
+	if n := len(f.chargesOf(cred.Token)); n != 4 {
+		t.Fatalf("%d charges, want 4", n)
+	}
+}
+
+func TestWrongCredentialsAreReported(t *testing.T) {
+	f := newFakeCCBill(t)
+	c := newCCBill(time.Now)
+	if err := c.Configure(context.Background(), f.settings(t, filepath.Join(t.TempDir(), "s.json"), map[string]any{"secret": "wrong"})); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "k", Credential: processor.StoredCredential{Token: f.createToken(cardApprove)}, Amount: usd(100)})
+	if errs.CodeOf(err) != errs.Unauthenticated || !strings.Contains(err.Error(), "app_id") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// initialPrice is a JSON number written from the exact decimal text, and
+// currencyCode the numeric ISO code, whatever the exponent or size.
+func TestAmountWireFormat(t *testing.T) {
+	f := newFakeCCBill(t)
+	c, _ := newTestPlugin(t, f, "")
+	cases := []struct {
+		m       money.Money
+		price   string
+		numeric int
+	}{
+		{money.Money{Amount: 5000, Currency: "JPY"}, "5000", 392},
+		{money.Money{Amount: 1, Currency: "USD"}, "0.01", 840},
+		{money.Money{Amount: 1050, Currency: "EUR"}, "10.50", 978},
+		{money.Money{Amount: 999999999999999999, Currency: "GBP"}, "9999999999999999.99", 826},
+	}
+	for i, tc := range cases {
+		cred := processor.StoredCredential{Token: f.createToken(cardApprove)}
+		res, err := c.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "wire/" + tc.price, Credential: cred, Amount: tc.m})
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		got := f.chargesOf(cred.Token)
+		if len(got) != 1 || got[0].RawPrice != tc.price || got[0].CurrencyCode != tc.numeric || got[0].Amount != tc.m || res.Amount != tc.m {
+			t.Fatalf("%s: the wire carried %+v, want initialPrice %s currencyCode %d", tc.m, got[0], tc.price, tc.numeric)
+		}
+	}
+	_, err := c.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "wire/bhd", Credential: processor.StoredCredential{Token: f.createToken(cardApprove)}, Amount: money.Money{Amount: 1000, Currency: "BHD"}})
+	if errs.CodeOf(err) != errs.UnknownCurrency {
+		t.Fatalf("BHD (not configured) = %v", err)
+	}
+}
+
+func TestPurchaseAndRecurringAtCheckout(t *testing.T) {
+	f := newFakeCCBill(t)
+	c, _ := newTestPlugin(t, f, "")
+	ctx := context.Background()
+	price := usd(1999)
+	co, err := c.StartCheckout(ctx, processor.StartCheckoutRequest{IdempotencyKey: "fanclub/1", CustomerRef: "viewer/2", ReturnURL: "/account/return",
+		Purchase: &price, Recurring: &processor.RecurringTerms{Amount: usd(999), PeriodDays: 30}, Description: "Fan club"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.StartCheckout(ctx, processor.StartCheckoutRequest{IdempotencyKey: "fanclub/1", CustomerRef: "viewer/2", ReturnURL: "/account/return",
+		Purchase: &price, Recurring: &processor.RecurringTerms{Amount: usd(999), PeriodDays: 30}, Description: "Fan club"})
+	if err != nil || again.Reference != co.Reference {
+		t.Fatalf("repeated StartCheckout = %+v, %v; want %s", again, err, co.Reference)
+	}
+	tok := f.createToken(cardApprove)
+	resp, err := c.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/ccbill/checkout",
+		Body: []byte(url.Values{"ref": {co.Reference}, "payment_token_id": {tok}}.Encode())})
+	if err != nil || resp.Status != http.StatusSeeOther {
+		t.Fatalf("post: %d %v %s", resp.Status, err, resp.Body)
+	}
+	back, _ := url.Parse(resp.Headers.Get("Location"))
+	res, err := c.CompleteCheckout(ctx, processor.CompleteCheckoutRequest{CheckoutReference: co.Reference, CustomerRef: "viewer/2", Params: back.Query()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	charges := f.chargesOf(tok)
+	if res.Charge == nil || res.Charge.Amount != price || len(charges) != 1 || !charges[0].Recurring || res.SubscriptionReference != res.Charge.Reference {
+		t.Fatalf("result %+v, charges %+v", res, charges)
+	}
+	if _, err := c.CompleteCheckout(ctx, processor.CompleteCheckoutRequest{CheckoutReference: co.Reference, CustomerRef: "viewer/3"}); errs.CodeOf(err) != errs.Forbidden {
+		t.Fatalf("another customer's completion: %v", err)
+	}
+	// Posting the page again does not charge again.
+	resp, _ = c.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/ccbill/checkout",
+		Body: []byte(url.Values{"ref": {co.Reference}, "payment_token_id": {tok}}.Encode())})
+	if resp.Status != http.StatusGone || len(f.chargesOf(tok)) != 1 {
+		t.Fatalf("second post: %d, %d charges", resp.Status, len(f.chargesOf(tok)))
+	}
+	cancelReq := processor.CancelRecurringRequest{IdempotencyKey: "fanclub/1/cancel", SubscriptionReference: res.SubscriptionReference}
+	if err := c.CancelRecurring(ctx, cancelReq); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CancelRecurring(ctx, cancelReq); err != nil {
+		t.Fatalf("repeated cancel: %v", err)
+	}
+	f.mu.Lock()
+	cancelled := f.cancelled[res.SubscriptionReference]
+	f.mu.Unlock()
+	if !cancelled {
+		t.Fatal("the subscription was not cancelled at the fake")
+	}
+	if err := c.CancelRecurring(ctx, processor.CancelRecurringRequest{IdempotencyKey: "x", SubscriptionReference: "1"}); errs.CodeOf(err) != errs.NotFound {
+		t.Fatalf("cancel of an unknown subscription: %v", err)
+	}
+}
+
+func TestDeclinedPurchaseAtCheckout(t *testing.T) {
+	f := newFakeCCBill(t)
+	c, _ := newTestPlugin(t, f, "")
+	ctx := context.Background()
+	price := usd(500)
+	co, err := c.StartCheckout(ctx, processor.StartCheckoutRequest{IdempotencyKey: "pack/1", CustomerRef: "v", ReturnURL: "/r", Purchase: &price})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := c.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/ccbill/checkout",
+		Body: []byte(url.Values{"ref": {co.Reference}, "payment_token_id": {f.createToken(cardInsufficient)}}.Encode())})
+	back, _ := url.Parse(resp.Headers.Get("Location"))
+	if back.Query().Get("status") != "declined" {
+		t.Fatalf("redirect %v", back)
+	}
+	_, err = c.CompleteCheckout(ctx, processor.CompleteCheckoutRequest{CheckoutReference: co.Reference, Params: back.Query()})
+	if errs.CodeOf(err) != errs.InsufficientFunds {
+		t.Fatalf("CompleteCheckout = %v", err)
+	}
+}
+
+// billingApi.cgi cannot look a refund up: an unknown outcome waits for the
+// Refund webhook instead of refunding a second time.
+func TestRefundWithUnknownOutcomeSettlesByWebhook(t *testing.T) {
+	f := newFakeCCBill(t)
+	c, clock := newTestPlugin(t, f, "")
+	cred := processor.StoredCredential{Token: f.createToken(cardApprove)}
+	ch, err := c.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "seat/1/block/1", Credential: cred, Amount: usd(1000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.refundDelay = time.Second
+	f.mu.Unlock()
+	req := processor.RefundRequest{IdempotencyKey: "seat/1/unused", Reference: ch.Reference, Amount: usd(400)}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	_, err = c.Refund(ctx, req)
+	cancel()
+	if errs.CodeOf(err) != errs.Timeout {
+		t.Fatalf("refund past its deadline: %v", err)
+	}
+	_, err = c.Refund(context.Background(), req)
+	if errs.CodeOf(err) != errs.Unavailable || !errs.IsRetryable(err) || !strings.Contains(err.Error(), "webhook") {
+		t.Fatalf("retry before the webhook: %v", err)
+	}
+	hook := webhookJSON(t, "Refund", "64.38.215.3:1000", map[string]any{"subscriptionId": ch.Reference, "transactionId": "0312001",
+		"amount": "4.00", "currencyCode": "840", "reason": "", "timestamp": ccbillTime(clock.now())})
+	if _, err := c.ParseWebhook(context.Background(), hook); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Refund(context.Background(), req)
+	if err != nil || res.Amount != usd(400) {
+		t.Fatalf("retry after the webhook = %+v, %v", res, err)
+	}
+	f.mu.Lock()
+	calls, refunded := f.refundCalls, f.charges[ch.Reference].Refunded
+	f.mu.Unlock()
+	if calls != 1 || refunded != 400 {
+		t.Fatalf("%d refund calls, %d refunded; want 1 and 400", calls, refunded)
+	}
+	// Without a webhook, the refund is sent again only after the wait.
+	f.mu.Lock()
+	f.refundDelay = time.Second
+	f.mu.Unlock()
+	req2 := processor.RefundRequest{IdempotencyKey: "seat/1/unused-2", Reference: ch.Reference, Amount: usd(100)}
+	ctx, cancel = context.WithTimeout(context.Background(), 150*time.Millisecond)
+	_, _ = c.Refund(ctx, req2)
+	cancel()
+	clock.add(refundSettleWait + time.Minute)
+	f.mu.Lock()
+	f.charges[ch.Reference].Refunded -= 100 // CCBill never booked it, as the webhook's silence says
+	f.mu.Unlock()
+	if _, err := c.Refund(context.Background(), req2); err != nil {
+		t.Fatalf("re-sent refund: %v", err)
+	}
+}
+
+func TestWebhooks(t *testing.T) {
+	f := newFakeCCBill(t)
+	c, clock := newTestPlugin(t, f, "")
+	ctx := context.Background()
+	now := ccbillTime(clock.now())
+
+	sale := webhookJSON(t, "NewSaleSuccess", "64.38.240.20:443", map[string]any{"subscriptionId": "925014201000000206",
+		"transactionId": "0312000001", "billedInitialPrice": "19.99", "billedCurrencyCode": "840", "accountingInitialPrice": "18.00",
+		"accountingCurrencyCode": "978", "timestamp": now, "paymentTokenId": "ptabc", "last4": "1111", "expDate": "0130", "cardType": "VISA",
+		"X-camkitCustomer": "viewer/9"})
+	res, err := c.ParseWebhook(ctx, sale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := res.Events[0]
+	if ev.Type != processor.EventSale || ev.Reference != "925014201000000206" || ev.Amount != usd(1999) || ev.CustomerRef != "viewer/9" ||
+		ev.Credential == nil || ev.Credential.Last4 != "1111" || ev.Credential.ExpYear != 2030 || string(res.Response.Body) != "OK" {
+		t.Fatalf("sale: %+v %+v", ev, res.Response)
+	}
+	if _, err := c.ParseWebhook(ctx, sale); errs.CodeOf(err) != errs.Unauthenticated {
+		t.Fatalf("replayed sale: %v", err)
+	}
+
+	// Form-encoded chargeback, as CCBill sends when the format is set to "form".
+	cb := url.Values{"subscriptionId": {"925014201000000206"}, "transactionId": {"0312000009"}, "amount": {"19.99"},
+		"currency": {"USD"}, "reason": {"10.4 Other Fraud"}, "timestamp": {now}}
+	res, err = c.ParseWebhook(ctx, processor.WebhookRequest{Method: http.MethodPost, RemoteAddr: "[::ffff:64.38.241.9]:80",
+		Query: url.Values{"eventType": {"Chargeback"}}, Body: []byte(cb.Encode()), Headers: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev = res.Events[0]
+	if ev.Type != processor.EventChargeback || ev.RelatedReference != "925014201000000206" || ev.Amount != usd(1999) || ev.Reason != "10.4 Other Fraud" || ev.ID == "" {
+		t.Fatalf("chargeback: %+v", ev)
+	}
+
+	fail := webhookJSON(t, "RenewalFailure", "64.38.212.1:1", map[string]any{"subscriptionId": "925014201000000206", "transactionId": "77",
+		"failureReason": "Insufficient Funds", "failureCode": "24", "timestamp": now})
+	res, err = c.ParseWebhook(ctx, fail)
+	if err != nil || res.Events[0].Type != processor.EventRebill || res.Events[0].DeclineCode != errs.InsufficientFunds {
+		t.Fatalf("renewal failure: %+v %v", res.Events, err)
+	}
+	res, err = c.ParseWebhook(ctx, webhookJSON(t, "BillingDateChange", "64.38.212.1:1", map[string]any{"subscriptionId": "925014201000000206", "timestamp": now}))
+	if err != nil || len(res.Events) != 0 || res.Response.Status != 200 {
+		t.Fatalf("billing date change: %+v %v", res, err)
+	}
+
+	bad := []struct {
+		name string
+		req  processor.WebhookRequest
+		code errs.Code
+	}{
+		{"forged source", webhookJSON(t, "Refund", "203.0.113.5:443", map[string]any{"subscriptionId": "1", "transactionId": "2", "amount": "1.00", "currencyCode": "840", "timestamp": now}), errs.Unauthenticated},
+		{"no source", webhookJSON(t, "Refund", "", map[string]any{"subscriptionId": "1", "transactionId": "2", "amount": "1.00", "currencyCode": "840", "timestamp": now}), errs.Unauthenticated},
+		{"stale", webhookJSON(t, "Refund", "64.38.212.1:1", map[string]any{"subscriptionId": "1", "transactionId": "3", "amount": "1.00", "currencyCode": "840",
+			"timestamp": ccbillTime(clock.now().Add(-8 * 24 * time.Hour))}), errs.Unauthenticated},
+		{"unknown event", webhookJSON(t, "Bonus", "64.38.212.1:1", map[string]any{"subscriptionId": "1", "timestamp": now}), errs.Invalid},
+		{"no amount", webhookJSON(t, "Refund", "64.38.212.1:1", map[string]any{"subscriptionId": "1", "transactionId": "4", "timestamp": now}), errs.Invalid},
+		{"float noise", webhookJSON(t, "Refund", "64.38.212.1:1", map[string]any{"subscriptionId": "1", "transactionId": "5", "amount": "1.005", "currencyCode": "840", "timestamp": now}), errs.Invalid},
+		{"no timestamp", webhookJSON(t, "Refund", "64.38.212.1:1", map[string]any{"subscriptionId": "1", "transactionId": "6", "amount": "1.00", "currencyCode": "840"}), errs.Invalid},
+		{"bad subscription", webhookJSON(t, "Refund", "64.38.212.1:1", map[string]any{"subscriptionId": "abc", "transactionId": "7", "amount": "1.00", "currencyCode": "840", "timestamp": now}), errs.Invalid},
+		{"unknown currency", webhookJSON(t, "Refund", "64.38.212.1:1", map[string]any{"subscriptionId": "1", "transactionId": "8", "amount": "1.00", "currencyCode": "999", "timestamp": now}), errs.UnknownCurrency},
+		{"malformed JSON", processor.WebhookRequest{RemoteAddr: "64.38.212.1:1", Query: url.Values{"eventType": {"Refund"}}, Body: []byte(`{"subscriptionId":`),
+			Headers: http.Header{"Content-Type": {"application/json"}}}, errs.Invalid},
+	}
+	for _, b := range bad {
+		if _, err := c.ParseWebhook(ctx, b.req); errs.CodeOf(err) != b.code {
+			t.Errorf("%s: %v, want %s", b.name, err, b.code)
+		}
+	}
+}
