@@ -68,22 +68,28 @@ type Asset struct {
 // Where the host serves what themes include. Themes must reference these
 // constants rather than hard-coding the paths.
 const (
-	// PlayerScript is the host's WebRTC player (WHEP playback, WHIP publish for
-	// models). Include it with <script type="module"> on Room, PrivateShow and
-	// ModelDashboard pages. It binds to elements carrying PlayerAttr.
+	// PlayerScript is the host's WebRTC player, an ES module exporting
+	// play(videoEl, {whepUrl, token}) and publish(videoEl, {whipUrl,
+	// streamKey}), each returning an EventTarget that fires live, paused,
+	// ended and error. Include it with <script type="module"> on Room,
+	// PrivateShow and ModelDashboard pages; the theme's own module calls it
+	// for the elements carrying PlayerAttr.
 	PlayerScript = "/static/camkit-player.js"
 	// ChatScript is the host's chat client (WebSocket). Include it with
 	// <script type="module"> on Room and PrivateShow pages. It binds to the
 	// element carrying ChatAttr.
 	ChatScript = "/static/camkit-chat.js"
 
-	// PlayerAttr marks a <video> element for the player script. The element
-	// also carries data-src (the WHEP or WHIP endpoint), data-token (a seat
-	// or publish token, may be empty) and data-role ("viewer" | "publisher").
+	// PlayerAttr marks the <video> element of a show. The element also
+	// carries data-src (the WHEP endpoint to play, or the WHIP endpoint to
+	// publish to), data-token (the seat token or the model's stream key; may
+	// be empty) and data-role ("viewer" | "publisher"). Host end-to-end tests
+	// find the video by it, whatever theme is installed.
 	PlayerAttr = "data-camkit-player"
 	// ChatAttr marks the chat panel for the chat script; it carries data-url
 	// (the WebSocket URL). Inside it, the script appends messages to the
-	// element with data-chat-log and sends the form with data-chat-form.
+	// element with data-chat-log and sends the form with data-chat-form (a
+	// text input named "text").
 	ChatAttr = "data-camkit-chat"
 
 	// CSRFField is the name of the hidden input that every POST form to the

@@ -1,10 +1,41 @@
-// camkit default theme: small progressive enhancements. The host's player and
-// chat scripts do the real work; nothing here is needed for a page to work.
+// camkit default theme: the glue between the page and the host's scripts.
+// The host's player module (/static/camkit-player.js) does all WebRTC; this
+// module hands it the video elements the page marks and shows its state.
 
 // Forms that carry data-autosubmit (a checkout that posts to the processor)
 // submit themselves; their button stays for browsers without JavaScript.
 for (const form of document.querySelectorAll("form[data-autosubmit]")) {
   form.submit();
+}
+
+const STATUS = {
+  connecting: "Connecting…",
+  live: "",
+  paused: "Video paused. You are not billed while it is paused.",
+  ended: "This show has ended.",
+};
+
+const players = document.querySelectorAll("video[data-camkit-player][data-start=true]");
+if (players.length > 0) {
+  const { play, publish } = await import("/static/camkit-player.js");
+  for (const video of players) {
+    const stage = video.closest(".stage") || video.parentElement;
+    const status = stage.querySelector("[data-player-status]");
+    const show = (state, text) => {
+      stage.dataset.state = state;
+      if (status) status.textContent = text;
+    };
+    const { src, token, role } = video.dataset;
+    const session = role === "publisher"
+      ? publish(video, { whipUrl: src, streamKey: token })
+      : play(video, { whepUrl: src, token: token || undefined });
+    show("connecting", STATUS.connecting);
+    session.addEventListener("live", () => show("live", STATUS.live));
+    session.addEventListener("paused", () => show("paused", STATUS.paused));
+    session.addEventListener("ended", () => show("ended", STATUS.ended));
+    session.addEventListener("error", (e) => show("error", e.detail?.message || "Connection problem, retrying…"));
+    window.addEventListener("pagehide", () => session.stop(), { once: true });
+  }
 }
 
 // The private-show clock and cost are not ticked here: billing pauses when
