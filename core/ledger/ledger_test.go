@@ -15,6 +15,7 @@ import (
 	"github.com/camkit/camkit/core/store/storetest"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
+	"gorm.io/gorm"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -563,4 +564,36 @@ func TestConcurrentFirstUseCreatesAccountOnce(t *testing.T) {
 	}
 	f.wantBalance("viewer:777:wallet", 160, 160)
 	f.verifyClean()
+}
+
+// A caller's own transaction carries the transfers: rolled back, nothing
+// moved; committed, both its rows and the transfers are there.
+func TestInTxFollowsTheCallersTransaction(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		f.fund("13", 100)
+		rollback := errors.New("caller gives up")
+		err := db.Gorm().Transaction(func(tx *gorm.DB) error {
+			if _, err := f.l.InTx(tx).Transfer(f.ctx, ledger.Request{Key: "intx/1", Debit: "viewer:13:wallet", Credit: "platform:revenue", Amount: usd(40)}); err != nil {
+				return err
+			}
+			b, err := f.l.InTx(tx).Balance(f.ctx, "viewer:13:wallet", "USD")
+			if err != nil || b.Posted().Amount != 60 {
+				t.Errorf("inside the transaction: %+v %v", b, err)
+			}
+			return rollback
+		})
+		if !errors.Is(err, rollback) {
+			t.Fatalf("transaction: %v", err)
+		}
+		f.wantBalance("viewer:13:wallet", 100, 100)
+		if err := db.Gorm().Transaction(func(tx *gorm.DB) error {
+			_, err := f.l.InTx(tx).Transfer(f.ctx, ledger.Request{Key: "intx/1", Debit: "viewer:13:wallet", Credit: "platform:revenue", Amount: usd(40)})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		f.wantBalance("viewer:13:wallet", 60, 60)
+		f.verifyClean()
+	})
 }
