@@ -18,12 +18,12 @@ import (
 // it created (so captures, voids and refunds are checked before anything is
 // sent), the checkouts in progress and the webhook ids already seen.
 type state struct {
-	Idempotency map[string]*idemRecord `json:"idempotency"` // by the host's idempotency key
-	Holds       map[string]*hold       `json:"holds"`       // by NMI transactionid of the auth
-	Payments    map[string]*payment    `json:"payments"`    // captures and sales, by NMI transactionid
-	Checkouts   map[string]*checkoutRec `json:"checkouts"`  // by checkout reference
-	Refunds     map[string]string      `json:"refunds"`     // refund transactionid -> the payment it refunds
-	SeenEvents  map[string]time.Time   `json:"seen_events"` // webhook event ids and nonces
+	Idempotency map[string]*idemRecord  `json:"idempotency"` // by the host's idempotency key
+	Holds       map[string]*hold        `json:"holds"`       // by NMI transactionid of the auth
+	Payments    map[string]*payment     `json:"payments"`    // captures and sales, by NMI transactionid
+	Checkouts   map[string]*checkoutRec `json:"checkouts"`   // by checkout reference
+	Refunds     map[string]string       `json:"refunds"`     // refund transactionid -> the payment it refunds
+	SeenEvents  map[string]time.Time    `json:"seen_events"` // webhook event ids and nonces
 }
 
 type recordStatus string
