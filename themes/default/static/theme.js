@@ -11,7 +11,8 @@ for (const form of document.querySelectorAll("form[data-autosubmit]")) {
 const STATUS = {
   connecting: "Connecting…",
   live: "",
-  paused: "Video paused. You are not billed while it is paused.",
+  paused: "Video paused, reconnecting…",
+  pausedSeat: "Video paused. You are not billed while it is paused.",
   ended: "This show has ended.",
 };
 
@@ -31,7 +32,9 @@ if (players.length > 0) {
       : play(video, { whepUrl: src, token: token || undefined });
     show("connecting", STATUS.connecting);
     session.addEventListener("live", () => show("live", STATUS.live));
-    session.addEventListener("paused", () => show("paused", STATUS.paused));
+    // A token on a viewer's video means a paid seat: say billing stops too.
+    const paused = role !== "publisher" && token ? STATUS.pausedSeat : STATUS.paused;
+    session.addEventListener("paused", () => show("paused", paused));
     session.addEventListener("ended", () => show("ended", STATUS.ended));
     session.addEventListener("error", (e) => show("error", e.detail?.message || "Connection problem, retrying…"));
     window.addEventListener("pagehide", () => session.stop(), { once: true });
