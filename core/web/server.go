@@ -129,8 +129,13 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// StatusOf maps the error vocabulary onto HTTP.
+// StatusOf maps the error vocabulary onto HTTP. An error that names its own
+// status (accounts.RateLimitError: 429) keeps it.
 func StatusOf(err error) int {
+	var own interface{ HTTPStatus() int }
+	if errors.As(err, &own) {
+		return own.HTTPStatus()
+	}
 	switch errs.CodeOf(err) {
 	case "":
 		return fiber.StatusOK
@@ -159,6 +164,10 @@ func StatusOf(err error) int {
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	code := StatusOf(err)
 	msg := err.Error()
+	var wait interface{ RetryAfter() time.Duration }
+	if errors.As(err, &wait) {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((wait.RetryAfter()+time.Second-1)/time.Second)))
+	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		code, msg = fe.Code, fe.Message
