@@ -250,18 +250,21 @@ func (p *Publisher) sendVideo() {
 	defer p.wg.Done()
 	const mtu = 1100
 	frameBytes := p.opts.VideoBitrate / 8 / p.opts.FPS
-	tick := time.NewTicker(time.Second / time.Duration(p.opts.FPS))
-	defer tick.Stop()
 	var seq uint16
 	var ts uint32
 	frame := 0
 	buf := make([]byte, 3*frameBytes+16)
 	_, _ = rand.Read(buf)
+	// Frames are paced against a fixed start, not a ticker, so a starved
+	// goroutine catches up instead of silently lowering the bitrate.
+	start := time.Now()
+	interval := time.Second / time.Duration(p.opts.FPS)
 	for {
+		next := start.Add(time.Duration(frame+1) * interval)
 		select {
 		case <-p.stop:
 			return
-		case <-tick.C:
+		case <-time.After(time.Until(next)):
 		}
 		ts += 90000 / uint32(p.opts.FPS)
 		frame++
@@ -299,17 +302,16 @@ func (p *Publisher) sendVideo() {
 
 func (p *Publisher) sendAudio() {
 	defer p.wg.Done()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
 	var seq uint16
 	var ts uint32
 	payload := make([]byte, 80)
 	_, _ = rand.Read(payload)
-	for {
+	start := time.Now()
+	for i := 1; ; i++ {
 		select {
 		case <-p.stop:
 			return
-		case <-tick.C:
+		case <-time.After(time.Until(start.Add(time.Duration(i) * 20 * time.Millisecond))):
 		}
 		ts += 960
 		if !p.sending.Load() {
