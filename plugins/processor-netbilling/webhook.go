@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/processor"
+)
+
+const (
+	// seenRetention keeps accepted transaction ids long after
+	// postback_max_age, so a replay is refused by id.
+	seenRetention = 90 * 24 * time.Hour
+	// futureSkew tolerates NETbilling's issue dates, which are local to its
+	// zone rather than UTC.
+	futureSkew = 15 * time.Hour
+)
+
+// ParseWebhook verifies a NETbilling postback (the hosted form's answer, sent
+// server to server) by its MD5 hashes, refuses a transaction id seen before
+// or an issue date older than postback_max_age, records the outcome on its
+// checkout and normalises it into a sale or auth event.
+func (n *NETbilling) ParseWebhook(_ context.Context, req processor.WebhookRequest) (processor.WebhookResult, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.st == nil {
+		return processor.WebhookResult{}, errs.Retry(errs.Unavailable, "netbilling processor is not configured yet")
+	}
+	if err := n.allowed(req.RemoteAddr); err != nil {
+		return processor.WebhookResult{}, err
+	}
+	v := req.Query
+	if len(req.Body) > 0 {
+		form, err := url.ParseQuery(string(req.Body))
+		if err != nil {
+			return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "netbilling postback: malformed form body")
+		}
+		v = form
+	}
+	r, err := n.verifyForm(v)
+	if err != nil {
+		return processor.WebhookResult{}, err
+	}
+	now := n.now()
+	if r.Issued.IsZero() {
+		return processor.WebhookResult{}, errs.E(errs.Invalid, "netbilling postback %s: no Ecom_Ezic_Response_IssueDate", r.TransID)
+	}
+	if age := now.Sub(r.Issued); age > n.maxAge || age < -futureSkew {
+		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "netbilling postback %s: issued %s, outside postback_max_age %s (stale or replayed)", r.TransID, r.Issued.Format(time.RFC3339), n.maxAge)
+	}
+	if at, ok := n.st.SeenEvents[r.TransID]; ok {
+		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "netbilling postback: transaction %s was already delivered at %s (replay)", r.TransID, at.Format(time.RFC3339))
+	}
+	ev := processor.Event{ID: r.TransID, Reference: r.TransID, CheckoutReference: r.OrderID, Amount: r.Amount, OccurredAt: r.Issued.UTC(),
+		Credential: &processor.StoredCredential{Token: "CS:" + r.TransID}}
+	switch r.AuthType {
+	case "SALE":
+		ev.Type = processor.EventSale
+	case "AUTH":
+		ev.Type = processor.EventAuth
+	default:
+		return processor.WebhookResult{}, errs.E(errs.Invalid, "netbilling postback %s: authorization type %q", r.TransID, r.AuthType)
+	}
+	if err := (directResponse{StatusCode: r.Status, TransID: r.TransID, AuthMsg: r.AuthMsg}).err(); err != nil {
+		if !errs.IsDecline(err) {
+			return processor.WebhookResult{}, errs.E(errs.Invalid, "netbilling postback %s: status %q", r.TransID, r.Status)
+		}
+		ev.DeclineCode, ev.Credential = errs.CodeOf(err), nil
+	}
+	if co := n.st.Checkouts[r.OrderID]; co != nil {
+		ev.CustomerRef = co.CustomerRef
+		if _, _, err := n.record(n.st, r); err != nil {
+			return processor.WebhookResult{}, err
+		}
+	}
+	for id, at := range n.st.SeenEvents {
+		if now.Sub(at) > seenRetention {
+			delete(n.st.SeenEvents, id)
+		}
+	}
+	n.st.SeenEvents[r.TransID] = now.UTC()
+	if err := n.saveLocked(); err != nil {
+		return processor.WebhookResult{}, err
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	return processor.WebhookResult{Events: []processor.Event{ev}, Response: processor.HTTPResponse{Status: http.StatusOK, Headers: h, Body: []byte("OK")}}, nil
+}
+
+func (n *NETbilling) allowed(remote string) error {
+	if len(n.cidrs) == 0 {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	for _, c := range n.cidrs {
+		if ip != nil && c.Contains(ip) {
+			return nil
+		}
+	}
+	return errs.E(errs.Unauthenticated, "netbilling postback: source address %q is not in settings.postback_allowed_cidrs", remote)
+}
