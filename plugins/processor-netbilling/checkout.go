@@ -165,8 +165,13 @@ func (n *NETbilling) verifyForm(v url.Values) (formResult, error) {
 	if trans == "" || strings.Trim(trans, "0123456789") != "" || status == "" {
 		return formResult{}, errs.E(errs.Invalid, "netbilling: answer without a numeric transaction id and a status code")
 	}
+	// The unhashed copies of the signed outcome must agree with it: a
+	// difference means the answer was altered on the way.
 	if t := v.Get("Ecom_Ezic_TransactionId"); t != "" && t != trans {
-		return formResult{}, errs.E(errs.Invalid, "netbilling: Ecom_Ezic_TransactionId %s differs from the response's %s", t, trans)
+		return formResult{}, errs.E(errs.Unauthenticated, "netbilling: Ecom_Ezic_TransactionId %s differs from the signed %s", t, trans)
+	}
+	if s := v.Get("Ecom_Ezic_TransactionStatus"); s != "" && s != status {
+		return formResult{}, errs.E(errs.Unauthenticated, "netbilling: Ecom_Ezic_TransactionStatus %s differs from the signed %s", s, status)
 	}
 	amt, err := money.ParseDecimal(v.Get("Ecom_Cost_Total"), "USD")
 	if err != nil {
