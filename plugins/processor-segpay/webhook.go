@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/processor"
+)
+
+// seenTTL: Segpay's postbacks carry no timestamp to judge staleness by, so
+// their ids are remembered this long to refuse a replay.
+const seenTTL = 120 * 24 * time.Hour
+
+// ParseWebhook reads a TransPost (payment, refund, void, chargeback) or a
+// member postback (Inquiry, Enable, Disable, Cancel...). Segpay fills macros
+// into the URL registered in its portal; the plugin reads query and body alike.
+func (s *Segpay) ParseWebhook(_ context.Context, req processor.WebhookRequest) (processor.WebhookResult, error) {
+	cfg, err := s.configured()
+	if err != nil {
+		return processor.WebhookResult{}, err
+	}
+	if addr, ok := cfg.allowed.allows(req.RemoteAddr); !ok {
+		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "segpay postback from %s: not among settings.allowed_ips", addr)
+	}
+	f, err := postbackFields(req)
+	if err != nil {
+		return processor.WebhookResult{}, err
+	}
+	now := s.now().UTC()
+	ev, ok, err := normalise(f, now)
+	if err != nil {
+		return processor.WebhookResult{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at, dup := s.st.Seen[ev.ID]; dup {
+		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "segpay postback %s was already received at %s (replay)", ev.ID, at.Format(time.RFC3339))
+	}
+	for id, at := range s.st.Seen {
+		if now.Sub(at) > seenTTL {
+			delete(s.st.Seen, id)
+		}
+	}
+	s.st.Seen[ev.ID] = now
+	if ok && (ev.Type == processor.EventSale || ev.Type == processor.EventRebill) {
+		s.applySaleLocked(f, ev)
+	}
+	if err := s.saveLocked(); err != nil {
+		return processor.WebhookResult{}, err
+	}
+	out := processor.WebhookResult{Response: plainResponse(http.StatusOK, "OK")}
+	if ok {
+		out.Events = []processor.Event{ev}
+	}
+	return out, nil
+}
+
+// applySaleLocked records what a sale tells the plugin: a hosted checkout's
+// purchase id, or the transaction of a one-click charge whose answer was lost.
+func (s *Segpay) applySaleLocked(f url.Values, ev processor.Event) {
+	if co := s.st.Checkouts[f.Get("camkit_ref")]; co != nil && co.PurchaseID == "" && co.Decline == nil {
+		if ev.DeclineCode != "" {
+			co.Decline = &errs.Error{Code: ev.DeclineCode, Message: "segpay: purchase declined: " + ev.Reason}
+		} else if ev.Amount == co.Purchase {
+			co.PurchaseID, co.TranID = f.Get("purchaseid"), ev.Reference
+			if b, l := f.Get("cardtype"), f.Get("last4"); b != "" || l != "" {
+				co.Card = &cardSummary{Brand: b, Last4: l}
+			}
+			s.st.Payments[ev.Reference] = &payment{Amount: ev.Amount}
+		}
+	}
+	if k := f.Get("camkit_key"); k != "" && ev.DeclineCode == "" {
+		s.st.Sales[k] = ev.Reference
+	}
+}
+
+func postbackFields(req processor.WebhookRequest) (url.Values, error) {
+	f := url.Values{}
+	for k, v := range req.Query {
+		f[strings.ToLower(k)] = v
+	}
+	if len(req.Body) > 0 {
+		body, err := url.ParseQuery(string(req.Body))
+		if err != nil {
+			return nil, errs.E(errs.Invalid, "segpay postback: malformed body: %v", err)
+		}
+		for k, v := range body {
+			f[strings.ToLower(k)] = v
+		}
+	}
+	return f, nil
+}
+
+func digits(s string) bool { return s != "" && len(s) <= 32 && strings.Trim(s, "0123456789") == "" }
+
+func normalise(f url.Values, now time.Time) (processor.Event, bool, error) {
+	trantype := strings.ToLower(f.Get("trantype"))
+	action := strings.ToLower(f.Get("action"))
+	purchase := f.Get("purchaseid")
+	if trantype == "" {
+		// A member postback: access and membership changes, no money.
+		if action == "" || !digits(purchase) {
+			return processor.Event{}, false, errs.E(errs.Invalid, "segpay postback: neither trantype nor action with a purchaseid")
+		}
+		ev := processor.Event{ID: "member:" + action + ":" + purchase, SubscriptionReference: purchase, OccurredAt: now, Reason: f.Get("reason")}
+		switch action {
+		case "cancel", "cancellation":
+			ev.Type = processor.EventCancel
+		case "disable", "expire", "expiration":
+			ev.Type = processor.EventExpire
+		case "inquiry", "enable", "reactivation", "probe":
+			return ev, false, nil
+		default:
+			return processor.Event{}, false, errs.E(errs.Invalid, "segpay postback: unknown action %q", action)
+		}
+		return ev, true, nil
+	}
+	tranid := f.Get("tranid")
+	if !digits(tranid) {
+		return processor.Event{}, false, errs.E(errs.Invalid, "segpay TransPost without a numeric tranid")
+	}
+	cur, err := money.Normalize(f.Get("currencycode"))
+	if err != nil {
+		return processor.Event{}, false, errs.E(errs.UnknownCurrency, "segpay TransPost: currencycode %q: %v", f.Get("currencycode"), err)
+	}
+	price := strings.TrimPrefix(f.Get("price"), "-") // refunds may be sent negative
+	amount, err := money.ParseDecimal(price, cur)
+	if err != nil || price == "" {
+		return processor.Event{}, false, errs.E(errs.Invalid, "segpay TransPost: price %q is not a %s amount", f.Get("price"), cur)
+	}
+	ev := processor.Event{ID: "tx:" + tranid, Reference: tranid, RelatedReference: f.Get("relatedtranid"),
+		SubscriptionReference: purchase, CheckoutReference: f.Get("camkit_ref"), Amount: amount, OccurredAt: now}
+	if g := f.Get("transguid"); g != "" {
+		ev.ID += ":" + g
+	}
+	approved := strings.EqualFold(f.Get("approved"), "yes")
+	switch trantype {
+	case "sale", "charge":
+		ev.Type = processor.EventSale
+		if st := strings.ToLower(f.Get("stage")); st == "rebill" || st == "conversion" {
+			ev.Type = processor.EventRebill
+		}
+		if !approved {
+			ev.DeclineCode = errs.CodeOf(declineErr("segpay", f.Get("reason")))
+			if !errs.IsDecline(&errs.Error{Code: ev.DeclineCode}) {
+				ev.DeclineCode = errs.Declined
+			}
+			ev.Reason = f.Get("reason")
+		}
+	case "credit", "refund":
+		ev.Type = processor.EventRefund
+	case "void":
+		ev.Type = processor.EventVoid
+	case "chargeback":
+		ev.Type, ev.Reason = processor.EventChargeback, f.Get("reason")
+	default:
+		return processor.Event{}, false, errs.E(errs.Invalid, "segpay TransPost: unknown trantype %q", trantype)
+	}
+	if ev.Type != processor.EventSale && ev.Type != processor.EventRebill {
+		if !approved {
+			return ev, false, nil // a refused refund or void moved nothing
+		}
+		if !digits(ev.RelatedReference) {
+			return processor.Event{}, false, errs.E(errs.Invalid, "segpay TransPost: %s without relatedtranid", trantype)
+		}
+	}
+	return ev, true, nil
+}
