@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"strings"
 	"time"
-
 )
 
 // AgeConfirmation is a visitor clicking "I am 18 or older".
@@ -102,4 +101,3 @@ func (s *Service) AgeRecordsOf(ctx context.Context, userID string) ([]AgeRecord,
 	}
 	return out, nil
 }
-

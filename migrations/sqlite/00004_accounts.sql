@@ -100,6 +100,9 @@ CREATE TABLE credit_pack_purchases (
     user_id          TEXT NOT NULL REFERENCES users (id),
     pack_id          TEXT NOT NULL,
     processor        TEXT NOT NULL,
+    -- the stored credential's token charged (never a card number), so a
+    -- retry repeats the very same request even if the card was replaced since
+    credential       TEXT NOT NULL,
     price_amount     BIGINT NOT NULL CHECK (price_amount > 0),
     bonus_amount     BIGINT NOT NULL CHECK (bonus_amount >= 0),
     currency         TEXT NOT NULL,

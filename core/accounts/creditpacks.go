@@ -1,0 +1,277 @@
+package accounts
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/camkit/camkit/core/ledger"
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/processor"
+)
+
+// Pack is a credit pack on offer, from config. The card pays Price; the
+// wallet receives Price + Bonus (see the package doc for the ledger side).
+type Pack struct {
+	ID    string // [a-z0-9-], 1-32: what the buy form posts
+	Name  string
+	Price money.Money
+	Bonus money.Money // zero for no bonus; same currency as Price
+	Badge string      // "Best value", may be empty
+}
+
+// Credits is what the wallet receives.
+func (p Pack) Credits() money.Money {
+	return money.Money{Amount: p.Price.Amount + p.Bonus.Amount, Currency: p.Price.Currency}
+}
+
+// PurchaseState is where a purchase stands.
+type PurchaseState string
+
+const (
+	PurchasePending   PurchaseState = "pending"   // charging, or the outcome is unknown: Resume finishes it
+	PurchaseSucceeded PurchaseState = "succeeded" // charged and credited
+	PurchaseDeclined  PurchaseState = "declined"  // the card said no: nothing moved
+	PurchaseFailed    PurchaseState = "failed"    // refused for another final reason: nothing credited
+)
+
+// Purchase is one credit-pack purchase.
+type Purchase struct {
+	ID              string
+	UserID          string
+	PackID          string
+	Price, Bonus    money.Money
+	State           PurchaseState
+	ChargeReference string
+	ErrorCode       errs.Code
+	Error           string
+	CreatedAt       time.Time
+	DoneAt          time.Time
+}
+
+// CreditPacks sells the configured packs, charged to the card on file.
+type CreditPacks struct {
+	svc   *Service
+	cards *PaymentMethods
+	proc  Checkouts
+	book  Book
+	packs []Pack
+	byID  map[string]Pack
+}
+
+// NewCreditPacks checks packs (unique ids, positive prices in the site
+// currency, bonuses >= 0) and returns the service.
+func NewCreditPacks(svc *Service, cards *PaymentMethods, book Book, packs []Pack) (*CreditPacks, error) {
+	c := &CreditPacks{svc: svc, cards: cards, proc: cards.proc, book: book, byID: map[string]Pack{}}
+	for i, p := range packs {
+		switch {
+		case p.ID == "" || len(p.ID) > 32 || strings.Trim(p.ID, "abcdefghijklmnopqrstuvwxyz0123456789-") != "":
+			return nil, errs.E(errs.Invalid, "credit pack %d: id %q: use 1-32 of a-z, 0-9 and -", i, p.ID)
+		case c.byID[p.ID].ID != "":
+			return nil, errs.E(errs.Invalid, "credit pack %q is defined twice", p.ID)
+		case strings.TrimSpace(p.Name) == "":
+			return nil, errs.E(errs.Invalid, "credit pack %q has no name", p.ID)
+		case p.Price.Currency != svc.currency:
+			return nil, errs.E(errs.UnknownCurrency, "credit pack %q is priced in %q, the site currency is %s", p.ID, p.Price.Currency, svc.currency)
+		case p.Price.Amount <= 0:
+			return nil, errs.E(errs.Invalid, "credit pack %q: price must be positive", p.ID)
+		}
+		if p.Bonus.Currency == "" {
+			p.Bonus.Currency = p.Price.Currency
+		}
+		if p.Bonus.Currency != p.Price.Currency || p.Bonus.Amount < 0 {
+			return nil, errs.E(errs.Invalid, "credit pack %q: bonus must be >= 0 in %s", p.ID, p.Price.Currency)
+		}
+		if _, ok := money.AddInt64(p.Price.Amount, p.Bonus.Amount); !ok {
+			return nil, errs.E(errs.Invalid, "credit pack %q: price + bonus overflows", p.ID)
+		}
+		c.packs = append(c.packs, p)
+		c.byID[p.ID] = p
+	}
+	return c, nil
+}
+
+// Packs lists the packs in config order.
+func (c *CreditPacks) Packs() []Pack { return append([]Pack(nil), c.packs...) }
+
+// Pack returns one pack, errs.NotFound for an unknown id.
+func (c *CreditPacks) Pack(id string) (Pack, error) {
+	p, ok := c.byID[id]
+	if !ok {
+		return Pack{}, errs.E(errs.NotFound, "no credit pack %q", id)
+	}
+	return p, nil
+}
+
+// ClearingCode is the processor's clearing account: what it owes us.
+func ClearingCode(processorName string) string { return "processor:" + processorName + ":clearing" }
+
+// Buy charges the viewer's card on file for pack packID and credits the
+// wallet. A decline is returned as the processor's decline error, with the
+// purchase recorded as declined and nothing moved. An unknown outcome
+// (processor unavailable, a timeout) leaves the purchase pending: Resume
+// finishes it with the same idempotency keys, so it is charged once.
+func (c *CreditPacks) Buy(ctx context.Context, userID, packID string) (Purchase, error) {
+	pack, err := c.Pack(packID)
+	if err != nil {
+		return Purchase{}, err
+	}
+	u, err := c.svc.User(ctx, userID)
+	if err != nil {
+		return Purchase{}, err
+	}
+	if u.Role != RoleViewer || u.Status != StatusActive {
+		return Purchase{}, errs.E(errs.Forbidden, "only viewer accounts buy credits")
+	}
+	cred, err := c.cards.Credential(ctx, userID)
+	if err != nil {
+		return Purchase{}, err
+	}
+	p := Purchase{ID: newID(), UserID: userID, PackID: pack.ID, Price: pack.Price, Bonus: pack.Bonus,
+		State: PurchasePending, CreatedAt: c.svc.now()}
+	if err := c.svc.db.Gorm().WithContext(ctx).Exec(`INSERT INTO credit_pack_purchases
+		(id, user_id, pack_id, processor, credential, price_amount, bonus_amount, currency, state, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+		p.ID, userID, pack.ID, c.cards.name, cred.Token, p.Price.Amount, p.Bonus.Amount, p.Price.Currency, p.CreatedAt).Error; err != nil {
+		return Purchase{}, dbErr("record purchase", err)
+	}
+	return c.finish(ctx, p, pack.Name, cred)
+}
+
+// finish charges (or re-asks the processor for the first result of) the
+// charge, then posts the ledger batch and marks the purchase done.
+func (c *CreditPacks) finish(ctx context.Context, p Purchase, name string, cred processor.StoredCredential) (Purchase, error) {
+	key := "creditpack/" + p.ID
+	ch, err := c.proc.Charge(ctx, processor.ChargeRequest{IdempotencyKey: key, Credential: cred, Amount: p.Price,
+		Description: "Credit pack " + name})
+	if err != nil {
+		if errs.IsRetryable(err) {
+			return p, err // outcome unknown: stays pending
+		}
+		state := PurchaseFailed
+		if errs.IsDecline(err) {
+			state = PurchaseDeclined
+		}
+		if uerr := c.markDone(ctx, &p, state, "", err); uerr != nil {
+			return p, uerr
+		}
+		return p, err
+	}
+	if err := processor.CheckMoved(p.Price, ch.Amount); err != nil {
+		// The processor took another amount: the books must not guess. An
+		// operator reconciles; the wallet is not credited.
+		_ = c.markDone(ctx, &p, PurchaseFailed, ch.Reference, err)
+		return p, err
+	}
+	reqs := []ledger.Request{{
+		Key: key + "/credits", Debit: ClearingCode(c.cards.name), Credit: WalletCode(p.UserID), Amount: p.Price,
+		Memo: "Credit pack " + name,
+	}}
+	if p.Bonus.Amount > 0 {
+		reqs = append(reqs, ledger.Request{
+			Key: key + "/bonus", Debit: "platform:revenue", Credit: WalletCode(p.UserID), Amount: p.Bonus,
+			Memo: "Credit pack " + name + ": bonus",
+		})
+	}
+	if _, err := c.book.Batch(ctx, reqs); err != nil {
+		return p, err // charged but not credited yet: stays pending for Resume
+	}
+	if ch.NewCredential != nil && checkCredential(*ch.NewCredential) == nil {
+		// The processor rotated the token (CCBill createNewPaymentToken).
+		_ = c.svc.db.Gorm().WithContext(ctx).Exec(`UPDATE payment_methods SET token = ? WHERE user_id = ? AND token = ?`,
+			ch.NewCredential.Token, p.UserID, cred.Token).Error
+	}
+	if err := c.markDone(ctx, &p, PurchaseSucceeded, ch.Reference, nil); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func (c *CreditPacks) markDone(ctx context.Context, p *Purchase, st PurchaseState, ref string, cause error) error {
+	p.State, p.ChargeReference, p.DoneAt = st, ref, c.svc.now()
+	if cause != nil {
+		p.ErrorCode, p.Error = errs.CodeOf(cause), cause.Error()
+	}
+	return dbErr("finish purchase", c.svc.db.Gorm().WithContext(ctx).Exec(`UPDATE credit_pack_purchases
+		SET state = ?, charge_reference = ?, error_code = ?, error = ?, done_at = ? WHERE id = ? AND state = 'pending'`,
+		string(st), ref, string(p.ErrorCode), p.Error, p.DoneAt, p.ID).Error)
+}
+
+// Resume finishes purchases left pending by a crash or an unknown outcome,
+// with their original keys and credential. It returns how many it finished.
+func (c *CreditPacks) Resume(ctx context.Context) (int, error) {
+	rows, err := c.svc.db.Gorm().WithContext(ctx).Raw(`SELECT ` + purchaseCols + `, credential, processor FROM credit_pack_purchases
+		WHERE state = 'pending' ORDER BY created_at`).Rows()
+	if err != nil {
+		return 0, dbErr("pending purchases", err)
+	}
+	type todo struct {
+		p          Purchase
+		tok, procN string
+	}
+	var list []todo
+	for rows.Next() {
+		var t todo
+		if t.p, err = scanPurchase(rows, &t.tok, &t.procN); err != nil {
+			rows.Close()
+			return 0, dbErr("pending purchases", err)
+		}
+		list = append(list, t)
+	}
+	rows.Close()
+	done := 0
+	for _, t := range list {
+		if t.procN != c.cards.name {
+			continue // charged through a processor no longer configured: an operator's case
+		}
+		name := t.p.PackID
+		if pk, ok := c.byID[t.p.PackID]; ok {
+			name = pk.Name
+		}
+		if _, err := c.finish(ctx, t.p, name, processor.StoredCredential{Token: t.tok}); err != nil && errs.IsRetryable(err) {
+			return done, err
+		}
+		done++
+	}
+	return done, nil
+}
+
+const purchaseCols = `id, user_id, pack_id, price_amount, bonus_amount, currency, state, charge_reference, error_code, error, created_at, done_at`
+
+func scanPurchase(row interface{ Scan(...any) error }, extra ...any) (Purchase, error) {
+	var (
+		p    Purchase
+		cur  string
+		done sql.NullTime
+	)
+	dst := append([]any{&p.ID, &p.UserID, &p.PackID, &p.Price.Amount, &p.Bonus.Amount, &cur, &p.State, &p.ChargeReference,
+		&p.ErrorCode, &p.Error, &p.CreatedAt, &done}, extra...)
+	err := row.Scan(dst...)
+	p.Price.Currency, p.Bonus.Currency = cur, cur
+	p.CreatedAt, p.DoneAt = p.CreatedAt.UTC(), nullTime(done)
+	return p, err
+}
+
+// Purchases lists a viewer's purchases, newest first.
+func (c *CreditPacks) Purchases(ctx context.Context, userID string, limit int) ([]Purchase, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := c.svc.db.Gorm().WithContext(ctx).Raw(`SELECT `+purchaseCols+` FROM credit_pack_purchases
+		WHERE user_id = ? ORDER BY created_at DESC, id LIMIT ?`, userID, limit).Rows()
+	if err != nil {
+		return nil, dbErr("purchases", err)
+	}
+	defer rows.Close()
+	var out []Purchase
+	for rows.Next() {
+		p, err := scanPurchase(rows)
+		if err != nil {
+			return nil, dbErr("purchases", err)
+		}
+		out = append(out, p)
+	}
+	return out, dbErr("purchases", rows.Err())
+}
