@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -32,8 +33,8 @@ type fakeCCBill struct {
 	charges       map[string]*fakeCharge
 	order         []string
 	nextSub       int64
-	delayNext     time.Duration // the next charge is booked, then answered this late
-	refundDelay   time.Duration
+	hangNext      bool          // the next charge or refund is booked, then never answered
+	booked        chan struct{} // signalled when a hung request was booked
 	refundCalls   int
 	cancelled     map[string]bool
 	unauthorized  int // transaction calls answered 401
@@ -62,7 +63,7 @@ const (
 func newFakeCCBill(t *testing.T) *fakeCCBill {
 	f := &fakeCCBill{accnum: 900123, subacc: 1, creds: map[string]string{"backend-app": "backend-secret", "frontend-app": "frontend-secret"},
 		tokens: map[string]time.Time{}, tokenTTL: 3600, paymentTokens: map[string]string{}, charges: map[string]*fakeCharge{},
-		nextSub: 925014201000000100, cancelled: map[string]bool{}}
+		nextSub: 925014201000000100, cancelled: map[string]bool{}, booked: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /ccbill-auth/oauth/token", f.oauth)
 	mux.HandleFunc("POST /transactions/payment-tokens/{id}", f.charge)
@@ -216,15 +217,17 @@ func (f *fakeCCBill) charge(w http.ResponseWriter, r *http.Request) {
 	f.charges[sub] = &fakeCharge{Token: r.PathValue("id"), Amount: amount, RawPrice: priceText, CurrencyCode: req.CurrencyCode,
 		PassThrough: pt, Recurring: req.RecurringPeriod > 0}
 	f.order = append(f.order, sub)
-	delay := f.delayNext
-	f.delayNext = 0
-	if card == cardSlow {
-		delay = fakeSlow
-	}
+	hang := f.hangNext
+	f.hangNext = false
 	f.mu.Unlock()
-	if delay > 0 { // booked, then the answer comes late
+	if hang { // booked, and the answer never comes
+		f.booked <- struct{}{}
+		<-r.Context().Done()
+		return
+	}
+	if card == cardSlow {
 		select {
-		case <-time.After(delay):
+		case <-time.After(fakeSlow):
 		case <-r.Context().Done():
 			return
 		}
@@ -289,15 +292,13 @@ func (f *fakeCCBill) billingAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Refunded += amt.Amount
-	delay := f.refundDelay
-	f.refundDelay = 0
+	hang := f.hangNext
+	f.hangNext = false
 	f.mu.Unlock()
-	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-r.Context().Done():
-			return
-		}
+	if hang {
+		f.booked <- struct{}{}
+		<-r.Context().Done()
+		return
 	}
 	results(w, 1)
 }
@@ -342,4 +343,23 @@ func (f *fakeCCBill) settings(t *testing.T, stateFile string, extra map[string]a
 		t.Fatal(err)
 	}
 	return b
+}
+
+// hangNextBooking makes the next charge or refund be booked and then never
+// answered, and returns a context that is cancelled the moment the booking
+// happened: the host giving up after CCBill accepted.
+func (f *fakeCCBill) hangNextBooking(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.mu.Lock()
+	f.hangNext = true
+	f.mu.Unlock()
+	go func() {
+		select {
+		case <-f.booked:
+		case <-time.After(10 * time.Second):
+		}
+		cancel()
+	}()
+	t.Cleanup(cancel)
+	return ctx
 }

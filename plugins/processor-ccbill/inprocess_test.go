@@ -98,12 +98,7 @@ func TestTimeoutAfterAcceptedChargeIsNotChargedTwice(t *testing.T) {
 	cred := tokenise(t, c, f, cardApprove)
 	req := processor.ChargeRequest{IdempotencyKey: "seat/7/block/1", Credential: cred, Amount: usd(1234)}
 
-	f.mu.Lock()
-	f.delayNext = time.Second
-	f.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	_, err := c.Charge(ctx, req)
-	cancel()
+	_, err := c.Charge(f.hangNextBooking(t), req)
 	if errs.CodeOf(err) != errs.Timeout || !errs.IsRetryable(err) {
 		t.Fatalf("charge past its deadline: %v, want a retryable timeout", err)
 	}
@@ -326,13 +321,8 @@ func TestRefundWithUnknownOutcomeSettlesByWebhook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	f.refundDelay = time.Second
-	f.mu.Unlock()
 	req := processor.RefundRequest{IdempotencyKey: "seat/1/unused", Reference: ch.Reference, Amount: usd(400)}
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	_, err = c.Refund(ctx, req)
-	cancel()
+	_, err = c.Refund(f.hangNextBooking(t), req)
 	if errs.CodeOf(err) != errs.Timeout {
 		t.Fatalf("refund past its deadline: %v", err)
 	}
@@ -356,13 +346,10 @@ func TestRefundWithUnknownOutcomeSettlesByWebhook(t *testing.T) {
 		t.Fatalf("%d refund calls, %d refunded; want 1 and 400", calls, refunded)
 	}
 	// Without a webhook, the refund is sent again only after the wait.
-	f.mu.Lock()
-	f.refundDelay = time.Second
-	f.mu.Unlock()
 	req2 := processor.RefundRequest{IdempotencyKey: "seat/1/unused-2", Reference: ch.Reference, Amount: usd(100)}
-	ctx, cancel = context.WithTimeout(context.Background(), 150*time.Millisecond)
-	_, _ = c.Refund(ctx, req2)
-	cancel()
+	if _, err := c.Refund(f.hangNextBooking(t), req2); errs.CodeOf(err) != errs.Timeout {
+		t.Fatalf("second refund past its deadline: %v", err)
+	}
 	clock.add(refundSettleWait + time.Minute)
 	f.mu.Lock()
 	f.charges[ch.Reference].Refunded -= 100 // CCBill never booked it, as the webhook's silence says
