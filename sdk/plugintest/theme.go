@@ -117,6 +117,15 @@ func Theme(t *testing.T, binaryPath string, opts ThemeOptions) {
 	})
 }
 
+// themeReporter is the part of *testing.T the page and manifest checks use,
+// so that the suite's own tests can feed them broken pages and see what they
+// report.
+type themeReporter interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // themeUnknownPage is a kind no SDK defines, as a newer host might send.
 type themeUnknownPage struct {
 	Layout theme.Layout `json:"layout"`
@@ -125,7 +134,8 @@ type themeUnknownPage struct {
 func (p *themeUnknownPage) PageKind() theme.Kind      { return "plugintest_unknown" }
 func (p *themeUnknownPage) PageLayout() *theme.Layout { return &p.Layout }
 
-func themeCheckManifest(t *testing.T, m theme.Manifest) {
+func themeCheckManifest(t themeReporter, m theme.Manifest) {
+	t.Helper()
 	if m.Name == "" || m.BrandName == "" {
 		t.Errorf("manifest %+v: name and brand name are required", m)
 	}
@@ -198,7 +208,8 @@ func themeCheckAssets(t *testing.T, th theme.Theme, m theme.Manifest) {
 	}
 }
 
-func themeCheckPage(t *testing.T, s theme.Sample, r theme.Rendered, m theme.Manifest) {
+func themeCheckPage(t themeReporter, s theme.Sample, r theme.Rendered, m theme.Manifest) {
+	t.Helper()
 	if r.Status != s.Status {
 		t.Errorf("status %d, want %d", r.Status, s.Status)
 	}
