@@ -53,7 +53,6 @@ func testSample() theme.Sample {
 	}
 }
 
-
 const goodPage = `<!DOCTYPE html>
 <html><head><title>Not found · Acme</title><link rel="stylesheet" href="/theme/site.css">
 <script type="module" src="/static/camkit-player.js"></script></head>
