@@ -30,7 +30,14 @@ func (p *publisher) close(reason string) {
 	p.sfu.forget(p)
 	p.room.publisherGone(p, reason)
 	p.sfu.metrics.publishers.Dec()
+	p.sfu.dropIfIdle(p.room)
 	go p.pc.Close()
+}
+
+// abandon closes a publisher that never became visible: no accounting, no events.
+func (p *publisher) abandon() {
+	p.closed.Store(true)
+	_ = p.pc.Close()
 }
 
 func (p *publisher) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -72,7 +79,9 @@ func (u *upTrack) run() {
 	fp := &fwdPacket{up: u}
 	for {
 		n, _, err := u.track.Read(buf)
-		if err != nil {
+		if err != nil || u.pub.closed.Load() {
+			// A replaced publisher must stop feeding viewers at once, even
+			// before its connection has finished closing.
 			return
 		}
 		if err := fp.pkt.Unmarshal(buf[:n]); err != nil {

@@ -41,6 +41,7 @@ type room struct {
 	flowing      bool
 	flowingSince time.Time
 	watchers     map[chan ShowEvent]struct{}
+	pending      int // sessions being negotiated for this room
 }
 
 func newRoom(s *SFU, showID string) *room {

@@ -121,6 +121,27 @@ func (s *SFU) room(showID string) *room {
 	return r
 }
 
+// holdRoom returns the show's room pinned against dropIfIdle until the
+// returned release is called: a session being negotiated is not yet in it.
+func (s *SFU) holdRoom(showID string) (*room, func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[showID]
+	if r == nil {
+		r = newRoom(s, showID)
+		s.rooms[showID] = r
+	}
+	r.mu.Lock()
+	r.pending++
+	r.mu.Unlock()
+	return r, func() {
+		r.mu.Lock()
+		r.pending--
+		r.mu.Unlock()
+		s.dropIfIdle(r)
+	}
+}
+
 func (s *SFU) refuse(err error) error {
 	s.metrics.refused.WithLabelValues(string(errs.CodeOf(err))).Inc()
 	return err
@@ -217,7 +238,8 @@ func (s *SFU) Publish(ctx context.Context, streamKey, offerSDP string) (Session,
 	if err != nil {
 		return Session{}, errs.E(errs.Internal, "new peer connection: %v", err)
 	}
-	r := s.room(showID)
+	r, release := s.holdRoom(showID)
+	defer release()
 	pub := &publisher{id: newID(), sfu: s, room: r, pc: pc}
 	pc.OnTrack(pub.onTrack)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
@@ -227,21 +249,21 @@ func (s *SFU) Publish(ctx context.Context, streamKey, offerSDP string) (Session,
 	})
 	answer, etag, err := s.negotiate(ctx, pc, offerSDP)
 	if err != nil {
-		_ = pc.Close()
+		pub.abandon()
 		return Session{}, s.refuse(err)
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		_ = pc.Close()
+		pub.abandon()
 		return Session{}, errs.Retry(errs.Unavailable, "stream service is shutting down")
 	}
 	s.sessions[pub.id] = pub
+	s.metrics.publishers.Inc()
 	s.mu.Unlock()
 	if old := r.setPublisher(pub); old != nil {
 		old.close(ReasonReplaced)
 	}
-	s.metrics.publishers.Inc()
 	return Session{ID: pub.id, ShowID: showID, AnswerSDP: answer, ETag: etag}, nil
 }
 
@@ -260,7 +282,8 @@ func (s *SFU) Subscribe(ctx context.Context, showID, token, offerSDP string) (Se
 	if s.isClosed() {
 		return Session{}, errs.Retry(errs.Unavailable, "stream service is shutting down")
 	}
-	r := s.room(showID)
+	r, release := s.holdRoom(showID)
+	defer release()
 	if admit.SeatID == "" && r.currentMode() != ModePublic {
 		return Session{}, s.refuse(errs.E(errs.Forbidden, "show %s is %s: a seat token is required", showID, r.currentMode()))
 	}
@@ -274,7 +297,7 @@ func (s *SFU) Subscribe(ctx context.Context, showID, token, offerSDP string) (Se
 	for _, dt := range []*downTrack{sub.video, sub.audio} {
 		sender, err := pc.AddTrack(dt)
 		if err != nil {
-			_ = pc.Close()
+			sub.abandon()
 			return Session{}, errs.E(errs.Internal, "add track: %v", err)
 		}
 		go sub.readRTCP(sender)
@@ -282,15 +305,16 @@ func (s *SFU) Subscribe(ctx context.Context, showID, token, offerSDP string) (Se
 	pc.OnConnectionStateChange(sub.onState)
 	answer, etag, err := s.negotiate(ctx, pc, offerSDP)
 	if err != nil {
-		_ = pc.Close()
+		sub.abandon()
 		return Session{}, s.refuse(err)
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		_ = pc.Close()
+		sub.abandon()
 		return Session{}, errs.Retry(errs.Unavailable, "stream service is shutting down")
 	}
+	s.metrics.subscribers.Inc()
 	var replaced *subscriber
 	if sub.seatID != "" {
 		replaced = s.seats[sub.seatID]
@@ -305,7 +329,6 @@ func (s *SFU) Subscribe(ctx context.Context, showID, token, offerSDP string) (Se
 		sub.close(ReasonShowPrivate)
 		return Session{}, s.refuse(err)
 	}
-	s.metrics.subscribers.Inc()
 	return Session{ID: sub.id, ShowID: showID, SeatID: sub.seatID, AnswerSDP: answer, ETag: etag}, nil
 }
 
@@ -359,17 +382,41 @@ func (s *SFU) EndSeat(seatID string) {
 
 // SetMode implements Service.
 func (s *SFU) SetMode(showID string, mode Mode) {
-	s.room(showID).setMode(mode)
+	r := s.room(showID)
+	r.setMode(mode)
+	s.dropIfIdle(r)
 }
 
 // EndShow implements Service.
 func (s *SFU) EndShow(showID string) {
-	s.room(showID).endAll(ReasonShowEnded)
+	r := s.room(showID)
+	r.endAll(ReasonShowEnded)
+	s.dropIfIdle(r)
 }
 
 // Watch implements Service.
 func (s *SFU) Watch(showID string) (<-chan ShowEvent, func()) {
-	return s.room(showID).watch()
+	r := s.room(showID)
+	ch, stop := r.watch()
+	return ch, func() {
+		stop()
+		s.dropIfIdle(r)
+	}
+}
+
+// dropIfIdle forgets a room nobody uses, so show ids from URLs cannot grow
+// the map without bound. A room in a private or group mode is kept: its
+// mode still guards admission.
+func (s *SFU) dropIfIdle(r *room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.mu.Lock()
+	idle := r.pub == nil && len(r.subs) == 0 && len(r.watchers) == 0 && r.pending == 0 && r.mode == ModePublic && !r.flowing
+	r.mu.Unlock()
+	if idle && s.rooms[r.showID] == r {
+		delete(s.rooms, r.showID)
+		s.metrics.showViewers.DeleteLabelValues(r.showID)
+	}
 }
 
 // Patch implements Service: trickle candidates are added; an ICE restart

@@ -30,6 +30,12 @@ var _ session = (*subscriber)(nil)
 func (s *subscriber) sessionID() string            { return s.id }
 func (s *subscriber) peer() *webrtc.PeerConnection { return s.pc }
 
+// abandon closes a subscriber that never became visible: no accounting, no events.
+func (s *subscriber) abandon() {
+	s.closed.Store(true)
+	_ = s.pc.Close()
+}
+
 // close stops the viewer's media first (its down tracks leave the fan-out
 // lists and refuse writes), then tears the connection down in the background.
 func (s *subscriber) close(reason string) {
@@ -44,6 +50,7 @@ func (s *subscriber) close(reason string) {
 	s.disconnectLocked(reason)
 	s.mu.Unlock()
 	s.sfu.metrics.subscribers.Dec()
+	s.sfu.dropIfIdle(s.room)
 	go s.pc.Close()
 }
 
