@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/camkit/camkit/sdk/errs"
@@ -120,7 +119,6 @@ func (s *Segpay) CompleteCheckout(_ context.Context, req processor.CompleteCheck
 }
 
 // ServeHTTP: the card page is Segpay's own; the plugin serves no routes.
-func (s *Segpay) ServeHTTP(_ context.Context, req processor.HTTPRequest) (processor.HTTPResponse, error) {
-	_ = strings.TrimPrefix(req.Path, routePrefix)
+func (s *Segpay) ServeHTTP(context.Context, processor.HTTPRequest) (processor.HTTPResponse, error) {
 	return plainResponse(http.StatusNotFound, "not found"), nil
 }
