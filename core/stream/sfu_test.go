@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,7 +72,7 @@ func (f *fixture) subscribe(t *testing.T, show, token string) *streamtest.Subscr
 // reports whether video packets keep arriving.
 func receiving(t *testing.T, s *streamtest.Subscriber) {
 	t.Helper()
-	if !streamtest.WaitFor(10*time.Second, func() bool {
+	if !streamtest.WaitFor(20*time.Second, func() bool {
 		return s.Video.Keyframes.Load() > 0 && s.Audio.Packets.Load() > 5 && s.Video.Packets.Load() > 20
 	}) {
 		t.Fatalf("viewer receives nothing: video %d packets %d keyframes, audio %d packets",
@@ -209,5 +210,33 @@ func isFlowing(show string) func(stream.LivenessEvent) bool {
 	return func(ev stream.LivenessEvent) bool {
 		e, ok := ev.(stream.ModelMediaFlowing)
 		return ok && e.ShowID == show
+	}
+}
+
+func TestH264IsForwarded(t *testing.T) {
+	f := newFixture(t, nil)
+	f.adm.AddShow("show-1", "key-1")
+	pub, err := streamtest.Publish(ctx(t), streamtest.PublishDirect(f.sfu, "key-1"), streamtest.PublisherOptions{H264: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	v := f.subscribe(t, "show-1", "")
+	receiving(t, v)
+	if c := v.PC.GetTransceivers()[0].Receiver().Track().Codec().MimeType; c != "video/H264" {
+		t.Fatalf("viewer got %s", c)
+	}
+}
+
+func TestOfferWithoutSupportedCodecIsRefused(t *testing.T) {
+	f := newFixture(t, nil)
+	f.adm.AddShow("show-1", "key-1")
+	fp := strings.TrimSuffix(strings.Repeat("AB:", 32), ":")
+	vp9Only := "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n" +
+		"m=video 9 UDP/TLS/RTP/SAVPF 98\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
+		"a=fingerprint:sha-256 " + fp + "\r\na=setup:actpass\r\na=mid:0\r\na=sendonly\r\na=rtcp-mux\r\na=rtpmap:98 VP9/90000\r\n"
+	_, err := f.sfu.Publish(ctx(t), "key-1", vp9Only)
+	if errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), "supported codec") {
+		t.Fatalf("VP9-only offer: %v", err)
 	}
 }

@@ -149,6 +149,8 @@ type PublisherOptions struct {
 	FPS           int // default 30
 	KeyframeEvery int // frames between natural keyframes; default 90
 	NoAudio       bool
+	// H264 sends H.264 (IDR / non-IDR slices in FU-A fragments) instead of VP8.
+	H264 bool
 }
 
 // Publisher sends synthetic VP8 (with a real keyframe pattern: a VP8
@@ -191,7 +193,12 @@ func Publish(ctx context.Context, signal Signal, opts PublisherOptions) (*Publis
 		return nil, err
 	}
 	p := &Publisher{PC: pc, opts: opts, stop: make(chan struct{})}
-	p.video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "synthetic")
+	videoCodec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	if opts.H264 {
+		videoCodec = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}
+	}
+	p.video, err = webrtc.NewTrackLocalStaticRTP(videoCodec, "video", "synthetic")
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +288,21 @@ func (p *Publisher) sendVideo() {
 			n := min(mtu, size-off)
 			payload := make([]byte, 1+n)
 			copy(payload[1:], buf[off:off+n])
-			if off == 0 {
+			if p.opts.H264 {
+				// FU-A (RFC 6184 5.8): indicator, then S/E bits and the NAL type.
+				nal := byte(1)
+				if key {
+					nal = 5
+				}
+				fu := nal
+				if off == 0 {
+					fu |= 0x80
+				}
+				if off+n >= size {
+					fu |= 0x40
+				}
+				payload = append([]byte{0x7c, fu}, payload[1:]...)
+			} else if off == 0 {
 				payload[0] = 0x10 // S=1, PID=0
 				if key {
 					payload[1] = 0x00 // P=0: keyframe
