@@ -10,6 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/camkit/camkit/core/stream"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -32,6 +34,7 @@ import { play } from '/static/camkit-player.js';
 window.state = 'starting';
 const s = play(document.getElementById('v'), { whepUrl: '/whep/show-1' });
 for (const t of ['live', 'paused', 'ended']) s.addEventListener(t, () => { window.state = t; });
+s.addEventListener('ended', (e) => { window.endReason = e.detail.reason; });
 s.addEventListener('error', (e) => { window.state = 'error: ' + e.detail.message; });
 window.show = s;
 </script>`
@@ -120,6 +123,15 @@ func TestChromiumPublishesAndPlays(t *testing.T) {
 		t.Fatalf("framesDecoded stuck at %d", later)
 	}
 	t.Logf("framesDecoded %d -> %d in 1 s", first, later)
+	if st, _ := chromedp.Run(tabTimeout, chromedp.Evaluate[string](`window.state`)); st != "live" {
+		t.Fatalf("player state %q while decoding, want live", st)
+	}
+
+	// The show turns private: the public page is told and ends, no retry.
+	s.sfu.SetMode("show-1", stream.ModePrivate)
+	if st, ok := poll[string](tabTimeout, `window.state + ':' + (window.endReason || '')`, func(v string) bool { return v == "ended:show_private" }); !ok {
+		t.Fatalf("player not ended by the show going private: %q", st)
+	}
 }
 
 // poll evaluates expr every 250 ms until done accepts its value or ctx ends.

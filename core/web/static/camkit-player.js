@@ -37,6 +37,9 @@ class StreamSession extends EventTarget {
     this.localStream = null;
     this.ownsStream = false;
     this.state = 'idle';
+    // Whether the model's media flows, as the show's event feed says; true
+    // until told otherwise so a page without the feed still goes live.
+    this.modelLive = true;
   }
 
   emit(type, detail = {}) {
@@ -120,7 +123,8 @@ class StreamSession extends EventTarget {
       case 'connected':
         clearTimeout(this.disconnectTimer);
         this.attempt = 0;
-        this.setState('live');
+        // A viewer connected to a show whose model is away is paused, not live.
+        this.setState(this.modelLive ? 'live' : 'paused', this.modelLive ? {} : { reason: 'model' });
         break;
       case 'disconnected':
         // ICE may recover by itself; give it a moment before reconnecting.
@@ -141,8 +145,14 @@ class StreamSession extends EventTarget {
     const id = this.location.split('/').pop();
     const es = new EventSource(eventsUrl + '?session=' + encodeURIComponent(id));
     this.events = es;
-    es.addEventListener('live', () => this.pc && this.pc.connectionState === 'connected' && this.setState('live'));
-    es.addEventListener('paused', () => this.setState('paused', { reason: 'model' }));
+    es.addEventListener('live', () => {
+      this.modelLive = true;
+      if (this.pc && this.pc.connectionState === 'connected') this.setState('live');
+    });
+    es.addEventListener('paused', () => {
+      this.modelLive = false;
+      this.setState('paused', { reason: 'model' });
+    });
     es.addEventListener('mode', (e) => this.emit('mode', JSON.parse(e.data)));
     es.addEventListener('ended', (e) => {
       const ev = JSON.parse(e.data);
