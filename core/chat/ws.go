@@ -77,22 +77,25 @@ func (s *Service) Handler(o HandlerOptions) fiber.Handler {
 		if !websocket.IsWebSocketUpgrade(c) {
 			return fiber.NewError(fiber.StatusUpgradeRequired, "this is the chat WebSocket: connect with a WebSocket client")
 		}
-		show := c.Params("show")
+		// fiber's strings point into a buffer reused after the handler: copy.
+		show := strings.Clone(c.Params("show"))
+		// Plain fiber errors here: this endpoint answers the same whatever
+		// error handler the app has.
 		if err := checkShowID(show); err != nil {
-			return err
+			return fiber.NewError(fiber.StatusBadRequest, err.Error())
 		}
 		if origin := c.Get(fiber.HeaderOrigin); origin != "" && !originAllowed(origin, c.Hostname(), o.Origins) {
-			return errs.E(errs.Forbidden, "chat: origin %q is not allowed", origin)
+			return fiber.NewError(fiber.StatusForbidden, "chat: origin "+strings.Clone(origin)+" is not allowed")
 		}
 		var m Member
 		if o.Identify != nil {
 			if got, ok := o.Identify(c); ok {
-				m = got
+				m = Member{UserID: strings.Clone(got.UserID), Name: strings.Clone(got.Name), Role: got.Role}
 			}
 		}
 		if o.CanJoin != nil {
 			if err := o.CanJoin(c, show); err != nil {
-				return err
+				return fiber.NewError(statusOf(err), err.Error())
 			}
 		}
 		c.Locals(localMember, m)
@@ -255,4 +258,18 @@ func errorFrame(ref string, err error) *fws.PreparedMessage {
 		f.Code, f.RetryAfterMS = "flood", fl.After.Milliseconds()
 	}
 	return prepare(f)
+}
+
+func statusOf(err error) int {
+	switch errs.CodeOf(err) {
+	case errs.Unauthenticated:
+		return fiber.StatusUnauthorized
+	case errs.Forbidden:
+		return fiber.StatusForbidden
+	case errs.NotFound:
+		return fiber.StatusNotFound
+	case errs.Invalid:
+		return fiber.StatusBadRequest
+	}
+	return fiber.StatusInternalServerError
 }
