@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,8 @@ const (
 	cardDecline   = "4000000000000002"
 	cardFirstOnly = "4000000000000341" // approves the first authorisation or charge only
 )
+
+var cardSeq atomic.Int64
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -119,7 +122,7 @@ func (v *env) restart() {
 // and returns the stored credential.
 func (v *env) card(number string) *processor.StoredCredential {
 	v.t.Helper()
-	co, err := v.sbx.StartCheckout(v.ctx, processor.StartCheckoutRequest{IdempotencyKey: "card/" + number + "/" + v.t.Name(),
+	co, err := v.sbx.StartCheckout(v.ctx, processor.StartCheckoutRequest{IdempotencyKey: fmt.Sprintf("card/%s/%s/%d", number, v.t.Name(), cardSeq.Add(1)),
 		CustomerRef: "viewer", ReturnURL: "https://camkit.test/cards/return"})
 	if err != nil {
 		v.t.Fatalf("StartCheckout: %v", err)
