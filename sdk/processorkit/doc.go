@@ -1,0 +1,13 @@
+// Package processorkit holds what every processor plugin needs besides the
+// contract in sdk/processor: a state file written atomically, idempotency
+// records that survive a restart, per-name locks, an HTTP round trip whose
+// failures come back as retryable errs values, a source-address allow-list
+// for postbacks, and the small URL and response helpers a hosted checkout
+// uses. It imports only the SDK and the standard library, so a plugin author
+// may use it as freely as sdk/processor.
+//
+// The pieces are deliberately separate functions over plain data rather than
+// a framework: each processor decides how an unknown outcome is resolved
+// (look the order up, poll a pre-fetched id, wait for a postback), and only
+// the bookkeeping around that decision is shared.
+package processorkit

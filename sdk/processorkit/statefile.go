@@ -1,0 +1,92 @@
+package processorkit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/camkit/camkit/sdk/errs"
+)
+
+// LoadJSON reads the JSON file at path into dst. A missing file leaves dst as
+// it is (a first start); a file that does not decode is an error, because
+// starting empty would forget idempotency records and could charge twice.
+func LoadJSON(path string, dst any) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, dst); err != nil {
+		return fmt.Errorf("state file %s is corrupt: %w", path, err)
+	}
+	return nil
+}
+
+// SaveJSON writes v to path atomically: a temporary file in the same
+// directory, synced, then renamed over the old one, so a crash leaves the old
+// state or the new one and never half of one.
+func SaveJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil { // make the rename itself durable
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// LoadState reads a plugin's state file into a state made by fresh, so keys
+// missing from an older file keep the empty maps fresh gives them.
+func LoadState[S any](path string, fresh func() *S) (*S, error) {
+	st := fresh()
+	if err := LoadJSON(path, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// SaveState writes st to path and returns the state the plugin must keep.
+// When the write fails, the plugin's memory would be ahead of its file: the
+// file is read back and returned instead (st itself if even that fails), with
+// a retryable errs.Unavailable naming plugin, so the caller's change is
+// neither acted on nor lost silently.
+func SaveState[S any](plugin, path string, st *S, fresh func() *S) (*S, error) {
+	if err := SaveJSON(path, st); err != nil {
+		if back, lerr := LoadState(path, fresh); lerr == nil {
+			st = back
+		}
+		return st, errs.Retry(errs.Unavailable, "%s: writing state: %v", plugin, err)
+	}
+	return st, nil
+}
