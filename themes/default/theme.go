@@ -1,21 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"fmt"
 	"html"
-	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/a-h/templ"
-	"github.com/camkit/camkit/sdk/errs"
-	"github.com/camkit/camkit/sdk/pluginkit"
 	"github.com/camkit/camkit/sdk/theme"
+	"github.com/camkit/camkit/sdk/theme/themekit"
 )
 
 const (
@@ -34,14 +27,8 @@ var baseCSS string
 //go:embed static/theme.js
 var themeJS string
 
-// settings are the operator's [plugins.<name>.settings] for this theme.
-type settings struct {
-	Brand      string `json:"brand"`
-	Primary    string `json:"primary"`
-	Accent     string `json:"accent"`
-	Background string `json:"background"`
-	Text       string `json:"text"`
-}
+// settings are the operator's [plugin.theme-default.settings] for this theme.
+type settings = themekit.Settings
 
 var defaults = settings{
 	Brand:      "camkit",
@@ -51,93 +38,28 @@ var defaults = settings{
 	Text:       "#f2f2f7",
 }
 
-// state is everything Configure derives from settings. It is swapped whole,
-// so a render never sees half of a reconfiguration.
-type state struct {
-	cfg    settings
-	assets map[string]theme.Asset
-	list   []string
-}
-
+// defaultTheme gets Info, Configure, Manifest and Asset from the kit.
 type defaultTheme struct {
-	st atomic.Pointer[state]
+	*themekit.Kit
 }
 
 var _ theme.Theme = (*defaultTheme)(nil)
 
 func newTheme() *defaultTheme {
-	t := &defaultTheme{}
-	t.st.Store(build(defaults))
-	return t
+	return &defaultTheme{Kit: themekit.New(themeName, themeVersion, logoPath, defaults, build)}
 }
-
-func (t *defaultTheme) Info(context.Context) (pluginkit.Info, error) {
-	return pluginkit.Info{Kind: pluginkit.KindTheme, Name: themeName, Version: themeVersion}, nil
-}
-
-func (t *defaultTheme) Configure(_ context.Context, settingsJSON []byte) error {
-	s := defaults
-	if err := pluginkit.DecodeSettings(settingsJSON, &s); err != nil {
-		return err
-	}
-	s.Brand = strings.TrimSpace(s.Brand)
-	if s.Brand == "" {
-		return errs.E(errs.Invalid, "settings: brand must not be empty")
-	}
-	if len(s.Brand) > 40 {
-		return errs.E(errs.Invalid, "settings: brand is longer than 40 bytes")
-	}
-	for _, c := range []struct{ key, val string }{
-		{"primary", s.Primary}, {"accent", s.Accent}, {"background", s.Background}, {"text", s.Text},
-	} {
-		if !isHexColor(c.val) {
-			return errs.E(errs.Invalid, "settings: %s = %q is not a #rgb or #rrggbb colour", c.key, c.val)
-		}
-	}
-	t.st.Store(build(s))
-	return nil
-}
-
-func (t *defaultTheme) Manifest(context.Context) (theme.Manifest, error) {
-	st := t.st.Load()
-	return theme.Manifest{
-		Name:      themeName,
-		BrandName: st.cfg.Brand,
-		Colors: theme.Colors{
-			Primary: st.cfg.Primary, Accent: st.cfg.Accent, Background: st.cfg.Background, Text: st.cfg.Text,
-		},
-		LogoPath: logoPath,
-		Assets:   append([]string(nil), st.list...),
-	}, nil
-}
-
-func (t *defaultTheme) Asset(_ context.Context, path string) (theme.Asset, error) {
-	a, ok := t.st.Load().assets[path]
-	if !ok {
-		return theme.Asset{}, errs.E(errs.NotFound, "theme %s serves no asset %q", themeName, path)
-	}
-	return a, nil
-}
-
-var bufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (t *defaultTheme) Render(ctx context.Context, page theme.Page) (theme.Rendered, error) {
 	if page == nil {
-		return theme.Rendered{}, errs.E(errs.Invalid, "nil page")
+		return theme.Rendered{}, t.Unrenderable(page)
 	}
-	st := t.st.Load()
-	s := newSite(st.cfg, page.PageLayout())
+	s := newSite(t.Settings(), page.PageLayout())
 	title, status, body := s.view(page)
 	if body == nil {
-		return theme.Rendered{}, errs.E(errs.Invalid, "theme %s cannot render page kind %q", themeName, page.PageKind())
+		return theme.Rendered{}, t.Unrenderable(page)
 	}
 	title = title + " · " + s.Brand
-	buf := bufs.Get().(*bytes.Buffer)
-	defer func() { buf.Reset(); bufs.Put(buf) }()
-	if err := document(s, title, body).Render(ctx, buf); err != nil {
-		return theme.Rendered{}, errs.E(errs.Internal, "render %s: %v", page.PageKind(), err)
-	}
-	return theme.Rendered{HTML: bytes.Clone(buf.Bytes()), Status: status, Title: title}, nil
+	return t.Finish(ctx, page.PageKind(), document(s, title, body), title, status)
 }
 
 // view picks the page's body, its title (without the brand) and HTTP status.
@@ -172,10 +94,7 @@ func (s *site) view(page theme.Page) (string, int, templ.Component) {
 	case *theme.CheckoutPage:
 		return "Checkout", 200, checkoutPage(s, p)
 	case *theme.ErrorPage:
-		st := p.Status
-		if st < 400 || st > 599 {
-			st = 500
-		}
+		st := themekit.ErrorStatus(p.Status)
 		return fmt.Sprintf("Error %d", st), st, errorPage(s, p, st)
 	}
 	return "", 0, nil
@@ -183,20 +102,15 @@ func (s *site) view(page theme.Page) (string, int, templ.Component) {
 
 // site is what the chrome needs on every page: configuration and layout.
 type site struct {
-	settings
+	themekit.Settings
 	L            *theme.Layout
 	base         string
 	player, chat bool
 }
 
 func newSite(cfg settings, l *theme.Layout) *site {
-	s := &site{settings: cfg, L: l, base: l.AssetBase}
-	if s.base == "" {
-		s.base = theme.DefaultAssetBase
-	}
-	if l.Brand != "" {
-		s.Brand = l.Brand
-	}
+	s := &site{Settings: cfg, L: l, base: themekit.AssetBase(l)}
+	s.Brand = themekit.Brand(cfg, l)
 	return s
 }
 
@@ -205,31 +119,14 @@ func (s *site) asset(path string) string { return s.base + path }
 // build derives the assets from settings. The stylesheet starts with the
 // colours as custom properties, so a brand change is a new CSS body and a new
 // ETag, and pages need no inline style.
-func build(cfg settings) *state {
+func build(cfg settings) *themekit.Assets {
 	css := fmt.Sprintf(":root{--primary:%s;--accent:%s;--bg:%s;--text:%s}\n", cfg.Primary, cfg.Accent, cfg.Background, cfg.Text) + baseCSS
-	st := &state{cfg: cfg, assets: map[string]theme.Asset{}}
-	add := func(path, ctype, body string) {
-		sum := sha256.Sum256([]byte(body))
-		st.assets[path] = theme.Asset{ContentType: ctype, Body: []byte(body), ETag: `"` + hex.EncodeToString(sum[:12]) + `"`}
-		st.list = append(st.list, path)
-	}
-	add(cssPath, "text/css; charset=utf-8", css)
-	add(jsPath, "text/javascript; charset=utf-8", themeJS)
-	add(logoPath, "image/svg+xml", logoSVG(cfg))
-	add(faviconPath, "image/svg+xml", faviconSVG(cfg))
-	return st
-}
-
-func isHexColor(c string) bool {
-	if (len(c) != 4 && len(c) != 7) || c[0] != '#' {
-		return false
-	}
-	for _, r := range c[1:] {
-		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
-			return false
-		}
-	}
-	return true
+	a := themekit.NewAssets()
+	a.Add(cssPath, themekit.CSS, []byte(css))
+	a.Add(jsPath, themekit.JS, []byte(themeJS))
+	a.Add(logoPath, themekit.SVG, []byte(logoSVG(cfg)))
+	a.Add(faviconPath, themekit.SVG, []byte(faviconSVG(cfg)))
+	return a
 }
 
 // logoSVG draws a play-button mark in the brand colours beside the brand
