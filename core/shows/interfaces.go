@@ -1,0 +1,65 @@
+package shows
+
+import (
+	"context"
+	"time"
+
+	"github.com/camkit/camkit/core/billing"
+	"github.com/camkit/camkit/core/meter"
+)
+
+// Billing is what the show service needs of core/billing's Engine: seats
+// open, liveness in, seats end.
+type Billing interface {
+	OpenSeat(ctx context.Context, req billing.OpenRequest) (billing.SeatInfo, error)
+	Liveness(seatID string, ev meter.Event) error
+	EndSeat(ctx context.Context, seatID string, reason billing.CloseReason) (billing.Receipt, error)
+}
+
+// RateSource says what a new seat of a model would cost right now: the
+// model's current rate and the operator's policy (granularity, minimum,
+// grace, block, lead, maximum pause). The show service snapshots it when a
+// seat opens; later answers never reach that seat.
+type RateSource interface {
+	CurrentPolicy(ctx context.Context, modelID string, mode Mode) (billing.PricePolicy, error)
+}
+
+var (
+	_ Billing = (*billing.Engine)(nil)
+	_ Event   = ModelMediaFlowing{}
+)
+
+// Event is one liveness event from the media plane. The four types mirror
+// what core/stream emits (stream.ModelMediaFlowing and its siblings); the
+// host's wiring converts one into the other, so shows does not depend on the
+// SFU and the SFU knows nothing of seats' money.
+type Event interface{ isEvent() }
+
+// ModelMediaFlowing: the model's RTP started arriving at Since.
+type ModelMediaFlowing struct {
+	ShowID string
+	Since  time.Time
+}
+
+// ModelMediaStopped: no RTP since LastPacketAt (already backdated).
+type ModelMediaStopped struct {
+	ShowID       string
+	LastPacketAt time.Time
+}
+
+// ViewerConnected: the seat's viewer connected at At.
+type ViewerConnected struct {
+	ShowID, SeatID string
+	At             time.Time
+}
+
+// ViewerDisconnected: the last evidence of the seat's viewer was at LastEvidenceAt.
+type ViewerDisconnected struct {
+	ShowID, SeatID string
+	LastEvidenceAt time.Time
+}
+
+func (ModelMediaFlowing) isEvent()  {}
+func (ModelMediaStopped) isEvent()  {}
+func (ViewerConnected) isEvent()    {}
+func (ViewerDisconnected) isEvent() {}

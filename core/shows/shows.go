@@ -1,0 +1,312 @@
+// Package shows is the show and seat lifecycle: a model opens a private or
+// group show (on accepting a viewer's request), viewers take seats, and seats
+// and shows end. It locks each seat's price policy (with an FX quote when the
+// viewer pays in another currency) at the moment the seat opens, and feeds the
+// media plane's liveness events to every seat's meter through billing: a
+// model event reaches every seat of the show, a viewer event its own seat.
+// In group mode each seat is metered and funded on its own.
+package shows
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/camkit/camkit/core/billing"
+	"github.com/camkit/camkit/core/clock"
+	"github.com/camkit/camkit/core/meter"
+	"github.com/camkit/camkit/core/store"
+	"github.com/camkit/camkit/sdk/currency"
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/split"
+)
+
+// Mode is a paid show's mode.
+type Mode string
+
+const (
+	Private Mode = "private" // one paying viewer
+	Group   Mode = "group"   // several, each on a seat of their own
+)
+
+// Config wires a Service.
+type Config struct {
+	DB      *store.DB
+	Clock   clock.Clock
+	Billing Billing
+	Rates   RateSource
+	// FX quotes a rate when a viewer pays in a currency other than the
+	// model's rate currency. Optional: without it such seats are refused.
+	FX currency.Converter
+}
+
+// Service is safe for concurrent use.
+type Service struct {
+	cfg Config
+	sql *sql.DB
+	pg  bool
+
+	mu    sync.Mutex
+	shows map[string]*show
+	seats map[string]string // seat -> show
+}
+
+type show struct {
+	id, model, studio string
+	mode              Mode
+	media             bool
+	seats             map[string]bool
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.DB == nil || cfg.Clock == nil || cfg.Billing == nil || cfg.Rates == nil {
+		return nil, errs.E(errs.Invalid, "shows: DB, Clock, Billing and Rates are required")
+	}
+	return &Service{cfg: cfg, sql: cfg.DB.SQL(), pg: cfg.DB.Dialect() == store.Postgres,
+		shows: map[string]*show{}, seats: map[string]string{}}, nil
+}
+
+func (s *Service) q(query string) string {
+	if !s.pg {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Show describes an open show.
+type Show struct {
+	ID, ModelID, StudioID string
+	Mode                  Mode
+	OpenedAt              time.Time
+}
+
+// OpenShowRequest opens a paid show; the model has accepted.
+type OpenShowRequest struct {
+	ModelID  string
+	StudioID string
+	Mode     Mode
+}
+
+// OpenShow opens a private or group show for a model.
+func (s *Service) OpenShow(ctx context.Context, req OpenShowRequest) (Show, error) {
+	if req.Mode != Private && req.Mode != Group {
+		return Show{}, errs.E(errs.Invalid, "shows: mode %q: want private or group", req.Mode)
+	}
+	if req.ModelID == "" {
+		return Show{}, errs.E(errs.Invalid, "shows: a show needs a model")
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	sh := Show{ID: "sh" + hex.EncodeToString(b[:]), ModelID: req.ModelID, StudioID: req.StudioID, Mode: req.Mode,
+		OpenedAt: s.cfg.Clock.Now().UTC().Truncate(time.Microsecond)}
+	if _, err := s.sql.ExecContext(ctx, s.q(`INSERT INTO shows (id, model_id, studio_id, mode, state, opened_at) VALUES (?,?,?,?,'open',?)`),
+		sh.ID, sh.ModelID, sh.StudioID, string(sh.Mode), sh.OpenedAt); err != nil {
+		return Show{}, errs.Retry(errs.Unavailable, "shows: %v", err)
+	}
+	s.mu.Lock()
+	s.shows[sh.ID] = &show{id: sh.ID, model: sh.ModelID, studio: sh.StudioID, mode: sh.Mode, seats: map[string]bool{}}
+	s.mu.Unlock()
+	return sh, nil
+}
+
+// SeatRequest asks for a seat in a show.
+type SeatRequest struct {
+	ViewerID    string
+	AffiliateID string
+	// PayCurrency is the currency the viewer pays in; empty means the
+	// model's rate currency. Another one locks an FX quote now.
+	PayCurrency string
+	Funding     billing.Funding
+}
+
+// OpenSeat locks the model's current price policy (and an FX quote) on a new
+// seat and opens it in billing. A private show takes one seat at a time.
+func (s *Service) OpenSeat(ctx context.Context, showID string, req SeatRequest) (billing.SeatInfo, error) {
+	s.mu.Lock()
+	sh := s.shows[showID]
+	if sh == nil {
+		s.mu.Unlock()
+		return billing.SeatInfo{}, errs.E(errs.NotFound, "shows: no open show %q", showID)
+	}
+	if sh.mode == Private && len(sh.seats) > 0 {
+		s.mu.Unlock()
+		return billing.SeatInfo{}, errs.E(errs.Conflict, "shows: private show %s already has its viewer", showID)
+	}
+	model, studio, mode := sh.model, sh.studio, sh.mode
+	s.mu.Unlock()
+
+	pol, err := s.cfg.Rates.CurrentPolicy(ctx, model, mode)
+	if err != nil {
+		return billing.SeatInfo{}, err
+	}
+	if pay := req.PayCurrency; pay != "" && pay != pol.RateCurrency() {
+		if s.cfg.FX == nil {
+			return billing.SeatInfo{}, errs.E(errs.Unsupported, "shows: paying in %s needs a currency plugin", pay)
+		}
+		qr := currency.QuoteRequest{From: pol.RateCurrency(), To: pay}
+		if err := qr.Validate(); err != nil {
+			return billing.SeatInfo{}, err
+		}
+		q, err := s.cfg.FX.Quote(ctx, qr)
+		if err != nil {
+			return billing.SeatInfo{}, err
+		}
+		if err := q.Validate(qr); err != nil {
+			return billing.SeatInfo{}, err
+		}
+		pol.FX = &billing.FXQuote{Rate: q.Rate, QuoteID: q.QuoteID, Source: q.Source, PaymentCurrency: q.To, ExpiresAt: q.ExpiresAt}
+	}
+	kind := split.KindPrivate
+	if mode == Group {
+		kind = split.KindGroup
+	}
+	info, err := s.cfg.Billing.OpenSeat(ctx, billing.OpenRequest{ShowID: showID, Kind: kind, ViewerID: req.ViewerID,
+		ModelID: model, StudioID: studio, AffiliateID: req.AffiliateID, Policy: pol, Funding: req.Funding})
+	if err != nil {
+		return billing.SeatInfo{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh = s.shows[showID]
+	if sh == nil { // the show ended while the seat was being funded
+		go s.cfg.Billing.EndSeat(context.Background(), info.ID, billing.ClosedByModel) //nolint:errcheck // settles in the background
+		return billing.SeatInfo{}, errs.E(errs.Conflict, "shows: show %s ended", showID)
+	}
+	sh.seats[info.ID] = true
+	s.seats[info.ID] = showID
+	if sh.media {
+		// Media is flowing already: the seat is live on the model's side from now.
+		if err := s.cfg.Billing.Liveness(info.ID, meter.Event{Kind: meter.ModelMediaFlowing, At: s.cfg.Clock.Now()}); err != nil {
+			return info, err
+		}
+	}
+	return info, nil
+}
+
+// EndSeat ends one seat (by its viewer, or by the model) and returns its receipt.
+func (s *Service) EndSeat(ctx context.Context, seatID string, reason billing.CloseReason) (billing.Receipt, error) {
+	s.dropSeat(seatID)
+	return s.cfg.Billing.EndSeat(ctx, seatID, reason)
+}
+
+func (s *Service) dropSeat(seatID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.seats[seatID]; ok {
+		delete(s.seats, seatID)
+		if sh := s.shows[id]; sh != nil {
+			delete(sh.seats, seatID)
+		}
+	}
+}
+
+// EndShow ends a show and every seat in it (ended by the model).
+func (s *Service) EndShow(ctx context.Context, showID, reason string) error {
+	s.mu.Lock()
+	sh := s.shows[showID]
+	if sh == nil {
+		s.mu.Unlock()
+		return errs.E(errs.NotFound, "shows: no open show %q", showID)
+	}
+	delete(s.shows, showID)
+	seats := make([]string, 0, len(sh.seats))
+	for id := range sh.seats {
+		seats = append(seats, id)
+		delete(s.seats, id)
+	}
+	s.mu.Unlock()
+	var first error
+	for _, id := range seats {
+		if _, err := s.cfg.Billing.EndSeat(ctx, id, billing.ClosedByModel); err != nil && errs.CodeOf(err) != errs.Conflict && first == nil {
+			first = err // the others still end; a closed seat's settlement is retried by billing
+		}
+	}
+	if _, err := s.sql.ExecContext(ctx, s.q(`UPDATE shows SET state = 'ended', ended_at = ?, end_reason = ? WHERE id = ?`),
+		s.cfg.Clock.Now().UTC().Truncate(time.Microsecond), reason, showID); err != nil && first == nil {
+		first = errs.Retry(errs.Unavailable, "shows: %v", err)
+	}
+	return first
+}
+
+// Handle feeds one liveness event to the seats it concerns. Events for an
+// unknown show or seat are errs.NotFound; a viewer event naming a seat of
+// another show is errs.Invalid. A model event reaches every seat still
+// open; a seat that billing has closed meanwhile (its funding ran out) is
+// dropped from the show.
+func (s *Service) Handle(ev Event) error {
+	switch e := ev.(type) {
+	case ModelMediaFlowing:
+		return s.model(e.ShowID, true, meter.Event{Kind: meter.ModelMediaFlowing, At: e.Since})
+	case ModelMediaStopped:
+		return s.model(e.ShowID, false, meter.Event{Kind: meter.ModelMediaStopped, At: e.LastPacketAt})
+	case ViewerConnected:
+		return s.viewer(e.ShowID, e.SeatID, meter.Event{Kind: meter.ViewerConnected, At: e.At})
+	case ViewerDisconnected:
+		return s.viewer(e.ShowID, e.SeatID, meter.Event{Kind: meter.ViewerDisconnected, At: e.LastEvidenceAt})
+	}
+	return errs.E(errs.Invalid, "shows: unknown liveness event %T", ev)
+}
+
+func (s *Service) model(showID string, flowing bool, ev meter.Event) error {
+	s.mu.Lock()
+	sh := s.shows[showID]
+	if sh == nil {
+		s.mu.Unlock()
+		return errs.E(errs.NotFound, "shows: no open show %q", showID)
+	}
+	if sh.media == flowing {
+		s.mu.Unlock()
+		return errs.E(errs.Conflict, "shows: show %s media already %v", showID, map[bool]string{true: "flowing", false: "stopped"}[flowing])
+	}
+	sh.media = flowing
+	seats := make([]string, 0, len(sh.seats))
+	for id := range sh.seats {
+		seats = append(seats, id)
+	}
+	s.mu.Unlock()
+	var first error
+	for _, id := range seats {
+		err := s.cfg.Billing.Liveness(id, ev)
+		switch {
+		case err == nil:
+		case errs.CodeOf(err) == errs.Conflict && !strings.Contains(err.Error(), "meter:"):
+			s.dropSeat(id) // closed by billing
+		case first == nil:
+			first = err
+		}
+	}
+	return first
+}
+
+func (s *Service) viewer(showID, seatID string, ev meter.Event) error {
+	s.mu.Lock()
+	owner, ok := s.seats[seatID]
+	s.mu.Unlock()
+	if !ok {
+		return errs.E(errs.NotFound, "shows: no open seat %q", seatID)
+	}
+	if owner != showID {
+		return errs.E(errs.Invalid, "shows: seat %s belongs to show %s, not %s", seatID, owner, showID)
+	}
+	err := s.cfg.Billing.Liveness(seatID, ev)
+	if errs.CodeOf(err) == errs.Conflict && !strings.Contains(err.Error(), "meter:") {
+		s.dropSeat(seatID)
+	}
+	return err
+}
