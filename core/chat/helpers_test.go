@@ -57,6 +57,7 @@ type env struct {
 	clk  *clocktest.Fake
 	svc  *chat.Service
 	url  string // ws://127.0.0.1:port/ws/chat/
+	http string // http://127.0.0.1:port
 }
 
 // splitPlugin runs the real split-percentage plugin: tips 80% model, 5%
@@ -78,6 +79,12 @@ func splitPlugin(t testing.TB) chat.Allocator {
 
 func newEnv(t testing.TB, alloc chat.Allocator, o chat.Options) *env {
 	t.Helper()
+	return newEnvWith(t, alloc, o, nil)
+}
+
+// newEnvWith also lets a test mount its own routes (pages, scripts).
+func newEnvWith(t testing.TB, alloc chat.Allocator, o chat.Options, mount func(*fiber.App)) *env {
+	t.Helper()
 	db := storetest.Postgres(t)
 	clk := clocktest.NewFake(t0)
 	book := ledger.New(db, ledger.Options{Clock: clk})
@@ -95,17 +102,24 @@ func newEnv(t testing.TB, alloc chat.Allocator, o chat.Options) *env {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/ws/chat/:show", svc.Handler(chat.HandlerOptions{
 		Identify: func(c *fiber.Ctx) (chat.Member, bool) {
-			m, ok := members[c.Get("X-Test-User")]
+			who := c.Get("X-Test-User")
+			if who == "" {
+				who = c.Query("as") // a browser cannot set headers on a WebSocket
+			}
+			m, ok := members[who]
 			return m, ok
 		},
 	}))
+	if mount != nil {
+		mount(app)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
-	return &env{db: db, book: book, clk: clk, svc: svc, url: "ws://" + ln.Addr().String() + "/ws/chat/"}
+	return &env{db: db, book: book, clk: clk, svc: svc, url: "ws://" + ln.Addr().String() + "/ws/chat/", http: "http://" + ln.Addr().String()}
 }
 
 func (e *env) fund(t testing.TB, user string, amount int64) {
