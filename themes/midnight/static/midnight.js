@@ -1,0 +1,55 @@
+// camkit midnight theme: hands the page's marked video elements to the
+// host's player module (/static/camkit-player.js does all WebRTC) and keeps
+// the caption over each screen telling what the stream is doing.
+
+// A checkout that posts to the processor submits itself; its button stays
+// for browsers without JavaScript.
+document.querySelectorAll("form[data-autosubmit]").forEach((form) => form.submit());
+
+// What the caption says in each state; "" hides it. A viewer's video with a
+// token is a paid seat, where a pause also stops the bill.
+function captions(role, paidSeat) {
+  return {
+    connecting: "Connecting…",
+    live: "",
+    paused: paidSeat ? "The picture has paused. You are not billed while it is away."
+      : role === "publisher" ? "Your camera has paused; reconnecting…" : "The picture has paused; reconnecting…",
+    ended: "The curtain has fallen on this show.",
+  };
+}
+
+async function bindScreens(videos) {
+  const player = await import("/static/camkit-player.js");
+  videos.forEach((video) => {
+    const frame = video.closest(".screen") ?? video.parentElement;
+    const caption = frame.querySelector("[data-player-status]");
+    const { src, token, role } = video.dataset;
+    const words = captions(role, role !== "publisher" && Boolean(token));
+    const set = (state, text) => {
+      frame.dataset.state = state;
+      if (caption) caption.textContent = text;
+    };
+    const session = role === "publisher"
+      ? player.publish(video, { whipUrl: src, streamKey: token })
+      : player.play(video, { whepUrl: src, token: token || undefined });
+    set("connecting", words.connecting);
+    ["live", "paused", "ended"].forEach((state) =>
+      session.addEventListener(state, () => set(state, words[state])));
+    session.addEventListener("error", (e) =>
+      set("error", e.detail?.message || "A connection problem; trying again…"));
+    addEventListener("pagehide", () => session.stop(), { once: true });
+  });
+}
+
+const screens = [...document.querySelectorAll("video[data-camkit-player][data-start=true]")];
+if (screens.length) bindScreens(screens);
+
+// The running time and cost of a private show are not ticked here: billing
+// pauses when the picture stops, and only the host knows when.
+
+// Keep the parlour scrolled to its newest line.
+document.querySelectorAll("[data-chat-log]").forEach((log) => {
+  const follow = () => { log.scrollTop = log.scrollHeight; };
+  follow();
+  new MutationObserver(follow).observe(log, { childList: true });
+});
