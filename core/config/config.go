@@ -29,6 +29,12 @@ type Config struct {
 	Log      Log                     `toml:"log"`
 	Plugins  Plugins                 `toml:"plugins"`
 	Plugin   map[string]PluginConfig `toml:"plugin"`
+	Security Security                `toml:"security"`
+	Billing  Billing                 `toml:"billing"`
+	Stream   Stream                  `toml:"stream"`
+	Chat     Chat                    `toml:"chat"`
+	// CreditPacks are the [[credit_packs]] a viewer buys with the card on file.
+	CreditPacks []CreditPack `toml:"credit_packs"`
 }
 
 // Site is the operator's brand-independent identity.
@@ -102,6 +108,11 @@ func Default() Config {
 			Theme:       "default",
 			CallTimeout: Duration{10 * time.Second},
 		},
+		Security:    DefaultSecurity(),
+		Billing:     DefaultBilling(),
+		Stream:      DefaultStream(),
+		Chat:        DefaultChat(),
+		CreditPacks: DefaultCreditPacks(),
 		Plugin: map[string]PluginConfig{
 			// The sandbox moves no real money; a fixed dev secret lets `make run`
 			// work with no file. Any operator file that names this table replaces it.
@@ -122,9 +133,19 @@ func Load(path string, env []string) (Config, error) {
 		if err != nil {
 			return Config{}, fmt.Errorf("config: %w", err)
 		}
+		// The decoder fills slices element by element, so a file's packs would
+		// inherit the defaults' fields: lists start empty and get their
+		// defaults back only when the file leaves them out.
+		cfg.CreditPacks, cfg.Chat.TipPresets = nil, nil
 		md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&cfg)
 		if err != nil {
 			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+		if !md.IsDefined("credit_packs") {
+			cfg.CreditPacks = DefaultCreditPacks()
+		}
+		if !md.IsDefined("chat", "tip_presets") {
+			cfg.Chat.TipPresets = DefaultChat().TipPresets
 		}
 		if und := md.Undecoded(); len(und) > 0 {
 			return Config{}, fmt.Errorf("config %s: unknown key %q", path, und[0].String())
@@ -161,7 +182,7 @@ func (c Config) Validate() error {
 	if c.Plugins.CallTimeout.Duration <= 0 {
 		return errs.E(errs.Invalid, "config: plugins.call_timeout must be positive")
 	}
-	return nil
+	return c.validateProduct()
 }
 
 // PluginPath is the binary of the plugin of a kind and name.

@@ -1,7 +1,11 @@
 package web
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/theme"
@@ -17,27 +21,41 @@ type Site struct {
 type Pages struct {
 	Theme theme.Theme
 	Site  Site
-	// Live lists the models on air for the home page; nil means none yet.
-	Live func(c *fiber.Ctx) ([]theme.LiveModel, error)
+	// Chrome fills the per-request parts of the layout: the signed-in user,
+	// the CSRF token, the navigation. Nil leaves them empty.
+	Chrome func(c *fiber.Ctx, l *theme.Layout)
 }
 
-// Mount adds the page routes and the theme's assets.
+// Mount adds the theme's assets.
 func (p *Pages) Mount(app *fiber.App) {
-	app.Get("/", p.home)
 	app.Get(strings.TrimSuffix(theme.DefaultAssetBase, "/")+"/*", p.asset)
 }
 
 // Layout is the chrome of a page for this request.
 func (p *Pages) Layout(c *fiber.Ctx) theme.Layout {
-	return theme.Layout{
+	l := theme.Layout{
 		SiteName: p.Site.Name,
 		Path:     c.Path(),
 		Links:    theme.Links{Home: "/", Login: "/login", Logout: "/logout", Signup: "/signup", Wallet: "/wallet"},
 	}
+	if f, ok := takeFlash(c); ok {
+		l.Flashes = append(l.Flashes, f)
+	}
+	if p.Chrome != nil {
+		p.Chrome(c, &l)
+	}
+	return l
 }
 
-// Render sends a page rendered by the theme; a theme failure falls back to
-// plain text so an outage of the theme plugin never hides the error itself.
+// SiteScript is the host's page script: it follows a pending private
+// request, ticks a private show's clock and cost, and nothing else. The host
+// adds it to every page so it works whatever theme is installed.
+const SiteScript = "/static/camkit-site.js"
+
+var siteScriptTag = []byte(`<script type="module" src="` + SiteScript + `"></script>`)
+
+// Render sends a page rendered by the theme; a theme failure is returned as
+// the error it is (the error handler falls back to plain text).
 func (p *Pages) Render(c *fiber.Ctx, page theme.Page) error {
 	r, err := p.Theme.Render(c.UserContext(), page)
 	if err != nil {
@@ -47,20 +65,30 @@ func (p *Pages) Render(c *fiber.Ctx, page theme.Page) error {
 	if status == 0 {
 		status = fiber.StatusOK
 	}
+	html := r.HTML
+	if i := bytes.Index(html, []byte("</head>")); i >= 0 {
+		out := make([]byte, 0, len(html)+len(siteScriptTag))
+		out = append(out, html[:i]...)
+		out = append(out, siteScriptTag...)
+		html = append(out, html[i:]...)
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Status(status).Send(r.HTML)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).Send(html)
 }
 
-func (p *Pages) home(c *fiber.Ctx) error {
-	page := &theme.HomePage{Layout: p.Layout(c)}
-	if p.Live != nil {
-		live, err := p.Live(c)
-		if err != nil {
-			return err
-		}
-		page.Live = live
+// RenderError renders the theme's error page for err; a theme that cannot
+// render it gets the plain-text answer of the server's error handler.
+func (p *Pages) RenderError(c *fiber.Ctx, status int, msg string) error {
+	page := &theme.ErrorPage{Layout: p.Layout(c), Status: status, Message: msg,
+		RequestID: c.GetRespHeader(fiber.HeaderXRequestID)}
+	r, err := p.Theme.Render(c.UserContext(), page)
+	if err != nil {
+		return c.Status(status).SendString(msg)
 	}
-	return p.Render(c, page)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).Send(r.HTML)
 }
 
 func (p *Pages) asset(c *fiber.Ctx) error {
@@ -80,4 +108,32 @@ func (p *Pages) asset(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, a.ContentType)
 	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
 	return c.Send(a.Body)
+}
+
+const flashCookie = "camkit_flash"
+
+// flash is shown once, on the next page: what a redirect after a form says.
+func flash(c *fiber.Ctx, level theme.FlashLevel, msg string) {
+	b, _ := json.Marshal(theme.Flash{Level: level, Message: msg})
+	c.Cookie(&fiber.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString(b), Path: "/",
+		HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode, Expires: time.Now().Add(time.Minute)})
+}
+
+func takeFlash(c *fiber.Ctx) (theme.Flash, bool) {
+	v := c.Cookies(flashCookie)
+	if v == "" {
+		return theme.Flash{}, false
+	}
+	c.Cookie(&fiber.Cookie{Name: flashCookie, Value: "", Path: "/", Expires: time.Unix(0, 0), HTTPOnly: true})
+	var f theme.Flash
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil || len(b) > 2048 || json.Unmarshal(b, &f) != nil || f.Message == "" {
+		return theme.Flash{}, false
+	}
+	switch f.Level {
+	case theme.FlashInfo, theme.FlashSuccess, theme.FlashWarning, theme.FlashError:
+	default:
+		f.Level = theme.FlashInfo
+	}
+	return f, true
 }

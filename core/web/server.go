@@ -31,7 +31,13 @@ type Server struct {
 	checks  []ReadinessCheck
 	reqs    *prometheus.CounterVec
 	latency *prometheus.HistogramVec
+	// pageError renders an error for a page route through the theme; nil
+	// answers plain text.
+	pageError func(c *fiber.Ctx, status int, err error) error
 }
+
+// SetPageError installs the renderer of error pages (the product's themed one).
+func (s *Server) SetPageError(f func(c *fiber.Ctx, status int, err error) error) { s.pageError = f }
 
 // Options configure New.
 type Options struct {
@@ -179,7 +185,38 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		}
 	}
 	if len(c.Path()) >= 5 && c.Path()[:5] == "/api/" {
-		return c.Status(code).JSON(fiber.Map{"error": fiber.Map{"code": string(errs.CodeOf(err)), "message": msg}})
+		e := fiber.Map{"code": apiCode(err, code), "message": msg}
+		var fld *FieldError
+		if errors.As(err, &fld) {
+			e["field"] = fld.Field
+			e["message"] = fld.Err.Message
+		}
+		return c.Status(code).JSON(fiber.Map{"error": e})
+	}
+	if s.pageError != nil && code != fiber.StatusMethodNotAllowed {
+		if perr := s.pageError(c, code, err); perr == nil {
+			return nil
+		}
 	}
 	return c.Status(code).SendString(msg)
+}
+
+// apiCode is the machine-readable code of an API error: the errs code, or
+// for errors fiber raises itself (unknown route, body too large) one named
+// after the status.
+func apiCode(err error, status int) string {
+	if c := errs.CodeOf(err); c != "" && c != errs.Internal {
+		return string(c)
+	}
+	switch status {
+	case fiber.StatusNotFound:
+		return string(errs.NotFound)
+	case fiber.StatusRequestEntityTooLarge:
+		return "too_large"
+	case fiber.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case fiber.StatusBadRequest, fiber.StatusUnsupportedMediaType:
+		return string(errs.Invalid)
+	}
+	return string(errs.Internal)
 }

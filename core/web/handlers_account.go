@@ -1,0 +1,388 @@
+package web
+
+import (
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/theme"
+	"github.com/gofiber/fiber/v2"
+)
+
+// ---- wallet, card, credit packs ----
+
+func (p *Product) walletData(c *fiber.Ctx) (*theme.WalletPage, error) {
+	ctx := c.UserContext()
+	u := me(c)
+	bal, err := p.Wallets.Balance(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := p.Wallets.History(ctx, u.ID, 50)
+	if err != nil {
+		return nil, err
+	}
+	page := &theme.WalletPage{Layout: p.Pages.Layout(c), Balance: bal.Available, Held: bal.Held, BuyAction: "/wallet/packs"}
+	for _, pk := range p.Packs.Packs() {
+		page.Packs = append(page.Packs, theme.CreditPack{ID: pk.ID, Name: pk.Name, Price: pk.Price, Credits: pk.Credits(), Badge: pk.Badge})
+	}
+	for _, e := range hist {
+		row := theme.LedgerRow{At: e.At, Description: e.Description, Amount: e.Amount, Balance: e.Balance, Pending: e.Pending, Reference: e.Reference}
+		if seat, ok := seatOfKey(e.Reference); ok {
+			row.ReceiptURL = "/receipts/" + seat
+		}
+		page.History = append(page.History, row)
+	}
+	card, err := p.Cards.Card(ctx, u.ID)
+	switch {
+	case err == nil:
+		page.Layout.Flashes = append(page.Layout.Flashes, theme.Flash{Level: theme.FlashInfo,
+			Message: "Card on file: " + card.Brand + " ending " + card.Last4 + ". Credit packs are charged to it."})
+	case errs.CodeOf(err) == errs.NotFound:
+		page.Layout.Flashes = append(page.Layout.Flashes, theme.Flash{Level: theme.FlashWarning,
+			Message: "No card on file yet: add one at /wallet/card to buy credits and go private."})
+	default:
+		return nil, err
+	}
+	return page, nil
+}
+
+// seatOfKey finds the seat a ledger idempotency key belongs to
+// (seat/<id>/...), so a wallet line links to its receipt.
+func seatOfKey(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, "seat/")
+	if !ok {
+		return "", false
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	return id, id != ""
+}
+
+func (p *Product) wallet(c *fiber.Ctx) error {
+	page, err := p.walletData(c)
+	if err != nil {
+		return err
+	}
+	return p.Pages.Render(c, page)
+}
+
+func (p *Product) buyPack(c *fiber.Ctx) error {
+	pack := c.FormValue("pack")
+	if len(pack) > 32 {
+		return p.formFailed(c, "/wallet", invalid("pack", "no such credit pack"))
+	}
+	pu, err := p.Packs.Buy(c.UserContext(), me(c).ID, pack)
+	if err != nil {
+		if errs.CodeOf(err) == errs.NotFound && strings.Contains(err.Error(), "card") {
+			return back(c, "/wallet/card", theme.FlashInfo, "Add a card first: credit packs are charged to it.")
+		}
+		return p.formFailed(c, "/wallet", err)
+	}
+	total, _ := pu.Price.Add(pu.Bonus)
+	return back(c, "/wallet", theme.FlashSuccess, "%s credits added to your wallet.", display(total))
+}
+
+func display(m money.Money) string {
+	d, err := money.FormatDecimal(m)
+	if err != nil {
+		return m.String()
+	}
+	return d + " " + m.Currency
+}
+
+// addCard starts the processor's checkout and shows the theme's checkout
+// page, which sends the viewer to the processor's own card form (camkit
+// never sees the card number).
+func (p *Product) addCard(c *fiber.Ctx) error {
+	co, err := p.Cards.BeginAddCard(c.UserContext(), me(c).ID, p.absolute("/wallet/card/return"))
+	if err != nil {
+		return err
+	}
+	page := &theme.CheckoutPage{Layout: p.Pages.Layout(c), Processor: p.Processor,
+		Description: "Add a card for credit packs, tips and private shows. Nothing is charged now.",
+		Amount:      money.Money{Currency: p.Accounts.Currency()}, Mode: theme.CheckoutRedirect, URL: co.URL, CancelURL: "/wallet"}
+	if co.Method == "POST" {
+		page.Mode = theme.CheckoutPost
+		for k, v := range co.Fields {
+			page.Fields = append(page.Fields, theme.FormField{Name: k, Value: v})
+		}
+	}
+	return p.Pages.Render(c, page)
+}
+
+func (p *Product) absolute(path string) string {
+	if p.PublicURL == "" {
+		return path
+	}
+	return strings.TrimRight(p.PublicURL, "/") + path
+}
+
+func (p *Product) cardReturn(c *fiber.Ctx) error {
+	q, err := url.ParseQuery(string(c.Request().URI().QueryString()))
+	if err != nil {
+		return invalid("query", "malformed return link")
+	}
+	card, err := p.Cards.CompleteAddCard(c.UserContext(), me(c).ID, q)
+	if err != nil {
+		return p.formFailed(c, "/wallet", err)
+	}
+	return back(c, "/wallet", theme.FlashSuccess, "Card %s ending %s saved.", card.Brand, card.Last4)
+}
+
+// ---- receipts ----
+
+func (p *Product) receipts(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	rs, err := p.Shows.Receipts(ctx, me(c).ID, 100)
+	if err != nil {
+		return err
+	}
+	// The theme has one receipt page kind: the list is the wallet's history
+	// for viewers, so /receipts shows the newest receipt and links the rest
+	// through the wallet. With none, say so.
+	if len(rs) == 0 {
+		return p.Pages.RenderError(c, fiber.StatusNotFound, "You have no receipts yet: they appear here after a private show.")
+	}
+	return c.Redirect("/receipts/"+rs[0].SeatID, fiber.StatusSeeOther)
+}
+
+func (p *Product) receipt(c *fiber.Ctx) error {
+	id, err := param(c, "seat")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	r, err := p.Shows.Receipt(ctx, me(c).ID, id)
+	if errs.CodeOf(err) == errs.Conflict {
+		// Closed, settlement a moment behind: say so and let the page refresh.
+		c.Set("Refresh", "2")
+		return p.Pages.RenderError(c, fiber.StatusAccepted, "The show has ended; the receipt is being written. This page refreshes by itself.")
+	}
+	if err != nil {
+		return err
+	}
+	page := receiptView(r, p.userName(ctx, r.ModelID), p.userName(ctx, r.ViewerID))
+	page.Layout = p.Pages.Layout(c)
+	return p.Pages.Render(c, &page)
+}
+
+// ---- model dashboard ----
+
+func (p *Product) dashboardData(c *fiber.Ctx) (*theme.ModelDashboardPage, error) {
+	ctx := c.UserContext()
+	u := me(c)
+	m, err := p.Accounts.Profile(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	page := &theme.ModelDashboardPage{Layout: p.Pages.Layout(c), Model: modelSummary(u.ID, u.DisplayName), Mode: theme.ModeOffline,
+		Rate: m.RatePerMinute, RateAction: "/dashboard/rate"}
+	if !u.CanBroadcast() {
+		page.Layout.Flashes = append(page.Layout.Flashes, theme.Flash{Level: theme.FlashWarning,
+			Message: "Your account is waiting for an admin's approval; you can go live once approved."})
+	} else {
+		page.GoLiveAction = "/dashboard/live"
+	}
+	s, live, err := p.Shows.ShowOfModel(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if live {
+		key, err := p.Shows.StreamKey(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		page.Live, page.ShowID, page.Mode, page.Viewers = true, s.ID, showMode(s.Mode), p.Chat.Viewers(s.ID)
+		page.PublishURL, page.PublishToken, page.EndAction = "/whip", key, "/dashboard/end"
+		page.Model.RoomURL = "/shows/" + s.ID
+	}
+	q, err := p.Shows.Quote(ctx, u.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	page.Policy = policyView(q.Policy, q.Funding)
+	reqs, err := p.Shows.Requests(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range reqs {
+		page.Requests = append(page.Requests, theme.PrivateRequest{ID: r.ID, Viewer: r.ViewerName, At: r.At, Mode: theme.ModePrivate,
+			RatePerMinute: r.Rate, AcceptAction: "/dashboard/requests/" + r.ID + "/accept", DeclineAction: "/dashboard/requests/" + r.ID + "/decline"})
+	}
+	if page.Earnings, err = p.Shows.Earnings(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+func (p *Product) dashboard(c *fiber.Ctx) error {
+	page, err := p.dashboardData(c)
+	if err != nil {
+		return err
+	}
+	return p.Pages.Render(c, page)
+}
+
+func (p *Product) goLive(c *fiber.Ctx) error {
+	if _, err := p.Shows.GoLive(c.UserContext(), me(c).ID); err != nil {
+		return p.formFailed(c, "/dashboard", err)
+	}
+	return back(c, "/dashboard", theme.FlashSuccess, "You are live: your camera starts below.")
+}
+
+func (p *Product) endShow(c *fiber.Ctx) error {
+	if err := p.Shows.EndShow(c.UserContext(), me(c).ID); err != nil {
+		return p.formFailed(c, "/dashboard", err)
+	}
+	return back(c, "/dashboard", theme.FlashInfo, "You are off air.")
+}
+
+func (p *Product) setRate(c *fiber.Ctx) error {
+	rate, err := parseAmount("rate", c.FormValue("rate"), p.Accounts.Currency())
+	if err == nil {
+		if cur := c.FormValue("currency"); cur != "" && cur != rate.Currency {
+			err = invalid("currency", "rates are in %s", rate.Currency)
+		}
+	}
+	if err == nil {
+		u := me(c)
+		_, err = p.Accounts.SetRate(c.UserContext(), u.ID, u.ID, rate)
+	}
+	if err != nil {
+		return p.formFailed(c, "/dashboard", err)
+	}
+	return back(c, "/dashboard", theme.FlashSuccess, "Your rate is now %s a minute for shows that start from now on.", display(rate))
+}
+
+func (p *Product) setProfile(c *fiber.Ctx) error {
+	bio := c.FormValue("bio")
+	var tags []string
+	for _, t := range strings.Split(c.FormValue("tags"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			tags = append(tags, t)
+		}
+	}
+	u := me(c)
+	if _, err := p.Accounts.UpdateProfile(c.UserContext(), u.ID, u.ID, accounts.ProfileUpdate{Bio: &bio, Tags: append([]string{}, tags...)}); err != nil {
+		return p.formFailed(c, "/dashboard", err)
+	}
+	return back(c, "/dashboard", theme.FlashSuccess, "Profile saved.")
+}
+
+func (p *Product) accept(c *fiber.Ctx) error {
+	id, err := param(c, "id")
+	if err != nil {
+		return err
+	}
+	seat, err := p.Shows.Accept(c.UserContext(), me(c).ID, id)
+	if err != nil {
+		return p.formFailed(c, "/dashboard", err)
+	}
+	return back(c, "/dashboard", theme.FlashSuccess, "Private show with %s started at %s a minute.", seat.ViewerName, display(seat.Policy.RatePerMinute))
+}
+
+func (p *Product) decline(c *fiber.Ctx) error {
+	id, err := param(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := p.Shows.Decline(c.UserContext(), me(c).ID, id); err != nil {
+		return p.formFailed(c, "/dashboard", err)
+	}
+	return back(c, "/dashboard", theme.FlashInfo, "Request declined.")
+}
+
+// ---- admin ----
+
+func (p *Product) adminData(c *fiber.Ctx) (*theme.AdminPage, error) {
+	ctx := c.UserContext()
+	page := &theme.AdminPage{Layout: p.Pages.Layout(c), VerifyAction: "/admin/verify"}
+	if p.Plugins != nil {
+		page.Plugins = p.Plugins()
+	}
+	p.verifyMu.Lock()
+	page.Ledger = p.lastVerify
+	p.verifyMu.Unlock()
+	seats, err := p.Shows.OpenSeats(ctx, me(c).ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range seats {
+		page.Seats = append(page.Seats, theme.SeatInProgress{SeatID: s.ID, ShowID: s.ShowID, Model: p.userName(ctx, s.ModelID),
+			Viewer: s.ViewerName, Since: s.OpenedAt, BillableSeconds: s.BillableSeconds, RunningCost: s.RunningCost,
+			Funding: s.Funding, FundedSeconds: s.FundedSeconds})
+	}
+	pending, err := p.Accounts.PendingModels(ctx, 100)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range pending {
+		page.PendingModels = append(page.PendingModels, theme.PendingModel{ID: m.ID, DisplayName: m.DisplayName, Email: m.Email, At: m.CreatedAt,
+			ApproveAction: "/admin/models/" + m.ID + "/approve", RejectAction: "/admin/models/" + m.ID + "/reject"})
+	}
+	return page, nil
+}
+
+func (p *Product) admin(c *fiber.Ctx) error {
+	page, err := p.adminData(c)
+	if err != nil {
+		return err
+	}
+	return p.Pages.Render(c, page)
+}
+
+// verify runs the ledger check and keeps its result for the admin page.
+func (p *Product) verify(c *fiber.Ctx) (*theme.LedgerVerify, error) {
+	r, err := p.Ledger.Verify(c.UserContext())
+	if err != nil {
+		return nil, err
+	}
+	v := &theme.LedgerVerify{OK: r.Clean(), At: now().UTC().Truncate(time.Second), Accounts: r.Accounts, Transfers: r.Transfers}
+	for _, f := range r.Faults {
+		v.Problems = append(v.Problems, f.String())
+	}
+	p.verifyMu.Lock()
+	p.lastVerify = v
+	p.verifyMu.Unlock()
+	return v, nil
+}
+
+func (p *Product) adminVerify(c *fiber.Ctx) error {
+	v, err := p.verify(c)
+	if err != nil {
+		return err
+	}
+	if v.OK {
+		return back(c, "/admin", theme.FlashSuccess, "Ledger verified: %d accounts, %d transfers, clean.", v.Accounts, v.Transfers)
+	}
+	return back(c, "/admin", theme.FlashError, "Ledger verify found %d problem(s).", len(v.Problems))
+}
+
+func (p *Product) approve(c *fiber.Ctx) error {
+	id, err := param(c, "id")
+	if err != nil {
+		return err
+	}
+	u, err := p.Accounts.ApproveModel(c.UserContext(), me(c).ID, id)
+	if err != nil {
+		return p.formFailed(c, "/admin", err)
+	}
+	return back(c, "/admin", theme.FlashSuccess, "%s is approved and may go live.", u.DisplayName)
+}
+
+func (p *Product) reject(c *fiber.Ctx) error {
+	id, err := param(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := p.Accounts.SetStatus(c.UserContext(), me(c).ID, id, accounts.StatusSuspended); err != nil {
+		return p.formFailed(c, "/admin", err)
+	}
+	return back(c, "/admin", theme.FlashInfo, "The account is suspended.")
+}
+
+var _ = processor.Checkout{}

@@ -1,0 +1,207 @@
+package web
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// The OpenAPI 3 document of the JSON API, written as a Go value so it is
+// compiled with the handlers it describes; a test walks the fiber routes and
+// this document and checks they agree both ways.
+
+type schema = map[string]any
+
+func ref(name string) schema  { return schema{"$ref": "#/components/schemas/" + name} }
+func arrayOf(s schema) schema { return schema{"type": "array", "items": s} }
+func obj(required []string, props schema) schema {
+	s := schema{"type": "object", "additionalProperties": false, "properties": props}
+	if len(required) > 0 {
+		s["required"] = required
+	}
+	return s
+}
+
+var (
+	str     = schema{"type": "string"}
+	boolean = schema{"type": "boolean"}
+	integer = schema{"type": "integer", "format": "int64"}
+	when    = schema{"type": "string", "format": "date-time"}
+)
+
+// apiOp describes one operation.
+type apiOp struct {
+	method, path, id, summary string
+	// auth: "" public, "user", "viewer", "model", "admin"
+	auth   string
+	body   schema
+	status int
+	resp   schema
+}
+
+var apiOps = []apiOp{
+	{"get", "/openapi.json", "openapi", "This document", "", nil, 200, schema{"type": "object"}},
+	{"get", "/csrf", "csrf", "The CSRF token to send as X-CSRF-Token with cookie authentication", "", nil, 200, ref("CSRF")},
+	{"post", "/session", "login", "Log in; the token is a bearer token (no cookie is set)", "", ref("LoginBody"), 201, ref("Session")},
+	{"delete", "/session", "logout", "Log out: revoke this session", "", nil, 200, ref("OK")},
+	{"post", "/signup", "signup", "Create a viewer or model account and a session", "", ref("SignupBody"), 201, ref("Session")},
+	{"post", "/age-confirmations", "confirmAge", "Record an 18+ confirmation and set the age cookie", "", nil, 201, schema{"type": "object"}},
+	{"get", "/me", "me", "The signed-in user (with the wallet balance for a viewer)", "user", nil, 200, ref("User")},
+
+	{"get", "/shows", "listShows", "Shows on air; q searches names, tag filters", "", nil, 200, arrayOf(ref("Show"))},
+	{"get", "/shows/{show}", "getShow", "One show on air", "", nil, 200, ref("Show")},
+	{"get", "/shows/{show}/quote", "quote", "The price a private seat would lock now", "", nil, 200, ref("Quote")},
+	{"get", "/shows/{show}/chat", "chatHistory", "Recent chat of a room (a show, or seat-<id> for a private show)", "", nil, 200, arrayOf(ref("ChatMessage"))},
+	{"post", "/shows/{show}/chat", "chatPost", "Say something in a room", "user", ref("ChatBody"), 201, ref("ChatMessage")},
+	{"post", "/shows/{show}/tips", "tip", "Tip from the wallet; tip_id makes a retry safe", "viewer", ref("TipBody"), 201, ref("ChatMessage")},
+	{"post", "/shows/{show}/private-requests", "requestPrivate", "Ask the model for a private show at the quoted price", "viewer", nil, 201, ref("Request")},
+	{"get", "/models/{id}", "getModel", "A model's public profile", "", nil, 200, ref("Profile")},
+
+	{"get", "/me/seat", "mySeat", "The viewer's private show in progress", "viewer", nil, 200, ref("Seat")},
+	{"get", "/seats/{seat}", "getSeat", "A seat: running time and cost (its viewer, its model or an admin)", "user", nil, 200, ref("Seat")},
+	{"post", "/seats/{seat}/end", "endSeat", "End a seat (its viewer or its model) and get the receipt", "user", nil, 200, ref("Receipt")},
+	{"get", "/wallet", "wallet", "Wallet balance and history from the ledger", "viewer", nil, 200, ref("Wallet")},
+	{"get", "/credit-packs", "listPacks", "Credit packs on sale", "", nil, 200, arrayOf(ref("Pack"))},
+	{"post", "/credit-packs/{pack}/purchases", "buyPack", "Buy a pack with the card on file", "viewer", nil, 201, ref("Purchase")},
+	{"get", "/card", "getCard", "The card on file (brand, last four digits, expiry; never the number)", "viewer", nil, 200, ref("Card")},
+	{"post", "/card/checkouts", "startCardCheckout", "Start the processor's checkout to add a card", "viewer", ref("CardBody"), 201, ref("Checkout")},
+	{"post", "/card/completions", "completeCardCheckout", "Finish a card checkout with the return link's parameters", "viewer", ref("CardCompleteBody"), 201, ref("Card")},
+	{"get", "/receipts", "listReceipts", "The user's receipts, newest first", "user", nil, 200, arrayOf(ref("Receipt"))},
+	{"get", "/receipts/{seat}", "getReceipt", "One receipt (its viewer, its model or an admin)", "user", nil, 200, ref("Receipt")},
+
+	{"get", "/me/show", "myShow", "The model's show on air, with her stream key", "model", nil, 200, ref("MyShow")},
+	{"post", "/me/show", "goLive", "Go live (approved models)", "model", nil, 201, ref("MyShow")},
+	{"delete", "/me/show", "endShow", "Go off air; every seat ends", "model", nil, 200, ref("OK")},
+	{"put", "/me/rate", "setRate", "Set the per-minute private rate; open seats keep theirs", "model", ref("RateBody"), 200, ref("Profile")},
+	{"put", "/me/profile", "setProfile", "Set bio and tags", "model", ref("ProfileBody"), 200, ref("Profile")},
+	{"get", "/me/requests", "myRequests", "Pending private requests", "model", nil, 200, arrayOf(ref("Request"))},
+	{"get", "/me/earnings", "myEarnings", "Earnings from the ledger", "model", nil, 200, schema{"type": "object"}},
+	{"post", "/requests/{id}/accept", "accept", "Accept a request: the seat opens and the price is locked", "model", nil, 201, ref("Seat")},
+	{"post", "/requests/{id}/decline", "decline", "Decline a request", "model", nil, 200, ref("OK")},
+
+	{"get", "/admin/plugins", "plugins", "Plugins and their health", "admin", nil, 200, arrayOf(schema{"type": "object"})},
+	{"post", "/admin/ledger/verify", "verifyLedger", "Run ledger verify now", "admin", nil, 200, schema{"type": "object"}},
+	{"get", "/admin/seats", "openSeats", "Seats in progress", "admin", nil, 200, arrayOf(ref("Seat"))},
+	{"get", "/admin/pending-models", "pendingModels", "Models waiting for approval", "admin", nil, 200, arrayOf(ref("User"))},
+	{"post", "/admin/models/{id}/approve", "approveModel", "Approve a model", "admin", nil, 200, ref("User")},
+	{"post", "/admin/models/{id}/reject", "rejectModel", "Reject (suspend) an account", "admin", nil, 200, ref("OK")},
+}
+
+var moneySchema = obj([]string{"amount", "currency"}, schema{
+	"amount":   schema{"type": "integer", "format": "int64", "description": "minor units (cents for USD, yen for JPY); never a float"},
+	"currency": schema{"type": "string", "pattern": "^[A-Z]{3}$"},
+})
+
+func components() schema {
+	m := ref("Money")
+	policy := obj(nil, schema{"rate_per_minute": m, "granularity": schema{"type": "string", "enum": []string{"second", "started_minute", "completed_minute"}},
+		"minimum_charge": m, "grace_seconds": integer, "block_seconds": integer, "block_cost": m, "max_pause_seconds": integer,
+		"funding": schema{"type": "string", "enum": []string{"card_hold", "prepaid_blocks", "wallet", ""}}})
+	return schema{
+		"Money":  moneySchema,
+		"Policy": policy,
+		"Error": obj([]string{"error"}, schema{"error": obj([]string{"code", "message"}, schema{
+			"code": str, "message": str, "field": schema{"type": "string", "description": "the request field at fault, when one is"}})}),
+		"OK":         obj([]string{"ok"}, schema{"ok": boolean}),
+		"CSRF":       obj([]string{"token"}, schema{"token": str}),
+		"LoginBody":  obj([]string{"email", "password"}, schema{"email": schema{"type": "string", "maxLength": 254}, "password": schema{"type": "string", "maxLength": 256}}),
+		"SignupBody": obj([]string{"email", "password", "display_name", "adult"}, schema{"email": str, "password": schema{"type": "string", "minLength": 8, "maxLength": 256}, "display_name": schema{"type": "string", "maxLength": 40}, "role": schema{"type": "string", "enum": []string{"viewer", "model"}}, "adult": boolean}),
+		"User":       obj([]string{"id", "display_name", "role", "approved"}, schema{"id": str, "email": str, "display_name": str, "role": str, "approved": boolean, "wallet": m}),
+		"Session":    obj([]string{"token", "expires_at", "user"}, schema{"token": str, "expires_at": when, "user": ref("User")}),
+		"Show": obj(nil, schema{"id": str, "model_id": str, "model_name": str, "mode": schema{"type": "string", "enum": []string{"public", "private", "group", "offline"}},
+			"title": str, "since": when, "viewers": integer, "rate_per_minute": m, "whep_url": str, "chat_url": str}),
+		"MyShow":      obj(nil, schema{"show": ref("Show"), "stream_key": str, "whip_url": str}),
+		"Quote":       obj(nil, schema{"policy": ref("Policy"), "allowed": boolean, "reason": str}),
+		"ChatMessage": schema{"type": "object", "properties": schema{"id": str, "at": when, "author": str, "role": str, "text": str, "tip": m, "system": boolean}},
+		"ChatBody":    obj([]string{"text"}, schema{"text": schema{"type": "string", "maxLength": 500}}),
+		"TipBody":     obj([]string{"tip_id", "amount"}, schema{"tip_id": schema{"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}, "amount": m, "text": str}),
+		"Request":     obj(nil, schema{"id": str, "show_id": str, "viewer_name": str, "at": when, "rate_per_minute": m, "seat_id": str}),
+		"Seat": obj(nil, schema{"id": str, "show_id": str, "model_id": str, "viewer_name": str, "open": boolean, "billing": boolean, "opened_at": when,
+			"policy": ref("Policy"), "billable_seconds": integer, "running_cost": m, "running_cost_display": str, "funded_seconds": integer,
+			"token": schema{"type": "string", "description": "WHEP bearer token; only for the seat's own viewer"}, "whep_url": str,
+			"warnings": arrayOf(obj(nil, schema{"level": str, "message": str}))}),
+		"Receipt":          schema{"type": "object", "description": "billing.Receipt: locked policy, live intervals, billable seconds, price, processor calls and ledger transfers"},
+		"Wallet":           obj(nil, schema{"balance": m, "held": m, "posted": m, "history": arrayOf(schema{"type": "object"})}),
+		"Pack":             obj(nil, schema{"id": str, "name": str, "price": m, "credits": m, "badge": str}),
+		"Purchase":         obj(nil, schema{"id": str, "pack_id": str, "state": str, "price": m, "credits": m}),
+		"Card":             obj(nil, schema{"processor": str, "brand": str, "last4": str, "exp_month": integer, "exp_year": integer, "added_at": when}),
+		"CardBody":         obj(nil, schema{"return_url": schema{"type": "string", "description": "a path on this site; default /wallet/card/return"}}),
+		"CardCompleteBody": obj([]string{"params"}, schema{"params": schema{"type": "object", "additionalProperties": str}}),
+		"Checkout":         obj(nil, schema{"url": str, "method": str, "fields": schema{"type": "object", "additionalProperties": str}}),
+		"Profile":          obj(nil, schema{"id": str, "display_name": str, "bio": str, "tags": arrayOf(str), "rate_per_minute": m, "show_id": str}),
+		"RateBody":         obj([]string{"rate"}, schema{"rate": m}),
+		"ProfileBody":      obj(nil, schema{"bio": schema{"type": "string", "maxLength": 2000}, "tags": schema{"type": "array", "maxItems": 12, "items": schema{"type": "string", "maxLength": 24}}}),
+	}
+}
+
+// OpenAPI is the document, built once.
+var OpenAPI = sync.OnceValue(func() []byte {
+	paths := schema{}
+	errResp := func(d string) schema {
+		return schema{"description": d, "content": schema{"application/json": schema{"schema": ref("Error")}}}
+	}
+	for _, o := range apiOps {
+		op := schema{"operationId": o.id, "summary": o.summary}
+		resp := schema{itoa64(int64(o.status)): schema{"description": "OK", "content": schema{"application/json": schema{"schema": o.resp}}},
+			"400": errResp("bad input: missing, malformed, oversized or unknown fields"), "404": errResp("no such thing, or not yours")}
+		if o.auth != "" {
+			op["security"] = []schema{{"session": []string{}}, {"bearer": []string{}}}
+			resp["401"] = errResp("not signed in")
+			resp["403"] = errResp("signed in with the wrong role, or the CSRF token is missing")
+		}
+		op["responses"] = resp
+		if o.body != nil {
+			op["requestBody"] = schema{"required": true, "content": schema{"application/json": schema{"schema": o.body}}}
+			resp["413"] = errResp("body larger than 16 KiB")
+			resp["415"] = errResp("not application/json")
+		}
+		var params []schema
+		for _, seg := range strings.Split(o.path, "/") {
+			if strings.HasPrefix(seg, "{") {
+				params = append(params, schema{"name": strings.Trim(seg, "{}"), "in": "path", "required": true,
+					"schema": schema{"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}})
+			}
+		}
+		if o.path == "/shows" {
+			params = append(params, schema{"name": "q", "in": "query", "schema": schema{"type": "string", "maxLength": 100}},
+				schema{"name": "tag", "in": "query", "schema": schema{"type": "string", "maxLength": 100}})
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		item, _ := paths[o.path].(schema)
+		if item == nil {
+			item = schema{}
+			paths[o.path] = item
+		}
+		item[o.method] = op
+	}
+	doc := schema{
+		"openapi": "3.0.3",
+		"info": schema{"title": "camkit API", "version": "1.0.0",
+			"description": "The actions of the camkit site as JSON. Authenticate with the session cookie (then send X-CSRF-Token on " +
+				"POST/PUT/DELETE, from GET /csrf) or with Authorization: Bearer <token> from POST /session. Money is integer minor units."},
+		"servers": []schema{{"url": APIBase}},
+		"paths":   paths,
+		"components": schema{
+			"schemas": components(),
+			"securitySchemes": schema{
+				"session": schema{"type": "apiKey", "in": "cookie", "name": "camkit_session"},
+				"bearer":  schema{"type": "http", "scheme": "bearer"},
+			},
+		},
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		panic(err) // a static value: fails in every test run if ever
+	}
+	return b
+})
+
+func (p *Product) openAPI(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	return c.Send(OpenAPI())
+}

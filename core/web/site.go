@@ -1,0 +1,101 @@
+package web
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/chat"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/theme"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Product is everything the pages and the API call. Handlers only parse,
+// call one of these and render.
+type Product struct {
+	Pages    *Pages
+	Accounts *accounts.Service
+	HTTP     *accounts.HTTP
+	Cards    *accounts.PaymentMethods
+	Packs    *accounts.CreditPacks
+	Wallets  *accounts.Wallets
+	Chat     *chat.Service
+	Shows    Shows
+	Ledger   LedgerVerifier
+	Plugins  PluginStatuses
+
+	// PublicURL is where browsers reach the site ("https://cams.example");
+	// processors' return URLs are built from it.
+	PublicURL string
+	// Processor is the active processor's name (the /pay/<name>/ prefix).
+	Processor   string
+	TipPresets  []money.Money
+	ModelSignup bool
+
+	csrfCheck  fiber.Handler
+	verifyMu   sync.Mutex
+	lastVerify *theme.LedgerVerify
+}
+
+// Mount adds the middleware (session, bearer, CSRF, age gate) and every page
+// and API route. The operational routes and /pay, /webhooks come from their
+// own Mount functions; the stream adapter mounts WHIP/WHEP itself.
+func (p *Product) Mount(app *fiber.App) {
+	p.Pages.Chrome = p.Chrome
+	p.csrfCheck = p.HTTP.CSRF()
+	app.Use(p.bearer, p.HTTP.Session(), p.csrf, p.HTTP.AgeGate())
+	mountStatic(app)
+	p.Pages.Mount(app)
+	p.mountPages(app)
+	p.mountAPI(app)
+	app.Get("/ws/chat/:show", p.Chat.Handler(chat.HandlerOptions{
+		Identify: func(c *fiber.Ctx) (chat.Member, bool) {
+			u, ok := accounts.CurrentUser(c)
+			if !ok {
+				return chat.Member{}, false
+			}
+			return chat.Member{UserID: u.ID, Name: u.DisplayName, Role: theme.Role(u.Role)}, true
+		},
+		CanJoin: p.canJoinChat,
+	}))
+}
+
+const localBearer = "camkit.web.bearer"
+
+// bearer turns "Authorization: Bearer <session token>" on an API request
+// into the session the accounts middleware reads. A bearer request is not
+// exposed to CSRF (a browser never adds the header on its own), so the CSRF
+// check is skipped for it.
+func (p *Product) bearer(c *fiber.Ctx) error {
+	if !strings.HasPrefix(c.Path(), "/api/") {
+		return c.Next()
+	}
+	a := c.Get(fiber.HeaderAuthorization)
+	if len(a) < 8 || !strings.EqualFold(a[:7], "bearer ") {
+		return c.Next()
+	}
+	tok := strings.TrimSpace(a[7:])
+	c.Request().Header.DelAllCookies()
+	c.Request().Header.SetCookie(accounts.SessionCookie, tok)
+	c.Locals(localBearer, true)
+	return c.Next()
+}
+
+func isBearer(c *fiber.Ctx) bool { b, _ := c.Locals(localBearer).(bool); return b }
+
+// csrf skips bearer requests and the two API calls that hand out a bearer
+// token without setting any cookie (log-in CSRF needs a cookie to plant).
+func (p *Product) csrf(c *fiber.Ctx) error {
+	if isBearer(c) {
+		return c.Next()
+	}
+	if c.Method() == fiber.MethodPost && (c.Path() == APIBase+"/session" || c.Path() == APIBase+"/signup") {
+		return c.Next()
+	}
+	return p.csrfCheck(c)
+}
+
+// now is for display only (the admin page's "verified at").
+var now = time.Now
