@@ -81,7 +81,7 @@ func (b *browser) do(method, path string, form url.Values, hdr map[string]string
 	for k, v := range b.cookies {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
 	}
-	resp, err := b.app.Test(req, 10_000)
+	resp, err := b.app.Test(req, 60_000) // generous: the host may be busy with other test packages
 	if err != nil {
 		b.t.Fatal(err)
 	}
