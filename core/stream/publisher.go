@@ -48,6 +48,10 @@ func (p *publisher) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	}
 	up.kf.interval = p.sfu.cfg.KeyframeInterval
 	up.kf.send = up.sendPLI
+	if !p.sfu.startLoop() {
+		return
+	}
+	defer p.sfu.loops.Done()
 	if p.closed.Load() || !p.room.setUp(p, up) {
 		// Not forwarded, but read so pion's buffers and interceptors drain.
 		buf := make([]byte, 1500)

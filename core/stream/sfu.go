@@ -32,6 +32,9 @@ type SFU struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+	// loops counts running up-track read loops: the fan-out pool must
+	// outlive them.
+	loops sync.WaitGroup
 }
 
 var _ Service = (*SFU)(nil)
@@ -93,6 +96,7 @@ func (s *SFU) Close() error {
 	}
 	close(s.stop)
 	s.wg.Wait()
+	s.loops.Wait()
 	s.pool.close()
 	s.events.close()
 	if s.mux != nil {
@@ -330,6 +334,17 @@ func (s *SFU) Subscribe(ctx context.Context, showID, token, offerSDP string) (Se
 		return Session{}, s.refuse(err)
 	}
 	return Session{ID: sub.id, ShowID: showID, SeatID: sub.seatID, AnswerSDP: answer, ETag: etag}, nil
+}
+
+// startLoop registers an up-track read loop, unless the SFU is closing.
+func (s *SFU) startLoop() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.loops.Add(1)
+	return true
 }
 
 func (s *SFU) isClosed() bool {

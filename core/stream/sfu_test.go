@@ -240,3 +240,29 @@ func TestOfferWithoutSupportedCodecIsRefused(t *testing.T) {
 		t.Fatalf("VP9-only offer: %v", err)
 	}
 }
+
+// More viewers than one goroutine serves: the parallel fan-out path, and a
+// Close while it runs.
+func TestParallelFanOutAndCloseUnderLoad(t *testing.T) {
+	f := newFixture(t, nil)
+	f.adm.AddShow("show-1", "key-1")
+	f.publish(t, "key-1")
+	const n = 30
+	subs := make([]*streamtest.Subscriber, n)
+	for i := range subs {
+		subs[i] = f.subscribe(t, "show-1", "")
+	}
+	for _, s := range subs {
+		receiving(t, s)
+	}
+	if got := f.metric(t, "camkit_stream_show_subscribers"); got != n {
+		t.Fatalf("show_subscribers = %v, want %d", got, n)
+	}
+	if err := f.sfu.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := streamtest.Publish(ctx(t), streamtest.PublishDirect(f.sfu, "key-1"), streamtest.PublisherOptions{})
+	if errs.CodeOf(err) != errs.Unavailable {
+		t.Fatalf("publish after Close: %v, want unavailable", err)
+	}
+}
