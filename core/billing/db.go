@@ -268,6 +268,20 @@ const checkpointChunk = 2000
 // upsertCheckpoints writes many checkpoints in one statement per chunk. A row
 // is replaced only by a higher seq.
 func (d *db) upsertCheckpoints(ctx context.Context, x execer, cks []checkpoint) error {
+	if d.dialect == store.Postgres {
+		// Four array parameters instead of four per row: PostgreSQL parses
+		// and binds one small statement however many seats are due.
+		ids, snaps := make([]string, len(cks)), make([]string, len(cks))
+		seqs, ats := make([]int64, len(cks)), make([]int64, len(cks))
+		for i, c := range cks {
+			ids[i], seqs[i], ats[i], snaps[i] = c.SeatID, c.Seq, c.AtMs, string(c.Snap)
+		}
+		_, err := x.ExecContext(ctx, `INSERT INTO billing_checkpoints (seat_id, seq, checkpoint_at_ms, snapshot)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])
+ON CONFLICT (seat_id) DO UPDATE SET seq = excluded.seq, checkpoint_at_ms = excluded.checkpoint_at_ms,
+snapshot = excluded.snapshot WHERE billing_checkpoints.seq < excluded.seq`, ids, seqs, ats, snaps)
+		return dbErr(err)
+	}
 	for len(cks) > 0 {
 		n := min(len(cks), checkpointChunk)
 		chunk := cks[:n]
