@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/camkit/camkit/core/pluginhost"
+	"github.com/camkit/camkit/core/stream"
+	"github.com/camkit/camkit/core/stream/whiphttp"
 	"github.com/camkit/camkit/core/web"
 	"github.com/spf13/cobra"
 )
@@ -39,12 +41,28 @@ func serveCmd(g *globals) *cobra.Command {
 			}
 			defer pl.host.Close()
 
+			prod, err := buildProduct(ctx, cfg, log, db, pl, reg)
+			if err != nil {
+				return err
+			}
+			defer prod.Close()
+			go expireHolds(ctx, prod.ledger, cfg.Billing.ExpireEvery.Duration, log)
+
 			srv := web.New(web.Options{Log: log, Registry: reg, Checks: []web.ReadinessCheck{
 				{Name: "database", Check: db.Ping},
 				{Name: "plugins", Check: pl.host.Healthy},
 			}})
-			(&web.Pages{Theme: pl.theme, Site: web.Site{Name: cfg.Site.Name}}).Mount(srv.App())
-			(&web.ProcessorRoutes{Name: cfg.Plugins.Processor, Processor: pl.processor}).Mount(srv.App())
+			app := srv.App()
+			// Processor routes and WHIP/WHEP come before the product's session,
+			// CSRF and age-gate middleware: they authenticate otherwise.
+			(&web.ProcessorRoutes{Name: cfg.Plugins.Processor, Processor: pl.processor, Sink: &web.EventLog{Log: log}}).Mount(app)
+			var ice []stream.ICEServer
+			if len(cfg.Stream.ICEServers) > 0 {
+				ice = []stream.ICEServer{{URLs: cfg.Stream.ICEServers, Username: cfg.Stream.ICEUsername, Credential: cfg.Stream.ICECredential}}
+			}
+			whiphttp.Mount(app, prod.sfu, whiphttp.Options{ICEServers: ice})
+			prod.web.Mount(app)
+			srv.SetPageError(prod.web.PageError)
 
 			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 			if err != nil {

@@ -53,7 +53,7 @@ func message(err error) string {
 // pageError is the error handler's answer for a page (not /api/): a GET that
 // needs a session goes to the log-in page, everything else gets the theme's
 // error page with the status.
-func (p *Product) pageError(c *fiber.Ctx, status int, err error) error {
+func (p *Product) PageError(c *fiber.Ctx, status int, err error) error {
 	if status == fiber.StatusUnauthorized && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) {
 		return c.Redirect("/login?return_to="+url.QueryEscape(string(c.Request().URI().RequestURI())), fiber.StatusSeeOther)
 	}
