@@ -247,6 +247,11 @@ func (r *room) addSubscriber(s *subscriber) error {
 	if s.seatID == "" && r.mode != ModePublic {
 		return errs.E(errs.Forbidden, "show %s is %s: a seat token is required", r.showID, r.mode)
 	}
+	if s.closed.Load() {
+		// Closed while it was being registered (replaced, failed): its
+		// removeSubscriber already ran, so adding it now would leak it.
+		return nil
+	}
 	r.subs[s.id] = s
 	r.rebuildDowns()
 	return nil
