@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/camkit/camkit/sdk/processorkit"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -55,16 +56,16 @@ func (c *CCBill) accessToken(ctx context.Context, frontend bool) (string, error)
 	req.SetBasicAuth(id, secret)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	status, _, body, err := roundTrip(ctx, c.client, req)
+	status, _, body, err := processorkit.RoundTrip(ctx, c.client, req)
 	switch {
 	case err != nil:
 		return "", err
 	case status >= 500:
-		return "", serverErr("ccbill OAuth token", status, body)
+		return "", processorkit.ServerError("ccbill OAuth token", status, body)
 	case status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return "", errs.E(errs.Unauthenticated, "ccbill: the OAuth credentials (settings.app_id/secret or frontend_*) were refused: HTTP %d %s", status, snippet(body))
+		return "", errs.E(errs.Unauthenticated, "ccbill: the OAuth credentials (settings.app_id/secret or frontend_*) were refused: HTTP %d %s", status, processorkit.Snippet(body))
 	case status != http.StatusOK:
-		return "", errs.Retry(errs.Unavailable, "ccbill OAuth token: unexpected HTTP %d %s", status, snippet(body))
+		return "", errs.Retry(errs.Unavailable, "ccbill OAuth token: unexpected HTTP %d %s", status, processorkit.Snippet(body))
 	}
 	var tok struct {
 		AccessToken string `json:"access_token"`
@@ -72,7 +73,7 @@ func (c *CCBill) accessToken(ctx context.Context, frontend bool) (string, error)
 		ExpiresIn   int64  `json:"expires_in"`
 	}
 	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-		return "", errs.Retry(errs.Unavailable, "ccbill OAuth token: malformed answer %s", snippet(body))
+		return "", errs.Retry(errs.Unavailable, "ccbill OAuth token: malformed answer %s", processorkit.Snippet(body))
 	}
 	c.mu.Lock()
 	*cache = oauthToken{value: tok.AccessToken, expires: c.now().Add(time.Duration(tok.ExpiresIn) * time.Second)}
@@ -120,7 +121,7 @@ func (c *CCBill) restCall(ctx context.Context, method, path string, body []byte)
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		status, _, resp, err := roundTrip(ctx, c.client, req)
+		status, _, resp, err := processorkit.RoundTrip(ctx, c.client, req)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -151,7 +152,7 @@ func apiError(what string, status int, body []byte) error {
 		msg += "; " + f.Field + ": " + f.Message
 	}
 	if msg == "" {
-		msg = snippet(body)
+		msg = processorkit.Snippet(body)
 	}
 	code := strings.Trim(string(e.ErrorCode), `"`)
 	switch {
@@ -276,7 +277,7 @@ func (c *CCBill) listCharges(ctx context.Context, token string) ([]string, error
 		SubscriptionID json.RawMessage `json:"subscriptionId"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, errs.Retry(errs.Unavailable, "ccbill: malformed charge list: %s", snippet(body))
+		return nil, errs.Retry(errs.Unavailable, "ccbill: malformed charge list: %s", processorkit.Snippet(body))
 	}
 	ids := make([]string, 0, len(list))
 	for _, e := range list {
@@ -310,20 +311,20 @@ func (c *CCBill) legacyCall(ctx context.Context, endpoint string, params url.Val
 	if err != nil {
 		return 0, "", errs.E(errs.Internal, "ccbill: %v", err)
 	}
-	status, _, body, err := roundTrip(ctx, c.client, req)
+	status, _, body, err := processorkit.RoundTrip(ctx, c.client, req)
 	if err != nil {
 		return 0, "", err
 	}
 	what := "ccbill " + params.Get("action")
 	if status >= 500 {
-		return 0, "", serverErr(what, status, body)
+		return 0, "", processorkit.ServerError(what, status, body)
 	}
 	if status != http.StatusOK {
-		return 0, "", errs.E(errs.Internal, "%s: unexpected HTTP %d: %s", what, status, snippet(body))
+		return 0, "", errs.E(errs.Internal, "%s: unexpected HTTP %d: %s", what, status, processorkit.Snippet(body))
 	}
 	lines := strings.FieldsFunc(strings.TrimSpace(string(body)), func(r rune) bool { return r == '\n' || r == '\r' })
 	if len(lines) < 2 || !strings.EqualFold(strings.Trim(lines[0], `" `), "results") {
-		return 0, "", errs.Retry(errs.Unavailable, "%s: malformed answer %q", what, snippet(body))
+		return 0, "", errs.Retry(errs.Unavailable, "%s: malformed answer %q", what, processorkit.Snippet(body))
 	}
 	val := strings.Trim(lines[1], `" `)
 	n, err := strconv.Atoi(val)

@@ -10,6 +10,7 @@ import (
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/pluginkit"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 const (
@@ -44,7 +45,7 @@ type settings struct {
 	RequestTimeoutSec int      `json:"request_timeout_seconds"`
 	MaxWebhookAgeH    int      `json:"max_webhook_age_hours"`
 
-	allowed allowList
+	allowed processorkit.AllowList
 }
 
 func (s *settings) subacc() int {
@@ -56,7 +57,7 @@ func (s *settings) subacc() int {
 
 // state is what the plugin keeps across restarts in the state file.
 type state struct {
-	Ops       map[string]*opRecord   `json:"ops"`       // by idempotency key
+	Ops       processorkit.Ops       `json:"ops"`       // by idempotency key
 	Charges   map[string]*chargeRec  `json:"charges"`   // by CCBill subscriptionId
 	Checkouts map[string]*checkout   `json:"checkouts"` // by checkout reference
 	Seen      map[string]time.Time   `json:"seen"`      // webhook event ids, for replay protection
@@ -78,7 +79,7 @@ type refundRec struct {
 }
 
 func newState() *state {
-	return &state{Ops: map[string]*opRecord{}, Charges: map[string]*chargeRec{}, Checkouts: map[string]*checkout{},
+	return &state{Ops: processorkit.Ops{}, Charges: map[string]*chargeRec{}, Checkouts: map[string]*checkout{},
 		Seen: map[string]time.Time{}, Refunds: map[string][]refundRec{}}
 }
 
@@ -86,7 +87,7 @@ func newState() *state {
 // legacy billingApi.cgi.
 type CCBill struct {
 	now   func() time.Time
-	locks keyedLocks
+	locks processorkit.KeyedLocks
 
 	mu       sync.Mutex // guards everything below; never held across a network call
 	cfg      *settings
@@ -145,7 +146,7 @@ func (c *CCBill) Configure(_ context.Context, settingsJSON []byte) error {
 	}
 	for _, kv := range []struct{ key, val string }{{"api_base_url", cfg.APIBaseURL}, {"billing_api_url", cfg.BillingAPIURL},
 		{"datalink_url", cfg.DatalinkURL}, {"widget_url", cfg.WidgetURL}} {
-		if err := checkBaseURL(kv.key, kv.val); err != nil {
+		if err := processorkit.CheckEndpoint(kv.key, kv.val); err != nil {
 			return err
 		}
 	}
@@ -159,13 +160,13 @@ func (c *CCBill) Configure(_ context.Context, settingsJSON []byte) error {
 		norm[i] = n
 	}
 	cfg.Currencies = norm
-	allowed, err := parseAllowList("allowed_ips", cfg.AllowedIPs)
+	allowed, err := processorkit.ParseAllowList("allowed_ips", cfg.AllowedIPs, true)
 	if err != nil {
 		return err
 	}
 	cfg.allowed = allowed
-	st := newState()
-	if err := loadJSON(cfg.StateFile, st); err != nil {
+	st, err := processorkit.LoadState(cfg.StateFile, newState)
+	if err != nil {
 		return errs.E(errs.Invalid, "settings.state_file: %v", err)
 	}
 	c.mu.Lock()
@@ -205,14 +206,9 @@ func (c *CCBill) Capabilities(context.Context) (processor.Capabilities, error) {
 // saveLocked writes the state; on failure memory is rolled back to the file,
 // so it never runs ahead of disk. Caller holds c.mu.
 func (c *CCBill) saveLocked() error {
-	if err := saveJSON(c.cfg.StateFile, c.st); err != nil {
-		st := newState()
-		if lerr := loadJSON(c.cfg.StateFile, st); lerr == nil {
-			c.st = st
-		}
-		return errs.Retry(errs.Unavailable, "ccbill: writing state: %v", err)
-	}
-	return nil
+	var err error
+	c.st, err = processorkit.SaveState(pluginName, c.cfg.StateFile, c.st, newState)
+	return err
 }
 
 func (c *CCBill) Authorize(context.Context, processor.AuthorizeRequest) (processor.Authorization, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // refundSettleWait is how long a refund whose outcome is unknown waits for
@@ -35,29 +36,17 @@ type refundPending struct {
 // beginOp looks up key under the lock: a finished record is replayed (done
 // true), another request under the key is a Conflict, a pending one is
 // returned for the caller to resolve.
-func beginOp[T any](c *CCBill, key, fp string) (rec *opRecord, out T, done bool, err error) {
+func beginOp[T any](c *CCBill, key, fp string) (rec *processorkit.OpRecord, out T, done bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.st == nil {
 		return nil, out, true, errs.Retry(errs.Unavailable, "ccbill processor is not configured yet")
 	}
-	rec = c.st.Ops[key]
-	if rec == nil {
-		return nil, out, false, nil
-	}
-	if rec.Fingerprint != fp {
-		return nil, out, true, errs.E(errs.Conflict, "idempotency key %q was first used for another request", key)
-	}
-	if rec.Status == opPending {
-		cp := *rec
-		return &cp, out, false, nil
-	}
-	out, err = replay[T](key, rec)
-	return nil, out, true, err
+	return processorkit.Lookup[T](c.st.Ops, key, fp)
 }
 
 // putOp stores rec under key and saves the state.
-func (c *CCBill) putOp(key string, rec *opRecord, also func(st *state)) error {
+func (c *CCBill) putOp(key string, rec *processorkit.OpRecord, also func(st *state)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.st.Ops[key] = rec
@@ -72,18 +61,18 @@ func (c *CCBill) putOp(key string, rec *opRecord, also func(st *state)) error {
 func (c *CCBill) dropOp(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if rec := c.st.Ops[key]; rec != nil && rec.Status == opPending {
+	if rec := c.st.Ops[key]; rec != nil && rec.Status == processorkit.OpPending {
 		delete(c.st.Ops, key)
 		_ = c.saveLocked()
 	}
 }
 
 func (c *CCBill) finish(key, fp string, started time.Time, result any, also func(st *state)) error {
-	b, err := json.Marshal(result)
+	rec, err := processorkit.DoneRecord(fp, result, started, c.now().UTC())
 	if err != nil {
-		return errs.E(errs.Internal, "ccbill: %v", err)
+		return err
 	}
-	return c.putOp(key, &opRecord{Fingerprint: fp, Status: opDone, Result: b, Started: started, Finished: c.now().UTC()}, also)
+	return c.putOp(key, rec, also)
 }
 
 func (c *CCBill) Charge(ctx context.Context, req processor.ChargeRequest) (processor.ChargeResult, error) {
@@ -124,8 +113,8 @@ type chargeOutcome struct {
 // a new subscription id that no other record claims is this charge, so it is
 // returned instead of charging a second time.
 func (c *CCBill) charge(ctx context.Context, key, token string, amount money.Money, recurring *recurringTerms, customer string) (processor.ChargeResult, string, error) {
-	fp := fingerprint("charge", token, amount, recurring)
-	unlock := c.locks.lock("token:" + token)
+	fp := processorkit.Fingerprint("charge", token, amount, recurring)
+	unlock := c.locks.Lock("token:" + token)
 	defer unlock()
 
 	pending, out, done, err := beginOp[chargeOutcome](c, key, fp)
@@ -165,7 +154,7 @@ func (c *CCBill) charge(ctx context.Context, key, token string, amount money.Mon
 		// No new charge: the first attempt never reached CCBill's books. Send again.
 	}
 	pend, _ := json.Marshal(chargePending{Token: token, Baseline: ids})
-	if err := c.putOp(key, &opRecord{Fingerprint: fp, Status: opPending, Pending: pend, Started: started}, nil); err != nil {
+	if err := c.putOp(key, &processorkit.OpRecord{Fingerprint: fp, Status: processorkit.OpPending, Pending: pend, Started: started}, nil); err != nil {
 		return processor.ChargeResult{}, "", err
 	}
 
@@ -187,7 +176,7 @@ func (c *CCBill) charge(ctx context.Context, key, token string, amount money.Mon
 	}
 	var cr chargeResponse
 	if err := json.Unmarshal(resp, &cr); err != nil {
-		return processor.ChargeResult{}, "", errs.Retry(errs.Unavailable, "ccbill: malformed charge answer: %s", snippet(resp))
+		return processor.ChargeResult{}, "", errs.Retry(errs.Unavailable, "ccbill: malformed charge answer: %s", processorkit.Snippet(resp))
 	}
 	if !cr.Approved {
 		text := ""
@@ -199,14 +188,14 @@ func (c *CCBill) charge(ctx context.Context, key, token string, amount money.Mon
 			c.dropOp(key)
 			return processor.ChargeResult{}, "", derr
 		}
-		if err := c.putOp(key, &opRecord{Fingerprint: fp, Status: opDeclined, Err: asErr(derr), Started: started, Finished: c.now().UTC()}, nil); err != nil {
+		if err := c.putOp(key, processorkit.DeclinedRecord(fp, derr, started, c.now().UTC()), nil); err != nil {
 			return processor.ChargeResult{}, "", err
 		}
 		return processor.ChargeResult{}, "", derr
 	}
 	sub := rawID(cr.SubscriptionID)
 	if sub == "" {
-		return processor.ChargeResult{}, "", errs.Retry(errs.Unavailable, "ccbill: approved charge without a subscriptionId: %s", snippet(resp))
+		return processor.ChargeResult{}, "", errs.Retry(errs.Unavailable, "ccbill: approved charge without a subscriptionId: %s", processorkit.Snippet(resp))
 	}
 	res := chargeOutcome{ChargeResult: processor.ChargeResult{Reference: sub, Amount: amount}}
 	if recurring != nil {
@@ -293,8 +282,8 @@ func (c *CCBill) Refund(ctx context.Context, req processor.RefundRequest) (proce
 		return processor.RefundResult{}, errs.E(errs.Invalid, "ccbill: refund reference %q is not a CCBill subscription id", sub)
 	}
 	key := req.IdempotencyKey
-	fp := fingerprint("refund", sub, req.Amount)
-	unlock := c.locks.lock("sub:" + sub)
+	fp := processorkit.Fingerprint("refund", sub, req.Amount)
+	unlock := c.locks.Lock("sub:" + sub)
 	defer unlock()
 
 	pending, out, done, err := beginOp[processor.RefundResult](c, key, fp)
@@ -326,7 +315,7 @@ func (c *CCBill) Refund(ctx context.Context, req processor.RefundRequest) (proce
 		}
 	}
 	pend, _ := json.Marshal(refundPending{Subscription: sub, Amount: req.Amount})
-	if err := c.putOp(key, &opRecord{Fingerprint: fp, Status: opPending, Pending: pend, Started: started}, nil); err != nil {
+	if err := c.putOp(key, &processorkit.OpRecord{Fingerprint: fp, Status: processorkit.OpPending, Pending: pend, Started: started}, nil); err != nil {
 		return processor.RefundResult{}, err
 	}
 	amt, err := money.FormatDecimal(req.Amount)
@@ -383,8 +372,8 @@ func (c *CCBill) CancelRecurring(ctx context.Context, req processor.CancelRecurr
 	if sub == "" || strings.Trim(sub, "0123456789") != "" {
 		return errs.E(errs.Invalid, "ccbill: %q is not a CCBill subscription id", sub)
 	}
-	key, fp := req.IdempotencyKey, fingerprint("cancel", sub)
-	unlock := c.locks.lock("sub:" + sub)
+	key, fp := req.IdempotencyKey, processorkit.Fingerprint("cancel", sub)
+	unlock := c.locks.Lock("sub:" + sub)
 	defer unlock()
 	pending, _, done, err := beginOp[struct{}](c, key, fp)
 	if done {
@@ -392,7 +381,7 @@ func (c *CCBill) CancelRecurring(ctx context.Context, req processor.CancelRecurr
 	}
 	started := c.now().UTC()
 	if pending == nil {
-		if err := c.putOp(key, &opRecord{Fingerprint: fp, Status: opPending, Started: started}, nil); err != nil {
+		if err := c.putOp(key, &processorkit.OpRecord{Fingerprint: fp, Status: processorkit.OpPending, Started: started}, nil); err != nil {
 			return err
 		}
 	} else {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"html/template"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // checkout is one visit to the card page: what to charge, and what came of it.
@@ -35,14 +35,6 @@ type checkout struct {
 	Decline      *errs.Error     `json:"decline,omitempty"`
 }
 
-func newRef(prefix string) string {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return prefix + hex.EncodeToString(b)
-}
-
 func (c *CCBill) StartCheckout(_ context.Context, req processor.StartCheckoutRequest) (processor.Checkout, error) {
 	cfg, err := c.configured()
 	if err != nil {
@@ -51,10 +43,10 @@ func (c *CCBill) StartCheckout(_ context.Context, req processor.StartCheckoutReq
 	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
 		return processor.Checkout{}, err
 	}
-	if err := checkReturnURL("return URL", req.ReturnURL, true); err != nil {
+	if err := processorkit.CheckReturnURL("return URL", req.ReturnURL, true); err != nil {
 		return processor.Checkout{}, err
 	}
-	if err := checkReturnURL("cancel URL", req.CancelURL, false); err != nil {
+	if err := processorkit.CheckReturnURL("cancel URL", req.CancelURL, false); err != nil {
 		return processor.Checkout{}, err
 	}
 	if req.Purchase != nil {
@@ -79,13 +71,13 @@ func (c *CCBill) StartCheckout(_ context.Context, req processor.StartCheckoutReq
 		rec = &recurringTerms{Amount: r.Amount, PeriodDays: r.PeriodDays}
 	}
 	key := req.IdempotencyKey
-	fp := fingerprint("checkout", req.CustomerRef, req.ReturnURL, req.CancelURL, req.Purchase, rec, req.Description)
+	fp := processorkit.Fingerprint("checkout", req.CustomerRef, req.ReturnURL, req.CancelURL, req.Purchase, rec, req.Description)
 	_, out, done, err := beginOp[processor.Checkout](c, key, fp)
 	if done {
 		return out, err
 	}
 	now := c.now().UTC()
-	ref := newRef("ccb_co_")
+	ref := processorkit.NewRef("ccb_co_")
 	co := &checkout{Key: key, CustomerRef: req.CustomerRef, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 		Description: req.Description, Purchase: req.Purchase, Recurring: rec, ExpiresAt: now.Add(checkoutTTL)}
 	res := processor.Checkout{Reference: ref, URL: routePrefix + "/checkout?ref=" + ref, Method: http.MethodGet, ExpiresAt: co.ExpiresAt}
@@ -123,10 +115,10 @@ func (c *CCBill) CompleteCheckout(_ context.Context, req processor.CompleteCheck
 func (c *CCBill) ServeHTTP(ctx context.Context, req processor.HTTPRequest) (processor.HTTPResponse, error) {
 	route := strings.TrimPrefix(req.Path, routePrefix)
 	if route != "/checkout" {
-		return plainResponse(http.StatusNotFound, "not found"), nil
+		return processorkit.PlainResponse(http.StatusNotFound, "not found"), nil
 	}
 	if _, err := c.configured(); err != nil {
-		return plainResponse(http.StatusServiceUnavailable, "the CCBill processor is not configured yet"), nil
+		return processorkit.PlainResponse(http.StatusServiceUnavailable, "the CCBill processor is not configured yet"), nil
 	}
 	switch req.Method {
 	case http.MethodGet:
@@ -134,7 +126,7 @@ func (c *CCBill) ServeHTTP(ctx context.Context, req processor.HTTPRequest) (proc
 	case http.MethodPost:
 		return c.tokenPosted(ctx, req)
 	}
-	r := plainResponse(http.StatusMethodNotAllowed, "method not allowed")
+	r := processorkit.PlainResponse(http.StatusMethodNotAllowed, "method not allowed")
 	r.Headers.Set("Allow", "GET, POST")
 	return r, nil
 }
@@ -205,15 +197,15 @@ func (c *CCBill) cardPage(ctx context.Context, req processor.HTTPRequest, ref, p
 	c.mu.Unlock()
 	switch {
 	case !found:
-		return plainResponse(http.StatusNotFound, "unknown checkout")
+		return processorkit.PlainResponse(http.StatusNotFound, "unknown checkout")
 	case co.Token != "" && co.Decline == nil:
-		return plainResponse(http.StatusGone, "this checkout is already complete")
+		return processorkit.PlainResponse(http.StatusGone, "this checkout is already complete")
 	case !now.Before(co.ExpiresAt):
-		return plainResponse(http.StatusGone, "this checkout has expired; start again")
+		return processorkit.PlainResponse(http.StatusGone, "this checkout has expired; start again")
 	}
 	tok, err := c.accessToken(ctx, true)
 	if err != nil {
-		return plainResponse(http.StatusServiceUnavailable, "CCBill cannot be reached right now; try again in a minute")
+		return processorkit.PlainResponse(http.StatusServiceUnavailable, "CCBill cannot be reached right now; try again in a minute")
 	}
 	nonceB := make([]byte, 16)
 	_, _ = rand.Read(nonceB)
@@ -234,7 +226,7 @@ func (c *CCBill) cardPage(ctx context.Context, req processor.HTTPRequest, ref, p
 	}
 	var buf bytes.Buffer
 	if err := pageTmpl.Execute(&buf, data); err != nil {
-		return plainResponse(http.StatusInternalServerError, "page error")
+		return processorkit.PlainResponse(http.StatusInternalServerError, "page error")
 	}
 	status := http.StatusOK
 	if problem != "" {
@@ -262,7 +254,7 @@ func origin(u *url.URL) string {
 // clientIP is the viewer's address for CCBill's ipAddress field: the first
 // X-Forwarded-For hop the host's proxy set, else the direct peer.
 func clientIP(req processor.HTTPRequest) string {
-	if xf := headerValue(req.Headers, "X-Forwarded-For"); xf != "" {
+	if xf := processorkit.HeaderValue(req.Headers, "X-Forwarded-For"); xf != "" {
 		first := strings.TrimSpace(strings.Split(xf, ",")[0])
 		if net.ParseIP(first) != nil {
 			return first
@@ -279,7 +271,7 @@ func clientIP(req processor.HTTPRequest) string {
 func (c *CCBill) tokenPosted(ctx context.Context, req processor.HTTPRequest) (processor.HTTPResponse, error) {
 	form, err := url.ParseQuery(string(req.Body))
 	if err != nil {
-		return plainResponse(http.StatusBadRequest, "malformed form"), nil
+		return processorkit.PlainResponse(http.StatusBadRequest, "malformed form"), nil
 	}
 	ref, token := form.Get("ref"), form.Get("payment_token_id")
 	if !paymentTokenRE.MatchString(token) {
@@ -295,11 +287,11 @@ func (c *CCBill) tokenPosted(ctx context.Context, req processor.HTTPRequest) (pr
 	c.mu.Unlock()
 	switch {
 	case p == nil:
-		return plainResponse(http.StatusNotFound, "unknown checkout"), nil
+		return processorkit.PlainResponse(http.StatusNotFound, "unknown checkout"), nil
 	case co.Token != "" && co.Decline == nil:
-		return plainResponse(http.StatusGone, "this checkout is already complete"), nil
+		return processorkit.PlainResponse(http.StatusGone, "this checkout is already complete"), nil
 	case !now.Before(co.ExpiresAt):
-		return plainResponse(http.StatusGone, "this checkout has expired; start again"), nil
+		return processorkit.PlainResponse(http.StatusGone, "this checkout has expired; start again"), nil
 	}
 	status := "approved"
 	var chargeRef, sub string
@@ -312,7 +304,7 @@ func (c *CCBill) tokenPosted(ctx context.Context, req processor.HTTPRequest) (pr
 		case err == nil:
 			chargeRef, sub = res.Reference, s
 		case errs.IsDecline(err):
-			decline, status = asErr(err), "declined"
+			decline, status = processorkit.AsError(err), "declined"
 		default:
 			return c.cardPage(ctx, req, ref, "The payment could not be completed right now ("+string(errs.CodeOf(err))+"). Try again."), nil
 		}
@@ -326,7 +318,7 @@ func (c *CCBill) tokenPosted(ctx context.Context, req processor.HTTPRequest) (pr
 	if err != nil {
 		return processor.HTTPResponse{}, err
 	}
-	back := withQuery(co.ReturnURL, url.Values{"checkout": {ref}, "token": {token}, "status": {status}})
+	back := processorkit.WithQuery(co.ReturnURL, url.Values{"checkout": {ref}, "token": {token}, "status": {status}})
 	h := http.Header{"Location": {back}, "Cache-Control": {"no-store"}}
 	return processor.HTTPResponse{Status: http.StatusSeeOther, Headers: h}, nil
 }

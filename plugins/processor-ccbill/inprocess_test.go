@@ -14,6 +14,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // These tests drive the plugin in-process against the fake, with a clock they control.
@@ -141,8 +142,8 @@ func TestTimeoutBeforeBookingIsSentAgain(t *testing.T) {
 	req := processor.ChargeRequest{IdempotencyKey: "seat/8/block/1", Credential: cred, Amount: usd(500)}
 	// A pending record as a lost request leaves it: the baseline is the empty charge list.
 	pend, _ := json.Marshal(chargePending{Token: cred.Token, Baseline: nil})
-	if err := c.putOp(req.IdempotencyKey, &opRecord{Fingerprint: fingerprint("charge", cred.Token, req.Amount, (*recurringTerms)(nil)),
-		Status: opPending, Pending: pend, Started: time.Now()}, nil); err != nil {
+	if err := c.putOp(req.IdempotencyKey, &processorkit.OpRecord{Fingerprint: processorkit.Fingerprint("charge", cred.Token, req.Amount, (*recurringTerms)(nil)),
+		Status: processorkit.OpPending, Pending: pend, Started: time.Now()}, nil); err != nil {
 		t.Fatal(err)
 	}
 	res, err := c.Charge(context.Background(), req)

@@ -14,6 +14,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // CCBill writes webhook timestamps in its own time, Arizona (UTC-7, no DST).
@@ -37,7 +38,7 @@ func (c *CCBill) ParseWebhook(_ context.Context, req processor.WebhookRequest) (
 	if err != nil {
 		return processor.WebhookResult{}, err
 	}
-	if addr, ok := cfg.allowed.allows(req.RemoteAddr); !ok {
+	if addr, ok := cfg.allowed.Allows(req.RemoteAddr); !ok {
 		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "ccbill webhook from %s: not among settings.allowed_ips", addr)
 	}
 	fields, err := webhookFields(req)
@@ -84,7 +85,7 @@ func (c *CCBill) ParseWebhook(_ context.Context, req processor.WebhookRequest) (
 	if err := c.saveLocked(); err != nil {
 		return processor.WebhookResult{}, err
 	}
-	out := processor.WebhookResult{Response: plainResponse(http.StatusOK, "OK")}
+	out := processor.WebhookResult{Response: processorkit.PlainResponse(http.StatusOK, "OK")}
 	if ok {
 		out.Events = []processor.Event{ev}
 	}
@@ -93,7 +94,7 @@ func (c *CCBill) ParseWebhook(_ context.Context, req processor.WebhookRequest) (
 
 // webhookFields reads a JSON or form-encoded body into flat strings.
 func webhookFields(req processor.WebhookRequest) (map[string]string, error) {
-	ct, _, _ := mime.ParseMediaType(headerValue(req.Headers, "Content-Type"))
+	ct, _, _ := mime.ParseMediaType(processorkit.HeaderValue(req.Headers, "Content-Type"))
 	body := bytes.TrimSpace(req.Body)
 	out := map[string]string{}
 	if ct == "application/json" || (ct == "" && bytes.HasPrefix(body, []byte("{"))) {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"sort"
@@ -16,6 +14,7 @@ import (
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/pluginkit"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 const (
@@ -43,7 +42,7 @@ type settings struct {
 	AllowedIPs     []string     `json:"allowed_ips"`
 	MaxEventAgeH   int          `json:"max_event_age_hours"`
 	StateFile      string       `json:"state_file"`
-	allowed        allowList
+	allowed        processorkit.AllowList
 	byPiCode       map[string]pricePoint
 	currencies     []string
 	recurringOffer bool
@@ -63,13 +62,13 @@ type checkout struct {
 }
 
 type state struct {
-	Ops       map[string]*opRecord `json:"ops"`
+	Ops       processorkit.Ops     `json:"ops"`
 	Checkouts map[string]*checkout `json:"checkouts"`
 	Seen      map[string]time.Time `json:"seen"`
 }
 
 func newState() *state {
-	return &state{Ops: map[string]*opRecord{}, Checkouts: map[string]*checkout{}, Seen: map[string]time.Time{}}
+	return &state{Ops: processorkit.Ops{}, Checkouts: map[string]*checkout{}, Seen: map[string]time.Time{}}
 }
 
 // Epoch implements processor.Processor for hosted FlexPost sales.
@@ -104,7 +103,7 @@ func (e *Epoch) Configure(_ context.Context, settingsJSON []byte) error {
 	case cfg.MaxEventAgeH < 1:
 		return errs.E(errs.Invalid, "settings.max_event_age_hours must be at least 1")
 	}
-	if err := checkBaseURL("fpost_url", cfg.FpostURL); err != nil {
+	if err := processorkit.CheckEndpoint("fpost_url", cfg.FpostURL); err != nil {
 		return err
 	}
 	cfg.byPiCode = map[string]pricePoint{}
@@ -133,11 +132,11 @@ func (e *Epoch) Configure(_ context.Context, settingsJSON []byte) error {
 	}
 	sort.Strings(cfg.currencies)
 	var err error
-	if cfg.allowed, err = parseAllowList("allowed_ips", cfg.AllowedIPs); err != nil {
+	if cfg.allowed, err = processorkit.ParseAllowList("allowed_ips", cfg.AllowedIPs, true); err != nil {
 		return err
 	}
-	st := newState()
-	if err := loadJSON(cfg.StateFile, st); err != nil {
+	st, err := processorkit.LoadState(cfg.StateFile, newState)
+	if err != nil {
 		return errs.E(errs.Invalid, "settings.state_file: %v", err)
 	}
 	e.mu.Lock()
@@ -186,14 +185,6 @@ func (e *Epoch) CancelRecurring(context.Context, processor.CancelRecurringReques
 	return errs.E(errs.Unsupported, "epoch: memberships are cancelled by the member at epoch.com or in Epoch's merchant admin; the cancellation reaches camkit by DataPlus")
 }
 
-func newRef(prefix string) string {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return prefix + hex.EncodeToString(b)
-}
-
 // StartCheckout returns Epoch's FlexPost form for the price point matching
 // the purchase, to be auto-posted by the viewer's browser.
 func (e *Epoch) StartCheckout(_ context.Context, req processor.StartCheckoutRequest) (processor.Checkout, error) {
@@ -204,7 +195,7 @@ func (e *Epoch) StartCheckout(_ context.Context, req processor.StartCheckoutRequ
 	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
 		return processor.Checkout{}, err
 	}
-	if err := checkReturnURL("return URL", req.ReturnURL, true); err != nil {
+	if err := processorkit.CheckReturnURL("return URL", req.ReturnURL, true); err != nil {
 		return processor.Checkout{}, err
 	}
 	if req.Purchase == nil {
@@ -231,29 +222,26 @@ func (e *Epoch) StartCheckout(_ context.Context, req processor.StartCheckoutRequ
 		return processor.Checkout{}, errs.E(errs.Invalid, "epoch: no price point in settings.price_points sells %s%s", req.Purchase, recurringText(req.Recurring))
 	}
 	key := req.IdempotencyKey
-	fp := fingerprint("checkout", req.CustomerRef, req.ReturnURL, req.Purchase, req.Recurring)
+	fp := processorkit.Fingerprint("checkout", req.CustomerRef, req.ReturnURL, req.Purchase, req.Recurring)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if rec := e.st.Ops[key]; rec != nil {
-		if rec.Fingerprint != fp {
-			return processor.Checkout{}, errs.E(errs.Conflict, "idempotency key %q was first used for another request", key)
-		}
-		return replay[processor.Checkout](key, rec)
+	if _, out, done, err := processorkit.Lookup[processor.Checkout](e.st.Ops, key, fp); done {
+		return out, err
 	}
 	now := e.now().UTC()
-	ref := newRef("ep_co_")
+	ref := processorkit.NewRef("ep_co_")
 	co := &checkout{Key: key, CustomerRef: req.CustomerRef, PiCode: pp.PiCode, Purchase: *req.Purchase, ExpiresAt: now.Add(checkoutTTL), Recurring: req.Recurring != nil}
 	res := processor.Checkout{Reference: ref, URL: cfg.FpostURL, Method: http.MethodPost, ExpiresAt: co.ExpiresAt, Fields: map[string]string{
 		"co_code": cfg.CoCode, "pi_code": pp.PiCode, "reseller": "a", "response_post": "Y",
-		"pi_returnurl": withQuery(req.ReturnURL, url.Values{"checkout": {ref}}),
+		"pi_returnurl": processorkit.WithQuery(req.ReturnURL, url.Values{"checkout": {ref}}),
 		"x_camkit_ref": ref, "x_camkit_customer": req.CustomerRef,
 	}}
-	b, err := marshal(res)
+	rec, err := processorkit.DoneRecord(fp, res, now, now)
 	if err != nil {
 		return processor.Checkout{}, err
 	}
 	e.st.Checkouts[ref] = co
-	e.st.Ops[key] = &opRecord{Fingerprint: fp, Status: opDone, Result: b, Started: now, Finished: now}
+	e.st.Ops[key] = rec
 	if err := e.saveLocked(); err != nil {
 		return processor.Checkout{}, err
 	}
@@ -302,16 +290,11 @@ func (e *Epoch) CompleteCheckout(_ context.Context, req processor.CompleteChecko
 
 // ServeHTTP: the card page is Epoch's; the plugin serves no routes of its own.
 func (e *Epoch) ServeHTTP(context.Context, processor.HTTPRequest) (processor.HTTPResponse, error) {
-	return plainResponse(http.StatusNotFound, "not found"), nil
+	return processorkit.PlainResponse(http.StatusNotFound, "not found"), nil
 }
 
 func (e *Epoch) saveLocked() error {
-	if err := saveJSON(e.cfg.StateFile, e.st); err != nil {
-		st := newState()
-		if lerr := loadJSON(e.cfg.StateFile, st); lerr == nil {
-			e.st = st
-		}
-		return errs.Retry(errs.Unavailable, "epoch: writing state: %v", err)
-	}
-	return nil
+	var err error
+	e.st, err = processorkit.SaveState(pluginName, e.cfg.StateFile, e.st, newState)
+	return err
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,15 +10,8 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
-
-func marshal(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, errs.E(errs.Internal, "epoch: %v", err)
-	}
-	return b, nil
-}
 
 // DataPlus transaction types and what they mean to camkit.
 var dataPlusTypes = map[string]processor.EventType{
@@ -39,7 +31,7 @@ func (e *Epoch) ParseWebhook(_ context.Context, req processor.WebhookRequest) (p
 	if err != nil {
 		return processor.WebhookResult{}, err
 	}
-	if addr, ok := cfg.allowed.allows(req.RemoteAddr); !ok {
+	if addr, ok := cfg.allowed.Allows(req.RemoteAddr); !ok {
 		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "epoch postback from %s: not among settings.allowed_ips", addr)
 	}
 	f := url.Values{}
@@ -89,7 +81,7 @@ func (e *Epoch) ParseWebhook(_ context.Context, req processor.WebhookRequest) (p
 	if err := e.saveLocked(); err != nil {
 		return processor.WebhookResult{}, err
 	}
-	return processor.WebhookResult{Events: []processor.Event{ev}, Response: plainResponse(http.StatusOK, "OK")}, nil
+	return processor.WebhookResult{Events: []processor.Event{ev}, Response: processorkit.PlainResponse(http.StatusOK, "OK")}, nil
 }
 
 func digits(s string) bool { return s != "" && len(s) <= 32 && strings.Trim(s, "0123456789") == "" }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // StartCheckout opens a checkout on the plugin's own page, where the card is
@@ -22,10 +22,10 @@ func (m *MobiusPay) StartCheckout(_ context.Context, req processor.StartCheckout
 	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
 		return processor.Checkout{}, err
 	}
-	if err := checkReturnURL("return URL", req.ReturnURL, true); err != nil {
+	if err := processorkit.CheckReturnURL("return URL", req.ReturnURL, true); err != nil {
 		return processor.Checkout{}, err
 	}
-	if err := checkReturnURL("cancel URL", req.CancelURL, false); err != nil {
+	if err := processorkit.CheckReturnURL("cancel URL", req.CancelURL, false); err != nil {
 		return processor.Checkout{}, err
 	}
 	if req.Recurring != nil {
@@ -41,43 +41,25 @@ func (m *MobiusPay) StartCheckout(_ context.Context, req processor.StartCheckout
 	if m.st == nil {
 		return processor.Checkout{}, errs.Retry(errs.Unavailable, "mobiuspay processor is not configured yet")
 	}
-	key, print := "checkout/"+req.IdempotencyKey, fp("checkout", req.CustomerRef, req.ReturnURL, req.CancelURL, req.Purchase, req.Description)
-	if rec := m.st.Idempotency[key]; rec != nil {
-		if rec.Fingerprint != print {
-			return processor.Checkout{}, errs.E(errs.Conflict, "idempotency key %q was first used for another checkout", req.IdempotencyKey)
-		}
-		out, _, err := recorded[processor.Checkout](rec)
+	key, print := "checkout/"+req.IdempotencyKey, processorkit.Fingerprint("checkout", req.CustomerRef, req.ReturnURL, req.CancelURL, req.Purchase, req.Description)
+	if _, out, done, err := processorkit.Lookup[processor.Checkout](m.st.Idempotency, key, print); done {
 		return out, err
 	}
 	now := m.now().UTC()
-	ref := newRef("mp_co_")
+	ref := processorkit.NewRef("mp_co_")
 	co := &checkoutRec{CustomerRef: req.CustomerRef, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 		Description: req.Description, Purchase: req.Purchase, ExpiresAt: now.Add(checkoutTTL)}
 	out := processor.Checkout{Reference: ref, URL: routePrefix + "/checkout?ref=" + ref, Method: http.MethodGet, ExpiresAt: co.ExpiresAt}
-	b, err := json.Marshal(out)
+	rec, err := processorkit.DoneRecord(print, out, now, now)
 	if err != nil {
-		return processor.Checkout{}, errs.E(errs.Internal, "mobiuspay: %v", err)
+		return processor.Checkout{}, err
 	}
 	m.st.Checkouts[ref] = co
-	m.st.Idempotency[key] = &idemRecord{Fingerprint: print, Status: statusDone, Result: b, At: now}
+	m.st.Idempotency[key] = rec
 	if err := m.saveLocked(); err != nil {
 		return processor.Checkout{}, err
 	}
 	return out, nil
-}
-
-// checkReturnURL accepts an absolute http(s) URL or a host-relative path.
-func checkReturnURL(what, raw string, required bool) error {
-	if raw == "" && !required {
-		return nil
-	}
-	u, err := url.Parse(raw)
-	ok := err == nil && ((u.Scheme == "https" || u.Scheme == "http") && u.Host != "" ||
-		u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(raw, "//"))
-	if !ok {
-		return errs.E(errs.Invalid, "%s %q must be an absolute http(s) URL or a path starting with /", what, raw)
-	}
-	return nil
 }
 
 func (m *MobiusPay) CompleteCheckout(_ context.Context, req processor.CompleteCheckoutRequest) (processor.CheckoutResult, error) {
@@ -165,7 +147,7 @@ func (m *MobiusPay) page(action, ref, problem string, retry bool) processor.HTTP
 	case !m.now().Before(co.ExpiresAt):
 		return textResponse(http.StatusGone, "this checkout has expired; start again")
 	}
-	nonce := newRef("")
+	nonce := processorkit.NewRef("")
 	data := map[string]any{"Action": action, "Ref": ref, "Error": problem, "Description": co.Description, "CancelURL": co.CancelURL,
 		"CollectJS": m.cfg.CollectJSURL, "TokenizationKey": m.cfg.TokenizationKey, "Nonce": nonce, "Retry": retry || co.VaultID != ""}
 	if co.Purchase != nil {
@@ -266,7 +248,7 @@ func (m *MobiusPay) submit(ctx context.Context, req processor.HTTPRequest) (proc
 		case errs.IsDecline(err):
 			status = "declined"
 			m.mu.Lock()
-			co.Decline = asErr(err)
+			co.Decline = processorkit.AsError(err)
 			m.mu.Unlock()
 		case err != nil:
 			return m.page(req.Path, ref, "The payment service did not answer; you have not been charged twice. Press Try again.", true), nil
@@ -278,7 +260,7 @@ func (m *MobiusPay) submit(ctx context.Context, req processor.HTTPRequest) (proc
 	}
 	m.mu.Lock()
 	co.Done = true
-	back := withQuery(co.ReturnURL, url.Values{"checkout": {ref}, "status": {status}})
+	back := processorkit.WithQuery(co.ReturnURL, url.Values{"checkout": {ref}, "status": {status}})
 	err = m.saveLocked()
 	m.mu.Unlock()
 	if err != nil {
@@ -323,28 +305,9 @@ func (m *MobiusPay) vaultDetails(ctx context.Context, vaultID string) processor.
 	return out
 }
 
-func withQuery(raw string, add url.Values) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	q := u.Query()
-	for k, v := range add {
-		q[k] = v
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // pageHeaders keep the card page out of caches and frames.
 func pageHeaders(contentType string) http.Header {
-	h := http.Header{}
-	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	return h
+	return processorkit.PageHeaders(contentType, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
 }
 
 func textResponse(status int, msg string) processor.HTTPResponse {

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
-	"errors"
 	"fmt"
-	"io"
+	"github.com/camkit/camkit/sdk/processorkit"
 	"net/http"
 	"net/url"
 	"strings"
@@ -58,42 +56,14 @@ func (c *nmiClient) transact(ctx context.Context, form url.Values) (directRespon
 }
 
 func (c *nmiClient) post(ctx context.Context, endpoint string, form url.Values) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	status, body, err := processorkit.PostForm(ctx, c.http, endpoint, form, nil)
 	if err != nil {
-		return nil, errs.E(errs.Internal, "mobiuspay: %v", err)
+		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, transportError(ctx, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, transportError(ctx, err)
-	}
-	switch {
-	case resp.StatusCode >= 500:
-		return nil, errs.Retry(errs.Unavailable, "mobiuspay: gateway answered HTTP %d", resp.StatusCode)
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return nil, errs.E(errs.Forbidden, "mobiuspay: gateway refused the request (HTTP %d): %.200s", resp.StatusCode, bytes.TrimSpace(body))
-	case resp.StatusCode != http.StatusOK:
-		return nil, errs.E(errs.Invalid, "mobiuspay: gateway answered HTTP %d: %.200s", resp.StatusCode, bytes.TrimSpace(body))
+	if err := processorkit.CheckStatus("mobiuspay gateway", status, body); err != nil {
+		return nil, err
 	}
 	return body, nil
-}
-
-// transportError tells a deadline (the host gave up) from a failed connection:
-// both leave the outcome unknown, so both are retryable.
-func transportError(ctx context.Context, err error) error {
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-		return errs.Retry(errs.Timeout, "mobiuspay: no answer before the deadline; the outcome is unknown, retry with the same key")
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Timeout() {
-		return errs.Retry(errs.Timeout, "mobiuspay: request timed out; the outcome is unknown, retry with the same key")
-	}
-	return errs.Retry(errs.Unavailable, "mobiuspay: gateway unreachable: %v", err)
 }
 
 // err maps NMI's response and response_code to the SDK's vocabulary.

@@ -2,13 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"net"
-	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -16,6 +11,7 @@ import (
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/pluginkit"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 const (
@@ -53,16 +49,25 @@ type MobiusPay struct {
 	mu       sync.Mutex
 	cfg      settings
 	maxAge   time.Duration
-	cidrs    []*net.IPNet
+	allowed  processorkit.AllowList // optional: NMI signs its webhooks
 	client   *nmiClient
-	st       *state          // nil until Configure
-	inflight map[string]bool // idempotency keys with a request on the wire
+	st       *state // nil until Configure
+	inflight map[string]bool
+	journal  processorkit.Journal // idempotency keys with a request on the wire
 }
 
 var _ processor.Processor = (*MobiusPay)(nil)
 
 func newMobiusPay(now func() time.Time) *MobiusPay {
-	return &MobiusPay{now: now, inflight: map[string]bool{}}
+	m := &MobiusPay{now: now, inflight: map[string]bool{}}
+	m.journal = processorkit.Journal{Name: pluginName, Mu: &m.mu, Save: m.saveLocked, Now: now,
+		Ops: func() processorkit.Ops {
+			if m.st == nil {
+				return nil
+			}
+			return m.st.Idempotency
+		}}
+	return m
 }
 
 func (m *MobiusPay) Info(context.Context) (pluginkit.Info, error) {
@@ -93,7 +98,7 @@ func (m *MobiusPay) Configure(_ context.Context, settingsJSON []byte) error {
 		return errs.E(errs.Invalid, "settings.currencies must list at least one ISO 4217 code")
 	}
 	for key, raw := range map[string]string{"api_url": cfg.APIURL, "query_url": cfg.QueryURL, "collectjs_url": cfg.CollectJSURL} {
-		if err := checkEndpoint(key, raw); err != nil {
+		if err := processorkit.CheckEndpoint(key, raw); err != nil {
 			return err
 		}
 	}
@@ -102,55 +107,27 @@ func (m *MobiusPay) Configure(_ context.Context, settingsJSON []byte) error {
 			return errs.E(errs.Invalid, "settings.currencies[%d]: %q is not an ISO 4217 code", i, c)
 		}
 	}
-	maxAge, err := time.ParseDuration(cfg.WebhookMaxAge)
-	if err != nil || maxAge < time.Minute {
-		return errs.E(errs.Invalid, "settings.webhook_max_age %q must be a duration of at least 1m", cfg.WebhookMaxAge)
-	}
-	timeout, err := time.ParseDuration(cfg.RequestTimeout)
-	if err != nil || timeout < time.Second {
-		return errs.E(errs.Invalid, "settings.request_timeout %q must be a duration of at least 1s", cfg.RequestTimeout)
-	}
-	cidrs, err := parseCIDRs("webhook_allowed_cidrs", cfg.WebhookAllowedCIDRs)
+	maxAge, err := processorkit.ParseDuration("webhook_max_age", cfg.WebhookMaxAge, time.Minute)
 	if err != nil {
 		return err
 	}
-	st, err := loadState(cfg.StateFile)
+	timeout, err := processorkit.ParseDuration("request_timeout", cfg.RequestTimeout, time.Second)
+	if err != nil {
+		return err
+	}
+	allowed, err := processorkit.ParseAllowList("webhook_allowed_cidrs", cfg.WebhookAllowedCIDRs, false)
+	if err != nil {
+		return err
+	}
+	st, err := processorkit.LoadState(cfg.StateFile, newState)
 	if err != nil {
 		return errs.E(errs.Invalid, "settings.state_file: %v", err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.cfg, m.maxAge, m.cidrs, m.st = cfg, maxAge, cidrs, st
-	m.client = &nmiClient{http: &http.Client{Timeout: timeout}, apiURL: cfg.APIURL, queryURL: cfg.QueryURL, securityKey: cfg.SecurityKey}
+	m.cfg, m.maxAge, m.allowed, m.st = cfg, maxAge, allowed, st
+	m.client = &nmiClient{http: processorkit.NewHTTPClient(timeout), apiURL: cfg.APIURL, queryURL: cfg.QueryURL, securityKey: cfg.SecurityKey}
 	return nil
-}
-
-// checkEndpoint accepts https URLs, and plain http only on the loopback
-// interface, where the tests' fake gateway listens.
-func checkEndpoint(key, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return errs.E(errs.Invalid, "settings.%s %q is not an absolute URL", key, raw)
-	}
-	if u.Scheme == "https" {
-		return nil
-	}
-	if ip := net.ParseIP(u.Hostname()); u.Scheme == "http" && (u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()) {
-		return nil
-	}
-	return errs.E(errs.Invalid, "settings.%s %q must use https", key, raw)
-}
-
-func parseCIDRs(key string, raw []string) ([]*net.IPNet, error) {
-	var out []*net.IPNet
-	for i, c := range raw {
-		_, n, err := net.ParseCIDR(c)
-		if err != nil {
-			return nil, errs.E(errs.Invalid, "settings.%s[%d]: %q is not a CIDR range", key, i, c)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
 
 func (m *MobiusPay) Capabilities(context.Context) (processor.Capabilities, error) {
@@ -189,140 +166,26 @@ type call[T any] struct {
 	apply func(st *state, out T)
 }
 
-// run executes c at most once per idempotency key. Before anything is sent a
-// pending record is written, so a crash or a timeout leaves a trace; a retry
-// of a pending key first asks query.php whether NMI already acted. A repeat
-// of a finished key returns the recorded result or decline; the same key with
-// another request is errs.Conflict.
+// run executes c at most once per idempotency key (see
+// processorkit.AtMostOnce). The request carries an orderid derived from the
+// key, so a retry of an unknown outcome asks query.php whether NMI already
+// acted before anything is sent again.
 func run[T any](ctx context.Context, m *MobiusPay, c call[T]) (T, error) {
-	var zero T
-	m.mu.Lock()
-	if m.st == nil {
-		m.mu.Unlock()
-		return zero, errs.Retry(errs.Unavailable, "mobiuspay processor is not configured yet")
-	}
-	rec := m.st.Idempotency[c.key]
-	if rec != nil {
-		if rec.Fingerprint != c.fingerprint {
-			m.mu.Unlock()
-			return zero, errs.E(errs.Conflict, "idempotency key %q was first used for another request", c.key)
-		}
-		if out, done, err := recorded[T](rec); done {
-			m.mu.Unlock()
-			return out, err
-		}
-	}
-	if m.inflight[c.key] {
-		m.mu.Unlock()
-		return zero, errs.Retry(errs.Unavailable, "a request with idempotency key %q is still in flight", c.key)
-	}
-	pending := rec != nil
-	if !pending {
-		if err := c.check(m.st); err != nil {
-			m.mu.Unlock()
-			return zero, err
-		}
-		rec = &idemRecord{Fingerprint: c.fingerprint, Status: statusPending, OrderID: orderIDFor(c.key), At: m.now().UTC()}
-		m.st.Idempotency[c.key] = rec
-		if err := m.saveLocked(); err != nil {
-			delete(m.st.Idempotency, c.key)
-			m.mu.Unlock()
-			return zero, err
-		}
-	}
-	m.inflight[c.key] = true
-	orderID := rec.OrderID
-	m.mu.Unlock()
-	defer func() {
-		m.mu.Lock()
-		delete(m.inflight, c.key)
-		m.mu.Unlock()
-	}()
-
-	if pending {
-		out, found, err := c.lookup(ctx, orderID)
-		switch {
-		case found && (err == nil || errs.IsDecline(err)):
-			return finish(m, c, out, err)
-		case err != nil:
-			return zero, err // still unknown: stays pending
-		}
-	}
-	out, err := c.send(ctx, orderID)
-	switch {
-	case err == nil || errs.IsDecline(err):
-		return finish(m, c, out, err)
-	case errs.IsRetryable(err):
-		return zero, err // unknown outcome: stays pending
-	}
-	// A final refusal that moved nothing: forget the key, so the host may
-	// correct the cause and retry under it.
-	m.mu.Lock()
-	delete(m.st.Idempotency, c.key)
-	serr := m.saveLocked()
-	m.mu.Unlock()
-	if serr != nil {
-		return zero, serr
-	}
-	return zero, err
-}
-
-// finish records a result (or a decline) under the key.
-func finish[T any](m *MobiusPay, c call[T], out T, declined error) (T, error) {
-	var zero T
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	rec := m.st.Idempotency[c.key]
-	if declined != nil {
-		rec.Status, rec.Err = statusDeclined, asErr(declined)
-	} else {
-		b, err := json.Marshal(out)
-		if err != nil {
-			return zero, errs.E(errs.Internal, "mobiuspay: %v", err)
-		}
-		rec.Status, rec.Result = statusDone, b
-		c.apply(m.st, out)
-	}
-	if err := m.saveLocked(); err != nil {
-		return zero, err
-	}
-	if declined != nil {
-		return zero, declined
-	}
-	return out, nil
-}
-
-func recorded[T any](rec *idemRecord) (out T, done bool, err error) {
-	switch rec.Status {
-	case statusDone:
-		if err := json.Unmarshal(rec.Result, &out); err != nil {
-			return out, true, errs.E(errs.Internal, "mobiuspay: recorded result: %v", err)
-		}
-		return out, true, nil
-	case statusDeclined:
-		e := *rec.Err
-		return out, true, &e
-	}
-	return out, false, nil
-}
-
-func asErr(err error) *errs.Error {
-	if e, ok := err.(*errs.Error); ok {
-		return e
-	}
-	return &errs.Error{Code: errs.CodeOf(err), Message: err.Error()}
+	return processorkit.AtMostOnce(ctx, &m.journal, processorkit.Attempt[T]{
+		Key: c.key, Fingerprint: c.fingerprint,
+		Check:  func() error { return c.check(m.st) },
+		NewRef: func(context.Context) (string, error) { return orderIDFor(c.key), nil },
+		Lookup: c.lookup, Send: c.send,
+		Apply: func(out T) { c.apply(m.st, out) },
+	})
 }
 
 // saveLocked writes the state file; on failure memory is reset to the file,
 // so it never runs ahead of disk.
 func (m *MobiusPay) saveLocked() error {
-	if err := saveState(m.cfg.StateFile, m.st); err != nil {
-		if st, lerr := loadState(m.cfg.StateFile); lerr == nil {
-			m.st = st
-		}
-		return errs.Retry(errs.Unavailable, "mobiuspay: writing state: %v", err)
-	}
-	return nil
+	var err error
+	m.st, err = processorkit.SaveState(pluginName, m.cfg.StateFile, m.st, newState)
+	return err
 }
 
 func (m *MobiusPay) nmi() *nmiClient {
@@ -338,21 +201,4 @@ func (m *MobiusPay) currencies() []string {
 		return []string{"USD"}
 	}
 	return m.cfg.Currencies
-}
-
-func newRef(prefix string) string {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return prefix + hex.EncodeToString(b)
-}
-
-// fp fingerprints a request for its idempotency record.
-func fp(op string, parts ...any) string {
-	b, err := json.Marshal(parts)
-	if err != nil {
-		panic(err) // only plain data is passed in
-	}
-	return op + string(b)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/plugintest"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 const testSigningKey = "test-webhook-signing-key-0123456789"
@@ -127,7 +128,7 @@ func tokenise(t *testing.T, p processor.Processor, f *fakeNMI, number string) pr
 
 // signedWebhook signs body as NMI does: t is a fresh nonce.
 func signedWebhook(body []byte) processor.WebhookRequest {
-	nonce := newRef("")
+	nonce := processorkit.NewRef("")
 	return processor.WebhookRequest{Method: http.MethodPost, Path: "/webhooks/mobiuspay", Body: body, RemoteAddr: "127.0.0.1:40000",
 		Headers: http.Header{"Content-Type": {"application/json"}, "Webhook-Signature": {"t=" + nonce + ",s=" + signature(testSigningKey, nonce, body)}}}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // wireAmount renders m the way transact.php wants it: major units with the
@@ -125,7 +126,7 @@ func (m *MobiusPay) Authorize(ctx context.Context, req processor.AuthorizeReques
 		return processor.Authorization{Reference: id, Amount: req.Amount, ExpiresAt: m.holdExpiry(at)}
 	}
 	return run(ctx, m, call[processor.Authorization]{
-		key: req.IdempotencyKey, fingerprint: fp("authorize", req.Credential.Token, req.Amount),
+		key: req.IdempotencyKey, fingerprint: processorkit.Fingerprint("authorize", req.Credential.Token, req.Amount),
 		check: func(*state) error { return nil },
 		send: func(ctx context.Context, orderID string) (processor.Authorization, error) {
 			id, at, err := m.newTransaction(ctx, "auth", req.Credential.Token, orderID, req.Description, req.Amount)
@@ -154,7 +155,7 @@ func (m *MobiusPay) Charge(ctx context.Context, req processor.ChargeRequest) (pr
 // saleCall charges a vaulted card now; a checkout's purchase uses it too.
 func (m *MobiusPay) saleCall(key, vaultID, desc string, amt money.Money) call[processor.ChargeResult] {
 	return call[processor.ChargeResult]{
-		key: key, fingerprint: fp("charge", vaultID, amt),
+		key: key, fingerprint: processorkit.Fingerprint("charge", vaultID, amt),
 		check: func(*state) error { return nil },
 		send: func(ctx context.Context, orderID string) (processor.ChargeResult, error) {
 			id, _, err := m.newTransaction(ctx, "sale", vaultID, orderID, desc, amt)
@@ -210,7 +211,7 @@ func (m *MobiusPay) Capture(ctx context.Context, req processor.CaptureRequest) (
 		return processor.CaptureResult{Reference: id, Amount: captured, Released: released}, nil
 	}
 	return run(ctx, m, call[processor.CaptureResult]{
-		key: req.IdempotencyKey, fingerprint: fp("capture", req.AuthorizationReference, req.Amount),
+		key: req.IdempotencyKey, fingerprint: processorkit.Fingerprint("capture", req.AuthorizationReference, req.Amount),
 		check: func(st *state) error {
 			h, err := openHold(st, req.AuthorizationReference)
 			if err != nil {
@@ -278,7 +279,7 @@ func (m *MobiusPay) Void(ctx context.Context, req processor.VoidRequest) (proces
 		return processor.VoidResult{Reference: id, Amount: held}, nil
 	}
 	return run(ctx, m, call[processor.VoidResult]{
-		key: req.IdempotencyKey, fingerprint: fp("void", req.AuthorizationReference),
+		key: req.IdempotencyKey, fingerprint: processorkit.Fingerprint("void", req.AuthorizationReference),
 		check: func(st *state) error {
 			_, err := openHold(st, req.AuthorizationReference)
 			return err
@@ -319,7 +320,7 @@ func (m *MobiusPay) Refund(ctx context.Context, req processor.RefundRequest) (pr
 		return processor.RefundResult{}, err
 	}
 	return run(ctx, m, call[processor.RefundResult]{
-		key: req.IdempotencyKey, fingerprint: fp("refund", req.Reference, req.Amount),
+		key: req.IdempotencyKey, fingerprint: processorkit.Fingerprint("refund", req.Reference, req.Amount),
 		check: func(st *state) error {
 			p := st.Payments[req.Reference]
 			switch {

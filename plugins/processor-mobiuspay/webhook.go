@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 const (
@@ -88,10 +88,10 @@ func (m *MobiusPay) ParseWebhook(_ context.Context, req processor.WebhookRequest
 	if m.st == nil {
 		return processor.WebhookResult{}, errs.Retry(errs.Unavailable, "mobiuspay processor is not configured yet")
 	}
-	if err := allowed(m.cidrs, req.RemoteAddr); err != nil {
+	if err := m.allowed.Check("mobiuspay webhook", "webhook_allowed_cidrs", req.RemoteAddr); err != nil {
 		return processor.WebhookResult{}, err
 	}
-	nonce, err := verify(m.cfg.WebhookSigningKey, headerValue(req.Headers, signatureHeader), req.Body)
+	nonce, err := verify(m.cfg.WebhookSigningKey, processorkit.HeaderValue(req.Headers, signatureHeader), req.Body)
 	if err != nil {
 		return processor.WebhookResult{}, err
 	}
@@ -128,23 +128,6 @@ func (m *MobiusPay) ParseWebhook(_ context.Context, req processor.WebhookRequest
 	return processor.WebhookResult{Events: events, Response: processor.HTTPResponse{Status: http.StatusOK, Headers: h, Body: []byte("OK")}}, nil
 }
 
-func allowed(cidrs []*net.IPNet, remote string) error {
-	if len(cidrs) == 0 {
-		return nil
-	}
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip := net.ParseIP(host)
-	for _, n := range cidrs {
-		if ip != nil && n.Contains(ip) {
-			return nil
-		}
-	}
-	return errs.E(errs.Unauthenticated, "mobiuspay webhook: source address %q is not in settings.webhook_allowed_cidrs", remote)
-}
-
 // verify checks the Webhook-Signature header in constant time and returns its nonce.
 func verify(key, header string, body []byte) (string, error) {
 	var nonce, sig string
@@ -166,18 +149,6 @@ func verify(key, header string, body []byte) (string, error) {
 		return "", errs.E(errs.Unauthenticated, "mobiuspay webhook: signature does not match")
 	}
 	return nonce, nil
-}
-
-func headerValue(h http.Header, name string) string {
-	if v := h.Get(name); v != "" {
-		return v
-	}
-	for k, vs := range h {
-		if strings.EqualFold(k, name) && len(vs) > 0 {
-			return vs[0]
-		}
-	}
-	return ""
 }
 
 // transactionEvents maps NMI event types to camkit's; the rest (settlement

@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // The fields of the hosted form that the request hash covers. A response is
@@ -66,16 +66,12 @@ func (n *NETbilling) StartCheckout(_ context.Context, req processor.StartCheckou
 	if n.st == nil {
 		return processor.Checkout{}, errs.Retry(errs.Unavailable, "netbilling processor is not configured yet")
 	}
-	key, print := "checkout/"+req.IdempotencyKey, fp("checkout", req.CustomerRef, req.ReturnURL, req.CancelURL, req.Purchase, req.Description)
-	if rec := n.st.Idempotency[key]; rec != nil {
-		if rec.Fingerprint != print {
-			return processor.Checkout{}, errs.E(errs.Conflict, "idempotency key %q was first used for another checkout", req.IdempotencyKey)
-		}
-		out, _, err := recorded[processor.Checkout](rec)
+	key, print := "checkout/"+req.IdempotencyKey, processorkit.Fingerprint("checkout", req.CustomerRef, req.ReturnURL, req.CancelURL, req.Purchase, req.Description)
+	if _, out, done, err := processorkit.Lookup[processor.Checkout](n.st.Idempotency, key, print); done {
 		return out, err
 	}
 	now := n.now().UTC()
-	ref := newRef("nb_co_")
+	ref := processorkit.NewRef("nb_co_")
 	co := &checkoutRec{CustomerRef: req.CustomerRef, ReturnURL: req.ReturnURL, Description: req.Description, Purchase: req.Purchase,
 		AuthType: "AUTH", Amount: money.Money{Amount: n.cfg.CardCheckAmount, Currency: "USD"}, ExpiresAt: now.Add(checkoutTTL)}
 	if req.Purchase != nil {
@@ -106,12 +102,12 @@ func (n *NETbilling) StartCheckout(_ context.Context, req processor.StartCheckou
 	}
 	fields["Ecom_Ezic_Security_HashValue_MD5"] = md5Hex(parts...)
 	out := processor.Checkout{Reference: ref, URL: n.cfg.FormURL, Method: http.MethodPost, Fields: fields, ExpiresAt: co.ExpiresAt}
-	b, err := json.Marshal(out)
+	rec, err := processorkit.DoneRecord(print, out, now, now)
 	if err != nil {
-		return processor.Checkout{}, errs.E(errs.Internal, "netbilling: %v", err)
+		return processor.Checkout{}, err
 	}
 	n.st.Checkouts[ref] = co
-	n.st.Idempotency[key] = &idemRecord{Fingerprint: print, Status: statusDone, Result: b, At: now}
+	n.st.Idempotency[key] = rec
 	if err := n.saveLocked(); err != nil {
 		return processor.Checkout{}, err
 	}
@@ -209,7 +205,7 @@ func (n *NETbilling) record(st *state, r formResult) (*checkoutRec, bool, error)
 	}
 	co.TransID = r.TransID
 	if err := (directResponse{StatusCode: r.Status, TransID: r.TransID, AuthMsg: r.AuthMsg}).err(); err != nil {
-		co.Decline = asErr(err)
+		co.Decline = processorkit.AsError(err)
 		return co, true, nil
 	}
 	if co.AuthType == "SALE" {
@@ -288,7 +284,7 @@ func (n *NETbilling) ServeHTTP(ctx context.Context, req processor.HTTPRequest) (
 	if co.Decline != nil {
 		status = "declined"
 	}
-	back := withQuery(co.ReturnURL, url.Values{"checkout": {ref}, "status": {status}})
+	back := processorkit.WithQuery(co.ReturnURL, url.Values{"checkout": {ref}, "status": {status}})
 	n.mu.Unlock()
 
 	if voidCheck {
@@ -313,27 +309,8 @@ func (n *NETbilling) voidCardCheck(ctx context.Context, ref, transID string) {
 	}
 }
 
-func withQuery(raw string, add url.Values) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	q := u.Query()
-	for k, v := range add {
-		q[k] = v
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 func pageHeaders(contentType string) http.Header {
-	h := http.Header{}
-	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	return h
+	return processorkit.PageHeaders(contentType, "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
 }
 
 func textResponse(status int, msg string) processor.HTTPResponse {

@@ -3,9 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
+	"github.com/camkit/camkit/sdk/processorkit"
 	"net/http"
 	"net/url"
 	"strings"
@@ -36,52 +35,27 @@ type directResponse struct {
 }
 
 func (c *nbClient) do(ctx context.Context, method, endpoint string, form url.Values) ([]byte, error) {
-	var body io.Reader
+	header := http.Header{"User-Agent": {"camkit-processor-netbilling/" + pluginVersion}}
+	var status int
+	var b []byte
+	var err error
 	if method == http.MethodPost {
-		body = strings.NewReader(form.Encode())
+		status, b, err = processorkit.PostForm(ctx, c.http, endpoint, form, header)
 	} else {
-		endpoint += "?" + form.Encode()
+		status, b, err = processorkit.Get(ctx, c.http, endpoint, form, header)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
 	if err != nil {
-		return nil, errs.E(errs.Internal, "netbilling: %v", err)
+		return nil, err
 	}
-	if method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	// Direct Mode's documented error is HTTP 400 and a line of text: the
+	// request was refused as a whole and nothing moved (errs.Invalid).
+	if err := processorkit.CheckStatus("netbilling", status, b); err != nil {
+		if errs.CodeOf(err) == errs.Forbidden {
+			return nil, errs.E(errs.Forbidden, "%v (is this server's address on the account's trusted IP list?)", err)
+		}
+		return nil, err
 	}
-	req.Header.Set("User-Agent", "camkit-processor-netbilling/"+pluginVersion)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, transportError(ctx, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, transportError(ctx, err)
-	}
-	text := bytes.TrimSpace(b)
-	switch {
-	case resp.StatusCode >= 500:
-		return nil, errs.Retry(errs.Unavailable, "netbilling: HTTP %d: %.200s", resp.StatusCode, text)
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
-		return nil, errs.E(errs.Forbidden, "netbilling: HTTP %d: %.200s (is this server's address on the account's trusted IP list?)", resp.StatusCode, text)
-	case resp.StatusCode != http.StatusOK:
-		// Direct Mode's documented error: HTTP 400 and a line of text. The
-		// request was refused as a whole: nothing moved.
-		return nil, errs.E(errs.Invalid, "netbilling: HTTP %d: %.200s", resp.StatusCode, text)
-	}
-	return text, nil
-}
-
-func transportError(ctx context.Context, err error) error {
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-		return errs.Retry(errs.Timeout, "netbilling: no answer before the deadline; the outcome is unknown, retry with the same key")
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Timeout() {
-		return errs.Retry(errs.Timeout, "netbilling: request timed out; the outcome is unknown, retry with the same key")
-	}
-	return errs.Retry(errs.Unavailable, "netbilling: gateway unreachable: %v", err)
+	return bytes.TrimSpace(b), nil
 }
 
 // getID fetches a fresh transaction id to send with a request, so its

@@ -2,11 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -16,6 +11,7 @@ import (
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/pluginkit"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 const (
@@ -56,19 +52,27 @@ type settings struct {
 type NETbilling struct {
 	now func() time.Time
 
-	mu       sync.Mutex
-	cfg      settings
-	maxAge   time.Duration
-	cidrs    []*net.IPNet
-	client   *nbClient
-	st       *state
-	inflight map[string]bool
+	mu      sync.Mutex
+	cfg     settings
+	maxAge  time.Duration
+	allowed processorkit.AllowList // optional: postbacks carry an MD5 hash
+	client  *nbClient
+	st      *state
+	journal processorkit.Journal
 }
 
 var _ processor.Processor = (*NETbilling)(nil)
 
 func newNETbilling(now func() time.Time) *NETbilling {
-	return &NETbilling{now: now, inflight: map[string]bool{}}
+	n := &NETbilling{now: now}
+	n.journal = processorkit.Journal{Name: pluginName, Mu: &n.mu, Save: n.saveLocked, Now: now,
+		Ops: func() processorkit.Ops {
+			if n.st == nil {
+				return nil
+			}
+			return n.st.Idempotency
+		}}
+	return n
 }
 
 func (n *NETbilling) Info(context.Context) (pluginkit.Info, error) {
@@ -96,52 +100,32 @@ func (n *NETbilling) Configure(_ context.Context, settingsJSON []byte) error {
 		return errs.E(errs.Invalid, "settings.card_check_amount must be between 0 and 10000 cents, got %d", cfg.CardCheckAmount)
 	}
 	for key, raw := range map[string]string{"direct_url": cfg.DirectURL, "getid_url": cfg.GetIDURL, "poll_url": cfg.PollURL, "form_url": cfg.FormURL} {
-		if err := checkEndpoint(key, raw); err != nil {
+		if err := processorkit.CheckEndpoint(key, raw); err != nil {
 			return err
 		}
 	}
-	maxAge, err := time.ParseDuration(cfg.PostbackMaxAge)
-	if err != nil || maxAge < time.Minute {
-		return errs.E(errs.Invalid, "settings.postback_max_age %q must be a duration of at least 1m", cfg.PostbackMaxAge)
+	maxAge, err := processorkit.ParseDuration("postback_max_age", cfg.PostbackMaxAge, time.Minute)
+	if err != nil {
+		return err
 	}
-	timeout, err := time.ParseDuration(cfg.RequestTimeout)
-	if err != nil || timeout < time.Second {
-		return errs.E(errs.Invalid, "settings.request_timeout %q must be a duration of at least 1s", cfg.RequestTimeout)
+	timeout, err := processorkit.ParseDuration("request_timeout", cfg.RequestTimeout, time.Second)
+	if err != nil {
+		return err
 	}
-	var cidrs []*net.IPNet
-	for i, c := range cfg.PostbackAllowedCIDRs {
-		_, nw, err := net.ParseCIDR(c)
-		if err != nil {
-			return errs.E(errs.Invalid, "settings.postback_allowed_cidrs[%d]: %q is not a CIDR range", i, c)
-		}
-		cidrs = append(cidrs, nw)
+	allowed, err := processorkit.ParseAllowList("postback_allowed_cidrs", cfg.PostbackAllowedCIDRs, false)
+	if err != nil {
+		return err
 	}
-	st, err := loadState(cfg.StateFile)
+	st, err := processorkit.LoadState(cfg.StateFile, newState)
 	if err != nil {
 		return errs.E(errs.Invalid, "settings.state_file: %v", err)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.cfg, n.maxAge, n.cidrs, n.st = cfg, maxAge, cidrs, st
-	n.client = &nbClient{http: &http.Client{Timeout: timeout}, directURL: cfg.DirectURL, getIDURL: cfg.GetIDURL, pollURL: cfg.PollURL,
+	n.cfg, n.maxAge, n.allowed, n.st = cfg, maxAge, allowed, st
+	n.client = &nbClient{http: processorkit.NewHTTPClient(timeout), directURL: cfg.DirectURL, getIDURL: cfg.GetIDURL, pollURL: cfg.PollURL,
 		accountID: cfg.AccountID, siteTag: cfg.SiteTag}
 	return nil
-}
-
-// checkEndpoint accepts https URLs, and plain http only on the loopback
-// interface, where the tests' fake gateway listens.
-func checkEndpoint(key, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return errs.E(errs.Invalid, "settings.%s %q is not an absolute URL", key, raw)
-	}
-	if u.Scheme == "https" {
-		return nil
-	}
-	if ip := net.ParseIP(u.Hostname()); u.Scheme == "http" && (u.Hostname() == "localhost" || ip != nil && ip.IsLoopback()) {
-		return nil
-	}
-	return errs.E(errs.Invalid, "settings.%s %q must use https", key, raw)
 }
 
 func (n *NETbilling) Capabilities(context.Context) (processor.Capabilities, error) {
@@ -167,160 +151,72 @@ type call[T any] struct {
 	apply            func(st *state, out T)            // its local effect, under the lock
 }
 
-// run executes c at most once per idempotency key. A transaction id is
-// fetched from getid and written in a pending record before the request is
-// sent with it; a retry of a pending key polls that id first, and sends the
-// request again (with the same id) only if NETbilling never saw it.
+// run executes c at most once per idempotency key (see
+// processorkit.AtMostOnce). A transaction id is fetched from getid and
+// recorded before the request is sent with it; a retry of an unknown outcome
+// polls that id first, and sends the request again (with the same id) only
+// if NETbilling never saw it.
 func run[T any](ctx context.Context, n *NETbilling, c call[T]) (T, error) {
-	var zero T
-	n.mu.Lock()
-	if n.st == nil {
-		n.mu.Unlock()
-		return zero, errs.Retry(errs.Unavailable, "netbilling processor is not configured yet")
-	}
-	rec := n.st.Idempotency[c.key]
-	if rec != nil {
-		if rec.Fingerprint != c.fingerprint {
-			n.mu.Unlock()
-			return zero, errs.E(errs.Conflict, "idempotency key %q was first used for another request", c.key)
-		}
-		if out, done, err := recorded[T](rec); done {
-			n.mu.Unlock()
-			return out, err
-		}
-	}
-	if n.inflight[c.key] {
-		n.mu.Unlock()
-		return zero, errs.Retry(errs.Unavailable, "a request with idempotency key %q is still in flight", c.key)
-	}
-	pending := rec != nil
-	if !pending {
-		if err := c.check(n.st); err != nil {
-			n.mu.Unlock()
-			return zero, err
-		}
-	}
-	n.inflight[c.key] = true
-	client := n.client
-	n.mu.Unlock()
-	defer func() {
-		n.mu.Lock()
-		delete(n.inflight, c.key)
-		n.mu.Unlock()
-	}()
-
 	form, err := c.form()
 	if err != nil {
+		var zero T
 		return zero, err
 	}
-	var transID string
-	if pending {
-		transID = rec.TransID
-		r, found, err := client.poll(ctx, transID)
-		switch {
-		case found && (err == nil || errs.IsDecline(err)):
-			return finish(n, c, r, err)
-		case err != nil:
-			return zero, err // still unknown: stays pending
-		}
-	} else {
-		if transID, err = client.getID(ctx); err != nil {
-			return zero, err // nothing was sent
-		}
+	client := func() *nbClient {
 		n.mu.Lock()
-		n.st.Idempotency[c.key] = &idemRecord{Fingerprint: c.fingerprint, Status: statusPending, TransID: transID, At: n.now().UTC()}
-		if err := n.saveLocked(); err != nil {
-			delete(n.st.Idempotency, c.key)
-			n.mu.Unlock()
-			return zero, err
-		}
-		n.mu.Unlock()
+		defer n.mu.Unlock()
+		return n.client
 	}
-	form.Set("trans_id", transID)
-	r, err := client.direct(ctx, form)
-	if r.StatusCode == "D" { // the id was processed after all: its outcome is what counts
-		var found bool
-		r, found, err = client.poll(ctx, transID)
-		if !found && err == nil {
-			err = errs.Retry(errs.Unavailable, "netbilling: trans_id %s reported as duplicate but not found", transID)
-		}
-	}
-	switch {
-	case err == nil || errs.IsDecline(err):
-		return finish(n, c, r, err)
-	case errs.IsRetryable(err):
-		return zero, err
-	}
-	n.mu.Lock()
-	delete(n.st.Idempotency, c.key)
-	serr := n.saveLocked()
-	n.mu.Unlock()
-	if serr != nil {
-		return zero, serr
-	}
-	return zero, err
-}
-
-func finish[T any](n *NETbilling, c call[T], r directResponse, declined error) (T, error) {
-	var zero T
-	var out T
-	if declined == nil {
-		var err error
-		if out, err = c.result(r); err != nil {
-			return zero, err
-		}
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	rec := n.st.Idempotency[c.key]
-	if declined != nil {
-		rec.Status, rec.Err = statusDeclined, asErr(declined)
-	} else {
-		b, err := json.Marshal(out)
+	// result reads an approved answer; when it cannot, the money may have
+	// moved, so the key stays pending (retryable) rather than forgotten.
+	result := func(r directResponse, err error) (T, error) {
+		var zero T
 		if err != nil {
-			return zero, errs.E(errs.Internal, "netbilling: %v", err)
+			return zero, err
 		}
-		rec.Status, rec.Result = statusDone, b
-		c.apply(n.st, out)
-	}
-	if err := n.saveLocked(); err != nil {
-		return zero, err
-	}
-	if declined != nil {
-		return zero, declined
-	}
-	return out, nil
-}
-
-func recorded[T any](rec *idemRecord) (out T, done bool, err error) {
-	switch rec.Status {
-	case statusDone:
-		if err := json.Unmarshal(rec.Result, &out); err != nil {
-			return out, true, errs.E(errs.Internal, "netbilling: recorded result: %v", err)
+		out, err := c.result(r)
+		if err != nil && !errs.IsRetryable(err) {
+			err = errs.Retry(errs.Unavailable, "netbilling: reading the approved transaction %s: %v", r.TransID, err)
 		}
-		return out, true, nil
-	case statusDeclined:
-		e := *rec.Err
-		return out, true, &e
+		return out, err
 	}
-	return out, false, nil
-}
-
-func asErr(err error) *errs.Error {
-	if e, ok := err.(*errs.Error); ok {
-		return e
-	}
-	return &errs.Error{Code: errs.CodeOf(err), Message: err.Error()}
+	return processorkit.AtMostOnce(ctx, &n.journal, processorkit.Attempt[T]{
+		Key: c.key, Fingerprint: c.fingerprint,
+		Check:  func() error { return c.check(n.st) },
+		NewRef: func(ctx context.Context) (string, error) { return client().getID(ctx) },
+		Lookup: func(ctx context.Context, transID string) (T, bool, error) {
+			r, found, err := client().poll(ctx, transID)
+			if !found {
+				var zero T
+				return zero, false, err
+			}
+			out, err := result(r, err)
+			return out, true, err
+		},
+		Send: func(ctx context.Context, transID string) (T, error) {
+			f := url.Values{}
+			for k, v := range form {
+				f[k] = append([]string(nil), v...)
+			}
+			f.Set("trans_id", transID)
+			r, err := client().direct(ctx, f)
+			if r.StatusCode == "D" { // the id was processed after all: its outcome is what counts
+				var found bool
+				r, found, err = client().poll(ctx, transID)
+				if !found && err == nil {
+					err = errs.Retry(errs.Unavailable, "netbilling: trans_id %s reported as duplicate but not found", transID)
+				}
+			}
+			return result(r, err)
+		},
+		Apply: func(out T) { c.apply(n.st, out) },
+	})
 }
 
 func (n *NETbilling) saveLocked() error {
-	if err := saveState(n.cfg.StateFile, n.st); err != nil {
-		if st, lerr := loadState(n.cfg.StateFile); lerr == nil {
-			n.st = st
-		}
-		return errs.Retry(errs.Unavailable, "netbilling: writing state: %v", err)
-	}
-	return nil
+	var err error
+	n.st, err = processorkit.SaveState(pluginName, n.cfg.StateFile, n.st, newState)
+	return err
 }
 
 // wireAmount renders m as Direct Mode's amount: dollars with two decimals.
@@ -329,20 +225,4 @@ func wireAmount(m money.Money) (string, error) {
 		return "", errs.E(errs.UnknownCurrency, "netbilling: only USD is accepted, got %s", m.Currency)
 	}
 	return money.FormatDecimal(m)
-}
-
-func newRef(prefix string) string {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return prefix + hex.EncodeToString(b)
-}
-
-func fp(op string, parts ...any) string {
-	b, err := json.Marshal(parts)
-	if err != nil {
-		panic(err)
-	}
-	return op + string(b)
 }

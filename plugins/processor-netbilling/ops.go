@@ -9,6 +9,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 func checkMoney(key string, amt money.Money) error {
@@ -71,7 +72,7 @@ func (n *NETbilling) Authorize(ctx context.Context, req processor.AuthorizeReque
 		return processor.Authorization{}, err
 	}
 	return run(ctx, n, call[processor.Authorization]{
-		key: req.IdempotencyKey, fingerprint: fp("authorize", req.Credential.Token, req.Amount), check: noCheck,
+		key: req.IdempotencyKey, fingerprint: processorkit.Fingerprint("authorize", req.Credential.Token, req.Amount), check: noCheck,
 		form: cardForm("A", req.Credential, req.Amount, req.Description),
 		result: func(r directResponse) (processor.Authorization, error) {
 			id, err := approved(r)
@@ -91,7 +92,7 @@ func (n *NETbilling) Charge(ctx context.Context, req processor.ChargeRequest) (p
 		return processor.ChargeResult{}, err
 	}
 	return run(ctx, n, call[processor.ChargeResult]{
-		key: req.IdempotencyKey, fingerprint: fp("charge", req.Credential.Token, req.Amount), check: noCheck,
+		key: req.IdempotencyKey, fingerprint: processorkit.Fingerprint("charge", req.Credential.Token, req.Amount), check: noCheck,
 		form: cardForm("S", req.Credential, req.Amount, req.Description),
 		result: func(r directResponse) (processor.ChargeResult, error) {
 			id, err := approved(r)
@@ -128,7 +129,7 @@ func (n *NETbilling) Capture(ctx context.Context, req processor.CaptureRequest) 
 		return processor.CaptureResult{}, err
 	}
 	return run(ctx, n, call[processor.CaptureResult]{
-		key: req.IdempotencyKey, fingerprint: fp("capture", req.AuthorizationReference, req.Amount),
+		key: req.IdempotencyKey, fingerprint: processorkit.Fingerprint("capture", req.AuthorizationReference, req.Amount),
 		check: func(st *state) error {
 			h, err := openHold(st, req.AuthorizationReference)
 			if err != nil {
@@ -176,7 +177,7 @@ func (n *NETbilling) Void(ctx context.Context, req processor.VoidRequest) (proce
 
 func (n *NETbilling) voidCall(key, ref string) call[processor.VoidResult] {
 	return call[processor.VoidResult]{
-		key: key, fingerprint: fp("void", ref),
+		key: key, fingerprint: processorkit.Fingerprint("void", ref),
 		check: func(st *state) error {
 			_, err := openHold(st, ref)
 			return err
@@ -205,7 +206,7 @@ func (n *NETbilling) Refund(ctx context.Context, req processor.RefundRequest) (p
 		return processor.RefundResult{}, err
 	}
 	return run(ctx, n, call[processor.RefundResult]{
-		key: req.IdempotencyKey, fingerprint: fp("refund", req.Reference, req.Amount),
+		key: req.IdempotencyKey, fingerprint: processorkit.Fingerprint("refund", req.Reference, req.Amount),
 		check: func(st *state) error {
 			p := st.Payments[req.Reference]
 			switch {

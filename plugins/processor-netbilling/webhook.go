@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -30,7 +29,7 @@ func (n *NETbilling) ParseWebhook(_ context.Context, req processor.WebhookReques
 	if n.st == nil {
 		return processor.WebhookResult{}, errs.Retry(errs.Unavailable, "netbilling processor is not configured yet")
 	}
-	if err := n.allowed(req.RemoteAddr); err != nil {
+	if err := n.allowed.Check("netbilling postback", "postback_allowed_cidrs", req.RemoteAddr); err != nil {
 		return processor.WebhookResult{}, err
 	}
 	v := req.Query
@@ -89,21 +88,4 @@ func (n *NETbilling) ParseWebhook(_ context.Context, req processor.WebhookReques
 	h := http.Header{}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	return processor.WebhookResult{Events: []processor.Event{ev}, Response: processor.HTTPResponse{Status: http.StatusOK, Headers: h, Body: []byte("OK")}}, nil
-}
-
-func (n *NETbilling) allowed(remote string) error {
-	if len(n.cidrs) == 0 {
-		return nil
-	}
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip := net.ParseIP(host)
-	for _, c := range n.cidrs {
-		if ip != nil && c.Contains(ip) {
-			return nil
-		}
-	}
-	return errs.E(errs.Unauthenticated, "netbilling postback: source address %q is not in settings.postback_allowed_cidrs", remote)
 }

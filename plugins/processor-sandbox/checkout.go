@@ -12,6 +12,7 @@ import (
 
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 const routePrefix = "/pay/" + pluginName
@@ -20,10 +21,10 @@ func (s *Sandbox) StartCheckout(ctx context.Context, req processor.StartCheckout
 	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
 		return processor.Checkout{}, err
 	}
-	if err := checkReturnURL("return URL", req.ReturnURL, true); err != nil {
+	if err := processorkit.CheckReturnURL("return URL", req.ReturnURL, true); err != nil {
 		return processor.Checkout{}, err
 	}
-	if err := checkReturnURL("cancel URL", req.CancelURL, false); err != nil {
+	if err := processorkit.CheckReturnURL("cancel URL", req.CancelURL, false); err != nil {
 		return processor.Checkout{}, err
 	}
 	if req.Purchase != nil {
@@ -39,28 +40,14 @@ func (s *Sandbox) StartCheckout(ctx context.Context, req processor.StartCheckout
 			return processor.Checkout{}, errs.E(errs.Invalid, "recurring period must be at least one day, got %d", r.PeriodDays)
 		}
 	}
-	return run(ctx, s, req.IdempotencyKey, fp("checkout", req.CustomerRef, req.ReturnURL, req.CancelURL, req.Purchase, req.Recurring, req.Description), "",
+	return run(ctx, s, req.IdempotencyKey, processorkit.Fingerprint("checkout", req.CustomerRef, req.ReturnURL, req.CancelURL, req.Purchase, req.Recurring, req.Description), "",
 		func(st *state, now time.Time) (processor.Checkout, error) {
-			ref := newRef("sbx_co_")
+			ref := processorkit.NewRef("sbx_co_")
 			co := &checkoutRec{CustomerRef: req.CustomerRef, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 				Description: req.Description, Purchase: req.Purchase, Recurring: req.Recurring, ExpiresAt: now.Add(checkoutTTL).UTC()}
 			st.Checkouts[ref] = co
 			return processor.Checkout{Reference: ref, URL: routePrefix + "/checkout?ref=" + ref, Method: http.MethodGet, ExpiresAt: co.ExpiresAt}, nil
 		})
-}
-
-// checkReturnURL accepts an absolute http(s) URL or a host-relative path.
-func checkReturnURL(what, raw string, required bool) error {
-	if raw == "" && !required {
-		return nil
-	}
-	u, err := url.Parse(raw)
-	ok := err == nil && ((u.Scheme == "https" || u.Scheme == "http") && u.Host != "" ||
-		u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(raw, "//"))
-	if !ok {
-		return errs.E(errs.Invalid, "%s %q must be an absolute http(s) URL or a path starting with /", what, raw)
-	}
-	return nil
 }
 
 func (s *Sandbox) CompleteCheckout(_ context.Context, req processor.CompleteCheckoutRequest) (processor.CheckoutResult, error) {
@@ -222,28 +209,28 @@ func (s *Sandbox) checkoutPost(req processor.HTTPRequest) (processor.HTTPRespons
 		// Nothing is stored or charged; the viewer may try again.
 		return renderPage(req.Path, ref, co, now, "The sandbox processor is unavailable (test card). Try again."), nil
 	}
-	token := newRef("sbx_tok_")
+	token := processorkit.NewRef("sbx_tok_")
 	s.st.Cards[token] = &card{Brand: brand, Last4: last4, ExpMonth: month, ExpYear: year, CustomerRef: co.CustomerRef, Outcome: oc, CreatedAt: now.UTC()}
 	co.Token = token
 	status := "approved"
 	if co.Purchase != nil {
 		ch, err := chargeCard(s.st, token, *co.Purchase, now)
 		if err != nil {
-			co.Decline = asErr(err)
+			co.Decline = processorkit.AsError(err)
 			status = "declined"
 		} else {
 			co.ChargeRef = ch.Reference
 		}
 	}
 	if co.Recurring != nil && co.Decline == nil {
-		sub := newRef("sbx_sub_")
+		sub := processorkit.NewRef("sbx_sub_")
 		s.st.Subscriptions[sub] = &subscription{Token: token, CustomerRef: co.CustomerRef, Amount: co.Recurring.Amount, PeriodDays: co.Recurring.PeriodDays}
 		co.SubscriptionRef = sub
 	}
 	if err := s.saveLocked(); err != nil {
 		return processor.HTTPResponse{}, err
 	}
-	back := withQuery(co.ReturnURL, url.Values{"checkout": {ref}, "token": {token}, "status": {status}})
+	back := processorkit.WithQuery(co.ReturnURL, url.Values{"checkout": {ref}, "token": {token}, "status": {status}})
 	h := pageHeaders("text/plain; charset=utf-8")
 	h.Set("Location", back)
 	return processor.HTTPResponse{Status: http.StatusSeeOther, Headers: h}, nil
@@ -270,28 +257,9 @@ func parseExpiry(s string) (month, year int, ok bool) {
 	return m, y, true
 }
 
-func withQuery(raw string, add url.Values) string {
-	u, err := url.Parse(raw)
-	if err != nil { // checked when the checkout started
-		return raw
-	}
-	q := u.Query()
-	for k, v := range add {
-		q[k] = v
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // pageHeaders keep the card page out of caches and frames and let it load nothing.
 func pageHeaders(contentType string) http.Header {
-	h := http.Header{}
-	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	return h
+	return processorkit.PageHeaders(contentType, "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
 }
 
 func textResponse(status int, msg string) processor.HTTPResponse {

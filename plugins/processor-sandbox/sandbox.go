@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -12,6 +9,7 @@ import (
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/pluginkit"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 const (
@@ -67,7 +65,7 @@ func (s *Sandbox) Configure(_ context.Context, settingsJSON []byte) error {
 	case cfg.MaxHoldDays < 1 || cfg.MaxHoldDays > 30:
 		return errs.E(errs.Invalid, "settings.max_hold_days must be between 1 and 30, got %d", cfg.MaxHoldDays)
 	}
-	st, err := loadState(cfg.StateFile)
+	st, err := processorkit.LoadState(cfg.StateFile, newState)
 	if err != nil {
 		return errs.E(errs.Invalid, "settings.state_file: %v", err)
 	}
@@ -103,7 +101,7 @@ func run[T any](ctx context.Context, s *Sandbox, key, fingerprint, token string,
 		s.mu.Unlock()
 		return zero, errNotConfigured
 	}
-	out, done, err := replay[T](s.st, key, fingerprint)
+	_, out, done, err := processorkit.Lookup[T](s.st.Idempotency, key, fingerprint)
 	var oc outcome
 	if c := s.st.Cards[token]; c != nil {
 		oc = c.Outcome
@@ -131,20 +129,20 @@ func run[T any](ctx context.Context, s *Sandbox, key, fingerprint, token string,
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if out, done, err := replay[T](s.st, key, fingerprint); done { // a concurrent repeat won
+	if _, out, done, err := processorkit.Lookup[T](s.st.Idempotency, key, fingerprint); done { // a concurrent repeat won
 		return out, err
 	}
 	now := s.now()
 	out, err = do(s.st, now)
 	switch {
 	case err == nil:
-		b, merr := json.Marshal(out)
-		if merr != nil {
-			return zero, errs.E(errs.Internal, "sandbox: %v", merr)
+		rec, rerr := processorkit.DoneRecord(fingerprint, out, now, now)
+		if rerr != nil {
+			return zero, rerr
 		}
-		s.st.Idempotency[key] = &idemRecord{Fingerprint: fingerprint, Result: b, At: now}
+		s.st.Idempotency[key] = rec
 	case errs.IsDecline(err):
-		s.st.Idempotency[key] = &idemRecord{Fingerprint: fingerprint, Err: asErr(err), At: now}
+		s.st.Idempotency[key] = processorkit.DeclinedRecord(fingerprint, err, now, now)
 	default:
 		return zero, err // nothing changed: a retry under the same key decides afresh
 	}
@@ -154,50 +152,12 @@ func run[T any](ctx context.Context, s *Sandbox, key, fingerprint, token string,
 	return out, err
 }
 
-// replay returns the recorded outcome of key, if there is one.
-func replay[T any](st *state, key, fingerprint string) (out T, done bool, err error) {
-	rec, ok := st.Idempotency[key]
-	if !ok {
-		return out, false, nil
-	}
-	if rec.Fingerprint != fingerprint {
-		return out, true, errs.E(errs.Conflict, "idempotency key %q was first used for another request", key)
-	}
-	if rec.Err != nil {
-		e := *rec.Err
-		return out, true, &e
-	}
-	if err := json.Unmarshal(rec.Result, &out); err != nil {
-		return out, true, errs.E(errs.Internal, "sandbox: recorded result of %q: %v", key, err)
-	}
-	return out, true, nil
-}
-
-func asErr(err error) *errs.Error {
-	if e, ok := err.(*errs.Error); ok {
-		return e
-	}
-	return &errs.Error{Code: errs.CodeOf(err), Message: err.Error()}
-}
-
 // saveLocked writes the state file. If that fails the in-memory change is
 // undone by reloading the last good file, so memory never runs ahead of disk.
 func (s *Sandbox) saveLocked() error {
-	if err := saveState(s.cfg.StateFile, s.st); err != nil {
-		if st, lerr := loadState(s.cfg.StateFile); lerr == nil {
-			s.st = st
-		}
-		return errs.Retry(errs.Unavailable, "sandbox: writing state: %v", err)
-	}
-	return nil
-}
-
-func newRef(prefix string) string {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return prefix + hex.EncodeToString(b)
+	var err error
+	s.st, err = processorkit.SaveState(pluginName, s.cfg.StateFile, s.st, newState)
+	return err
 }
 
 // checkMoney is the shared validation of every amount the sandbox moves.
@@ -236,16 +196,6 @@ func approveCard(st *state, token string, now time.Time) (*card, error) {
 	return c, nil
 }
 
-// fp fingerprints a request for its idempotency record. JSON, not %v: it
-// must be the same for an equal request after a restart, pointers included.
-func fp(op string, parts ...any) string {
-	b, err := json.Marshal(parts)
-	if err != nil { // only plain data is passed in
-		panic(err)
-	}
-	return op + string(b)
-}
-
 func (s *Sandbox) Authorize(ctx context.Context, req processor.AuthorizeRequest) (processor.Authorization, error) {
 	if err := checkMoney(req.IdempotencyKey, req.Amount); err != nil {
 		return processor.Authorization{}, err
@@ -253,12 +203,12 @@ func (s *Sandbox) Authorize(ctx context.Context, req processor.AuthorizeRequest)
 	if err := processor.ValidateCredential(req.Credential); err != nil {
 		return processor.Authorization{}, err
 	}
-	return run(ctx, s, req.IdempotencyKey, fp("authorize", req.Credential.Token, req.Amount), req.Credential.Token,
+	return run(ctx, s, req.IdempotencyKey, processorkit.Fingerprint("authorize", req.Credential.Token, req.Amount), req.Credential.Token,
 		func(st *state, now time.Time) (processor.Authorization, error) {
 			if _, err := approveCard(st, req.Credential.Token, now); err != nil {
 				return processor.Authorization{}, err
 			}
-			ref := newRef("sbx_auth_")
+			ref := processorkit.NewRef("sbx_auth_")
 			h := &hold{Token: req.Credential.Token, Amount: req.Amount, Status: holdOpen,
 				ExpiresAt: now.Add(time.Duration(s.cfg.MaxHoldDays) * 24 * time.Hour).UTC()}
 			st.Holds[ref] = h
@@ -284,7 +234,7 @@ func (s *Sandbox) Capture(ctx context.Context, req processor.CaptureRequest) (pr
 	if err := checkMoney(req.IdempotencyKey, req.Amount); err != nil {
 		return processor.CaptureResult{}, err
 	}
-	return run(ctx, s, req.IdempotencyKey, fp("capture", req.AuthorizationReference, req.Amount), "",
+	return run(ctx, s, req.IdempotencyKey, processorkit.Fingerprint("capture", req.AuthorizationReference, req.Amount), "",
 		func(st *state, now time.Time) (processor.CaptureResult, error) {
 			h, err := openHold(st, req.AuthorizationReference)
 			if err != nil {
@@ -301,7 +251,7 @@ func (s *Sandbox) Capture(ctx context.Context, req processor.CaptureRequest) (pr
 			}
 			released, _ := h.Amount.Sub(req.Amount) // same currency, 0 < req <= hold: cannot fail
 			h.Status = holdCaptured
-			ref := newRef("sbx_cap_")
+			ref := processorkit.NewRef("sbx_cap_")
 			st.Payments[ref] = &payment{Token: h.Token, Amount: req.Amount}
 			return processor.CaptureResult{Reference: ref, Amount: req.Amount, Released: released}, nil
 		})
@@ -311,7 +261,7 @@ func (s *Sandbox) Void(ctx context.Context, req processor.VoidRequest) (processo
 	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
 		return processor.VoidResult{}, err
 	}
-	return run(ctx, s, req.IdempotencyKey, fp("void", req.AuthorizationReference), "",
+	return run(ctx, s, req.IdempotencyKey, processorkit.Fingerprint("void", req.AuthorizationReference), "",
 		func(st *state, now time.Time) (processor.VoidResult, error) {
 			h, err := openHold(st, req.AuthorizationReference)
 			if err != nil {
@@ -319,7 +269,7 @@ func (s *Sandbox) Void(ctx context.Context, req processor.VoidRequest) (processo
 			}
 			// An expired hold is released already; voiding it is harmless and tidies up.
 			h.Status = holdVoided
-			return processor.VoidResult{Reference: newRef("sbx_void_"), Amount: h.Amount}, nil
+			return processor.VoidResult{Reference: processorkit.NewRef("sbx_void_"), Amount: h.Amount}, nil
 		})
 }
 
@@ -328,7 +278,7 @@ func chargeCard(st *state, token string, amount money.Money, now time.Time) (pro
 	if _, err := approveCard(st, token, now); err != nil {
 		return processor.ChargeResult{}, err
 	}
-	ref := newRef("sbx_ch_")
+	ref := processorkit.NewRef("sbx_ch_")
 	st.Payments[ref] = &payment{Token: token, Amount: amount}
 	return processor.ChargeResult{Reference: ref, Amount: amount}, nil
 }
@@ -340,7 +290,7 @@ func (s *Sandbox) Charge(ctx context.Context, req processor.ChargeRequest) (proc
 	if err := processor.ValidateCredential(req.Credential); err != nil {
 		return processor.ChargeResult{}, err
 	}
-	return run(ctx, s, req.IdempotencyKey, fp("charge", req.Credential.Token, req.Amount), req.Credential.Token,
+	return run(ctx, s, req.IdempotencyKey, processorkit.Fingerprint("charge", req.Credential.Token, req.Amount), req.Credential.Token,
 		func(st *state, now time.Time) (processor.ChargeResult, error) {
 			return chargeCard(st, req.Credential.Token, req.Amount, now)
 		})
@@ -350,7 +300,7 @@ func (s *Sandbox) Refund(ctx context.Context, req processor.RefundRequest) (proc
 	if err := checkMoney(req.IdempotencyKey, req.Amount); err != nil {
 		return processor.RefundResult{}, err
 	}
-	return run(ctx, s, req.IdempotencyKey, fp("refund", req.Reference, req.Amount), "",
+	return run(ctx, s, req.IdempotencyKey, processorkit.Fingerprint("refund", req.Reference, req.Amount), "",
 		func(st *state, now time.Time) (processor.RefundResult, error) {
 			p := st.Payments[req.Reference]
 			if p == nil {
@@ -363,7 +313,7 @@ func (s *Sandbox) Refund(ctx context.Context, req processor.RefundRequest) (proc
 				return processor.RefundResult{}, errs.E(errs.Invalid, "sandbox: refund of %s exceeds the %d minor units left to refund", req.Amount, left)
 			}
 			p.Refunded += req.Amount.Amount
-			return processor.RefundResult{Reference: newRef("sbx_rf_"), Amount: req.Amount}, nil
+			return processor.RefundResult{Reference: processorkit.NewRef("sbx_rf_"), Amount: req.Amount}, nil
 		})
 }
 
@@ -371,7 +321,7 @@ func (s *Sandbox) CancelRecurring(ctx context.Context, req processor.CancelRecur
 	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
 		return err
 	}
-	_, err := run(ctx, s, req.IdempotencyKey, fp("cancel", req.SubscriptionReference), "",
+	_, err := run(ctx, s, req.IdempotencyKey, processorkit.Fingerprint("cancel", req.SubscriptionReference), "",
 		func(st *state, now time.Time) (struct{}, error) {
 			sub := st.Subscriptions[req.SubscriptionReference]
 			if sub == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/plugintest"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 const testSecret = "test-webhook-secret-0123456789"
@@ -231,12 +232,12 @@ func TestExpiredHoldAfterRestart(t *testing.T) {
 	kill()
 
 	// Eight days pass while the plugin is down.
-	st, err := loadState(stateFile)
+	st, err := processorkit.LoadState(stateFile, newState)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.Holds[a.Reference].ExpiresAt = time.Now().Add(-24 * time.Hour)
-	if err := saveState(stateFile, st); err != nil {
+	if err := processorkit.SaveJSON(stateFile, st); err != nil {
 		t.Fatal(err)
 	}
 

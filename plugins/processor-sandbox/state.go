@@ -1,17 +1,12 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // state is everything the sandbox "processor" knows. It is written to the
@@ -23,7 +18,7 @@ type state struct {
 	Holds         map[string]*hold         `json:"holds"`         // by authorisation reference
 	Payments      map[string]*payment      `json:"payments"`      // captures and charges, by reference
 	Subscriptions map[string]*subscription `json:"subscriptions"` // by reference
-	Idempotency   map[string]*idemRecord   `json:"idempotency"`   // by idempotency key
+	Idempotency   processorkit.Ops         `json:"idempotency"`   // by idempotency key
 }
 
 // card is a tokenised card: what a receipt may show, and the outcome the test
@@ -81,73 +76,10 @@ type subscription struct {
 	Cancelled   bool        `json:"cancelled"`
 }
 
-// idemRecord is the first outcome of a request under one idempotency key:
-// its result, or the decline it got.
-type idemRecord struct {
-	Fingerprint string          `json:"fingerprint"` // operation and content of the first request
-	Result      json.RawMessage `json:"result,omitempty"`
-	Err         *errs.Error     `json:"error,omitempty"`
-	At          time.Time       `json:"at"`
-}
-
 func newState() *state {
 	return &state{
 		Cards: map[string]*card{}, Checkouts: map[string]*checkoutRec{}, Holds: map[string]*hold{},
 		Payments: map[string]*payment{}, Subscriptions: map[string]*subscription{},
-		Idempotency: map[string]*idemRecord{},
+		Idempotency: processorkit.Ops{},
 	}
-}
-
-// loadState reads the state file; a missing file is an empty state.
-func loadState(path string) (*state, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return newState(), nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	st := newState() // keys missing from the file keep their empty maps
-	if err := json.Unmarshal(b, st); err != nil {
-		return nil, fmt.Errorf("state file %s is corrupt: %w", path, err)
-	}
-	return st, nil
-}
-
-// saveState writes st atomically: a temporary file in the same directory,
-// synced, then renamed over the old one, so a crash leaves either the old or
-// the new state and never half of one.
-func saveState(path string, st *state) error {
-	b, err := json.MarshalIndent(st, "", " ")
-	if err != nil {
-		return err
-	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil { // make the rename itself durable
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

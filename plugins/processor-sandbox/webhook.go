@@ -15,6 +15,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 const (
@@ -65,7 +66,7 @@ func (s *Sandbox) ParseWebhook(_ context.Context, req processor.WebhookRequest) 
 		return processor.WebhookResult{}, errNotConfigured
 	}
 	now := s.now()
-	if err := verifySignature(s.cfg.WebhookSecret, headerValue(req.Headers, signatureHeader), req.Body, now); err != nil {
+	if err := verifySignature(s.cfg.WebhookSecret, processorkit.HeaderValue(req.Headers, signatureHeader), req.Body, now); err != nil {
 		return processor.WebhookResult{}, err
 	}
 	// Only an authentic body is parsed.
@@ -111,19 +112,6 @@ func verifySignature(secret, header string, body []byte, now time.Time) error {
 		return errs.E(errs.Unauthenticated, "sandbox webhook: signature does not match")
 	}
 	return nil
-}
-
-// headerValue looks a header up whatever the case of its name.
-func headerValue(h http.Header, name string) string {
-	if v := h.Get(name); v != "" {
-		return v
-	}
-	for k, vs := range h {
-		if strings.EqualFold(k, name) && len(vs) > 0 {
-			return vs[0]
-		}
-	}
-	return ""
 }
 
 func (ev webhookEvent) normalise() (processor.Event, error) {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"time"
@@ -11,6 +9,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // checkout is one hosted purchase; Segpay's TransPost fills in its outcome.
@@ -31,14 +30,6 @@ type cardSummary struct {
 	Last4 string `json:"last4,omitempty"`
 }
 
-func newRef(prefix string) string {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return prefix + hex.EncodeToString(b)
-}
-
 // StartCheckout sends the viewer to Segpay's hosted page with a dynamic
 // price. Segpay stores a card only with a purchase: the first credit pack
 // (or any first purchase) is what later Post Pay and one-click charges use.
@@ -50,7 +41,7 @@ func (s *Segpay) StartCheckout(ctx context.Context, req processor.StartCheckoutR
 	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
 		return processor.Checkout{}, err
 	}
-	if err := checkReturnURL("return URL", req.ReturnURL, true); err != nil {
+	if err := processorkit.CheckReturnURL("return URL", req.ReturnURL, true); err != nil {
 		return processor.Checkout{}, err
 	}
 	if req.Purchase == nil {
@@ -63,7 +54,7 @@ func (s *Segpay) StartCheckout(ctx context.Context, req processor.StartCheckoutR
 		return processor.Checkout{}, err
 	}
 	key := req.IdempotencyKey
-	fp := fingerprint("checkout", req.CustomerRef, req.ReturnURL, req.Purchase, req.Description)
+	fp := processorkit.Fingerprint("checkout", req.CustomerRef, req.ReturnURL, req.Purchase, req.Description)
 	_, out, done, err := beginOp[processor.Checkout](s, key, fp)
 	if done {
 		return out, err
@@ -77,8 +68,8 @@ func (s *Segpay) StartCheckout(ctx context.Context, req processor.StartCheckoutR
 		return processor.Checkout{}, err
 	}
 	now := s.now().UTC()
-	ref := newRef("seg_co_")
-	back := withQuery(req.ReturnURL, url.Values{"checkout": {ref}})
+	ref := processorkit.NewRef("seg_co_")
+	back := processorkit.WithQuery(req.ReturnURL, url.Values{"checkout": {ref}})
 	desc := req.Description
 	if desc == "" {
 		desc = "Purchase"
@@ -120,5 +111,5 @@ func (s *Segpay) CompleteCheckout(_ context.Context, req processor.CompleteCheck
 
 // ServeHTTP: the card page is Segpay's own; the plugin serves no routes.
 func (s *Segpay) ServeHTTP(context.Context, processor.HTTPRequest) (processor.HTTPResponse, error) {
-	return plainResponse(http.StatusNotFound, "not found"), nil
+	return processorkit.PlainResponse(http.StatusNotFound, "not found"), nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // purchaseIDRE accepts a Segpay PurchaseID / TransactionId: digits only.
@@ -36,8 +37,8 @@ func (s *Segpay) Authorize(ctx context.Context, req processor.AuthorizeRequest) 
 	if !purchaseIDRE(req.Credential.Token) {
 		return processor.Authorization{}, errs.E(errs.InvalidCard, "segpay: %q is not a Segpay purchase id (OCToken)", req.Credential.Token)
 	}
-	key, fp := req.IdempotencyKey, fingerprint("authorize", req.Credential.Token, req.Amount)
-	unlock := s.locks.lock("key:" + key)
+	key, fp := req.IdempotencyKey, processorkit.Fingerprint("authorize", req.Credential.Token, req.Amount)
+	unlock := s.locks.Lock("key:" + key)
 	defer unlock()
 	pending, out, done, err := beginOp[processor.Authorization](s, key, fp)
 	if done {
@@ -108,8 +109,8 @@ func (s *Segpay) capture(ctx context.Context, cfg *settings, key, auth string, a
 	if void {
 		op = "void"
 	}
-	fp := fingerprint(op, auth, amount)
-	unlock := s.locks.lock("auth:" + auth)
+	fp := processorkit.Fingerprint(op, auth, amount)
+	unlock := s.locks.Lock("auth:" + auth)
 	defer unlock()
 	pending, out, done, err := beginOp[processor.CaptureResult](s, key, fp)
 	if done {
@@ -242,8 +243,8 @@ func (s *Segpay) Charge(ctx context.Context, req processor.ChargeRequest) (proce
 	if !purchaseIDRE(req.Credential.Token) {
 		return processor.ChargeResult{}, errs.E(errs.InvalidCard, "segpay: %q is not a Segpay purchase id (OCToken)", req.Credential.Token)
 	}
-	key, fp := req.IdempotencyKey, fingerprint("charge", req.Credential.Token, req.Amount)
-	unlock := s.locks.lock("key:" + key)
+	key, fp := req.IdempotencyKey, processorkit.Fingerprint("charge", req.Credential.Token, req.Amount)
+	unlock := s.locks.Lock("key:" + key)
 	defer unlock()
 	pending, out, done, err := beginOp[processor.ChargeResult](s, key, fp)
 	if done {
@@ -282,15 +283,15 @@ func (s *Segpay) Charge(ctx context.Context, req processor.ChargeRequest) (proce
 		return processor.ChargeResult{}, err // pending
 	}
 	if status >= 500 {
-		return processor.ChargeResult{}, serverErr("segpay one-click", status, body)
+		return processor.ChargeResult{}, processorkit.ServerError("segpay one-click", status, body)
 	}
 	if status != http.StatusOK {
 		s.dropOp(key)
-		return processor.ChargeResult{}, errs.E(errs.Invalid, "segpay one-click: HTTP %d %s", status, snippet(body))
+		return processor.ChargeResult{}, errs.E(errs.Invalid, "segpay one-click: HTTP %d %s", status, processorkit.Snippet(body))
 	}
 	var a oneClickAnswer
 	if err := xml.Unmarshal(body, &a); err != nil {
-		return processor.ChargeResult{}, errs.Retry(errs.Unavailable, "segpay one-click: malformed answer %s", snippet(body))
+		return processor.ChargeResult{}, errs.Retry(errs.Unavailable, "segpay one-click: malformed answer %s", processorkit.Snippet(body))
 	}
 	if !strings.EqualFold(a.Approved, "Yes") || a.TransID == "" {
 		derr := declineErr("segpay one-click", a.Message)
@@ -316,8 +317,8 @@ func (s *Segpay) Refund(ctx context.Context, req processor.RefundRequest) (proce
 	if err := checkMoney(cfg, req.IdempotencyKey, req.Amount); err != nil {
 		return processor.RefundResult{}, err
 	}
-	key, fp := req.IdempotencyKey, fingerprint("refund", req.Reference, req.Amount)
-	unlock := s.locks.lock("tx:" + req.Reference)
+	key, fp := req.IdempotencyKey, processorkit.Fingerprint("refund", req.Reference, req.Amount)
+	unlock := s.locks.Lock("tx:" + req.Reference)
 	defer unlock()
 	pending, out, done, err := beginOp[processor.RefundResult](s, key, fp)
 	if done {

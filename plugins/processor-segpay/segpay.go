@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"regexp"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/pluginkit"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 const (
@@ -45,13 +45,13 @@ type settings struct {
 	StateFile         string   `json:"state_file"`
 	RequestTimeoutSec int      `json:"request_timeout_seconds"`
 
-	allowed allowList
+	allowed processorkit.AllowList
 }
 
 func (s *settings) voidEnabled() bool { return s.VoidByZeroCapture == nil || *s.VoidByZeroCapture }
 
 type state struct {
-	Ops       map[string]*opRecord `json:"ops"`       // by idempotency key
+	Ops       processorkit.Ops     `json:"ops"`       // by idempotency key
 	Holds     map[string]*hold     `json:"holds"`     // Post Pay authorisations by TransactionId
 	Payments  map[string]*payment  `json:"payments"`  // captures and one-click sales by transaction id
 	Checkouts map[string]*checkout `json:"checkouts"` // by checkout reference
@@ -73,14 +73,14 @@ type payment struct {
 }
 
 func newState() *state {
-	return &state{Ops: map[string]*opRecord{}, Holds: map[string]*hold{}, Payments: map[string]*payment{},
+	return &state{Ops: processorkit.Ops{}, Holds: map[string]*hold{}, Payments: map[string]*payment{},
 		Checkouts: map[string]*checkout{}, Sales: map[string]string{}, Seen: map[string]time.Time{}}
 }
 
 // Segpay implements processor.Processor with Post Pay, one-click and SRS.
 type Segpay struct {
 	now   func() time.Time
-	locks keyedLocks
+	locks processorkit.KeyedLocks
 
 	mu     sync.Mutex // guards cfg and st; never held across a network call
 	cfg    *settings
@@ -123,7 +123,7 @@ func (s *Segpay) Configure(_ context.Context, settingsJSON []byte) error {
 	}
 	for _, kv := range []struct{ key, val string }{{"hosted_url", cfg.HostedURL}, {"postpay_url", cfg.PostPayURL},
 		{"oneclick_url", cfg.OneClickURL}, {"pricing_hash_url", cfg.PricingHashURL}, {"srs_url", cfg.SRSURL}} {
-		if err := checkBaseURL(kv.key, kv.val); err != nil {
+		if err := processorkit.CheckEndpoint(kv.key, kv.val); err != nil {
 			return err
 		}
 	}
@@ -138,11 +138,11 @@ func (s *Segpay) Configure(_ context.Context, settingsJSON []byte) error {
 	case cfg.RequestTimeoutSec < 1 || cfg.RequestTimeoutSec > 300:
 		return errs.E(errs.Invalid, "settings.request_timeout_seconds must be 1-300, got %d", cfg.RequestTimeoutSec)
 	}
-	if cfg.allowed, err = parseAllowList("allowed_ips", cfg.AllowedIPs); err != nil {
+	if cfg.allowed, err = processorkit.ParseAllowList("allowed_ips", cfg.AllowedIPs, true); err != nil {
 		return err
 	}
-	st := newState()
-	if err := loadJSON(cfg.StateFile, st); err != nil {
+	st, err := processorkit.LoadState(cfg.StateFile, newState)
+	if err != nil {
 		return errs.E(errs.Invalid, "settings.state_file: %v", err)
 	}
 	s.mu.Lock()
@@ -179,40 +179,23 @@ func (s *Segpay) Capabilities(context.Context) (processor.Capabilities, error) {
 
 // saveLocked writes the state; on failure memory is rolled back to the file.
 func (s *Segpay) saveLocked() error {
-	if err := saveJSON(s.cfg.StateFile, s.st); err != nil {
-		st := newState()
-		if lerr := loadJSON(s.cfg.StateFile, st); lerr == nil {
-			s.st = st
-		}
-		return errs.Retry(errs.Unavailable, "segpay: writing state: %v", err)
-	}
-	return nil
+	var err error
+	s.st, err = processorkit.SaveState(pluginName, s.cfg.StateFile, s.st, newState)
+	return err
 }
 
 // beginOp looks key up: a finished record is replayed (done), another
 // request under the key is a Conflict, a pending one is returned to resolve.
-func beginOp[T any](s *Segpay, key, fp string) (rec *opRecord, out T, done bool, err error) {
+func beginOp[T any](s *Segpay, key, fp string) (rec *processorkit.OpRecord, out T, done bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.st == nil {
 		return nil, out, true, errs.Retry(errs.Unavailable, "segpay processor is not configured yet")
 	}
-	rec = s.st.Ops[key]
-	if rec == nil {
-		return nil, out, false, nil
-	}
-	if rec.Fingerprint != fp {
-		return nil, out, true, errs.E(errs.Conflict, "idempotency key %q was first used for another request", key)
-	}
-	if rec.Status == opPending {
-		cp := *rec
-		return &cp, out, false, nil
-	}
-	out, err = replay[T](key, rec)
-	return nil, out, true, err
+	return processorkit.Lookup[T](s.st.Ops, key, fp)
 }
 
-func (s *Segpay) putOp(key string, rec *opRecord, also func(st *state)) error {
+func (s *Segpay) putOp(key string, rec *processorkit.OpRecord, also func(st *state)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st.Ops[key] = rec
@@ -225,28 +208,31 @@ func (s *Segpay) putOp(key string, rec *opRecord, also func(st *state)) error {
 func (s *Segpay) dropOp(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if rec := s.st.Ops[key]; rec != nil && rec.Status == opPending {
+	if rec := s.st.Ops[key]; rec != nil && rec.Status == processorkit.OpPending {
 		delete(s.st.Ops, key)
 		_ = s.saveLocked()
 	}
 }
 
 func (s *Segpay) pend(key, fp string, started time.Time, data any) error {
-	b, _ := json.Marshal(data)
-	return s.putOp(key, &opRecord{Fingerprint: fp, Status: opPending, Pending: b, Started: started}, nil)
+	rec, err := processorkit.PendingRecord(fp, data, started)
+	if err != nil {
+		return err
+	}
+	return s.putOp(key, rec, nil)
 }
 
 func (s *Segpay) finish(key, fp string, started time.Time, result any, also func(st *state)) error {
-	b, err := json.Marshal(result)
+	rec, err := processorkit.DoneRecord(fp, result, started, s.now().UTC())
 	if err != nil {
-		return errs.E(errs.Internal, "segpay: %v", err)
+		return err
 	}
-	return s.putOp(key, &opRecord{Fingerprint: fp, Status: opDone, Result: b, Started: started, Finished: s.now().UTC()}, also)
+	return s.putOp(key, rec, also)
 }
 
 // decline records a final decline under key and returns it.
 func (s *Segpay) decline(key, fp string, started time.Time, derr error) error {
-	if err := s.putOp(key, &opRecord{Fingerprint: fp, Status: opDeclined, Err: asErr(derr), Started: started, Finished: s.now().UTC()}, nil); err != nil {
+	if err := s.putOp(key, processorkit.DeclinedRecord(fp, derr, started, s.now().UTC()), nil); err != nil {
 		return err
 	}
 	return derr

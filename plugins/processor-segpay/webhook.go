@@ -10,6 +10,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // seenTTL: Segpay's postbacks carry no timestamp to judge staleness by, so
@@ -24,7 +25,7 @@ func (s *Segpay) ParseWebhook(_ context.Context, req processor.WebhookRequest) (
 	if err != nil {
 		return processor.WebhookResult{}, err
 	}
-	if addr, ok := cfg.allowed.allows(req.RemoteAddr); !ok {
+	if addr, ok := cfg.allowed.Allows(req.RemoteAddr); !ok {
 		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "segpay postback from %s: not among settings.allowed_ips", addr)
 	}
 	f, err := postbackFields(req)
@@ -53,7 +54,7 @@ func (s *Segpay) ParseWebhook(_ context.Context, req processor.WebhookRequest) (
 	if err := s.saveLocked(); err != nil {
 		return processor.WebhookResult{}, err
 	}
-	out := processor.WebhookResult{Response: plainResponse(http.StatusOK, "OK")}
+	out := processor.WebhookResult{Response: processorkit.PlainResponse(http.StatusOK, "OK")}
 	if ok {
 		out.Events = []processor.Event{ev}
 	}

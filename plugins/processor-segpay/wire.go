@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"github.com/camkit/camkit/sdk/processorkit"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,28 +39,11 @@ func (a postPayAnswer) id() string {
 
 // postForm POSTs form to endpoint and returns the status and body.
 func (s *Segpay) postForm(ctx context.Context, endpoint string, form url.Values) (int, []byte, error) {
-	req, err := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return 0, nil, errs.E(errs.Internal, "segpay: %v", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json, text/xml")
-	status, _, body, err := roundTrip(ctx, s.client, req)
-	return status, body, err
+	return processorkit.PostForm(ctx, s.client, endpoint, form, http.Header{"Accept": {"application/json, text/xml"}})
 }
 
 func (s *Segpay) get(ctx context.Context, endpoint string, q url.Values) (int, []byte, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return 0, nil, errs.E(errs.Internal, "segpay: %v", err)
-	}
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
-	if err != nil {
-		return 0, nil, errs.E(errs.Internal, "segpay: %v", err)
-	}
-	status, _, body, err := roundTrip(ctx, s.client, req)
-	return status, body, err
+	return processorkit.Get(ctx, s.client, endpoint, q, nil)
 }
 
 // postPay calls PostPayAuth or PostPayCapture.
@@ -75,15 +59,15 @@ func (s *Segpay) postPay(ctx context.Context, op string, form url.Values) (postP
 	what := "segpay " + op
 	switch {
 	case status >= 500:
-		return postPayAnswer{}, serverErr(what, status, body)
+		return postPayAnswer{}, processorkit.ServerError(what, status, body)
 	case status == http.StatusForbidden || status == http.StatusUnauthorized:
 		return postPayAnswer{}, errs.E(errs.Forbidden, "%s: Segpay refused this server (HTTP %d): ask Segpay to whitelist its address", what, status)
 	case status != http.StatusOK:
-		return postPayAnswer{}, errs.E(errs.Invalid, "%s: HTTP %d: %s", what, status, snippet(body))
+		return postPayAnswer{}, errs.E(errs.Invalid, "%s: HTTP %d: %s", what, status, processorkit.Snippet(body))
 	}
 	var a postPayAnswer
 	if err := json.Unmarshal(body, &a); err != nil {
-		return postPayAnswer{}, errs.Retry(errs.Unavailable, "%s: malformed answer %s", what, snippet(body))
+		return postPayAnswer{}, errs.Retry(errs.Unavailable, "%s: malformed answer %s", what, processorkit.Snippet(body))
 	}
 	return a, nil
 }
@@ -129,11 +113,11 @@ func (s *Segpay) pricingHash(ctx context.Context, amount string) (string, error)
 		return "", err
 	}
 	if status >= 500 {
-		return "", serverErr("segpay pricing hash", status, body)
+		return "", processorkit.ServerError("segpay pricing hash", status, body)
 	}
 	h := xmlString(body)
 	if status != http.StatusOK || h == "" || strings.ContainsAny(h, " <>") {
-		return "", errs.Retry(errs.Unavailable, "segpay pricing hash: HTTP %d %s", status, snippet(body))
+		return "", errs.Retry(errs.Unavailable, "segpay pricing hash: HTTP %d %s", status, processorkit.Snippet(body))
 	}
 	return h, nil
 }
@@ -171,10 +155,10 @@ func (s *Segpay) srsCall(ctx context.Context, method string, q url.Values) (stri
 		return "", err
 	}
 	if status >= 500 {
-		return "", serverErr("segpay SRS "+method, status, body)
+		return "", processorkit.ServerError("segpay SRS "+method, status, body)
 	}
 	if status != http.StatusOK {
-		return "", errs.E(errs.Forbidden, "segpay SRS %s: HTTP %d %s (check srs_user_id/srs_access_key)", method, status, snippet(body))
+		return "", errs.E(errs.Forbidden, "segpay SRS %s: HTTP %d %s (check srs_user_id/srs_access_key)", method, status, processorkit.Snippet(body))
 	}
 	return xmlString(body), nil
 }

@@ -71,10 +71,11 @@ func Lookup[T any](ops Ops, key, fingerprint string) (pending *OpRecord, out T, 
 }
 
 // Replay returns the recorded outcome of a finished record: its result, or
-// a copy of its decline.
+// a copy of its decline. A record carrying an error is a decline whatever its
+// status says (records written before statuses existed have none).
 func Replay[T any](key string, rec *OpRecord) (T, error) {
 	var out T
-	if rec.Status == OpDeclined {
+	if rec.Status == OpDeclined || rec.Err != nil {
 		if rec.Err == nil {
 			return out, errs.E(errs.Declined, "declined")
 		}

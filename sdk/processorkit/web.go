@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/processor"
@@ -102,4 +103,13 @@ func NewRef(prefix string) string {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return prefix + hex.EncodeToString(b)
+}
+
+// ParseDuration reads a duration setting such as "72h" of at least min.
+func ParseDuration(key, raw string, min time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < min {
+		return 0, errs.E(errs.Invalid, "settings.%s %q must be a duration of at least %s", key, raw, min)
+	}
+	return d, nil
 }

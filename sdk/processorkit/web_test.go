@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/camkit/camkit/sdk/errs"
 )
@@ -52,5 +53,16 @@ func TestWithQueryHeaderValueNewRef(t *testing.T) {
 	}
 	if PageHeaders("text/html", "default-src 'none'").Get("Content-Security-Policy") != "default-src 'none'" {
 		t.Fatal("PageHeaders lost the CSP")
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	if d, err := ParseDuration("webhook_max_age", "72h", time.Minute); err != nil || d != 72*time.Hour {
+		t.Fatalf("72h = %v, %v", d, err)
+	}
+	for _, raw := range []string{"30s", "soon", "", "-1h"} {
+		if _, err := ParseDuration("webhook_max_age", raw, time.Minute); errs.CodeOf(err) != errs.Invalid {
+			t.Errorf("%q: %v, want invalid", raw, err)
+		}
 	}
 }
