@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/web/app"
 	"github.com/spf13/cobra"
 )
 
@@ -38,7 +39,7 @@ func adminCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			acc, err := newAccounts(cmd.Context(), cfg, db)
+			acc, err := app.NewAccounts(cmd.Context(), cfg, db)
 			if err != nil {
 				return err
 			}

@@ -9,9 +9,8 @@ import (
 	"time"
 
 	"github.com/camkit/camkit/core/pluginhost"
-	"github.com/camkit/camkit/core/stream"
-	"github.com/camkit/camkit/core/stream/whiphttp"
 	"github.com/camkit/camkit/core/web"
+	"github.com/camkit/camkit/core/web/app"
 	"github.com/spf13/cobra"
 )
 
@@ -41,28 +40,20 @@ func serveCmd(g *globals) *cobra.Command {
 			}
 			defer pl.host.Close()
 
-			prod, err := buildProduct(ctx, cfg, log, db, pl, reg)
+			pls := app.Plugins{ProcessorName: cfg.Plugins.Processor, Processor: pl.processor, Currency: pl.currency,
+				Split: pl.split, Theme: pl.theme, Statuses: pluginStatuses(pl.host)}
+			site, err := app.Build(ctx, cfg, log, db, pls, reg)
 			if err != nil {
 				return err
 			}
-			defer prod.Close()
-			go expireHolds(ctx, prod.ledger, cfg.Billing.ExpireEvery.Duration, log)
+			defer site.Close()
+			go site.ExpireHolds(ctx, cfg.Billing.ExpireEvery.Duration)
 
 			srv := web.New(web.Options{Log: log, Registry: reg, Checks: []web.ReadinessCheck{
 				{Name: "database", Check: db.Ping},
 				{Name: "plugins", Check: pl.host.Healthy},
 			}})
-			app := srv.App()
-			// Processor routes and WHIP/WHEP come before the product's session,
-			// CSRF and age-gate middleware: they authenticate otherwise.
-			(&web.ProcessorRoutes{Name: cfg.Plugins.Processor, Processor: pl.processor, Sink: &web.EventLog{Log: log}}).Mount(app)
-			var ice []stream.ICEServer
-			if len(cfg.Stream.ICEServers) > 0 {
-				ice = []stream.ICEServer{{URLs: cfg.Stream.ICEServers, Username: cfg.Stream.ICEUsername, Credential: cfg.Stream.ICECredential}}
-			}
-			whiphttp.Mount(app, prod.sfu, whiphttp.Options{ICEServers: ice})
-			prod.web.Mount(app)
-			srv.SetPageError(prod.web.PageError)
+			site.Mount(srv.App(), srv, pls)
 
 			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 			if err != nil {

@@ -74,6 +74,7 @@ type (
 		ViewerName string      `json:"viewer_name"`
 		At         time.Time   `json:"at"`
 		Rate       money.Money `json:"rate_per_minute"`
+		RateText   string      `json:"rate_display"`
 		SeatID     string      `json:"seat_id,omitempty"`
 	}
 	apiSeat struct {
@@ -529,7 +530,7 @@ func (p *Product) apiRequestPrivate(c *fiber.Ctx) error {
 }
 
 func requestJSON(r Request) apiRequest {
-	return apiRequest{ID: r.ID, ShowID: r.ShowID, ViewerName: r.ViewerName, At: r.At, Rate: r.Rate, SeatID: r.SeatID}
+	return apiRequest{ID: r.ID, ShowID: r.ShowID, ViewerName: r.ViewerName, At: r.At, Rate: r.Rate, RateText: display(r.Rate), SeatID: r.SeatID}
 }
 
 func (p *Product) apiProfile(c *fiber.Ctx) error {

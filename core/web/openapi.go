@@ -117,7 +117,7 @@ func components() schema {
 		"ChatMessage": schema{"type": "object", "properties": schema{"id": str, "at": when, "author": str, "role": str, "text": str, "tip": m, "system": boolean}},
 		"ChatBody":    obj([]string{"text"}, schema{"text": schema{"type": "string", "maxLength": 500}}),
 		"TipBody":     obj([]string{"tip_id", "amount"}, schema{"tip_id": schema{"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}, "amount": m, "text": str}),
-		"Request":     obj(nil, schema{"id": str, "show_id": str, "viewer_name": str, "at": when, "rate_per_minute": m, "seat_id": str}),
+		"Request":     obj(nil, schema{"id": str, "show_id": str, "viewer_name": str, "at": when, "rate_per_minute": m, "rate_display": str, "seat_id": str}),
 		"Seat": obj(nil, schema{"id": str, "show_id": str, "model_id": str, "viewer_name": str, "open": boolean, "billing": boolean, "opened_at": when,
 			"policy": ref("Policy"), "billable_seconds": integer, "running_cost": m, "running_cost_display": str, "funded_seconds": integer,
 			"token": schema{"type": "string", "description": "WHEP bearer token; only for the seat's own viewer"}, "whep_url": str,

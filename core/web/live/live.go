@@ -127,15 +127,15 @@ func (s *Service) Attach(paid PaidShows, bill Receipts, media Media) {
 }
 
 var (
-	_ web.Shows            = (*Service)(nil)
-	_ stream.Admission     = (*Service)(nil)
-	_ stream.LivenessSink  = (*Service)(nil)
-	_ chat.Shows           = (*Service)(nil)
-	_ billing.EventSink    = (*Service)(nil)
-	_ shows.RateSource     = (*Service)(nil)
-	_ PaidShows            = (*shows.Service)(nil)
-	_ Receipts             = (*billing.Engine)(nil)
-	_ Media                = stream.Service(nil)
+	_ web.Shows           = (*Service)(nil)
+	_ stream.Admission    = (*Service)(nil)
+	_ stream.LivenessSink = (*Service)(nil)
+	_ chat.Shows          = (*Service)(nil)
+	_ billing.EventSink   = (*Service)(nil)
+	_ shows.RateSource    = (*Service)(nil)
+	_ PaidShows           = (*shows.Service)(nil)
+	_ Receipts            = (*billing.Engine)(nil)
+	_ Media               = stream.Service(nil)
 )
 
 func (s *Service) now() time.Time { return s.cfg.Clock.Now() }
@@ -393,7 +393,9 @@ func (s *Service) Requests(_ context.Context, modelID string) ([]web.Request, er
 		}
 	}
 	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) || out[i].At.Equal(out[j].At) && out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].At.Before(out[j].At) || out[i].At.Equal(out[j].At) && out[i].ID < out[j].ID
+	})
 	return out, nil
 }
 

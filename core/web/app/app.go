@@ -1,0 +1,240 @@
+// Package app assembles the camkit site from its core services: accounts,
+// chat, billing (with its Recover), shows, the SFU and the pages. The binary
+// (`camkit serve`) and the product's tests build the same thing through
+// Build, so what the tests exercise is what runs.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/billing"
+	"github.com/camkit/camkit/core/chat"
+	"github.com/camkit/camkit/core/clock"
+	"github.com/camkit/camkit/core/config"
+	"github.com/camkit/camkit/core/ledger"
+	"github.com/camkit/camkit/core/shows"
+	"github.com/camkit/camkit/core/store"
+	"github.com/camkit/camkit/core/stream"
+	"github.com/camkit/camkit/core/stream/whiphttp"
+	"github.com/camkit/camkit/core/web"
+	"github.com/camkit/camkit/core/web/live"
+	"github.com/camkit/camkit/sdk/currency"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/split"
+	"github.com/camkit/camkit/sdk/theme"
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Plugins are the four active plugins (clients of plugin processes, or
+// in-process implementations).
+type Plugins struct {
+	ProcessorName string
+	Processor     processor.Processor
+	Currency      currency.Converter
+	Split         split.Splitter
+	Theme         theme.Theme
+	// Statuses reports plugin health for the admin page; may be nil.
+	Statuses web.PluginStatuses
+}
+
+// App is the site's services, wired together.
+type App struct {
+	Web     *web.Product
+	Ledger  *ledger.Ledger
+	Engine  *billing.Engine
+	SFU     *stream.SFU
+	Live    *live.Service
+	Packs   *accounts.CreditPacks
+	Config  config.Config
+	Log     *slog.Logger
+	closers []func()
+}
+
+// Close stops the SFU and billing (open seats are checkpointed for Recover).
+func (p *App) Close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+}
+
+// billingPolicy is the operator's price policy template (no rate yet).
+func billingPolicy(c config.Config) (billing.PricePolicy, error) {
+	minimum, err := c.Money("billing.minimum_charge", c.Billing.MinimumCharge)
+	if err != nil {
+		return billing.PricePolicy{}, err
+	}
+	return billing.PricePolicy{
+		Granularity: billing.Granularity(c.Billing.Granularity), MinimumCharge: minimum, GraceSeconds: c.Billing.GraceSeconds,
+		BlockSeconds: c.Billing.BlockSeconds, ExtensionLeadSeconds: c.Billing.LeadSeconds, MaxPauseSeconds: c.Billing.MaxPauseSeconds,
+	}, nil
+}
+
+func creditPacks(c config.Config) ([]accounts.Pack, error) {
+	var out []accounts.Pack
+	for _, p := range c.CreditPacks {
+		price, err := c.Money("credit_packs."+p.ID+".price", p.Price)
+		if err != nil {
+			return nil, err
+		}
+		bonus, err := c.Money("credit_packs."+p.ID+".bonus", p.Bonus)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, accounts.Pack{ID: p.ID, Name: p.Name, Price: price, Bonus: bonus, Badge: p.Badge})
+	}
+	return out, nil
+}
+
+// cardStrategy is what billing will do with the processor's stored card,
+// decided the way billing decides it, for the price shown before a seat opens.
+func cardStrategy(ctx context.Context, p processor.Processor) billing.Strategy {
+	caps, err := p.Capabilities(ctx)
+	if err != nil || caps.AuthCapture && caps.PartialCapture && caps.Void {
+		return billing.CardHold
+	}
+	return billing.PrepaidBlocks
+}
+
+// NewAccounts builds the accounts service alone (also for `camkit admin`).
+func NewAccounts(ctx context.Context, c config.Config, db *store.DB) (*accounts.Service, error) {
+	return accounts.New(ctx, db, accounts.Options{Currency: c.Site.Currency, Secret: []byte(c.Security.Secret),
+		MinimumAge: c.Security.MinimumAge, SessionTTL: c.Security.SessionTTL.Duration, SessionIdle: c.Security.SessionIdle.Duration})
+}
+
+// Build wires accounts, chat, billing, shows, the SFU and the pages.
+// Billing's Recover runs here, before anything can open a seat.
+func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB, pl Plugins, reg prometheus.Registerer) (*App, error) {
+	out := &App{Config: c, Log: log}
+	fail := func(err error) (*App, error) { out.Close(); return nil, err }
+	clk := clock.Real()
+	led := ledger.New(db, ledger.Options{Clock: clk})
+	out.Ledger = led
+	acc, err := NewAccounts(ctx, c, db)
+	if err != nil {
+		return fail(err)
+	}
+	cards := accounts.NewPaymentMethods(acc, pl.ProcessorName, pl.Processor)
+	packList, err := creditPacks(c)
+	if err != nil {
+		return fail(err)
+	}
+	packs, err := accounts.NewCreditPacks(acc, cards, led, packList)
+	if err != nil {
+		return fail(err)
+	}
+	out.Packs = packs
+	wallets := accounts.NewWallets(acc, led)
+	pol, err := billingPolicy(c)
+	if err != nil {
+		return fail(err)
+	}
+	lv := live.New(live.Config{DB: db, Clock: clk, Accounts: acc, Cards: cards, Wallets: wallets, Ledger: led, Policy: pol,
+		PreferWallet: c.Billing.Funding == "wallet", CardStrategy: cardStrategy(ctx, pl.Processor), Log: log.With("component", "live")})
+	out.Live = lv
+	maxTip, err := c.Money("chat.max_tip", c.Chat.MaxTip)
+	if err != nil {
+		return fail(err)
+	}
+	ch, err := chat.New(db, led, pl.Split, lv, chat.Options{Currency: c.Site.Currency, Clock: clk, Log: log.With("component", "chat"), MaxTip: maxTip.Amount})
+	if err != nil {
+		return fail(err)
+	}
+	lv.SetChat(ch)
+	eng, err := billing.NewEngine(billing.Config{DB: db, Ledger: led, Clock: clk,
+		Processors: map[string]processor.Processor{pl.ProcessorName: pl.Processor}, Splitter: pl.Split, Events: lv,
+		RefundUnused: c.Billing.RefundUnused, Log: log.With("component", "billing")})
+	if err != nil {
+		return fail(err)
+	}
+	out.Engine = eng
+	out.closers = append(out.closers, func() { _ = eng.Close() })
+	rep, err := eng.Recover(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if rep.Closed+rep.Settled+rep.Failed+rep.Retry > 0 {
+		log.Info("billing recovered seats open at the last stop", "closed", rep.Closed, "settled", rep.Settled, "failed", rep.Failed, "retrying", rep.Retry)
+	}
+	if n, err := packs.Resume(ctx); err != nil {
+		log.Warn("credit packs: resuming purchases", "err", err)
+	} else if n > 0 {
+		log.Info("credit packs: finished purchases interrupted by the last stop", "count", n)
+	}
+	sh, err := shows.New(shows.Config{DB: db, Clock: clk, Billing: eng, Rates: lv, FX: pl.Currency})
+	if err != nil {
+		return fail(err)
+	}
+	var ice []stream.ICEServer
+	if len(c.Stream.ICEServers) > 0 {
+		ice = []stream.ICEServer{{URLs: c.Stream.ICEServers, Username: c.Stream.ICEUsername, Credential: c.Stream.ICECredential}}
+	}
+	sfu, err := stream.New(stream.Config{ICEServers: ice, UDPPort: c.Stream.UDPPort, UDPPortMin: uint16(c.Stream.UDPPortMin),
+		UDPPortMax: uint16(c.Stream.UDPPortMax), PublicIPs: c.Stream.PublicIPs, MediaTimeout: c.Stream.MediaTimeout.Duration,
+		Clock: clk, Admission: lv, Liveness: lv, Registerer: reg})
+	if err != nil {
+		return fail(err)
+	}
+	out.SFU = sfu
+	out.closers = append(out.closers, func() { _ = sfu.Close() })
+	lv.Attach(sh, eng, sfu)
+
+	var presets []money.Money
+	for _, t := range c.Chat.TipPresets {
+		m, err := c.Money("chat.tip_presets", t)
+		if err != nil {
+			return fail(err)
+		}
+		presets = append(presets, m)
+	}
+	out.Web = &web.Product{
+		Pages:    &web.Pages{Theme: pl.Theme, Site: web.Site{Name: c.Site.Name}},
+		Accounts: acc, HTTP: accounts.NewHTTP(acc, accounts.HTTPOptions{InsecureCookies: !c.SecureCookies()}),
+		Cards: cards, Packs: packs, Wallets: wallets, Chat: ch, Shows: lv, Ledger: led,
+		Plugins:   pl.Statuses,
+		PublicURL: c.HTTP.PublicURL, Processor: pl.ProcessorName, TipPresets: presets, ModelSignup: c.Security.ModelSignup,
+	}
+	return out, nil
+}
+
+// Mount adds every route to app: the processor's routes and webhook, WHIP and
+// WHEP (before the session, CSRF and age-gate middleware: they authenticate
+// otherwise), then the pages and the API. srv, when given, renders error
+// pages through the theme.
+func (a *App) Mount(app *fiber.App, srv *web.Server, pl Plugins) {
+	(&web.ProcessorRoutes{Name: pl.ProcessorName, Processor: pl.Processor, Sink: &web.EventLog{Log: a.Log}}).Mount(app)
+	var ice []stream.ICEServer
+	if s := a.Config.Stream; len(s.ICEServers) > 0 {
+		ice = []stream.ICEServer{{URLs: s.ICEServers, Username: s.ICEUsername, Credential: s.ICECredential}}
+	}
+	whiphttp.Mount(app, a.SFU, whiphttp.Options{ICEServers: ice})
+	a.Web.Mount(app)
+	if srv != nil {
+		srv.SetPageError(a.Web.PageError)
+	}
+}
+
+// ExpireHolds releases timed-out ledger holds every interval until ctx ends
+// (and once at once: holds that timed out while the host was down).
+func (a *App) ExpireHolds(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := a.Ledger.ExpirePending(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			a.Log.Warn("ledger: expiring holds", "err", err)
+		} else if n > 0 {
+			a.Log.Info("ledger: released timed-out holds", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+var _ = money.Money{}

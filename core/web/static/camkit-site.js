@@ -1,0 +1,146 @@
+// camkit-site.js: the host's page script, added to every page whatever the
+// theme. It keeps three things current without reloading a page (a reload
+// would restart the camera or the video):
+//
+//   - a room page moves to the private show once the model accepts;
+//   - a private show page ticks its clock and cost from the host's figures
+//     (billing pauses when video stops, so the page never counts by itself),
+//     and moves to the receipt when the show ends;
+//   - the model's dashboard shows private requests as they arrive, with
+//     accept and decline buttons.
+//
+// Pages may listen for `camkit:seat` (detail: the seat as /api/v1/seats/<id>
+// returns it) and `camkit:requests` (detail: the pending requests) on document.
+
+const API = '/api/v1';
+
+async function getJSON(path) {
+  const r = await fetch(API + path, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+  if (!r.ok) {
+    const e = new Error(`${r.status}`);
+    e.status = r.status;
+    throw e;
+  }
+  return r.json();
+}
+
+let csrf = null;
+async function post(path) {
+  if (!csrf) csrf = (await getJSON('/csrf')).token;
+  const r = await fetch(API + path, { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf, Accept: 'application/json' } });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(body.error?.message || `${r.status}`);
+  return body;
+}
+
+function every(ms, fn) {
+  let stopped = false;
+  const tick = async () => {
+    if (stopped) return;
+    try {
+      if ((await fn()) === false) { stopped = true; return; }
+    } catch (e) {
+      if (e.status === 401 || e.status === 403) { stopped = true; return; }
+    }
+    setTimeout(tick, ms);
+  };
+  tick();
+}
+
+function clock(s) {
+  s = Math.max(0, Math.floor(s));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const two = (n) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${two(m)}:${two(sec)}` : `${two(m)}:${two(sec)}`;
+}
+
+const path = location.pathname;
+
+// A room: follow a pending private request until the model accepts.
+const room = path.match(/^\/shows\/([A-Za-z0-9_-]+)$/);
+if (room) {
+  every(2000, async () => {
+    try {
+      const seat = await getJSON('/me/seat');
+      if (seat.show_id === room[1] && seat.open) {
+        location.assign('/seats/' + seat.id);
+        return false;
+      }
+    } catch (e) {
+      if (e.status === 404) return true; // no seat yet
+      throw e;
+    }
+    return true;
+  });
+}
+
+// A private show: the running figures, then the receipt.
+const seatPage = path.match(/^\/seats\/([A-Za-z0-9_-]+)$/);
+if (seatPage) {
+  every(1000, async () => {
+    const seat = await getJSON('/seats/' + seatPage[1]);
+    for (const el of document.querySelectorAll('[data-running-seconds]')) {
+      el.dataset.runningSeconds = String(seat.billable_seconds);
+      el.textContent = clock(seat.billable_seconds);
+    }
+    for (const el of document.querySelectorAll('[data-running-cost]')) {
+      el.dataset.runningCost = String(seat.running_cost.amount);
+      el.textContent = seat.running_cost_display;
+    }
+    document.documentElement.dataset.camkitBilling = seat.billing ? 'running' : 'paused';
+    document.dispatchEvent(new CustomEvent('camkit:seat', { detail: seat }));
+    if (!seat.open) {
+      setTimeout(() => location.assign('/receipts/' + seat.id), 1500);
+      return false;
+    }
+    return true;
+  });
+}
+
+// The model's dashboard: requests as they come, answered without a reload.
+if (path === '/dashboard') {
+  const box = document.createElement('aside');
+  box.setAttribute('data-camkit-requests', '');
+  box.setAttribute('aria-live', 'polite');
+  box.style.cssText = 'position:fixed;right:1rem;bottom:1rem;z-index:1000;max-width:22rem;display:none;' +
+    'background:#111;color:#fff;border-radius:.6rem;padding:.8rem;box-shadow:0 .4rem 1.6rem rgba(0,0,0,.5);font:14px system-ui,sans-serif';
+  document.body.appendChild(box);
+  const seen = new Set();
+  every(2000, async () => {
+    const reqs = await getJSON('/me/requests');
+    document.dispatchEvent(new CustomEvent('camkit:requests', { detail: reqs }));
+    const ids = new Set(reqs.map((r) => r.id));
+    if (reqs.length === seen.size && reqs.every((r) => seen.has(r.id))) return true;
+    seen.clear();
+    ids.forEach((id) => seen.add(id));
+    box.replaceChildren();
+    box.style.display = reqs.length ? 'block' : 'none';
+    for (const r of reqs) {
+      const row = document.createElement('div');
+      row.setAttribute('data-request', r.id);
+      row.style.cssText = 'display:flex;gap:.5rem;align-items:center;justify-content:space-between;margin:.3rem 0';
+      const who = document.createElement('span');
+      who.textContent = `${r.viewer_name} asks for a private show (${r.rate_display} a minute)`;
+      const accept = document.createElement('button');
+      accept.textContent = 'Accept';
+      accept.setAttribute('data-accept', r.id);
+      const decline = document.createElement('button');
+      decline.textContent = 'Decline';
+      decline.setAttribute('data-decline', r.id);
+      const act = (what) => async () => {
+        accept.disabled = decline.disabled = true;
+        try {
+          await post(`/requests/${r.id}/${what}`);
+          who.textContent = what === 'accept' ? `Private show with ${r.viewer_name} started.` : 'Declined.';
+        } catch (e) {
+          who.textContent = e.message;
+        }
+      };
+      accept.addEventListener('click', act('accept'));
+      decline.addEventListener('click', act('decline'));
+      row.append(who, accept, decline);
+      box.appendChild(row);
+    }
+    return true;
+  });
+}
