@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/theme"
 	"github.com/camkit/camkit/sdk/theme/themekit"
 )
@@ -53,5 +52,3 @@ func flashClass(l theme.FlashLevel) string {
 func homeLink(s *site) string { return themekit.HomeURL(s.L) }
 
 func tagLink(s *site, tag string) string { return themekit.TagURL(s.L, tag) }
-
-func moneyOf(a int64, c string) money.Money { return money.Money{Amount: a, Currency: c} }

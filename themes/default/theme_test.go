@@ -115,36 +115,6 @@ func TestRoomShowsLockedPriceAndPrivateButton(t *testing.T) {
 	}
 }
 
-func TestMoneyFormats(t *testing.T) {
-	cases := []struct {
-		amount    int64
-		currency  string
-		price     string
-		accounted string
-	}{
-		{399, "USD", "$3.99", "3.99 USD"},
-		{-1750, "USD", "-17.50 USD", "-17.50 USD"},
-		{500, "JPY", "¥500", "500 JPY"},
-		{1005, "BHD", "1.005 BHD", "1.005 BHD"},
-		{7, "EUR", "€0.07", "0.07 EUR"},
-	}
-	for _, c := range cases {
-		m := moneyOf(c.amount, c.currency)
-		if got := price(m); got != c.price {
-			t.Errorf("price(%v) = %q, want %q", m, got, c.price)
-		}
-		if got := amount(m); got != c.accounted {
-			t.Errorf("amount(%v) = %q, want %q", m, got, c.accounted)
-		}
-	}
-	if got := clock(3725); got != "1:02:05" {
-		t.Errorf("clock(3725) = %q", got)
-	}
-	if got := duration(150); got != "2 min 30 s" {
-		t.Errorf("duration(150) = %q", got)
-	}
-}
-
 // BenchmarkThemeRender renders the home page with 100 live models through the
 // real plugin process (gRPC over go-plugin, AutoMTLS), as the host does on
 // every request, and reports the latency percentiles.

@@ -44,7 +44,7 @@ func homePage(s *site, p *theme.HomePage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</sup></h1><p class=\"lede\">Watch in the open, free. Take a performer private at the rate on her card, billed by the second while the picture flows.</p></div><form method=\"get\" action=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</sup></h1><p class=\"lede\">Watch in the open, free. Take a performer private at the rate shown on the card, billed by the second while the picture flows.</p></div><form method=\"get\" action=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -474,7 +474,7 @@ func profilePage(s *site, p *theme.ModelProfilePage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "</div></div></header><div class=\"feature-body\"><section class=\"feature-bio\"><h2 class=\"section-head\"><span>In her words</span></h2>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 45, "</div></div></header><div class=\"feature-body\"><section class=\"feature-bio\"><h2 class=\"section-head\"><span>Biography</span></h2>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -705,7 +705,7 @@ func receiptPage(s *site, p *theme.ReceiptPage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "</section><section><h2 class=\"section-head\"><span>Time on screen</span></h2><p class=\"quiet\">Only time when her picture reached you counts; a drop on either side pauses billing.</p><table class=\"register\"><thead><tr><th>From</th><th>Until</th><th class=\"fig\">Seconds</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "</section><section><h2 class=\"section-head\"><span>Time on screen</span></h2><p class=\"quiet\">Only time when the performer's picture reached you counts; a drop on either side pauses billing.</p><table class=\"register\"><thead><tr><th>From</th><th>Until</th><th class=\"fig\">Seconds</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
