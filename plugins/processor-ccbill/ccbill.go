@@ -60,7 +60,6 @@ type state struct {
 	Ops       processorkit.Ops       `json:"ops"`       // by idempotency key
 	Charges   map[string]*chargeRec  `json:"charges"`   // by CCBill subscriptionId
 	Checkouts map[string]*checkout   `json:"checkouts"` // by checkout reference
-	Seen      map[string]time.Time   `json:"seen"`      // webhook event ids, for replay protection
 	Refunds   map[string][]refundRec `json:"refunds"`   // Refund webhooks by subscriptionId, to settle unknown refund outcomes
 }
 
@@ -79,8 +78,7 @@ type refundRec struct {
 }
 
 func newState() *state {
-	return &state{Ops: processorkit.Ops{}, Charges: map[string]*chargeRec{}, Checkouts: map[string]*checkout{},
-		Seen: map[string]time.Time{}, Refunds: map[string][]refundRec{}}
+	return &state{Ops: processorkit.Ops{}, Charges: map[string]*chargeRec{}, Checkouts: map[string]*checkout{}, Refunds: map[string][]refundRec{}}
 }
 
 // CCBill implements processor.Processor against CCBill's REST API and its

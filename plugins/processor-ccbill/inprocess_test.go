@@ -379,8 +379,11 @@ func TestWebhooks(t *testing.T) {
 		ev.Credential == nil || ev.Credential.Last4 != "1111" || ev.Credential.ExpYear != 2030 || string(res.Response.Body) != "OK" {
 		t.Fatalf("sale: %+v %+v", ev, res.Response)
 	}
-	if _, err := c.ParseWebhook(ctx, sale); errs.CodeOf(err) != errs.Unauthenticated {
-		t.Fatalf("replayed sale: %v", err)
+	// CCBill posts again until it gets a 2xx: the redelivery is accepted with
+	// the same event id, for the host to drop (or record, if the first was lost).
+	again, err := c.ParseWebhook(ctx, sale)
+	if err != nil || len(again.Events) != 1 || again.Events[0].ID != ev.ID || string(again.Response.Body) != "OK" {
+		t.Fatalf("redelivered sale: %+v, %v; want event id %q", again, err, ev.ID)
 	}
 
 	// Form-encoded chargeback, as CCBill sends when the format is set to "form".
@@ -429,5 +432,30 @@ func TestWebhooks(t *testing.T) {
 		if _, err := c.ParseWebhook(ctx, b.req); errs.CodeOf(err) != b.code {
 			t.Errorf("%s: %v, want %s", b.name, err, b.code)
 		}
+	}
+}
+
+func TestRedeliveredRefundWebhookIsNotedOnce(t *testing.T) {
+	f := newFakeCCBill(t)
+	c, clock := newTestPlugin(t, f, "")
+	ctx := context.Background()
+	refund := webhookJSON(t, "Refund", "64.38.212.1:1", map[string]any{"subscriptionId": "925014201000000300", "transactionId": "0312000301",
+		"amount": "5.00", "currencyCode": "840", "reason": "customer request", "timestamp": ccbillTime(clock.now())})
+	var ids []string
+	for i := 0; i < 3; i++ {
+		res, err := c.ParseWebhook(ctx, refund)
+		if err != nil || len(res.Events) != 1 || res.Events[0].Type != processor.EventRefund {
+			t.Fatalf("delivery %d: %+v, %v", i+1, res, err)
+		}
+		ids = append(ids, res.Events[0].ID)
+	}
+	if ids[0] != ids[1] || ids[1] != ids[2] {
+		t.Fatalf("redeliveries got different event ids: %v", ids)
+	}
+	c.mu.Lock()
+	n := len(c.st.Refunds["925014201000000300"])
+	c.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("the refund was noted %d times; one unknown refund must not be settled by three deliveries of one webhook", n)
 	}
 }

@@ -68,28 +68,33 @@ func (c *CCBill) ParseWebhook(_ context.Context, req processor.WebhookRequest) (
 		return processor.WebhookResult{}, err
 	}
 
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if seen, dup := c.st.Seen[ev.ID]; dup {
-		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "ccbill webhook: event %s was already received at %s (replay)", ev.ID, seen.Format(time.RFC3339))
-	}
-	for id, at := range c.st.Seen { // older ones are refused as stale anyway
-		if now.Sub(at) > maxAge+24*time.Hour {
-			delete(c.st.Seen, id)
-		}
-	}
-	c.st.Seen[ev.ID] = now.UTC()
+	// An authentic redelivery is not refused: CCBill sends again until it
+	// gets a 2xx, and the host drops what it already recorded by event id.
+	// A Refund is noted once, to settle a refund whose answer was lost.
 	if ok && ev.Type == processor.EventRefund {
-		c.st.Refunds[ev.RelatedReference] = append(c.st.Refunds[ev.RelatedReference], refundRec{EventID: ev.ID, Amount: ev.Amount, At: now.UTC()})
-	}
-	if err := c.saveLocked(); err != nil {
-		return processor.WebhookResult{}, err
+		c.mu.Lock()
+		err := c.noteRefundLocked(ev, now)
+		c.mu.Unlock()
+		if err != nil {
+			return processor.WebhookResult{}, err
+		}
 	}
 	out := processor.WebhookResult{Response: processorkit.PlainResponse(http.StatusOK, "OK")}
 	if ok {
 		out.Events = []processor.Event{ev}
 	}
 	return out, nil
+}
+
+// noteRefundLocked remembers a Refund webhook of a subscription once.
+func (c *CCBill) noteRefundLocked(ev processor.Event, now time.Time) error {
+	for _, r := range c.st.Refunds[ev.RelatedReference] {
+		if r.EventID == ev.ID {
+			return nil
+		}
+	}
+	c.st.Refunds[ev.RelatedReference] = append(c.st.Refunds[ev.RelatedReference], refundRec{EventID: ev.ID, Amount: ev.Amount, At: now.UTC()})
+	return c.saveLocked()
 }
 
 // webhookFields reads a JSON or form-encoded body into flat strings.

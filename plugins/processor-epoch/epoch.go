@@ -21,7 +21,6 @@ const (
 	pluginName    = "epoch"
 	pluginVersion = "0.1.0"
 	checkoutTTL   = 2 * time.Hour
-	seenTTL       = 120 * 24 * time.Hour
 )
 
 // Epoch's documented postback sources.
@@ -64,11 +63,10 @@ type checkout struct {
 type state struct {
 	Ops       processorkit.Ops     `json:"ops"`
 	Checkouts map[string]*checkout `json:"checkouts"`
-	Seen      map[string]time.Time `json:"seen"`
 }
 
 func newState() *state {
-	return &state{Ops: processorkit.Ops{}, Checkouts: map[string]*checkout{}, Seen: map[string]time.Time{}}
+	return &state{Ops: processorkit.Ops{}, Checkouts: map[string]*checkout{}}
 }
 
 // Epoch implements processor.Processor for hosted FlexPost sales.

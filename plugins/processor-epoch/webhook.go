@@ -25,7 +25,10 @@ var dataPlusTypes = map[string]processor.EventType{
 }
 
 // ParseWebhook reads a FlexPost postback (it has "ans") or a DataPlus push
-// (ets_* fields), from Epoch's addresses only.
+// (ets_* fields), from Epoch's addresses only (Epoch signs neither). An
+// authentic redelivery is accepted with the same event id, built from Epoch's
+// transaction id, so the host drops it as a duplicate once it has recorded
+// the first; a sale reported by both FlexPost and DataPlus is one event.
 func (e *Epoch) ParseWebhook(_ context.Context, req processor.WebhookRequest) (processor.WebhookResult, error) {
 	cfg, err := e.configured()
 	if err != nil {
@@ -62,15 +65,6 @@ func (e *Epoch) ParseWebhook(_ context.Context, req processor.WebhookRequest) (p
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if at, dup := e.st.Seen[ev.ID]; dup {
-		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "epoch postback %s was already received at %s (replay)", ev.ID, at.Format(time.RFC3339))
-	}
-	for id, at := range e.st.Seen {
-		if now.Sub(at) > seenTTL {
-			delete(e.st.Seen, id)
-		}
-	}
-	e.st.Seen[ev.ID] = now
 	if co := e.st.Checkouts[f.Get("x_camkit_ref")]; co != nil && f.Get("ans") != "" && co.TransID == "" && co.Decline == nil {
 		if ev.DeclineCode != "" {
 			co.Decline = &errs.Error{Code: ev.DeclineCode, Message: "epoch: purchase declined: " + ev.Reason}
@@ -187,7 +181,11 @@ func dataPlus(cfg *settings, f url.Values, now time.Time) (processor.Event, erro
 		at = t
 	}
 	member := f.Get("ets_member_idx")
-	ev := processor.Event{ID: "dp:" + tx, Type: typ, Reference: tx, SubscriptionReference: member, Amount: amount, OccurredAt: at,
+	id := "dp:" + tx
+	if typ == processor.EventSale {
+		id = "sale:" + tx // the id of the same sale's FlexPost postback
+	}
+	ev := processor.Event{ID: id, Type: typ, Reference: tx, SubscriptionReference: member, Amount: amount, OccurredAt: at,
 		Reason: f.Get("ets_reason")}
 	if refs := f.Get("ets_ref_trans_ids"); refs != "" {
 		ev.RelatedReference = strings.TrimSpace(strings.Split(refs, ",")[0])

@@ -127,7 +127,7 @@ func webhookBytes(t *testing.T, v any) []byte {
 	return b
 }
 
-func TestWebhooksForgedReplayedMalformed(t *testing.T) {
+func TestWebhooksForgedStaleMalformedAndRedelivered(t *testing.T) {
 	f := newFakeNMI(t, "USD")
 	m, clock := newTestPlugin(t, f)
 	ctx := context.Background()
@@ -160,12 +160,27 @@ func TestWebhooksForgedReplayedMalformed(t *testing.T) {
 	if res.Response.Status != http.StatusOK || string(res.Response.Body) != "OK" {
 		t.Fatalf("response %+v", res.Response)
 	}
-	// The same delivery again (same nonce) and the same event with a fresh nonce are replays.
-	if _, err := m.ParseWebhook(ctx, genuine); errs.CodeOf(err) != errs.Unauthenticated {
-		t.Errorf("the same delivery again: %v", err)
+	// An authentic redelivery (the same delivery again, or NMI re-signing
+	// with a fresh nonce) is accepted with the same event id: the host drops
+	// it if it recorded the first, and records it if it did not.
+	for name, again := range map[string]processor.WebhookRequest{"same delivery": genuine, "re-signed": signedWebhook(body)} {
+		res2, err := m.ParseWebhook(ctx, again)
+		if err != nil {
+			t.Fatalf("%s: a redelivery was refused: %v", name, err)
+		}
+		if len(res2.Events) != 1 || res2.Events[0].ID != ev.ID || res2.Response.Status != http.StatusOK {
+			t.Fatalf("%s: redelivery = %+v, want the same event id %q", name, res2, ev.ID)
+		}
 	}
-	if _, err := m.ParseWebhook(ctx, signedWebhook(body)); errs.CodeOf(err) != errs.Unauthenticated {
-		t.Errorf("the same event id re-signed: %v", err)
+	// A new envelope for the same transaction outcome is the same event.
+	var env map[string]any
+	if err := json.Unmarshal(body, &env); err != nil {
+		t.Fatal(err)
+	}
+	env["event_id"] = "a-new-envelope-id"
+	res3, err := m.ParseWebhook(ctx, signedWebhook(webhookBytes(t, env)))
+	if err != nil || len(res3.Events) != 1 || res3.Events[0].ID != ev.ID {
+		t.Fatalf("re-enveloped redelivery = %+v, %v; want id %q", res3, err, ev.ID)
 	}
 
 	stale := txWebhook(t, "transaction.sale.success", "778", "1.00", "USD", clock.t.Add(-73*time.Hour), nil)
@@ -221,7 +236,7 @@ func TestWebhookEvents(t *testing.T) {
 	}
 	c1, c2 := res.Events[0], res.Events[1]
 	if c1.Type != processor.EventChargeback || c1.RelatedReference != "700" || c1.Amount != (money.Money{Amount: 1000, Currency: "USD"}) ||
-		!strings.HasPrefix(c1.Reason, "10.4") || c1.ID != "cb-1/c1" || c1.OccurredAt.IsZero() {
+		!strings.HasPrefix(c1.Reason, "10.4") || c1.ID != "chargeback:c1" || c1.OccurredAt.IsZero() {
 		t.Fatalf("chargeback 1: %+v", c1)
 	}
 	if c2.Amount != (money.Money{Amount: 99, Currency: "EUR"}) || c2.Reason != "4837" {

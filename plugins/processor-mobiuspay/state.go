@@ -11,14 +11,14 @@ import (
 // state is what the plugin must remember across restarts: the outcome of every
 // idempotency key (so a retry never moves money twice), the holds and payments
 // it created (so captures, voids and refunds are checked before anything is
-// sent), the checkouts in progress and the webhook ids already seen.
+// sent) and the checkouts in progress. Webhook ids are not kept: the host
+// drops redeliveries by event id.
 type state struct {
 	Idempotency processorkit.Ops        `json:"idempotency"` // by the host's idempotency key
 	Holds       map[string]*hold        `json:"holds"`       // by NMI transactionid of the auth
 	Payments    map[string]*payment     `json:"payments"`    // captures and sales, by NMI transactionid
 	Checkouts   map[string]*checkoutRec `json:"checkouts"`   // by checkout reference
 	Refunds     map[string]string       `json:"refunds"`     // refund transactionid -> the payment it refunds
-	SeenEvents  map[string]time.Time    `json:"seen_events"` // webhook event ids and nonces
 }
 
 type holdStatus string
@@ -63,6 +63,6 @@ type checkoutRec struct {
 func newState() *state {
 	return &state{
 		Idempotency: processorkit.Ops{}, Holds: map[string]*hold{}, Payments: map[string]*payment{},
-		Checkouts: map[string]*checkoutRec{}, Refunds: map[string]string{}, SeenEvents: map[string]time.Time{},
+		Checkouts: map[string]*checkoutRec{}, Refunds: map[string]string{},
 	}
 }

@@ -19,10 +19,6 @@ import (
 
 const (
 	signatureHeader = "Webhook-Signature"
-	// seenRetention is how long event ids and nonces are remembered: far
-	// longer than webhook_max_age, so a replay is refused by id even when
-	// its body carries no date to be found stale by.
-	seenRetention = 90 * 24 * time.Hour
 	// futureSkew tolerates NMI dates in a zone ahead of UTC.
 	futureSkew = 15 * time.Hour
 )
@@ -80,8 +76,10 @@ func signature(key, nonce string, body []byte) string {
 
 // ParseWebhook verifies an NMI webhook and normalises it. NMI signs with
 // "Webhook-Signature: t=<nonce>,s=<hex>": t is a nonce, not a time, so
-// freshness comes from the transaction's action date (webhook_max_age), and
-// a repeated event id or nonce is refused as a replay.
+// freshness comes from the transaction's action date (webhook_max_age). An
+// authentic redelivery is accepted and yields the same event ids (built from
+// the transaction id and the event type, not from the envelope), so the host
+// drops it as a duplicate once it has recorded the first.
 func (m *MobiusPay) ParseWebhook(_ context.Context, req processor.WebhookRequest) (processor.WebhookResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -91,8 +89,7 @@ func (m *MobiusPay) ParseWebhook(_ context.Context, req processor.WebhookRequest
 	if err := m.allowed.Check("mobiuspay webhook", "webhook_allowed_cidrs", req.RemoteAddr); err != nil {
 		return processor.WebhookResult{}, err
 	}
-	nonce, err := verify(m.cfg.WebhookSigningKey, processorkit.HeaderValue(req.Headers, signatureHeader), req.Body)
-	if err != nil {
+	if err := verify(m.cfg.WebhookSigningKey, processorkit.HeaderValue(req.Headers, signatureHeader), req.Body); err != nil {
 		return processor.WebhookResult{}, err
 	}
 	// Only an authentic body is parsed.
@@ -108,28 +105,13 @@ func (m *MobiusPay) ParseWebhook(_ context.Context, req processor.WebhookRequest
 	if err != nil {
 		return processor.WebhookResult{}, err
 	}
-	for _, id := range []string{"event:" + env.EventID, "nonce:" + nonce} {
-		if at, ok := m.st.SeenEvents[id]; ok {
-			return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "mobiuspay webhook: %s was already delivered at %s (replay)", id, at.Format(time.RFC3339))
-		}
-	}
-	for id, at := range m.st.SeenEvents {
-		if now.Sub(at) > seenRetention {
-			delete(m.st.SeenEvents, id)
-		}
-	}
-	m.st.SeenEvents["event:"+env.EventID] = now.UTC()
-	m.st.SeenEvents["nonce:"+nonce] = now.UTC()
-	if err := m.saveLocked(); err != nil {
-		return processor.WebhookResult{}, err
-	}
 	h := http.Header{}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	return processor.WebhookResult{Events: events, Response: processor.HTTPResponse{Status: http.StatusOK, Headers: h, Body: []byte("OK")}}, nil
 }
 
-// verify checks the Webhook-Signature header in constant time and returns its nonce.
-func verify(key, header string, body []byte) (string, error) {
+// verify checks the Webhook-Signature header in constant time.
+func verify(key, header string, body []byte) error {
 	var nonce, sig string
 	for _, part := range strings.Split(header, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
@@ -141,14 +123,14 @@ func verify(key, header string, body []byte) (string, error) {
 		}
 	}
 	if nonce == "" || sig == "" {
-		return "", errs.E(errs.Unauthenticated, "mobiuspay webhook: missing or malformed %s header", signatureHeader)
+		return errs.E(errs.Unauthenticated, "mobiuspay webhook: missing or malformed %s header", signatureHeader)
 	}
 	got, err := hex.DecodeString(strings.ToLower(sig))
 	want, _ := hex.DecodeString(signature(key, nonce, body))
 	if err != nil || !hmac.Equal(got, want) {
-		return "", errs.E(errs.Unauthenticated, "mobiuspay webhook: signature does not match")
+		return errs.E(errs.Unauthenticated, "mobiuspay webhook: signature does not match")
 	}
-	return nonce, nil
+	return nil
 }
 
 // transactionEvents maps NMI event types to camkit's; the rest (settlement
@@ -193,7 +175,9 @@ func (m *MobiusPay) normalise(env webhookBody, now time.Time) ([]processor.Event
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "mobiuspay webhook %s: action.amount %q in %s: %v", env.EventID, b.Action.Amount, cur, err)
 	}
-	ev := processor.Event{ID: env.EventID, Type: typ, Reference: b.TransactionID, Amount: amt, OccurredAt: at.UTC()}
+	// One NMI transaction has one outcome per event type (a refund or a
+	// capture is a transaction of its own), whatever envelope carries it.
+	ev := processor.Event{ID: env.EventType + ":" + b.TransactionID, Type: typ, Reference: b.TransactionID, Amount: amt, OccurredAt: at.UTC()}
 	switch typ {
 	case processor.EventCapture, processor.EventVoid:
 		ev.RelatedReference = b.TransactionID // NMI captures and voids act on the authorisation's transaction
@@ -241,7 +225,7 @@ func (m *MobiusPay) chargebacks(env webhookBody) ([]processor.Event, error) {
 		if err != nil {
 			return nil, errs.E(errs.Invalid, "mobiuspay webhook %s: chargeback %s amount %q: %v", env.EventID, c.ID, c.Amount, err)
 		}
-		ev := processor.Event{ID: env.EventID + "/" + c.ID, Type: processor.EventChargeback, Reference: c.ID,
+		ev := processor.Event{ID: "chargeback:" + c.ID, Type: processor.EventChargeback, Reference: c.ID,
 			RelatedReference: c.TransactionID, Amount: amt, Reason: strings.TrimSpace(c.ReasonCode + " " + c.Reason)}
 		for _, layout := range []string{"20060102150405", "2006-01-02 15:04:05", "2006-01-02", "20060102"} {
 			if t, err := time.Parse(layout, c.Date); err == nil {

@@ -11,14 +11,14 @@ import (
 // state is what the plugin must remember across restarts: the outcome of every
 // idempotency key (so a retry never moves money twice), the holds and payments
 // it created (so captures, voids and refunds are checked before anything is
-// sent), the checkouts in progress and the webhook ids already seen.
+// sent) and the checkouts in progress. Postback ids are not kept: the host
+// drops redeliveries by event id.
 type state struct {
 	Idempotency processorkit.Ops        `json:"idempotency"` // by the host's idempotency key
 	Holds       map[string]*hold        `json:"holds"`       // by NETbilling trans_id of the A transaction
 	Payments    map[string]*payment     `json:"payments"`    // captures (D) and sales (S), by trans_id
 	Checkouts   map[string]*checkoutRec `json:"checkouts"`   // by checkout reference
 	Refunds     map[string]string       `json:"refunds"`     // refund trans_id -> the payment it refunds
-	SeenEvents  map[string]time.Time    `json:"seen_events"` // postback trans_ids already accepted
 }
 
 type holdStatus string
@@ -59,6 +59,6 @@ type checkoutRec struct {
 func newState() *state {
 	return &state{
 		Idempotency: processorkit.Ops{}, Holds: map[string]*hold{}, Payments: map[string]*payment{},
-		Checkouts: map[string]*checkoutRec{}, Refunds: map[string]string{}, SeenEvents: map[string]time.Time{},
+		Checkouts: map[string]*checkoutRec{}, Refunds: map[string]string{},
 	}
 }

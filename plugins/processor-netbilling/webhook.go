@@ -10,19 +10,16 @@ import (
 	"github.com/camkit/camkit/sdk/processor"
 )
 
-const (
-	// seenRetention keeps accepted transaction ids long after
-	// postback_max_age, so a replay is refused by id.
-	seenRetention = 90 * 24 * time.Hour
-	// futureSkew tolerates NETbilling's issue dates, which are local to its
-	// zone rather than UTC.
-	futureSkew = 15 * time.Hour
-)
+// futureSkew tolerates NETbilling's issue dates, which are local to its
+// zone rather than UTC.
+const futureSkew = 15 * time.Hour
 
 // ParseWebhook verifies a NETbilling postback (the hosted form's answer, sent
-// server to server) by its MD5 hashes, refuses a transaction id seen before
-// or an issue date older than postback_max_age, records the outcome on its
-// checkout and normalises it into a sale or auth event.
+// server to server) by its MD5 hashes, refuses an issue date older than
+// postback_max_age, records the outcome on its checkout and normalises it
+// into a sale or auth event whose id is the transaction id. An authentic
+// redelivery is accepted with the same id: the host drops it as a duplicate
+// once it has recorded the first.
 func (n *NETbilling) ParseWebhook(_ context.Context, req processor.WebhookRequest) (processor.WebhookResult, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -51,9 +48,6 @@ func (n *NETbilling) ParseWebhook(_ context.Context, req processor.WebhookReques
 	if age := now.Sub(r.Issued); age > n.maxAge || age < -futureSkew {
 		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "netbilling postback %s: issued %s, outside postback_max_age %s (stale or replayed)", r.TransID, r.Issued.Format(time.RFC3339), n.maxAge)
 	}
-	if at, ok := n.st.SeenEvents[r.TransID]; ok {
-		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "netbilling postback: transaction %s was already delivered at %s (replay)", r.TransID, at.Format(time.RFC3339))
-	}
 	ev := processor.Event{ID: r.TransID, Reference: r.TransID, CheckoutReference: r.OrderID, Amount: r.Amount, OccurredAt: r.Issued.UTC(),
 		Credential: &processor.StoredCredential{Token: "CS:" + r.TransID}}
 	switch r.AuthType {
@@ -76,12 +70,6 @@ func (n *NETbilling) ParseWebhook(_ context.Context, req processor.WebhookReques
 			return processor.WebhookResult{}, err
 		}
 	}
-	for id, at := range n.st.SeenEvents {
-		if now.Sub(at) > seenRetention {
-			delete(n.st.SeenEvents, id)
-		}
-	}
-	n.st.SeenEvents[r.TransID] = now.UTC()
 	if err := n.saveLocked(); err != nil {
 		return processor.WebhookResult{}, err
 	}

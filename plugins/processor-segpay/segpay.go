@@ -56,7 +56,6 @@ type state struct {
 	Payments  map[string]*payment  `json:"payments"`  // captures and one-click sales by transaction id
 	Checkouts map[string]*checkout `json:"checkouts"` // by checkout reference
 	Sales     map[string]string    `json:"sales"`     // camkit_key of a one-click sale -> Segpay tranid, from TransPost
-	Seen      map[string]time.Time `json:"seen"`      // postback ids, for replay protection
 }
 
 type hold struct {
@@ -74,7 +73,7 @@ type payment struct {
 
 func newState() *state {
 	return &state{Ops: processorkit.Ops{}, Holds: map[string]*hold{}, Payments: map[string]*payment{},
-		Checkouts: map[string]*checkout{}, Sales: map[string]string{}, Seen: map[string]time.Time{}}
+		Checkouts: map[string]*checkout{}, Sales: map[string]string{}}
 }
 
 // Segpay implements processor.Processor with Post Pay, one-click and SRS.

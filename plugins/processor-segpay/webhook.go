@@ -13,13 +13,13 @@ import (
 	"github.com/camkit/camkit/sdk/processorkit"
 )
 
-// seenTTL: Segpay's postbacks carry no timestamp to judge staleness by, so
-// their ids are remembered this long to refuse a replay.
-const seenTTL = 120 * 24 * time.Hour
-
 // ParseWebhook reads a TransPost (payment, refund, void, chargeback) or a
 // member postback (Inquiry, Enable, Disable, Cancel...). Segpay fills macros
 // into the URL registered in its portal; the plugin reads query and body alike.
+// Segpay's postbacks carry no signature or timestamp: the source address is
+// their only authentication. An authentic redelivery is accepted with the
+// same event id (the transaction id, or the member action and purchase id):
+// the host drops it as a duplicate once it has recorded the first.
 func (s *Segpay) ParseWebhook(_ context.Context, req processor.WebhookRequest) (processor.WebhookResult, error) {
 	cfg, err := s.configured()
 	if err != nil {
@@ -39,15 +39,6 @@ func (s *Segpay) ParseWebhook(_ context.Context, req processor.WebhookRequest) (
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if at, dup := s.st.Seen[ev.ID]; dup {
-		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "segpay postback %s was already received at %s (replay)", ev.ID, at.Format(time.RFC3339))
-	}
-	for id, at := range s.st.Seen {
-		if now.Sub(at) > seenTTL {
-			delete(s.st.Seen, id)
-		}
-	}
-	s.st.Seen[ev.ID] = now
 	if ok && (ev.Type == processor.EventSale || ev.Type == processor.EventRebill) {
 		s.applySaleLocked(f, ev)
 	}
