@@ -58,6 +58,7 @@ func main() {
 	nSettle := flag.Int("settle", 2000, "settle: seats to settle")
 	workers := flag.Int("workers", 32, "concurrent openers / settlers")
 	sandbox := flag.String("sandbox", "bin/plugins/processor-sandbox", "settle: sandbox plugin binary")
+	strategy := flag.String("strategy", "card_hold", "settle: card_hold (sandbox plugin) or wallet (ledger holds only)")
 	flag.Parse()
 	ctx := context.Background()
 	dbURL, drop := createDB(ctx, *admin)
@@ -71,7 +72,7 @@ func main() {
 	case "meter":
 		benchMeter(ctx, db, *seats, *dur, *flapEvery, *workers)
 	case "settle":
-		benchSettle(ctx, db, *nSettle, *workers, *sandbox)
+		benchSettle(ctx, db, *nSettle, *workers, *sandbox, *strategy == "wallet")
 	default:
 		check(fmt.Errorf("unknown -mode %q", *mode))
 	}
@@ -231,7 +232,7 @@ func benchMeter(ctx context.Context, db *store.DB, n int, dur, flapEvery time.Du
 	_ = eng.Close()
 }
 
-func benchSettle(ctx context.Context, db *store.DB, n, workers int, sandboxPath string) {
+func benchSettle(ctx context.Context, db *store.DB, n, workers int, sandboxPath string, wallet bool) {
 	clk := clock.Real()
 	led := ledger.New(db, ledger.Options{Clock: clk})
 	host := pluginhost.NewHost(quiet(), nil)
@@ -249,6 +250,19 @@ func benchSettle(ctx context.Context, db *store.DB, n, workers int, sandboxPath 
 	check(err)
 	sbx := pluginhost.NewProcessor(in)
 	cred := tokenise(ctx, sbx)
+	funding := billing.Funding{Processor: "sandbox", Credential: cred}
+	if wallet {
+		funding = billing.Funding{}
+		for i := 0; i < n; i += ledger.MaxBatch {
+			var reqs []ledger.Request
+			for j := i; j < min(n, i+ledger.MaxBatch); j++ {
+				reqs = append(reqs, ledger.Request{Key: fmt.Sprintf("topup/%d", j), Kind: ledger.Single, Debit: "processor:bench:clearing",
+					Credit: fmt.Sprintf("viewer:v%d:wallet", j), Amount: money.Money{Amount: 100000, Currency: "USD"}})
+			}
+			_, err := led.Batch(ctx, reqs)
+			check(err)
+		}
+	}
 	eng, err := billing.NewEngine(billing.Config{DB: db, Ledger: led, Clock: clk, Log: quiet(),
 		Processors: map[string]processor.Processor{"sandbox": sbx}})
 	check(err)
@@ -258,7 +272,7 @@ func benchSettle(ctx context.Context, db *store.DB, n, workers int, sandboxPath 
 	parallel(n, workers, func(i int) {
 		id := fmt.Sprintf("c%d", i)
 		if _, err := eng.OpenSeat(ctx, billing.OpenRequest{SeatID: id, ShowID: "show", Kind: split.KindGroup, ViewerID: fmt.Sprintf("v%d", i),
-			ModelID: "m1", Policy: pol, Funding: billing.Funding{Processor: "sandbox", Credential: cred}}); err != nil {
+			ModelID: "m1", Policy: pol, Funding: funding}); err != nil {
 			fails.Add(1)
 			return
 		}
@@ -266,7 +280,7 @@ func benchSettle(ctx context.Context, db *store.DB, n, workers int, sandboxPath 
 		_ = eng.Liveness(id, meter.Event{Kind: meter.ModelMediaFlowing, At: now})
 		_ = eng.Liveness(id, meter.Event{Kind: meter.ViewerConnected, At: now})
 	})
-	fmt.Printf("opened %d card-hold seats (%d failed) in %v\n", n, fails.Load(), time.Since(t).Round(time.Millisecond))
+	fmt.Printf("opened %d seats (%d failed, wallet=%v) in %v\n", n, fails.Load(), wallet, time.Since(t).Round(time.Millisecond))
 	time.Sleep(1500 * time.Millisecond) // every seat has a priced second
 	var lats []time.Duration
 	var mu sync.Mutex
