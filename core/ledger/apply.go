@@ -38,6 +38,9 @@ func (l *Ledger) Batch(ctx context.Context, reqs []Request) ([]Transfer, error) 
 	if err != nil {
 		return nil, err
 	}
+	if l.fastPath(ops) {
+		return l.applyFast(ctx, ops, l.now())
+	}
 	return l.applyOps(ctx, ops, l.now())
 }
 
@@ -573,8 +576,24 @@ func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time, careful bool) ([]Tr
 		}
 	}
 
-	// 8. Move the balances: one random shard per account, rows in (account,
-	// shard) order.
+	// 8. Move the balances: one shard per account, accounts in id order.
+	if l.db.Dialect() == store.Postgres {
+		var ids []int64
+		var deltas []vec
+		for _, id := range touched {
+			if d := delta[id]; !d.zero() {
+				ids = append(ids, id)
+				deltas = append(deltas, d)
+			}
+		}
+		if len(ids) > 0 {
+			if err := l.addBalances(tx.Statement.Context, tx.Statement.ConnPool, ids, deltas); err != nil {
+				return nil, nil, err
+			}
+		}
+		return out, accounts, nil
+	}
+	// SQLite has one writer at a time: any shard will do.
 	var ub strings.Builder
 	up := make([]any, 0, 6*len(touched))
 	ub.WriteString(`INSERT INTO ledger_balances (account_id, shard, debits_pending, debits_posted, credits_pending, credits_posted) VALUES `)

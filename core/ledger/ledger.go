@@ -83,19 +83,27 @@ func (l *Ledger) run(ctx context.Context, fn func(tx *gorm.DB, careful bool) err
 	if l.tx != nil {
 		return dbErr(fn(l.tx.WithContext(ctx), true))
 	}
-	for attempt := 0; ; attempt++ {
-		err := l.db.Gorm().WithContext(ctx).Transaction(func(tx *gorm.DB) error { return fn(tx, attempt > 0) })
+	return l.retry(ctx, func(careful bool) error {
+		return l.db.Gorm().WithContext(ctx).Transaction(func(tx *gorm.DB) error { return fn(tx, careful) })
+	})
+}
+
+// retry runs attempt, a whole transaction (or one autocommit statement),
+// again while it loses races, and returns the last error as an *errs.Error.
+func (l *Ledger) retry(ctx context.Context, attempt func(careful bool) error) error {
+	for n := 0; ; n++ {
+		err := attempt(n > 0)
 		if err == nil {
 			return nil
 		}
-		if !lostRace(err) || attempt >= l.retries {
+		if !lostRace(err) || n >= l.retries {
 			return dbErr(err)
 		}
 		// A short random pause lets the winner commit before we look again.
 		select {
 		case <-ctx.Done():
 			return dbErr(ctx.Err())
-		case <-time.After(time.Duration(rand.IntN(1000*(attempt+1))) * time.Microsecond):
+		case <-time.After(time.Duration(rand.IntN(1000*(n+1))) * time.Microsecond):
 		}
 	}
 }
@@ -145,6 +153,12 @@ func dbErr(err error) error {
 		return errs.Retry(errs.Timeout, "ledger: %v", err)
 	case errors.Is(err, context.Canceled):
 		return errs.Retry(errs.Unavailable, "ledger: %v", err)
+	case pgCode(err) == sqlstateLimit:
+		return errs.E(errs.Limit, "%s", pgMessage(err))
+	case pgCode(err) == sqlstateNotFound:
+		return errs.E(errs.NotFound, "%s", pgMessage(err))
+	case pgCode(err) == sqlstateInvalid:
+		return errs.E(errs.Invalid, "ledger: %s", pgMessage(err))
 	case pgCode(err) == "23505" || sqliteCode(err) == 2067:
 		return errs.Retry(errs.Conflict, "ledger: a concurrent transfer used the same key or hold: %v", err)
 	case pgCode(err) == "22003":
