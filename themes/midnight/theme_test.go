@@ -244,6 +244,24 @@ func TestHomePortraits(t *testing.T) {
 	}
 }
 
+// The host's page script (camkit-site.js) keeps a private show's figures
+// current through these attributes, whatever the theme.
+func TestPrivateShowMarksRunningFigures(t *testing.T) {
+	_, doc := render(t, newTheme(), sample(t, "private-show"))
+	for attrName, want := range map[string]string{"data-running-seconds": "180", "data-running-cost": "1197"} {
+		els := elements(doc, hasAttr(attrName))
+		if len(els) != 1 {
+			t.Fatalf("%d elements carry %s, want 1", len(els), attrName)
+		}
+		if v, _ := attr(els[0], attrName); v != want {
+			t.Errorf("%s = %q, want %q", attrName, v, want)
+		}
+	}
+	if got := textOf(elements(doc, hasAttr("data-running-cost"))[0]); got != "$11.97" {
+		t.Errorf("running cost reads %q", got)
+	}
+}
+
 func TestErrorStatusAndUnknownKinds(t *testing.T) {
 	th := newTheme()
 	for in, want := range map[int]int{404: 404, 503: 503, 200: 500, 0: 500} {
