@@ -134,10 +134,16 @@ func runServer(stepList string, joins int, window time.Duration, bitrate, udpPor
 		fmt.Printf("%6d %8d %10d %10d %8.3f %10.0f %12.0f %12.3f %12.5f %12.3f %9.0f/%-6.0f\n", n, r.Joined, r.Expected, r.Received, 100*r.Loss, r.PubRate, kbps, sfuCores, sfuCores/float64(n), r.ChildCPU, r.JoinP50, r.JoinP95)
 		// A step only counts if the publisher kept its rate: on a machine
 		// busy with other work a starved sender would flatter the loss.
-		if r.Loss < 0.01 && r.Joined == n && r.PubRate >= 0.95*nominal {
+		// Subscribers that fall behind (their process starved) see fewer
+		// sequence numbers than were sent: no loss, but no valid figure.
+		perSub := float64(r.Expected) / r.WindowSec / float64(max(n, 1))
+		switch {
+		case r.PubRate < 0.95*nominal:
+			fmt.Printf("       (publisher starved: %.0f of %.0f pkt/s: step invalid)\n", r.PubRate, nominal)
+		case perSub < 0.95*r.PubRate:
+			fmt.Printf("       (subscribers lag: %.0f of %.0f pkt/s each: step invalid)\n", perSub, r.PubRate)
+		case r.Loss < 0.01 && r.Joined == n:
 			best = n
-		} else if r.PubRate < 0.95*nominal {
-			fmt.Printf("       (publisher starved: %.0f of %.0f pkt/s)\n", r.PubRate, nominal)
 		}
 		time.Sleep(2 * time.Second) // let the last step's sessions close
 	}
