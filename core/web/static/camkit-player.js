@@ -63,8 +63,13 @@ class StreamSession extends EventTarget {
   async start() {
     try {
       if (this.role === 'publish' && !this.localStream) {
-        this.localStream = this.opts.mediaStream || await navigator.mediaDevices.getUserMedia(
-          this.opts.constraints || { video: true, audio: true });
+        try {
+          this.localStream = this.opts.mediaStream || await navigator.mediaDevices.getUserMedia(
+            this.opts.constraints || { video: true, audio: true });
+        } catch (err) {
+          // No camera or permission denied: retrying will not help.
+          throw final('camera unavailable: ' + (err.message || err.name), 0);
+        }
         this.ownsStream = !this.opts.mediaStream;
         this.videoEl.srcObject = this.localStream;
         this.videoEl.muted = true;
