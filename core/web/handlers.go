@@ -415,6 +415,11 @@ func (p *Product) formFailed(c *fiber.Ctx, to string, err error) error {
 	if StatusOf(err) >= 500 && StatusOf(err) != fiber.StatusNotImplemented {
 		return err
 	}
+	// Not found and not allowed are not something to retry on the same page.
+	switch errs.CodeOf(err) {
+	case errs.NotFound, errs.Forbidden, errs.Unauthenticated:
+		return err
+	}
 	var fe *FieldError
 	if !isKnown(err) && !asField(err, &fe) {
 		return err

@@ -38,7 +38,7 @@ func newWorld(t *testing.T) *world {
 	w.modelID = m.ID
 
 	// Not approved yet: she cannot go live.
-	r := w.model.form("/dashboard/live", nil, true).must(t, http.StatusSeeOther, "go live unapproved")
+	r := w.model.form("/dashboard/live", nil, true).must(t, http.StatusForbidden, "go live unapproved")
 	if _, ok, _ := s.app.Live.ShowOfModel(context.Background(), m.ID); ok {
 		t.Fatal("an unapproved model went live")
 	}
@@ -98,11 +98,11 @@ func TestSiteFlowThroughTheThemeOnPostgres(t *testing.T) {
 	if r := w.alice.get("/?q=nobody-by-this-name"); strings.Contains(r.body, "/shows/"+w.showID) {
 		t.Fatal("search for another name still lists the model")
 	}
-	prof := w.alice.get("/models/" + w.modelID).must(t, http.StatusOK, "profile")
+	prof := w.alice.get("/models/"+w.modelID).must(t, http.StatusOK, "profile")
 	if !strings.Contains(prof.body, "2.00") {
 		t.Fatalf("profile does not show the rate:\n%s", prof.body)
 	}
-	room := w.alice.get("/shows/" + w.showID).must(t, http.StatusOK, "room")
+	room := w.alice.get("/shows/"+w.showID).must(t, http.StatusOK, "room")
 	for _, want := range []string{"data-camkit-player", "data-camkit-chat", "/shows/" + w.showID + "/private", "/shows/" + w.showID + "/tip", theme.PlayerScript, "/static/camkit-site.js"} {
 		if !strings.Contains(room.body, want) {
 			t.Fatalf("room page lacks %q", want)
@@ -139,12 +139,12 @@ func TestSiteFlowThroughTheThemeOnPostgres(t *testing.T) {
 	}
 	w.model.form(accept, nil, true).must(t, http.StatusSeeOther, "accept")
 	seatID := strings.TrimPrefix(w.alice.get("/shows/"+w.showID).must(t, http.StatusSeeOther, "room moves to the seat").hdr.Get("Location"), "/seats/")
-	seatPage := w.alice.get("/seats/" + seatID).must(t, http.StatusOK, "private show page")
+	seatPage := w.alice.get("/seats/"+seatID).must(t, http.StatusOK, "private show page")
 	if tok := regexp1(seatPage.body, `data-token="([^"]+)"`); !strings.HasPrefix(tok, "st_") {
 		t.Fatalf("the viewer's private page carries no seat token (%q)", tok)
 	}
 	// The public room is closed to others while private.
-	if r := w.bob.get("/shows/" + w.showID).must(t, http.StatusOK, "room while private"); strings.Contains(r.body, `action="/shows/`+w.showID+`/private"`) {
+	if r := w.bob.get("/shows/"+w.showID).must(t, http.StatusOK, "room while private"); strings.Contains(r.body, `action="/shows/`+w.showID+`/private"`) {
 		t.Fatal("another viewer is offered a private show while one runs")
 	}
 
@@ -152,7 +152,9 @@ func TestSiteFlowThroughTheThemeOnPostgres(t *testing.T) {
 	w.model.form("/dashboard/rate", url.Values{"rate": {"9.00"}, "currency": {"USD"}}, true).must(t, http.StatusSeeOther, "rate change")
 	var seat struct {
 		Open   bool
-		Policy struct{ RatePerMinute money.Money `json:"rate_per_minute"` }
+		Policy struct {
+			RatePerMinute money.Money `json:"rate_per_minute"`
+		}
 	}
 	w.alice.api(http.MethodGet, "/seats/"+seatID, nil, "").must(t, http.StatusOK, "seat").json(t, &seat)
 	if !seat.Open || seat.Policy.RatePerMinute.Amount != 200 {
@@ -161,7 +163,7 @@ func TestSiteFlowThroughTheThemeOnPostgres(t *testing.T) {
 
 	// The viewer ends it; the receipt is hers, at the locked rate.
 	w.alice.form("/seats/"+seatID+"/end", nil, true).must(t, http.StatusSeeOther, "end seat")
-	rec := w.alice.get("/receipts/" + seatID).must(t, http.StatusOK, "receipt page")
+	rec := w.alice.get("/receipts/"+seatID).must(t, http.StatusOK, "receipt page")
 	if !strings.Contains(rec.body, "2.00") {
 		t.Fatalf("receipt does not show the locked 2.00 rate:\n%s", rec.body)
 	}
