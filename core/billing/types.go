@@ -1,6 +1,8 @@
 package billing
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
 	"time"
 
@@ -146,6 +148,9 @@ type Receipt struct {
 	ProcessorCalls  []ProcessorCall  `json:"processor_calls"`
 	LedgerTransfers []LedgerTransfer `json:"ledger_transfers"`
 	SettledAt       time.Time        `json:"settled_at"`
+	// Reversals are refunds and chargebacks the processor reported after
+	// settlement, as booked (see HandleProcessorEvents).
+	Reversals []Reversal `json:"reversals,omitempty"`
 }
 
 // ProcessorCall is one processor call of a seat, from the intent log.
@@ -184,6 +189,15 @@ type RecoveryReport struct {
 	Settled int // seats settled
 	Failed  int // seats left for an operator (see their last_error)
 	Retry   int // seats whose settlement could not finish yet (a processor is down); retried later
+}
+
+// ErrSeatClosed is in the chain of the errs.Conflict returned for an event
+// or an end aimed at a seat that has closed (or settled): callers tell it
+// from a conflict inside the meter with errors.Is.
+var ErrSeatClosed = errors.New("seat closed")
+
+func seatClosed(format string, args ...any) error {
+	return fmt.Errorf("%w: %w", errs.E(errs.Conflict, format, args...), ErrSeatClosed)
 }
 
 // idRE is what an id must look like to be part of a ledger account code
