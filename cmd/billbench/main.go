@@ -30,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -59,7 +60,14 @@ func main() {
 	workers := flag.Int("workers", 32, "concurrent openers / settlers")
 	sandbox := flag.String("sandbox", "bin/plugins/processor-sandbox", "settle: sandbox plugin binary")
 	strategy := flag.String("strategy", "card_hold", "settle: card_hold (sandbox plugin) or wallet (ledger holds only)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 	ctx := context.Background()
 	dbURL, drop := createDB(ctx, *admin)
 	defer drop()

@@ -362,7 +362,7 @@ func (e *Engine) Liveness(seatID string, ev meter.Event) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return errs.E(errs.Conflict, "billing: seat %s is closed", seatID)
+		return seatClosed("billing: seat %s is closed", seatID)
 	}
 	if err := s.m.Apply(ev); err != nil {
 		s.mu.Unlock()
@@ -375,7 +375,10 @@ func (e *Engine) Liveness(seatID string, ev meter.Event) error {
 	}
 	s.mu.Unlock()
 	if closing {
-		e.settle(context.Background(), s)
+		// Funding ran out before the guard fired (a late timer): the seat is
+		// closed at the right instant already; settle it off the caller's
+		// goroutine, which delivers every seat's liveness.
+		go e.settle(context.Background(), s)
 	}
 	return nil
 }
@@ -392,7 +395,7 @@ func (e *Engine) lookup(seatID string) (*seat, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, errs.E(errs.Conflict, "billing: seat %s is %s", seatID, r.State)
+	return nil, seatClosed("billing: seat %s is %s", seatID, r.State)
 }
 
 // EndSeat ends a seat now (by the viewer or the model), settles it and
@@ -410,7 +413,7 @@ func (e *Engine) EndSeat(ctx context.Context, seatID string, reason CloseReason)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return Receipt{}, errs.E(errs.Conflict, "billing: seat %s is already closed", seatID)
+		return Receipt{}, seatClosed("billing: seat %s is already closed", seatID)
 	}
 	s.closeLocked(e.clock.Now(), reason)
 	s.mu.Unlock()

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,7 +234,7 @@ func (s *Service) EndShow(ctx context.Context, showID, reason string) error {
 	s.mu.Unlock()
 	var first error
 	for _, id := range seats {
-		if _, err := s.cfg.Billing.EndSeat(ctx, id, billing.ClosedByModel); err != nil && errs.CodeOf(err) != errs.Conflict && first == nil {
+		if _, err := s.cfg.Billing.EndSeat(ctx, id, billing.ClosedByModel); err != nil && !errors.Is(err, billing.ErrSeatClosed) && first == nil {
 			first = err // the others still end; a closed seat's settlement is retried by billing
 		}
 	}
@@ -285,7 +286,7 @@ func (s *Service) model(showID string, flowing bool, ev meter.Event) error {
 		err := s.cfg.Billing.Liveness(id, ev)
 		switch {
 		case err == nil:
-		case errs.CodeOf(err) == errs.Conflict && !strings.Contains(err.Error(), "meter:"):
+		case errors.Is(err, billing.ErrSeatClosed):
 			s.dropSeat(id) // closed by billing
 		case first == nil:
 			first = err
@@ -305,7 +306,7 @@ func (s *Service) viewer(showID, seatID string, ev meter.Event) error {
 		return errs.E(errs.Invalid, "shows: seat %s belongs to show %s, not %s", seatID, owner, showID)
 	}
 	err := s.cfg.Billing.Liveness(seatID, ev)
-	if errs.CodeOf(err) == errs.Conflict && !strings.Contains(err.Error(), "meter:") {
+	if errors.Is(err, billing.ErrSeatClosed) {
 		s.dropSeat(seatID)
 	}
 	return err
