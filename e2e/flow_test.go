@@ -169,7 +169,7 @@ func TestPrivateShowInChromium(t *testing.T) {
 	// then its receipt is there.
 	tok := apiLogin(t, h.url, "vic@example.com", password)
 	var rec struct {
-		BillableSeconds int64 `json:"billable_seconds"`
+		BillableSeconds int64  `json:"billable_seconds"`
 		CloseReason     string `json:"close_reason"`
 		Price           struct {
 			Amount   int64
