@@ -78,7 +78,7 @@ func tokenise(t *testing.T, p processor.Processor, f *fakeCCBill, card string) p
 	if csp := page.Headers.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'nonce-") {
 		t.Fatalf("CSP %q", csp)
 	}
-	token := f.createToken(card)
+	token := f.CreateToken(card)
 	form := url.Values{"ref": {co.Reference}, "payment_token_id": {token}}
 	resp, err := p.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: u.Path, Body: []byte(form.Encode()),
 		Headers: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}})
@@ -115,7 +115,7 @@ func webhookJSON(t *testing.T, eventType, from string, fields map[string]any) pr
 func conformance(t *testing.T, currency string, amount int64) {
 	f := newFakeCCBill(t)
 	plugintest.Processor(t, pluginBinary, plugintest.ProcessorOptions{
-		Settings: f.settings(t, filepath.Join(t.TempDir(), "state.json"), nil),
+		Settings: f.Settings(t, filepath.Join(t.TempDir(), "state.json"), nil),
 		Currency: currency,
 		Amount:   amount,
 		Credentials: func(t *testing.T, p processor.Processor) plugintest.TestCredentials {

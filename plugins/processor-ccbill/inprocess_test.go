@@ -38,7 +38,7 @@ func newTestPlugin(t *testing.T, f *fakeCCBill, stateFile string) (*CCBill, *tes
 	if stateFile == "" {
 		stateFile = filepath.Join(t.TempDir(), "state.json")
 	}
-	if err := c.Configure(context.Background(), f.settings(t, stateFile, nil)); err != nil {
+	if err := c.Configure(context.Background(), f.Settings(t, stateFile, nil)); err != nil {
 		t.Fatal(err)
 	}
 	return c, clock
@@ -49,7 +49,7 @@ func usd(minor int64) money.Money { return money.Money{Amount: minor, Currency: 
 func TestConfigureRefusesBadSettings(t *testing.T) {
 	f := newFakeCCBill(t)
 	good := map[string]any{}
-	if err := json.Unmarshal(f.settings(t, filepath.Join(t.TempDir(), "s.json"), nil), &good); err != nil {
+	if err := json.Unmarshal(f.Settings(t, filepath.Join(t.TempDir(), "s.json"), nil), &good); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -99,11 +99,11 @@ func TestTimeoutAfterAcceptedChargeIsNotChargedTwice(t *testing.T) {
 	cred := tokenise(t, c, f, cardApprove)
 	req := processor.ChargeRequest{IdempotencyKey: "seat/7/block/1", Credential: cred, Amount: usd(1234)}
 
-	_, err := c.Charge(f.hangNextBooking(t), req)
+	_, err := c.Charge(f.HangNextBooking(t), req)
 	if errs.CodeOf(err) != errs.Timeout || !errs.IsRetryable(err) {
 		t.Fatalf("charge past its deadline: %v, want a retryable timeout", err)
 	}
-	if n := len(f.chargesOf(cred.Token)); n != 1 {
+	if n := len(f.ChargesOf(cred.Token)); n != 1 {
 		t.Fatalf("the fake booked %d charges, want 1 (accepted before the timeout)", n)
 	}
 
@@ -113,7 +113,7 @@ func TestTimeoutAfterAcceptedChargeIsNotChargedTwice(t *testing.T) {
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	charges := f.chargesOf(cred.Token)
+	charges := f.ChargesOf(cred.Token)
 	if len(charges) != 1 {
 		t.Fatalf("after the retry the fake holds %d charges of the token, want 1", len(charges))
 	}
@@ -129,8 +129,8 @@ func TestTimeoutAfterAcceptedChargeIsNotChargedTwice(t *testing.T) {
 	}
 	// A later block on the same token is a new charge, not confused with the first.
 	next, err := c2.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "seat/7/block/2", Credential: cred, Amount: usd(1234)})
-	if err != nil || next.Reference == res.Reference || len(f.chargesOf(cred.Token)) != 2 {
-		t.Fatalf("next block %+v %v, %d charges", next, err, len(f.chargesOf(cred.Token)))
+	if err != nil || next.Reference == res.Reference || len(f.ChargesOf(cred.Token)) != 2 {
+		t.Fatalf("next block %+v %v, %d charges", next, err, len(f.ChargesOf(cred.Token)))
 	}
 }
 
@@ -150,23 +150,23 @@ func TestTimeoutBeforeBookingIsSentAgain(t *testing.T) {
 	if err != nil || res.Amount != usd(500) {
 		t.Fatalf("retry = %+v, %v", res, err)
 	}
-	if n := len(f.chargesOf(cred.Token)); n != 1 {
+	if n := len(f.ChargesOf(cred.Token)); n != 1 {
 		t.Fatalf("%d charges, want 1", n)
 	}
 }
 
 func TestOAuthTokenIsCachedAndRenewed(t *testing.T) {
 	f := newFakeCCBill(t)
-	f.tokenTTL = 300
+	f.TokenTTL = 300
 	c, clock := newTestPlugin(t, f, "")
-	cred := processor.StoredCredential{Token: f.createToken(cardApprove)}
+	cred := processor.StoredCredential{Token: f.CreateToken(cardApprove)}
 	charge := func(key string) {
 		t.Helper()
 		if _, err := c.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: key, Credential: cred, Amount: usd(100)}); err != nil {
 			t.Fatalf("charge %s: %v", key, err)
 		}
 	}
-	issued := func() int { f.mu.Lock(); defer f.mu.Unlock(); return f.tokensIssued }
+	issued := func() int { f.Mu.Lock(); defer f.Mu.Unlock(); return f.TokensIssued }
 	charge("a")
 	charge("b")
 	if n := issued(); n != 1 {
@@ -177,15 +177,15 @@ func TestOAuthTokenIsCachedAndRenewed(t *testing.T) {
 	if n := issued(); n != 2 {
 		t.Fatalf("%d OAuth tokens after expiry, want 2", n)
 	}
-	f.revokeTokens() // CCBill forgot it early: a 401, a new token, the same request once more
+	f.RevokeTokens() // CCBill forgot it early: a 401, a new token, the same request once more
 	charge("d")
-	f.mu.Lock()
-	unauthorized := f.unauthorized
-	f.mu.Unlock()
+	f.Mu.Lock()
+	unauthorized := f.Unauthorized
+	f.Mu.Unlock()
 	if issued() != 3 || unauthorized != 1 {
 		t.Fatalf("after revocation: %d tokens, %d 401s; want 3 and 1", issued(), unauthorized)
 	}
-	if n := len(f.chargesOf(cred.Token)); n != 4 {
+	if n := len(f.ChargesOf(cred.Token)); n != 4 {
 		t.Fatalf("%d charges, want 4", n)
 	}
 }
@@ -193,10 +193,10 @@ func TestOAuthTokenIsCachedAndRenewed(t *testing.T) {
 func TestWrongCredentialsAreReported(t *testing.T) {
 	f := newFakeCCBill(t)
 	c := newCCBill(time.Now)
-	if err := c.Configure(context.Background(), f.settings(t, filepath.Join(t.TempDir(), "s.json"), map[string]any{"secret": "wrong"})); err != nil {
+	if err := c.Configure(context.Background(), f.Settings(t, filepath.Join(t.TempDir(), "s.json"), map[string]any{"secret": "wrong"})); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "k", Credential: processor.StoredCredential{Token: f.createToken(cardApprove)}, Amount: usd(100)})
+	_, err := c.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "k", Credential: processor.StoredCredential{Token: f.CreateToken(cardApprove)}, Amount: usd(100)})
 	if errs.CodeOf(err) != errs.Unauthenticated || !strings.Contains(err.Error(), "app_id") {
 		t.Fatalf("got %v", err)
 	}
@@ -218,17 +218,17 @@ func TestAmountWireFormat(t *testing.T) {
 		{money.Money{Amount: 999999999999999999, Currency: "GBP"}, "9999999999999999.99", 826},
 	}
 	for i, tc := range cases {
-		cred := processor.StoredCredential{Token: f.createToken(cardApprove)}
+		cred := processor.StoredCredential{Token: f.CreateToken(cardApprove)}
 		res, err := c.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "wire/" + tc.price, Credential: cred, Amount: tc.m})
 		if err != nil {
 			t.Fatalf("%d: %v", i, err)
 		}
-		got := f.chargesOf(cred.Token)
+		got := f.ChargesOf(cred.Token)
 		if len(got) != 1 || got[0].RawPrice != tc.price || got[0].CurrencyCode != tc.numeric || got[0].Amount != tc.m || res.Amount != tc.m {
 			t.Fatalf("%s: the wire carried %+v, want initialPrice %s currencyCode %d", tc.m, got[0], tc.price, tc.numeric)
 		}
 	}
-	_, err := c.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "wire/bhd", Credential: processor.StoredCredential{Token: f.createToken(cardApprove)}, Amount: money.Money{Amount: 1000, Currency: "BHD"}})
+	_, err := c.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "wire/bhd", Credential: processor.StoredCredential{Token: f.CreateToken(cardApprove)}, Amount: money.Money{Amount: 1000, Currency: "BHD"}})
 	if errs.CodeOf(err) != errs.UnknownCurrency {
 		t.Fatalf("BHD (not configured) = %v", err)
 	}
@@ -249,7 +249,7 @@ func TestPurchaseAndRecurringAtCheckout(t *testing.T) {
 	if err != nil || again.Reference != co.Reference {
 		t.Fatalf("repeated StartCheckout = %+v, %v; want %s", again, err, co.Reference)
 	}
-	tok := f.createToken(cardApprove)
+	tok := f.CreateToken(cardApprove)
 	resp, err := c.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/ccbill/checkout",
 		Body: []byte(url.Values{"ref": {co.Reference}, "payment_token_id": {tok}}.Encode())})
 	if err != nil || resp.Status != http.StatusSeeOther {
@@ -260,7 +260,7 @@ func TestPurchaseAndRecurringAtCheckout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	charges := f.chargesOf(tok)
+	charges := f.ChargesOf(tok)
 	if res.Charge == nil || res.Charge.Amount != price || len(charges) != 1 || !charges[0].Recurring || res.SubscriptionReference != res.Charge.Reference {
 		t.Fatalf("result %+v, charges %+v", res, charges)
 	}
@@ -270,8 +270,8 @@ func TestPurchaseAndRecurringAtCheckout(t *testing.T) {
 	// Posting the page again does not charge again.
 	resp, _ = c.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/ccbill/checkout",
 		Body: []byte(url.Values{"ref": {co.Reference}, "payment_token_id": {tok}}.Encode())})
-	if resp.Status != http.StatusGone || len(f.chargesOf(tok)) != 1 {
-		t.Fatalf("second post: %d, %d charges", resp.Status, len(f.chargesOf(tok)))
+	if resp.Status != http.StatusGone || len(f.ChargesOf(tok)) != 1 {
+		t.Fatalf("second post: %d, %d charges", resp.Status, len(f.ChargesOf(tok)))
 	}
 	cancelReq := processor.CancelRecurringRequest{IdempotencyKey: "fanclub/1/cancel", SubscriptionReference: res.SubscriptionReference}
 	if err := c.CancelRecurring(ctx, cancelReq); err != nil {
@@ -280,9 +280,9 @@ func TestPurchaseAndRecurringAtCheckout(t *testing.T) {
 	if err := c.CancelRecurring(ctx, cancelReq); err != nil {
 		t.Fatalf("repeated cancel: %v", err)
 	}
-	f.mu.Lock()
-	cancelled := f.cancelled[res.SubscriptionReference]
-	f.mu.Unlock()
+	f.Mu.Lock()
+	cancelled := f.Cancelled[res.SubscriptionReference]
+	f.Mu.Unlock()
 	if !cancelled {
 		t.Fatal("the subscription was not cancelled at the fake")
 	}
@@ -301,7 +301,7 @@ func TestDeclinedPurchaseAtCheckout(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, _ := c.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/ccbill/checkout",
-		Body: []byte(url.Values{"ref": {co.Reference}, "payment_token_id": {f.createToken(cardInsufficient)}}.Encode())})
+		Body: []byte(url.Values{"ref": {co.Reference}, "payment_token_id": {f.CreateToken(cardInsufficient)}}.Encode())})
 	back, _ := url.Parse(resp.Headers.Get("Location"))
 	if back.Query().Get("status") != "declined" {
 		t.Fatalf("redirect %v", back)
@@ -317,13 +317,13 @@ func TestDeclinedPurchaseAtCheckout(t *testing.T) {
 func TestRefundWithUnknownOutcomeSettlesByWebhook(t *testing.T) {
 	f := newFakeCCBill(t)
 	c, clock := newTestPlugin(t, f, "")
-	cred := processor.StoredCredential{Token: f.createToken(cardApprove)}
+	cred := processor.StoredCredential{Token: f.CreateToken(cardApprove)}
 	ch, err := c.Charge(context.Background(), processor.ChargeRequest{IdempotencyKey: "seat/1/block/1", Credential: cred, Amount: usd(1000)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	req := processor.RefundRequest{IdempotencyKey: "seat/1/unused", Reference: ch.Reference, Amount: usd(400)}
-	_, err = c.Refund(f.hangNextBooking(t), req)
+	_, err = c.Refund(f.HangNextBooking(t), req)
 	if errs.CodeOf(err) != errs.Timeout {
 		t.Fatalf("refund past its deadline: %v", err)
 	}
@@ -340,21 +340,21 @@ func TestRefundWithUnknownOutcomeSettlesByWebhook(t *testing.T) {
 	if err != nil || res.Amount != usd(400) {
 		t.Fatalf("retry after the webhook = %+v, %v", res, err)
 	}
-	f.mu.Lock()
-	calls, refunded := f.refundCalls, f.charges[ch.Reference].Refunded
-	f.mu.Unlock()
+	f.Mu.Lock()
+	calls, refunded := f.RefundCalls, f.Charges[ch.Reference].Refunded
+	f.Mu.Unlock()
 	if calls != 1 || refunded != 400 {
 		t.Fatalf("%d refund calls, %d refunded; want 1 and 400", calls, refunded)
 	}
 	// Without a webhook, the refund is sent again only after the wait.
 	req2 := processor.RefundRequest{IdempotencyKey: "seat/1/unused-2", Reference: ch.Reference, Amount: usd(100)}
-	if _, err := c.Refund(f.hangNextBooking(t), req2); errs.CodeOf(err) != errs.Timeout {
+	if _, err := c.Refund(f.HangNextBooking(t), req2); errs.CodeOf(err) != errs.Timeout {
 		t.Fatalf("second refund past its deadline: %v", err)
 	}
 	clock.add(refundSettleWait + time.Minute)
-	f.mu.Lock()
-	f.charges[ch.Reference].Refunded -= 100 // CCBill never booked it, as the webhook's silence says
-	f.mu.Unlock()
+	f.Mu.Lock()
+	f.Charges[ch.Reference].Refunded -= 100 // CCBill never booked it, as the webhook's silence says
+	f.Mu.Unlock()
 	if _, err := c.Refund(context.Background(), req2); err != nil {
 		t.Fatalf("re-sent refund: %v", err)
 	}

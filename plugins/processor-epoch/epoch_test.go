@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camkit/camkit/plugins/processor-epoch/fakegw"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/plugintest"
@@ -41,8 +42,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const epochIP = "208.236.105.20:443"
-
 var seq atomic.Int64
 
 func settingsJSON(t *testing.T, stateFile string, extra map[string]any) []byte {
@@ -68,8 +67,7 @@ func postback(kv ...string) processor.WebhookRequest {
 	for i := 0; i+1 < len(kv); i += 2 {
 		f.Set(kv[i], kv[i+1])
 	}
-	return processor.WebhookRequest{Method: http.MethodPost, Path: "/webhooks/epoch", RemoteAddr: epochIP, Body: []byte(f.Encode()),
-		Headers: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}}
+	return fakegw.Postback(f)
 }
 
 func TestConformance(t *testing.T) {
@@ -274,5 +272,56 @@ func TestConfigureRefusesBadSettings(t *testing.T) {
 		if errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), c.key) {
 			t.Errorf("%v: %v, want errs.Invalid naming %s", c.extra, err, c.key)
 		}
+	}
+}
+
+// The whole path through the fake Epoch: the viewer pays on the hosted page,
+// the postback completes the checkout, and a credit and a chargeback pushed
+// by DataPlus name the sale they reverse.
+func TestHostedPurchaseThenCreditAndChargebackThroughFakeEpoch(t *testing.T) {
+	f := fakegw.New(t)
+	e := newEpoch(time.Now)
+	settings, err := f.Settings(filepath.Join(t.TempDir(), "state.json"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.Configure(ctx, settings); err != nil {
+		t.Fatal(err)
+	}
+	pack := money.Money{Amount: 2999, Currency: "USD"}
+	co, err := e.StartCheckout(ctx, processor.StartCheckoutRequest{IdempotencyKey: "pack/9", CustomerRef: "v9", ReturnURL: "https://camkit.test/r", Purchase: &pack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := f.Purchase(co, "4111111111111111")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr, err := e.ParseWebhook(ctx, pb)
+	if err != nil || len(wr.Events) != 1 || wr.Events[0].Type != processor.EventSale || wr.Events[0].Amount != pack || wr.Events[0].CustomerRef != "v9" {
+		t.Fatalf("postback: %+v %v", wr, err)
+	}
+	sale := wr.Events[0].Reference
+	res, err := e.CompleteCheckout(ctx, processor.CompleteCheckoutRequest{CheckoutReference: co.Reference, CustomerRef: "v9"})
+	if err != nil || res.Charge == nil || res.Charge.Reference != sale {
+		t.Fatalf("CompleteCheckout: %+v %v", res, err)
+	}
+	credit, err := f.CreditPostback(sale, money.Money{Amount: 1000, Currency: "USD"}, "customer request")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := f.ChargebackPostback(sale, money.Money{Amount: 1999, Currency: "USD"}, "4837")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want, req := range map[processor.EventType]processor.WebhookRequest{processor.EventRefund: credit, processor.EventChargeback: cb} {
+		wr, err := e.ParseWebhook(ctx, req)
+		if err != nil || len(wr.Events) != 1 || wr.Events[0].Type != want || wr.Events[0].RelatedReference != sale {
+			t.Fatalf("%s: %+v %v", want, wr, err)
+		}
+	}
+	if _, err := f.CreditPostback(sale, money.Money{Amount: 1, Currency: "USD"}, ""); err == nil {
+		t.Fatal("the fake gave back more than the sale took")
 	}
 }

@@ -89,9 +89,9 @@ func TestLargeAmountReachesGatewayExactly(t *testing.T) {
 	if err != nil || a.Amount != big {
 		t.Fatalf("Authorize %v: %+v, %v", big, a, err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if tx := f.txns[a.Reference]; tx == nil || tx.Amount != math.MaxInt64 {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	if tx := f.Txns[a.Reference]; tx == nil || tx.Amount != math.MaxInt64 {
 		t.Fatalf("the gateway holds %+v", tx)
 	}
 }
@@ -276,7 +276,7 @@ func TestLocalChecksSendNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent := f.requests("capture")
+	sent := f.Requests("capture")
 	if _, err := m.Capture(ctx, processor.CaptureRequest{IdempotencyKey: "c-eur", AuthorizationReference: a.Reference, Amount: money.Money{Amount: 10, Currency: "EUR"}}); errs.CodeOf(err) != errs.UnknownCurrency {
 		t.Errorf("capture in an undeclared currency: %v", err)
 	}
@@ -284,7 +284,7 @@ func TestLocalChecksSendNothing(t *testing.T) {
 	if _, err := m.Capture(ctx, processor.CaptureRequest{IdempotencyKey: "c-late", AuthorizationReference: a.Reference, Amount: a.Amount}); errs.CodeOf(err) != errs.AuthExpired {
 		t.Errorf("capture after max_hold_days: %v", err)
 	}
-	if got := f.requests("capture"); got != sent {
+	if got := f.Requests("capture"); got != sent {
 		t.Fatalf("%d capture requests reached the gateway", got-sent)
 	}
 	if _, err := m.Charge(ctx, processor.ChargeRequest{IdempotencyKey: "pan", Credential: processor.StoredCredential{Token: "4111 1111 1111 1111"}, Amount: money.Money{Amount: 100, Currency: "USD"}}); errs.CodeOf(err) != errs.InvalidCard {

@@ -51,8 +51,8 @@ func settingsFor(t *testing.T, f *fakeNMI, stateFile string, currencies ...strin
 		currencies = []string{"USD"}
 	}
 	b, err := json.Marshal(map[string]any{
-		"security_key": f.key, "tokenization_key": "test-public-key", "webhook_signing_key": testSigningKey,
-		"api_url": f.url("/api/transact.php"), "query_url": f.url("/api/query.php"), "collectjs_url": f.url("/token/Collect.js"),
+		"security_key": f.Key, "tokenization_key": "test-public-key", "webhook_signing_key": testSigningKey,
+		"api_url": f.URL("/api/transact.php"), "query_url": f.URL("/api/query.php"), "collectjs_url": f.URL("/token/Collect.js"),
 		"currencies": currencies, "state_file": stateFile, "max_hold_days": 7,
 	})
 	if err != nil {
@@ -98,13 +98,13 @@ func tokenise(t *testing.T, p processor.Processor, f *fakeNMI, number string) pr
 	}
 	page, err := p.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodGet, Path: u.Path, Query: u.Query()})
 	body := string(page.Body)
-	if err != nil || page.Status != http.StatusOK || !strings.Contains(body, f.url("/token/Collect.js")) || !strings.Contains(body, `data-tokenization-key="test-public-key"`) {
+	if err != nil || page.Status != http.StatusOK || !strings.Contains(body, f.URL("/token/Collect.js")) || !strings.Contains(body, `data-tokenization-key="test-public-key"`) {
 		t.Fatalf("card page: %d %v\n%s", page.Status, err, body)
 	}
 	if strings.Contains(body, `name="ccnumber"`) || strings.Contains(body, `name="card_number"`) {
 		t.Fatal("the card page has its own card number input: the number would pass through camkit")
 	}
-	token := f.tokenize(number, "1240") // what Collect.js does in the browser
+	token := f.Tokenize(number, "1240") // what Collect.js does in the browser
 	form := url.Values{"ref": {co.Reference}, "payment_token": {token}}
 	resp, err := p.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: u.Path, Body: []byte(form.Encode()),
 		Headers: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}})
@@ -184,7 +184,7 @@ func conformance(t *testing.T, currency string, amount int64, currencies ...stri
 func TestConformance(t *testing.T) {
 	f := conformance(t, "USD", 1000, "USD", "EUR")
 	// Every amount the plugin sent was a two-decimal string.
-	for _, r := range f.log {
+	for _, r := range f.Log {
 		if a := r.Get("amount"); a != "" && (len(a) < 4 || a[len(a)-3] != '.') {
 			t.Errorf("amount %q sent for USD is not x.xx", a)
 		}
@@ -195,7 +195,7 @@ func TestConformance(t *testing.T) {
 func TestConformanceJPY(t *testing.T) {
 	f := conformance(t, "JPY", 5000, "JPY", "USD")
 	sent := 0
-	for _, r := range f.log {
+	for _, r := range f.Log {
 		if a := r.Get("amount"); a != "" {
 			sent++
 			if strings.Contains(a, ".") {
@@ -228,7 +228,7 @@ func TestCaptureTimeoutAfterAcceptIsNotRepeated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.set(func() { f.captureDelay = 3 * time.Second })
+	f.Set(func() { f.CaptureDelay = 3 * time.Second })
 	req := processor.CaptureRequest{IdempotencyKey: "seat/1/capture", AuthorizationReference: a.Reference, Amount: money.Money{Amount: 1800, Currency: "USD"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	_, err = p.Capture(ctx, req)
@@ -236,10 +236,10 @@ func TestCaptureTimeoutAfterAcceptIsNotRepeated(t *testing.T) {
 	if errs.CodeOf(err) != errs.Timeout || !errs.IsRetryable(err) {
 		t.Fatalf("capture past the deadline: %v, want a retryable timeout", err)
 	}
-	if f.count("capture") != 1 {
-		t.Fatalf("the fake applied %d captures before answering late, want 1", f.count("capture"))
+	if f.Count("capture") != 1 {
+		t.Fatalf("the fake applied %d captures before answering late, want 1", f.Count("capture"))
 	}
-	f.set(func() { f.captureDelay = 0 })
+	f.Set(func() { f.CaptureDelay = 0 })
 	c, err := settled(t, func() (processor.CaptureResult, error) { return p.Capture(context.Background(), req) })
 	if err != nil {
 		t.Fatalf("retry of the capture: %v", err)
@@ -251,7 +251,7 @@ func TestCaptureTimeoutAfterAcceptIsNotRepeated(t *testing.T) {
 	if err != nil || again != c {
 		t.Fatalf("a third try returned %+v, %v; want %+v", again, err, c)
 	}
-	if n, sent := f.count("capture"), f.requests("capture"); n != 1 || sent != 1 {
+	if n, sent := f.Count("capture"), f.Requests("capture"); n != 1 || sent != 1 {
 		t.Fatalf("captures applied %d, capture requests sent %d: want 1 and 1", n, sent)
 	}
 }
@@ -261,7 +261,7 @@ func TestAuthorizeTimeoutAfterAcceptIsNotRepeated(t *testing.T) {
 	f := newFakeNMI(t, "USD")
 	p := start(t, f, filepath.Join(t.TempDir(), "state.json"))
 	card := tokenise(t, p, f, cardApprove)
-	f.set(func() { f.authDelay = 3 * time.Second })
+	f.Set(func() { f.AuthDelay = 3 * time.Second })
 	req := processor.AuthorizeRequest{IdempotencyKey: "seat/2/auth/1", Credential: card, Amount: money.Money{Amount: 500, Currency: "USD"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	_, err := p.Authorize(ctx, req)
@@ -269,12 +269,12 @@ func TestAuthorizeTimeoutAfterAcceptIsNotRepeated(t *testing.T) {
 	if !errs.IsRetryable(err) {
 		t.Fatalf("auth past the deadline: %v", err)
 	}
-	f.set(func() { f.authDelay = 0 })
+	f.Set(func() { f.AuthDelay = 0 })
 	a, err := settled(t, func() (processor.Authorization, error) { return p.Authorize(context.Background(), req) })
 	if err != nil || a.Amount.Amount != 500 {
 		t.Fatalf("retry: %+v, %v", a, err)
 	}
-	if n := f.count("auth"); n != 1 {
+	if n := f.Count("auth"); n != 1 {
 		t.Fatalf("%d auths at the gateway, want 1", n)
 	}
 	if _, err := p.Capture(context.Background(), processor.CaptureRequest{IdempotencyKey: "seat/2/capture", AuthorizationReference: a.Reference, Amount: a.Amount}); err != nil {
@@ -288,7 +288,7 @@ func TestGatewayErrorThenRetry(t *testing.T) {
 	f := newFakeNMI(t, "USD")
 	p := start(t, f, filepath.Join(t.TempDir(), "state.json"))
 	card := tokenise(t, p, f, cardApprove)
-	f.set(func() { f.fail5xx = 1 })
+	f.Set(func() { f.Fail5xx = 1 })
 	req := processor.ChargeRequest{IdempotencyKey: "wallet/7/pack", Credential: card, Amount: money.Money{Amount: 1999, Currency: "USD"}}
 	if _, err := p.Charge(context.Background(), req); errs.CodeOf(err) != errs.Unavailable || !errs.IsRetryable(err) {
 		t.Fatalf("charge during a 502: %v", err)
@@ -297,8 +297,8 @@ func TestGatewayErrorThenRetry(t *testing.T) {
 	if err != nil || c.Amount.Amount != 1999 {
 		t.Fatalf("retry: %+v, %v", c, err)
 	}
-	if f.count("sale") != 1 {
-		t.Fatalf("%d sales", f.count("sale"))
+	if f.Count("sale") != 1 {
+		t.Fatalf("%d sales", f.Count("sale"))
 	}
 }
 
@@ -315,7 +315,7 @@ func TestPurchaseAtCheckout(t *testing.T) {
 	if err != nil || again.Reference != co.Reference {
 		t.Fatalf("repeated StartCheckout: %+v, %v", again, err)
 	}
-	form := url.Values{"ref": {co.Reference}, "payment_token": {f.tokenize(cardApproveMC, "0131")}}
+	form := url.Values{"ref": {co.Reference}, "payment_token": {f.Tokenize(cardApproveMC, "0131")}}
 	resp, err := p.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/mobiuspay/checkout", Body: []byte(form.Encode())})
 	if err != nil || resp.Status != http.StatusSeeOther || !strings.Contains(resp.Headers.Get("Location"), "status=approved") {
 		t.Fatalf("%d %v %v", resp.Status, err, resp.Headers)
@@ -330,15 +330,15 @@ func TestPurchaseAtCheckout(t *testing.T) {
 	if twice, _ := p.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/mobiuspay/checkout", Body: []byte(form.Encode())}); twice.Status != http.StatusGone {
 		t.Fatalf("a second post: %d", twice.Status)
 	}
-	if f.count("sale") != 1 {
-		t.Fatalf("%d sales", f.count("sale"))
+	if f.Count("sale") != 1 {
+		t.Fatalf("%d sales", f.Count("sale"))
 	}
 
 	declined, err := p.StartCheckout(ctx, processor.StartCheckoutRequest{IdempotencyKey: "co/2", CustomerRef: "viewer/9", ReturnURL: "/account/return", Purchase: &pack})
 	if err != nil {
 		t.Fatal(err)
 	}
-	form = url.Values{"ref": {declined.Reference}, "payment_token": {f.tokenize(cardInsufficient, "0131")}}
+	form = url.Values{"ref": {declined.Reference}, "payment_token": {f.Tokenize(cardInsufficient, "0131")}}
 	resp, _ = p.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/mobiuspay/checkout", Body: []byte(form.Encode())})
 	if !strings.Contains(resp.Headers.Get("Location"), "status=declined") {
 		t.Fatalf("declined purchase redirect %v", resp.Headers)

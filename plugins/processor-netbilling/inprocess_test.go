@@ -71,9 +71,9 @@ func TestLargeAmountReachesGatewayExactly(t *testing.T) {
 	if err != nil || a.Amount != big {
 		t.Fatalf("%+v, %v", a, err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if tx := f.txns[a.Reference]; tx == nil || tx.Amount != math.MaxInt64 {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	if tx := f.Txns[a.Reference]; tx == nil || tx.Amount != math.MaxInt64 {
 		t.Fatalf("the gateway holds %+v", tx)
 	}
 	if _, err := n.Authorize(context.Background(), processor.AuthorizeRequest{IdempotencyKey: "jpy", Credential: card, Amount: money.Money{Amount: 5000, Currency: "JPY"}}); errs.CodeOf(err) != errs.UnknownCurrency {
@@ -112,20 +112,20 @@ func TestPostbacksForgedStaleMalformedAndRedelivered(t *testing.T) {
 	ctx := context.Background()
 	issued := clock.t.Add(-time.Hour)
 
-	wrongKey := f.postback("o1", "SALE", "19.99", issued)
+	wrongKey := f.Postback("o1", "SALE", "19.99", issued)
 	wrongKey.Set("Ecom_Ezic_ProofOfPurchase_MD5", md5Hex("another-key", wrongKey.Get("Ecom_Ezic_Response_TransactionID"), "1", "acct"))
-	amountChanged := f.postback("o2", "SALE", "19.99", issued)
+	amountChanged := f.Postback("o2", "SALE", "19.99", issued)
 	amountChanged.Set("Ecom_Cost_Total", "1999.00")
-	statusFlipped := f.postback("o3", "SALE", "19.99", issued)
+	statusFlipped := f.Postback("o3", "SALE", "19.99", issued)
 	statusFlipped.Set("Ecom_Ezic_Response_StatusCode", "0")
-	noProof := f.postback("o4", "SALE", "19.99", issued)
+	noProof := f.Postback("o4", "SALE", "19.99", issued)
 	noProof.Del("Ecom_Ezic_ProofOfPurchase_MD5")
 	// The viewer saw the request hash in the form; with it alone a made-up
 	// transaction must not pass.
-	madeUp := f.postback("o5", "SALE", "19.99", issued)
+	madeUp := f.Postback("o5", "SALE", "19.99", issued)
 	madeUp.Set("Ecom_Ezic_Response_TransactionID", "999999999999")
 	madeUp.Set("Ecom_Ezic_TransactionId", "999999999999")
-	narrowHash := f.postback("o6", "SALE", "19.99", issued)
+	narrowHash := f.Postback("o6", "SALE", "19.99", issued)
 	narrowHash.Set("Ecom_Ezic_Security_HashFields", "Ecom_Ezic_AccountAndSitetag Ecom_ConsumerOrderID")
 	for name, v := range map[string]map[string][]string{"wrong key": wrongKey, "amount changed": amountChanged, "status flipped": statusFlipped,
 		"no proof of purchase": noProof, "made-up transaction": madeUp, "hash not covering the amount": narrowHash} {
@@ -134,7 +134,7 @@ func TestPostbacksForgedStaleMalformedAndRedelivered(t *testing.T) {
 		}
 	}
 
-	genuine := f.postback("o7", "AUTH", "1.00", issued)
+	genuine := f.Postback("o7", "AUTH", "1.00", issued)
 	res, err := n.ParseWebhook(ctx, postback(genuine))
 	if err != nil || len(res.Events) != 1 || res.Events[0].Type != processor.EventAuth || res.Events[0].Amount != (money.Money{Amount: 100, Currency: "USD"}) ||
 		!res.Events[0].OccurredAt.Equal(issued) || res.Events[0].ID == "" {
@@ -146,17 +146,17 @@ func TestPostbacksForgedStaleMalformedAndRedelivered(t *testing.T) {
 	if err != nil || len(again.Events) != 1 || again.Events[0].ID != res.Events[0].ID || again.Events[0].Type != processor.EventAuth {
 		t.Fatalf("the same transaction again: %+v, %v; want event id %q", again, err, res.Events[0].ID)
 	}
-	stale := f.postback("o8", "SALE", "5.00", clock.t.Add(-25*time.Hour))
+	stale := f.Postback("o8", "SALE", "5.00", clock.t.Add(-25*time.Hour))
 	if _, err := n.ParseWebhook(ctx, postback(stale)); errs.CodeOf(err) != errs.Unauthenticated {
 		t.Errorf("issued 25 hours ago: %v", err)
 	}
 
-	badAmount := f.postback("o9", "SALE", "19.999", issued)
-	otherAccount := f.postback("o10", "SALE", "5.00", issued)
+	badAmount := f.Postback("o9", "SALE", "19.999", issued)
+	otherAccount := f.Postback("o10", "SALE", "5.00", issued)
 	otherAccount.Set("Ecom_Ezic_AccountAndSitetag", "1:OTHER")
-	otherAccount = f.answer(resign(f, otherAccount), otherAccount.Get("Ecom_Ezic_Response_TransactionID"), "1", "APPROVED", issued)
-	badType := f.postback("o11", "REFUND", "5.00", issued)
-	noDate := f.postback("o12", "SALE", "5.00", issued)
+	otherAccount = f.Answer(resign(f, otherAccount), otherAccount.Get("Ecom_Ezic_Response_TransactionID"), "1", "APPROVED", issued)
+	badType := f.Postback("o11", "REFUND", "5.00", issued)
+	noDate := f.Postback("o12", "SALE", "5.00", issued)
 	noDate.Del("Ecom_Ezic_Response_IssueDate")
 	for name, c := range map[string]struct {
 		v    map[string][]string
@@ -172,9 +172,9 @@ func TestPostbacksForgedStaleMalformedAndRedelivered(t *testing.T) {
 	if _, err := n.ParseWebhook(ctx, processor.WebhookRequest{Body: []byte("%zz")}); errs.CodeOf(err) != errs.Unauthenticated {
 		t.Errorf("a malformed body: %v", err)
 	}
-	declined := f.postback("o13", "SALE", "5.00", issued)
+	declined := f.Postback("o13", "SALE", "5.00", issued)
 	declined.Set("Ecom_Ezic_Response_AuthMessage", "INSUFFICIENT FUNDS")
-	declined = f.answer(declined, declined.Get("Ecom_Ezic_Response_TransactionID"), "0", "INSUFFICIENT FUNDS", issued)
+	declined = f.Answer(declined, declined.Get("Ecom_Ezic_Response_TransactionID"), "0", "INSUFFICIENT FUNDS", issued)
 	if res, err := n.ParseWebhook(ctx, postback(declined)); err != nil || res.Events[0].DeclineCode != errs.InsufficientFunds || res.Events[0].Credential != nil {
 		t.Errorf("a declined sale: %+v, %v", res, err)
 	}
@@ -187,7 +187,7 @@ func resign(f *fakeNB, v map[string][]string) map[string][]string {
 		vals[k] = x
 	}
 	uv := urlValues(vals)
-	uv.Set("Ecom_Ezic_Security_HashValue_MD5", f.hashOf(uv))
+	uv.Set("Ecom_Ezic_Security_HashValue_MD5", f.HashOf(uv))
 	return uv
 }
 
@@ -199,7 +199,7 @@ func TestPostbackSourceAllowList(t *testing.T) {
 	if err := n.Configure(context.Background(), []byte(s)); err != nil {
 		t.Fatal(err)
 	}
-	req := postback(f.postback("o1", "SALE", "1.00", clock.t))
+	req := postback(f.Postback("o1", "SALE", "1.00", clock.t))
 	if _, err := n.ParseWebhook(context.Background(), req); errs.CodeOf(err) != errs.Unauthenticated {
 		t.Fatalf("from 127.0.0.1: %v", err)
 	}
@@ -218,7 +218,7 @@ func TestReturnRefusesForgedAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back := f.pay(co.Fields, cardApprove)
+	back := f.Pay(co.Fields, cardApprove)
 	back.Set("Ecom_Ezic_Response_StatusCode", "1") // the fake approves with T in test mode
 	r, _ := n.ServeHTTP(ctx, processor.HTTPRequest{Method: "POST", Path: "/pay/netbilling/return", Body: []byte(back.Encode())})
 	if r.Status != 400 {

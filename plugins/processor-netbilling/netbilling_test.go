@@ -44,9 +44,9 @@ func TestMain(m *testing.M) {
 func settingsFor(t *testing.T, f *fakeNB, stateFile string) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{
-		"account_id": f.account, "site_tag": f.site, "integrity_key": f.key,
-		"direct_url": f.url("/gw/sas/direct3.1"), "getid_url": f.url("/gw/native/getid1.0"), "poll_url": f.url("/gw/native/poll1.0"),
-		"form_url": f.url("/gw/native/interactive2.2"), "state_file": stateFile,
+		"account_id": f.Account, "site_tag": f.Site, "integrity_key": f.Key,
+		"direct_url": f.URL("/gw/sas/direct3.1"), "getid_url": f.URL("/gw/native/getid1.0"), "poll_url": f.URL("/gw/native/poll1.0"),
+		"form_url": f.URL("/gw/native/interactive2.2"), "state_file": stateFile,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -85,11 +85,11 @@ func tokenise(t *testing.T, p processor.Processor, f *fakeNB, card string) proce
 	if err != nil {
 		t.Fatalf("StartCheckout: %v", err)
 	}
-	if co.Method != http.MethodPost || co.URL != f.url("/gw/native/interactive2.2") ||
+	if co.Method != http.MethodPost || co.URL != f.URL("/gw/native/interactive2.2") ||
 		co.Fields["Ecom_Ezic_Fulfillment_ReturnURL"] != "https://camkit.test/pay/netbilling/return" || co.Fields["Ecom_Ezic_Payment_AuthorizationType"] != "AUTH" {
 		t.Fatalf("checkout %+v", co)
 	}
-	back := f.pay(co.Fields, card)
+	back := f.Pay(co.Fields, card)
 	resp, err := p.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/netbilling/return", Body: []byte(back.Encode()),
 		Headers: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}})
 	if err != nil || resp.Status != http.StatusSeeOther {
@@ -129,14 +129,14 @@ func TestConformance(t *testing.T) {
 			}
 		},
 		Webhook: func(t *testing.T) processor.WebhookRequest {
-			return postback(f.postback(uniq("order"), "SALE", "19.99", time.Now().UTC()))
+			return postback(f.Postback(uniq("order"), "SALE", "19.99", time.Now().UTC()))
 		},
 	})
 	// Every card check was voided, so no viewer keeps a $1 hold.
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	checks := 0
-	for _, tx := range f.txns {
+	for _, tx := range f.Txns {
 		if tx.Type == "A" && tx.Amount == 100 && tx.Orig == "" {
 			checks++
 			if !tx.Voided && tx.Card != cardUnavailable && tx.Card != cardSlow {
@@ -147,7 +147,7 @@ func TestConformance(t *testing.T) {
 	if checks < 4 {
 		t.Fatalf("%d card checks seen", checks)
 	}
-	for _, r := range f.log {
+	for _, r := range f.Log {
 		if a := r.Get("amount"); a != "" && (len(a) < 4 || a[len(a)-3] != '.') {
 			t.Errorf("amount %q is not dollars with two decimals", a)
 		}
@@ -173,7 +173,7 @@ func TestCaptureTimeoutAfterAcceptIsNotRepeated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.set(func() { f.captureDelay = 3 * time.Second })
+	f.Set(func() { f.CaptureDelay = 3 * time.Second })
 	req := processor.CaptureRequest{IdempotencyKey: "seat/1/capture", AuthorizationReference: a.Reference, Amount: money.Money{Amount: 1800, Currency: "USD"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	_, err = p.Capture(ctx, req)
@@ -181,10 +181,10 @@ func TestCaptureTimeoutAfterAcceptIsNotRepeated(t *testing.T) {
 	if errs.CodeOf(err) != errs.Timeout || !errs.IsRetryable(err) {
 		t.Fatalf("capture past the deadline: %v, want a retryable timeout", err)
 	}
-	if f.count("D") != 1 {
-		t.Fatalf("the fake applied %d captures, want 1", f.count("D"))
+	if f.Count("D") != 1 {
+		t.Fatalf("the fake applied %d captures, want 1", f.Count("D"))
 	}
-	f.set(func() { f.captureDelay = 0 })
+	f.Set(func() { f.CaptureDelay = 0 })
 	c, err := settled(t, func() (processor.CaptureResult, error) { return p.Capture(context.Background(), req) })
 	if err != nil || c.Amount.Amount != 1800 || c.Released.Amount != 700 || c.Reference == "" {
 		t.Fatalf("retry: %+v, %v", c, err)
@@ -193,7 +193,7 @@ func TestCaptureTimeoutAfterAcceptIsNotRepeated(t *testing.T) {
 	if err != nil || again != c {
 		t.Fatalf("third try %+v, %v; want %+v", again, err, c)
 	}
-	if n, sent := f.count("D"), f.requests("D"); n != 1 || sent != 1 {
+	if n, sent := f.Count("D"), f.Requests("D"); n != 1 || sent != 1 {
 		t.Fatalf("captures applied %d, sent %d; want 1 and 1", n, sent)
 	}
 	if _, err := p.Refund(context.Background(), processor.RefundRequest{IdempotencyKey: "seat/1/refund", Reference: c.Reference, Amount: c.Amount}); err != nil {
@@ -207,7 +207,7 @@ func TestServerErrorThenRetry(t *testing.T) {
 	f := newFakeNB(t)
 	p := start(t, f)
 	card := tokenise(t, p, f, cardApprove)
-	f.set(func() { f.fail5xx = 1 })
+	f.Set(func() { f.Fail5xx = 1 })
 	req := processor.ChargeRequest{IdempotencyKey: "wallet/3/pack", Credential: card, Amount: money.Money{Amount: 4999, Currency: "USD"}}
 	if _, err := p.Charge(context.Background(), req); errs.CodeOf(err) != errs.Unavailable || !errs.IsRetryable(err) {
 		t.Fatalf("charge during a 500: %v", err)
@@ -216,10 +216,10 @@ func TestServerErrorThenRetry(t *testing.T) {
 	if err != nil || c.Amount.Amount != 4999 {
 		t.Fatalf("retry: %+v, %v", c, err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.counts["S"] != 1 || len(f.log) < 2 || f.log[len(f.log)-1].Get("trans_id") != f.log[len(f.log)-2].Get("trans_id") {
-		t.Fatalf("sales %d; the retry must reuse the trans_id", f.counts["S"])
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	if f.Counts["S"] != 1 || len(f.Log) < 2 || f.Log[len(f.Log)-1].Get("trans_id") != f.Log[len(f.Log)-2].Get("trans_id") {
+		t.Fatalf("sales %d; the retry must reuse the trans_id", f.Counts["S"])
 	}
 }
 
@@ -249,7 +249,7 @@ func TestPurchaseAtCheckoutAndPostback(t *testing.T) {
 		t.Fatalf("before any answer: %+v, %v", res, err)
 	}
 	// The viewer closes the tab: only NETbilling's postback arrives.
-	back := f.pay(co.Fields, cardApprove)
+	back := f.Pay(co.Fields, cardApprove)
 	res, err := p.ParseWebhook(ctx, postback(back))
 	if err != nil || len(res.Events) != 1 {
 		t.Fatalf("postback: %+v, %v", res, err)
@@ -279,7 +279,7 @@ func TestPurchaseAtCheckoutAndPostback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, _ = p.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/netbilling/return", Body: []byte(f.pay(declined.Fields, cardFormDecline).Encode())})
+	r, _ = p.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: "/pay/netbilling/return", Body: []byte(f.Pay(declined.Fields, cardFormDecline).Encode())})
 	if !strings.Contains(r.Headers.Get("Location"), "status=declined") {
 		t.Fatalf("declined return: %d %v", r.Status, r.Headers)
 	}

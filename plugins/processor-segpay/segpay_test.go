@@ -68,7 +68,7 @@ func buyFirst(t *testing.T, p processor.Processor, f *fakeSegpay, card string) p
 	if err != nil || !res.Pending {
 		t.Fatalf("before the postback: %+v %v, want pending", res, err)
 	}
-	postback := f.purchase(t, co.URL, card, true)
+	postback := f.Purchase(t, co.URL, card, true)
 	wr, err := p.ParseWebhook(ctx, postback)
 	if err != nil || len(wr.Events) != 1 || wr.Events[0].Type != processor.EventSale || string(wr.Response.Body) != "OK" {
 		t.Fatalf("TransPost: %+v %v", wr, err)
@@ -84,7 +84,7 @@ func buyFirst(t *testing.T, p processor.Processor, f *fakeSegpay, card string) p
 func TestConformance(t *testing.T) {
 	f := newFakeSegpay(t)
 	plugintest.Processor(t, pluginBinary, plugintest.ProcessorOptions{
-		Settings: f.settings(t, filepath.Join(t.TempDir(), "state.json"), nil),
+		Settings: f.Settings(t, filepath.Join(t.TempDir(), "state.json"), nil),
 		Currency: "USD",
 		Amount:   2000,
 		Credentials: func(t *testing.T, p processor.Processor) plugintest.TestCredentials {
@@ -108,7 +108,7 @@ func newTestPlugin(t *testing.T, f *fakeSegpay, stateFile string) *Segpay {
 	if stateFile == "" {
 		stateFile = filepath.Join(t.TempDir(), "state.json")
 	}
-	if err := s.Configure(context.Background(), f.settings(t, stateFile, nil)); err != nil {
+	if err := s.Configure(context.Background(), f.Settings(t, stateFile, nil)); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -127,11 +127,11 @@ func TestTimeoutAfterAcceptedCaptureIsNotCapturedTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.lastAuthAm != "30.00" {
-		t.Fatalf("PostPayAuth amount %q, want 30.00", f.lastAuthAm)
+	if f.LastAuthAm != "30.00" {
+		t.Fatalf("PostPayAuth amount %q, want 30.00", f.LastAuthAm)
 	}
 	req := processor.CaptureRequest{IdempotencyKey: "seat/3/capture", AuthorizationReference: a.Reference, Amount: usd(1850)}
-	_, err = s.Capture(f.hangNextBooking(t), req)
+	_, err = s.Capture(f.HangNextBooking(t), req)
 	if errs.CodeOf(err) != errs.Timeout || !errs.IsRetryable(err) {
 		t.Fatalf("capture past its deadline: %v", err)
 	}
@@ -147,9 +147,9 @@ func TestTimeoutAfterAcceptedCaptureIsNotCapturedTwice(t *testing.T) {
 	if err != nil || again != c {
 		t.Fatalf("second retry %+v %v", again, err)
 	}
-	f.mu.Lock()
-	captures, captured := f.captures, f.auths[a.Reference].Captured
-	f.mu.Unlock()
+	f.Mu.Lock()
+	captures, captured := f.Captures, f.Auths[a.Reference].Captured
+	f.Mu.Unlock()
 	if captures != 1 || captured == nil || *captured != usd(1850) {
 		t.Fatalf("the fake counted %d captures (%v), want 1 of 18.50", captures, captured)
 	}
@@ -167,22 +167,22 @@ func TestLostOneClickAnswerSettlesByTransPost(t *testing.T) {
 	cred := buyFirst(t, s, f, cardApprove)
 	ctx := context.Background()
 	req := processor.ChargeRequest{IdempotencyKey: "tip/42", Credential: cred, Amount: usd(500)}
-	_, err := s.Charge(f.hangNextBooking(t), req)
+	_, err := s.Charge(f.HangNextBooking(t), req)
 	if errs.CodeOf(err) != errs.Timeout {
 		t.Fatalf("charge past its deadline: %v", err)
 	}
 	if _, err := s.Charge(ctx, req); errs.CodeOf(err) != errs.Unavailable || !errs.IsRetryable(err) {
 		t.Fatalf("retry before the postback: %v", err)
 	}
-	f.mu.Lock()
+	f.Mu.Lock()
 	var tranid string
-	for id, sale := range f.sales {
+	for id, sale := range f.Sales {
 		if sale.Key == "tip/42" {
 			tranid = id
 		}
 	}
-	oneclicks := f.oneclicks
-	f.mu.Unlock()
+	oneclicks := f.Oneclicks
+	f.Mu.Unlock()
 	if tranid == "" || oneclicks != 1 {
 		t.Fatalf("the fake booked %d one-click sales (%q)", oneclicks, tranid)
 	}
@@ -195,9 +195,9 @@ func TestLostOneClickAnswerSettlesByTransPost(t *testing.T) {
 	if err != nil || res.Reference != tranid || res.Amount != usd(500) {
 		t.Fatalf("retry after the postback: %+v %v", res, err)
 	}
-	f.mu.Lock()
-	oneclicks = f.oneclicks
-	f.mu.Unlock()
+	f.Mu.Lock()
+	oneclicks = f.Oneclicks
+	f.Mu.Unlock()
 	if oneclicks != 1 {
 		t.Fatalf("%d one-click sales, want 1", oneclicks)
 	}
@@ -212,16 +212,16 @@ func TestVoidAndAmounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.lastAuthAm != "922337203685.47" {
-		t.Fatalf("large amount went out as %q", f.lastAuthAm)
+	if f.LastAuthAm != "922337203685.47" {
+		t.Fatalf("large amount went out as %q", f.LastAuthAm)
 	}
 	v, err := s.Void(ctx, processor.VoidRequest{IdempotencyKey: "seat/5/void/1", AuthorizationReference: a.Reference})
 	if err != nil || v.Amount != a.Amount {
 		t.Fatalf("void %+v %v", v, err)
 	}
-	f.mu.Lock()
-	voided := f.auths[a.Reference].Voided
-	f.mu.Unlock()
+	f.Mu.Lock()
+	voided := f.Auths[a.Reference].Voided
+	f.Mu.Unlock()
 	if !voided {
 		t.Fatal("the fake's authorisation is not released")
 	}
@@ -230,7 +230,7 @@ func TestVoidAndAmounts(t *testing.T) {
 		t.Fatalf("JPY on a USD price point: %v", err)
 	}
 	off := newSegpay(time.Now)
-	if err := off.Configure(ctx, f.settings(t, filepath.Join(t.TempDir(), "s.json"), map[string]any{"void_by_zero_capture": false})); err != nil {
+	if err := off.Configure(ctx, f.Settings(t, filepath.Join(t.TempDir(), "s.json"), map[string]any{"void_by_zero_capture": false})); err != nil {
 		t.Fatal(err)
 	}
 	caps, _ := off.Capabilities(ctx)
@@ -251,7 +251,7 @@ func TestDeclinedFirstPurchase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ParseWebhook(ctx, f.purchase(t, co.URL, cardApprove, false)); err != nil {
+	if _, err := s.ParseWebhook(ctx, f.Purchase(t, co.URL, cardApprove, false)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.CompleteCheckout(ctx, processor.CompleteCheckoutRequest{CheckoutReference: co.Reference})
@@ -328,7 +328,7 @@ func TestPostbacks(t *testing.T) {
 func TestConfigureRefusesBadSettings(t *testing.T) {
 	f := newFakeSegpay(t)
 	good := map[string]any{}
-	if err := json.Unmarshal(f.settings(t, filepath.Join(t.TempDir(), "s.json"), nil), &good); err != nil {
+	if err := json.Unmarshal(f.Settings(t, filepath.Join(t.TempDir(), "s.json"), nil), &good); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
