@@ -118,7 +118,7 @@ func runServer(stepList string, joins int, window time.Duration, bitrate, udpPor
 		}
 		fmt.Printf("WHEP join -> first keyframe (%d sequential joins, 600 ms apart): p50 %.0f ms, p95 %.0f ms\n", r.Joined, r.JoinP50, r.JoinP95)
 	}
-	fmt.Printf("%6s %8s %10s %10s %8s %10s %12s %12s %12s %12s %16s\n", "subs", "joined", "expected", "received", "loss%", "pub pkt/s", "kbit/s/sub", "sfu cores", "cores/sub", "subs' cores", "join p50/p95 ms")
+	fmt.Printf("%6s %8s %10s %10s %8s %10s %12s %12s %12s %14s %12s %16s\n", "subs", "joined", "expected", "received", "loss%", "pub pkt/s", "kbit/s/sub", "sfu cores", "cores/sub", "sfu us/packet", "subs' cores", "join p50/p95 ms")
 	best := 0
 	nominal := float64(30*((bitrate/8/30+1099)/1100) + 50)
 	for _, s := range strings.Split(stepList, ",") {
@@ -131,7 +131,10 @@ func runServer(stepList string, joins int, window time.Duration, bitrate, udpPor
 			return err
 		}
 		kbps := float64(r.Bytes) * 8 / 1000 / r.WindowSec / float64(max(n, 1))
-		fmt.Printf("%6d %8d %10d %10d %8.3f %10.0f %12.0f %12.3f %12.5f %12.3f %9.0f/%-6.0f\n", n, r.Joined, r.Expected, r.Received, 100*r.Loss, r.PubRate, kbps, sfuCores, sfuCores/float64(n), r.ChildCPU, r.JoinP50, r.JoinP95)
+		// SFU CPU per packet delivered: the figure that does not depend on
+		// how much CPU a busy machine leaves the harness.
+		usPerPacket := sfuCores * r.WindowSec * 1e6 / float64(max(r.Received, 1))
+		fmt.Printf("%6d %8d %10d %10d %8.3f %10.0f %12.0f %12.3f %12.5f %14.1f %12.3f %9.0f/%-6.0f\n", n, r.Joined, r.Expected, r.Received, 100*r.Loss, r.PubRate, kbps, sfuCores, sfuCores/float64(n), usPerPacket, r.ChildCPU, r.JoinP50, r.JoinP95)
 		// A step only counts if the publisher kept its rate: on a machine
 		// busy with other work a starved sender would flatter the loss.
 		// Subscribers that fall behind (their process starved) see fewer
