@@ -338,7 +338,9 @@ func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time, careful bool) ([]Tr
 		}
 		return nil, nil, err
 	}
-	if careful || resolves {
+	// On PostgreSQL the rows are written before the checks (see
+	// applyPostgres), so the look-up must come first there.
+	if careful || resolves || l.db.Dialect() == store.Postgres {
 		looked = true
 		out, done, err := lookup()
 		if err != nil || done {
@@ -397,10 +399,6 @@ func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time, careful bool) ([]Tr
 
 	// 4. Plan every transfer, checking holds, and find the accounts whose
 	// constrained side grows: only those are locked.
-	type planned struct {
-		t             Transfer
-		debit, credit vec
-	}
 	plan := make([]planned, len(ops))
 	flagsOf := map[int64]Flags{}
 	var lock []int64
@@ -470,130 +468,82 @@ func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time, careful bool) ([]Tr
 		plan[i] = planned{t: t, debit: d, credit: c}
 	}
 
-	// 5. Lock the accounts whose limit is at stake, in ascending id order in
-	// one statement, then read the balances of every touched account.
-	if len(lock) > 0 && l.db.Dialect() == store.Postgres {
-		sort.Slice(lock, func(i, j int) bool { return lock[i] < lock[j] })
-		var got []int64
-		if err := tx.Raw("SELECT id FROM ledger_accounts WHERE id IN ? ORDER BY id FOR NO KEY UPDATE", lock).Scan(&got).Error; err != nil {
-			return nil, nil, err
-		}
-	}
 	touched := make([]int64, 0, 2*len(plan))
 	seenAcc := map[int64]bool{}
-	for _, p := range plan {
-		for _, id := range []int64{p.t.DebitAccountID, p.t.CreditAccountID} {
-			if !seenAcc[id] {
-				seenAcc[id] = true
-				touched = append(touched, id)
-			}
-		}
-	}
-	sort.Slice(touched, func(i, j int) bool { return touched[i] < touched[j] })
-	bal, err := sumBalances(tx, touched)
-	if err != nil {
-		return nil, nil, err
-	}
-
-	// 6. Apply in order, checking overflow everywhere and limits where locked.
-	delta := make(map[int64]vec, len(touched))
+	delta := make(map[int64]vec, 2*len(plan))
 	for _, p := range plan {
 		for _, leg := range []struct {
 			id int64
 			v  vec
 		}{{p.t.DebitAccountID, p.debit}, {p.t.CreditAccountID, p.credit}} {
-			b := bal[leg.id]
-			if !b.add(leg.v) {
-				return refuse(errs.E(errs.Limit, "transfer %q: a balance of account %d would overflow int64", p.t.Key, leg.id))
+			if !seenAcc[leg.id] {
+				seenAcc[leg.id] = true
+				touched = append(touched, leg.id)
 			}
-			bal[leg.id] = b
-			dd := delta[leg.id]
-			dd.add(leg.v)
-			delta[leg.id] = dd
-			if lockSet[leg.id] {
-				if why := limitFault(flagsOf[leg.id], b); why != "" {
-					code := p.t.Debit
-					if leg.id == p.t.CreditAccountID {
-						code = p.t.Credit
+			d := delta[leg.id]
+			d.add(leg.v) // an overflow here is found by check below
+			delta[leg.id] = d
+		}
+	}
+	sort.Slice(touched, func(i, j int) bool { return touched[i] < touched[j] })
+	sort.Slice(lock, func(i, j int) bool { return lock[i] < lock[j] })
+
+	// check applies the plan in order to bal, the balances of the accounts
+	// for which want holds, and reports the first overflow or broken limit.
+	check := func(bal map[int64]vec, want func(int64) bool) error {
+		for _, p := range plan {
+			for _, leg := range []struct {
+				id int64
+				v  vec
+			}{{p.t.DebitAccountID, p.debit}, {p.t.CreditAccountID, p.credit}} {
+				if !want(leg.id) {
+					continue
+				}
+				b := bal[leg.id]
+				if !b.add(leg.v) {
+					return errs.E(errs.Limit, "transfer %q: a balance of account %d would overflow int64", p.t.Key, leg.id)
+				}
+				bal[leg.id] = b
+				if lockSet[leg.id] {
+					if why := limitFault(flagsOf[leg.id], b); why != "" {
+						code := p.t.Debit
+						if leg.id == p.t.CreditAccountID {
+							code = p.t.Credit
+						}
+						return errs.E(errs.Limit, "transfer %q: account %s (%s): %s", p.t.Key, code, p.t.Amount.Currency, why)
 					}
-					return refuse(errs.E(errs.Limit, "transfer %q: account %s (%s): %s", p.t.Key, code, p.t.Amount.Currency, why))
 				}
 			}
 		}
+		return nil
 	}
 
-	// 7. Write the transfers.
-	var sb strings.Builder
-	ins := make([]any, 0, 10*len(plan))
-	sb.WriteString(`INSERT INTO ledger_transfers (idempotency_key, kind, debit_account_id, credit_account_id,
-		amount, currency, pending_id, timeout_at, memo, created_at) VALUES `)
-	for i, p := range plan {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		var pending, timeout any
-		if p.t.PendingID != 0 {
-			pending = p.t.PendingID
-		}
-		if !p.t.TimeoutAt.IsZero() {
-			timeout = p.t.TimeoutAt
-		}
-		ins = append(ins, p.t.Key, string(p.t.Kind), p.t.DebitAccountID, p.t.CreditAccountID,
-			p.t.Amount.Amount, p.t.Amount.Currency, pending, timeout, p.t.Memo, now)
+	if l.db.Dialect() == store.Postgres {
+		return l.applyPostgres(tx, plan, now, touched, lock, lockSet, delta, check, accounts, refuse)
 	}
-	sb.WriteString(" RETURNING id, idempotency_key")
-	rows, err := tx.Raw(sb.String(), ins...).Rows()
+
+	// SQLite: one writer at a time, so no lock is needed; read the balances
+	// of every touched account and check.
+	bal, err := sumBalances(tx, touched)
 	if err != nil {
 		return nil, nil, err
 	}
-	ids := make(map[string]int64, len(plan))
-	for rows.Next() {
-		var id int64
-		var key string
-		if err := rows.Scan(&id, &key); err != nil {
-			rows.Close()
-			return nil, nil, err
-		}
-		ids[key] = id
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
-	}
-	out := make([]Transfer, len(plan))
-	for i, p := range plan {
-		p.t.ID = ids[p.t.Key]
-		if p.t.ID == 0 {
-			return nil, nil, errs.E(errs.Internal, "transfer %q: no id returned", p.t.Key)
-		}
-		out[i] = p.t
+	if err := check(bal, func(int64) bool { return true }); err != nil {
+		return refuse(err)
 	}
 
+	// 7. Write the transfers.
+	out, err := insertTransfers(tx, plan, now, false)
+	if err != nil {
+		return nil, nil, err
+	}
 	if l.afterInsert != nil {
 		if err := l.afterInsert(); err != nil {
 			return nil, nil, err
 		}
 	}
 
-	// 8. Move the balances: one shard per account, accounts in id order.
-	if l.db.Dialect() == store.Postgres {
-		var ids []int64
-		var deltas []vec
-		for _, id := range touched {
-			if d := delta[id]; !d.zero() {
-				ids = append(ids, id)
-				deltas = append(deltas, d)
-			}
-		}
-		if len(ids) > 0 {
-			if err := l.addBalances(tx.Statement.Context, tx.Statement.ConnPool, ids, deltas); err != nil {
-				return nil, nil, err
-			}
-		}
-		return out, accounts, nil
-	}
-	// SQLite has one writer at a time: any shard will do.
+	// 8. Move the balances: one writer at a time, so any shard will do.
 	var ub strings.Builder
 	up := make([]any, 0, 6*len(touched))
 	ub.WriteString(`INSERT INTO ledger_balances (account_id, shard, debits_pending, debits_posted, credits_pending, credits_posted) VALUES `)
@@ -610,17 +560,184 @@ func (l *Ledger) apply(tx *gorm.DB, ops []op, now time.Time, careful bool) ([]Tr
 		ub.WriteString("(?, ?, ?, ?, ?, ?)")
 		up = append(up, id, rand.IntN(l.shards), d.dp, d.dpo, d.cp, d.cpo)
 	}
-	ub.WriteString(` ON CONFLICT (account_id, shard) DO UPDATE SET
-		debits_pending = ledger_balances.debits_pending + excluded.debits_pending,
-		debits_posted = ledger_balances.debits_posted + excluded.debits_posted,
-		credits_pending = ledger_balances.credits_pending + excluded.credits_pending,
-		credits_posted = ledger_balances.credits_posted + excluded.credits_posted`)
+	ub.WriteString(upsertBalance)
 	if n > 0 {
 		if err := tx.Exec(ub.String(), up...).Error; err != nil {
 			return nil, nil, err
 		}
 	}
 	return out, accounts, nil
+}
+
+// planned is one transfer of a batch, ready to write, and what it does to
+// its two accounts.
+type planned struct {
+	t             Transfer
+	debit, credit vec
+}
+
+// applyPostgres writes a planned batch on PostgreSQL in the lock order the
+// fast path uses (migrations/postgres/00005): transfer rows in key order,
+// unlocked balance shards (ledger_add_balances), account locks in ascending
+// id, then shard 0 of the locked accounts. Locks are held from the lock
+// statement to the commit only.
+func (l *Ledger) applyPostgres(tx *gorm.DB, plan []planned, now time.Time, touched, lock []int64, lockSet map[int64]bool,
+	delta map[int64]vec, check func(map[int64]vec, func(int64) bool) error, accounts map[string]Account,
+	refuse func(error) ([]Transfer, map[string]Account, error)) ([]Transfer, map[string]Account, error) {
+	ctx, conn := tx.Statement.Context, tx.Statement.ConnPool
+	unlocked := func(id int64) bool { return !lockSet[id] }
+	var free []int64
+	for _, id := range touched {
+		if unlocked(id) {
+			free = append(free, id)
+		}
+	}
+	// Unlocked accounts: an int64 check on their current sums (racy: they
+	// are not locked, as before the fast path).
+	bal, err := sumBalances(tx, free)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := check(bal, unlocked); err != nil {
+		return refuse(err)
+	}
+	out, err := insertTransfers(tx, plan, now, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if l.afterInsert != nil {
+		if err := l.afterInsert(); err != nil {
+			return nil, nil, err
+		}
+	}
+	var ids []int64
+	var deltas []vec
+	for _, id := range free {
+		if d := delta[id]; !d.zero() {
+			ids = append(ids, id)
+			deltas = append(deltas, d)
+		}
+	}
+	if len(ids) > 0 {
+		if err := l.addBalances(ctx, conn, ids, deltas); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(lock) == 0 {
+		return out, accounts, nil
+	}
+	var got []int64
+	if err := tx.Raw("SELECT id FROM ledger_accounts WHERE id IN ? ORDER BY id FOR NO KEY UPDATE", lock).Scan(&got).Error; err != nil {
+		return nil, nil, err
+	}
+	if bal, err = sumBalances(tx, lock); err != nil {
+		return nil, nil, err
+	}
+	if err := check(bal, func(id int64) bool { return lockSet[id] }); err != nil {
+		return refuse(err)
+	}
+	var ub strings.Builder
+	up := make([]any, 0, 5*len(lock))
+	ub.WriteString(`INSERT INTO ledger_balances (account_id, shard, debits_pending, debits_posted, credits_pending, credits_posted) VALUES `)
+	n := 0
+	for _, id := range lock {
+		d := delta[id]
+		if d.zero() {
+			continue
+		}
+		if n > 0 {
+			ub.WriteString(", ")
+		}
+		n++
+		ub.WriteString("(?, 0, ?, ?, ?, ?)")
+		up = append(up, id, d.dp, d.dpo, d.cp, d.cpo)
+	}
+	ub.WriteString(upsertBalance)
+	if n > 0 {
+		if err := tx.Exec(ub.String(), up...).Error; err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, accounts, nil
+}
+
+const upsertBalance = ` ON CONFLICT (account_id, shard) DO UPDATE SET
+		debits_pending = ledger_balances.debits_pending + excluded.debits_pending,
+		debits_posted = ledger_balances.debits_posted + excluded.debits_posted,
+		credits_pending = ledger_balances.credits_pending + excluded.credits_pending,
+		credits_posted = ledger_balances.credits_posted + excluded.credits_posted`
+
+// insertTransfers writes the planned transfers and returns them with their
+// ids, ascending in batch order. With keyOrder (PostgreSQL), the rows go in
+// in idempotency-key order, so two batches sharing keys wait for each other
+// in one order; their ids are still drawn in batch order.
+func insertTransfers(tx *gorm.DB, plan []planned, now time.Time, keyOrder bool) ([]Transfer, error) {
+	var sb strings.Builder
+	ins := make([]any, 0, 11*len(plan))
+	if keyOrder {
+		sb.WriteString(`WITH ids AS MATERIALIZED (
+			SELECT g, nextval(pg_get_serial_sequence('ledger_transfers', 'id')) AS id FROM generate_series(1, ?) AS g)
+		INSERT INTO ledger_transfers (id, idempotency_key, kind, debit_account_id, credit_account_id,
+			amount, currency, pending_id, timeout_at, memo, created_at)
+		SELECT ids.id, v.k, v.kind, v.d, v.c, v.amount, v.cur, v.p, v.t, v.memo, v.at FROM (VALUES `)
+		ins = append(ins, len(plan))
+	} else {
+		sb.WriteString(`INSERT INTO ledger_transfers (idempotency_key, kind, debit_account_id, credit_account_id,
+			amount, currency, pending_id, timeout_at, memo, created_at) VALUES `)
+	}
+	for i, p := range plan {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		if keyOrder {
+			sb.WriteString("(CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), " +
+				"CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TIMESTAMPTZ), CAST(? AS TEXT), CAST(? AS TIMESTAMPTZ))")
+			ins = append(ins, i+1)
+		} else {
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		}
+		var pending, timeout any
+		if p.t.PendingID != 0 {
+			pending = p.t.PendingID
+		}
+		if !p.t.TimeoutAt.IsZero() {
+			timeout = p.t.TimeoutAt
+		}
+		ins = append(ins, p.t.Key, string(p.t.Kind), p.t.DebitAccountID, p.t.CreditAccountID,
+			p.t.Amount.Amount, p.t.Amount.Currency, pending, timeout, p.t.Memo, now)
+	}
+	if keyOrder {
+		sb.WriteString(`) AS v (ord, k, kind, d, c, amount, cur, p, t, memo, at)
+			JOIN ids ON ids.g = v.ord ORDER BY v.k COLLATE "C"`)
+	}
+	sb.WriteString(" RETURNING id, idempotency_key")
+	rows, err := tx.Raw(sb.String(), ins...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]int64, len(plan))
+	for rows.Next() {
+		var id int64
+		var key string
+		if err := rows.Scan(&id, &key); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids[key] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Transfer, len(plan))
+	for i, p := range plan {
+		p.t.ID = ids[p.t.Key]
+		if p.t.ID == 0 {
+			return nil, errs.E(errs.Internal, "transfer %q: no id returned", p.t.Key)
+		}
+		out[i] = p.t
+	}
+	return out, nil
 }
 
 // holdOf finds the hold o resolves among loaded transfers.
