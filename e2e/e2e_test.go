@@ -290,7 +290,7 @@ func (b *tab) screenshot(file string) {
 	b.t.Helper()
 	ctx, cancel := b.within(30 * time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Fatalf("screenshot: %v", err)
 	}

@@ -120,7 +120,7 @@ func (p *Product) homeData(c *fiber.Ctx) (*theme.HomePage, error) {
 	if err != nil {
 		return nil, err
 	}
-	models, err := p.Accounts.Models(ctx, accounts.ModelFilter{Query: q, Tag: tag, Limit: 1000})
+	models, err := p.directory.models(ctx, p.Accounts, q, tag)
 	if err != nil {
 		return nil, err
 	}

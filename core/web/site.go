@@ -35,6 +35,7 @@ type Product struct {
 	ModelSignup bool
 
 	csrfCheck  fiber.Handler
+	directory  directory
 	verifyMu   sync.Mutex
 	lastVerify *theme.LedgerVerify
 }

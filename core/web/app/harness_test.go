@@ -31,7 +31,7 @@ import (
 // site is the whole product on PostgreSQL with the real plugin processes,
 // served on a loopback port, as `camkit serve` assembles it.
 type site struct {
-	t    *testing.T
+	t    testing.TB
 	url  string
 	app  *app.App
 	srv  *web.Server
@@ -39,7 +39,7 @@ type site struct {
 	host *pluginhost.Host
 }
 
-func newSite(t *testing.T, tweak func(*config.Config)) *site {
+func newSite(t testing.TB, tweak func(*config.Config)) *site {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.Postgres(t)
@@ -215,7 +215,7 @@ func (b *browser) login(email string) {
 }
 
 // must fails the test unless the answer has the status.
-func (r resp) must(t *testing.T, code int, what string) resp {
+func (r resp) must(t testing.TB, code int, what string) resp {
 	t.Helper()
 	if r.code != code {
 		body := r.body
@@ -227,7 +227,7 @@ func (r resp) must(t *testing.T, code int, what string) resp {
 	return r
 }
 
-func (r resp) json(t *testing.T, v any) {
+func (r resp) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(r.body), v); err != nil {
 		t.Fatalf("decode %q: %v", r.body, err)
@@ -259,3 +259,11 @@ func findAttr(body, prefix string) string {
 }
 
 func mustRE(expr string) *regexp.Regexp { return regexp.MustCompile(expr) }
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
