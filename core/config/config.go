@@ -147,8 +147,13 @@ func Load(path string, env []string) (Config, error) {
 		if !md.IsDefined("chat", "tip_presets") {
 			cfg.Chat.TipPresets = DefaultChat().TipPresets
 		}
-		if und := md.Undecoded(); len(und) > 0 {
-			return Config{}, fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+		for _, k := range md.Undecoded() {
+			// A plugin's settings are its own, free-form (the decoder reports
+			// some quoted keys of nested settings tables as undecoded).
+			if len(k) > 3 && k[0] == "plugin" && k[2] == "settings" {
+				continue
+			}
+			return Config{}, fmt.Errorf("config %s: unknown key %q", path, k.String())
 		}
 	}
 	if err := applyEnv(&cfg, env); err != nil {

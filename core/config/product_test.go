@@ -1,0 +1,72 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The example file documents every key: it must load, and say what Default says.
+func TestExampleFileLoadsWithTheProductSections(t *testing.T) {
+	c, err := Load("../../camkit.example.toml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Default()
+	if len(c.CreditPacks) != len(d.CreditPacks) || c.CreditPacks[1] != d.CreditPacks[1] {
+		t.Errorf("example packs %+v, default %+v", c.CreditPacks, d.CreditPacks)
+	}
+	if c.Billing != d.Billing || c.Security != d.Security || c.Chat.MaxTip != d.Chat.MaxTip || c.Stream.MediaTimeout != d.Stream.MediaTimeout {
+		t.Errorf("example differs from the default:\n%+v\n%+v", c.Billing, d.Billing)
+	}
+	if c.SecureCookies() {
+		t.Error("auto on an http public URL must not set Secure cookies")
+	}
+	c.HTTP.PublicURL = "https://cams.example"
+	if !c.SecureCookies() {
+		t.Error("auto on an https public URL must set Secure cookies")
+	}
+}
+
+// A file's packs replace the defaults whole: no field leaks from a default pack.
+func TestCreditPacksFromAFileReplaceTheDefaults(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(f, []byte("[[credit_packs]]\nid = \"x\"\nname = \"X\"\nprice = \"3\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.CreditPacks) != 1 || c.CreditPacks[0] != (CreditPack{ID: "x", Name: "X", Price: "3"}) {
+		t.Fatalf("packs %+v", c.CreditPacks)
+	}
+	if len(c.Chat.TipPresets) != 3 {
+		t.Fatalf("tip presets lost their default: %v", c.Chat.TipPresets)
+	}
+}
+
+func TestProductSectionsRefuseBadValues(t *testing.T) {
+	for _, c := range []struct{ env, want string }{
+		{"CAMKIT_SECURITY_COOKIE_SECURE=maybe", "cookie_secure"},
+		{"CAMKIT_SECURITY_MINIMUM_AGE=16", "minimum_age"},
+		{"CAMKIT_SECURITY_SECRET=short", "secret"},
+		{"CAMKIT_BILLING_GRANULARITY=hour", "granularity"},
+		{"CAMKIT_BILLING_MINIMUM_CHARGE=1.234", "minimum_charge"},
+		{"CAMKIT_BILLING_MINIMUM_CHARGE=-1", "minimum_charge"},
+		{"CAMKIT_BILLING_LEAD_SECONDS=400", "lead_seconds"},
+		{"CAMKIT_BILLING_FUNDING=cash", "funding"},
+		{"CAMKIT_STREAM_UDP_PORT=70000", "UDP"},
+		{"CAMKIT_STREAM_MEDIA_TIMEOUT=10ms", "media_timeout"},
+		{"CAMKIT_CHAT_MAX_TIP=0", "max_tip"},
+	} {
+		_, err := Load("", []string{c.env})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one naming %s", c.env, err, c.want)
+		}
+	}
+	if _, err := Load("", []string{"CAMKIT_BILLING_MAX_PAUSE_SECONDS=8", "CAMKIT_SECURITY_COOKIE_SECURE=false"}); err != nil {
+		t.Errorf("good overrides refused: %v", err)
+	}
+}
