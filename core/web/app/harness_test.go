@@ -19,6 +19,7 @@ import (
 	"github.com/camkit/camkit/core/accounts"
 	"github.com/camkit/camkit/core/config"
 	"github.com/camkit/camkit/core/pluginhost"
+	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/store/storetest"
 	"github.com/camkit/camkit/core/web"
 	"github.com/camkit/camkit/core/web/app"
@@ -41,8 +42,13 @@ type site struct {
 
 func newSite(t testing.TB, tweak func(*config.Config)) *site {
 	t.Helper()
+	return newSiteOn(t, storetest.Postgres(t), tweak)
+}
+
+// newSiteOn is newSite on a given database (the embedded SQLite default too).
+func newSiteOn(t testing.TB, db *store.DB, tweak func(*config.Config)) *site {
+	t.Helper()
 	ctx := context.Background()
-	db := storetest.Postgres(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := config.Default()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

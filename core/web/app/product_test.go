@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/store/storetest"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/theme"
 )
@@ -20,8 +21,9 @@ type world struct {
 	modelID, showID          string
 }
 
-func newWorld(t *testing.T) *world {
-	s := newSite(t, nil)
+func newWorld(t *testing.T) *world { return newWorldOn(t, newSite(t, nil)) }
+
+func newWorldOn(t *testing.T, s *site) *world {
 	w := &world{site: s, admin: s.browser("admin"), model: s.browser("model"), alice: s.browser("alice"), bob: s.browser("bob")}
 	if _, err := s.acc.CreateUser(context.Background(), accounts.NewUser{Email: "ops@example.com", DisplayName: "Ops",
 		Password: "correct horse battery", Role: accounts.RoleAdmin}); err != nil {
@@ -86,8 +88,14 @@ func (w *world) addCard(b *browser) {
 	}
 }
 
-func TestSiteFlowThroughTheThemeOnPostgres(t *testing.T) {
-	w := newWorld(t)
+func TestSiteFlowThroughTheThemeOnPostgres(t *testing.T) { siteFlow(t, newWorld(t)) }
+
+// The embedded default (`make run`) is SQLite: the same flow works there.
+func TestSiteFlowThroughTheThemeOnSQLite(t *testing.T) {
+	siteFlow(t, newWorldOn(t, newSiteOn(t, storetest.SQLite(t), nil)))
+}
+
+func siteFlow(t *testing.T, w *world) {
 	ctx := context.Background()
 
 	// The directory, the profile and the room, all through the theme plugin.
