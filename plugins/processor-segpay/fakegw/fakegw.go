@@ -49,12 +49,14 @@ type Auth struct {
 	Captured   *money.Money
 	Voided     bool
 	Refunded   bool
+	Reversed   int64 // refunded or charged back, minor units
 }
 
 type Sale struct {
 	Amount   money.Money
 	Refunded bool
 	Key      string
+	Reversed int64 // refunded or charged back, minor units
 }
 
 // Test cards: the outcome is chosen by the number. SourceIP is the address
@@ -378,9 +380,10 @@ func (f *Gateway) RefundPostback(tranID string, amount money.Money) (processor.W
 		return processor.WebhookRequest{}, err
 	}
 	if a := f.Auths[tranID]; a != nil {
-		a.Refunded = true
+		a.Refunded, a.Reversed = true, a.Reversed+amount.Amount
 	} else {
-		f.Sales[tranID].Refunded = true
+		s := f.Sales[tranID]
+		s.Refunded, s.Reversed = true, s.Reversed+amount.Amount
 	}
 	return f.transPostLocked("credit", tranID, "-"+got, ""), nil
 }
@@ -394,6 +397,11 @@ func (f *Gateway) ChargebackPostback(tranID string, amount money.Money, reason s
 	if err != nil {
 		return processor.WebhookRequest{}, err
 	}
+	if a := f.Auths[tranID]; a != nil {
+		a.Reversed += amount.Amount
+	} else {
+		f.Sales[tranID].Reversed += amount.Amount
+	}
 	f.Chargebacks++
 	return f.transPostLocked("chargeback", tranID, got, reason), nil
 }
@@ -402,12 +410,13 @@ func (f *Gateway) ChargebackPostback(tranID string, amount money.Money, reason s
 // decimal text.
 func (f *Gateway) reversibleLocked(tranID string, amount money.Money) (string, error) {
 	var took *money.Money
-	if a := f.Auths[tranID]; a != nil && !a.Refunded {
-		took = a.Captured
-	} else if s := f.Sales[tranID]; s != nil && !s.Refunded {
-		took = &s.Amount
+	var reversed int64
+	if a := f.Auths[tranID]; a != nil {
+		took, reversed = a.Captured, a.Reversed
+	} else if s := f.Sales[tranID]; s != nil {
+		took, reversed = &s.Amount, s.Reversed
 	}
-	if took == nil || took.Currency != amount.Currency || amount.Amount <= 0 || amount.Amount > took.Amount {
+	if took == nil || took.Currency != amount.Currency || amount.Amount <= 0 || amount.Amount > took.Amount-reversed {
 		return "", fmt.Errorf("fakegw: segpay transaction %s took no %s to reverse", tranID, amount)
 	}
 	return money.FormatDecimal(amount)

@@ -1,0 +1,16 @@
+// Package swaptest holds the processor swap test (issue 7): one private-show
+// scenario — a seat opened, extended twice, the viewer dropping and coming
+// back, ended, settled, the ledger verified — run against each processor
+// plugin in turn (sandbox, MobiusPay, NETbilling, Segpay, CCBill, Epoch),
+// each a real plugin process pointed at its fake gateway (the plugins'
+// fakegw packages); only the plugin binary and its settings change between
+// runs. Then each processor's refund and chargeback, delivered as the
+// processor's own webhook through the plugin's ParseWebhook and the billing
+// engine, must reach the ledger as reversal transfers and the receipt.
+//
+// The package has tests only; run them with
+//
+//	go test ./internal/swaptest/
+//
+// (PostgreSQL required; see core/store/storetest).
+package swaptest
