@@ -46,16 +46,28 @@ func (s *Sandbox) StartCheckout(ctx context.Context, req processor.StartCheckout
 			co := &checkoutRec{CustomerRef: req.CustomerRef, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
 				Description: req.Description, Purchase: req.Purchase, Recurring: req.Recurring, ExpiresAt: now.Add(checkoutTTL).UTC()}
 			st.Checkouts[ref] = co
+			s.store.Touch(tCheckouts, ref)
 			return processor.Checkout{Reference: ref, URL: routePrefix + "/checkout?ref=" + ref, Method: http.MethodGet, ExpiresAt: co.ExpiresAt}, nil
 		})
 }
 
 func (s *Sandbox) CompleteCheckout(_ context.Context, req processor.CompleteCheckoutRequest) (processor.CheckoutResult, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.st == nil {
+		s.mu.Unlock()
 		return processor.CheckoutResult{}, errNotConfigured
 	}
+	res, err := s.completeCheckoutLocked(req)
+	pending := s.store.Pending()
+	s.mu.Unlock()
+	// What is answered was written by the page's post: answer once it is durable.
+	if werr := pending.Wait(); werr != nil {
+		return processor.CheckoutResult{}, werr
+	}
+	return res, err
+}
+
+func (s *Sandbox) completeCheckoutLocked(req processor.CompleteCheckoutRequest) (processor.CheckoutResult, error) {
 	co := s.st.Checkouts[req.CheckoutReference]
 	switch {
 	case co == nil:
@@ -186,32 +198,49 @@ func (s *Sandbox) checkoutPost(req processor.HTTPRequest) (processor.HTTPRespons
 		return s.checkoutPage(req.Path, ref, problem), nil
 	}
 	oc := outcomeOf(number)
-	last4 := number[len(number)-4:]
-	brand := brandOf(number)
 
 	// The purchase is charged here, on the processor's side, as a hosted page
 	// does; the host learns the outcome from CompleteCheckout.
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.st == nil {
+		s.mu.Unlock()
 		return textResponse(http.StatusServiceUnavailable, errNotConfigured.Message), nil
 	}
+	resp, tk, err := s.tokeniseLocked(req, ref, number, month, year, oc, now)
+	s.mu.Unlock()
+	if err != nil {
+		return processor.HTTPResponse{}, err
+	}
+	if err := tk.Wait(); err != nil {
+		return processor.HTTPResponse{}, err // undone: nothing was stored or charged
+	}
+	return resp, nil
+}
+
+// tokeniseLocked stores the card, charges the purchase and stages both; the
+// caller waits on the ticket before sending the viewer on.
+func (s *Sandbox) tokeniseLocked(req processor.HTTPRequest, ref, number string, month, year int, oc outcome, now time.Time) (processor.HTTPResponse, processorkit.Ticket, error) {
+	var none processorkit.Ticket
+	last4 := number[len(number)-4:]
+	brand := brandOf(number)
 	co := s.st.Checkouts[ref]
 	switch {
 	case co == nil:
-		return textResponse(http.StatusNotFound, "unknown checkout"), nil
+		return textResponse(http.StatusNotFound, "unknown checkout"), none, nil
 	case co.Token != "":
-		return textResponse(http.StatusGone, "this checkout is already complete"), nil
+		return textResponse(http.StatusGone, "this checkout is already complete"), none, nil
 	case !now.Before(co.ExpiresAt):
-		return textResponse(http.StatusGone, "this checkout has expired; start again"), nil
+		return textResponse(http.StatusGone, "this checkout has expired; start again"), none, nil
 	}
 	if oc == unavailable && co.Purchase != nil {
 		// Nothing is stored or charged; the viewer may try again.
-		return renderPage(req.Path, ref, co, now, "The sandbox processor is unavailable (test card). Try again."), nil
+		return renderPage(req.Path, ref, co, now, "The sandbox processor is unavailable (test card). Try again."), none, nil
 	}
 	token := processorkit.NewRef("sbx_tok_")
 	s.st.Cards[token] = &card{Brand: brand, Last4: last4, ExpMonth: month, ExpYear: year, CustomerRef: co.CustomerRef, Outcome: oc, CreatedAt: now.UTC()}
 	co.Token = token
+	s.store.Touch(tCards, token)
+	s.store.Touch(tCheckouts, ref)
 	status := "approved"
 	if co.Purchase != nil {
 		ch, err := chargeCard(s.st, token, *co.Purchase, now)
@@ -220,20 +249,23 @@ func (s *Sandbox) checkoutPost(req processor.HTTPRequest) (processor.HTTPRespons
 			status = "declined"
 		} else {
 			co.ChargeRef = ch.Reference
+			s.store.Touch(tPayments, ch.Reference)
 		}
 	}
 	if co.Recurring != nil && co.Decline == nil {
 		sub := processorkit.NewRef("sbx_sub_")
 		s.st.Subscriptions[sub] = &subscription{Token: token, CustomerRef: co.CustomerRef, Amount: co.Recurring.Amount, PeriodDays: co.Recurring.PeriodDays}
 		co.SubscriptionRef = sub
+		s.store.Touch(tSubscriptions, sub)
 	}
-	if err := s.saveLocked(); err != nil {
-		return processor.HTTPResponse{}, err
+	tk, err := s.store.Stage()
+	if err != nil {
+		return processor.HTTPResponse{}, none, err
 	}
 	back := processorkit.WithQuery(co.ReturnURL, url.Values{"checkout": {ref}, "token": {token}, "status": {status}})
 	h := pageHeaders("text/plain; charset=utf-8")
 	h.Set("Location", back)
-	return processor.HTTPResponse{Status: http.StatusSeeOther, Headers: h}, nil
+	return processor.HTTPResponse{Status: http.StatusSeeOther, Headers: h}, tk, nil
 }
 
 // parseExpiry reads MM/YY or MM/YYYY.

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +17,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // These tests drive the Sandbox in-process with a clock they control.
@@ -231,10 +235,7 @@ func TestCheckoutPage(t *testing.T) {
 			t.Fatalf("%d", r.Status)
 		}
 	})
-	b, err := os.ReadFile(stateFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := stateOnDisk(t, stateFile)
 	for n := range testCards {
 		if strings.Contains(string(b), n) {
 			t.Errorf("the state file holds the card number %s", n)
@@ -278,4 +279,22 @@ func TestRecurringCheckoutAndCancel(t *testing.T) {
 	if errs.CodeOf(err) != errs.NotFound {
 		t.Fatalf("cancelling an unknown subscription: %v", err)
 	}
+}
+
+// stateOnDisk is everything the plugin wrote about its state: the snapshot
+// (absent until the journal is first compacted) and the journal.
+func stateOnDisk(t *testing.T, stateFile string) []byte {
+	t.Helper()
+	var all []byte
+	for _, p := range []string{stateFile, processorkit.JournalPath(stateFile)} {
+		b, err := os.ReadFile(p)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	if !bytes.Contains(all, []byte("sbx_tok_")) {
+		t.Fatalf("no stored card token in %s or its journal: the state was not written", stateFile)
+	}
+	return all
 }

@@ -5,7 +5,9 @@
 // Settings ([plugins.sandbox.settings] in camkit's config):
 //
 //	state_file      where holds, captures, tokens and idempotency records are
-//	                kept across restarts (default ./data/sandbox-processor.json)
+//	                kept across restarts (default ./data/sandbox-processor.json):
+//	                a snapshot, and beside it <state_file>.journal, which every
+//	                change is appended to (processorkit.Store)
 //	webhook_secret  HMAC-SHA256 key of incoming webhooks (required, >= 16 bytes)
 //	max_hold_days   how long an authorisation stays capturable (default 7)
 //

@@ -34,14 +34,17 @@ type settings struct {
 	MaxHoldDays   int    `json:"max_hold_days"`
 }
 
-// Sandbox implements processor.Processor. One mutex guards the state and its
-// file: every change is written before the call returns.
+// Sandbox implements processor.Processor. One mutex guards the state, held
+// only while it is read or changed in memory; every change is journaled by
+// the store and durable before the call that made it returns (concurrent
+// calls share the journal's fsync).
 type Sandbox struct {
 	now func() time.Time
 
-	mu  sync.Mutex
-	cfg settings
-	st  *state // nil until Configure
+	mu    sync.Mutex
+	cfg   settings
+	st    *state                     // nil until Configure; store.State()
+	store *processorkit.Store[state] // nil until Configure
 }
 
 var _ processor.Processor = (*Sandbox)(nil)
@@ -65,13 +68,24 @@ func (s *Sandbox) Configure(_ context.Context, settingsJSON []byte) error {
 	case cfg.MaxHoldDays < 1 || cfg.MaxHoldDays > 30:
 		return errs.E(errs.Invalid, "settings.max_hold_days must be between 1 and 30, got %d", cfg.MaxHoldDays)
 	}
-	st, err := processorkit.LoadState(cfg.StateFile, newState)
+	// One writer per state file: the old store is closed (its staged
+	// changes written) before the file is opened again.
+	s.mu.Lock()
+	old := s.store
+	s.st, s.store = nil, nil
+	s.mu.Unlock()
+	if old != nil {
+		if err := old.Close(); err != nil {
+			return errs.Retry(errs.Unavailable, "sandbox: closing the state journal: %v", err)
+		}
+	}
+	store, err := processorkit.OpenStore(cfg.StateFile, newState, &s.mu, processorkit.StoreOptions{Name: pluginName})
 	if err != nil {
 		return errs.E(errs.Invalid, "settings.state_file: %v", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cfg, s.st = cfg, st
+	s.cfg, s.st, s.store = cfg, store.State(), store
 	return nil
 }
 
@@ -92,8 +106,10 @@ func (s *Sandbox) Capabilities(context.Context) (processor.Capabilities, error) 
 // run executes one money-moving request at most once per idempotency key.
 // With a card token it first plays the card's latency outcomes (unavailable,
 // slow) without holding the lock, then applies do under the lock, records the
-// result (or a decline) under key and saves the state. A repeat of the key
-// with the same fingerprint gets the recorded outcome; with another, Conflict.
+// result (or a decline) under key and stages the records do touched with
+// it; the call answers once they are durable. A repeat of the key with the
+// same fingerprint gets the recorded outcome (once that is durable); with
+// another, Conflict.
 func run[T any](ctx context.Context, s *Sandbox, key, fingerprint, token string, do func(st *state, now time.Time) (T, error)) (T, error) {
 	var zero T
 	s.mu.Lock()
@@ -106,8 +122,12 @@ func run[T any](ctx context.Context, s *Sandbox, key, fingerprint, token string,
 	if c := s.st.Cards[token]; c != nil {
 		oc = c.Outcome
 	}
+	pending := s.store.Pending()
 	s.mu.Unlock()
 	if done {
+		if werr := pending.Wait(); werr != nil {
+			return zero, werr
+		}
 		return out, err
 	}
 
@@ -128,8 +148,16 @@ func run[T any](ctx context.Context, s *Sandbox, key, fingerprint, token string,
 	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	if s.st == nil { // reconfigured meanwhile
+		s.mu.Unlock()
+		return zero, errNotConfigured
+	}
 	if _, out, done, err := processorkit.Lookup[T](s.st.Idempotency, key, fingerprint); done { // a concurrent repeat won
+		pending := s.store.Pending()
+		s.mu.Unlock()
+		if werr := pending.Wait(); werr != nil {
+			return zero, werr
+		}
 		return out, err
 	}
 	now := s.now()
@@ -138,27 +166,36 @@ func run[T any](ctx context.Context, s *Sandbox, key, fingerprint, token string,
 	case err == nil:
 		rec, rerr := processorkit.DoneRecord(fingerprint, out, now, now)
 		if rerr != nil {
+			s.mu.Unlock()
 			return zero, rerr
 		}
 		s.st.Idempotency[key] = rec
 	case errs.IsDecline(err):
 		s.st.Idempotency[key] = processorkit.DeclinedRecord(fingerprint, err, now, now)
 	default:
+		s.mu.Unlock()
 		return zero, err // nothing changed: a retry under the same key decides afresh
 	}
-	if serr := s.saveLocked(); serr != nil {
+	s.store.Touch("idempotency", key)
+	tk, serr := s.store.Stage()
+	s.mu.Unlock()
+	if serr != nil {
 		return zero, serr
+	}
+	if werr := tk.Wait(); werr != nil {
+		return zero, werr // undone: a retry under the same key decides afresh
 	}
 	return out, err
 }
 
-// saveLocked writes the state file. If that fails the in-memory change is
-// undone by reloading the last good file, so memory never runs ahead of disk.
-func (s *Sandbox) saveLocked() error {
-	var err error
-	s.st, err = processorkit.SaveState(pluginName, s.cfg.StateFile, s.st, newState)
-	return err
-}
+// Record names for the store's journal: the state's JSON field names.
+const (
+	tCards         = "cards"
+	tCheckouts     = "checkouts"
+	tHolds         = "holds"
+	tPayments      = "payments"
+	tSubscriptions = "subscriptions"
+)
 
 // checkMoney is the shared validation of every amount the sandbox moves.
 func checkMoney(key string, m money.Money) error {
@@ -212,6 +249,7 @@ func (s *Sandbox) Authorize(ctx context.Context, req processor.AuthorizeRequest)
 			h := &hold{Token: req.Credential.Token, Amount: req.Amount, Status: holdOpen,
 				ExpiresAt: now.Add(time.Duration(s.cfg.MaxHoldDays) * 24 * time.Hour).UTC()}
 			st.Holds[ref] = h
+			s.store.Touch(tHolds, ref)
 			return processor.Authorization{Reference: ref, Amount: h.Amount, ExpiresAt: h.ExpiresAt}, nil
 		})
 }
@@ -253,6 +291,8 @@ func (s *Sandbox) Capture(ctx context.Context, req processor.CaptureRequest) (pr
 			h.Status = holdCaptured
 			ref := processorkit.NewRef("sbx_cap_")
 			st.Payments[ref] = &payment{Token: h.Token, Amount: req.Amount}
+			s.store.Touch(tHolds, req.AuthorizationReference)
+			s.store.Touch(tPayments, ref)
 			return processor.CaptureResult{Reference: ref, Amount: req.Amount, Released: released}, nil
 		})
 }
@@ -269,11 +309,13 @@ func (s *Sandbox) Void(ctx context.Context, req processor.VoidRequest) (processo
 			}
 			// An expired hold is released already; voiding it is harmless and tidies up.
 			h.Status = holdVoided
+			s.store.Touch(tHolds, req.AuthorizationReference)
 			return processor.VoidResult{Reference: processorkit.NewRef("sbx_void_"), Amount: h.Amount}, nil
 		})
 }
 
-// chargeCard takes amount from a stored card now and records the payment.
+// chargeCard takes amount from a stored card now and records the payment
+// (the caller touches it for the journal).
 func chargeCard(st *state, token string, amount money.Money, now time.Time) (processor.ChargeResult, error) {
 	if _, err := approveCard(st, token, now); err != nil {
 		return processor.ChargeResult{}, err
@@ -292,7 +334,11 @@ func (s *Sandbox) Charge(ctx context.Context, req processor.ChargeRequest) (proc
 	}
 	return run(ctx, s, req.IdempotencyKey, processorkit.Fingerprint("charge", req.Credential.Token, req.Amount), req.Credential.Token,
 		func(st *state, now time.Time) (processor.ChargeResult, error) {
-			return chargeCard(st, req.Credential.Token, req.Amount, now)
+			ch, err := chargeCard(st, req.Credential.Token, req.Amount, now)
+			if err == nil {
+				s.store.Touch(tPayments, ch.Reference)
+			}
+			return ch, err
 		})
 }
 
@@ -313,6 +359,7 @@ func (s *Sandbox) Refund(ctx context.Context, req processor.RefundRequest) (proc
 				return processor.RefundResult{}, errs.E(errs.Invalid, "sandbox: refund of %s exceeds the %d minor units left to refund", req.Amount, left)
 			}
 			p.Refunded += req.Amount.Amount
+			s.store.Touch(tPayments, req.Reference)
 			return processor.RefundResult{Reference: processorkit.NewRef("sbx_rf_"), Amount: req.Amount}, nil
 		})
 }
@@ -328,6 +375,7 @@ func (s *Sandbox) CancelRecurring(ctx context.Context, req processor.CancelRecur
 				return struct{}{}, errs.E(errs.NotFound, "sandbox: no subscription %q", req.SubscriptionReference)
 			}
 			sub.Cancelled = true // cancelling twice is not an error: the outcome is the same
+			s.store.Touch(tSubscriptions, req.SubscriptionReference)
 			return struct{}{}, nil
 		})
 	return err

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,10 +142,7 @@ func TestConformance(t *testing.T) {
 				Amount: &money.Money{Amount: 1000, Currency: "USD"}, OccurredAt: time.Now().UTC()})
 		},
 	})
-	b, err := os.ReadFile(stateFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := stateOnDisk(t, stateFile)
 	for n := range testCards {
 		if strings.Contains(string(b), n) {
 			t.Errorf("the state file contains the card number %s", n)
@@ -231,13 +229,25 @@ func TestExpiredHoldAfterRestart(t *testing.T) {
 	}
 	kill()
 
-	// Eight days pass while the plugin is down.
-	st, err := processorkit.LoadState(stateFile, newState)
+	// Eight days pass while the plugin is down: the hold's expiry is moved
+	// back through the plugin's own journal.
+	var mu sync.Mutex
+	store, err := processorkit.OpenStore(stateFile, newState, &mu, processorkit.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Holds[a.Reference].ExpiresAt = time.Now().Add(-24 * time.Hour)
-	if err := processorkit.SaveJSON(stateFile, st); err != nil {
+	mu.Lock()
+	store.State().Holds[a.Reference].ExpiresAt = time.Now().Add(-24 * time.Hour)
+	store.Touch(tHolds, a.Reference)
+	tk, err := store.Stage()
+	mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tk.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
 

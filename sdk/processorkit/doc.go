@@ -1,5 +1,6 @@
 // Package processorkit holds what every processor plugin needs besides the
-// contract in sdk/processor: a state file written atomically, idempotency
+// contract in sdk/processor: a state file written atomically, or kept as a
+// snapshot plus an append-only, group-committed journal (Store), idempotency
 // records that survive a restart, per-name locks, an HTTP round trip whose
 // failures come back as retryable errs values, a source-address allow-list
 // for postbacks, and the small URL and response helpers a hosted checkout

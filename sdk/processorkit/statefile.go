@@ -36,6 +36,10 @@ func SaveJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
+	return writeFileAtomic(path, b)
+}
+
+func writeFileAtomic(path string, b []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -59,18 +63,27 @@ func SaveJSON(path string, v any) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	if d, err := os.Open(dir); err == nil { // make the rename itself durable
-		d.Sync()
-		d.Close()
-	}
+	syncDir(dir) // make the rename itself durable
 	return nil
 }
 
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
 // LoadState reads a plugin's state file into a state made by fresh, so keys
-// missing from an older file keep the empty maps fresh gives them.
+// missing from an older file keep the empty maps fresh gives them. A journal
+// beside the file (see Store) is replayed over it, so the state read is the
+// one a Store would open.
 func LoadState[S any](path string, fresh func() *S) (*S, error) {
 	st := fresh()
 	if err := LoadJSON(path, st); err != nil {
+		return nil, err
+	}
+	if err := replayJournal(path, st); err != nil {
 		return nil, err
 	}
 	return st, nil
