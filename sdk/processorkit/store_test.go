@@ -167,8 +167,8 @@ func TestStoreTornLastLineIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, torn := range []string{
-		`{"n":6,"r":[{"t":"records","k":"r9","v":{"amount":9,"sta`, // cut mid-line, no newline
-		`{"n":6,"r":[{"t":"records","k":"r9","v":{"amo` + "\x00\x00\x00\x00" + "\n",     // a page never reached the disk
+		`{"n":6,"r":[{"t":"records","k":"r9","v":{"amount":9,"sta`,                  // cut mid-line, no newline
+		`{"n":6,"r":[{"t":"records","k":"r9","v":{"amo` + "\x00\x00\x00\x00" + "\n", // a page never reached the disk
 		"\x00\x00\x00\x00\x00",
 	} {
 		if err := os.WriteFile(JournalPath(path), append(append([]byte{}, good...), torn...), 0o600); err != nil {
@@ -187,7 +187,10 @@ func TestStoreTornLastLineIsIgnored(t *testing.T) {
 		if f.snapshot().Records["after"] == nil {
 			t.Fatal("a commit after the torn line was lost")
 		}
-		if err := f.commit(func(st *storeState, touch func(string, string)) { delete(st.Records, "after"); touch("records", "after") }); err != nil {
+		if err := f.commit(func(st *storeState, touch func(string, string)) {
+			delete(st.Records, "after")
+			touch("records", "after")
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if err := f.s.Close(); err != nil {
