@@ -27,7 +27,7 @@ func adminCmd(g *globals) *cobra.Command {
 			if password == "" {
 				password = os.Getenv("CAMKIT_ADMIN_PASSWORD")
 			}
-			if password == "" {
+			if password == "" || password == "-" {
 				line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 				if err != nil && line == "" {
 					return fmt.Errorf("admin create: give the password with --password, CAMKIT_ADMIN_PASSWORD or on standard input")
@@ -50,13 +50,13 @@ func adminCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "admin %s <%s> created (id %s)\n", u.DisplayName, u.Email, u.ID)
+			fmt.Fprintf(cmd.OutOrStdout(), "admin %s created (id %s, shown as %q)\n", u.Email, u.ID, u.DisplayName)
 			return nil
 		},
 	}
 	create.Flags().StringVar(&email, "email", "", "the admin's email (required)")
 	create.Flags().StringVar(&name, "name", "", "display name (default: the part of the email before @)")
-	create.Flags().StringVar(&password, "password", "", "password (prefer CAMKIT_ADMIN_PASSWORD or standard input)")
+	create.Flags().StringVar(&password, "password", "", "password; \"-\" reads it from standard input (prefer that, or CAMKIT_ADMIN_PASSWORD)")
 	_ = create.MarkFlagRequired("email")
 	cmd.AddCommand(create)
 	return cmd
