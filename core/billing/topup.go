@@ -21,6 +21,15 @@ func (e *Engine) HandleWebhookEvents(ctx context.Context, processorName string, 
 	return e.HandleProcessorEvents(ctx, processorName, events)
 }
 
+// WithTopUps adapts the engine to the web layer's webhook sink (its
+// HandleProcessorEvents shape) so that hosted sales are booked as top-ups
+// too: wire web.ProcessorRoutes{Sink: billing.WithTopUps{Engine: e}}.
+type WithTopUps struct{ Engine *Engine }
+
+func (s WithTopUps) HandleProcessorEvents(ctx context.Context, processorName string, events []processor.Event) error {
+	return s.Engine.HandleWebhookEvents(ctx, processorName, events)
+}
+
 // BookTopUps books each approved sale of a wallet-only processor (one that
 // declares neither auth/capture nor stored-credential charges, like Epoch:
 // its money reaches camkit only through hosted purchases of credit packs
