@@ -94,7 +94,9 @@ func connect(t *testing.T, f *fake) processor.Processor {
 	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
 		string(pluginkit.KindProcessor): &processor.Plugin{Impl: f},
 	})
-	t.Cleanup(func() { client.Close(); server.Stop() })
+	// Stop the server first: client.Close asks the plugin side to stop it too, and
+	// go-plugin's GRPCServer.Stop is not safe to run twice concurrently.
+	t.Cleanup(func() { server.Stop(); client.Close() })
 	raw, err := client.Dispense(string(pluginkit.KindProcessor))
 	if err != nil {
 		t.Fatal(err)
