@@ -29,9 +29,12 @@ run: build
 
 # Every test of both modules, with the race detector. Tests that need PostgreSQL
 # read CAMKIT_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+# Both modules always run, so one failure does not hide another.
 test: build
-	cd sdk && $(GO) test $(TESTFLAGS) ./...
-	CAMKIT_BIN=$(BIN) $(GO) test $(TESTFLAGS) ./...
+	@rc=0; \
+	(cd sdk && $(GO) test $(TESTFLAGS) ./...) || rc=1; \
+	CAMKIT_BIN=$(BIN) $(GO) test $(TESTFLAGS) ./... || rc=1; \
+	exit $$rc
 
 tools:
 	@mkdir -p $(TOOLS)
