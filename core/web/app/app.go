@@ -206,7 +206,9 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 // otherwise), then the pages and the API. srv, when given, renders error
 // pages through the theme.
 func (a *App) Mount(app *fiber.App, srv *web.Server, pl Plugins) {
-	(&web.ProcessorRoutes{Name: pl.ProcessorName, Processor: pl.Processor, Sink: &web.EventLog{Log: a.Log}}).Mount(app)
+	// Billing books refunds, chargebacks and hosted top-ups from verified
+	// webhook events, idempotently by event.
+	(&web.ProcessorRoutes{Name: pl.ProcessorName, Processor: pl.Processor, Sink: billing.WithTopUps{Engine: a.Engine}}).Mount(app)
 	var ice []stream.ICEServer
 	if s := a.Config.Stream; len(s.ICEServers) > 0 {
 		ice = []stream.ICEServer{{URLs: s.ICEServers, Username: s.ICEUsername, Credential: s.ICECredential}}
