@@ -52,8 +52,9 @@ lint:
 	cd sdk && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 
+# The figures of BENCHMARKS.md; see scripts/bench.sh. Output also in bench.out.
 bench: build
-	CAMKIT_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchtime 3s ./... | tee bench.out
+	bash scripts/bench.sh
 
 clean:
 	rm -rf $(BIN)
