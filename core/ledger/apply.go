@@ -578,9 +578,9 @@ type planned struct {
 
 // applyPostgres writes a planned batch on PostgreSQL in the lock order the
 // fast path uses (migrations/postgres/00005): transfer rows in key order,
-// unlocked balance shards (ledger_add_balances), account locks in ascending
-// id, then shard 0 of the locked accounts. Locks are held from the lock
-// statement to the commit only.
+// unlocked balance shards (ledger_add_balances), then the shard 0 rows of the
+// accounts whose limit is at stake, in ascending id. Those are held from
+// there to the commit only.
 func (l *Ledger) applyPostgres(tx *gorm.DB, plan []planned, now time.Time, touched, lock []int64, lockSet map[int64]bool,
 	delta map[int64]vec, check func(map[int64]vec, func(int64) bool) error, accounts map[string]Account,
 	refuse func(error) ([]Transfer, map[string]Account, error)) ([]Transfer, map[string]Account, error) {
@@ -626,8 +626,25 @@ func (l *Ledger) applyPostgres(tx *gorm.DB, plan []planned, now time.Time, touch
 	if len(lock) == 0 {
 		return out, accounts, nil
 	}
+	// The lock of an account is its shard 0 row: make sure the rows exist,
+	// then lock them in ascending id; the next statement reads fresh sums.
+	var eb strings.Builder
+	ea := make([]any, 0, len(lock))
+	eb.WriteString("INSERT INTO ledger_balances (account_id, shard) VALUES ")
+	for i, id := range lock {
+		if i > 0 {
+			eb.WriteString(", ")
+		}
+		eb.WriteString("(?, 0)")
+		ea = append(ea, id)
+	}
+	eb.WriteString(" ON CONFLICT (account_id, shard) DO NOTHING")
+	if err := tx.Exec(eb.String(), ea...).Error; err != nil {
+		return nil, nil, err
+	}
 	var got []int64
-	if err := tx.Raw("SELECT id FROM ledger_accounts WHERE id IN ? ORDER BY id FOR NO KEY UPDATE", lock).Scan(&got).Error; err != nil {
+	if err := tx.Raw("SELECT account_id FROM ledger_balances WHERE account_id IN ? AND shard = 0 ORDER BY account_id FOR NO KEY UPDATE",
+		lock).Scan(&got).Error; err != nil {
 		return nil, nil, err
 	}
 	if bal, err = sumBalances(tx, lock); err != nil {

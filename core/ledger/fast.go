@@ -34,9 +34,9 @@ const (
 
 const (
 	fastCols = `SELECT o_repeat, o_id, o_key, o_kind, o_debit_id, o_debit, o_credit_id, o_credit, o_amount, o_currency,
-	o_pending_id, o_timeout_at, o_memo, o_created_at`
+	o_pending_id, o_timeout_at, o_memo, o_created_at, o_debit_flags, o_credit_flags`
 	fastBatchSQL = fastCols + ` FROM ledger_transfer_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
-	fastOneSQL   = fastCols + ` FROM ledger_transfer_one($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+	fastOneSQL   = fastCols + ` FROM ledger_transfer_one($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 )
 
 // fastPath reports whether ops can go through ledger_transfer_batch: on
@@ -54,16 +54,30 @@ func (l *Ledger) fastPath(ops []op) bool {
 	return true
 }
 
-// chartOrMissing is the flags a code gets when the batch function creates
-// it, or -1 when it must have been opened (it is not in the chart).
-func (l *Ledger) chartOrMissing(code, currency string) int32 {
-	if v, ok := l.cache.Load(accountKey(code, currency)); ok {
-		return int32(v.(Account).Flags)
+// idFlags is what the fast path needs of an account. Accounts never change
+// once committed, so a pair the database returned stays true.
+type idFlags struct {
+	id    int64
+	flags Flags
+}
+
+// known returns the account's id and flags when a committed call already
+// returned them (id 0 otherwise), and the flags the functions give the code
+// when they create it: the chart's, or -1 when it must have been opened.
+func (l *Ledger) known(code, currency string) (int64, int32) {
+	k := accountKey(code, currency)
+	if v, ok := l.ids.Load(k); ok {
+		a := v.(idFlags)
+		return a.id, int32(a.flags)
+	}
+	if v, ok := l.cache.Load(k); ok {
+		a := v.(Account)
+		return a.ID, int32(a.Flags)
 	}
 	if f, ok := ChartFlags(code); ok {
-		return int32(f)
+		return 0, int32(f)
 	}
-	return -1
+	return 0, -1
 }
 
 func (l *Ledger) applyFast(ctx context.Context, ops []op, now time.Time) ([]Transfer, error) {
@@ -73,13 +87,14 @@ func (l *Ledger) applyFast(ctx context.Context, ops []op, now time.Time) ([]Tran
 			make([]string, n), make([]string, n), make([]string, n)
 		amounts, timeouts = make([]int64, n), make([]int64, n)
 		dflags, cflags    = make([]int32, n), make([]int32, n)
+		did, cid          int64
 	)
 	for i, o := range ops {
 		keys[i], kinds[i], debits[i], credits[i] = o.Key, string(o.Kind), o.Debit, o.Credit
 		currencies[i], memos[i], amounts[i] = o.Amount.Currency, o.Memo, o.Amount.Amount
 		timeouts[i] = o.Timeout.Microseconds()
-		dflags[i] = l.chartOrMissing(o.Debit, o.Amount.Currency)
-		cflags[i] = l.chartOrMissing(o.Credit, o.Amount.Currency)
+		did, dflags[i] = l.known(o.Debit, o.Amount.Currency)
+		cid, cflags[i] = l.known(o.Credit, o.Amount.Currency)
 	}
 	// The hook decides here whether the function fails after writing the
 	// transfer rows; the rows and the failure are then the database's own.
@@ -93,7 +108,7 @@ func (l *Ledger) applyFast(ctx context.Context, ops []op, now time.Time) ([]Tran
 	if n == 1 {
 		query = fastOneSQL
 		args = []any{keys[0], kinds[0], debits[0], credits[0], amounts[0], currencies[0], timeouts[0], memos[0],
-			dflags[0], cflags[0], now, int32(l.shards), injected != nil}
+			dflags[0], cflags[0], now, int32(l.shards), injected != nil, did, cid}
 	}
 
 	var rows []fastRow
@@ -133,6 +148,11 @@ func (l *Ledger) applyFast(ctx context.Context, ops []op, now time.Time) ([]Tran
 				t.TimeoutAt = normTime(now.Add(o.Timeout))
 			}
 			out[i] = t
+			if l.tx == nil && rows[i].flagged {
+				// Committed (autocommit): safe to remember.
+				l.ids.Store(accountKey(o.Debit, o.Amount.Currency), idFlags{r.DebitAccountID, rows[i].debitFlags})
+				l.ids.Store(accountKey(o.Credit, o.Amount.Currency), idFlags{r.CreditAccountID, rows[i].creditFlags})
+			}
 		}
 		return out, nil
 	}
@@ -156,8 +176,10 @@ func (l *Ledger) applyFast(ctx context.Context, ops []op, now time.Time) ([]Tran
 }
 
 type fastRow struct {
-	repeat bool
-	t      Transfer
+	repeat                  bool
+	t                       Transfer
+	flagged                 bool // the flags below were returned
+	debitFlags, creditFlags Flags
 }
 
 func queryFast(ctx context.Context, q querier, query string, args []any) ([]fastRow, error) {
@@ -172,11 +194,14 @@ func queryFast(ctx context.Context, q querier, query string, args []any) ([]fast
 			r       fastRow
 			pending sql.NullInt64
 			timeout sql.NullTime
+			df, cf  sql.NullInt32
 		)
 		if err := rs.Scan(&r.repeat, &r.t.ID, &r.t.Key, &r.t.Kind, &r.t.DebitAccountID, &r.t.Debit, &r.t.CreditAccountID, &r.t.Credit,
-			&r.t.Amount.Amount, &r.t.Amount.Currency, &pending, &timeout, &r.t.Memo, &r.t.CreatedAt); err != nil {
+			&r.t.Amount.Amount, &r.t.Amount.Currency, &pending, &timeout, &r.t.Memo, &r.t.CreatedAt, &df, &cf); err != nil {
 			return nil, err
 		}
+		r.flagged = df.Valid && cf.Valid
+		r.debitFlags, r.creditFlags = Flags(df.Int32), Flags(cf.Int32)
 		r.t.PendingID = pending.Int64
 		if timeout.Valid {
 			r.t.TimeoutAt = normTime(timeout.Time)

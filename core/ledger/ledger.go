@@ -39,6 +39,7 @@ type Ledger struct {
 	shards  int
 	retries int
 	cache   *sync.Map // accountKey -> Account, committed accounts only
+	ids     *sync.Map // accountKey -> idFlags, committed accounts only (the fast path's)
 
 	// afterInsert runs after the transfer rows are written and before the
 	// balances move: the atomicity test injects a failure here.
@@ -56,7 +57,7 @@ func New(db *store.DB, opts Options) *Ledger {
 	if opts.MaxRetries <= 0 {
 		opts.MaxRetries = 8
 	}
-	return &Ledger{db: db, clock: opts.Clock, shards: opts.Shards, retries: opts.MaxRetries, cache: &sync.Map{}}
+	return &Ledger{db: db, clock: opts.Clock, shards: opts.Shards, retries: opts.MaxRetries, cache: &sync.Map{}, ids: &sync.Map{}}
 }
 
 // InTx returns a Ledger whose operations run inside tx, the caller's open
@@ -173,7 +174,7 @@ func validCode(code string) error {
 	if code == "" {
 		return errs.E(errs.Invalid, "account code is empty")
 	}
-	if len(code) > maxCodeLen || !codeRE.MatchString(code) {
+	if len(code) > maxCodeLen || !wellFormedCode(code) {
 		return errs.E(errs.Invalid, "account code %q is malformed (want e.g. viewer:42:wallet)", code)
 	}
 	return nil

@@ -156,7 +156,34 @@ func ChartFlags(code string) (Flags, bool) {
 	return 0, false
 }
 
-var codeRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*(:[A-Za-z0-9_.-]+)*$`)
+// wellFormedCode reports whether code reads like a chart code: a lower-case
+// head ([a-z][a-z0-9_-]*) and any number of ":segment" ([A-Za-z0-9_.-]+).
+// Written out rather than as a regexp because every transfer checks two codes
+// on the hot path; code_test.go holds the regexp it must agree with.
+func wellFormedCode(code string) bool {
+	if code == "" || code[0] < 'a' || code[0] > 'z' {
+		return false
+	}
+	i := 1
+	for ; i < len(code) && code[i] != ':'; i++ {
+		if c := code[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	for i < len(code) { // at a ':'
+		i++
+		start := i
+		for ; i < len(code) && code[i] != ':'; i++ {
+			if c := code[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+				return false
+			}
+		}
+		if i == start {
+			return false
+		}
+	}
+	return true
+}
 
 const (
 	maxCodeLen = 128

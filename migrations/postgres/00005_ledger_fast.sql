@@ -144,10 +144,10 @@ $$;
 --   3. inserts the transfers: ids ascending in batch order, rows in key order;
 --   4. checks that no unlocked balance would leave int64, then adds the
 --      unlocked deltas (ledger_add_balances);
---   5. locks the accounts whose constrained side grows (a debit of a
---      debits_must_not_exceed_credits account, a credit of the other kind);
---   6. checks, after every transfer in batch order, their limits and int64;
---   7. adds their deltas to their shard 0.
+--   5. for the accounts whose constrained side grows (a debit of a
+--      debits_must_not_exceed_credits account, a credit of the other kind):
+--      locks their shard 0 rows, ascending id, checks after every transfer
+--      in batch order their limits and int64, and adds their deltas there.
 -- p_timeouts are pending timeouts in microseconds (0: none). p_fail_after_insert
 -- is the atomicity test's injection point: it fails after step 3.
 CREATE FUNCTION ledger_transfer_batch(
@@ -156,7 +156,8 @@ CREATE FUNCTION ledger_transfer_batch(
     p_now timestamptz, p_shards integer, p_fail_after_insert boolean)
 RETURNS TABLE (o_repeat boolean, o_id bigint, o_key text, o_kind text, o_debit_id bigint, o_debit text,
                o_credit_id bigint, o_credit text, o_amount bigint, o_currency text, o_pending_id bigint,
-               o_timeout_at timestamptz, o_memo text, o_created_at timestamptz)
+               o_timeout_at timestamptz, o_memo text, o_created_at timestamptz, o_debit_flags integer,
+               o_credit_flags integer)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_n      integer := coalesce(cardinality(p_keys), 0);
@@ -177,6 +178,9 @@ DECLARE
     v_ldpo   bigint[];
     v_lcp    bigint[];
     v_lcpo   bigint[];
+    v_lfl    integer[];
+    v_lmin   numeric[];
+    v_done   bigint[];
     v_over   bigint;
     v_bad    record;
     v_max    constant numeric := 9223372036854775807;
@@ -196,7 +200,7 @@ BEGIN
         SELECT true, t.id, t.idempotency_key, t.kind,
                t.debit_account_id, (SELECT a.code FROM ledger_accounts a WHERE a.id = t.debit_account_id),
                t.credit_account_id, (SELECT a.code FROM ledger_accounts a WHERE a.id = t.credit_account_id),
-               t.amount, t.currency, t.pending_id, t.timeout_at, t.memo, t.created_at
+               t.amount, t.currency, t.pending_id, t.timeout_at, t.memo, t.created_at, NULL::integer, NULL::integer
         FROM ledger_transfers t
         WHERE t.idempotency_key = ANY (p_keys);
     IF FOUND THEN
@@ -260,22 +264,29 @@ BEGIN
             (SELECT count(*) FROM ledger_transfers t WHERE t.id = ANY (v_ids)));
     END IF;
 
-    -- Deltas per touched account, split by whether this batch locks it.
+    -- Deltas per touched account, split by whether this batch locks it; for
+    -- a locked account, its flags and the lowest running slack (credits
+    -- posted less debits for flag 1, the reverse for flag 2) over the batch.
     WITH legs AS (
-        SELECT v_dids[u.ord] AS acc, v_dfl[u.ord] = 1 AS locks,
+        SELECT u.ord, 0 AS side, v_dids[u.ord] AS acc, v_dfl[u.ord] AS flags, v_dfl[u.ord] = 1 AS locks,
                CASE WHEN u.kind = 'pending' THEN u.amount ELSE 0 END AS dp,
                CASE WHEN u.kind = 'single' THEN u.amount ELSE 0 END AS dpo,
                0::bigint AS cp, 0::bigint AS cpo
         FROM unnest(p_kinds, p_amounts) WITH ORDINALITY AS u (kind, amount, ord)
         UNION ALL
-        SELECT v_cids[u.ord], v_cfl[u.ord] = 2, 0, 0,
+        SELECT u.ord, 1, v_cids[u.ord], v_cfl[u.ord], v_cfl[u.ord] = 2, 0, 0,
                CASE WHEN u.kind = 'pending' THEN u.amount ELSE 0 END,
                CASE WHEN u.kind = 'single' THEN u.amount ELSE 0 END
         FROM unnest(p_kinds, p_amounts) WITH ORDINALITY AS u (kind, amount, ord)
+    ), run AS (
+        SELECT l.*, bool_or(l.locks) OVER (PARTITION BY l.acc) AS locked,
+               sum(CASE l.flags WHEN 1 THEN l.cpo - l.dp - l.dpo WHEN 2 THEN l.dpo - l.cp - l.cpo ELSE 0 END)
+                   OVER (PARTITION BY l.acc ORDER BY l.ord, l.side ROWS UNBOUNDED PRECEDING) AS slack
+        FROM legs l
     ), acc AS (
-        SELECT l.acc, bool_or(l.locks) AS locked, sum(l.dp) AS dp, sum(l.dpo) AS dpo, sum(l.cp) AS cp,
-               sum(l.cpo) AS cpo
-        FROM legs l GROUP BY l.acc
+        SELECT r.acc, bool_or(r.locked) AS locked, max(r.flags) AS flags, min(r.slack) AS minslack,
+               sum(r.dp) AS dp, sum(r.dpo) AS dpo, sum(r.cp) AS cp, sum(r.cpo) AS cpo
+        FROM run r GROUP BY r.acc
     )
     SELECT array_agg(a.acc ORDER BY a.acc) FILTER (WHERE NOT a.locked),
            array_agg(a.dp::bigint ORDER BY a.acc) FILTER (WHERE NOT a.locked),
@@ -287,10 +298,12 @@ BEGIN
            array_agg(a.dpo::bigint ORDER BY a.acc) FILTER (WHERE a.locked),
            array_agg(a.cp::bigint ORDER BY a.acc) FILTER (WHERE a.locked),
            array_agg(a.cpo::bigint ORDER BY a.acc) FILTER (WHERE a.locked),
+           array_agg(a.flags ORDER BY a.acc) FILTER (WHERE a.locked),
+           array_agg(a.minslack ORDER BY a.acc) FILTER (WHERE a.locked),
            -- an unlocked balance beyond int64 (the first such account)
            (array_agg(a.acc ORDER BY a.acc) FILTER (WHERE NOT a.locked AND (
                s.dp + a.dp > v_max OR s.dpo + a.dpo > v_max OR s.cp + a.cp > v_max OR s.cpo + a.cpo > v_max)))[1]
-    INTO v_uacc, v_udp, v_udpo, v_ucp, v_ucpo, v_lacc, v_ldp, v_ldpo, v_lcp, v_lcpo, v_over
+    INTO v_uacc, v_udp, v_udpo, v_ucp, v_ucpo, v_lacc, v_ldp, v_ldpo, v_lcp, v_lcpo, v_lfl, v_lmin, v_over
     FROM acc a
     LEFT JOIN LATERAL (
         SELECT coalesce(sum(b.debits_pending), 0) AS dp, coalesce(sum(b.debits_posted), 0) AS dpo,
@@ -311,86 +324,118 @@ BEGIN
                    NULL::bigint,
                    CASE WHEN u.timeout > 0 THEN p_now + (u.timeout / 1000000) * interval '1 second'
                                                       + (u.timeout % 1000000) * interval '1 microsecond' END,
-                   u.memo, p_now
+                   u.memo, p_now, v_dfl[u.ord], v_cfl[u.ord]
             FROM unnest(p_keys, p_kinds, p_debits, p_credits, p_amounts, p_currencies, p_timeouts, p_memos)
                  WITH ORDINALITY AS u (key, kind, d, c, amount, cur, timeout, memo, ord)
             ORDER BY u.ord;
         RETURN;
     END IF;
 
-    -- 5. Locks.
-    PERFORM 1 FROM ledger_accounts a WHERE a.id = ANY (v_lacc) ORDER BY a.id FOR NO KEY UPDATE;
-
-    -- 6. After each transfer in order (debit leg first), every locked account
-    -- within its limit and within int64. Sums are numeric.
-    WITH legs AS (
-        SELECT u.ord, 0 AS side, v_dids[u.ord] AS acc, v_dfl[u.ord] AS flags,
-               CASE WHEN u.kind = 'pending' THEN u.amount ELSE 0 END AS dp,
-               CASE WHEN u.kind = 'single' THEN u.amount ELSE 0 END AS dpo,
-               0::bigint AS cp, 0::bigint AS cpo
-        FROM unnest(p_kinds, p_amounts) WITH ORDINALITY AS u (kind, amount, ord)
-        WHERE v_dids[u.ord] = ANY (v_lacc)
-        UNION ALL
-        SELECT u.ord, 1, v_cids[u.ord], v_cfl[u.ord], 0, 0,
-               CASE WHEN u.kind = 'pending' THEN u.amount ELSE 0 END,
-               CASE WHEN u.kind = 'single' THEN u.amount ELSE 0 END
-        FROM unnest(p_kinds, p_amounts) WITH ORDINALITY AS u (kind, amount, ord)
-        WHERE v_cids[u.ord] = ANY (v_lacc)
-    ), base AS (
-        SELECT a.acc, s.dp, s.dpo, s.cp, s.cpo
-        FROM unnest(v_lacc) AS a (acc)
-        CROSS JOIN LATERAL (
-            SELECT coalesce(sum(b.debits_pending), 0) AS dp, coalesce(sum(b.debits_posted), 0) AS dpo,
-                   coalesce(sum(b.credits_pending), 0) AS cp, coalesce(sum(b.credits_posted), 0) AS cpo
-            FROM ledger_balances b WHERE b.account_id = a.acc) AS s
-    ), run AS (
-        SELECT l.ord, l.side, l.acc, l.flags,
-               b.dp + sum(l.dp) OVER w AS dp, b.dpo + sum(l.dpo) OVER w AS dpo,
-               b.cp + sum(l.cp) OVER w AS cp, b.cpo + sum(l.cpo) OVER w AS cpo
-        FROM legs l JOIN base b ON b.acc = l.acc
-        WINDOW w AS (PARTITION BY l.acc ORDER BY l.ord, l.side ROWS UNBOUNDED PRECEDING)
+    -- 5. Locked accounts: shard 0 of each, ascending id, is the account's
+    -- lock. Make sure the rows exist, then one upsert locks them all and
+    -- checks each account on its shard 0's latest version plus its other
+    -- shards as of this statement (those only move in its favour without
+    -- the lock, so a pass is certain): every prefix of the batch within the
+    -- limit (v_lmin: the lowest running slack), every total within int64.
+    INSERT INTO ledger_balances (account_id, shard)
+    SELECT u.acc, 0 FROM unnest(v_lacc) AS u (acc) ORDER BY u.acc
+    ON CONFLICT (account_id, shard) DO NOTHING;
+    WITH up AS (
+        INSERT INTO ledger_balances AS b (account_id, shard, debits_pending, debits_posted, credits_pending,
+                                          credits_posted)
+        SELECT u.acc, 0, u.dp, u.dpo, u.cp, u.cpo
+        FROM unnest(v_lacc, v_ldp, v_ldpo, v_lcp, v_lcpo) AS u (acc, dp, dpo, cp, cpo)
+        ORDER BY u.acc
+        ON CONFLICT (account_id, shard) DO UPDATE SET
+            debits_pending = b.debits_pending + excluded.debits_pending,
+            debits_posted = b.debits_posted + excluded.debits_posted,
+            credits_pending = b.credits_pending + excluded.credits_pending,
+            credits_posted = b.credits_posted + excluded.credits_posted
+        WHERE (SELECT greatest(t.dp + excluded.debits_pending, t.dpo + excluded.debits_posted,
+                               t.cp + excluded.credits_pending, t.cpo + excluded.credits_posted) <= v_max
+                      AND CASE v_lfl[array_position(v_lacc, b.account_id)]
+                              WHEN 1 THEN t.cpo - t.dp - t.dpo ELSE t.dpo - t.cp - t.cpo END
+                          + v_lmin[array_position(v_lacc, b.account_id)] >= 0
+               FROM (SELECT b.debits_pending::numeric + coalesce(sum(y.debits_pending), 0) AS dp,
+                            b.debits_posted::numeric + coalesce(sum(y.debits_posted), 0) AS dpo,
+                            b.credits_pending::numeric + coalesce(sum(y.credits_pending), 0) AS cp,
+                            b.credits_posted::numeric + coalesce(sum(y.credits_posted), 0) AS cpo
+                     FROM ledger_balances y WHERE y.account_id = b.account_id AND y.shard <> 0) AS t)
+        RETURNING b.account_id
     )
-    SELECT run.*, greatest(run.dp, run.dpo, run.cp, run.cpo) > v_max AS overflow
-    INTO v_bad
-    FROM run
-    WHERE greatest(run.dp, run.dpo, run.cp, run.cpo) > v_max
-       OR (run.flags = 1 AND run.dp + run.dpo > run.cpo) OR (run.flags = 2 AND run.cp + run.cpo > run.dpo)
-    ORDER BY run.ord, run.side
-    LIMIT 1;
-    IF FOUND THEN
-        IF v_bad.overflow THEN
-            RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
-                'transfer "%s": a balance of account %s would overflow int64', p_keys[v_bad.ord], v_bad.acc);
-        ELSIF v_bad.flags = 1 THEN
-            RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
-                'transfer "%s": account %s (%s): debits (pending %s + posted %s) would exceed posted credits %s',
-                p_keys[v_bad.ord], CASE v_bad.side WHEN 0 THEN p_debits[v_bad.ord] ELSE p_credits[v_bad.ord] END,
-                p_currencies[v_bad.ord], v_bad.dp, v_bad.dpo, v_bad.cpo);
-        ELSE
-            RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
-                'transfer "%s": account %s (%s): credits (pending %s + posted %s) would exceed posted debits %s',
-                p_keys[v_bad.ord], CASE v_bad.side WHEN 0 THEN p_debits[v_bad.ord] ELSE p_credits[v_bad.ord] END,
-                p_currencies[v_bad.ord], v_bad.cp, v_bad.cpo, v_bad.dpo);
-        END IF;
-    END IF;
+    SELECT array_agg(up.account_id) INTO v_done FROM up;
 
-    -- 7. Shard 0 of each locked account: only its lock holder writes it.
-    INSERT INTO ledger_balances (account_id, shard, debits_pending, debits_posted, credits_pending, credits_posted)
-    SELECT u.acc, 0, u.dp, u.dpo, u.cp, u.cpo
-    FROM unnest(v_lacc, v_ldp, v_ldpo, v_lcp, v_lcpo) AS u (acc, dp, dpo, cp, cpo)
-    ORDER BY u.acc
-    ON CONFLICT (account_id, shard) DO UPDATE SET
-        debits_pending = ledger_balances.debits_pending + excluded.debits_pending,
-        debits_posted = ledger_balances.debits_posted + excluded.debits_posted,
-        credits_pending = ledger_balances.credits_pending + excluded.credits_pending,
-        credits_posted = ledger_balances.credits_posted + excluded.credits_posted;
+    IF coalesce(cardinality(v_done), 0) < cardinality(v_lacc) THEN
+        -- 6. The slow way, all shard 0 rows held: everything read fresh, the
+        -- first fault raised, or else the rest applied.
+        WITH legs AS (
+            SELECT u.ord, 0 AS side, v_dids[u.ord] AS acc, v_dfl[u.ord] AS flags,
+                   CASE WHEN u.kind = 'pending' THEN u.amount ELSE 0 END AS dp,
+                   CASE WHEN u.kind = 'single' THEN u.amount ELSE 0 END AS dpo,
+                   0::bigint AS cp, 0::bigint AS cpo
+            FROM unnest(p_kinds, p_amounts) WITH ORDINALITY AS u (kind, amount, ord)
+            WHERE v_dids[u.ord] = ANY (v_lacc)
+            UNION ALL
+            SELECT u.ord, 1, v_cids[u.ord], v_cfl[u.ord], 0, 0,
+                   CASE WHEN u.kind = 'pending' THEN u.amount ELSE 0 END,
+                   CASE WHEN u.kind = 'single' THEN u.amount ELSE 0 END
+            FROM unnest(p_kinds, p_amounts) WITH ORDINALITY AS u (kind, amount, ord)
+            WHERE v_cids[u.ord] = ANY (v_lacc)
+        ), base AS (
+            -- before this batch: what is stored, less what step 5 applied
+            SELECT a.acc, s.dp - CASE WHEN a.done THEN a.dp0 ELSE 0 END AS dp,
+                   s.dpo - CASE WHEN a.done THEN a.dpo0 ELSE 0 END AS dpo,
+                   s.cp - CASE WHEN a.done THEN a.cp0 ELSE 0 END AS cp,
+                   s.cpo - CASE WHEN a.done THEN a.cpo0 ELSE 0 END AS cpo
+            FROM (SELECT u.acc, u.acc = ANY (coalesce(v_done, '{}')) AS done, u.dp0, u.dpo0, u.cp0, u.cpo0
+                  FROM unnest(v_lacc, v_ldp, v_ldpo, v_lcp, v_lcpo) AS u (acc, dp0, dpo0, cp0, cpo0)) AS a
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(b.debits_pending), 0) AS dp, coalesce(sum(b.debits_posted), 0) AS dpo,
+                       coalesce(sum(b.credits_pending), 0) AS cp, coalesce(sum(b.credits_posted), 0) AS cpo
+                FROM ledger_balances b WHERE b.account_id = a.acc) AS s
+        ), run AS (
+            SELECT l.ord, l.side, l.acc, l.flags,
+                   b.dp + sum(l.dp) OVER w AS dp, b.dpo + sum(l.dpo) OVER w AS dpo,
+                   b.cp + sum(l.cp) OVER w AS cp, b.cpo + sum(l.cpo) OVER w AS cpo
+            FROM legs l JOIN base b ON b.acc = l.acc
+            WINDOW w AS (PARTITION BY l.acc ORDER BY l.ord, l.side ROWS UNBOUNDED PRECEDING)
+        )
+        SELECT run.*, greatest(run.dp, run.dpo, run.cp, run.cpo) > v_max AS overflow
+        INTO v_bad
+        FROM run
+        WHERE greatest(run.dp, run.dpo, run.cp, run.cpo) > v_max
+           OR (run.flags = 1 AND run.dp + run.dpo > run.cpo) OR (run.flags = 2 AND run.cp + run.cpo > run.dpo)
+        ORDER BY run.ord, run.side
+        LIMIT 1;
+        IF FOUND THEN
+            IF v_bad.overflow THEN
+                RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
+                    'transfer "%s": a balance of account %s would overflow int64', p_keys[v_bad.ord], v_bad.acc);
+            ELSIF v_bad.flags = 1 THEN
+                RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
+                    'transfer "%s": account %s (%s): debits (pending %s + posted %s) would exceed posted credits %s',
+                    p_keys[v_bad.ord], CASE v_bad.side WHEN 0 THEN p_debits[v_bad.ord] ELSE p_credits[v_bad.ord] END,
+                    p_currencies[v_bad.ord], v_bad.dp, v_bad.dpo, v_bad.cpo);
+            ELSE
+                RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
+                    'transfer "%s": account %s (%s): credits (pending %s + posted %s) would exceed posted debits %s',
+                    p_keys[v_bad.ord], CASE v_bad.side WHEN 0 THEN p_debits[v_bad.ord] ELSE p_credits[v_bad.ord] END,
+                    p_currencies[v_bad.ord], v_bad.cp, v_bad.cpo, v_bad.dpo);
+            END IF;
+        END IF;
+        UPDATE ledger_balances b SET
+            debits_pending = b.debits_pending + u.dp, debits_posted = b.debits_posted + u.dpo,
+            credits_pending = b.credits_pending + u.cp, credits_posted = b.credits_posted + u.cpo
+        FROM unnest(v_lacc, v_ldp, v_ldpo, v_lcp, v_lcpo) AS u (acc, dp, dpo, cp, cpo)
+        WHERE b.account_id = u.acc AND b.shard = 0 AND u.acc <> ALL (coalesce(v_done, '{}'));
+    END IF;
 
     RETURN QUERY
         SELECT false, v_ids[u.ord], u.key, u.kind, v_dids[u.ord], u.d, v_cids[u.ord], u.c, u.amount, u.cur,
                NULL::bigint,
                CASE WHEN u.timeout > 0 THEN p_now + (u.timeout / 1000000) * interval '1 second'
                                                   + (u.timeout % 1000000) * interval '1 microsecond' END,
-               u.memo, p_now
+               u.memo, p_now, v_dfl[u.ord], v_cfl[u.ord]
         FROM unnest(p_keys, p_kinds, p_debits, p_credits, p_amounts, p_currencies, p_timeouts, p_memos)
              WITH ORDINALITY AS u (key, kind, d, c, amount, cur, timeout, memo, ord)
         ORDER BY u.ord;
@@ -408,10 +453,12 @@ $$;
 CREATE FUNCTION ledger_transfer_one(
     p_key text, p_kind text, p_debit text, p_credit text, p_amount bigint, p_currency text,
     p_timeout bigint, p_memo text, p_debit_flags integer, p_credit_flags integer,
-    p_now timestamptz, p_shards integer, p_fail_after_insert boolean)
+    p_now timestamptz, p_shards integer, p_fail_after_insert boolean,
+    p_debit_id bigint, p_credit_id bigint)
 RETURNS TABLE (o_repeat boolean, o_id bigint, o_key text, o_kind text, o_debit_id bigint, o_debit text,
                o_credit_id bigint, o_credit text, o_amount bigint, o_currency text, o_pending_id bigint,
-               o_timeout_at timestamptz, o_memo text, o_created_at timestamptz)
+               o_timeout_at timestamptz, o_memo text, o_created_at timestamptz, o_debit_flags integer,
+               o_credit_flags integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_did     bigint;
@@ -426,6 +473,7 @@ DECLARE
     v_cd      bigint[];
     v_x       bigint[];
     v_acc     bigint;
+    v_fl      integer;
     v_lockd   boolean;
     v_lockc   boolean;
     v_max     constant numeric := 9223372036854775807;
@@ -434,9 +482,21 @@ BEGIN
         RAISE EXCEPTION 'ledger: ledger_transfer_one applies one single or pending transfer' USING ERRCODE = 'CKINV';
     END IF;
 
-    -- Accounts; creating one is the batch function's business.
-    SELECT a.id, a.flags INTO v_did, v_dfl FROM ledger_accounts a WHERE a.code = p_debit AND a.currency = p_currency;
-    SELECT a.id, a.flags INTO v_cid, v_cfl FROM ledger_accounts a WHERE a.code = p_credit AND a.currency = p_currency;
+    -- Accounts. An id the caller passes (with its flags) comes from what an
+    -- earlier call returned: accounts never change, so it saves the look-up.
+    -- Creating one is the batch function's business.
+    IF p_debit_id > 0 THEN
+        v_did := p_debit_id;
+        v_dfl := p_debit_flags;
+    ELSE
+        SELECT a.id, a.flags INTO v_did, v_dfl FROM ledger_accounts a WHERE a.code = p_debit AND a.currency = p_currency;
+    END IF;
+    IF p_credit_id > 0 THEN
+        v_cid := p_credit_id;
+        v_cfl := p_credit_flags;
+    ELSE
+        SELECT a.id, a.flags INTO v_cid, v_cfl FROM ledger_accounts a WHERE a.code = p_credit AND a.currency = p_currency;
+    END IF;
     IF v_did IS NULL OR v_cid IS NULL THEN
         RETURN QUERY SELECT * FROM ledger_transfer_batch(ARRAY[p_key], ARRAY[p_kind], ARRAY[p_debit], ARRAY[p_credit],
             ARRAY[p_amount], ARRAY[p_currency], ARRAY[p_timeout], ARRAY[p_memo], ARRAY[p_debit_flags],
@@ -468,7 +528,7 @@ BEGIN
             SELECT true, t.id, t.idempotency_key, t.kind,
                    t.debit_account_id, (SELECT a.code FROM ledger_accounts a WHERE a.id = t.debit_account_id),
                    t.credit_account_id, (SELECT a.code FROM ledger_accounts a WHERE a.id = t.credit_account_id),
-                   t.amount, t.currency, t.pending_id, t.timeout_at, t.memo, t.created_at
+                   t.amount, t.currency, t.pending_id, t.timeout_at, t.memo, t.created_at, NULL::integer, NULL::integer
             FROM ledger_transfers t
             WHERE t.idempotency_key = p_key;
         IF NOT FOUND THEN
@@ -483,102 +543,98 @@ BEGIN
             (SELECT count(*) FROM ledger_transfers t WHERE t.id = v_id));
     END IF;
 
-    -- 2. Unlocked sides: int64 check (racy, they are not locked), then a
-    -- shard row nobody holds, without waiting; else ledger_add_balances.
-    IF NOT (v_lockd AND v_lockc) THEN
-        SELECT ARRAY[coalesce(sum(b.debits_pending) FILTER (WHERE b.account_id = v_did), 0) + v_dd[1],
-                     coalesce(sum(b.debits_posted) FILTER (WHERE b.account_id = v_did), 0) + v_dd[2],
-                     coalesce(sum(b.credits_pending) FILTER (WHERE b.account_id = v_cid), 0) + v_cd[3],
-                     coalesce(sum(b.credits_posted) FILTER (WHERE b.account_id = v_cid), 0) + v_cd[4]]
-        INTO v_b
-        FROM ledger_balances b
-        WHERE b.account_id IN (CASE WHEN NOT v_lockd THEN v_did END, CASE WHEN NOT v_lockc THEN v_cid END);
-        IF NOT v_lockd AND greatest(v_b[1], v_b[2]) > v_max THEN
+    -- 2. Unlocked sides, ascending id: a shard row nobody holds, taken
+    -- without waiting, if the account stays within int64 (a racy check: the
+    -- account is not locked); else the slow way (ledger_add_balances).
+    v_off := 1 + floor(random() * p_shards)::integer;
+    FOR i IN 1..2 LOOP
+        v_acc := CASE WHEN (i = 1) = (v_did < v_cid) THEN v_did ELSE v_cid END;
+        CONTINUE WHEN (v_acc = v_did AND v_lockd) OR (v_acc = v_cid AND v_lockc);
+        v_x := CASE WHEN v_acc = v_did THEN v_dd ELSE v_cd END;
+        UPDATE ledger_balances b SET
+            debits_pending = b.debits_pending + v_x[1], debits_posted = b.debits_posted + v_x[2],
+            credits_pending = b.credits_pending + v_x[3], credits_posted = b.credits_posted + v_x[4]
+        WHERE b.account_id = v_acc
+          AND b.shard = (
+            SELECT f.shard FROM (
+                SELECT x.shard FROM ledger_balances x
+                WHERE x.account_id = v_acc AND x.shard >= v_off AND x.shard <= p_shards
+                ORDER BY x.shard LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED) AS f
+            UNION ALL
+            SELECT f.shard FROM (
+                SELECT x.shard FROM ledger_balances x
+                WHERE x.account_id = v_acc AND x.shard >= 1 AND x.shard < v_off
+                ORDER BY x.shard LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED) AS f
+            LIMIT 1)
+          AND (SELECT greatest(sum(y.debits_pending) + v_x[1], sum(y.debits_posted) + v_x[2],
+                               sum(y.credits_pending) + v_x[3], sum(y.credits_posted) + v_x[4])
+               FROM ledger_balances y WHERE y.account_id = v_acc) <= v_max;
+        CONTINUE WHEN FOUND;
+        IF (SELECT greatest(coalesce(sum(y.debits_pending), 0) + v_x[1], coalesce(sum(y.debits_posted), 0) + v_x[2],
+                            coalesce(sum(y.credits_pending), 0) + v_x[3], coalesce(sum(y.credits_posted), 0) + v_x[4])
+            FROM ledger_balances y WHERE y.account_id = v_acc) > v_max THEN
             RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
-                'transfer "%s": a balance of account %s would overflow int64', p_key, v_did);
+                'transfer "%s": a balance of account %s would overflow int64', p_key, v_acc);
         END IF;
-        IF NOT v_lockc AND greatest(v_b[3], v_b[4]) > v_max THEN
-            RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
-                'transfer "%s": a balance of account %s would overflow int64', p_key, v_cid);
-        END IF;
-        v_off := 1 + floor(random() * p_shards)::integer;
-        FOR i IN 1..2 LOOP
-            v_acc := CASE WHEN (i = 1) = (v_did < v_cid) THEN v_did ELSE v_cid END;
-            CONTINUE WHEN (v_acc = v_did AND v_lockd) OR (v_acc = v_cid AND v_lockc);
-            v_x := CASE WHEN v_acc = v_did THEN v_dd ELSE v_cd END;
-            UPDATE ledger_balances b SET
-                debits_pending = b.debits_pending + v_x[1], debits_posted = b.debits_posted + v_x[2],
-                credits_pending = b.credits_pending + v_x[3], credits_posted = b.credits_posted + v_x[4]
-            WHERE b.account_id = v_acc AND b.shard = (
-                SELECT f.shard FROM (
-                    SELECT x.shard FROM ledger_balances x
-                    WHERE x.account_id = v_acc AND x.shard >= v_off AND x.shard <= p_shards
-                    ORDER BY x.shard LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED) AS f
-                UNION ALL
-                SELECT f.shard FROM (
-                    SELECT x.shard FROM ledger_balances x
-                    WHERE x.account_id = v_acc AND x.shard >= 1 AND x.shard < v_off
-                    ORDER BY x.shard LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED) AS f
-                LIMIT 1);
-            IF NOT FOUND THEN
-                PERFORM ledger_add_balances(ARRAY[v_acc], ARRAY[v_x[1]], ARRAY[v_x[2]], ARRAY[v_x[3]], ARRAY[v_x[4]],
-                                            p_shards);
-            END IF;
-        END LOOP;
-    END IF;
+        PERFORM ledger_add_balances(ARRAY[v_acc], ARRAY[v_x[1]], ARRAY[v_x[2]], ARRAY[v_x[3]], ARRAY[v_x[4]], p_shards);
+    END LOOP;
 
-    -- 3. Locked sides: lock (ascending id), check after the transfer, add to
-    -- shard 0.
-    IF v_lockd OR v_lockc THEN
-        IF v_lockd AND v_lockc THEN
-            PERFORM 1 FROM ledger_accounts a WHERE a.id IN (v_did, v_cid) ORDER BY a.id FOR NO KEY UPDATE;
-        ELSE
-            PERFORM 1 FROM ledger_accounts a WHERE a.id = CASE WHEN v_lockd THEN v_did ELSE v_cid END
-            FOR NO KEY UPDATE;
+    -- 3. Locked sides, ascending id: shard 0, the account's lock. One upsert
+    -- locks the row and checks the limit on its latest version plus the
+    -- other shards as of this statement's snapshot; those only ever move in
+    -- the account's favour without this lock, so a pass is certain. A failure
+    -- (or a shard 0 created meanwhile) is decided again the slow way: lock,
+    -- then read everything fresh.
+    FOR i IN 1..2 LOOP
+        v_acc := CASE WHEN (i = 1) = (v_did < v_cid) THEN v_did ELSE v_cid END;
+        CONTINUE WHEN NOT ((v_acc = v_did AND v_lockd) OR (v_acc = v_cid AND v_lockc));
+        v_x := CASE WHEN v_acc = v_did THEN v_dd ELSE v_cd END;
+        v_fl := CASE WHEN v_acc = v_did THEN v_dfl ELSE v_cfl END;
+        INSERT INTO ledger_balances AS b (account_id, shard, debits_pending, debits_posted, credits_pending,
+                                          credits_posted)
+        SELECT v_acc, 0, v_x[1], v_x[2], v_x[3], v_x[4]
+        FROM (SELECT coalesce(sum(y.debits_pending), 0) AS dp, coalesce(sum(y.debits_posted), 0) AS dpo,
+                     coalesce(sum(y.credits_pending), 0) AS cp, coalesce(sum(y.credits_posted), 0) AS cpo,
+                     bool_or(y.shard = 0) AS has0
+              FROM ledger_balances y WHERE y.account_id = v_acc) AS o
+        WHERE o.has0 OR (greatest(o.dp + v_x[1], o.dpo + v_x[2], o.cp + v_x[3], o.cpo + v_x[4]) <= v_max
+                         AND CASE v_fl WHEN 1 THEN o.dp + v_x[1] + o.dpo + v_x[2] <= o.cpo + v_x[4]
+                                       ELSE o.cp + v_x[3] + o.cpo + v_x[4] <= o.dpo + v_x[2] END)
+        ON CONFLICT (account_id, shard) DO UPDATE SET
+            debits_pending = b.debits_pending + excluded.debits_pending,
+            debits_posted = b.debits_posted + excluded.debits_posted,
+            credits_pending = b.credits_pending + excluded.credits_pending,
+            credits_posted = b.credits_posted + excluded.credits_posted
+        WHERE (SELECT greatest(t.dp, t.dpo, t.cp, t.cpo) <= v_max
+                      AND CASE v_fl WHEN 1 THEN t.dp + t.dpo <= t.cpo ELSE t.cp + t.cpo <= t.dpo END
+               FROM (SELECT b.debits_pending::numeric + excluded.debits_pending + coalesce(sum(y.debits_pending), 0) AS dp,
+                            b.debits_posted::numeric + excluded.debits_posted + coalesce(sum(y.debits_posted), 0) AS dpo,
+                            b.credits_pending::numeric + excluded.credits_pending + coalesce(sum(y.credits_pending), 0) AS cp,
+                            b.credits_posted::numeric + excluded.credits_posted + coalesce(sum(y.credits_posted), 0) AS cpo
+                     FROM ledger_balances y WHERE y.account_id = b.account_id AND y.shard <> 0) AS t);
+        CONTINUE WHEN FOUND;
+        INSERT INTO ledger_balances (account_id, shard) VALUES (v_acc, 0) ON CONFLICT (account_id, shard) DO NOTHING;
+        PERFORM 1 FROM ledger_balances x WHERE x.account_id = v_acc AND x.shard = 0 FOR NO KEY UPDATE;
+        SELECT ARRAY[sum(y.debits_pending) + v_x[1], sum(y.debits_posted) + v_x[2],
+                     sum(y.credits_pending) + v_x[3], sum(y.credits_posted) + v_x[4]]
+        INTO v_b FROM ledger_balances y WHERE y.account_id = v_acc;
+        IF greatest(v_b[1], v_b[2], v_b[3], v_b[4]) > v_max THEN
+            RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
+                'transfer "%s": a balance of account %s would overflow int64', p_key, v_acc);
+        ELSIF v_fl = 1 AND v_b[1] + v_b[2] > v_b[4] THEN
+            RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
+                'transfer "%s": account %s (%s): debits (pending %s + posted %s) would exceed posted credits %s',
+                p_key, CASE WHEN v_acc = v_did THEN p_debit ELSE p_credit END, p_currency, v_b[1], v_b[2], v_b[4]);
+        ELSIF v_fl = 2 AND v_b[3] + v_b[4] > v_b[2] THEN
+            RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
+                'transfer "%s": account %s (%s): credits (pending %s + posted %s) would exceed posted debits %s',
+                p_key, CASE WHEN v_acc = v_did THEN p_debit ELSE p_credit END, p_currency, v_b[3], v_b[4], v_b[2]);
         END IF;
-        SELECT ARRAY[coalesce(sum(b.debits_pending) FILTER (WHERE b.account_id = v_did), 0) + v_dd[1],
-                     coalesce(sum(b.debits_posted) FILTER (WHERE b.account_id = v_did), 0) + v_dd[2],
-                     coalesce(sum(b.credits_posted) FILTER (WHERE b.account_id = v_did), 0),
-                     coalesce(sum(b.debits_posted) FILTER (WHERE b.account_id = v_cid), 0),
-                     coalesce(sum(b.credits_pending) FILTER (WHERE b.account_id = v_cid), 0) + v_cd[3],
-                     coalesce(sum(b.credits_posted) FILTER (WHERE b.account_id = v_cid), 0) + v_cd[4]]
-        INTO v_b
-        FROM ledger_balances b
-        WHERE b.account_id IN (CASE WHEN v_lockd THEN v_did END, CASE WHEN v_lockc THEN v_cid END);
-        IF v_lockd THEN
-            IF greatest(v_b[1], v_b[2]) > v_max THEN
-                RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
-                    'transfer "%s": a balance of account %s would overflow int64', p_key, v_did);
-            ELSIF v_b[1] + v_b[2] > v_b[3] THEN
-                RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
-                    'transfer "%s": account %s (%s): debits (pending %s + posted %s) would exceed posted credits %s',
-                    p_key, p_debit, p_currency, v_b[1], v_b[2], v_b[3]);
-            END IF;
-        END IF;
-        IF v_lockc THEN
-            IF greatest(v_b[5], v_b[6]) > v_max THEN
-                RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
-                    'transfer "%s": a balance of account %s would overflow int64', p_key, v_cid);
-            ELSIF v_b[5] + v_b[6] > v_b[4] THEN
-                RAISE EXCEPTION USING ERRCODE = 'CKLIM', MESSAGE = format(
-                    'transfer "%s": account %s (%s): credits (pending %s + posted %s) would exceed posted debits %s',
-                    p_key, p_credit, p_currency, v_b[5], v_b[6], v_b[4]);
-            END IF;
-        END IF;
-        FOR i IN 1..2 LOOP
-            v_acc := CASE WHEN (i = 1) = (v_did < v_cid) THEN v_did ELSE v_cid END;
-            CONTINUE WHEN NOT ((v_acc = v_did AND v_lockd) OR (v_acc = v_cid AND v_lockc));
-            v_x := CASE WHEN v_acc = v_did THEN v_dd ELSE v_cd END;
-            INSERT INTO ledger_balances AS b (account_id, shard, debits_pending, debits_posted, credits_pending,
-                                              credits_posted)
-            VALUES (v_acc, 0, v_x[1], v_x[2], v_x[3], v_x[4])
-            ON CONFLICT (account_id, shard) DO UPDATE SET
-                debits_pending = b.debits_pending + excluded.debits_pending,
-                debits_posted = b.debits_posted + excluded.debits_posted,
-                credits_pending = b.credits_pending + excluded.credits_pending,
-                credits_posted = b.credits_posted + excluded.credits_posted;
-        END LOOP;
-    END IF;
+        UPDATE ledger_balances b SET
+            debits_pending = b.debits_pending + v_x[1], debits_posted = b.debits_posted + v_x[2],
+            credits_pending = b.credits_pending + v_x[3], credits_posted = b.credits_posted + v_x[4]
+        WHERE b.account_id = v_acc AND b.shard = 0;
+    END LOOP;
 
     o_repeat := false;
     o_id := v_id;
@@ -594,6 +650,8 @@ BEGIN
     o_timeout_at := v_timeout;
     o_memo := p_memo;
     o_created_at := p_now;
+    o_debit_flags := v_dfl;
+    o_credit_flags := v_cfl;
     RETURN NEXT;
 END
 $$;
@@ -601,7 +659,7 @@ $$;
 
 -- +goose Down
 DROP FUNCTION ledger_transfer_one(text, text, text, text, bigint, text, bigint, text, integer, integer, timestamptz,
-                                  integer, boolean);
+                                  integer, boolean, bigint, bigint);
 DROP FUNCTION ledger_transfer_batch(text[], text[], text[], text[], bigint[], text[], bigint[], text[], integer[],
                                     integer[], timestamptz, integer, boolean);
 DROP FUNCTION ledger_add_balances(bigint[], bigint[], bigint[], bigint[], bigint[], integer);
