@@ -33,10 +33,12 @@ type benchEnv struct {
 }
 
 // newBenchEnv opens a fresh database with benchWallets funded wallets.
-func newBenchEnv(b *testing.B) *benchEnv {
+func newBenchEnv(b *testing.B) *benchEnv { return newBenchEnvWith(b, ledger.Options{}) }
+
+func newBenchEnvWith(b *testing.B, opts ledger.Options) *benchEnv {
 	b.Helper()
 	db := storetest.Postgres(b)
-	env := &benchEnv{l: ledger.New(db, ledger.Options{}), prefix: fmt.Sprintf("b%d-%d", time.Now().UnixNano(), benchRun.Add(1))}
+	env := &benchEnv{l: ledger.New(db, opts), prefix: fmt.Sprintf("b%d-%d", time.Now().UnixNano(), benchRun.Add(1))}
 	ctx := context.Background()
 	for lo := 0; lo < benchWallets; lo += ledger.MaxBatch {
 		var reqs []ledger.Request
@@ -120,8 +122,21 @@ func BenchmarkLinkedBatch100(b *testing.B) {
 }
 
 // Hot account: every transfer credits platform:revenue.
-func BenchmarkHotAccount(b *testing.B) {
-	env := newBenchEnv(b)
+func BenchmarkHotAccount(b *testing.B) { hotAccount(b, newBenchEnv(b)) }
+
+// The hot-account claim itself: the same workload on a ledger whose balances
+// have one shard (every credit of platform:revenue waits for the previous
+// one to commit) and on one with 32 (the default: concurrent credits take
+// different rows and wait for nobody).
+func BenchmarkHotAccountShards(b *testing.B) {
+	for _, n := range []int{1, 32} {
+		b.Run(fmt.Sprintf("shards=%d", n), func(b *testing.B) {
+			hotAccount(b, newBenchEnvWith(b, ledger.Options{Shards: n}))
+		})
+	}
+}
+
+func hotAccount(b *testing.B, env *benchEnv) {
 	ctx := context.Background()
 	run(b, 1, func(rng *rand.Rand) error {
 		_, err := env.l.Transfer(ctx, ledger.Request{Key: env.key(), Debit: fmt.Sprintf("viewer:%d:wallet", rng.IntN(benchWallets)),
