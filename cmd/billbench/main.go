@@ -32,6 +32,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -293,11 +295,14 @@ func benchSettle(ctx context.Context, db *store.DB, n, workers int, sandboxPath 
 	var lats []time.Duration
 	var mu sync.Mutex
 	fails.Store(0)
+	cpu0 := cpuOf(ctx, db)
 	t = time.Now()
 	parallel(n, workers, func(i int) {
 		s := time.Now()
 		if _, err := eng.EndSeat(ctx, fmt.Sprintf("c%d", i), billing.ClosedByViewer); err != nil {
-			fails.Add(1)
+			if fails.Add(1) == 1 {
+				fmt.Fprintln(os.Stderr, "billbench: first failed settlement:", err)
+			}
 			return
 		}
 		mu.Lock()
@@ -305,6 +310,7 @@ func benchSettle(ctx context.Context, db *store.DB, n, workers int, sandboxPath 
 		mu.Unlock()
 	})
 	wall := time.Since(t)
+	cpu1 := cpuOf(ctx, db)
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
 	p := func(q int) time.Duration {
 		if len(lats) == 0 {
@@ -314,10 +320,88 @@ func benchSettle(ctx context.Context, db *store.DB, n, workers int, sandboxPath 
 	}
 	fmt.Printf("settled %d seats (%d failed) in %v: %.0f settlements/s with %d workers; latency p50 %v p99 %v\n",
 		len(lats), fails.Load(), wall.Round(time.Millisecond), float64(len(lats))/wall.Seconds(), workers, p(50), p(99))
+	if k := len(lats); k > 0 {
+		per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(k) }
+		fmt.Printf("CPU per settlement: host %.0f µs, plugin %.0f µs, PostgreSQL backends %.0f µs\n",
+			per(cpu1.host-cpu0.host), per(cpu1.plugins-cpu0.plugins), per(cpu1.backends.since(cpu0.backends)))
+	}
 	rep, err := led.Verify(ctx)
 	check(err)
 	fmt.Printf("ledger verify: %s\n", rep.Summary())
 	_ = eng.Close()
+}
+
+// cpuSample is the CPU time used so far by this process, its plugin
+// children and the database's backends serving this bench's database, so a
+// phase's cost per operation is measured apart from whatever else the shared
+// machine runs.
+type cpuSample struct {
+	host, plugins time.Duration
+	backends      procTimes
+}
+
+type procTimes map[int]time.Duration
+
+// since is the CPU the processes used after prev was taken (a backend that
+// started meanwhile counts whole).
+func (p procTimes) since(prev procTimes) time.Duration {
+	var d time.Duration
+	for pid, t := range p {
+		d += t - prev[pid]
+	}
+	return d
+}
+
+func cpuOf(ctx context.Context, db *store.DB) cpuSample {
+	s := cpuSample{host: cpuTime(), backends: procTimes{}}
+	me := os.Getpid()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, t, ok := procStat(pid); ok && ppid == me {
+			s.plugins += t
+		}
+	}
+	rows, err := db.SQL().QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		return s
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) == nil {
+			if _, t, ok := procStat(pid); ok {
+				s.backends[pid] = t
+			}
+		}
+	}
+	return s
+}
+
+// procStat reads a process's parent and user+system CPU from /proc (Linux;
+// elsewhere ok is false and the figure is left out).
+func procStat(pid int) (ppid int, cpu time.Duration, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	// The command name may hold spaces: fields are counted after its ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return ppid, time.Duration(ut+st) * time.Second / ticksPerSecond, true
 }
 
 func tokenise(ctx context.Context, p processor.Processor) *processor.StoredCredential {

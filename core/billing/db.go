@@ -268,6 +268,16 @@ const checkpointChunk = 2000
 // upsertCheckpoints writes many checkpoints in one statement per chunk. A row
 // is replaced only by a higher seq.
 func (d *db) upsertCheckpoints(ctx context.Context, x execer, cks []checkpoint) error {
+	for _, s := range d.checkpointStmts(cks) {
+		if err := d.runOne(ctx, x, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkpointStmts are the statements of upsertCheckpoints, for a pipeline.
+func (d *db) checkpointStmts(cks []checkpoint) []stmt {
 	if d.dialect == store.Postgres {
 		// Four array parameters instead of four per row: PostgreSQL parses
 		// and binds one small statement however many seats are due.
@@ -276,12 +286,12 @@ func (d *db) upsertCheckpoints(ctx context.Context, x execer, cks []checkpoint) 
 		for i, c := range cks {
 			ids[i], seqs[i], ats[i], snaps[i] = c.SeatID, c.Seq, c.AtMs, string(c.Snap)
 		}
-		_, err := x.ExecContext(ctx, `INSERT INTO billing_checkpoints (seat_id, seq, checkpoint_at_ms, snapshot)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])
+		return []stmt{{query: `INSERT INTO billing_checkpoints (seat_id, seq, checkpoint_at_ms, snapshot)
+SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::text[])
 ON CONFLICT (seat_id) DO UPDATE SET seq = excluded.seq, checkpoint_at_ms = excluded.checkpoint_at_ms,
-snapshot = excluded.snapshot WHERE billing_checkpoints.seq < excluded.seq`, ids, seqs, ats, snaps)
-		return dbErr(err)
+snapshot = excluded.snapshot WHERE billing_checkpoints.seq < excluded.seq`, args: []any{ids, seqs, ats, snaps}}}
 	}
+	var out []stmt
 	for len(cks) > 0 {
 		n := min(len(cks), checkpointChunk)
 		chunk := cks[:n]
@@ -298,11 +308,9 @@ snapshot = excluded.snapshot WHERE billing_checkpoints.seq < excluded.seq`, ids,
 		}
 		b.WriteString(` ON CONFLICT (seat_id) DO UPDATE SET seq = excluded.seq, checkpoint_at_ms = excluded.checkpoint_at_ms,
 snapshot = excluded.snapshot WHERE billing_checkpoints.seq < excluded.seq`)
-		if _, err := x.ExecContext(ctx, d.q(b.String()), args...); err != nil {
-			return dbErr(err)
-		}
+		out = append(out, stmt{query: b.String(), args: args})
 	}
-	return nil
+	return out
 }
 
 // loadCheckpoint returns the seat's last snapshot; ok is false when none was written.
@@ -458,19 +466,31 @@ func (d *db) receipt(ctx context.Context, seatID string) (*Receipt, error) {
 	return &r, nil
 }
 
-// storeReceipt writes the receipt and marks the seat settled, once.
-func (d *db) storeReceipt(ctx context.Context, r *Receipt) error {
+// storeReceipt writes the receipt and marks the seat settled, once, in one
+// round trip on PostgreSQL. It returns the receipt as stored (decoded from the
+// JSON written), the same value a later Receipt reads.
+func (d *db) storeReceipt(ctx context.Context, r *Receipt) (*Receipt, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return errs.E(errs.Internal, "billing: encoding receipt: %v", err)
+		return nil, errs.E(errs.Internal, "billing: encoding receipt: %v", err)
 	}
-	return d.tx(ctx, func(tx execer) error {
-		if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO billing_receipts (seat_id, receipt, created_at) VALUES (?,?,?)
-ON CONFLICT (seat_id) DO NOTHING`), r.SeatID, string(b), ts(r.SettledAt)); err != nil {
-			return dbErr(err)
+	var settled int64
+	err = d.pipeline(ctx,
+		stmt{query: `INSERT INTO billing_receipts (seat_id, receipt, created_at) VALUES (?,?,?)
+ON CONFLICT (seat_id) DO NOTHING`, args: []any{r.SeatID, string(b), ts(r.SettledAt)}},
+		stmt{query: `UPDATE billing_seats SET state = 'settled', settled_at = ?, last_error = ''
+WHERE id = ? AND state = 'closed'`, args: []any{ts(r.SettledAt), r.SeatID}, affected: &settled})
+	if err != nil {
+		return nil, err
+	}
+	if settled == 0 { // settled before: the first receipt stands
+		if first, err := d.receipt(ctx, r.SeatID); err != nil || first != nil {
+			return first, err
 		}
-		_, err := tx.ExecContext(ctx, d.q(`UPDATE billing_seats SET state = 'settled', settled_at = ?, last_error = ''
-WHERE id = ? AND state = 'closed'`), ts(r.SettledAt), r.SeatID)
-		return dbErr(err)
-	})
+	}
+	var stored Receipt
+	if err := json.Unmarshal(b, &stored); err != nil {
+		return nil, errs.E(errs.Internal, "billing: seat %s: stored receipt: %v", r.SeatID, err)
+	}
+	return &stored, nil
 }

@@ -293,12 +293,8 @@ func (e *Engine) OpenSeat(ctx context.Context, req OpenRequest) (SeatInfo, error
 		return SeatInfo{}, err
 	}
 	ck := s.takeCheckpointLocked(openedAt)
-	err = e.db.tx(ctx, func(tx execer) error {
-		if _, err := tx.ExecContext(ctx, e.db.q(`UPDATE billing_seats SET state = 'open' WHERE id = ? AND state = 'opening'`), row.ID); err != nil {
-			return dbErr(err)
-		}
-		return e.db.upsertCheckpoints(ctx, tx, []checkpoint{ck})
-	})
+	err = e.db.pipeline(ctx, append([]stmt{{query: `UPDATE billing_seats SET state = 'open' WHERE id = ? AND state = 'opening'`, args: []any{row.ID}}},
+		e.db.checkpointStmts([]checkpoint{ck})...)...)
 	if err != nil {
 		// Funded but not recorded as open: close it at once (nothing is
 		// billable yet) and let settlement release the hold.
@@ -332,7 +328,7 @@ func (e *Engine) failOpen(ctx context.Context, s *seat, res fundResult) error {
 	s.mu.Lock()
 	s.closeLocked(e.clock.Now(), ClosedFundingRejected)
 	s.mu.Unlock()
-	if err := e.settle(ctx, s); err != nil {
+	if _, err := e.settle(ctx, s); err != nil {
 		e.log.Warn("billing: releasing a failed first block", "seat", s.row.ID, "err", err)
 	}
 	return res.err
@@ -417,10 +413,14 @@ func (e *Engine) EndSeat(ctx context.Context, seatID string, reason CloseReason)
 	}
 	s.closeLocked(e.clock.Now(), reason)
 	s.mu.Unlock()
-	if err := e.settle(ctx, s); err != nil {
+	rec, err := e.settle(ctx, s)
+	if err != nil {
 		return Receipt{}, err
 	}
-	return e.Receipt(ctx, seatID)
+	if rec != nil {
+		return *rec, nil
+	}
+	return e.Receipt(ctx, seatID) // settled by another call meanwhile
 }
 
 // Receipt returns a settled seat's receipt: errs.NotFound for an unknown

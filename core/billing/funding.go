@@ -36,13 +36,14 @@ func (e *Engine) fundStep(ctx context.Context, s *seat, n int) fundResult {
 		r.err, r.rejected = errs.E(errs.Invalid, "billing: seat %s: funding ceiling: %v", s.row.ID, err), true
 		return r
 	}
+	v := fundView(s.row)
 	switch s.row.Strategy {
 	case CardHold:
-		r.holdRef, err = e.fundCard(ctx, s.row, n, r.ceiling, prevStep, prevRef)
+		r.holdRef, err = e.fundCard(ctx, v, n, r.ceiling, prevStep, prevRef)
 	case PrepaidBlocks:
-		err = e.fundPrepaid(ctx, s.row, n, s.block, r.ceiling, prevStep)
+		err = e.fundPrepaid(ctx, v, n, s.block, r.ceiling, prevStep)
 	case Wallet:
-		err = e.fundWallet(ctx, s.row, n, r.ceiling, prevStep)
+		err = e.fundWallet(ctx, v, n, r.ceiling, prevStep)
 	default:
 		err = errs.E(errs.Internal, "billing: seat %s: unknown strategy %q", s.row.ID, s.row.Strategy)
 	}
@@ -70,9 +71,10 @@ func describe(r *seatRow) string { return fmt.Sprintf("%s show %s seat %s", r.Ki
 // fundCard authorises the new cumulative ceiling, then voids the previous
 // authorisation, so one hold is open. A void that fails is left to
 // settlement, which voids every hold it does not capture.
-func (e *Engine) fundCard(ctx context.Context, r *seatRow, n int, ceiling money.Money, prevStep int, prevRef string) (string, error) {
+func (e *Engine) fundCard(ctx context.Context, v *seatView, n int, ceiling money.Money, prevStep int, prevRef string) (string, error) {
+	r := v.sr
 	key := keyAuth(r.ID, n)
-	it, err := e.do(ctx, r, key, opAuthorize, n, func() (intentRequest, error) {
+	it, err := e.do(ctx, v, key, opAuthorize, n, func() (intentRequest, error) {
 		return intentRequest{Ceiling: ceiling.Amount, Authorize: &processor.AuthorizeRequest{IdempotencyKey: key,
 			Credential: *r.Credential, Amount: ceiling, Description: describe(r)}}, nil
 	})
@@ -81,7 +83,7 @@ func (e *Engine) fundCard(ctx context.Context, r *seatRow, n int, ceiling money.
 			// It held something other than asked: release it.
 			var a processor.Authorization
 			if json.Unmarshal(it.Result, &a) == nil && a.Reference != "" {
-				if _, verr := e.voidHold(ctx, r, n, a.Reference); verr != nil {
+				if _, verr := e.voidHold(ctx, v, n, a.Reference); verr != nil {
 					e.log.Error("billing: voiding a mismatched authorisation", "seat", r.ID, "ref", a.Reference, "err", verr)
 				}
 			}
@@ -94,16 +96,16 @@ func (e *Engine) fundCard(ctx context.Context, r *seatRow, n int, ceiling money.
 	}
 	e.hit("fund:authorized")
 	if prevStep > 0 && prevRef != "" {
-		if _, err := e.voidHold(ctx, r, prevStep, prevRef); err != nil {
+		if _, err := e.voidHold(ctx, v, prevStep, prevRef); err != nil {
 			e.log.Warn("billing: voiding the previous hold; settlement will retry", "seat", r.ID, "step", prevStep, "err", err)
 		}
 	}
 	return a.Reference, nil
 }
 
-func (e *Engine) voidHold(ctx context.Context, r *seatRow, n int, ref string) (*intentRow, error) {
-	key := keyVoid(r.ID, n)
-	return e.do(ctx, r, key, opVoid, n, func() (intentRequest, error) {
+func (e *Engine) voidHold(ctx context.Context, v *seatView, n int, ref string) (*intentRow, error) {
+	key := keyVoid(v.sr.ID, n)
+	return e.do(ctx, v, key, opVoid, n, func() (intentRequest, error) {
 		return intentRequest{Void: &processor.VoidRequest{IdempotencyKey: key, AuthorizationReference: ref}}, nil
 	})
 }
@@ -111,9 +113,10 @@ func (e *Engine) voidHold(ctx context.Context, r *seatRow, n int, ref string) (*
 // fundPrepaid charges one block into the viewer's wallet and, in one linked
 // ledger batch, credits it there and replaces the wallet hold with one for
 // the new ceiling.
-func (e *Engine) fundPrepaid(ctx context.Context, r *seatRow, n int, block, ceiling money.Money, prevStep int) error {
+func (e *Engine) fundPrepaid(ctx context.Context, v *seatView, n int, block, ceiling money.Money, prevStep int) error {
+	r := v.sr
 	key := keyCharge(r.ID, n)
-	if _, err := e.do(ctx, r, key, opCharge, n, func() (intentRequest, error) {
+	if _, err := e.do(ctx, v, key, opCharge, n, func() (intentRequest, error) {
 		return intentRequest{Ceiling: ceiling.Amount, Charge: &processor.ChargeRequest{IdempotencyKey: key,
 			Credential: *r.Credential, Amount: block, Description: describe(r)}}, nil
 	}); err != nil {
@@ -122,16 +125,17 @@ func (e *Engine) fundPrepaid(ctx context.Context, r *seatRow, n int, block, ceil
 	e.hit("fund:charged")
 	credit := ledger.Request{Key: keyCredit(r.ID, n), Kind: ledger.Single, Debit: clearingAccount(r.Processor),
 		Credit: walletAccount(r.ViewerID), Amount: block, Memo: "prepaid block " + describe(r)}
-	return e.holdOnWallet(ctx, r, n, ceiling, prevStep, &credit)
+	return e.holdOnWallet(ctx, v, n, ceiling, prevStep, &credit)
 }
 
 // fundWallet replaces the wallet hold with one for the new ceiling.
-func (e *Engine) fundWallet(ctx context.Context, r *seatRow, n int, ceiling money.Money, prevStep int) error {
-	return e.holdOnWallet(ctx, r, n, ceiling, prevStep, nil)
+func (e *Engine) fundWallet(ctx context.Context, v *seatView, n int, ceiling money.Money, prevStep int) error {
+	return e.holdOnWallet(ctx, v, n, ceiling, prevStep, nil)
 }
 
-func (e *Engine) holdOnWallet(ctx context.Context, r *seatRow, n int, ceiling money.Money, prevStep int, credit *ledger.Request) error {
-	_, err := e.do(ctx, r, keyLedger(r.ID, fmt.Sprintf("hold/%d", n)), opLedger, n, func() (intentRequest, error) {
+func (e *Engine) holdOnWallet(ctx context.Context, v *seatView, n int, ceiling money.Money, prevStep int, credit *ledger.Request) error {
+	r := v.sr
+	_, err := e.do(ctx, v, keyLedger(r.ID, fmt.Sprintf("hold/%d", n)), opLedger, n, func() (intentRequest, error) {
 		var reqs []ledger.Request
 		if credit != nil {
 			reqs = append(reqs, *credit)

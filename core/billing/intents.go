@@ -102,29 +102,31 @@ func retryable(err error) bool {
 // seat's funding. A retryable failure leaves it pending: the next attempt,
 // live or in recovery, repeats the same request under the same key. A stored
 // outcome is returned without calling anything.
-func (e *Engine) do(ctx context.Context, sr *seatRow, key, op string, step int, build func() (intentRequest, error)) (*intentRow, error) {
-	it, err := e.db.intent(ctx, e.db.sql, key)
-	switch {
-	case errs.CodeOf(err) == errs.NotFound:
+func (e *Engine) do(ctx context.Context, v *seatView, key, op string, step int, build func() (intentRequest, error)) (*intentRow, error) {
+	it := v.byKey[key]
+	if it == nil {
 		req, berr := build()
 		if berr != nil {
 			return nil, berr
 		}
-		it, err = e.db.insertIntent(ctx, &intentRow{Key: key, SeatID: sr.ID, Op: op, Step: step, Request: req, CreatedAt: e.clock.Now()})
+		var err error
+		it, err = e.db.createIntent(ctx, &intentRow{Key: key, SeatID: v.sr.ID, Op: op, Step: step, Request: req, CreatedAt: e.clock.Now()})
 		if err != nil {
 			return nil, err
 		}
-	case err != nil:
-		return nil, err
+		v.add(it)
 	}
 	if it.State != intentPending {
 		return it, outcomeErr(it)
 	}
-	return e.finish(ctx, sr, it)
+	return e.finish(ctx, v, it)
 }
 
-// finish makes the call of a pending intent and records its outcome.
-func (e *Engine) finish(ctx context.Context, sr *seatRow, it *intentRow) (*intentRow, error) {
+// finish makes the call of a pending intent and records its outcome: the
+// intent's row and what success changes in the seat's funding go in one
+// pipeline, atomically.
+func (e *Engine) finish(ctx context.Context, v *seatView, it *intentRow) (*intentRow, error) {
+	sr := v.sr
 	result, asked, moved, err := e.call(ctx, sr, it)
 	e.hit("intent:" + it.Op)
 	now := e.clock.Now()
@@ -142,6 +144,10 @@ func (e *Engine) finish(ctx context.Context, sr *seatRow, it *intentRow) (*inten
 		it.State, it.ErrCode, it.Err = state, errs.CodeOf(err), err.Error()
 		return it, err
 	}
+	res, merr := json.Marshal(result)
+	if merr != nil {
+		return it, errs.E(errs.Internal, "billing: encoding outcome of %s: %v", it.Key, merr)
+	}
 	if asked != nil {
 		if merr := processor.CheckMoved(*asked, moved); merr != nil {
 			// The books would no longer match the processor's: nothing is
@@ -151,21 +157,21 @@ func (e *Engine) finish(ctx context.Context, sr *seatRow, it *intentRow) (*inten
 				return it, ferr
 			}
 			it.State, it.ErrCode, it.Err = intentRejected, errs.Internal, merr.Error()
-			it.Result, _ = json.Marshal(result)
+			it.Result = res
 			return it, merr
 		}
 	}
-	err = e.db.tx(ctx, func(tx execer) error {
-		if err := e.db.finishIntent(ctx, tx, it.Key, intentSucceeded, result, "", "", now); err != nil {
-			return err
-		}
-		return e.applySuccess(ctx, tx, sr, it, result, now)
-	})
+	stmts, apply, err := e.applySuccess(sr, it, result, now)
 	if err != nil {
 		return it, err
 	}
+	stmts = append([]stmt{finishIntentStmt(it.Key, intentSucceeded, string(res), "", "", now)}, stmts...)
+	if err := e.db.pipeline(ctx, stmts...); err != nil {
+		return it, err
+	}
+	apply(v)
 	it.State = intentSucceeded
-	it.Result, _ = json.Marshal(result)
+	it.Result = res
 	return it, nil
 }
 
@@ -206,59 +212,75 @@ func (e *Engine) call(ctx context.Context, sr *seatRow, it *intentRow) (result a
 	return nil, nil, moved, errs.E(errs.Internal, "billing: intent %s: op %q without its request", it.Key, it.Op)
 }
 
-// applySuccess records what a successful intent changed in the seat's
-// funding, in the transaction that marks it succeeded.
-func (e *Engine) applySuccess(ctx context.Context, tx execer, sr *seatRow, it *intentRow, result any, now time.Time) error {
+// applySuccess says what a successful intent changes in the seat's funding:
+// the statements that go with marking it succeeded, and the same change for
+// the view once they are committed.
+func (e *Engine) applySuccess(sr *seatRow, it *intentRow, result any, now time.Time) ([]stmt, func(*seatView), error) {
 	r := it.Request
+	none := func(*seatView) {}
 	switch it.Op {
 	case opAuthorize:
 		a := result.(processor.Authorization)
-		if err := e.db.insertFunding(ctx, tx, sr.ID, fundingRow{N: it.Step, Kind: stepCardHold, Amount: a.Amount.Amount,
-			Ceiling: a.Amount.Amount, Reference: a.Reference, Status: statusOpen}, now); err != nil {
-			return err
+		f := fundingRow{N: it.Step, Kind: stepCardHold, Amount: a.Amount.Amount, Ceiling: a.Amount.Amount, Reference: a.Reference, Status: statusOpen}
+		raise, raised, err := e.raiseFunded(sr, a.Amount.Amount)
+		if err != nil {
+			return nil, nil, err
 		}
-		return e.raiseFunded(ctx, tx, sr, a.Amount.Amount)
+		return []stmt{insertFundingStmt(sr.ID, f, now), raise}, func(v *seatView) { v.addFunding(f); raised(v) }, nil
 	case opVoid:
-		return e.db.setFundingStatus(ctx, tx, sr.ID, it.Step, statusReleased)
+		return []stmt{setFundingStatusStmt(sr.ID, it.Step, statusReleased)}, func(v *seatView) { v.setFundingStatus(it.Step, statusReleased) }, nil
 	case opCapture:
-		return e.db.setFundingStatus(ctx, tx, sr.ID, it.Step, statusCaptured)
+		return []stmt{setFundingStatusStmt(sr.ID, it.Step, statusCaptured)}, func(v *seatView) { v.setFundingStatus(it.Step, statusCaptured) }, nil
 	case opCharge:
 		c := result.(processor.ChargeResult)
-		return e.db.insertFunding(ctx, tx, sr.ID, fundingRow{N: it.Step, Kind: stepCharge, Amount: c.Amount.Amount,
-			Ceiling: r.Ceiling, Reference: c.Reference, Status: statusCharged}, now)
+		f := fundingRow{N: it.Step, Kind: stepCharge, Amount: c.Amount.Amount, Ceiling: r.Ceiling, Reference: c.Reference, Status: statusCharged}
+		return []stmt{insertFundingStmt(sr.ID, f, now)}, func(v *seatView) { v.addFunding(f) }, nil
 	case opLedger:
 		switch r.Purpose {
 		case purposeHold:
+			var stmts []stmt
+			var applies []func(*seatView)
 			if sr.Strategy == Wallet {
-				if err := e.db.insertFunding(ctx, tx, sr.ID, fundingRow{N: it.Step, Kind: stepWalletHold, Amount: r.Ceiling,
-					Ceiling: r.Ceiling, Reference: keyHold(sr.ID, it.Step), Status: statusOpen}, now); err != nil {
-					return err
-				}
+				f := fundingRow{N: it.Step, Kind: stepWalletHold, Amount: r.Ceiling, Ceiling: r.Ceiling, Reference: keyHold(sr.ID, it.Step), Status: statusOpen}
+				stmts = append(stmts, insertFundingStmt(sr.ID, f, now))
+				applies = append(applies, func(v *seatView) { v.addFunding(f) })
 				if r.Release > 0 {
-					if err := e.db.setFundingStatus(ctx, tx, sr.ID, r.Release, statusReleased); err != nil {
-						return err
-					}
+					stmts = append(stmts, setFundingStatusStmt(sr.ID, r.Release, statusReleased))
+					applies = append(applies, func(v *seatView) { v.setFundingStatus(r.Release, statusReleased) })
 				}
 			}
-			return e.raiseFunded(ctx, tx, sr, r.Ceiling)
+			raise, raised, err := e.raiseFunded(sr, r.Ceiling)
+			if err != nil {
+				return nil, nil, err
+			}
+			return append(stmts, raise), func(v *seatView) {
+				for _, a := range applies {
+					a(v)
+				}
+				raised(v)
+			}, nil
 		case purposeSettle:
 			if sr.Strategy == Wallet && it.Step > 0 {
 				st := statusReleased
 				if sr.PriceAmount.Int64 > 0 {
 					st = statusPosted
 				}
-				return e.db.setFundingStatus(ctx, tx, sr.ID, it.Step, st)
+				return []stmt{setFundingStatusStmt(sr.ID, it.Step, st)}, func(v *seatView) { v.setFundingStatus(it.Step, st) }, nil
 			}
 		}
 	}
-	return nil
+	return nil, none, nil
 }
 
 // raiseFunded records a new cumulative ceiling and the time it funds.
-func (e *Engine) raiseFunded(ctx context.Context, tx execer, sr *seatRow, ceiling int64) error {
+func (e *Engine) raiseFunded(sr *seatRow, ceiling int64) (stmt, func(*seatView), error) {
 	secs, err := FundedSeconds(sr.Policy, money.Money{Amount: ceiling, Currency: sr.Currency})
 	if err != nil {
-		return err
+		return stmt{}, nil, err
 	}
-	return e.db.setFunded(ctx, tx, sr.ID, ceiling, secs)
+	return setFundedStmt(sr.ID, ceiling, secs), func(v *seatView) {
+		if ceiling > v.sr.FundedAmount {
+			v.sr.FundedAmount, v.sr.FundedSeconds = ceiling, secs
+		}
+	}, nil
 }

@@ -1,7 +1,6 @@
 package billing
 
 import (
-	"context"
 	"encoding/json"
 
 	"github.com/camkit/camkit/core/ledger"
@@ -10,11 +9,12 @@ import (
 	"github.com/camkit/camkit/sdk/money"
 )
 
-// buildReceipt assembles a closed seat's receipt from the database: the
-// final checkpoint's live intervals, the decided seconds and price, the
-// funding steps, every processor call with its reference and every ledger
-// transfer with its id.
-func (e *Engine) buildReceipt(ctx context.Context, sr *seatRow) (*Receipt, error) {
+// buildReceipt assembles a closed seat's receipt from its view of the
+// database: the final checkpoint's live intervals, the decided seconds and
+// price, the funding steps, every processor call with its reference and
+// every ledger transfer with its id.
+func (e *Engine) buildReceipt(v *seatView) (*Receipt, error) {
+	sr := v.sr
 	cur := sr.Currency
 	rec := &Receipt{SeatID: sr.ID, ShowID: sr.ShowID, Kind: sr.Kind, ViewerID: sr.ViewerID, ModelID: sr.ModelID,
 		StudioID: sr.StudioID, AffiliateID: sr.AffilID, Strategy: sr.Strategy, Processor: sr.Processor, Policy: sr.Policy,
@@ -30,28 +30,18 @@ func (e *Engine) buildReceipt(ctx context.Context, sr *seatRow) (*Receipt, error
 		return nil, err
 	}
 	rec.Released = money.Money{Amount: max(0, rec.Funded.Amount-rec.Price.Amount), Currency: cur}
-	if snap, _, ok, err := e.db.loadCheckpoint(ctx, e.db.sql, sr.ID); err != nil {
-		return nil, err
-	} else if ok {
-		m, err := meter.Restore(snap)
+	if v.ck != nil {
+		m, err := meter.Restore(*v.ck)
 		if err != nil {
 			return nil, err
 		}
 		rec.Intervals = m.Intervals()
 	}
-	fund, err := e.db.funding(ctx, sr.ID)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range fund {
+	for _, f := range v.funding {
 		rec.Funding = append(rec.Funding, FundingStep{N: f.N, Kind: f.Kind, Amount: money.Money{Amount: f.Amount, Currency: cur},
 			Ceiling: money.Money{Amount: f.Ceiling, Currency: cur}, Reference: f.Reference, Status: f.Status})
 	}
-	its, err := e.db.intents(ctx, sr.ID)
-	if err != nil {
-		return nil, err
-	}
-	for _, it := range its {
+	for _, it := range v.sortedIntents() {
 		if it.Op == opLedger {
 			if it.Request.Purpose == purposeSettle {
 				rec.Allocation = it.Request.Allocation

@@ -36,7 +36,7 @@ func (e *Engine) Recover(ctx context.Context) (RecoveryReport, error) {
 		if closed {
 			rep.Closed++
 		}
-		if _, err := e.settleSeat(ctx, id); err != nil {
+		if _, err := e.settleSeat(ctx, id, nil); err != nil {
 			if retryable(err) {
 				rep.Retry++
 				e.retryRecovered(id, 1)
@@ -97,7 +97,7 @@ func (e *Engine) retryRecovered(id string, tries int) {
 		if e.isStopped() {
 			return
 		}
-		if _, err := e.settleSeat(context.Background(), id); err != nil && retryable(err) {
+		if _, err := e.settleSeat(context.Background(), id, nil); err != nil && retryable(err) {
 			e.retryRecovered(id, tries+1)
 		}
 	})

@@ -215,7 +215,7 @@ func (s *seat) onGuard(gen uint64) {
 	}
 	s.mu.Unlock()
 	if closing {
-		_ = s.e.settle(context.Background(), s)
+		_, _ = s.e.settle(context.Background(), s)
 	}
 }
 
@@ -278,7 +278,7 @@ func (s *seat) onFund(gen uint64) {
 	s.mu.Unlock()
 	s.fundMu.Unlock()
 	if closing {
-		_ = e.settle(context.Background(), s)
+		_, _ = e.settle(context.Background(), s)
 	}
 }
 

@@ -13,35 +13,39 @@ import (
 )
 
 // settle settles a closed live seat: it persists the close decision (once),
-// then runs settleSeat. A retryable failure is retried with backoff on the
+// then runs settleSeat, and returns the receipt (nil when another call
+// settled the seat). A retryable failure is retried with backoff on the
 // engine's clock; a final one leaves the seat failed for an operator.
-func (e *Engine) settle(ctx context.Context, s *seat) error {
+func (e *Engine) settle(ctx context.Context, s *seat) (*Receipt, error) {
 	s.fundMu.Lock()
 	defer s.fundMu.Unlock()
 	s.mu.Lock()
 	d, settled := s.decision, s.settled
 	s.mu.Unlock()
 	if settled || d == nil {
-		return nil
+		return nil, nil
 	}
+	var v *seatView
 	if !d.persisted {
-		if _, err := e.db.closeSeat(ctx, s.row.ID, d.at, d.reason, d.billable, d.price, d.ck); err != nil {
+		var err error
+		// The decision and the read of everything settling needs: one round trip.
+		if v, err = e.db.closeAndLoad(ctx, s.row.ID, d.at, d.reason, d.billable, d.price, d.ck); err != nil {
 			e.retrySettle(s, err)
-			return err
+			return nil, err
 		}
 		s.mu.Lock()
 		d.persisted = true
 		s.mu.Unlock()
 		e.hit("close:decided")
 	}
-	rec, err := e.settleSeat(ctx, s.row.ID)
+	rec, err := e.settleSeat(ctx, s.row.ID, v)
 	if err != nil {
 		if retryable(err) {
 			e.retrySettle(s, err)
-			return err
+			return nil, err
 		}
 		e.forget(s)
-		return err
+		return nil, err
 	}
 	s.mu.Lock()
 	s.settled = true
@@ -49,7 +53,7 @@ func (e *Engine) settle(ctx context.Context, s *seat) error {
 	e.forget(s)
 	e.emit(Event{Type: EventSeatSettled, SeatID: rec.SeatID, ShowID: rec.ShowID, ViewerID: rec.ViewerID,
 		At: rec.SettledAt, Funded: rec.Funded, BillableSeconds: rec.BillableSeconds, Reason: rec.CloseReason})
-	return nil
+	return rec, nil
 }
 
 func (e *Engine) forget(s *seat) {
@@ -74,7 +78,7 @@ func (e *Engine) retrySettle(s *seat, err error) {
 	}
 	s.settleTimer = e.clock.AfterFunc(d, func() {
 		if !e.isStopped() {
-			_ = e.settle(context.Background(), s)
+			_, _ = e.settle(context.Background(), s)
 		}
 	})
 }
@@ -84,12 +88,17 @@ func (e *Engine) retrySettle(s *seat, err error) {
 // half-done intents, captures or posts the decided price, releases the rest,
 // books the gross, fees and split, refunds unused prepaid money when
 // configured, and stores the receipt. Every step is an intent with a key
-// derived from the seat, so running it again repeats nothing.
-func (e *Engine) settleSeat(ctx context.Context, id string) (*Receipt, error) {
-	sr, err := e.db.seat(ctx, e.db.sql, id)
-	if err != nil {
-		return nil, err
+// derived from the seat, so running it again repeats nothing. v is the
+// seat's view when the caller has just read it (nil: it is read here, in one
+// round trip); every step below reads it instead of the database.
+func (e *Engine) settleSeat(ctx context.Context, id string, v *seatView) (*Receipt, error) {
+	if v == nil {
+		var err error
+		if v, err = e.db.loadView(ctx, id); err != nil {
+			return nil, err
+		}
 	}
+	sr := v.sr
 	switch sr.State {
 	case stateSettled:
 		return e.db.receipt(ctx, id)
@@ -105,39 +114,36 @@ func (e *Engine) settleSeat(ctx context.Context, id string) (*Receipt, error) {
 		}
 		return nil, err
 	}
-	its, err := e.db.intents(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	for _, it := range its {
+	for _, it := range v.sortedIntents() {
 		if it.State != intentPending {
 			continue
 		}
-		if _, err := e.finish(ctx, sr, it); err != nil && retryable(err) {
+		if _, err := e.finish(ctx, v, it); err != nil && retryable(err) {
 			return nil, err
 		}
 	}
 	price := money.Money{Amount: sr.PriceAmount.Int64, Currency: sr.Currency}
+	var err error
 	switch sr.Strategy {
 	case CardHold:
-		err = e.settleCard(ctx, sr, price)
+		err = e.settleCard(ctx, v, price)
 	default:
-		err = e.settleWalletHold(ctx, sr, price)
+		err = e.settleWalletHold(ctx, v, price)
 	}
 	if err != nil {
 		return fail(err)
 	}
 	if sr.RefundUnused {
-		if err := e.refundUnused(ctx, sr, price); err != nil {
+		if err := e.refundUnused(ctx, v, price); err != nil {
 			return fail(err)
 		}
 	}
 	e.hit("settle:refunded")
-	rec, err := e.buildReceipt(ctx, sr)
+	rec, err := e.buildReceipt(v)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.db.storeReceipt(ctx, rec); err != nil {
+	if rec, err = e.db.storeReceipt(ctx, rec); err != nil {
 		return nil, err
 	}
 	e.hit("settle:receipt")
@@ -146,21 +152,18 @@ func (e *Engine) settleSeat(ctx context.Context, id string) (*Receipt, error) {
 
 // settleCard captures the price on the largest open authorisation (which
 // releases its remainder) and voids every other one; then books the gross.
-func (e *Engine) settleCard(ctx context.Context, sr *seatRow, price money.Money) error {
-	fund, err := e.db.funding(ctx, sr.ID)
-	if err != nil {
-		return err
-	}
+func (e *Engine) settleCard(ctx context.Context, v *seatView, price money.Money) error {
+	sr := v.sr
 	captured := -1
 	var best *fundingRow
-	for i := range fund {
-		f := &fund[i]
+	for i := range v.funding {
+		f := v.funding[i]
 		switch {
 		case f.Kind != stepCardHold:
 		case f.Status == statusCaptured:
 			captured = f.N
 		case f.Status == statusOpen && (best == nil || f.Ceiling > best.Ceiling || f.Ceiling == best.Ceiling && f.N > best.N):
-			best = f
+			best = &f
 		}
 	}
 	if price.Amount > 0 && captured < 0 {
@@ -168,25 +171,25 @@ func (e *Engine) settleCard(ctx context.Context, sr *seatRow, price money.Money)
 			return errs.E(errs.Internal, "billing: seat %s: no open authorisation covers the price %s", sr.ID, price)
 		}
 		key := keyCapture(sr.ID)
-		it, err := e.do(ctx, sr, key, opCapture, best.N, func() (intentRequest, error) {
+		it, err := e.do(ctx, v, key, opCapture, best.N, func() (intentRequest, error) {
 			return intentRequest{Capture: &processor.CaptureRequest{IdempotencyKey: key, AuthorizationReference: best.Reference, Amount: price}}, nil
 		})
 		if err != nil {
 			// A refused capture collected nothing: still release the holds.
-			e.releaseCardHolds(ctx, sr, -1)
+			e.releaseCardHolds(ctx, v, -1)
 			return err
 		}
 		captured = it.Step
 	}
 	e.hit("settle:captured")
-	if err := e.releaseCardHolds(ctx, sr, captured); err != nil {
+	if err := e.releaseCardHolds(ctx, v, captured); err != nil {
 		return err
 	}
 	e.hit("settle:released")
 	if price.Amount == 0 {
 		return nil
 	}
-	return e.settleLedger(ctx, sr, price, 0, func() ([]ledger.Request, error) {
+	return e.settleLedger(ctx, v, price, 0, func() ([]ledger.Request, error) {
 		reqs := []ledger.Request{{Key: "seat/" + sr.ID + "/gross", Kind: ledger.Single, Debit: clearingAccount(sr.Processor),
 			Credit: revenueAccount, Amount: price, Memo: describe(sr)}}
 		return reqs, nil
@@ -194,16 +197,13 @@ func (e *Engine) settleCard(ctx context.Context, sr *seatRow, price money.Money)
 }
 
 // releaseCardHolds voids every open authorisation but the captured one.
-func (e *Engine) releaseCardHolds(ctx context.Context, sr *seatRow, keep int) error {
-	fund, err := e.db.funding(ctx, sr.ID)
-	if err != nil {
-		return err
-	}
-	for _, f := range fund {
+func (e *Engine) releaseCardHolds(ctx context.Context, v *seatView, keep int) error {
+	sr := v.sr
+	for _, f := range append([]fundingRow(nil), v.funding...) {
 		if f.Kind != stepCardHold || f.Status != statusOpen || f.N == keep {
 			continue
 		}
-		if _, err := e.voidHold(ctx, sr, f.N, f.Reference); err != nil {
+		if _, err := e.voidHold(ctx, v, f.N, f.Reference); err != nil {
 			if retryable(err) {
 				return err
 			}
@@ -218,30 +218,23 @@ func (e *Engine) releaseCardHolds(ctx context.Context, sr *seatRow, keep int) er
 // settleWalletHold posts the price from the seat's wallet hold (releasing
 // the rest) or voids it, together with the split, in one linked batch. For
 // prepaid seats it first makes sure every block charged reached the wallet.
-func (e *Engine) settleWalletHold(ctx context.Context, sr *seatRow, price money.Money) error {
-	its, err := e.db.intents(ctx, sr.ID)
-	if err != nil {
-		return err
-	}
+func (e *Engine) settleWalletHold(ctx context.Context, v *seatView, price money.Money) error {
+	sr := v.sr
 	held := map[int]bool{} // steps whose hold batch (with its credit) went through
 	holdStep := 0
-	for _, it := range its {
+	for _, it := range v.intents {
 		if it.Op == opLedger && it.Request.Purpose == purposeHold && it.State == intentSucceeded {
 			held[it.Step] = true
 			holdStep = max(holdStep, it.Step)
 		}
 	}
 	if sr.Strategy == PrepaidBlocks {
-		fund, err := e.db.funding(ctx, sr.ID)
-		if err != nil {
-			return err
-		}
-		for _, f := range fund {
+		for _, f := range append([]fundingRow(nil), v.funding...) {
 			if f.Kind != stepCharge || held[f.N] {
 				continue
 			}
 			amount := money.Money{Amount: f.Amount, Currency: sr.Currency}
-			if _, err := e.do(ctx, sr, keyLedger(sr.ID, fmt.Sprintf("credit/%d", f.N)), opLedger, f.N, func() (intentRequest, error) {
+			if _, err := e.do(ctx, v, keyLedger(sr.ID, fmt.Sprintf("credit/%d", f.N)), opLedger, f.N, func() (intentRequest, error) {
 				return intentRequest{Purpose: purposeCredit, Ledger: []ledger.Request{{Key: keyCredit(sr.ID, f.N), Kind: ledger.Single,
 					Debit: clearingAccount(sr.Processor), Credit: walletAccount(sr.ViewerID), Amount: amount, Memo: "prepaid block " + describe(sr)}}}, nil
 			}); err != nil {
@@ -255,7 +248,7 @@ func (e *Engine) settleWalletHold(ctx context.Context, sr *seatRow, price money.
 		}
 		return nil
 	}
-	return e.settleLedger(ctx, sr, price, holdStep, func() ([]ledger.Request, error) {
+	return e.settleLedger(ctx, v, price, holdStep, func() ([]ledger.Request, error) {
 		if price.Amount == 0 {
 			return []ledger.Request{{Key: "seat/" + sr.ID + "/unhold", Kind: ledger.Void, PendingKey: keyHold(sr.ID, holdStep)}}, nil
 		}
@@ -267,8 +260,9 @@ func (e *Engine) settleWalletHold(ctx context.Context, sr *seatRow, price money.
 // bring the price into platform:revenue (head), then the processor fee and
 // the split plugin's allocation out of it. The allocation is asked for once
 // and stored with the intent, so a retry posts exactly what was decided.
-func (e *Engine) settleLedger(ctx context.Context, sr *seatRow, price money.Money, step int, head func() ([]ledger.Request, error), gross bool) error {
-	_, err := e.do(ctx, sr, keyLedger(sr.ID, "settle"), opLedger, step, func() (intentRequest, error) {
+func (e *Engine) settleLedger(ctx context.Context, v *seatView, price money.Money, step int, head func() ([]ledger.Request, error), gross bool) error {
+	sr := v.sr
+	_, err := e.do(ctx, v, keyLedger(sr.ID, "settle"), opLedger, step, func() (intentRequest, error) {
 		reqs, err := head()
 		if err != nil {
 			return intentRequest{}, err
@@ -332,14 +326,11 @@ func roleOrder(r split.Role) int {
 // refundUnused returns the unused part of a prepaid seat's charges to the
 // card, newest charge first, each refund booked wallet -> clearing. A refund
 // the processor refuses leaves the rest in the wallet as credit.
-func (e *Engine) refundUnused(ctx context.Context, sr *seatRow, price money.Money) error {
-	fund, err := e.db.funding(ctx, sr.ID)
-	if err != nil {
-		return err
-	}
+func (e *Engine) refundUnused(ctx context.Context, v *seatView, price money.Money) error {
+	sr := v.sr
 	var charges []fundingRow
 	var total int64
-	for _, f := range fund {
+	for _, f := range v.funding {
 		if f.Kind == stepCharge {
 			charges = append(charges, f)
 			total += f.Amount
@@ -350,7 +341,7 @@ func (e *Engine) refundUnused(ctx context.Context, sr *seatRow, price money.Mone
 		c := charges[i]
 		amount := money.Money{Amount: min(unused, c.Amount), Currency: sr.Currency}
 		key := keyRefund(sr.ID, c.N)
-		if _, err := e.do(ctx, sr, key, opRefund, c.N, func() (intentRequest, error) {
+		if _, err := e.do(ctx, v, key, opRefund, c.N, func() (intentRequest, error) {
 			return intentRequest{Refund: &processor.RefundRequest{IdempotencyKey: key, Reference: c.Reference, Amount: amount,
 				Reason: "unused prepaid time"}}, nil
 		}); err != nil {
@@ -360,7 +351,7 @@ func (e *Engine) refundUnused(ctx context.Context, sr *seatRow, price money.Mone
 			e.log.Warn("billing: refund refused; the rest stays in the wallet", "seat", sr.ID, "err", err)
 			return nil
 		}
-		if _, err := e.do(ctx, sr, keyLedger(sr.ID, fmt.Sprintf("refund/%d", c.N)), opLedger, c.N, func() (intentRequest, error) {
+		if _, err := e.do(ctx, v, keyLedger(sr.ID, fmt.Sprintf("refund/%d", c.N)), opLedger, c.N, func() (intentRequest, error) {
 			return intentRequest{Purpose: purposeRefund, Ledger: []ledger.Request{{Key: keyRefund(sr.ID, c.N), Kind: ledger.Single,
 				Debit: walletAccount(sr.ViewerID), Credit: clearingAccount(sr.Processor), Amount: amount, Memo: "refund " + describe(sr)}}}, nil
 		}); err != nil {
