@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +21,9 @@ import (
 // and per-call p50/p99 latency. Run:
 //
 //	go test -run '^$' -bench . -benchtime 5s ./core/ledger/
+//
+// On a machine shared with other work, compare figures taken at the same
+// time (and note the load average): they move with the load.
 const (
 	benchClients = 16
 	benchWallets = 10000
@@ -38,6 +43,16 @@ func newBenchEnv(b *testing.B) *benchEnv { return newBenchEnvWith(b, ledger.Opti
 func newBenchEnvWith(b *testing.B, opts ledger.Options) *benchEnv {
 	b.Helper()
 	db := storetest.Postgres(b)
+	// CAMKIT_BENCH_POOL=n caps the connection pool (default: core/store's),
+	// to compare pool sizes under the same 16 clients.
+	if v := os.Getenv("CAMKIT_BENCH_POOL"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("CAMKIT_BENCH_POOL=%q: want a positive number", v)
+		}
+		db.SQL().SetMaxOpenConns(n)
+		db.SQL().SetMaxIdleConns(n)
+	}
 	env := &benchEnv{l: ledger.New(db, opts), prefix: fmt.Sprintf("b%d-%d", time.Now().UnixNano(), benchRun.Add(1))}
 	ctx := context.Background()
 	for lo := 0; lo < benchWallets; lo += ledger.MaxBatch {
