@@ -118,7 +118,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, db: newDB(cfg.DB), ledger: cfg.Ledger, clock: cfg.Clock,
 		processors: cfg.Processors, log: cfg.Log, seats: map[string]*seat{}}
+	// flushTick re-arms flushTimer under flushMu; the first tick may fire
+	// before this assignment on a busy machine.
+	e.flushMu.Lock()
 	e.flushTimer = e.clock.AfterFunc(cfg.FlushEvery, e.flushTick)
+	e.flushMu.Unlock()
 	return e, nil
 }
 
