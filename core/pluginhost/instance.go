@@ -133,6 +133,7 @@ func (in *Instance) start(ctx context.Context) error {
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		GRPCDialOptions:  pluginkit.GRPCDialOptions(),
 		Managed:          true,
 		StartTimeout:     15 * time.Second,
 		Logger:           newHCLogger(in.log),

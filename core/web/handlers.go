@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/camkit/camkit/core/accounts"
@@ -109,13 +110,25 @@ func param(c *fiber.Ctx, name string) (string, error) {
 // ---- directory ----
 
 func (p *Product) homeData(c *fiber.Ctx) (*theme.HomePage, error) {
-	q := strings.TrimSpace(c.Query("q"))
-	tag := strings.ToLower(strings.TrimSpace(c.Query("tag")))
-	if len(q) > maxQueryLen || len(tag) > maxQueryLen {
-		return nil, invalid("q", "search for at most %d characters", maxQueryLen)
+	q, tag, err := homeSearch(c)
+	if err != nil {
+		return nil, err
 	}
-	ctx := c.UserContext()
-	page := &theme.HomePage{Layout: p.Pages.Layout(c), Query: q}
+	return p.homePage(c.UserContext(), p.Pages.Layout(c), q, tag)
+}
+
+// homeSearch reads the home page's search: the text and the tag filter.
+func homeSearch(c *fiber.Ctx) (q, tag string, err error) {
+	q = strings.TrimSpace(c.Query("q"))
+	tag = strings.ToLower(strings.TrimSpace(c.Query("tag")))
+	if len(q) > maxQueryLen || len(tag) > maxQueryLen {
+		return "", "", invalid("q", "search for at most %d characters", maxQueryLen)
+	}
+	return q, tag, nil
+}
+
+func (p *Product) homePage(ctx context.Context, l theme.Layout, q, tag string) (*theme.HomePage, error) {
+	page := &theme.HomePage{Layout: l, Query: q}
 	live, err := p.Shows.Live(ctx)
 	if err != nil {
 		return nil, err
@@ -156,12 +169,24 @@ func (p *Product) homeData(c *fiber.Ctx) (*theme.HomePage, error) {
 	return page, nil
 }
 
+// home is shared among visitors without a session (Pages.RenderShared): it
+// is rendered through the theme at most about once a second per search,
+// and again as soon as someone goes on or off air.
 func (p *Product) home(c *fiber.Ctx) error {
-	page, err := p.homeData(c)
+	q, tag, err := homeSearch(c)
 	if err != nil {
 		return err
 	}
-	return p.Pages.Render(c, page)
+	var version uint64
+	if v, ok := p.Shows.(LiveVersioner); ok {
+		version = v.LiveVersion()
+	}
+	// q's length first keeps the key unambiguous whatever the two contain.
+	key := "home/" + strconv.Itoa(len(q)) + ":" + q + tag
+	ctx := c.UserContext()
+	return p.Pages.RenderShared(c, key, version, func(l theme.Layout) (theme.Page, error) {
+		return p.homePage(ctx, l, q, tag)
+	})
 }
 
 func (p *Product) profile(c *fiber.Ctx) error {

@@ -10,6 +10,13 @@ import (
 	"github.com/camkit/camkit/sdk/theme"
 )
 
+// LiveVersioner is optionally implemented by a Shows: LiveVersion changes
+// whenever a show goes on or off air or changes mode, so the shared home
+// page (Pages.RenderShared) is never older than who is on air.
+type LiveVersioner interface {
+	LiveVersion() uint64
+}
+
 // Shows is the show and seat lifecycle as the pages and the API use it: the
 // model's broadcast, private requests, seats and their receipts. Every
 // method that acts for a person takes the actor's user id, and the

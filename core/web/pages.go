@@ -24,6 +24,8 @@ type Pages struct {
 	// Chrome fills the per-request parts of the layout: the signed-in user,
 	// the CSRF token, the navigation. Nil leaves them empty.
 	Chrome func(c *fiber.Ctx, l *theme.Layout)
+
+	shared sharedCache // RenderShared's copies
 }
 
 // Mount adds the theme's assets.
@@ -61,20 +63,30 @@ func (p *Pages) Render(c *fiber.Ctx, page theme.Page) error {
 	if err != nil {
 		return err
 	}
-	status := r.Status
-	if status == 0 {
-		status = fiber.StatusOK
-	}
-	html := r.HTML
-	if i := bytes.Index(html, []byte("</head>")); i >= 0 {
-		out := make([]byte, 0, len(html)+len(siteScriptTag))
-		out = append(out, html[:i]...)
-		out = append(out, siteScriptTag...)
-		html = append(out, html[i:]...)
-	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(status).Send(html)
+	return c.Status(statusOf(r)).Send(withSiteScript(r.HTML))
+}
+
+// statusOf is the status a rendered page answers with (a theme may leave
+// it 0 for 200).
+func statusOf(r theme.Rendered) int {
+	if r.Status == 0 {
+		return fiber.StatusOK
+	}
+	return r.Status
+}
+
+// withSiteScript adds SiteScript at the end of the document's head.
+func withSiteScript(html []byte) []byte {
+	i := bytes.Index(html, []byte("</head>"))
+	if i < 0 {
+		return html
+	}
+	out := make([]byte, 0, len(html)+len(siteScriptTag))
+	out = append(out, html[:i]...)
+	out = append(out, siteScriptTag...)
+	return append(out, html[i:]...)
 }
 
 // RenderError renders the theme's error page for err; a theme that cannot

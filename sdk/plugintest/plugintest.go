@@ -33,6 +33,7 @@ func Launch(t testing.TB, binaryPath string, kind pluginkit.Kind, p plugin.Plugi
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		GRPCDialOptions:  pluginkit.GRPCDialOptions(),
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: logs, Level: hclog.Info}),
 	})
 	// Cleanups run last-in first-out: the log is detached from t only after

@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/camkit/camkit/core/accounts"
@@ -77,6 +78,8 @@ type Service struct {
 	byKey    map[string]*broadcast
 	requests map[string]*request
 	seats    map[string]*seat
+	// onAir counts changes of who is on air and in what mode (LiveVersion).
+	onAir atomic.Uint64
 }
 
 type broadcast struct {
@@ -128,6 +131,7 @@ func (s *Service) Attach(paid PaidShows, bill Receipts, media Media) {
 
 var (
 	_ web.Shows           = (*Service)(nil)
+	_ web.LiveVersioner   = (*Service)(nil)
 	_ stream.Admission    = (*Service)(nil)
 	_ stream.LivenessSink = (*Service)(nil)
 	_ chat.Shows          = (*Service)(nil)
@@ -151,6 +155,10 @@ func (b *broadcast) show(viewers int) web.Show {
 }
 
 // ---- broadcasts ----
+
+// LiveVersion changes whenever a broadcast starts or ends or changes mode,
+// so the host's shared home page never shows an older line-up.
+func (s *Service) LiveVersion() uint64 { return s.onAir.Load() }
 
 // Live lists broadcasts on air, newest first.
 func (s *Service) Live(context.Context) ([]web.Show, error) {
@@ -209,6 +217,7 @@ func (s *Service) GoLive(ctx context.Context, modelID string) (web.Show, error) 
 	if b == nil {
 		b = &broadcast{id: randomID("b", 8), model: modelID, key: randomID("sk_", 24), since: s.now().UTC(), mode: theme.ModePublic}
 		s.byModel[modelID], s.byID[b.id], s.byKey[b.key] = b, b, b
+		s.onAir.Add(1)
 	}
 	out := b.show(0)
 	s.mu.Unlock()
@@ -237,6 +246,7 @@ func (s *Service) EndShow(ctx context.Context, modelID string) error {
 	delete(s.byModel, modelID)
 	delete(s.byID, b.id)
 	delete(s.byKey, b.key)
+	s.onAir.Add(1)
 	for id, r := range s.requests {
 		if r.ShowID == b.id {
 			delete(s.requests, id)
@@ -441,12 +451,14 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string) (web.Se
 		return web.Seat{}, errs.E(errs.Conflict, "you are already in a private show")
 	}
 	b.mode = theme.ModePrivate // reserved while the seat is funded
+	s.onAir.Add(1)
 	media := b.media
 	s.mu.Unlock()
 	seat, err := s.openSeat(ctx, b, r, media)
 	if err != nil {
 		s.mu.Lock()
 		b.mode = theme.ModePublic
+		s.onAir.Add(1)
 		s.mu.Unlock()
 		s.say(b.id, chat.SystemEvent{Kind: "private_failed", To: r.ViewerID, Text: "The private show could not start: " + errText(err)})
 		return web.Seat{}, err
@@ -679,6 +691,7 @@ func (s *Service) closeSeat(seatID string) {
 	back := b != nil && b.seat == seatID
 	if back {
 		b.paid, b.seat, b.mode = "", "", theme.ModePublic
+		s.onAir.Add(1)
 	}
 	paid, show, viewer := st.paid, st.show, st.viewer
 	s.mu.Unlock()
