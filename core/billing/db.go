@@ -467,19 +467,20 @@ func (d *db) receipt(ctx context.Context, seatID string) (*Receipt, error) {
 }
 
 // storeReceipt writes the receipt and marks the seat settled, once, in one
-// round trip on PostgreSQL. It returns the receipt as stored (decoded from the
-// JSON written), the same value a later Receipt reads.
-func (d *db) storeReceipt(ctx context.Context, r *Receipt) (*Receipt, error) {
+// round trip on PostgreSQL, after the statements before (the outcome of the
+// last intent, written with it). It returns the receipt as stored (decoded
+// from the JSON written), the same value a later Receipt reads.
+func (d *db) storeReceipt(ctx context.Context, r *Receipt, before ...stmt) (*Receipt, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, errs.E(errs.Internal, "billing: encoding receipt: %v", err)
 	}
 	var settled int64
-	err = d.pipeline(ctx,
+	err = d.pipeline(ctx, append(before,
 		stmt{query: `INSERT INTO billing_receipts (seat_id, receipt, created_at) VALUES (?,?,?)
 ON CONFLICT (seat_id) DO NOTHING`, args: []any{r.SeatID, string(b), ts(r.SettledAt)}},
 		stmt{query: `UPDATE billing_seats SET state = 'settled', settled_at = ?, last_error = ''
-WHERE id = ? AND state = 'closed'`, args: []any{ts(r.SettledAt), r.SeatID}, affected: &settled})
+WHERE id = ? AND state = 'closed'`, args: []any{ts(r.SettledAt), r.SeatID}, affected: &settled})...)
 	if err != nil {
 		return nil, err
 	}

@@ -103,6 +103,57 @@ func retryable(err error) bool {
 // live or in recovery, repeats the same request under the same key. A stored
 // outcome is returned without calling anything.
 func (e *Engine) do(ctx context.Context, v *seatView, key, op string, step int, build func() (intentRequest, error)) (*intentRow, error) {
+	return e.doWith(ctx, v, key, op, step, build, finishOpts{})
+}
+
+// finishOpts fold the writes around an intent's outcome into fewer commits.
+type finishOpts struct {
+	// then is the intent that follows a success; it is written in the same
+	// commit as the outcome, so it exists exactly when the success does.
+	then *newIntent
+	// deferred: a success's statements are not written now but appended to
+	// v.deferred, for the caller to commit with what it writes next (the
+	// receipt). Until then the intent stays pending in the database, which
+	// is safe only for a repeatable call (a ledger batch under its keys): a
+	// crash in between repeats it, and the repeat answers the first result.
+	deferred bool
+}
+
+// newIntent is an intent ready to be written, its request as stored.
+type newIntent struct {
+	row *intentRow
+	req string
+}
+
+// prepareIntent builds a pending intent for key and encodes its request; a
+// key already in the view gives nil.
+func (e *Engine) prepareIntent(v *seatView, key, op string, step int, build func() (intentRequest, error)) (*newIntent, error) {
+	if v.byKey[key] != nil {
+		return nil, nil
+	}
+	req, err := build()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, errs.E(errs.Internal, "billing: encoding intent %s: %v", key, err)
+	}
+	var stored intentRequest
+	if err := json.Unmarshal(b, &stored); err != nil {
+		return nil, errs.E(errs.Internal, "billing: intent %s: stored request: %v", key, err)
+	}
+	return &newIntent{row: &intentRow{Key: key, SeatID: v.sr.ID, Op: op, Step: step, Request: stored, State: intentPending,
+		CreatedAt: ts(e.clock.Now())}, req: string(b)}, nil
+}
+
+func (n *newIntent) insertStmt() stmt {
+	it := n.row
+	return stmt{query: `INSERT INTO billing_intents (` + intentCols + `)
+VALUES (?,?,?,?,?,'pending','','','',?) ON CONFLICT (key) DO NOTHING`, args: []any{it.Key, it.SeatID, it.Op, it.Step, n.req, it.CreatedAt}}
+}
+
+func (e *Engine) doWith(ctx context.Context, v *seatView, key, op string, step int, build func() (intentRequest, error), o finishOpts) (*intentRow, error) {
 	it := v.byKey[key]
 	if it == nil {
 		req, berr := build()
@@ -119,13 +170,17 @@ func (e *Engine) do(ctx context.Context, v *seatView, key, op string, step int, 
 	if it.State != intentPending {
 		return it, outcomeErr(it)
 	}
-	return e.finish(ctx, v, it)
+	return e.finishWith(ctx, v, it, o)
 }
 
 // finish makes the call of a pending intent and records its outcome: the
 // intent's row and what success changes in the seat's funding go in one
 // pipeline, atomically.
 func (e *Engine) finish(ctx context.Context, v *seatView, it *intentRow) (*intentRow, error) {
+	return e.finishWith(ctx, v, it, finishOpts{})
+}
+
+func (e *Engine) finishWith(ctx context.Context, v *seatView, it *intentRow, o finishOpts) (*intentRow, error) {
 	sr := v.sr
 	result, asked, moved, err := e.call(ctx, sr, it)
 	e.hit("intent:" + it.Op)
@@ -166,10 +221,18 @@ func (e *Engine) finish(ctx context.Context, v *seatView, it *intentRow) (*inten
 		return it, err
 	}
 	stmts = append([]stmt{finishIntentStmt(it.Key, intentSucceeded, string(res), "", "", now)}, stmts...)
-	if err := e.db.pipeline(ctx, stmts...); err != nil {
+	if o.then != nil {
+		stmts = append(stmts, o.then.insertStmt())
+	}
+	if o.deferred {
+		v.deferred = append(v.deferred, stmts...)
+	} else if err := e.db.pipeline(ctx, stmts...); err != nil {
 		return it, err
 	}
 	apply(v)
+	if o.then != nil {
+		v.add(o.then.row)
+	}
 	it.State = intentSucceeded
 	it.Result = res
 	return it, nil

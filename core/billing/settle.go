@@ -143,7 +143,7 @@ func (e *Engine) settleSeat(ctx context.Context, id string, v *seatView) (*Recei
 	if err != nil {
 		return nil, err
 	}
-	if rec, err = e.db.storeReceipt(ctx, rec); err != nil {
+	if rec, err = e.db.storeReceipt(ctx, rec, v.deferred...); err != nil {
 		return nil, err
 	}
 	e.hit("settle:receipt")
@@ -171,9 +171,13 @@ func (e *Engine) settleCard(ctx context.Context, v *seatView, price money.Money)
 			return errs.E(errs.Internal, "billing: seat %s: no open authorisation covers the price %s", sr.ID, price)
 		}
 		key := keyCapture(sr.ID)
-		it, err := e.do(ctx, v, key, opCapture, best.N, func() (intentRequest, error) {
+		// The settle batch's intent is written in the commit that records
+		// the capture. Should it not build now, settleLedger builds it after
+		// the capture, as it would anyway.
+		next, _ := e.prepareIntent(v, keyLedger(sr.ID, "settle"), opLedger, 0, e.settleBuild(ctx, v, price, grossHead(sr, price), true))
+		it, err := e.doWith(ctx, v, key, opCapture, best.N, func() (intentRequest, error) {
 			return intentRequest{Capture: &processor.CaptureRequest{IdempotencyKey: key, AuthorizationReference: best.Reference, Amount: price}}, nil
-		})
+		}, finishOpts{then: next})
 		if err != nil {
 			// A refused capture collected nothing: still release the holds.
 			e.releaseCardHolds(ctx, v, -1)
@@ -189,11 +193,16 @@ func (e *Engine) settleCard(ctx context.Context, v *seatView, price money.Money)
 	if price.Amount == 0 {
 		return nil
 	}
-	return e.settleLedger(ctx, v, price, 0, func() ([]ledger.Request, error) {
-		reqs := []ledger.Request{{Key: "seat/" + sr.ID + "/gross", Kind: ledger.Single, Debit: clearingAccount(sr.Processor),
-			Credit: revenueAccount, Amount: price, Memo: describe(sr)}}
-		return reqs, nil
-	}, true)
+	return e.settleLedger(ctx, v, price, 0, grossHead(sr, price), true)
+}
+
+// grossHead is a card seat's settle batch head: the captured price from
+// the processor's clearing account into platform revenue.
+func grossHead(sr *seatRow, price money.Money) func() ([]ledger.Request, error) {
+	return func() ([]ledger.Request, error) {
+		return []ledger.Request{{Key: "seat/" + sr.ID + "/gross", Kind: ledger.Single, Debit: clearingAccount(sr.Processor),
+			Credit: revenueAccount, Amount: price, Memo: describe(sr)}}, nil
+	}
 }
 
 // releaseCardHolds voids every open authorisation but the captured one.
@@ -261,8 +270,22 @@ func (e *Engine) settleWalletHold(ctx context.Context, v *seatView, price money.
 // the split plugin's allocation out of it. The allocation is asked for once
 // and stored with the intent, so a retry posts exactly what was decided.
 func (e *Engine) settleLedger(ctx context.Context, v *seatView, price money.Money, step int, head func() ([]ledger.Request, error), gross bool) error {
+	// When nothing follows the batch but the receipt, its outcome is
+	// written with the receipt: one commit fewer.
+	_, err := e.doWith(ctx, v, keyLedger(v.sr.ID, "settle"), opLedger, step, e.settleBuild(ctx, v, price, head, gross),
+		finishOpts{deferred: !v.sr.RefundUnused})
+	if err != nil {
+		return err
+	}
+	e.hit("settle:ledger")
+	return nil
+}
+
+// settleBuild builds the settle batch's intent: head, then the fee and the
+// split plugin's allocation.
+func (e *Engine) settleBuild(ctx context.Context, v *seatView, price money.Money, head func() ([]ledger.Request, error), gross bool) func() (intentRequest, error) {
 	sr := v.sr
-	_, err := e.do(ctx, v, keyLedger(sr.ID, "settle"), opLedger, step, func() (intentRequest, error) {
+	return func() (intentRequest, error) {
 		reqs, err := head()
 		if err != nil {
 			return intentRequest{}, err
@@ -306,12 +329,7 @@ func (e *Engine) settleLedger(ctx context.Context, v *seatView, price money.Mone
 			}
 		}
 		return intentRequest{Purpose: purposeSettle, Ledger: reqs, Allocation: shares}, nil
-	})
-	if err != nil {
-		return err
 	}
-	e.hit("settle:ledger")
-	return nil
 }
 
 func roleOrder(r split.Role) int {

@@ -25,6 +25,9 @@ type seatView struct {
 	byKey    map[string]*intentRow
 	funding  []fundingRow
 	ck       *meter.Snapshot // the stored checkpoint, when loaded and written
+	// deferred are writes of outcomes already acted on, to be committed with
+	// the receipt (see finishOpts.deferred).
+	deferred []stmt
 }
 
 // fundView is the view of a funding step: the seat's row (a copy: the live
