@@ -58,7 +58,8 @@
 //
 // # Lock order, and why nothing can deadlock
 //
-// Within a transaction (on PostgreSQL, both paths below):
+// Within a transaction (on PostgreSQL, both paths below), after the chart
+// accounts it creates on first use (in (code, currency) order):
 //  1. transfer rows, inserted in idempotency-key order (byte order): a
 //     transaction waits for a key another is inserting while holding smaller
 //     keys only;
