@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/camkit/camkit/core/stream"
 	"github.com/camkit/camkit/core/stream/streamtest"
@@ -43,6 +44,10 @@ type result struct {
 	JoinP50   float64 `json:"join_p50_ms"`
 	JoinP95   float64 `json:"join_p95_ms"`
 	ChildCPU  float64 `json:"child_cores"`
+	// Stalled counts subscribers that received nothing in the window;
+	// NotConnected those whose PeerConnection had left "connected".
+	Stalled      int `json:"stalled"`
+	NotConnected int `json:"not_connected"`
 	WindowSec float64 `json:"window_s"`
 }
 
@@ -56,8 +61,9 @@ func main() {
 	bitrate := flag.Int("bitrate", 1_500_000, "publisher video bitrate (bit/s)")
 	udpPort := flag.Int("udp-port", 0, "SFU single UDP port (ICE UDP mux); 0: ephemeral ports")
 	cpuProfile := flag.String("cpuprofile", "", "write the SFU process's CPU profile here")
+	flag.StringVar(&childProfile, "subs-cpuprofile", "", "write the subscriber process's CPU profile of the last step here")
 	flag.Parse()
-	if *cpuProfile != "" && *role != "subs" {
+	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
 			log.Fatal(err)
@@ -77,6 +83,8 @@ func main() {
 		log.Print(err)
 	}
 }
+
+var childProfile string
 
 func cpuSeconds(who int) float64 {
 	var ru syscall.Rusage
@@ -140,6 +148,9 @@ func runServer(stepList string, joins int, window time.Duration, bitrate, udpPor
 		// Subscribers that fall behind (their process starved) see fewer
 		// sequence numbers than were sent: no loss, but no valid figure.
 		perSub := float64(r.Expected) / r.WindowSec / float64(max(n, 1))
+		if r.Stalled > 0 || r.NotConnected > 0 {
+			fmt.Printf("       (%d subscribers received nothing in the window, %d not connected)\n", r.Stalled, r.NotConnected)
+		}
 		switch {
 		case r.PubRate < 0.95*nominal:
 			fmt.Printf("       (publisher starved: %.0f of %.0f pkt/s: step invalid)\n", r.PubRate, nominal)
@@ -165,7 +176,11 @@ func runtimeProcs() int {
 // child runs the subscribers in another process and reads the SFU's CPU
 // over the child's measurement window.
 func child(url string, n, joins int, window time.Duration, pub *streamtest.Publisher) (result, float64, error) {
-	cmd := exec.Command(os.Args[0], "-role", "subs", "-url", url, "-n", strconv.Itoa(n), "-joins", strconv.Itoa(joins), "-window", window.String())
+	args := []string{"-role", "subs", "-url", url, "-n", strconv.Itoa(n), "-joins", strconv.Itoa(joins), "-window", window.String()}
+	if childProfile != "" && joins == 0 {
+		args = append(args, "-cpuprofile", childProfile)
+	}
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -279,16 +294,29 @@ func runSubs(url string, n, joins int, window time.Duration) error {
 		return
 	}
 	e0, r0, b0 := snap()
+	before := make([]int64, len(subs))
+	for i, s := range subs {
+		before[i] = s.Video.Packets.Load() + s.Audio.Packets.Load()
+	}
 	c0 := cpuSeconds(syscall.RUSAGE_SELF)
 	t0 := time.Now()
 	fmt.Println("window-start")
 	time.Sleep(window)
 	fmt.Println("window-end")
 	e1, r1, b1 := snap()
+	stalled, notConnected := 0, 0
+	for i, s := range subs {
+		if s.Video.Packets.Load()+s.Audio.Packets.Load() == before[i] {
+			stalled++
+		}
+		if s.PC.ConnectionState() != webrtc.PeerConnectionStateConnected {
+			notConnected++
+		}
+	}
 	c1 := cpuSeconds(syscall.RUSAGE_SELF)
 	sort.Float64s(joinMs)
 	res := result{N: n, Joined: len(joinMs), Expected: e1 - e0, Received: r1 - r0, Bytes: b1 - b0, WindowSec: time.Since(t0).Seconds(),
-		ChildCPU: (c1 - c0) / time.Since(t0).Seconds()}
+		ChildCPU: (c1 - c0) / time.Since(t0).Seconds(), Stalled: stalled, NotConnected: notConnected}
 	if res.Expected > 0 && res.Received < res.Expected {
 		res.Loss = float64(res.Expected-res.Received) / float64(res.Expected)
 	}

@@ -82,11 +82,12 @@ type realClock struct{}
 func (realClock) Now() time.Time { return time.Now() }
 
 // buildAPI makes the one pion API every PeerConnection of the SFU shares.
-// It returns the UDP mux too so Close can release the port.
-func buildAPI(cfg Config) (*webrtc.API, ice.UDPMux, error) {
+// It returns the UDP mux too so Close can release the port, and the send
+// queue the fan-out brackets its writes with.
+func buildAPI(cfg Config) (*webrtc.API, ice.UDPMux, *udpOut, error) {
 	me := &webrtc.MediaEngine{}
 	if err := registerCodecs(me); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ir := &interceptor.Registry{}
 	// NACK both ways (ask the model to resend, resend to viewers from a
@@ -94,10 +95,10 @@ func buildAPI(cfg Config) (*webrtc.API, ice.UDPMux, error) {
 	// interceptors: they cost per packet per viewer and the SFU does not
 	// adapt bitrate yet.
 	if err := webrtc.ConfigureNack(me, ir); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 
 	se := webrtc.SettingEngine{}
@@ -111,38 +112,38 @@ func buildAPI(cfg Config) (*webrtc.API, ice.UDPMux, error) {
 	if len(cfg.PublicIPs) > 0 {
 		for _, ip := range cfg.PublicIPs {
 			if net.ParseIP(ip) == nil {
-				return nil, nil, errs.E(errs.Invalid, "stream: public IP %q is not an IP address", ip)
+				return nil, nil, nil, errs.E(errs.Invalid, "stream: public IP %q is not an IP address", ip)
 			}
 		}
 		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 			External:        cfg.PublicIPs,
 			AsCandidateType: webrtc.ICECandidateTypeHost,
 		}); err != nil {
-			return nil, nil, fmt.Errorf("stream: public IPs: %w", err)
+			return nil, nil, nil, fmt.Errorf("stream: public IPs: %w", err)
 		}
 	}
-	var mux ice.UDPMux
-	switch {
-	case cfg.UDPPort > 0:
-		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithLoopback()}
-		if cfg.IPv6 {
-			opts = append(opts, ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4, ice.NetworkTypeUDP6))
-		} else {
-			opts = append(opts, ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4))
-		}
-		m, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
-		if err != nil {
-			return nil, nil, errs.E(errs.Unavailable, "stream: UDP port %d: %v", cfg.UDPPort, err)
-		}
-		mux = m
-		se.SetICEUDPMux(m)
-	case cfg.UDPPortMin > 0 || cfg.UDPPortMax > 0:
+	if cfg.UDPPortMin > 0 || cfg.UDPPortMax > 0 {
+		// Server-reflexive candidates (STUN) get their own sockets: in range.
 		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
-			return nil, nil, errs.E(errs.Invalid, "stream: UDP port range %d-%d: %v", cfg.UDPPortMin, cfg.UDPPortMax, err)
+			return nil, nil, nil, errs.E(errs.Invalid, "stream: UDP port range %d-%d: %v", cfg.UDPPortMin, cfg.UDPPortMax, err)
 		}
 	}
+	// Every session's host candidate shares one socket per local address
+	// (ICE UDP mux), always: the sockets batch the fan-out's sends (see
+	// udpOut), which needs all viewers behind the same socket.
+	conns, err := listenUDP(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	out := newUDPOut()
+	muxes := make([]ice.UDPMux, 0, len(conns))
+	for _, c := range conns {
+		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: newBatchConn(c, out)}))
+	}
+	mux := ice.NewMultiUDPMuxDefault(muxes...)
+	se.SetICEUDPMux(mux)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return api, mux, nil
+	return api, mux, out, nil
 }
 
 func (c Config) pionICEServers() []webrtc.ICEServer {
@@ -155,4 +156,82 @@ func (c Config) pionICEServers() []webrtc.ICEServer {
 		out = append(out, srv)
 	}
 	return out
+}
+
+// listenUDP opens the SFU's sockets: one per local address (loopback
+// included), on cfg.UDPPort, else on the first free port of the range,
+// else on an ephemeral port.
+func listenUDP(cfg Config) ([]*net.UDPConn, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil, errs.E(errs.Unavailable, "stream: network interfaces: %v", err)
+	}
+	var ips []net.IP
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok || n.IP.IsLinkLocalUnicast() || n.IP.IsMulticast() || n.IP.IsUnspecified() {
+				continue
+			}
+			if n.IP.To4() == nil && !cfg.IPv6 {
+				continue
+			}
+			ips = append(ips, n.IP)
+		}
+	}
+	var conns []*net.UDPConn
+	fail := func(err error) ([]*net.UDPConn, error) {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		return nil, err
+	}
+	for _, ip := range ips {
+		network := "udp4"
+		if ip.To4() == nil {
+			network = "udp6"
+		}
+		var c *net.UDPConn
+		switch {
+		case cfg.UDPPort > 0:
+			c, err = net.ListenUDP(network, &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+			if err != nil {
+				return fail(errs.E(errs.Unavailable, "stream: UDP port %d: %v", cfg.UDPPort, err))
+			}
+		case cfg.UDPPortMin > 0 || cfg.UDPPortMax > 0:
+			lo, hi := int(cfg.UDPPortMin), int(cfg.UDPPortMax)
+			if lo == 0 {
+				lo = 1024
+			}
+			if hi == 0 {
+				hi = 65535
+			}
+			for p := lo; p <= hi && c == nil; p++ {
+				c, _ = net.ListenUDP(network, &net.UDPAddr{IP: ip, Port: p})
+			}
+			if c == nil {
+				return fail(errs.E(errs.Unavailable, "stream: no free UDP port in %d-%d on %s", lo, hi, ip))
+			}
+		default:
+			c, err = net.ListenUDP(network, &net.UDPAddr{IP: ip})
+			if err != nil {
+				return fail(errs.E(errs.Unavailable, "stream: UDP socket on %s: %v", ip, err))
+			}
+		}
+		// One socket carries every viewer: room for bursts both ways.
+		_ = c.SetReadBuffer(4 << 20)
+		_ = c.SetWriteBuffer(4 << 20)
+		conns = append(conns, c)
+	}
+	if len(conns) == 0 {
+		return nil, errs.E(errs.Unavailable, "stream: no local address to listen on")
+	}
+	return conns, nil
 }

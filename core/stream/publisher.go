@@ -81,6 +81,17 @@ func (u *upTrack) run() {
 	s := u.pub.sfu
 	buf := make([]byte, 1500)
 	fp := &fwdPacket{up: u}
+	// A video frame's packets are held in the send queue until its last
+	// one (the marker) has been fanned out, so each viewer gets the frame
+	// in one GSO send; an audio packet is sent with the frame being
+	// fanned out, or at once. udpOut bounds how long anything waits.
+	holding := false
+	var heldAt time.Time
+	defer func() {
+		if holding {
+			s.out.release()
+		}
+	}()
 	for {
 		n, _, err := u.track.Read(buf)
 		if err != nil || u.pub.closed.Load() {
@@ -97,7 +108,15 @@ func (u *upTrack) run() {
 		if len(downs) == 0 {
 			continue
 		}
+		if !holding {
+			s.out.hold()
+			holding, heldAt = true, time.Now()
+		}
 		pkts, bytes, wantKey := s.pool.forward(downs, fp)
+		if u.kind != webrtc.RTPCodecTypeVideo || fp.pkt.Marker || time.Since(heldAt) >= maxAge {
+			s.out.release()
+			holding = false
+		}
 		if pkts > 0 {
 			s.metrics.packets.Add(float64(pkts))
 			s.metrics.bytes.Add(float64(bytes))

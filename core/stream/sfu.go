@@ -20,6 +20,7 @@ type SFU struct {
 	cfg     Config
 	api     *webrtc.API
 	mux     ice.UDPMux
+	out     *udpOut
 	events  *eventQueue
 	metrics *metrics
 	pool    *fanoutPool
@@ -56,12 +57,12 @@ func New(cfg Config) (*SFU, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, mux, err := buildAPI(cfg)
+	api, mux, out, err := buildAPI(cfg)
 	if err != nil {
 		return nil, err
 	}
 	s := &SFU{
-		cfg: cfg, api: api, mux: mux, metrics: m,
+		cfg: cfg, api: api, mux: mux, out: out, metrics: m,
 		events:   newEventQueue(cfg.Liveness),
 		pool:     newFanoutPool(),
 		rooms:    map[string]*room{},
@@ -99,10 +100,8 @@ func (s *SFU) Close() error {
 	s.loops.Wait()
 	s.pool.close()
 	s.events.close()
-	if s.mux != nil {
-		return s.mux.Close()
-	}
-	return nil
+	s.out.close()
+	return s.mux.Close()
 }
 
 func newID() string {
