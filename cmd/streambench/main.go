@@ -34,21 +34,21 @@ import (
 )
 
 type result struct {
-	N         int     `json:"n"`
-	Joined    int     `json:"joined"`
-	Expected  uint64  `json:"expected"`
-	Received  uint64  `json:"received"`
-	Bytes     uint64  `json:"bytes"`
-	PubRate   float64 `json:"-"`
-	Loss      float64 `json:"loss"`
-	JoinP50   float64 `json:"join_p50_ms"`
-	JoinP95   float64 `json:"join_p95_ms"`
-	ChildCPU  float64 `json:"child_cores"`
+	N        int     `json:"n"`
+	Joined   int     `json:"joined"`
+	Expected uint64  `json:"expected"`
+	Received uint64  `json:"received"`
+	Bytes    uint64  `json:"bytes"`
+	PubRate  float64 `json:"-"`
+	Loss     float64 `json:"loss"`
+	JoinP50  float64 `json:"join_p50_ms"`
+	JoinP95  float64 `json:"join_p95_ms"`
+	ChildCPU float64 `json:"child_cores"`
 	// Stalled counts subscribers that received nothing in the window;
 	// NotConnected those whose PeerConnection had left "connected".
-	Stalled      int `json:"stalled"`
-	NotConnected int `json:"not_connected"`
-	WindowSec float64 `json:"window_s"`
+	Stalled      int     `json:"stalled"`
+	NotConnected int     `json:"not_connected"`
+	WindowSec    float64 `json:"window_s"`
 }
 
 func main() {
