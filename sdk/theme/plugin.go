@@ -2,6 +2,7 @@ package theme
 
 import (
 	"context"
+	"sync"
 
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/pluginkit"
@@ -91,6 +92,14 @@ func (s *server) Asset(ctx context.Context, r *themev1.AssetRequest) (*themev1.A
 
 // ---- client: the host's side ----
 
+// pageBufs holds the buffers pages are encoded into: a home page with a
+// hundred models is tens of kilobytes, encoded on every request.
+var pageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// maxPooledPage bounds what goes back into pageBufs, so one huge page does
+// not stay in memory for good.
+const maxPooledPage = 1 << 20
+
 // Client is a Theme backed by a plugin process (or any gRPC connection that
 // serves camkit.theme.v1.Theme and camkit.common.v1.Module).
 type Client struct {
@@ -125,11 +134,19 @@ func (c *Client) Manifest(ctx context.Context) (Manifest, error) {
 // typed struct. The kind is not checked here so that the plugin's answer to an
 // unknown kind (errs.Invalid) is what the caller sees.
 func (c *Client) Render(ctx context.Context, page Page) (Rendered, error) {
-	kind, data, err := EncodePage(page)
+	buf := pageBufs.Get().(*[]byte)
+	kind, data, err := appendPage((*buf)[:0], page)
 	if err != nil {
+		pageBufs.Put(buf)
 		return Rendered{}, err
 	}
 	r, err := c.c.Render(ctx, &themev1.RenderRequest{Kind: string(kind), PageJson: data})
+	// gRPC has marshalled the request by the time Render returns; the
+	// buffer is free again.
+	if cap(data) <= maxPooledPage {
+		*buf = data[:0]
+		pageBufs.Put(buf)
+	}
 	if err != nil {
 		return Rendered{}, errs.FromStatus(err)
 	}
