@@ -81,24 +81,31 @@ type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
 
-// buildAPI makes the one pion API every PeerConnection of the SFU shares.
-// It returns the UDP mux too so Close can release the port, and the send
-// queue the fan-out brackets its writes with.
-func buildAPI(cfg Config) (*webrtc.API, ice.UDPMux, *udpOut, error) {
+// buildAPI makes the pion APIs the SFU's PeerConnections share: one for
+// models, one for viewers. It returns the UDP mux too so Close can
+// release the port, and the send queue the fan-out brackets its writes
+// with.
+func buildAPI(cfg Config) (pubAPI, subAPI *webrtc.API, _ ice.UDPMux, _ *udpOut, _ error) {
 	me := &webrtc.MediaEngine{}
 	if err := registerCodecs(me); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	ir := &interceptor.Registry{}
-	// NACK both ways (ask the model to resend, resend to viewers from a
-	// buffer) and RTCP sender/receiver reports. No stats or TWCC
-	// interceptors: they cost per packet per viewer and the SFU does not
-	// adapt bitrate yet.
+	// From models: NACKs asking to resend what was lost, and receiver
+	// reports. No stats or TWCC interceptors: the SFU does not adapt
+	// bitrate yet.
 	if err := webrtc.ConfigureNack(me, ir); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
+	}
+	// To viewers: no interceptor at all. Each would run per packet per
+	// viewer; the down track answers NACKs from the model's one packet
+	// history and the watchdog sends the sender reports.
+	subME := &webrtc.MediaEngine{}
+	if err := registerCodecs(subME); err != nil {
+		return nil, nil, nil, nil, err
 	}
 
 	se := webrtc.SettingEngine{}
@@ -112,20 +119,20 @@ func buildAPI(cfg Config) (*webrtc.API, ice.UDPMux, *udpOut, error) {
 	if len(cfg.PublicIPs) > 0 {
 		for _, ip := range cfg.PublicIPs {
 			if net.ParseIP(ip) == nil {
-				return nil, nil, nil, errs.E(errs.Invalid, "stream: public IP %q is not an IP address", ip)
+				return nil, nil, nil, nil, errs.E(errs.Invalid, "stream: public IP %q is not an IP address", ip)
 			}
 		}
 		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 			External:        cfg.PublicIPs,
 			AsCandidateType: webrtc.ICECandidateTypeHost,
 		}); err != nil {
-			return nil, nil, nil, fmt.Errorf("stream: public IPs: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("stream: public IPs: %w", err)
 		}
 	}
 	if cfg.UDPPortMin > 0 || cfg.UDPPortMax > 0 {
 		// Server-reflexive candidates (STUN) get their own sockets: in range.
 		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
-			return nil, nil, nil, errs.E(errs.Invalid, "stream: UDP port range %d-%d: %v", cfg.UDPPortMin, cfg.UDPPortMax, err)
+			return nil, nil, nil, nil, errs.E(errs.Invalid, "stream: UDP port range %d-%d: %v", cfg.UDPPortMin, cfg.UDPPortMax, err)
 		}
 	}
 	// Every session's host candidate shares one socket per local address
@@ -133,7 +140,7 @@ func buildAPI(cfg Config) (*webrtc.API, ice.UDPMux, *udpOut, error) {
 	// udpOut), which needs all viewers behind the same socket.
 	conns, err := listenUDP(cfg)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	out := newUDPOut()
 	muxes := make([]ice.UDPMux, 0, len(conns))
@@ -142,8 +149,9 @@ func buildAPI(cfg Config) (*webrtc.API, ice.UDPMux, *udpOut, error) {
 	}
 	mux := ice.NewMultiUDPMuxDefault(muxes...)
 	se.SetICEUDPMux(mux)
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return api, mux, out, nil
+	pubAPI = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	subAPI = webrtc.NewAPI(webrtc.WithMediaEngine(subME), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
+	return pubAPI, subAPI, mux, out, nil
 }
 
 func (c Config) pionICEServers() []webrtc.ICEServer {

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -47,6 +48,11 @@ type downTrack struct {
 	lastSeq   uint16
 	lastTS    uint32
 	lastAt    time.Time
+	// epoch is the first sequence number sent with the current offsets:
+	// NACKs for older ones are not answered (their mapping is gone).
+	epoch uint16
+	// For RTCP sender reports.
+	packets, octets uint32
 }
 
 var _ webrtc.TrackLocal = (*downTrack)(nil)
@@ -158,6 +164,7 @@ func (d *downTrack) write(p *fwdPacket) (int, bool) {
 		d.tsOffset = in.Timestamp - outTS
 		d.lastIn = in.SequenceNumber
 		d.started = true
+		d.epoch = outSeq
 	} else {
 		diff := int16(in.SequenceNumber - d.lastIn)
 		if diff > 0 {
@@ -166,6 +173,7 @@ func (d *downTrack) write(p *fwdPacket) (int, bool) {
 				// Padding-only probe: drop it and close the gap so the
 				// viewer does not NACK a packet that will never come.
 				d.seqOffset++
+				d.epoch = in.SequenceNumber + 1 - d.seqOffset
 				d.mu.Unlock()
 				return 0, false
 			}
@@ -187,10 +195,67 @@ func (d *downTrack) write(p *fwdPacket) (int, bool) {
 	if !d.anyOut || int16(hdr.SequenceNumber-d.lastSeq) > 0 {
 		d.lastSeq, d.lastTS, d.lastAt, d.anyOut = hdr.SequenceNumber, hdr.Timestamp, time.Now(), true
 	}
+	d.packets++
+	d.octets += uint32(len(in.Payload))
 	w := d.writer
 	d.mu.Unlock()
 	if _, err := w.WriteRTP(&hdr, in.Payload); err != nil {
 		return 0, false
 	}
 	return len(in.Payload), false
+}
+
+// maxResend caps the packets one NACK message gets back, so a viewer
+// reporting a huge gap cannot turn the SFU into an amplifier.
+const maxResend = 64
+
+// resend answers a viewer's NACK for the sequence numbers seqs (the
+// viewer's numbering) from the model's history, as the original packet
+// again on the viewer's SSRC (RFC 4585). Not over RTX: a receiver that
+// repairs from RTX after its NACK logic (pion's does) keeps asking for
+// packets it already has, and the answers would snowball.
+func (d *downTrack) resend(seqs []uint16) int {
+	var buf [1500]byte
+	sent := 0
+	for _, seq := range seqs[:min(len(seqs), maxResend)] {
+		d.mu.Lock()
+		src := d.src
+		if d.closed.Load() || !d.bound || !d.started || src == nil || src.hist == nil ||
+			int16(seq-d.epoch) < 0 || int16(d.lastSeq-seq) < 0 {
+			d.mu.Unlock()
+			continue
+		}
+		ts, marker, payload, ok := src.hist.get(seq+d.seqOffset, buf[:0])
+		if !ok {
+			d.mu.Unlock()
+			continue
+		}
+		hdr := rtp.Header{Version: 2, SSRC: uint32(d.ssrc), PayloadType: d.pt, SequenceNumber: seq, Timestamp: ts - d.tsOffset, Marker: marker}
+		w := d.writer
+		d.mu.Unlock()
+		if _, err := w.WriteRTP(&hdr, payload); err == nil {
+			sent++
+		}
+	}
+	return sent
+}
+
+// senderReport describes what was sent so far (RFC 3550 6.4.1), or nil
+// before anything was.
+func (d *downTrack) senderReport(now time.Time) *rtcp.SenderReport {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.bound || !d.anyOut {
+		return nil
+	}
+	rtpTime := d.lastTS + uint32(now.Sub(d.lastAt).Seconds()*float64(d.clockRate))
+	return &rtcp.SenderReport{SSRC: uint32(d.ssrc), NTPTime: ntpTime(now), RTPTime: rtpTime, PacketCount: d.packets, OctetCount: d.octets}
+}
+
+// ntpTime is t in the 64-bit NTP format (seconds since 1900, fraction).
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2208988800
+	secs := uint64(t.Unix()) + ntpEpochOffset
+	frac := uint64(t.Nanosecond()) << 32 / 1e9
+	return secs<<32 | frac
 }

@@ -46,6 +46,9 @@ func (p *publisher) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		kind: tr.Kind(), codec: tr.Codec(), mime: tr.Codec().MimeType,
 		ssrc: uint32(tr.SSRC()),
 	}
+	if up.kind == webrtc.RTPCodecTypeVideo {
+		up.hist = &history{}
+	}
 	up.kf.interval = p.sfu.cfg.KeyframeInterval
 	up.kf.send = up.sendPLI
 	if !p.sfu.startLoop() {
@@ -74,6 +77,7 @@ type upTrack struct {
 	mime  string
 	ssrc  uint32
 	kf    keyframeLimiter
+	hist  *history // video only: viewers' NACKs are answered from it
 }
 
 func (u *upTrack) run() {
@@ -103,6 +107,9 @@ func (u *upTrack) run() {
 			continue
 		}
 		fp.keyframe = IsKeyframe(u.mime, fp.pkt.Payload)
+		if u.hist != nil {
+			u.hist.add(fp.pkt.SequenceNumber, fp.pkt.Timestamp, fp.pkt.Marker, fp.pkt.Payload)
+		}
 		u.room.onPacket(u.pub, s.now())
 		downs := *u.room.downs[kindIdx(u.kind)].Load()
 		if len(downs) == 0 {

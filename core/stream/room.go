@@ -266,3 +266,13 @@ func (r *room) removeSubscriber(s *subscriber, reason string) {
 	}
 	r.broadcast(ShowEvent{Type: EventEnded, SessionID: s.id, SeatID: s.seatID, Reason: reason, At: r.sfu.now()})
 }
+
+func (r *room) subscribers() []*subscriber {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*subscriber, 0, len(r.subs))
+	for _, s := range r.subs {
+		out = append(out, s)
+	}
+	return out
+}

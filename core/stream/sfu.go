@@ -18,7 +18,8 @@ import (
 // SFU is the in-process Service: one pion API, one room per show.
 type SFU struct {
 	cfg     Config
-	api     *webrtc.API
+	api     *webrtc.API // models' connections
+	subAPI  *webrtc.API // viewers' connections
 	mux     ice.UDPMux
 	out     *udpOut
 	events  *eventQueue
@@ -57,12 +58,12 @@ func New(cfg Config) (*SFU, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, mux, out, err := buildAPI(cfg)
+	api, subAPI, mux, out, err := buildAPI(cfg)
 	if err != nil {
 		return nil, err
 	}
 	s := &SFU{
-		cfg: cfg, api: api, mux: mux, out: out, metrics: m,
+		cfg: cfg, api: api, subAPI: subAPI, mux: mux, out: out, metrics: m,
 		events:   newEventQueue(cfg.Liveness),
 		pool:     newFanoutPool(),
 		rooms:    map[string]*room{},
@@ -290,7 +291,7 @@ func (s *SFU) Subscribe(ctx context.Context, showID, token, offerSDP string) (Se
 	if admit.SeatID == "" && r.currentMode() != ModePublic {
 		return Session{}, s.refuse(errs.E(errs.Forbidden, "show %s is %s: a seat token is required", showID, r.currentMode()))
 	}
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.pionICEServers()})
+	pc, err := s.subAPI.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.pionICEServers()})
 	if err != nil {
 		return Session{}, errs.E(errs.Internal, "new peer connection: %v", err)
 	}
@@ -497,6 +498,7 @@ func (s *SFU) watchdog() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.LivenessTick)
 	defer t.Stop()
+	var lastReports time.Time
 	for {
 		select {
 		case <-s.stop:
@@ -512,6 +514,16 @@ func (s *SFU) watchdog() {
 		now := s.now()
 		for _, r := range rooms {
 			r.checkLiveness(now)
+		}
+		// Sender reports about once a second (real time: they carry the
+		// wall clock, whatever clock liveness is judged by).
+		if wall := time.Now(); wall.Sub(lastReports) >= time.Second {
+			lastReports = wall
+			for _, r := range rooms {
+				for _, sub := range r.subscribers() {
+					sub.sendReports(wall)
+				}
+			}
 		}
 	}
 }

@@ -266,3 +266,25 @@ func TestParallelFanOutAndCloseUnderLoad(t *testing.T) {
 		t.Fatalf("publish after Close: %v, want unavailable", err)
 	}
 }
+
+// A viewer on a lossy path gets its lost video back: its NACKs are
+// answered from the model's packet history with the viewer's own
+// numbering. It also gets RTCP sender reports.
+func TestLostPacketsAreResentAndSenderReportsArrive(t *testing.T) {
+	f := newFixture(t, nil)
+	f.adm.AddShow("show-1", "key-1")
+	f.publish(t, "key-1")
+	s, err := streamtest.SubscribeWith(ctx(t), streamtest.SubscribeDirect(f.sfu, "show-1", ""),
+		streamtest.SubscriberOptions{LoseVideo: func(seq uint16) bool { return seq%25 == 7 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	receiving(t, s)
+	if !streamtest.WaitFor(10*time.Second, func() bool { return s.Lost() >= 5 && s.Repaired() >= s.Lost()/2 }) {
+		t.Fatalf("lost %d video packets, %d came again", s.Lost(), s.Repaired())
+	}
+	if !streamtest.WaitFor(5*time.Second, func() bool { return s.SenderReports.Load() > 0 }) {
+		t.Error("no RTCP sender report reached the viewer")
+	}
+}

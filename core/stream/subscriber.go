@@ -90,8 +90,8 @@ func (s *subscriber) onState(st webrtc.PeerConnectionState) {
 	}
 }
 
-// readRTCP drains the viewer's RTCP (pion's NACK responder needs the reads),
-// counts it as evidence of life and relays keyframe requests to the model.
+// readRTCP reads the viewer's RTCP: evidence of life, keyframe requests
+// relayed to the model, NACKs answered from the model's packet history.
 func (s *subscriber) readRTCP(sender *webrtc.RTPSender) {
 	buf := make([]byte, 1500)
 	for {
@@ -113,10 +113,16 @@ func (s *subscriber) readRTCP(sender *webrtc.RTPSender) {
 		}
 		s.mu.Unlock()
 		for _, p := range pkts {
-			switch p.(type) {
+			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				s.sfu.metrics.keyframeAsked.Inc()
 				s.room.requestKeyframe(webrtc.RTPCodecTypeVideo)
+			case *rtcp.TransportLayerNack:
+				var seqs []uint16
+				for _, pair := range p.Nacks {
+					seqs = append(seqs, pair.PacketList()...)
+				}
+				s.video.resend(seqs)
 			}
 		}
 	}
@@ -140,5 +146,19 @@ func (s *subscriber) checkLiveness(now time.Time, flowing bool, since time.Time)
 	}
 	if now.Sub(s.lastEvidence) > timeout {
 		s.disconnectLocked(ReasonTimeout)
+	}
+}
+
+// sendReports sends the viewer an RTCP sender report per track that has
+// sent media (lip sync and round-trip time in the browser).
+func (s *subscriber) sendReports(now time.Time) {
+	var pkts []rtcp.Packet
+	for _, d := range []*downTrack{s.video, s.audio} {
+		if sr := d.senderReport(now); sr != nil {
+			pkts = append(pkts, sr)
+		}
+	}
+	if len(pkts) > 0 && !s.closed.Load() {
+		_ = s.pc.WriteRTCP(pkts)
 	}
 }

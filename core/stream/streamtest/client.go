@@ -77,8 +77,10 @@ func HTTPSignal(url, bearer string, location *string) Signal {
 }
 
 // newAPI builds a client-side pion API on loopback only. mute, when not nil,
-// drops every outgoing RTCP packet while set (a viewer gone silent).
-func newAPI(mute *atomic.Bool) (*webrtc.API, error) {
+// drops every outgoing RTCP packet while set (a viewer gone silent); loss,
+// when not nil, drops incoming video packets before the NACK logic sees
+// them.
+func newAPI(mute *atomic.Bool, loss *lossFactory) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -86,6 +88,9 @@ func newAPI(mute *atomic.Bool) (*webrtc.API, error) {
 	ir := &interceptor.Registry{}
 	if mute != nil {
 		ir.Add(&muteFactory{mute: mute})
+	}
+	if loss != nil {
+		ir.Add(loss)
 	}
 	if err := webrtc.ConfigureNack(me, ir); err != nil {
 		return nil, err
@@ -98,7 +103,65 @@ func newAPI(mute *atomic.Bool) (*webrtc.API, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	if loss != nil {
+		// The loss is simulated after SRTP, which has seen the original:
+		// its replay check would refuse the retransmission a real lost
+		// packet's would pass.
+		se.DisableSRTPReplayProtection(true)
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// lossFactory loses the first copy of each incoming video packet whose
+// sequence number drop selects, and counts the copies that come again
+// (retransmissions answering the viewer's NACKs).
+type lossFactory struct {
+	drop     func(seq uint16) bool
+	mu       sync.Mutex
+	lost     map[uint16]bool
+	dropped  atomic.Int64
+	repaired atomic.Int64
+}
+
+func (f *lossFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &lossInterceptor{f: f}, nil
+}
+
+type lossInterceptor struct {
+	interceptor.NoOp
+	f *lossFactory
+}
+
+func (l *lossInterceptor) BindRemoteStream(info *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
+	if !strings.HasPrefix(strings.ToLower(info.MimeType), "video/") {
+		return r
+	}
+	f := l.f
+	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		for {
+			n, attr, err := r.Read(b, a)
+			if err != nil || n < 4 {
+				return n, attr, err
+			}
+			seq := uint16(b[2])<<8 | uint16(b[3])
+			f.mu.Lock()
+			again, lose := f.lost[seq], false
+			if again {
+				delete(f.lost, seq)
+			} else if f.drop(seq) {
+				f.lost[seq], lose = true, true
+			}
+			f.mu.Unlock()
+			switch {
+			case again:
+				f.repaired.Add(1)
+			case lose:
+				f.dropped.Add(1)
+				continue
+			}
+			return n, attr, err
+		}
+	})
 }
 
 type muteFactory struct{ mute *atomic.Bool }
@@ -184,7 +247,7 @@ func Publish(ctx context.Context, signal Signal, opts PublisherOptions) (*Publis
 	if opts.KeyframeEvery == 0 {
 		opts.KeyframeEvery = 90
 	}
-	api, err := newAPI(nil)
+	api, err := newAPI(nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -416,13 +479,47 @@ type Subscriber struct {
 	PC           *webrtc.PeerConnection
 	Video, Audio TrackStats
 	mute         atomic.Bool
+	loss         *lossFactory
 	Started      time.Time
+	// SenderReports counts RTCP sender reports received.
+	SenderReports atomic.Int64
+}
+
+// SubscriberOptions shape a viewer.
+type SubscriberOptions struct {
+	// LoseVideo, when set, loses the first copy of each video packet whose
+	// sequence number it selects (a lossy network).
+	LoseVideo func(seq uint16) bool
+}
+
+// Lost and Repaired count video packets lost on purpose and received again
+// (retransmitted after a NACK).
+func (s *Subscriber) Lost() int64 {
+	if s.loss == nil {
+		return 0
+	}
+	return s.loss.dropped.Load()
+}
+
+func (s *Subscriber) Repaired() int64 {
+	if s.loss == nil {
+		return 0
+	}
+	return s.loss.repaired.Load()
 }
 
 // Subscribe connects a viewer through signal.
 func Subscribe(ctx context.Context, signal Signal) (*Subscriber, error) {
+	return SubscribeWith(ctx, signal, SubscriberOptions{})
+}
+
+// SubscribeWith connects a viewer shaped by opts through signal.
+func SubscribeWith(ctx context.Context, signal Signal, opts SubscriberOptions) (*Subscriber, error) {
 	s := &Subscriber{Started: time.Now()}
-	api, err := newAPI(&s.mute)
+	if opts.LoseVideo != nil {
+		s.loss = &lossFactory{drop: opts.LoseVideo, lost: map[uint16]bool{}}
+	}
+	api, err := newAPI(&s.mute, s.loss)
 	if err != nil {
 		return nil, err
 	}
@@ -437,7 +534,20 @@ func Subscribe(ctx context.Context, signal Signal) (*Subscriber, error) {
 			return nil, err
 		}
 	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		go func() {
+			for {
+				pkts, _, err := recv.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					if _, ok := p.(*rtcp.SenderReport); ok {
+						s.SenderReports.Add(1)
+					}
+				}
+			}
+		}()
 		st, mime := &s.Audio, tr.Codec().MimeType
 		if tr.Kind() == webrtc.RTPCodecTypeVideo {
 			st = &s.Video
