@@ -181,3 +181,17 @@ func cpuTime(tb testing.TB, pid int) time.Duration {
 	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
 	return self + time.Duration(ut+st)*tick
 }
+
+// BenchmarkHomeRender is the plugin's share of a home page with 100 live
+// models, in process (BenchmarkThemeRender adds the gRPC hop).
+func BenchmarkHomeRender(b *testing.B) {
+	th := newTheme()
+	page := theme.SampleHomePage(100)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := th.Render(ctx, page); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
