@@ -4,8 +4,12 @@
 //     processor) metered by one engine on the real clock, with liveness churn
 //     and checkpoints batched to PostgreSQL; it reports checkpoint lag
 //     percentiles and CPU and memory per seat.
-//   - settle: M card-hold seats on the sandbox processor plugin, then all
-//     ended at once by C workers; it reports settlements per second.
+//   - settle: M card-hold seats on the sandbox processor plugin (or wallet
+//     seats with -strategy wallet), then all ended at once by C workers; it
+//     reports settlements per second and the CPU each settlement cost this
+//     process, the plugin process and the PostgreSQL backends serving the
+//     bench database (from /proc), which, unlike the rate, does not depend
+//     on what else the shared machine is running.
 //
 // Each run creates a fresh database on the server given by -db (dropped at
 // the end). Example:

@@ -52,9 +52,16 @@ const (
 type db struct {
 	sql     *sql.DB
 	dialect store.Dialect
+	group   *groupCommit // PostgreSQL: pipelines of concurrent callers share a commit
 }
 
-func newDB(s *store.DB) *db { return &db{sql: s.SQL(), dialect: s.Dialect()} }
+func newDB(s *store.DB) *db {
+	d := &db{sql: s.SQL(), dialect: s.Dialect()}
+	if d.dialect == store.Postgres {
+		d.group = &groupCommit{}
+	}
+	return d
+}
 
 func (d *db) q(query string) string {
 	if d.dialect != store.Postgres {

@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"database/sql"
+	"sync"
 
 	"github.com/camkit/camkit/core/store"
 	"github.com/jackc/pgx/v5"
@@ -29,11 +30,101 @@ type rowScanner interface {
 // PostgreSQL they go out as one pgx batch: one round trip, in the implicit
 // transaction the server gives a batch, whose commit rides on it. A
 // settlement writes and reads a handful of rows per step; sent one by one
-// inside BEGIN/COMMIT each step cost four to six round trips.
+// inside BEGIN/COMMIT each step cost four to six round trips. Pipelines of
+// concurrent callers share a batch (see groupCommit).
 func (d *db) pipeline(ctx context.Context, stmts ...stmt) error {
 	if len(stmts) == 0 {
 		return nil
 	}
+	if d.group != nil {
+		return d.group.run(d, stmts)
+	}
+	return d.pipelineAlone(ctx, stmts)
+}
+
+// Group commit: at most groupBatches merged batches are in flight; a
+// pipeline arriving meanwhile waits for the next one, which takes everything
+// queued (up to groupStmts statements). Under load one commit and one round
+// trip then serve many settlements; alone, a pipeline goes out at once.
+const (
+	groupBatches = 8
+	groupStmts   = 400
+)
+
+// groupCommit merges the pipelines of concurrent callers into one batch, one
+// transaction. Each pipeline stays atomic: when the merged batch fails (one
+// pipeline's statement was refused, a deadlock, a lost connection) nothing
+// of it was kept, and every pipeline is run again alone, so only its own
+// failure reaches each caller. Statements are therefore written to be
+// repeatable and row readers to overwrite what they fill.
+type groupCommit struct {
+	mu     sync.Mutex
+	queue  []*groupItem
+	active int
+}
+
+type groupItem struct {
+	stmts []stmt
+	done  chan error
+}
+
+// run queues stmts and waits for their outcome. It does not give up when the
+// caller's context ends: what was sent is committed or not as a whole, and
+// the caller must learn which.
+func (g *groupCommit) run(d *db, stmts []stmt) error {
+	it := &groupItem{stmts: stmts, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, it)
+	start := g.active < groupBatches
+	if start {
+		g.active++
+	}
+	g.mu.Unlock()
+	if start {
+		go g.drain(d)
+	}
+	return <-it.done
+}
+
+func (g *groupCommit) drain(d *db) {
+	ctx := context.Background()
+	for {
+		g.mu.Lock()
+		k, n := 0, 0
+		for k < len(g.queue) && (k == 0 || n+len(g.queue[k].stmts) <= groupStmts) {
+			n += len(g.queue[k].stmts)
+			k++
+		}
+		if k == 0 {
+			g.active--
+			g.mu.Unlock()
+			return
+		}
+		batch := append([]*groupItem(nil), g.queue[:k]...)
+		g.queue = append(g.queue[:0:0], g.queue[k:]...)
+		g.mu.Unlock()
+		if len(batch) == 1 {
+			batch[0].done <- d.pipelineAlone(ctx, batch[0].stmts)
+			continue
+		}
+		all := make([]stmt, 0, n)
+		for _, it := range batch {
+			all = append(all, it.stmts...)
+		}
+		if err := d.pipelineAlone(ctx, all); err == nil {
+			for _, it := range batch {
+				it.done <- nil
+			}
+			continue
+		}
+		for _, it := range batch {
+			it.done <- d.pipelineAlone(ctx, it.stmts)
+		}
+	}
+}
+
+// pipelineAlone runs one pipeline as its own transaction.
+func (d *db) pipelineAlone(ctx context.Context, stmts []stmt) error {
 	if d.dialect == store.Postgres {
 		conn, err := d.sql.Conn(ctx)
 		if err != nil {

@@ -2,6 +2,8 @@ package billing
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,4 +105,69 @@ func TestLoadViewReadsSeatIntentsFundingAndCheckpoint(t *testing.T) {
 			t.Fatalf("view %+v (seat %+v, ck %+v)", v, v.sr, v.ck)
 		}
 	})
+}
+
+// Concurrent pipelines share commits on PostgreSQL; one that fails takes
+// nothing of the others with it, and keeps nothing of its own.
+func TestGroupCommitIsolatesAFailingPipeline(t *testing.T) {
+	s := storetest.Postgres(t)
+	ctx := context.Background()
+	d := newDB(s)
+	if d.group == nil {
+		t.Fatal("no group commit on PostgreSQL")
+	}
+	now := time.Now().UTC()
+	const n = 60
+	for i := 0; i < n; i++ {
+		if err := d.insertSeat(ctx, &seatRow{ID: fmt.Sprint("g", i), ShowID: "sh", Kind: split.KindGroup, ViewerID: "v", ModelID: "m", State: stateOpen,
+			Strategy: Wallet, Currency: "USD", Policy: DefaultPricePolicy(money.Money{Amount: 60, Currency: "USD"}), OpenedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		errc := make([]error, n)
+		views := make([]*seatView, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprint("g", i)
+				stmts := []stmt{insertFundingStmt(id, fundingRow{N: round + 1, Kind: stepWalletHold, Amount: 60, Ceiling: 60, Reference: "r", Status: statusOpen}, now)}
+				if i%7 == 3 { // refused: a second row under the same (seat, n)
+					stmts = append(stmts, stmt{query: `INSERT INTO billing_funding (seat_id, n, kind, amount, ceiling, reference, status, created_at) VALUES (?,?,?,?,?,?,?,?)`,
+						args: []any{id, round + 1, stepWalletHold, 60, 60, "r", statusOpen, ts(now)}})
+				}
+				v := &seatView{complete: true}
+				stmts = append(stmts, d.loadStmts(id, v)...)
+				errc[i] = d.pipeline(ctx, stmts...)
+				views[i] = v
+			}()
+		}
+		wg.Wait()
+		for i := 0; i < n; i++ {
+			fund, err := d.funding(ctx, fmt.Sprint("g", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept := 0
+			for _, f := range fund {
+				if f.N == round+1 {
+					kept++
+				}
+			}
+			if i%7 == 3 {
+				if errc[i] == nil || kept != 0 {
+					t.Fatalf("round %d seat %d: the refused pipeline returned %v and kept %d rows", round, i, errc[i], kept)
+				}
+				continue
+			}
+			if errc[i] != nil || kept != 1 {
+				t.Fatalf("round %d seat %d: %v, kept %d rows: a neighbour's failure reached it", round, i, errc[i], kept)
+			}
+			if got := len(views[i].funding); got != round+1 {
+				t.Fatalf("round %d seat %d: the view read %d funding rows, want %d (a re-run must not duplicate)", round, i, got, round+1)
+			}
+		}
+	}
 }

@@ -75,7 +75,9 @@ func (v *seatView) addFunding(f fundingRow) {
 	sort.SliceStable(v.funding, func(i, j int) bool { return v.funding[i].N < v.funding[j].N })
 }
 
-// loadStmts read everything a settlement needs of seat id into v.
+// loadStmts read everything a settlement needs of seat id into v. Each
+// reader overwrites what it fills, so a pipeline run again (see
+// groupCommit) leaves no duplicates.
 func (d *db) loadStmts(id string, v *seatView) []stmt {
 	var found, ckFound bool
 	var ckRaw string
@@ -84,6 +86,7 @@ func (d *db) loadStmts(id string, v *seatView) []stmt {
 	return []stmt{
 		{query: `SELECT ` + seatCols + ` FROM billing_seats WHERE id = ?`, args: []any{id},
 			rows: func(r rowScanner) error {
+				found = false
 				if err := one(&found, func(r rowScanner) error {
 					sr, err := d.scanSeat(r)
 					v.sr = sr
@@ -98,6 +101,7 @@ func (d *db) loadStmts(id string, v *seatView) []stmt {
 			}},
 		{query: `SELECT ` + intentCols + ` FROM billing_intents WHERE seat_id = ? ORDER BY created_at, key`, args: []any{id},
 			rows: func(r rowScanner) error {
+				v.intents, v.byKey = nil, map[string]*intentRow{}
 				for r.Next() {
 					it, err := scanIntent(r)
 					if err != nil {
@@ -110,6 +114,7 @@ func (d *db) loadStmts(id string, v *seatView) []stmt {
 			}},
 		{query: `SELECT n, kind, amount, ceiling, reference, status FROM billing_funding WHERE seat_id = ? ORDER BY n`, args: []any{id},
 			rows: func(r rowScanner) error {
+				v.funding = nil
 				for r.Next() {
 					var f fundingRow
 					if err := r.Scan(&f.N, &f.Kind, &f.Amount, &f.Ceiling, &f.Reference, &f.Status); err != nil {
@@ -121,6 +126,7 @@ func (d *db) loadStmts(id string, v *seatView) []stmt {
 			}},
 		{query: `SELECT seq, snapshot FROM billing_checkpoints WHERE seat_id = ?`, args: []any{id},
 			rows: one(&ckFound, func(r rowScanner) error {
+				v.ck = nil
 				if err := r.Scan(&ckSeq, &ckRaw); err != nil {
 					return err
 				}
@@ -200,13 +206,14 @@ func (d *db) createIntent(ctx context.Context, it *intentRow) (*intentRow, error
 		return nil, errs.E(errs.Internal, "billing: encoding intent %s: %v", it.Key, err)
 	}
 	it.CreatedAt = ts(it.CreatedAt)
-	res, err := d.sql.ExecContext(ctx, d.q(`INSERT INTO billing_intents (`+intentCols+`)
-VALUES (?,?,?,?,?,'pending','','','',?) ON CONFLICT (key) DO NOTHING`),
-		it.Key, it.SeatID, it.Op, it.Step, string(req), it.CreatedAt)
-	if err != nil {
-		return nil, dbErr(err)
+	var inserted int64
+	n := newIntent{row: it, req: string(req)}
+	ins := n.insertStmt()
+	ins.affected = &inserted
+	if err := d.pipeline(ctx, ins); err != nil {
+		return nil, err
 	}
-	if n, err := res.RowsAffected(); err == nil && n == 1 {
+	if inserted == 1 {
 		// Call with the request as stored, exactly what a recovery would repeat.
 		var stored intentRequest
 		if err := json.Unmarshal(req, &stored); err != nil {
