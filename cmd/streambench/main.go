@@ -262,7 +262,7 @@ func runSubs(url string, n, joins int, window time.Duration) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			start := time.Now()
-			s, err := streamtest.Subscribe(ctx, streamtest.HTTPSignal(url, "", nil))
+			s, err := streamtest.SubscribeWith(ctx, streamtest.HTTPSignal(url, "", nil), streamtest.SubscriberOptions{Lean: true})
 			if err != nil {
 				fmt.Println("subscribe:", err)
 				return

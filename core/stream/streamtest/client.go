@@ -80,7 +80,7 @@ func HTTPSignal(url, bearer string, location *string) Signal {
 // drops every outgoing RTCP packet while set (a viewer gone silent); loss,
 // when not nil, drops incoming video packets before the NACK logic sees
 // them.
-func newAPI(mute *atomic.Bool, loss *lossFactory) (*webrtc.API, error) {
+func newAPI(mute *atomic.Bool, loss *lossFactory, lean bool) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -92,8 +92,10 @@ func newAPI(mute *atomic.Bool, loss *lossFactory) (*webrtc.API, error) {
 	if loss != nil {
 		ir.Add(loss)
 	}
-	if err := webrtc.ConfigureNack(me, ir); err != nil {
-		return nil, err
+	if !lean {
+		if err := webrtc.ConfigureNack(me, ir); err != nil {
+			return nil, err
+		}
 	}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
@@ -247,7 +249,7 @@ func Publish(ctx context.Context, signal Signal, opts PublisherOptions) (*Publis
 	if opts.KeyframeEvery == 0 {
 		opts.KeyframeEvery = 90
 	}
-	api, err := newAPI(nil, nil)
+	api, err := newAPI(nil, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -490,6 +492,9 @@ type SubscriberOptions struct {
 	// LoseVideo, when set, loses the first copy of each video packet whose
 	// sequence number it selects (a lossy network).
 	LoseVideo func(seq uint16) bool
+	// Lean leaves out the NACK generator (receiver reports stay): the
+	// cheapest real viewer, for load tests that count loss themselves.
+	Lean bool
 }
 
 // Lost and Repaired count video packets lost on purpose and received again
@@ -519,7 +524,7 @@ func SubscribeWith(ctx context.Context, signal Signal, opts SubscriberOptions) (
 	if opts.LoseVideo != nil {
 		s.loss = &lossFactory{drop: opts.LoseVideo, lost: map[uint16]bool{}}
 	}
-	api, err := newAPI(&s.mute, s.loss)
+	api, err := newAPI(&s.mute, s.loss, opts.Lean)
 	if err != nil {
 		return nil, err
 	}
