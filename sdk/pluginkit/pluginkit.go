@@ -5,6 +5,7 @@ package pluginkit
 
 import (
 	"os"
+	"runtime/debug"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -50,6 +51,9 @@ func Logger(name string) hclog.Logger {
 // Serve runs the plugin until the host goes away. Kind packages call it; plugin
 // authors call processor.Serve, theme.Serve and so on.
 func Serve(kind Kind, p plugin.Plugin) {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(pluginGCPercent)
+	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         plugin.PluginSet{string(kind): p},
@@ -57,6 +61,15 @@ func Serve(kind Kind, p plugin.Plugin) {
 		Logger:          Logger(string(kind)),
 	})
 }
+
+// pluginGCPercent is the GOGC a plugin runs with unless its environment
+// sets one. A plugin's live heap is a few megabytes, while a theme allocates
+// a couple of hundred kilobytes per page (the page, its document, gRPC's
+// copies): at Go's default of 100 it collected every twenty-odd pages, a
+// fifth of its CPU. 400 lets the heap grow to five times the live data,
+// still tens of megabytes at most, and cut the CPU of a home page round
+// trip by about a quarter on the reference machine.
+const pluginGCPercent = 400
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {

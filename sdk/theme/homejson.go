@@ -1,7 +1,6 @@
 package theme
 
 import (
-	"bytes"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -262,13 +261,12 @@ func appendString(b []byte, s string) []byte {
 // ---- decoding ----
 
 // decodeHome reads a home page; ok is false when it could not be sure of
-// reading it as json v2 would (see above).
+// reading it as json v2 would (see above). The page's strings are views
+// into data rather than an allocation each (a hundred models have about a
+// thousand of them), so data must never be written again: DecodePage
+// passes a copy, the plugin's server the request's own bytes.
 func decodeHome(data []byte) (p *HomePage, ok bool) {
-	// The strings of the page are views into one private copy of the input
-	// rather than an allocation each (a hundred models have about a
-	// thousand of them): the copy is never written after this, and lives
-	// as long as any of them does.
-	r := &reader{d: bytes.Clone(data)}
+	r := &reader{d: data}
 	p = new(HomePage)
 	r.home(p)
 	r.ws()

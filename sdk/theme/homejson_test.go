@@ -276,3 +276,20 @@ func TestHomeDecodingAgreesWithV2OnMutations(t *testing.T) {
 		t.Fatal("no mutated page was accepted: the comparison checked nothing")
 	}
 }
+
+// TestDecodePageKeepsNoViewOfTheCallersBytes: the decoded page's strings
+// view a private copy, so a caller may reuse its buffer.
+func TestDecodePageKeepsNoViewOfTheCallersBytes(t *testing.T) {
+	data, _ := json.Marshal(SampleHomePage(3))
+	p, err := DecodePage(KindHome, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := p.(*HomePage).Live[2].Model.DisplayName
+	for i := range data {
+		data[i] = 'x'
+	}
+	if got := p.(*HomePage).Live[2].Model.DisplayName; got != want || got == "" {
+		t.Fatalf("display name changed with the caller's buffer: %q, was %q", got, want)
+	}
+}

@@ -71,7 +71,9 @@ func (s *server) Manifest(ctx context.Context, _ *commonv1.Empty) (*themev1.Mani
 }
 
 func (s *server) Render(ctx context.Context, r *themev1.RenderRequest) (*themev1.RenderResponse, error) {
-	page, err := DecodePage(Kind(r.GetKind()), r.GetPageJson())
+	// The request is this call's alone and is dropped after it: the page
+	// may keep views into its JSON.
+	page, err := decodePage(Kind(r.GetKind()), r.GetPageJson(), true)
 	if err != nil {
 		return nil, errs.ToStatus(err)
 	}

@@ -1,6 +1,7 @@
 package theme
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/camkit/camkit/sdk/errs"
@@ -82,7 +83,17 @@ func appendPage(dst []byte, p Page) (Kind, []byte, error) {
 // read by a hand-written decoder first, which hands anything it was not
 // written for to v2 (homejson.go).
 func DecodePage(kind Kind, data []byte) (Page, error) {
+	return decodePage(kind, data, false)
+}
+
+// decodePage is DecodePage; owned says data is the caller's to give away
+// (the plugin's copy of the request), so the page's strings may view it
+// instead of a copy.
+func decodePage(kind Kind, data []byte, owned bool) (Page, error) {
 	if kind == KindHome {
+		if !owned {
+			data = bytes.Clone(data)
+		}
 		if p, ok := decodeHome(data); ok {
 			return p, nil
 		}
