@@ -65,8 +65,22 @@ func (p *Pages) Render(c *fiber.Ctx, page theme.Page) error {
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(statusOf(r)).Send(withSiteScript(r.HTML))
+	c.Status(statusOf(r))
+	// Written in pieces into fasthttp's pooled body: a joined copy would be
+	// one more page-sized allocation per request.
+	resp := c.Response()
+	resp.ResetBody()
+	if i := bytes.Index(r.HTML, headEnd); i >= 0 {
+		resp.AppendBody(r.HTML[:i])
+		resp.AppendBody(siteScriptTag)
+		resp.AppendBody(r.HTML[i:])
+	} else {
+		resp.AppendBody(r.HTML)
+	}
+	return nil
 }
+
+var headEnd = []byte("</head>")
 
 // statusOf is the status a rendered page answers with (a theme may leave
 // it 0 for 200).
@@ -79,7 +93,7 @@ func statusOf(r theme.Rendered) int {
 
 // withSiteScript adds SiteScript at the end of the document's head.
 func withSiteScript(html []byte) []byte {
-	i := bytes.Index(html, []byte("</head>"))
+	i := bytes.Index(html, headEnd)
 	if i < 0 {
 		return html
 	}
