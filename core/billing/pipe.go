@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 
 	"github.com/camkit/camkit/core/store"
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,9 @@ func (d *db) pipeline(ctx context.Context, stmts ...stmt) error {
 const (
 	groupBatches = 8
 	groupStmts   = 400
+	// groupTimeout bounds one merged batch, connection wait included, in
+	// place of the callers' contexts.
+	groupTimeout = 30 * time.Second
 )
 
 // groupCommit merges the pipelines of concurrent callers into one batch, one
@@ -70,7 +74,7 @@ type groupItem struct {
 
 // run queues stmts and waits for their outcome. It does not give up when the
 // caller's context ends: what was sent is committed or not as a whole, and
-// the caller must learn which.
+// the caller must learn which; groupTimeout bounds the wait instead.
 func (g *groupCommit) run(d *db, stmts []stmt) error {
 	it := &groupItem{stmts: stmts, done: make(chan error, 1)}
 	g.mu.Lock()
@@ -87,7 +91,6 @@ func (g *groupCommit) run(d *db, stmts []stmt) error {
 }
 
 func (g *groupCommit) drain(d *db) {
-	ctx := context.Background()
 	for {
 		g.mu.Lock()
 		k, n := 0, 0
@@ -103,23 +106,29 @@ func (g *groupCommit) drain(d *db) {
 		batch := append([]*groupItem(nil), g.queue[:k]...)
 		g.queue = append(g.queue[:0:0], g.queue[k:]...)
 		g.mu.Unlock()
-		if len(batch) == 1 {
-			batch[0].done <- d.pipelineAlone(ctx, batch[0].stmts)
-			continue
-		}
-		all := make([]stmt, 0, n)
+		g.send(d, batch, n)
+	}
+}
+
+func (g *groupCommit) send(d *db, batch []*groupItem, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
+	if len(batch) == 1 {
+		batch[0].done <- d.pipelineAlone(ctx, batch[0].stmts)
+		return
+	}
+	all := make([]stmt, 0, n)
+	for _, it := range batch {
+		all = append(all, it.stmts...)
+	}
+	if err := d.pipelineAlone(ctx, all); err == nil {
 		for _, it := range batch {
-			all = append(all, it.stmts...)
+			it.done <- nil
 		}
-		if err := d.pipelineAlone(ctx, all); err == nil {
-			for _, it := range batch {
-				it.done <- nil
-			}
-			continue
-		}
-		for _, it := range batch {
-			it.done <- d.pipelineAlone(ctx, it.stmts)
-		}
+		return
+	}
+	for _, it := range batch {
+		it.done <- d.pipelineAlone(ctx, it.stmts)
 	}
 }
 
