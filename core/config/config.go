@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -48,6 +49,11 @@ type HTTP struct {
 	Addr string `toml:"addr"`
 	// PublicURL is where viewers reach the site; return URLs given to processors are built from it.
 	PublicURL string `toml:"public_url"`
+	// TrustedProxies are the addresses or CIDRs of reverse proxies in front of
+	// camkit. Only a request from one of them may name the client's address in
+	// X-Forwarded-For; processors' IP allow-lists then see the real sender.
+	// Empty: the direct peer is the client (no proxy).
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 type Database struct {
@@ -169,6 +175,11 @@ func Load(path string, env []string) (Config, error) {
 func (c Config) Validate() error {
 	if _, err := money.Lookup(c.Site.Currency); err != nil {
 		return errs.E(errs.UnknownCurrency, "config: site.currency %q is not an ISO 4217 currency code", c.Site.Currency)
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return errs.E(errs.Invalid, "config: http.trusted_proxies: %q is neither an IP address nor a CIDR", p)
+		}
 	}
 	if c.HTTP.Addr == "" {
 		return errs.E(errs.Invalid, "config: http.addr is empty")

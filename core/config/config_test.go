@@ -64,6 +64,7 @@ func TestBadInputIsOneClearError(t *testing.T) {
 		"bad duration":      {"", []string{"CAMKIT_PLUGINS_CALL_TIMEOUT=soon"}, "CAMKIT_PLUGINS_CALL_TIMEOUT"},
 		"missing file":      {filepath.Join(t.TempDir(), "nope.toml"), nil, "no such file"},
 		"unknown currency":  {"", []string{"CAMKIT_SITE_CURRENCY=XYZ"}, `site.currency "XYZ"`},
+		"bad trusted proxy": {writeTOML(t, "[http]\ntrusted_proxies = [\"not-an-ip\"]\n"), nil, "http.trusted_proxies"},
 		"path as name":      {"", []string{"CAMKIT_PLUGINS_THEME=../evil"}, "plugins.theme"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -73,4 +74,12 @@ func TestBadInputIsOneClearError(t *testing.T) {
 			}
 		})
 	}
+}
+
+func writeTOML(t *testing.T, body string) string {
+	p := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -82,7 +83,7 @@ func proxiedRequest(c *fiber.Ctx) (processor.HTTPRequest, error) {
 		Query:      q,
 		Headers:    h,
 		Body:       append([]byte(nil), c.Body()...),
-		RemoteAddr: c.Context().RemoteAddr().String(),
+		RemoteAddr: remoteAddr(c),
 	}, nil
 }
 
@@ -100,4 +101,22 @@ func send(c *fiber.Ctx, resp processor.HTTPResponse) error {
 		status = fiber.StatusOK
 	}
 	return c.Status(status).Send(resp.Body)
+}
+
+// remoteAddr is the sender as processors' IP allow-lists must see it: the
+// direct peer, or, behind a trusted proxy, the client it forwarded for (fiber
+// only honours X-Forwarded-For from a trusted proxy).
+func remoteAddr(c *fiber.Ctx) string {
+	peer := c.Context().RemoteAddr().String()
+	if !c.IsProxyTrusted() || c.App().Config().ProxyHeader == "" {
+		return peer
+	}
+	ip := c.IP()
+	if i := strings.IndexByte(ip, ','); i >= 0 { // the first entry is the original client
+		ip = strings.TrimSpace(ip[:i])
+	}
+	if net.ParseIP(ip) == nil {
+		return peer
+	}
+	return net.JoinHostPort(ip, "0")
 }

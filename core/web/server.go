@@ -46,6 +46,8 @@ type Options struct {
 	Checks   []ReadinessCheck
 	// BodyLimit caps every request body; routes that take less check on their own.
 	BodyLimit int
+	// TrustedProxies may name the client in X-Forwarded-For (see config.HTTP).
+	TrustedProxies []string
 }
 
 // New builds the app with the operational routes. Feature routes are added by
@@ -63,6 +65,10 @@ func New(o Options) *Server {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ErrorHandler:          s.errorHandler,
+		// c.IP() is the X-Forwarded-For client only when the peer is a trusted proxy.
+		EnableTrustedProxyCheck: len(o.TrustedProxies) > 0,
+		TrustedProxies:          o.TrustedProxies,
+		ProxyHeader:             proxyHeader(o.TrustedProxies),
 	})
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "camkit_http_requests_total", Help: "HTTP requests by route and status.",
@@ -78,6 +84,13 @@ func New(o Options) *Server {
 	s.app.Get("/readyz", s.ready)
 	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry})))
 	return s
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
 }
 
 // App exposes the fiber app for Mount functions and tests (app.Test).
