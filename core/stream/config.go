@@ -2,6 +2,7 @@ package stream
 
 import (
 	"fmt"
+	"github.com/camkit/camkit/core/clock"
 	"net"
 	"time"
 
@@ -48,7 +49,7 @@ type Config struct {
 	// GatherTimeout bounds the wait for ICE gathering before answering.
 	GatherTimeout time.Duration
 
-	Clock      Clock
+	Clock      clock.Clock
 	Admission  Admission
 	Liveness   LivenessSink          // may be nil
 	Registerer prometheus.Registerer // may be nil
@@ -72,14 +73,10 @@ func (c *Config) withDefaults() Config {
 		out.GatherTimeout = 3 * time.Second
 	}
 	if out.Clock == nil {
-		out.Clock = realClock{}
+		out.Clock = clock.Real()
 	}
 	return out
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // buildAPI makes the pion APIs the SFU's PeerConnections share: one for
 // models, one for viewers. It returns the UDP mux too so Close can

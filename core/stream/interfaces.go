@@ -61,11 +61,6 @@ type LivenessSink interface {
 	Liveness(ev LivenessEvent)
 }
 
-// Clock is injected so that timeouts can be tested with a fake clock.
-type Clock interface {
-	Now() time.Time
-}
-
 // Mode is a show's mode as far as admission of public viewers goes.
 type Mode string
 

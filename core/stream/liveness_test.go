@@ -1,29 +1,30 @@
 package stream_test
 
 import (
+	"github.com/camkit/camkit/core/clock/clocktest"
 	"testing"
 	"time"
 
 	"github.com/camkit/camkit/core/stream"
-	"github.com/camkit/camkit/core/stream/streamtest"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // stepClock advances the fake clock by total in small steps while media keeps
 // flowing in real time, so the model's own timeout never fires by accident.
-func stepClock(c *streamtest.Clock, total time.Duration) time.Time {
+func stepClock(c *clocktest.Fake, total time.Duration) time.Time {
 	const step = 100 * time.Millisecond
 	var now time.Time
 	for d := time.Duration(0); d < total; d += step {
-		now = c.Advance(min(step, total-d))
+		c.Advance(min(step, total-d))
+		now = c.Now()
 		time.Sleep(20 * time.Millisecond)
 	}
 	return now
 }
 
 func TestModelStopIsBackdatedToLastPacket(t *testing.T) {
-	clock := streamtest.NewClock(t0)
+	clock := clocktest.NewFake(t0)
 	f := newFixture(t, func(c *stream.Config) { c.Clock = clock })
 	f.adm.AddShow("show-1", "key-1")
 	pub := f.publish(t, "key-1")
@@ -34,7 +35,8 @@ func TestModelStopIsBackdatedToLastPacket(t *testing.T) {
 	if got := ev.(stream.ModelMediaFlowing).Since; !got.Equal(t0) {
 		t.Fatalf("flowing since %v, want %v", got, t0)
 	}
-	last := clock.Advance(time.Second)
+	clock.Advance(time.Second)
+	last := clock.Now()
 	time.Sleep(300 * time.Millisecond) // packets now carry `last`
 	pub.SetSending(false)
 	time.Sleep(300 * time.Millisecond) // nothing left in flight
@@ -53,7 +55,8 @@ func TestModelStopIsBackdatedToLastPacket(t *testing.T) {
 	}
 
 	// Media resuming is reported at the moment it resumes.
-	resumed := clock.Advance(10 * time.Second)
+	clock.Advance(10 * time.Second)
+	resumed := clock.Now()
 	pub.SetSending(true)
 	ev, ok = f.rec.Wait(3*time.Second, func(e stream.LivenessEvent) bool {
 		x, ok := e.(stream.ModelMediaFlowing)
@@ -87,7 +90,7 @@ func TestModelDisconnectIsReportedAtOnce(t *testing.T) {
 }
 
 func TestSilentViewerIsBackdatedToLastRTCP(t *testing.T) {
-	clock := streamtest.NewClock(t0)
+	clock := clocktest.NewFake(t0)
 	f := newFixture(t, func(c *stream.Config) { c.Clock = clock })
 	f.adm.AddShow("show-1", "key-1")
 	f.adm.AddSeat("tok", "show-1", "seat-1")

@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"github.com/camkit/camkit/core/clock/clocktest"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ type fixture struct {
 	adm   *streamtest.Admission
 	rec   *streamtest.Recorder
 	reg   *prometheus.Registry
-	clock *streamtest.Clock
+	clock *clocktest.Fake
 }
 
 func newFixture(t *testing.T, tune func(*stream.Config)) *fixture {
@@ -28,7 +29,7 @@ func newFixture(t *testing.T, tune func(*stream.Config)) *fixture {
 	if tune != nil {
 		tune(&cfg)
 	}
-	if c, ok := cfg.Clock.(*streamtest.Clock); ok {
+	if c, ok := cfg.Clock.(*clocktest.Fake); ok {
 		f.clock = c
 	}
 	s, err := stream.New(cfg)

@@ -12,29 +12,6 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 )
 
-// Clock is a fake stream.Clock moved by hand.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-var _ stream.Clock = (*Clock)(nil)
-
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *Clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
-
 // Admission is an in-memory stream.Admission: stream keys, shows with a
 // mode, and seat tokens that can expire.
 type Admission struct {
