@@ -198,12 +198,35 @@ func (s *Service) write(conn *websocket.Conn, c *client) {
 			}
 		case <-c.done:
 			code, text := websocket.CloseGoingAway, "bye"
+			slow := false
 			if cc := c.bye.Load(); cc != nil {
 				code, text = cc.code, cc.text
 			} else if why := c.why.Load(); why != nil && strings.HasPrefix(*why, "too slow") {
 				code, text = websocket.ClosePolicyViolation, "too slow to keep up with the room"
+				slow = true
+			}
+			if !slow {
+				// Frames queued before the drop (the "show ended" notice of
+				// CloseRoom) go out before the close frame; select would
+				// otherwise pick done and send nothing of them.
+				s.flush(conn, c)
 			}
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+			return
+		}
+	}
+}
+
+// flush writes what is already queued, without waiting for more.
+func (s *Service) flush(conn *websocket.Conn, c *client) {
+	for {
+		select {
+		case pm := <-c.send:
+			_ = conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := conn.WritePreparedMessage(pm); err != nil {
+				return
+			}
+		default:
 			return
 		}
 	}
