@@ -24,20 +24,6 @@ import (
 	"github.com/camkit/camkit/internal/testbin"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// requireChromium skips without a browser, except under CI=true where the
-// end-to-end test must run.
-func requireChromium(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium not found at %s (CI=true: the end-to-end test must run)", chromiumPath)
-		}
-		t.Skipf("chromium not found at %s: skipping the browser end-to-end test (under CI=true this fails)", chromiumPath)
-	}
-}
-
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"os"
 	"strings"
 	"testing"
@@ -24,7 +23,7 @@ const password = "correct horse battery staple"
 // must bill the time video played (±2 s) at the locked rate, and the
 // ledger must verify clean.
 func TestPrivateShowInChromium(t *testing.T) {
-	requireChromium(t)
+	browser := testbin.Browser(t, chromedp.WindowSize(1280, 900))
 	dbURL := storetest.PostgresURL(t)
 	plugins := []string{"processor-sandbox", "currency-fixed", "split-percentage", "theme-default"}
 	midnight := false
@@ -39,14 +38,6 @@ func TestPrivateShowInChromium(t *testing.T) {
 		t.Fatalf("camkit admin create: exit %d\n%s", code, out)
 	}
 	h := startHost(t, dir, env, addr)
-
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), allocOpts(t)...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	if err := chromedp.Do(browser); err != nil { // the first run starts the browser, without a timeout
-		t.Fatalf("start chromium: %v", err)
-	}
 
 	model, closeModel := newTab(t, browser, h.url, "model", chromedp.WithNewBrowserContext())
 	defer closeModel()
@@ -217,24 +208,4 @@ func TestPrivateShowInChromium(t *testing.T) {
 	}
 	look.nav("/")
 	look.screenshot("home-midnight.png")
-}
-
-func allocOpts(t *testing.T) []chromedp.ExecAllocatorOption {
-	return []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 900),
-	}
 }

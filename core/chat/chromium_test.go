@@ -2,19 +2,17 @@ package chat_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/camkit/camkit/internal/testbin"
+
 	"github.com/camkit/camkit/core/chat"
 	"github.com/chromedp/chromedp"
 	"github.com/gofiber/fiber/v2"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // roomPage is the theme's chat markup (sdk/theme: ChatAttr, data-url,
 // data-chat-log, data-chat-form) plus a tip form the script sends over the socket.
@@ -31,12 +29,7 @@ const hostileText = `<img src=x onerror="window.__xss=1"><script>window.__xss=2<
 // TestChromiumChatRendersInertTextAndTipsInBothBrowsers drives camkit-chat.js
 // in two headless Chromium tabs against the real WebSocket endpoint.
 func TestChromiumChatRendersInertTextAndTipsInBothBrowsers(t *testing.T) {
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium not found at %s (CI=true: the browser test must run)", chromiumPath)
-		}
-		t.Skipf("chromium not found at %s: skipping the browser test (set CI=true to make this a failure)", chromiumPath)
-	}
+	browser := testbin.Browser(t)
 	script, err := filepath.Abs("../web/static/camkit-chat.js")
 	if err != nil {
 		t.Fatal(err)
@@ -52,13 +45,6 @@ func TestChromiumChatRendersInertTextAndTipsInBothBrowsers(t *testing.T) {
 	})
 	e.fund(t, "ann", 1000)
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath), chromedp.UserDataDir(t.TempDir()), chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true), chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-background-networking", true))
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
 	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.http+"/room/ann")); err != nil {

@@ -2,19 +2,17 @@ package whiphttp_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/camkit/camkit/internal/testbin"
 
 	"github.com/chromedp/chromedp"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/camkit/camkit/core/stream"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 const publishPage = `<!doctype html><meta charset=utf-8><title>publish</title>
 <video id=v muted autoplay playsinline></video>
@@ -43,12 +41,7 @@ window.show = s;
 // publishes the fake camera over WHIP with camkit-player.js, the other plays
 // it over WHEP and must decode frames.
 func TestChromiumPublishesAndPlays(t *testing.T) {
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium not found at %s (CI=true: the end-to-end test must run)", chromiumPath)
-		}
-		t.Skipf("chromium not found at %s: skipping the browser end-to-end test (set CI=true to make this a failure)", chromiumPath)
-	}
+	browser := testbin.Browser(t)
 	player, err := filepath.Abs("../../web/static/camkit-player.js")
 	if err != nil {
 		t.Fatal(err)
@@ -63,30 +56,6 @@ func TestChromiumPublishesAndPlays(t *testing.T) {
 	})
 	s.adm.AddShow("show-1", "key-1")
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	// The first Run starts the browser and must not carry a timeout.
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
 	timeout, cancelTimeout := context.WithTimeout(browser, 90*time.Second)
 	defer cancelTimeout()
 
