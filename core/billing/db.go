@@ -229,13 +229,6 @@ func (d *db) setSeatState(ctx context.Context, x execer, id, state, lastError st
 	return dbErr(err)
 }
 
-func (d *db) setFunded(ctx context.Context, x execer, id string, amount, seconds int64) error {
-	// Funding only ever grows: a late writer never lowers it.
-	_, err := x.ExecContext(ctx, d.q(`UPDATE billing_seats SET funded_amount = ?, funded_seconds = ?
-WHERE id = ? AND funded_amount < ?`), amount, seconds, id, amount)
-	return dbErr(err)
-}
-
 // closeSeat records the decision taken once when a seat ends: its billable
 // seconds and price, with the final checkpoint. Only an opening or open seat
 // is closed, so the decision is never taken twice.
@@ -350,22 +343,6 @@ type intentRow struct {
 
 const intentCols = `key, seat_id, op, step, request, state, result, error_code, error, created_at`
 
-// insertIntent writes the intent unless the key exists; either way it
-// returns the stored row, so a repeat sees the first request and outcome.
-func (d *db) insertIntent(ctx context.Context, it *intentRow) (*intentRow, error) {
-	req, err := json.Marshal(it.Request)
-	if err != nil {
-		return nil, errs.E(errs.Internal, "billing: encoding intent %s: %v", it.Key, err)
-	}
-	_, err = d.sql.ExecContext(ctx, d.q(`INSERT INTO billing_intents (`+intentCols+`)
-VALUES (?,?,?,?,?,'pending','','','',?) ON CONFLICT (key) DO NOTHING`),
-		it.Key, it.SeatID, it.Op, it.Step, string(req), ts(it.CreatedAt))
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	return d.intent(ctx, d.sql, it.Key)
-}
-
 func scanIntent(row interface{ Scan(...any) error }) (*intentRow, error) {
 	var it intentRow
 	var req, res, code string
@@ -426,17 +403,6 @@ type fundingRow struct {
 	Ceiling   int64
 	Reference string
 	Status    string
-}
-
-func (d *db) insertFunding(ctx context.Context, x execer, seatID string, f fundingRow, at time.Time) error {
-	_, err := x.ExecContext(ctx, d.q(`INSERT INTO billing_funding (seat_id, n, kind, amount, ceiling, reference, status, created_at)
-VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (seat_id, n) DO NOTHING`), seatID, f.N, f.Kind, f.Amount, f.Ceiling, f.Reference, f.Status, ts(at))
-	return dbErr(err)
-}
-
-func (d *db) setFundingStatus(ctx context.Context, x execer, seatID string, n int, status string) error {
-	_, err := x.ExecContext(ctx, d.q(`UPDATE billing_funding SET status = ? WHERE seat_id = ? AND n = ?`), status, seatID, n)
-	return dbErr(err)
 }
 
 func (d *db) funding(ctx context.Context, seatID string) ([]fundingRow, error) {

@@ -96,9 +96,6 @@ func proxyHeader(trusted []string) string {
 // App exposes the fiber app for Mount functions and tests (app.Test).
 func (s *Server) App() *fiber.App { return s.app }
 
-// Listen serves on addr until Shutdown.
-func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
-
 // Shutdown stops accepting and waits for in-flight requests up to ctx.
 func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
 
