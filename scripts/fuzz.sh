@@ -41,7 +41,7 @@ targets() {
 
 say() { echo "$@" | tee -a "$out"; }
 : > "$out"
-say "# camkit fuzz — $(date -u +%FT%TZ) — FUZZTIME=$FUZZTIME FUZZPARALLEL=$FUZZPARALLEL — $(nproc) cores"
+say "# camkit fuzz — $(date -u +%FT%TZ) — FUZZTIME=$FUZZTIME FUZZPARALLEL=$FUZZPARALLEL FUZZMINIMIZETIME=$FUZZMINIMIZETIME — $(nproc) cores"
 say "| target | package | time | execs | result |"
 say "|---|---|---|---|---|"
 failed=0
