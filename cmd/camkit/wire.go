@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/camkit/camkit/core/config"
 	"github.com/camkit/camkit/core/pluginhost"
@@ -47,6 +48,7 @@ func specs(c config.Config) ([]pluginhost.Spec, error) {
 			SHA256:      c.Plugin[string(k.kind)+"-"+k.name].SHA256,
 			Settings:    settings,
 			CallTimeout: c.Plugins.CallTimeout.Duration,
+			Env:         c.PluginEnv(string(k.kind), k.name, os.Environ()),
 		})
 	}
 	return out, nil

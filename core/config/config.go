@@ -13,11 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/camkit/camkit/core/pluginhost"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 )
@@ -83,6 +85,15 @@ type PluginConfig struct {
 	SHA256 string `toml:"sha256"`
 	// Settings is passed to the plugin's Configure as a JSON object.
 	Settings map[string]any `toml:"settings"`
+	// A plugin starts with a minimal environment (PATH, HOME, TMPDIR, TZ,
+	// LANG, LC_*, SSL_CERT_FILE/DIR, and its log level), never the host's.
+	// Env adds variables with the values given here (NAME = "value");
+	// PassEnv copies the named variables from the host's environment, for
+	// values kept out of this file (a proxy with credentials); a name unset
+	// in the host stays unset. Env wins over PassEnv. CAMKIT_* and PLUGIN_*
+	// names are refused.
+	Env     map[string]string `toml:"env"`
+	PassEnv []string          `toml:"pass_env"`
 }
 
 // Duration reads "5s"-style strings.
@@ -198,7 +209,65 @@ func (c Config) Validate() error {
 	if c.Plugins.CallTimeout.Duration <= 0 {
 		return errs.E(errs.Invalid, "config: plugins.call_timeout must be positive")
 	}
+	if err := c.validatePluginEnv(); err != nil {
+		return err
+	}
 	return c.validateProduct()
+}
+
+// validatePluginEnv checks every [plugin.<label>] env and pass_env name, in
+// a stable order so that the error is always about the same one.
+func (c Config) validatePluginEnv() error {
+	labels := make([]string, 0, len(c.Plugin))
+	for l := range c.Plugin {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	for _, l := range labels {
+		pc := c.Plugin[l]
+		for _, name := range sortedKeys(pc.Env) {
+			if err := pluginhost.CheckEnvName(name); err != nil {
+				return errs.E(errs.Invalid, "config: plugin.%s.env: %v", l, err)
+			}
+			if strings.ContainsRune(pc.Env[name], 0) {
+				return errs.E(errs.Invalid, "config: plugin.%s.env: %s holds a NUL byte", l, name)
+			}
+		}
+		for _, name := range pc.PassEnv {
+			if err := pluginhost.CheckEnvName(name); err != nil {
+				return errs.E(errs.Invalid, "config: plugin.%s.pass_env: %v", l, err)
+			}
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PluginEnv is what the plugin of a kind and name gets in its environment
+// beyond the minimal one, as "NAME=value": its pass_env variables set in
+// hostEnv (os.Environ() in production), then its env table.
+func (c Config) PluginEnv(kind, name string, hostEnv []string) []string {
+	pc := c.Plugin[kind+"-"+name]
+	var out []string
+	for _, want := range pc.PassEnv {
+		for _, kv := range hostEnv {
+			if k, _, ok := strings.Cut(kv, "="); ok && k == want {
+				out = append(out, kv)
+			}
+		}
+	}
+	for _, k := range sortedKeys(pc.Env) {
+		out = append(out, k+"="+pc.Env[k])
+	}
+	return out
 }
 
 // PluginPath is the binary of the plugin of a kind and name.
