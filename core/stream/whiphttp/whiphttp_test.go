@@ -93,9 +93,15 @@ func TestWHIPAndWHEPOverHTTP(t *testing.T) {
 	if !strings.HasPrefix(pubLoc, "/stream/sessions/") {
 		t.Fatalf("WHIP Location %q", pubLoc)
 	}
-	v, err := streamtest.Subscribe(ctx(t), streamtest.HTTPSignal(s.url+"/whep/show-1", "", &subLoc))
+	var subHdr http.Header
+	v, err := streamtest.Subscribe(ctx(t), streamtest.HTTPSignalHeaders(s.url+"/whep/show-1", "", &subHdr))
 	if err != nil {
 		t.Fatalf("WHEP: %v", err)
+	}
+	subLoc = subHdr.Get("Location")
+	subToken := subHdr.Get(whiphttp.HeaderSessionToken)
+	if subToken == "" || subHdr.Get(whiphttp.HeaderWatchID) == "" || subHdr.Get("Cache-Control") != "no-store" {
+		t.Fatalf("a public viewer's 201 lacks its session token, watch id or no-store: %v", subHdr)
 	}
 	defer v.Close()
 	if !streamtest.WaitFor(10*time.Second, func() bool { return v.Video.Keyframes.Load() > 0 && v.Audio.Packets.Load() > 5 }) {
@@ -106,16 +112,16 @@ func TestWHIPAndWHEPOverHTTP(t *testing.T) {
 	// new ufrag (an ICE restart) is refused with 422 as RFC 9725 allows.
 	ufrag := regexp.MustCompile(`a=ice-ufrag:(\S+)`).FindStringSubmatch(pub.PC.LocalDescription().SDP)[1]
 	frag := "a=ice-ufrag:" + ufrag + "\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\na=end-of-candidates\r\n"
-	if resp, body := do(t, "PATCH", s.url+pubLoc, "application/trickle-ice-sdpfrag", frag); resp.StatusCode != 204 {
+	if resp, body := do(t, "PATCH", s.url+pubLoc, "application/trickle-ice-sdpfrag", frag, "Authorization", "Bearer key-1"); resp.StatusCode != 204 {
 		t.Fatalf("trickle PATCH: %d %s", resp.StatusCode, body)
 	}
 	restart := strings.Replace(frag, ufrag, "newufrag", 1)
-	if resp, body := do(t, "PATCH", s.url+pubLoc, "application/trickle-ice-sdpfrag", restart); resp.StatusCode != 422 || !strings.Contains(body, "ICE restart") {
+	if resp, body := do(t, "PATCH", s.url+pubLoc, "application/trickle-ice-sdpfrag", restart, "Authorization", "Bearer key-1"); resp.StatusCode != 422 || !strings.Contains(body, "ICE restart") {
 		t.Fatalf("ICE restart PATCH: %d %s", resp.StatusCode, body)
 	}
 
-	// DELETE on the viewer's Location ends its media.
-	if resp, body := do(t, "DELETE", s.url+subLoc, "", ""); resp.StatusCode != 200 {
+	// DELETE on the viewer's Location, with its minted token, ends its media.
+	if resp, body := do(t, "DELETE", s.url+subLoc, "", "", "Authorization", "Bearer "+subToken); resp.StatusCode != 200 {
 		t.Fatalf("DELETE: %d %s", resp.StatusCode, body)
 	}
 	time.Sleep(time.Second)
@@ -124,7 +130,7 @@ func TestWHIPAndWHEPOverHTTP(t *testing.T) {
 	if v.Video.Packets.Load() != at {
 		t.Fatal("viewer still receives after DELETE")
 	}
-	if resp, _ := do(t, "DELETE", s.url+subLoc, "", ""); resp.StatusCode != 404 {
+	if resp, _ := do(t, "DELETE", s.url+subLoc, "", "", "Authorization", "Bearer "+subToken); resp.StatusCode != 404 {
 		t.Fatalf("second DELETE: %d, want 404", resp.StatusCode)
 	}
 }
@@ -136,6 +142,7 @@ func TestBadInputGetsA4xxWithAReasonWhileOtherShowsStream(t *testing.T) {
 	s.adm.SetMode("show-2", stream.ModePrivate)
 	s.adm.AddSeat("tok-1", "show-1", "seat-1")
 	s.adm.AddSeat("tok-old", "show-2", "seat-old")
+	s.adm.AddSeat("tok-2", "show-2", "seat-2")
 	s.adm.ExpireToken("tok-old")
 	pub, err := streamtest.Publish(ctx(t), streamtest.HTTPSignal(s.url+"/whip/key-1", "", nil), streamtest.PublisherOptions{})
 	if err != nil {
@@ -164,9 +171,11 @@ func TestBadInputGetsA4xxWithAReasonWhileOtherShowsStream(t *testing.T) {
 		{"no stream key", "POST", "/whip", "application/sdp", noMedia, nil, 401, "stream key is required"},
 		{"oversized body", "POST", "/whip/key-1", "application/sdp", huge, nil, 413, "limit"},
 		{"wrong content type", "POST", "/whep/show-1", "text/plain", noMedia, nil, 415, "application/sdp"},
-		{"unknown session DELETE", "DELETE", "/stream/sessions/nope", "", "", nil, 404, "no stream session"},
+		{"DELETE without a bearer", "DELETE", "/stream/sessions/nope", "", "", nil, 401, "bearer token that created it"},
+		{"unknown session DELETE", "DELETE", "/stream/sessions/nope", "", "", []string{"Authorization", "Bearer x"}, 404, "no such stream session"},
 		{"PATCH with a wrong type", "PATCH", "/stream/sessions/nope", "application/sdp", "a=candidate:x", nil, 415, "trickle-ice-sdpfrag"},
-		{"PATCH of an unknown session", "PATCH", "/stream/sessions/nope", "application/trickle-ice-sdpfrag", "a=end-of-candidates", nil, 404, "no stream session"},
+		{"PATCH without a bearer", "PATCH", "/stream/sessions/nope", "application/trickle-ice-sdpfrag", "a=end-of-candidates", nil, 401, "bearer token that created it"},
+		{"PATCH of an unknown session", "PATCH", "/stream/sessions/nope", "application/trickle-ice-sdpfrag", "a=end-of-candidates", []string{"Authorization", "Bearer x"}, 404, "no such stream session"},
 	}
 	for _, tc := range raw {
 		resp, body := do(t, tc.method, s.url+tc.path, tc.ctype, tc.body, tc.hdr...)
@@ -184,7 +193,9 @@ func TestBadInputGetsA4xxWithAReasonWhileOtherShowsStream(t *testing.T) {
 		{"wrong stream key", streamtest.HTTPSignal(s.url+"/whip/nope", "", nil), 401, "unknown stream key"},
 		{"unknown show", streamtest.HTTPSignal(s.url+"/whep/show-x", "", nil), 404, "no show"},
 		{"public visitor of a private show", streamtest.HTTPSignal(s.url+"/whep/show-2", "", nil), 403, "seat token is required"},
-		{"expired token", streamtest.HTTPSignal(s.url+"/whep/show-2?token=tok-old", "", nil), 401, "expired"},
+		{"expired token", streamtest.HTTPSignal(s.url+"/whep/show-2", "tok-old", nil), 401, "expired"},
+		// The query string is not read: a valid seat token there is no token.
+		{"seat token in the query", streamtest.HTTPSignal(s.url+"/whep/show-2?token=tok-2", "", nil), 403, "seat token is required"},
 		{"foreign token", streamtest.HTTPSignal(s.url+"/whep/show-2", "tok-1", nil), 403, "another show"},
 	}
 	for _, tc := range offers {
@@ -229,14 +240,13 @@ func TestPreflightAndDiscovery(t *testing.T) {
 func TestEventsTellAPublicViewerTheShowWentPrivate(t *testing.T) {
 	s := startServer(t, nil)
 	s.adm.AddShow("show-1", "key-1")
-	var loc string
-	v, err := streamtest.Subscribe(ctx(t), streamtest.HTTPSignal(s.url+"/whep/show-1", "", &loc))
+	var hdr http.Header
+	v, err := streamtest.Subscribe(ctx(t), streamtest.HTTPSignalHeaders(s.url+"/whep/show-1", "", &hdr))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	id := strings.TrimPrefix(loc, "/stream/sessions/")
-	req, _ := http.NewRequestWithContext(ctx(t), "GET", s.url+"/stream/events/show-1?session="+id, nil)
+	req, _ := http.NewRequestWithContext(ctx(t), "GET", s.url+"/stream/events/show-1?watch="+hdr.Get(whiphttp.HeaderWatchID), nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
