@@ -41,7 +41,7 @@ type room struct {
 	flowing      bool
 	flowingSince time.Time
 	watchers     map[chan ShowEvent]string // a page's channel -> the watch id it follows ("" for none)
-	pending      int // sessions being negotiated for this room
+	pending      int                       // sessions being negotiated for this room
 }
 
 func newRoom(s *SFU, showID string) *room {
