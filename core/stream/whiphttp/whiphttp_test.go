@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/camkit/camkit/core/stream"
 	"github.com/camkit/camkit/core/stream/streamtest"
@@ -23,6 +24,7 @@ type server struct {
 	sfu *stream.SFU
 	adm *streamtest.Admission
 	rec *streamtest.Recorder
+	reg *prometheus.Registry
 	app *fiber.App
 }
 
@@ -30,16 +32,34 @@ type server struct {
 // extra may add routes (the Chromium test serves its pages).
 func startServer(t *testing.T, extra func(*fiber.App)) *server {
 	t.Helper()
-	s := &server{adm: streamtest.NewAdmission(), rec: streamtest.NewRecorder()}
-	sfu, err := stream.New(stream.Config{Admission: s.adm, Liveness: s.rec})
+	return startServerWith(t, serverOptions{extra: extra})
+}
+
+type serverOptions struct {
+	tune  func(*stream.Config) // caps, timeouts
+	use   []fiber.Handler      // middleware before the adapter (clientaddr)
+	extra func(*fiber.App)
+}
+
+func startServerWith(t *testing.T, o serverOptions) *server {
+	t.Helper()
+	s := &server{adm: streamtest.NewAdmission(), rec: streamtest.NewRecorder(), reg: prometheus.NewRegistry()}
+	cfg := stream.Config{Admission: s.adm, Liveness: s.rec, Registerer: s.reg}
+	if o.tune != nil {
+		o.tune(&cfg)
+	}
+	sfu, err := stream.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.sfu = sfu
 	s.app = fiber.New(fiber.Config{DisableStartupMessage: true})
+	for _, h := range o.use {
+		s.app.Use(h)
+	}
 	whiphttp.Mount(s.app, sfu, whiphttp.Options{ICEServers: []stream.ICEServer{{URLs: []string{"stun:stun.example.net:3478"}}}})
-	if extra != nil {
-		extra(s.app)
+	if o.extra != nil {
+		o.extra(s.app)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,6 +72,25 @@ func startServer(t *testing.T, extra func(*fiber.App)) *server {
 		_ = sfu.Close()
 	})
 	return s
+}
+
+// gauge reads a gauge of the server's registry (0 when absent).
+func (s *server) gauge(t *testing.T, name string) float64 {
+	t.Helper()
+	fams, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name {
+			sum := 0.0
+			for _, m := range f.GetMetric() {
+				sum += m.GetGauge().GetValue()
+			}
+			return sum
+		}
+	}
+	return 0
 }
 
 func ctx(t *testing.T) context.Context {

@@ -209,15 +209,21 @@ class StreamSession extends EventTarget {
       this.events.close();
       this.events = null;
     }
-    if (this.pc) {
-      this.pc.onconnectionstatechange = null;
-      this.pc.close();
-      this.pc = null;
-    }
+    const pc = this.pc;
+    this.pc = null;
+    if (pc) pc.onconnectionstatechange = null;
     if (deleteSession && this.location) {
       const headers = this.sessionBearer ? { Authorization: 'Bearer ' + this.sessionBearer } : {};
-      // keepalive: the DELETE outlives a page being closed (pagehide).
-      fetch(this.location, { method: 'DELETE', headers, keepalive: true }).catch(() => {});
+      // The DELETE goes before the connection closes: a closed connection
+      // also ends the session on the server, and a DELETE arriving after
+      // that would find nothing. keepalive: it outlives a closing page.
+      const closePC = () => { if (pc) pc.close(); };
+      const timer = setTimeout(closePC, 1000);
+      fetch(this.location, { method: 'DELETE', headers, keepalive: true })
+        .catch(() => {})
+        .finally(() => { clearTimeout(timer); closePC(); });
+    } else if (pc) {
+      pc.close();
     }
     this.location = null;
     this.sessionBearer = null;
