@@ -121,29 +121,13 @@ func (s *Service) Currency() string { return s.currency }
 // MinimumAge is the age the gate asks visitors to confirm.
 func (s *Service) MinimumAge() int { return s.minAge }
 
+// secretSetting is the settings row of the site secret (store.Secret).
 const secretSetting = "accounts.secret"
 
-// loadSecret reads the site secret, creating it on first use. Two hosts
-// starting at once both try to insert; the loser reads the winner's.
+// loadSecret reads the site secret, creating it on first use.
 func loadSecret(ctx context.Context, db *store.DB, now time.Time) ([]byte, error) {
-	fresh := make([]byte, 32)
-	if _, err := rand.Read(fresh); err != nil {
-		return nil, errs.E(errs.Internal, "accounts: random secret: %v", err)
-	}
-	g := db.Gorm().WithContext(ctx)
-	if err := g.Exec(`INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING`,
-		secretSetting, base64.RawStdEncoding.EncodeToString(fresh), now).Error; err != nil {
-		return nil, dbErr("store the site secret", err)
-	}
-	var v string
-	if err := g.Raw(`SELECT value FROM settings WHERE key = ?`, secretSetting).Row().Scan(&v); err != nil {
-		return nil, dbErr("read the site secret", err)
-	}
-	b, err := base64.RawStdEncoding.DecodeString(v)
-	if err != nil || len(b) < 16 {
-		return nil, errs.E(errs.Internal, "accounts: setting %s is corrupt", secretSetting)
-	}
-	return b, nil
+	b, err := db.Secret(ctx, secretSetting, now)
+	return b, dbErr("the site secret", err)
 }
 
 func derive(secret []byte, purpose string) []byte {
