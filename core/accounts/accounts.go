@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/camkit/camkit/core/audit"
 	"github.com/camkit/camkit/core/clock"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/sdk/errs"
@@ -45,6 +46,8 @@ type Options struct {
 	// MaxRatePerMinute caps a model's per-minute rate, in minor units of
 	// Currency (default 100,000: 1,000.00 in a two-decimal currency).
 	MaxRatePerMinute int64
+	// Audit records refused log-ins (reason, client address); nil records nothing.
+	Audit *audit.Log
 }
 
 // Service is the accounts domain. It is safe for concurrent use.
@@ -57,6 +60,7 @@ type Service struct {
 	minAge    int
 	maxRate   int64
 	limiter   *limiter
+	audit     *audit.Log
 	csrfKey   []byte
 	ageKey    []byte
 	ipKey     []byte
@@ -92,7 +96,7 @@ func New(ctx context.Context, db *store.DB, o Options) (*Service, error) {
 		o.MaxRatePerMinute = 100_000
 	}
 	s := &Service{db: db, clock: o.Clock, currency: o.Currency, params: o.PasswordParams,
-		ttl: o.SessionTTL, idle: o.SessionIdle, minAge: o.MinimumAge, maxRate: o.MaxRatePerMinute}
+		ttl: o.SessionTTL, idle: o.SessionIdle, minAge: o.MinimumAge, maxRate: o.MaxRatePerMinute, audit: o.Audit}
 	s.limiter = newLimiter(o.Clock, o.LoginLimits.orDefault())
 	secret := o.Secret
 	if len(secret) == 0 {

@@ -2,12 +2,13 @@ package web
 
 import (
 	"context"
-	"github.com/camkit/camkit/core/clientaddr"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/camkit/camkit/core/audit"
+	"github.com/camkit/camkit/core/clientaddr"
 	"github.com/camkit/camkit/sdk/processor"
 	"github.com/gofiber/fiber/v2"
 )
@@ -19,6 +20,9 @@ type ProcessorRoutes struct {
 	Name      string
 	Processor processor.Processor
 	Sink      WebhookSink
+	// Audit records every refused webhook (reason, client address); nil
+	// records nothing.
+	Audit *audit.Log
 }
 
 // WebhookSink receives the verified, normalised events of a webhook. It must
@@ -35,18 +39,22 @@ func (r *ProcessorRoutes) Mount(app *fiber.App) {
 
 // webhook verifies through the plugin, hands the events to the sink, and only
 // then answers what the processor expects: a failure to record answers 503 so
-// the processor retries instead of the event being lost.
+// the processor retries instead of the event being lost. Whatever is refused
+// is audited with the reason and the client's address.
 func (r *ProcessorRoutes) webhook(c *fiber.Ctx) error {
 	req, err := proxiedRequest(c)
 	if err != nil {
+		r.Audit.WebhookRefused(r.Name, audit.WebhookMalformed, clientaddr.String(c), err)
 		return err
 	}
 	res, err := r.Processor.ParseWebhook(c.UserContext(), req)
 	if err != nil {
+		r.Audit.WebhookRefused(r.Name, audit.WebhookReasonOf(err), clientaddr.String(c), err)
 		return err
 	}
 	if r.Sink != nil && len(res.Events) > 0 {
 		if err := r.Sink.HandleProcessorEvents(c.UserContext(), r.Name, res.Events); err != nil {
+			r.Audit.WebhookRefused(r.Name, audit.WebhookNotRecorded, clientaddr.String(c), err)
 			return err
 		}
 	}
