@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -352,5 +353,98 @@ func TestSandboxWebhookSecretIsTheDeploymentsOwnAndSurvivesARestart(t *testing.T
 	line := runFail(t, env(t, "CAMKIT_CONFIG="+cfg, "CAMKIT_DATABASE_URL="+dbURL, "CAMKIT_HTTP_ADDR="+freeAddr(t)), "serve")
 	if !strings.Contains(line, "webhook_secret") || !strings.Contains(line, "published") {
 		t.Fatalf("serve with the published secret: %q", line)
+	}
+}
+
+// login logs in through the API from client (behind the trusted proxy) and
+// returns the status, the bearer token and the user's id.
+func (h *host) login(client, email, password string) (int, string, string) {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	code, out := h.do("POST", "/api/v1/session", withXFF(http.Header{"Content-Type": {"application/json"}}, client), body)
+	var s struct {
+		Token string `json:"token"`
+		User  struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	}
+	_ = json.Unmarshal([]byte(out), &s)
+	return code, s.Token, s.User.ID
+}
+
+// Admin actions and the refusals of suspended accounts and wrong passwords
+// are logged with who, from which client address, and counted.
+func TestAdminActionsAndRefusedLoginsAreAudited(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	h := pgHost(t, dbURL, behindProxy, testbin.DefaultPlugins)
+	cmd := exec.Command(testbin.Host(t), "admin", "create", "--email", "root@example.test", "--password", "a long admin password")
+	cmd.Dir, cmd.Env = t.TempDir(), env(t, "CAMKIT_DATABASE_URL="+dbURL)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("admin create: %v\n%s", err, out)
+	}
+	const adminClient = "192.0.2.50"
+	code, token, adminID := h.login(adminClient, "root@example.test", "a long admin password")
+	if code != http.StatusCreated || token == "" {
+		t.Fatalf("admin log-in: %d", code)
+	}
+	body, _ := json.Marshal(map[string]any{"email": "model@example.test", "password": "a model password", "display_name": "Model", "role": "model", "adult": true})
+	code, out := h.do("POST", "/api/v1/signup", http.Header{"Content-Type": {"application/json"}}, body)
+	var m struct {
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	}
+	if code != http.StatusCreated || json.Unmarshal([]byte(out), &m) != nil {
+		t.Fatalf("model signup: %d %s", code, out)
+	}
+	admin := func(path string) int {
+		hdr := withXFF(http.Header{"Authorization": {"Bearer " + token}}, adminClient)
+		code, _ := h.do("POST", path, hdr, nil)
+		return code
+	}
+	for path, want := range map[string]int{
+		"/api/v1/admin/models/" + m.User.ID + "/approve": http.StatusOK,
+		"/api/v1/admin/ledger/verify":                    http.StatusOK,
+		"/api/v1/admin/models/NOSUCHMODEL/approve":       http.StatusNotFound,
+	} {
+		if got := admin(path); got != want {
+			t.Fatalf("POST %s: %d, want %d", path, got, want)
+		}
+	}
+	if got := admin("/api/v1/admin/models/" + m.User.ID + "/reject"); got != http.StatusOK {
+		t.Fatalf("reject: %d", got)
+	}
+	if code, _, _ := h.login("198.51.100.20", "model@example.test", "a model password"); code != http.StatusForbidden {
+		t.Fatalf("a suspended model logged in: %d", code)
+	}
+	if code, _, _ := h.login("198.51.100.21", "root@example.test", "wrong password"); code != http.StatusUnauthorized {
+		t.Fatalf("a wrong password: %d", code)
+	}
+	for series, want := range map[string]float64{
+		`camkit_admin_actions_total{action="approve_model",outcome="ok"}`:     1,
+		`camkit_admin_actions_total{action="approve_model",outcome="failed"}`: 1,
+		`camkit_admin_actions_total{action="verify_ledger",outcome="ok"}`:     1,
+		`camkit_admin_actions_total{action="reject_model",outcome="ok"}`:      1,
+		`camkit_logins_refused_total{reason="suspended"}`:                     1,
+		`camkit_logins_refused_total{reason="bad_password"}`:                  1,
+	} {
+		if got := h.metric(series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	logs := h.out.String()
+	for _, re := range []string{
+		`admin action.*action=approve_model.*outcome=ok.*admin=` + adminID + `.*client=` + adminClient + `.*target=` + m.User.ID,
+		`admin action.*action=reject_model.*outcome=ok.*client=` + adminClient,
+		`admin action.*action=verify_ledger.*outcome=ok.*client=` + adminClient,
+		`log-in refused.*reason=suspended.*client=198\.51\.100\.20.*user=` + m.User.ID,
+		`log-in refused.*reason=bad_password.*client=198\.51\.100\.21.*user=` + adminID,
+	} {
+		if !regexp.MustCompile(re).MatchString(logs) {
+			t.Errorf("the log lacks /%s/:\n%s", re, logs)
+		}
+	}
+	if strings.Contains(logs, "wrong password") || strings.Contains(logs, "a model password") {
+		t.Errorf("the log shows a password")
 	}
 }
