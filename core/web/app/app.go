@@ -187,6 +187,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	}
 	sfu, err := stream.New(stream.Config{ICEServers: ice, UDPPort: c.Stream.UDPPort, UDPPortMin: uint16(c.Stream.UDPPortMin),
 		UDPPortMax: uint16(c.Stream.UDPPortMax), PublicIPs: c.Stream.PublicIPs, MediaTimeout: c.Stream.MediaTimeout.Duration,
+		MaxViewersPerClient: c.Stream.MaxViewersPerClient, MaxViewersPerShow: c.Stream.MaxViewersPerShow,
 		Clock: clk, Admission: lv, Liveness: lv, Registerer: reg})
 	if err != nil {
 		return fail(err)
@@ -225,7 +226,7 @@ func (a *App) Mount(app *fiber.App, srv *web.Server, pl Plugins) {
 	if s := a.Config.Stream; len(s.ICEServers) > 0 {
 		ice = []stream.ICEServer{{URLs: s.ICEServers, Username: s.ICEUsername, Credential: s.ICECredential}}
 	}
-	whiphttp.Mount(app, a.SFU, whiphttp.Options{ICEServers: ice})
+	whiphttp.Mount(app, a.SFU, whiphttp.Options{ICEServers: ice, Log: a.Log})
 	a.Web.Mount(app)
 	if srv != nil {
 		srv.SetPageError(a.Web.PageError)

@@ -21,6 +21,7 @@ package live
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"log/slog"
 	"sort"
@@ -772,7 +773,8 @@ func (s *Service) AdmitViewer(_ context.Context, showID, token string) (stream.A
 	}
 	if token != "" {
 		for _, st := range s.seats {
-			if st.token != token {
+			// Constant time: a seat token is a bearer capability.
+			if subtle.ConstantTimeCompare([]byte(st.token), []byte(token)) != 1 {
 				continue
 			}
 			if st.show != showID {
