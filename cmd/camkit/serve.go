@@ -36,7 +36,7 @@ func serveCmd(g *globals) *cobra.Command {
 			defer db.Close()
 
 			reg := newRegistry()
-			pl, err := launchPlugins(ctx, cfg, log, pluginhost.NewMetrics(reg))
+			pl, err := launchPlugins(ctx, cfg, db, log, pluginhost.NewMetrics(reg))
 			if err != nil {
 				return err
 			}

@@ -134,11 +134,11 @@ func Default() Config {
 		Chat:        DefaultChat(),
 		CreditPacks: DefaultCreditPacks(),
 		Plugin: map[string]PluginConfig{
-			// The sandbox moves no real money; a fixed dev secret lets `make run`
-			// work with no file. Any operator file that names this table replaces it.
+			// The sandbox's webhook secret is the deployment's own, generated
+			// and kept in the database by the host (cmd/camkit): none is
+			// printed here. Any operator file that names this table replaces it.
 			"processor-sandbox": {Settings: map[string]any{
-				"state_file":     "./data/sandbox-processor.json",
-				"webhook_secret": "camkit-sandbox-development-secret",
+				"state_file": "./data/sandbox-processor.json",
 			}},
 		},
 	}

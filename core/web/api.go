@@ -875,7 +875,7 @@ func (p *Product) apiApprove(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := p.Accounts.ApproveModel(c.UserContext(), me(c).ID, id)
+	u, err := p.approveModel(c, id)
 	if err != nil {
 		return err
 	}
@@ -887,7 +887,7 @@ func (p *Product) apiReject(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := p.Accounts.SetStatus(c.UserContext(), me(c).ID, id, accounts.StatusSuspended); err != nil {
+	if err := p.suspend(c, id); err != nil {
 		return err
 	}
 	return c.JSON(apiOK{OK: true})

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/audit"
+	"github.com/camkit/camkit/core/clientaddr"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
@@ -338,6 +340,7 @@ func (p *Product) admin(c *fiber.Ctx) error {
 // verify runs the ledger check and keeps its result for the admin page.
 func (p *Product) verify(c *fiber.Ctx) (*theme.LedgerVerify, error) {
 	r, err := p.Ledger.Verify(c.UserContext())
+	p.Audit.Admin(audit.AdminVerifyLedger, me(c).ID, "", clientaddr.String(c), err)
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +370,7 @@ func (p *Product) approve(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := p.Accounts.ApproveModel(c.UserContext(), me(c).ID, id)
+	u, err := p.approveModel(c, id)
 	if err != nil {
 		return p.formFailed(c, "/admin", err)
 	}
@@ -379,10 +382,24 @@ func (p *Product) reject(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := p.Accounts.SetStatus(c.UserContext(), me(c).ID, id, accounts.StatusSuspended); err != nil {
+	if err := p.suspend(c, id); err != nil {
 		return p.formFailed(c, "/admin", err)
 	}
 	return back(c, "/admin", theme.FlashInfo, "The account is suspended.")
+}
+
+// approveModel and suspend are the admin's decisions on an account, for the
+// page and the API alike; each is audited with the admin and the client.
+func (p *Product) approveModel(c *fiber.Ctx, id string) (accounts.User, error) {
+	u, err := p.Accounts.ApproveModel(c.UserContext(), me(c).ID, id)
+	p.Audit.Admin(audit.AdminApproveModel, me(c).ID, id, clientaddr.String(c), err)
+	return u, err
+}
+
+func (p *Product) suspend(c *fiber.Ctx, id string) error {
+	err := p.Accounts.SetStatus(c.UserContext(), me(c).ID, id, accounts.StatusSuspended)
+	p.Audit.Admin(audit.AdminRejectModel, me(c).ID, id, clientaddr.String(c), err)
+	return err
 }
 
 var _ = processor.Checkout{}

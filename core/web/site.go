@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/audit"
 	"github.com/camkit/camkit/core/chat"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/theme"
@@ -25,6 +26,8 @@ type Product struct {
 	Shows    Shows
 	Ledger   LedgerVerifier
 	Plugins  PluginStatuses
+	// Audit records admin actions; nil records nothing.
+	Audit *audit.Log
 
 	// PublicURL is where browsers reach the site ("https://cams.example");
 	// processors' return URLs are built from it.

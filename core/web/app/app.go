@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/audit"
 	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/chat"
 	"github.com/camkit/camkit/core/clock"
@@ -50,6 +51,7 @@ type App struct {
 	SFU     *stream.SFU
 	Live    *live.Service
 	Packs   *accounts.CreditPacks
+	Audit   *audit.Log // refused webhooks and log-ins, admin actions
 	Config  config.Config
 	Log     *slog.Logger
 	closers []func()
@@ -102,8 +104,13 @@ func cardStrategy(ctx context.Context, p processor.Processor) billing.Strategy {
 
 // NewAccounts builds the accounts service alone (also for `camkit admin`).
 func NewAccounts(ctx context.Context, c config.Config, db *store.DB) (*accounts.Service, error) {
+	return newAccounts(ctx, c, db, nil)
+}
+
+func newAccounts(ctx context.Context, c config.Config, db *store.DB, aud *audit.Log) (*accounts.Service, error) {
 	return accounts.New(ctx, db, accounts.Options{Currency: c.Site.Currency, Secret: []byte(c.Security.Secret),
-		MinimumAge: c.Security.MinimumAge, SessionTTL: c.Security.SessionTTL.Duration, SessionIdle: c.Security.SessionIdle.Duration})
+		MinimumAge: c.Security.MinimumAge, SessionTTL: c.Security.SessionTTL.Duration, SessionIdle: c.Security.SessionIdle.Duration,
+		Audit: aud})
 }
 
 // Build wires accounts, chat, billing, shows, the SFU and the pages.
@@ -114,7 +121,12 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	clk := clock.Real()
 	led := ledger.New(db, ledger.Options{Clock: clk})
 	out.Ledger = led
-	acc, err := NewAccounts(ctx, c, db)
+	aud, err := audit.New(log.With("component", "audit"), reg)
+	if err != nil {
+		return fail(err)
+	}
+	out.Audit = aud
+	acc, err := newAccounts(ctx, c, db, aud)
 	if err != nil {
 		return fail(err)
 	}
@@ -196,7 +208,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 		Pages:    &web.Pages{Theme: pl.Theme, Site: web.Site{Name: c.Site.Name}},
 		Accounts: acc, HTTP: accounts.NewHTTP(acc, accounts.HTTPOptions{InsecureCookies: !c.SecureCookies()}),
 		Cards: cards, Packs: packs, Wallets: wallets, Chat: ch, Shows: lv, Ledger: led,
-		Plugins:   pl.Statuses,
+		Plugins: pl.Statuses, Audit: aud,
 		PublicURL: c.HTTP.PublicURL, Processor: pl.ProcessorName, TipPresets: presets, ModelSignup: c.Security.ModelSignup,
 	}
 	return out, nil
@@ -209,7 +221,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 func (a *App) Mount(app *fiber.App, srv *web.Server, pl Plugins) {
 	// Billing books refunds, chargebacks and hosted top-ups from verified
 	// webhook events, idempotently by event.
-	(&web.ProcessorRoutes{Name: pl.ProcessorName, Processor: pl.Processor, Sink: billing.WithTopUps{Engine: a.Engine}}).Mount(app)
+	(&web.ProcessorRoutes{Name: pl.ProcessorName, Processor: pl.Processor, Sink: billing.WithTopUps{Engine: a.Engine}, Audit: a.Audit}).Mount(app)
 	var ice []stream.ICEServer
 	if s := a.Config.Stream; len(s.ICEServers) > 0 {
 		ice = []stream.ICEServer{{URLs: s.ICEServers, Username: s.ICEUsername, Credential: s.ICECredential}}
