@@ -133,7 +133,9 @@ func (s *shop) form(t *testing.T, user, path string, v url.Values) answer {
 
 func errorCode(t *testing.T, a answer) string {
 	t.Helper()
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if err := json.Unmarshal([]byte(a.body), &e); err != nil || e.Error.Message == "" {
 		t.Fatalf("not a JSON error: %d %s", a.code, a.body)
 	}
