@@ -44,6 +44,13 @@ func errInFlight(wait time.Duration) error {
 		"a request with this Idempotency-Key is still being processed; retry after a moment to get its answer")}, wait: wait}
 }
 
+// errFormInFlight is errInFlight for a person at a form: the wait for the
+// first submission's answer ran out.
+func errFormInFlight(wait time.Duration) error {
+	return &inFlightError{refusal: &Error{status: http.StatusConflict, err: errs.E(errs.Conflict,
+		"this form is still being processed: reload the page in a moment to see the result (it was sent once)")}, wait: wait}
+}
+
 func errNoUser() error {
 	return &Error{status: http.StatusUnauthorized, err: errs.E(errs.Unauthenticated, "sign in first")}
 }

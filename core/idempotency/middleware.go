@@ -203,13 +203,13 @@ func (m *Middleware) serve(c *fiber.Ctx, key string, wait bool) error {
 			deadline = claim.Now.Add(m.o.FormWait)
 		}
 		if !claim.Now.Before(deadline) {
-			return errInFlight(time.Second)
+			return errFormInFlight(time.Second)
 		}
 		t := m.o.Clock.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return errInFlight(time.Second)
+			return errFormInFlight(time.Second)
 		case <-t.C():
 		}
 		pause = min(2*pause, 250*time.Millisecond)
