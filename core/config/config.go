@@ -51,9 +51,12 @@ type HTTP struct {
 	PublicURL string `toml:"public_url"`
 	// TrustedProxies are the addresses or CIDRs of reverse proxies in front of
 	// camkit. Only a request from one of them may name the client's address in
-	// X-Forwarded-For; processors' IP allow-lists then see the real sender.
-	// Empty: the direct peer is the client (no proxy).
+	// ProxyHeader, walked from the right past every trusted proxy (see
+	// core/clientaddr). Empty: the direct peer is the client (no proxy).
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// ProxyHeader is the header the proxies write: X-Forwarded-For (default)
+	// or Forwarded (RFC 7239). Only that one is read.
+	ProxyHeader string `toml:"proxy_header"`
 }
 
 type Database struct {
@@ -103,7 +106,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 func Default() Config {
 	return Config{
 		Site:     Site{Name: "camkit", Currency: "USD"},
-		HTTP:     HTTP{Addr: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080"},
+		HTTP:     HTTP{Addr: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080", ProxyHeader: "X-Forwarded-For"},
 		Database: Database{URL: "sqlite://./data/camkit.db"},
 		Log:      Log{Level: "info", Format: "text"},
 		Plugins: Plugins{
@@ -180,6 +183,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
 			return errs.E(errs.Invalid, "config: http.trusted_proxies: %q is neither an IP address nor a CIDR", p)
 		}
+	}
+	if h := c.HTTP.ProxyHeader; h != "" && h != "X-Forwarded-For" && h != "Forwarded" {
+		return errs.E(errs.Invalid, "config: http.proxy_header %q: want X-Forwarded-For or Forwarded", h)
 	}
 	if c.HTTP.Addr == "" {
 		return errs.E(errs.Invalid, "config: http.addr is empty")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/camkit/camkit/core/clientaddr"
 	"io"
 	"mime"
 	"reflect"
@@ -344,7 +345,7 @@ func (p *Product) apiLogin(c *fiber.Ctx) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	res, err := p.Accounts.Login(c.UserContext(), accounts.LoginRequest{Email: b.Email, Password: b.Password, IP: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent)})
+	res, err := p.Accounts.Login(c.UserContext(), accounts.LoginRequest{Email: b.Email, Password: b.Password, IP: clientaddr.String(c), UserAgent: c.Get(fiber.HeaderUserAgent)})
 	if err != nil {
 		return err
 	}
@@ -374,11 +375,11 @@ func (p *Product) apiSignup(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	u, err := p.Accounts.Signup(ctx, accounts.SignupRequest{NewUser: accounts.NewUser{Email: b.Email, DisplayName: b.DisplayName,
-		Password: b.Password, Role: role}, Adult: b.Adult, IP: c.IP()})
+		Password: b.Password, Role: role}, Adult: b.Adult, IP: clientaddr.String(c)})
 	if err != nil {
 		return err
 	}
-	res, err := p.Accounts.StartSession(ctx, u.ID, c.IP(), c.Get(fiber.HeaderUserAgent))
+	res, err := p.Accounts.StartSession(ctx, u.ID, clientaddr.String(c), c.Get(fiber.HeaderUserAgent))
 	if err != nil {
 		return err
 	}

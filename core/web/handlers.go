@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/camkit/camkit/core/clientaddr"
 	"net/url"
 	"strconv"
 	"strings"
@@ -244,7 +245,7 @@ func (p *Product) loginPage(c *fiber.Ctx) error {
 func (p *Product) login(c *fiber.Ctx) error {
 	email := c.FormValue("email")
 	res, err := p.Accounts.Login(c.UserContext(), accounts.LoginRequest{Email: email, Password: c.FormValue("password"),
-		IP: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent)})
+		IP: clientaddr.String(c), UserAgent: c.Get(fiber.HeaderUserAgent)})
 	if err != nil {
 		if len(email) > accounts.MaxEmailLen {
 			email = ""
@@ -304,10 +305,10 @@ func (p *Product) signup(c *fiber.Ctx) error {
 	email, name := c.FormValue("email"), c.FormValue("display_name")
 	u, err := p.Accounts.Signup(c.UserContext(), accounts.SignupRequest{
 		NewUser: accounts.NewUser{Email: email, DisplayName: name, Password: c.FormValue("password"), Role: role},
-		Adult:   formBool(c.FormValue("adult")), IP: c.IP()})
+		Adult:   formBool(c.FormValue("adult")), IP: clientaddr.String(c)})
 	if err == nil {
 		var res accounts.LoginResult
-		if res, err = p.Accounts.StartSession(c.UserContext(), u.ID, c.IP(), c.Get(fiber.HeaderUserAgent)); err == nil {
+		if res, err = p.Accounts.StartSession(c.UserContext(), u.ID, clientaddr.String(c), c.Get(fiber.HeaderUserAgent)); err == nil {
 			p.HTTP.SetSession(c, res)
 			if role == accounts.RoleModel {
 				return back(c, "/dashboard", theme.FlashInfo, "Welcome, %s. An admin will approve your account before you can go live.", u.DisplayName)

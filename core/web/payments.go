@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"github.com/camkit/camkit/core/clientaddr"
 	"net"
 	"net/http"
 	"net/url"
@@ -103,20 +104,9 @@ func send(c *fiber.Ctx, resp processor.HTTPResponse) error {
 	return c.Status(status).Send(resp.Body)
 }
 
-// remoteAddr is the sender as processors' IP allow-lists must see it: the
-// direct peer, or, behind a trusted proxy, the client it forwarded for (fiber
-// only honours X-Forwarded-For from a trusted proxy).
+// remoteAddr is the sender as processors' IP allow-lists must see it, in the
+// "ip:port" form of the plugin contract (the port of a forwarded client is
+// unknown: 0).
 func remoteAddr(c *fiber.Ctx) string {
-	peer := c.Context().RemoteAddr().String()
-	if !c.IsProxyTrusted() || c.App().Config().ProxyHeader == "" {
-		return peer
-	}
-	ip := c.IP()
-	if i := strings.IndexByte(ip, ','); i >= 0 { // the first entry is the original client
-		ip = strings.TrimSpace(ip[:i])
-	}
-	if net.ParseIP(ip) == nil {
-		return peer
-	}
-	return net.JoinHostPort(ip, "0")
+	return net.JoinHostPort(clientaddr.String(c), "0")
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/camkit/camkit/core/clientaddr"
+	"github.com/camkit/camkit/core/httperror"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
@@ -46,8 +48,9 @@ type Options struct {
 	Checks   []ReadinessCheck
 	// BodyLimit caps every request body; routes that take less check on their own.
 	BodyLimit int
-	// TrustedProxies may name the client in X-Forwarded-For (see config.HTTP).
-	TrustedProxies []string
+	// ClientAddr finds each request's client (see config.HTTP); nil trusts no
+	// proxy.
+	ClientAddr *clientaddr.Resolver
 }
 
 // New builds the app with the operational routes. Feature routes are added by
@@ -65,10 +68,8 @@ func New(o Options) *Server {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ErrorHandler:          s.errorHandler,
-		// c.IP() is the X-Forwarded-For client only when the peer is a trusted proxy.
-		EnableTrustedProxyCheck: len(o.TrustedProxies) > 0,
-		TrustedProxies:          o.TrustedProxies,
-		ProxyHeader:             proxyHeader(o.TrustedProxies),
+		// No proxy settings here: the client's address is clientaddr.Of, the
+		// host's one answer (fiber's takes the leftmost forwarded entry).
 	})
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "camkit_http_requests_total", Help: "HTTP requests by route and status.",
@@ -78,19 +79,15 @@ func New(o Options) *Server {
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 10),
 	}, []string{"route"})
 	o.Registry.MustRegister(s.reqs, s.latency)
-	s.app.Use(s.observe)
+	if o.ClientAddr == nil {
+		o.ClientAddr = &clientaddr.Resolver{}
+	}
+	s.app.Use(o.ClientAddr.Middleware(), s.observe)
 
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	s.app.Get("/readyz", s.ready)
 	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry})))
 	return s
-}
-
-func proxyHeader(trusted []string) string {
-	if len(trusted) == 0 {
-		return ""
-	}
-	return fiber.HeaderXForwardedFor
 }
 
 // App exposes the fiber app for Mount functions and tests (app.Test).
@@ -145,44 +142,16 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// StatusOf maps the error vocabulary onto HTTP. An error that names its own
-// status (accounts.RateLimitError: 429) keeps it.
-func StatusOf(err error) int {
-	var own interface{ HTTPStatus() int }
-	if errors.As(err, &own) {
-		return own.HTTPStatus()
-	}
-	switch errs.CodeOf(err) {
-	case "":
-		return fiber.StatusOK
-	case errs.Invalid, errs.UnknownCurrency:
-		return fiber.StatusBadRequest
-	case errs.Unauthenticated:
-		return fiber.StatusUnauthorized
-	case errs.Forbidden:
-		return fiber.StatusForbidden
-	case errs.NotFound:
-		return fiber.StatusNotFound
-	case errs.Conflict:
-		return fiber.StatusConflict
-	case errs.Unsupported:
-		return fiber.StatusNotImplemented
-	case errs.Limit, errs.Declined, errs.InsufficientFunds, errs.ExpiredCard, errs.InvalidCard, errs.FraudSuspected, errs.AuthExpired:
-		return fiber.StatusPaymentRequired
-	case errs.Unavailable, errs.Timeout:
-		return fiber.StatusServiceUnavailable
-	}
-	return fiber.StatusInternalServerError
-}
+// StatusOf is httperror.Status, the host's one error -> HTTP status table.
+func StatusOf(err error) int { return httperror.Status(err) }
 
 // errorHandler answers JSON for the API and plain text elsewhere; the page
 // routes render their own error pages through the theme before reaching it.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	code := StatusOf(err)
-	msg := err.Error()
-	var wait interface{ RetryAfter() time.Duration }
-	if errors.As(err, &wait) {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((wait.RetryAfter()+time.Second-1)/time.Second)))
+	msg := httperror.Message(err)
+	if h := httperror.RetryAfterHeader(err); h != "" {
+		c.Set(fiber.HeaderRetryAfter, h)
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
@@ -190,9 +159,6 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	if code >= 500 {
 		s.log.Error("request failed", "path", c.Path(), "err", err)
-		if errs.CodeOf(err) == errs.Internal && fe == nil {
-			msg = "internal error"
-		}
 	}
 	if len(c.Path()) >= 5 && c.Path()[:5] == "/api/" {
 		e := fiber.Map{"code": apiCode(err, code), "message": msg}
