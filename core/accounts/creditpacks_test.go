@@ -2,6 +2,10 @@ package accounts_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
 	"sync"
 	"testing"
 
@@ -173,5 +177,69 @@ func TestCreditPackKeysArePerUserAndPerPack(t *testing.T) {
 	if errs.CodeOf(err1) != errs.Declined || errs.CodeOf(err2) != errs.Declined || d2.ID != d1.ID || d2.State != accounts.PurchaseDeclined ||
 		proc.calls != calls || err2.Error() != err1.Error() {
 		t.Fatalf("declines: %v / %v (%+v), processor calls %d -> %d", err1, err2, d2, calls, proc.calls)
+	}
+}
+
+// A card checkout started under a key is one checkout at the processor
+// however often it is retried; and two returns from the processor racing
+// (a double load of the return page) store the card once, both answering it.
+func TestCardCheckoutUnderAKeyStartsOnceAndRacingReturnsStoreOneCard(t *testing.T) {
+	p := newPayEnv(t)
+	ctx := context.Background()
+	u := p.user(t, "cat@example.com", accounts.RoleViewer)
+	ret := p.base + "/wallet/card/return"
+	co1, err1 := p.cards.BeginAddCard(ctx, u.ID, ret, "h:card-key-0001")
+	co2, err2 := p.cards.BeginAddCard(ctx, u.ID, ret, "h:card-key-0001")
+	co3, err3 := p.cards.BeginAddCard(ctx, u.ID, ret, "")
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Fatal(err1, err2, err3)
+	}
+	if co1.Reference != co2.Reference || co1.URL != co2.URL || co3.Reference == co1.Reference {
+		t.Fatalf("checkouts %s, %s (same key) and %s (no key)", co1.Reference, co2.Reference, co3.Reference)
+	}
+
+	// The card typed on the hosted page; stop at the processor's redirect.
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(p.base + co1.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	ref := regexp.MustCompile(`name="ref" value="([^"]+)"`).FindStringSubmatch(string(page))
+	if ref == nil {
+		t.Fatalf("hosted page: %s", page)
+	}
+	resp, err = client.PostForm(p.base+"/pay/sandbox/checkout", url.Values{"ref": {ref[1]}, "card_number": {"4242424242424242"}, "exp": {"12/34"}, "cvc": {"123"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusSeeOther || back.Query().Get(accounts.ReturnParam) == "" {
+		t.Fatalf("after the card form: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	const n = 4
+	var (
+		wg    sync.WaitGroup
+		cards [n]accounts.Card
+		bad   [n]error
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cards[i], bad[i] = p.cards.CompleteAddCard(ctx, u.ID, back.Query())
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if bad[i] != nil || cards[i].Last4 != "4242" {
+			t.Fatalf("return %d: %+v %v", i, cards[i], bad[i])
+		}
+	}
+	var stored int
+	if err := p.db.SQL().QueryRow(`SELECT count(*) FROM payment_methods WHERE user_id = $1`, u.ID).Scan(&stored); err != nil || stored != 1 {
+		t.Fatalf("%d cards on file (%v)", stored, err)
 	}
 }

@@ -197,7 +197,9 @@ func TestReusedKeyIs422AndKeysBelongToTheirUser(t *testing.T) {
 
 	first := w.alice.post("/credit-packs/starter/purchases", "", "alice-key-0001").must(t, http.StatusCreated, "first purchase")
 	other := w.alice.post("/credit-packs/popular/purchases", "", "alice-key-0001")
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	other.must(t, http.StatusUnprocessableEntity, "same key, other pack").json(t, &e)
 	if e.Error.Code != "conflict" || !strings.Contains(e.Error.Message, "Idempotency-Key") {
 		t.Fatalf("422 error: %+v", e)
@@ -368,6 +370,9 @@ func TestRetryAfterProcessorKilledMidCallChargesOnce(t *testing.T) {
 	if r.code < 500 {
 		t.Fatalf("the attempt whose processor was killed answered %d %s, want a 5xx", r.code, trim(r.body))
 	}
+	if strings.Contains(r.body, "/tmp") || strings.Contains(r.body, "unix") || strings.Contains(r.body, "plugin") {
+		t.Fatalf("the 5xx tells the client about the host's insides: %s", r.body)
+	}
 
 	// The client retries with the same key until it gets a final answer
 	// (the plugin comes back within seconds).
@@ -393,6 +398,43 @@ func TestRetryAfterProcessorKilledMidCallChargesOnce(t *testing.T) {
 		t.Fatalf("replay %s, want %s", again.body, final.body)
 	}
 	w.ledgerClean()
+}
+
+// A double click on "private show" without a key (a client that sends
+// none) still asks the model once: the service finds the pending request.
+func TestConcurrentPrivateRequestsAreOneRequest(t *testing.T) {
+	w := newWorld(t)
+	const n = 8
+	tok := w.alice.csrf()
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		ids   [n]string
+	)
+	for i := range n {
+		req, _ := http.NewRequest(http.MethodPost, w.url+web.APIBase+"/shows/"+w.showID+"/private-requests", nil)
+		req.Header.Set("X-CSRF-Token", tok)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start // all at once, as a double click's requests arrive
+			var r struct{ ID string }
+			w.alice.do(req).must(t, http.StatusCreated, "private request").json(t, &r)
+			ids[i] = r.ID
+		}()
+	}
+	close(start)
+	wg.Wait()
+	var reqs []struct{ ID string }
+	w.model.api(http.MethodGet, "/me/requests", nil, "").must(t, http.StatusOK, "requests").json(t, &reqs)
+	if len(reqs) != 1 {
+		t.Fatalf("the model got %d requests for one double click: %+v", len(reqs), reqs)
+	}
+	for i, id := range ids {
+		if id != reqs[0].ID {
+			t.Fatalf("request %d answered %s, the model sees %s", i, id, reqs[0].ID)
+		}
+	}
 }
 
 // API clients that send no key still work; they are not protected (the
