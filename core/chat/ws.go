@@ -283,4 +283,3 @@ func errorFrame(ref string, err error) *fws.PreparedMessage {
 	}
 	return prepare(f)
 }
-

@@ -8,6 +8,7 @@ import (
 	"github.com/camkit/camkit/core/accounts"
 	"github.com/camkit/camkit/core/audit"
 	"github.com/camkit/camkit/core/clientaddr"
+	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
@@ -77,7 +78,7 @@ func (p *Product) buyPack(c *fiber.Ctx) error {
 	if len(pack) > 32 {
 		return p.formFailed(c, "/wallet", invalid("pack", "no such credit pack"))
 	}
-	pu, err := p.Packs.Buy(c.UserContext(), me(c).ID, pack)
+	pu, err := p.Packs.Buy(c.UserContext(), me(c).ID, pack, idempotency.Key(c))
 	if err != nil {
 		if errs.CodeOf(err) == errs.NotFound && strings.Contains(err.Error(), "card") {
 			return back(c, "/wallet/card", theme.FlashInfo, "Add a card first: credit packs are charged to it.")
@@ -100,7 +101,7 @@ func display(m money.Money) string {
 // page, which sends the viewer to the processor's own card form (camkit
 // never sees the card number).
 func (p *Product) addCard(c *fiber.Ctx) error {
-	co, err := p.Cards.BeginAddCard(c.UserContext(), me(c).ID, p.absolute("/wallet/card/return"))
+	co, err := p.Cards.BeginAddCard(c.UserContext(), me(c).ID, p.absolute("/wallet/card/return"), idempotency.Key(c))
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/camkit/camkit/core/chat"
 	"github.com/camkit/camkit/core/clock"
 	"github.com/camkit/camkit/core/config"
+	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/shows"
 	"github.com/camkit/camkit/core/store"
@@ -196,6 +197,17 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	out.closers = append(out.closers, func() { _ = sfu.Close() })
 	lv.Attach(sh, eng, sfu)
 
+	// Idempotency-Key records of the money-moving routes; answers older
+	// than a day are swept.
+	keys := idempotency.NewSQLStore(db)
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		idempotency.Sweep(sweepCtx, keys, clk, 10*time.Minute, log.With("component", "idempotency"))
+	}()
+	out.closers = append(out.closers, func() { stopSweep(); <-swept })
+
 	var presets []money.Money
 	for _, t := range c.Chat.TipPresets {
 		m, err := c.Money("chat.tip_presets", t)
@@ -208,7 +220,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 		Pages:    &web.Pages{Theme: pl.Theme, Site: web.Site{Name: c.Site.Name}},
 		Accounts: acc, HTTP: accounts.NewHTTP(acc, accounts.HTTPOptions{InsecureCookies: !c.SecureCookies()}),
 		Cards: cards, Packs: packs, Wallets: wallets, Chat: ch, Shows: lv, Ledger: led,
-		Plugins: pl.Statuses, Audit: aud,
+		Plugins: pl.Statuses, Audit: aud, Keys: keys,
 		PublicURL: c.HTTP.PublicURL, Processor: pl.ProcessorName, TipPresets: presets, ModelSignup: c.Security.ModelSignup,
 	}
 	return out, nil

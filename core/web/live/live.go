@@ -388,6 +388,15 @@ func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (
 	r := &request{web.Request{ID: randomID("rq", 8), ShowID: showID, ViewerID: viewerID, ViewerName: u.DisplayName, ModelID: model,
 		At: s.now().UTC(), Rate: q.Policy.RatePerMinute}}
 	s.mu.Lock()
+	// A concurrent twin (a double click without a key) may have asked
+	// while the quote was read: it is the request, this one is not another.
+	for _, o := range s.requests {
+		if o.ShowID == showID && o.ViewerID == viewerID {
+			out := o.Request
+			s.mu.Unlock()
+			return out, nil
+		}
+	}
 	s.requests[r.ID] = r
 	s.mu.Unlock()
 	s.say(showID, chat.SystemEvent{Kind: "private_request", To: model, Text: u.DisplayName + " asks for a private show at " + display(r.Rate) + " a minute."})
