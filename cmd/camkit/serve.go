@@ -49,7 +49,7 @@ func serveCmd(g *globals) *cobra.Command {
 			defer site.Close()
 			go site.ExpireHolds(ctx, cfg.Billing.ExpireEvery.Duration)
 
-			srv := web.New(web.Options{Log: log, Registry: reg, TrustedProxies: cfg.HTTP.TrustedProxies, Checks: []web.ReadinessCheck{
+			srv := web.New(web.Options{Log: log, Registry: reg, TrustedProxies: cfg.HTTP.TrustedProxies, PublicURL: cfg.HTTP.PublicURL, Checks: []web.ReadinessCheck{
 				{Name: "database", Check: db.Ping},
 				{Name: "plugins", Check: pl.host.Healthy},
 			}})

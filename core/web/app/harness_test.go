@@ -91,7 +91,7 @@ func newSiteOn(t testing.TB, db *store.DB, tweak func(*config.Config)) *site {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	srv := web.New(web.Options{Log: log, Registry: reg})
+	srv := web.New(web.Options{Log: log, Registry: reg, PublicURL: cfg.HTTP.PublicURL})
 	a.Mount(srv.App(), srv, pls)
 	go func() { _ = srv.App().Listener(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
