@@ -57,13 +57,15 @@ const (
 )
 
 func newSecurityHeaders(publicURL string) *securityHeaders {
-	connect := "'self'"
 	var hsts string
-	if u, err := url.Parse(publicURL); err == nil && u.Host != "" && validSource(u.Host) {
+	if len(publicURL) >= 8 && strings.EqualFold(publicURL[:8], "https://") { // as config.SecureCookies reads it
+		hsts = hstsValue
+	}
+	connect := "'self'"
+	if u, err := url.Parse(publicURL); err == nil && validSource(u.Host) {
 		switch strings.ToLower(u.Scheme) {
 		case "https":
 			connect += " wss://" + u.Host
-			hsts = hstsValue
 		case "http":
 			connect += " ws://" + u.Host
 		}

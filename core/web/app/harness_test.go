@@ -94,7 +94,13 @@ func newSiteOn(t testing.TB, db *store.DB, tweak func(*config.Config)) *site {
 	srv := web.New(web.Options{Log: log, Registry: reg, PublicURL: cfg.HTTP.PublicURL})
 	a.Mount(srv.App(), srv, pls)
 	go func() { _ = srv.App().Listener(ln) }()
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	t.Cleanup(func() {
+		// An open server-sent events stream holds Shutdown until its next
+		// heartbeat fails (up to 30 s); a test does not wait for it.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
 	return &site{t: t, url: cfg.HTTP.PublicURL, app: a, srv: srv, acc: a.Web.Accounts, host: host}
 }
 
