@@ -22,8 +22,7 @@ import (
 //	script-src 'self'         /static/camkit-*.js and the theme's module
 //	style-src 'self'          the theme's stylesheet (scripts set styles
 //	                          through the CSSOM only, which CSP allows)
-//	img-src 'self' data:      theme assets (logo, favicon); data: for themes
-//	                          that inline small images in their CSS
+//	img-src 'self'            theme assets (logo, favicon, thumbnails)
 //	media-src 'self'          <video> plays the WebRTC stream by srcObject,
 //	                          which no source list governs
 //	connect-src 'self' ws(s)  fetch to /api and WHIP/WHEP, EventSource on
@@ -37,6 +36,8 @@ import (
 //	frame-ancestors 'none'    never framed (clickjacking of Buy, Tip, End);
 //	                          X-Frame-Options: DENY for older browsers
 //	object-src 'none', base-uri 'none'
+//	frame-src, by default-src 'self': the host renders no checkout in a frame
+//	                          (theme.CheckoutEmbed is not used)
 //
 // A processor's own page under /pay/<name>/ (its hosted card form, which
 // may load the processor's tokenisation script) may send its own
@@ -74,7 +75,7 @@ func newSecurityHeaders(publicURL string) *securityHeaders {
 		"default-src 'self'",
 		"script-src 'self'",
 		"style-src 'self'",
-		"img-src 'self' data:",
+		"img-src 'self'",
 		"media-src 'self'",
 		"font-src 'self'",
 		"connect-src " + connect,

@@ -48,6 +48,13 @@ func newSite(t testing.TB, tweak func(*config.Config)) *site {
 // newSiteOn is newSite on a given database (the embedded SQLite default too).
 func newSiteOn(t testing.TB, db *store.DB, tweak func(*config.Config)) *site {
 	t.Helper()
+	return newSiteWith(t, db, tweak, nil)
+}
+
+// newSiteWith is newSiteOn with the plugin clients handed to wrap before the
+// site is built (a test that puts something in front of a plugin).
+func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), wrap func(*app.Plugins)) *site {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := config.Default()
@@ -76,7 +83,7 @@ func newSiteOn(t testing.TB, db *store.DB, tweak func(*config.Config)) *site {
 		Processor:     pluginhost.NewProcessor(launch(pluginkit.KindProcessor, "sandbox", `{"state_file":"`+state+`","webhook_secret":"web-test-secret-0123456789abcdef"}`)),
 		Currency:      pluginhost.NewCurrency(launch(pluginkit.KindCurrency, "fixed", `{}`)),
 		Split:         pluginhost.NewSplit(launch(pluginkit.KindSplit, "percentage", `{}`)),
-		Theme:         pluginhost.NewTheme(launch(pluginkit.KindTheme, "default", `{}`)),
+		Theme:         pluginhost.NewTheme(launch(pluginkit.KindTheme, cfg.Plugins.Theme, `{}`)), // "default" unless tweak picks another
 	}
 	pls.Statuses = func() []theme.PluginStatus {
 		var out []theme.PluginStatus
@@ -84,6 +91,9 @@ func newSiteOn(t testing.TB, db *store.DB, tweak func(*config.Config)) *site {
 			out = append(out, theme.PluginStatus{Name: st.Spec.Name, Kind: string(st.Spec.Kind), Version: st.Info.Version, Healthy: st.Healthy})
 		}
 		return out
+	}
+	if wrap != nil {
+		wrap(&pls)
 	}
 	reg := prometheus.NewRegistry()
 	a, err := app.Build(ctx, cfg, log, db, pls, reg)
