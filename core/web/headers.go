@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"net/url"
 	"strings"
 
@@ -45,8 +46,11 @@ import (
 // handler set and adds only what is missing. The theme cannot set headers,
 // so every themed page gets the host's policy.
 type securityHeaders struct {
-	csp  string // without form-action, which is per response
-	hsts string // "" unless http.public_url is https
+	// headers are written as they are, in canonical form (fasthttp keeps
+	// every header a handler sets in that form, so a bytewise compare
+	// finds them): the set costs no allocation on the hot path.
+	headers [][2][]byte // the first is the CSP with form-action 'self'
+	cspBase string      // the CSP without form-action, for pages that add origins
 }
 
 const (
@@ -58,10 +62,6 @@ const (
 )
 
 func newSecurityHeaders(publicURL string) *securityHeaders {
-	var hsts string
-	if len(publicURL) >= 8 && strings.EqualFold(publicURL[:8], "https://") { // as config.SecureCookies reads it
-		hsts = hstsValue
-	}
 	connect := "'self'"
 	if u, err := url.Parse(publicURL); err == nil && validSource(u.Host) {
 		switch strings.ToLower(u.Scheme) {
@@ -83,7 +83,19 @@ func newSecurityHeaders(publicURL string) *securityHeaders {
 		"base-uri 'none'",
 		"frame-ancestors 'none'",
 	}, "; ")
-	return &securityHeaders{csp: csp, hsts: hsts}
+	h := &securityHeaders{cspBase: csp}
+	add := func(k, v string) { h.headers = append(h.headers, [2][]byte{[]byte(k), []byte(v)}) }
+	add(fiber.HeaderContentSecurityPolicy, csp+"; form-action 'self'")
+	add(fiber.HeaderXContentTypeOptions, "nosniff")
+	add(fiber.HeaderXFrameOptions, "DENY")
+	// A processor sees which site sent the viewer (some check it against
+	// the site they approved), never a path: paths carry seat and checkout
+	// ids, and return URLs' queries carry processor tokens.
+	add(fiber.HeaderReferrerPolicy, "strict-origin-when-cross-origin")
+	if len(publicURL) >= 8 && strings.EqualFold(publicURL[:8], "https://") { // as config.SecureCookies reads it
+		add(fiber.HeaderStrictTransportSecurity, hstsValue)
+	}
+	return h
 }
 
 // handler sets the headers once the route has answered (so a processor
@@ -98,24 +110,26 @@ func (h *securityHeaders) handler(c *fiber.Ctx) error {
 // apply sets each header the answer does not carry yet.
 func (h *securityHeaders) apply(c *fiber.Ctx) {
 	hd := &c.Response().Header
-	setIfAbsent := func(k, v string) {
-		if len(hd.Peek(k)) == 0 {
-			hd.Set(k, v)
+	var have [8]bool
+	hd.VisitAll(func(k, _ []byte) {
+		for i, kv := range h.headers {
+			if bytes.Equal(k, kv[0]) {
+				have[i] = true
+			}
 		}
-	}
-	formAction := "form-action 'self'"
-	if extra, _ := c.Locals(localFormAction).(string); extra != "" {
-		formAction += " " + extra
-	}
-	setIfAbsent(fiber.HeaderContentSecurityPolicy, h.csp+"; "+formAction)
-	setIfAbsent(fiber.HeaderXContentTypeOptions, "nosniff")
-	setIfAbsent(fiber.HeaderXFrameOptions, "DENY")
-	// A processor sees which site sent the viewer (some check it against
-	// the site they approved), never a path: paths carry seat and checkout
-	// ids, and return URLs' queries carry processor tokens.
-	setIfAbsent(fiber.HeaderReferrerPolicy, "strict-origin-when-cross-origin")
-	if h.hsts != "" {
-		setIfAbsent(fiber.HeaderStrictTransportSecurity, h.hsts)
+	})
+	for i, kv := range h.headers {
+		switch {
+		case have[i]:
+		case i == 0:
+			if extra, _ := c.Locals(localFormAction).(string); extra != "" {
+				hd.SetCanonical(kv[0], []byte(h.cspBase+"; form-action 'self' "+extra))
+				continue
+			}
+			fallthrough
+		default:
+			hd.SetCanonical(kv[0], kv[1])
+		}
 	}
 }
 
