@@ -55,7 +55,7 @@ func serveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("config: http: %w", err)
 			}
-			srv := web.New(web.Options{Log: log, Registry: reg, ClientAddr: clients, Checks: []web.ReadinessCheck{
+			srv := web.New(web.Options{Log: log, Registry: reg, ClientAddr: clients, PublicURL: cfg.HTTP.PublicURL, Checks: []web.ReadinessCheck{
 				{Name: "database", Check: db.Ping},
 				{Name: "plugins", Check: pl.host.Healthy},
 			}})

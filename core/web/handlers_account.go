@@ -110,6 +110,7 @@ func (p *Product) addCard(c *fiber.Ctx) error {
 		Amount:      money.Money{Currency: p.Accounts.Currency()}, Mode: theme.CheckoutRedirect, URL: co.URL, CancelURL: "/wallet"}
 	if co.Method == "POST" {
 		page.Mode = theme.CheckoutPost
+		AllowFormAction(c, co.URL) // the form posts to the processor's hosted page (Epoch, NETbilling)
 		for k, v := range co.Fields {
 			page.Fields = append(page.Fields, theme.FormField{Name: k, Value: v})
 		}
