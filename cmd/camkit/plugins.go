@@ -37,6 +37,11 @@ func pluginsCmd(g *globals) *cobra.Command {
 				}
 			}
 			sort.Strings(names)
+			db, err := openStore(cmd.Context(), cfg) // the sandbox's webhook secret is the deployment's
+			if err != nil {
+				return err
+			}
+			defer db.Close()
 			host := pluginhost.NewHost(newLogger(cfg).With("cmd", "plugins list"), nil)
 			defer host.Close()
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -44,7 +49,10 @@ func pluginsCmd(g *globals) *cobra.Command {
 			failed := 0
 			for _, file := range names {
 				kind, name, _ := pluginhost.KindOf(file)
-				settings, _ := cfg.PluginSettingsJSON(string(kind), name)
+				settings, err := pluginSettings(cmd.Context(), cfg, db, kind, name)
+				if err != nil {
+					return err
+				}
 				in, err := host.Launch(cmd.Context(), pluginhost.Spec{Kind: kind, Name: name,
 					Path: filepath.Join(cfg.Plugins.Dir, file), Settings: settings, CallTimeout: 10 * time.Second})
 				if err != nil {
@@ -71,7 +79,12 @@ func pluginsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pl, err := launchPlugins(cmd.Context(), cfg, newLogger(cfg), nil)
+			db, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			pl, err := launchPlugins(cmd.Context(), cfg, db, newLogger(cfg), nil)
 			if err != nil {
 				return err
 			}

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/camkit/camkit/core/clientaddr"
 	"github.com/camkit/camkit/core/pluginhost"
 	"github.com/camkit/camkit/core/web"
 	"github.com/camkit/camkit/core/web/app"
@@ -34,7 +36,7 @@ func serveCmd(g *globals) *cobra.Command {
 			defer db.Close()
 
 			reg := newRegistry()
-			pl, err := launchPlugins(ctx, cfg, log, pluginhost.NewMetrics(reg))
+			pl, err := launchPlugins(ctx, cfg, db, log, pluginhost.NewMetrics(reg))
 			if err != nil {
 				return err
 			}
@@ -49,7 +51,11 @@ func serveCmd(g *globals) *cobra.Command {
 			defer site.Close()
 			go site.ExpireHolds(ctx, cfg.Billing.ExpireEvery.Duration)
 
-			srv := web.New(web.Options{Log: log, Registry: reg, TrustedProxies: cfg.HTTP.TrustedProxies, Checks: []web.ReadinessCheck{
+			clients, err := clientaddr.New(cfg.HTTP.TrustedProxies, clientaddr.Header(cfg.HTTP.ProxyHeader))
+			if err != nil {
+				return fmt.Errorf("config: http: %w", err)
+			}
+			srv := web.New(web.Options{Log: log, Registry: reg, ClientAddr: clients, PublicURL: cfg.HTTP.PublicURL, Checks: []web.ReadinessCheck{
 				{Name: "database", Check: db.Ping},
 				{Name: "plugins", Check: pl.host.Healthy},
 			}})

@@ -46,28 +46,8 @@ func env(t *testing.T, extra ...string) []string {
 }
 
 func startHost(t *testing.T, extra ...string) *host {
-	addr := freeAddr(t)
-	cmd := exec.Command(testbin.Host(t), "serve")
-	cmd.Dir = t.TempDir() // the default sandbox state file lives under ./data
-	cmd.Env = env(t, append([]string{"CAMKIT_HTTP_ADDR=" + addr}, extra...)...)
-	h := &host{t: t, cmd: cmd, addr: addr, out: &strings.Builder{}}
-	cmd.Stdout, cmd.Stderr = h.out, h.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if r, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == 200 {
-				return h
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("host not ready in 30 s; output:\n%s", h.out)
-	return nil
+	t.Helper()
+	return startHostIn(t, t.TempDir(), extra...) // the default sandbox state file lives under ./data
 }
 
 func (h *host) get(path string) (int, string) {

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"time"
 
 	"github.com/camkit/camkit/core/config"
 	"github.com/camkit/camkit/core/pluginhost"
@@ -24,8 +28,9 @@ type plugins struct {
 	theme     pluginhost.Theme
 }
 
-// specs lists the configured plugin of each kind.
-func specs(c config.Config) ([]pluginhost.Spec, error) {
+// specs lists the configured plugin of each kind, with their settings as
+// pluginSettings gives them.
+func specs(ctx context.Context, c config.Config, db *store.DB) ([]pluginhost.Spec, error) {
 	var out []pluginhost.Spec
 	for _, k := range []struct {
 		kind pluginkit.Kind
@@ -36,9 +41,9 @@ func specs(c config.Config) ([]pluginhost.Spec, error) {
 		{pluginkit.KindSplit, c.Plugins.Split},
 		{pluginkit.KindTheme, c.Plugins.Theme},
 	} {
-		settings, err := c.PluginSettingsJSON(string(k.kind), k.name)
+		settings, err := pluginSettings(ctx, c, db, k.kind, k.name)
 		if err != nil {
-			return nil, fmt.Errorf("config: plugin.%s-%s.settings: %w", k.kind, k.name, err)
+			return nil, err
 		}
 		out = append(out, pluginhost.Spec{
 			Kind:        k.kind,
@@ -47,14 +52,50 @@ func specs(c config.Config) ([]pluginhost.Spec, error) {
 			SHA256:      c.Plugin[string(k.kind)+"-"+k.name].SHA256,
 			Settings:    settings,
 			CallTimeout: c.Plugins.CallTimeout.Duration,
+			Env:         c.PluginEnv(string(k.kind), k.name, os.Environ()),
 		})
 	}
 	return out, nil
 }
 
+// sandboxSecretSetting is the settings row of the deployment's sandbox
+// webhook secret (store.Secret).
+const sandboxSecretSetting = "processor.sandbox.webhook_secret"
+
+// pluginSettings is a plugin's settings table as JSON. The sandbox processor
+// also gets the deployment's own webhook secret, generated once and kept in
+// the database (like the site secret), unless the operator set
+// webhook_secret: no value printed in the repository signs its webhooks.
+// The secret is the unpadded base64 text kept in the settings row.
+func pluginSettings(ctx context.Context, c config.Config, db *store.DB, kind pluginkit.Kind, name string) ([]byte, error) {
+	raw, err := c.PluginSettingsJSON(string(kind), name)
+	if err != nil {
+		return nil, fmt.Errorf("config: plugin.%s-%s.settings: %w", kind, name, err)
+	}
+	if kind != pluginkit.KindProcessor || name != "sandbox" {
+		return raw, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("config: plugin.processor-sandbox.settings: %w", err)
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	if _, set := m["webhook_secret"]; set {
+		return raw, nil
+	}
+	secret, err := db.Secret(ctx, sandboxSecretSetting, time.Now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	m["webhook_secret"] = base64.RawStdEncoding.EncodeToString(secret)
+	return json.Marshal(m)
+}
+
 // launchPlugins starts all four; on any failure the ones started are killed.
-func launchPlugins(ctx context.Context, c config.Config, log *slog.Logger, m *pluginhost.Metrics) (*plugins, error) {
-	ss, err := specs(c)
+func launchPlugins(ctx context.Context, c config.Config, db *store.DB, log *slog.Logger, m *pluginhost.Metrics) (*plugins, error) {
+	ss, err := specs(ctx, c, db)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/camkit/camkit/core/audit"
 	"github.com/camkit/camkit/core/clock"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/sdk/errs"
@@ -45,6 +46,8 @@ type Options struct {
 	// MaxRatePerMinute caps a model's per-minute rate, in minor units of
 	// Currency (default 100,000: 1,000.00 in a two-decimal currency).
 	MaxRatePerMinute int64
+	// Audit records refused log-ins (reason, client address); nil records nothing.
+	Audit *audit.Log
 }
 
 // Service is the accounts domain. It is safe for concurrent use.
@@ -57,6 +60,7 @@ type Service struct {
 	minAge    int
 	maxRate   int64
 	limiter   *limiter
+	audit     *audit.Log
 	csrfKey   []byte
 	ageKey    []byte
 	ipKey     []byte
@@ -92,7 +96,7 @@ func New(ctx context.Context, db *store.DB, o Options) (*Service, error) {
 		o.MaxRatePerMinute = 100_000
 	}
 	s := &Service{db: db, clock: o.Clock, currency: o.Currency, params: o.PasswordParams,
-		ttl: o.SessionTTL, idle: o.SessionIdle, minAge: o.MinimumAge, maxRate: o.MaxRatePerMinute}
+		ttl: o.SessionTTL, idle: o.SessionIdle, minAge: o.MinimumAge, maxRate: o.MaxRatePerMinute, audit: o.Audit}
 	s.limiter = newLimiter(o.Clock, o.LoginLimits.orDefault())
 	secret := o.Secret
 	if len(secret) == 0 {
@@ -121,29 +125,13 @@ func (s *Service) Currency() string { return s.currency }
 // MinimumAge is the age the gate asks visitors to confirm.
 func (s *Service) MinimumAge() int { return s.minAge }
 
+// secretSetting is the settings row of the site secret (store.Secret).
 const secretSetting = "accounts.secret"
 
-// loadSecret reads the site secret, creating it on first use. Two hosts
-// starting at once both try to insert; the loser reads the winner's.
+// loadSecret reads the site secret, creating it on first use.
 func loadSecret(ctx context.Context, db *store.DB, now time.Time) ([]byte, error) {
-	fresh := make([]byte, 32)
-	if _, err := rand.Read(fresh); err != nil {
-		return nil, errs.E(errs.Internal, "accounts: random secret: %v", err)
-	}
-	g := db.Gorm().WithContext(ctx)
-	if err := g.Exec(`INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING`,
-		secretSetting, base64.RawStdEncoding.EncodeToString(fresh), now).Error; err != nil {
-		return nil, dbErr("store the site secret", err)
-	}
-	var v string
-	if err := g.Raw(`SELECT value FROM settings WHERE key = ?`, secretSetting).Row().Scan(&v); err != nil {
-		return nil, dbErr("read the site secret", err)
-	}
-	b, err := base64.RawStdEncoding.DecodeString(v)
-	if err != nil || len(b) < 16 {
-		return nil, errs.E(errs.Internal, "accounts: setting %s is corrupt", secretSetting)
-	}
-	return b, nil
+	b, err := db.Secret(ctx, secretSetting, now)
+	return b, dbErr("the site secret", err)
 }
 
 func derive(secret []byte, purpose string) []byte {

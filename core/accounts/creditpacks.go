@@ -3,9 +3,11 @@ package accounts
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
 
+	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
@@ -111,12 +113,23 @@ func ClearingCode(processorName string) string { return "processor:" + processor
 // Buy charges the viewer's card on file for pack packID and credits the
 // wallet. A decline is returned as the processor's decline error, with the
 // purchase recorded as declined and nothing moved. An unknown outcome
-// (processor unavailable, a timeout) leaves the purchase pending: Resume
-// finishes it with the same idempotency keys, so it is charged once.
-func (c *CreditPacks) Buy(ctx context.Context, userID, packID string) (Purchase, error) {
+// (processor unavailable, a timeout) leaves the purchase pending: Resume, or
+// a retry under the same key, finishes it with the same idempotency keys,
+// so it is charged once.
+//
+// key is the client's idempotency key (idempotency.Key of the request), ""
+// for none. Under a key the purchase is derived from (user, key) and unique
+// on it: a retry after a 503, a timeout or a host crash finds the first
+// purchase and finishes it, or answers its outcome, instead of charging
+// again; the same key for another pack is errs.Conflict. Without a key
+// every call is a new purchase.
+func (c *CreditPacks) Buy(ctx context.Context, userID, packID, key string) (Purchase, error) {
 	pack, err := c.Pack(packID)
 	if err != nil {
 		return Purchase{}, err
+	}
+	if len(key) > maxClientKeyLen {
+		return Purchase{}, errs.E(errs.Invalid, "idempotency key longer than %d characters", maxClientKeyLen)
 	}
 	u, err := c.svc.User(ctx, userID)
 	if err != nil {
@@ -125,19 +138,73 @@ func (c *CreditPacks) Buy(ctx context.Context, userID, packID string) (Purchase,
 	if u.Role != RoleViewer || u.Status != StatusActive {
 		return Purchase{}, errs.E(errs.Forbidden, "only viewer accounts buy credits")
 	}
+	if key != "" {
+		if p, found, err := c.again(ctx, userID, key, pack); found || err != nil {
+			return p, err
+		}
+	}
 	cred, err := c.cards.Credential(ctx, userID)
 	if err != nil {
 		return Purchase{}, err
 	}
 	p := Purchase{ID: newID(), UserID: userID, PackID: pack.ID, Price: pack.Price, Bonus: pack.Bonus,
 		State: PurchasePending, CreatedAt: c.svc.now()}
-	if err := c.svc.db.Gorm().WithContext(ctx).Exec(`INSERT INTO credit_pack_purchases
-		(id, user_id, pack_id, processor, credential, price_amount, bonus_amount, currency, state, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
-		p.ID, userID, pack.ID, c.cards.name, cred.Token, p.Price.Amount, p.Bonus.Amount, p.Price.Currency, p.CreatedAt).Error; err != nil {
-		return Purchase{}, dbErr("record purchase", err)
+	if key != "" {
+		p.ID = idempotency.ID("creditpack", userID, key)
+	}
+	// Under a key, a concurrent first call may have written the row: then
+	// this one finds it and finishes the same purchase.
+	res := c.svc.db.Gorm().WithContext(ctx).Exec(`INSERT INTO credit_pack_purchases
+		(id, user_id, pack_id, processor, credential, price_amount, bonus_amount, currency, state, created_at, client_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING`,
+		p.ID, userID, pack.ID, c.cards.name, cred.Token, p.Price.Amount, p.Bonus.Amount, p.Price.Currency, p.CreatedAt, key)
+	if res.Error != nil {
+		return Purchase{}, dbErr("record purchase", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		if key == "" {
+			return Purchase{}, errs.E(errs.Internal, "accounts: purchase id %s taken", p.ID)
+		}
+		first, found, err := c.again(ctx, userID, key, pack)
+		if !found && err == nil {
+			err = errs.E(errs.Internal, "accounts: purchase %s neither written nor found", p.ID)
+		}
+		return first, err
 	}
 	return c.finish(ctx, p, pack.Name, cred)
+}
+
+// maxClientKeyLen bounds a key a service accepts (the middleware's keys
+// are far shorter).
+const maxClientKeyLen = 300
+
+// again is Buy for a key used before: the purchase made under it, finished
+// if it is still pending (with its own credential and processor key), or
+// its recorded outcome. found is false when the key is new.
+func (c *CreditPacks) again(ctx context.Context, userID, key string, pack Pack) (Purchase, bool, error) {
+	var tok, procN string
+	p, err := scanPurchase(c.svc.db.Gorm().WithContext(ctx).Raw(`SELECT `+purchaseCols+`, credential, processor
+		FROM credit_pack_purchases WHERE user_id = ? AND client_key = ?`, userID, key).Row(), &tok, &procN)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Purchase{}, false, nil
+	}
+	if err != nil {
+		return Purchase{}, true, dbErr("purchase by key", err)
+	}
+	if p.PackID != pack.ID {
+		return Purchase{}, true, errs.E(errs.Conflict, "this idempotency key was used to buy credit pack %q, not %q", p.PackID, pack.ID)
+	}
+	switch p.State {
+	case PurchaseSucceeded:
+		return p, true, nil
+	case PurchaseDeclined, PurchaseFailed:
+		return p, true, errs.E(p.ErrorCode, "%s", strings.TrimPrefix(p.Error, string(p.ErrorCode)+": "))
+	}
+	if procN != c.cards.name {
+		return p, true, errs.E(errs.Conflict, "this purchase was started with processor %s, the site now uses %s", procN, c.cards.name)
+	}
+	p, err = c.finish(ctx, p, pack.Name, processor.StoredCredential{Token: tok})
+	return p, true, err
 }
 
 // finish charges (or re-asks the processor for the first result of) the

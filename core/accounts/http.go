@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"github.com/camkit/camkit/core/clientaddr"
 	"net/url"
 	"strings"
 	"time"
@@ -261,7 +262,7 @@ func (h *HTTP) AgeGate() fiber.Handler {
 // if any) and sets the age cookie for a year.
 func (h *HTTP) ConfirmAge(c *fiber.Ctx) (AgeRecord, error) {
 	u, _ := CurrentUser(c)
-	rec, err := h.svc.ConfirmAge(c.UserContext(), AgeConfirmation{UserID: u.ID, IP: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent)})
+	rec, err := h.svc.ConfirmAge(c.UserContext(), AgeConfirmation{UserID: u.ID, IP: clientaddr.String(c), UserAgent: c.Get(fiber.HeaderUserAgent)})
 	if err != nil {
 		return AgeRecord{}, err
 	}

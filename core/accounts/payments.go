@@ -3,10 +3,12 @@ package accounts
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/url"
 	"regexp"
 	"time"
 
+	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/processor"
 	"gorm.io/gorm"
@@ -45,7 +47,11 @@ const checkoutTTL = time.Hour
 // charged) and says where to send the viewer. returnURL is where the
 // processor sends them back (absolute, or a path on this site); it gets
 // ?card_checkout=<id> added.
-func (p *PaymentMethods) BeginAddCard(ctx context.Context, userID, returnURL string) (processor.Checkout, error) {
+//
+// key is the client's idempotency key ("" for none): under a key the
+// checkout is derived from (user, key), so a retry starts the same checkout
+// at the processor (same processor idempotency key) instead of another.
+func (p *PaymentMethods) BeginAddCard(ctx context.Context, userID, returnURL, key string) (processor.Checkout, error) {
 	u, err := p.svc.User(ctx, userID)
 	if err != nil {
 		return processor.Checkout{}, err
@@ -57,13 +63,22 @@ func (p *PaymentMethods) BeginAddCard(ctx context.Context, userID, returnURL str
 	if err != nil || returnURL == "" {
 		return processor.Checkout{}, errs.E(errs.Invalid, "return URL %q is not a URL", returnURL)
 	}
+	if len(key) > maxClientKeyLen {
+		return processor.Checkout{}, errs.E(errs.Invalid, "idempotency key longer than %d characters", maxClientKeyLen)
+	}
 	id := newID()
+	if key != "" {
+		id = idempotency.ID("cardcheckout", userID, key)
+	}
 	q := ru.Query()
 	q.Set(ReturnParam, id)
 	ru.RawQuery = q.Encode()
 	now := p.svc.now()
-	if err := p.svc.db.Gorm().WithContext(ctx).Exec(`INSERT INTO card_checkouts (id, user_id, processor, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		id, userID, p.name, now, now.Add(checkoutTTL)).Error; err != nil {
+	// A retry under the key finds its row (ON CONFLICT) and asks the
+	// processor again under the same key, which answers the same checkout.
+	if err := p.svc.db.Gorm().WithContext(ctx).Exec(`INSERT INTO card_checkouts (id, user_id, processor, created_at, expires_at, client_key)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		id, userID, p.name, now, now.Add(checkoutTTL), key).Error; err != nil {
 		return processor.Checkout{}, dbErr("start card checkout", err)
 	}
 	co, err := p.proc.StartCheckout(ctx, processor.StartCheckoutRequest{
@@ -130,20 +145,34 @@ func (p *PaymentMethods) CompleteAddCard(ctx context.Context, userID string, par
 	}
 	card := Card{Processor: p.name, Brand: c.Brand, Last4: c.Last4, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, AddedAt: now}
 	err = p.svc.tx(ctx, func(tx *gorm.DB) error {
+		// Completing first claims the checkout: of two concurrent returns
+		// (a double load of the return page) one stores the card, the other
+		// finds it done and answers the card on file.
+		res := tx.Exec(`UPDATE card_checkouts SET completed_at = ? WHERE id = ? AND completed_at IS NULL`, now, id)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return errCheckoutDone
+		}
 		if err := tx.Exec(`DELETE FROM payment_methods WHERE user_id = ?`, userID).Error; err != nil {
 			return err
 		}
-		if err := tx.Exec(`INSERT INTO payment_methods (user_id, processor, token, brand, last4, exp_month, exp_year, customer_ref, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, userID, p.name, c.Token, c.Brand, c.Last4, c.ExpMonth, c.ExpYear, c.CustomerRef, now).Error; err != nil {
-			return err
-		}
-		return tx.Exec(`UPDATE card_checkouts SET completed_at = ? WHERE id = ?`, now, id).Error
+		return tx.Exec(`INSERT INTO payment_methods (user_id, processor, token, brand, last4, exp_month, exp_year, customer_ref, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, userID, p.name, c.Token, c.Brand, c.Last4, c.ExpMonth, c.ExpYear, c.CustomerRef, now).Error
 	})
+	if errors.Is(err, errCheckoutDone) {
+		return p.Card(ctx, userID)
+	}
 	if err != nil {
 		return Card{}, dbErr("store card", err)
 	}
 	return card, nil
 }
+
+// errCheckoutDone ends CompleteAddCard's transaction when another return
+// completed the checkout first.
+var errCheckoutDone = errors.New("card checkout completed meanwhile")
 
 // panLike finds a run of 13-19 digits, optionally split by spaces or dashes:
 // the shape of a card number.

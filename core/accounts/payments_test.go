@@ -95,7 +95,7 @@ func newPayEnv(t *testing.T) *payEnv {
 	// Stand-ins for the wallet pages: the signed-in viewer adds a card.
 	app.Get("/wallet/card/add", mw.RequireUser(), func(c *fiber.Ctx) error {
 		u, _ := accounts.CurrentUser(c)
-		co, err := cards.BeginAddCard(c.UserContext(), u.ID, "/wallet/card/return")
+		co, err := cards.BeginAddCard(c.UserContext(), u.ID, "/wallet/card/return", "")
 		if err != nil {
 			return err
 		}
@@ -271,14 +271,14 @@ func TestCreditPackPurchaseCreditsTheWalletAndTheLedgerVerifies(t *testing.T) {
 	u, _ := p.addCard(t, "wes@example.com", "4242424242424242")
 	wallets := accounts.NewWallets(p.svc, p.book)
 
-	pur, err := p.packs.Buy(ctx, u.ID, "fan")
+	pur, err := p.packs.Buy(ctx, u.ID, "fan", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pur.State != accounts.PurchaseSucceeded || !strings.HasPrefix(pur.ChargeReference, "sbx_ch_") {
 		t.Fatalf("purchase %+v", pur)
 	}
-	if _, err := p.packs.Buy(ctx, u.ID, "starter"); err != nil {
+	if _, err := p.packs.Buy(ctx, u.ID, "starter", ""); err != nil {
 		t.Fatal(err)
 	}
 	bal, err := wallets.Balance(ctx, u.ID)
@@ -306,15 +306,15 @@ func TestCreditPackPurchaseCreditsTheWalletAndTheLedgerVerifies(t *testing.T) {
 		t.Fatalf("history newest first: %+v", hist)
 	}
 	// Unknown packs and non-viewers are refused before anything moves.
-	if _, err := p.packs.Buy(ctx, u.ID, "mega"); errs.CodeOf(err) != errs.NotFound {
+	if _, err := p.packs.Buy(ctx, u.ID, "mega", ""); errs.CodeOf(err) != errs.NotFound {
 		t.Fatalf("unknown pack: %v", err)
 	}
 	m := p.user(t, "model@example.com", accounts.RoleModel)
-	if _, err := p.packs.Buy(ctx, m.ID, "fan"); errs.CodeOf(err) != errs.Forbidden {
+	if _, err := p.packs.Buy(ctx, m.ID, "fan", ""); errs.CodeOf(err) != errs.Forbidden {
 		t.Fatalf("model buying: %v", err)
 	}
 	noCard := p.user(t, "nocard@example.com", accounts.RoleViewer)
-	if _, err := p.packs.Buy(ctx, noCard.ID, "fan"); errs.CodeOf(err) != errs.NotFound || !strings.Contains(err.Error(), "no card") {
+	if _, err := p.packs.Buy(ctx, noCard.ID, "fan", ""); errs.CodeOf(err) != errs.NotFound || !strings.Contains(err.Error(), "no card") {
 		t.Fatalf("no card on file: %v", err)
 	}
 }
@@ -323,7 +323,7 @@ func TestDeclinedCardBuysNothing(t *testing.T) {
 	p := newPayEnv(t)
 	ctx := context.Background()
 	u, _ := p.addCard(t, "dee@example.com", "4000000000000002") // the sandbox's decline card
-	pur, err := p.packs.Buy(ctx, u.ID, "fan")
+	pur, err := p.packs.Buy(ctx, u.ID, "fan", "")
 	if errs.CodeOf(err) != errs.Declined {
 		t.Fatalf("buy with the decline card: %v, want declined", err)
 	}

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -92,6 +93,22 @@ func refill(b *bucketState, spec Bucket, now time.Time) bool {
 	return false
 }
 
+// ipKey is the per-address bucket of a client address (core/clientaddr):
+// an IPv4 address as it is, an IPv6 address by its /64, the smallest block a
+// subscriber is given (RFC 6177); otherwise one client rotating through its
+// own 2^64 addresses would get a fresh bucket with each.
+func ipKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
+}
+
 // take spends one token from the email's bucket and one from the IP's, or
 // neither when either is empty.
 func (l *limiter) take(email, ip string) error {
@@ -109,7 +126,7 @@ func (l *limiter) take(email, ip string) error {
 	}
 	wants := []want{{"e:" + email, l.limits.PerEmail, "for this account"}}
 	if ip != "" {
-		wants = append(wants, want{"i:" + ip, l.limits.PerIP, "from your network"})
+		wants = append(wants, want{"i:" + ipKey(ip), l.limits.PerIP, "from your network"})
 	}
 	for _, w := range wants {
 		b := l.buckets[w.key]

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/camkit/camkit/core/audit"
 	"github.com/camkit/camkit/sdk/errs"
 	"gorm.io/gorm"
 )
@@ -51,13 +52,16 @@ const maxUserAgent = 256
 func (s *Service) Login(ctx context.Context, r LoginRequest) (LoginResult, error) {
 	email := strings.TrimSpace(r.Email)
 	if email == "" || r.Password == "" {
+		s.audit.LoginRefused(audit.LoginMalformed, r.IP, "")
 		return LoginResult{}, errs.E(errs.Invalid, "enter your email and password")
 	}
 	if len(email) > MaxEmailLen || len(r.Password) > MaxPasswordLen {
+		s.audit.LoginRefused(audit.LoginMalformed, r.IP, "")
 		return LoginResult{}, ErrBadCredentials
 	}
 	key := strings.ToLower(email)
 	if err := s.limiter.take(key, r.IP); err != nil {
+		s.audit.LoginRefused(audit.LoginRateLimited, r.IP, "")
 		return LoginResult{}, err
 	}
 	var (
@@ -68,6 +72,7 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (LoginResult, error
 	if err == sql.ErrNoRows {
 		// Same work as a real check, so timing does not reveal the account.
 		_, _, _ = s.verifyPassword(r.Password, s.dummyHash)
+		s.audit.LoginRefused(audit.LoginUnknownUser, r.IP, "")
 		return LoginResult{}, ErrBadCredentials
 	}
 	if err != nil {
@@ -78,9 +83,11 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (LoginResult, error
 		return LoginResult{}, err
 	}
 	if !ok {
+		s.audit.LoginRefused(audit.LoginBadPassword, r.IP, id)
 		return LoginResult{}, ErrBadCredentials
 	}
 	if Status(status) != StatusActive {
+		s.audit.LoginRefused(audit.LoginSuspended, r.IP, id)
 		return LoginResult{}, errs.E(errs.Forbidden, "this account is suspended")
 	}
 	s.limiter.succeeded(key)

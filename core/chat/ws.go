@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/camkit/camkit/core/httperror"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	fws "github.com/fasthttp/websocket"
@@ -97,7 +98,7 @@ func (s *Service) Handler(o HandlerOptions) fiber.Handler {
 		}
 		if o.CanJoin != nil {
 			if err := o.CanJoin(c, show); err != nil {
-				return fiber.NewError(statusOf(err), err.Error())
+				return fiber.NewError(httperror.Status(err), httperror.Message(err))
 			}
 		}
 		c.Locals(localMember, m)
@@ -309,18 +310,4 @@ func errorFrame(ref string, err error) *fws.PreparedMessage {
 		f.Code, f.RetryAfterMS = "flood", fl.After.Milliseconds()
 	}
 	return prepare(f)
-}
-
-func statusOf(err error) int {
-	switch errs.CodeOf(err) {
-	case errs.Unauthenticated:
-		return fiber.StatusUnauthorized
-	case errs.Forbidden:
-		return fiber.StatusForbidden
-	case errs.NotFound:
-		return fiber.StatusNotFound
-	case errs.Invalid:
-		return fiber.StatusBadRequest
-	}
-	return fiber.StatusInternalServerError
 }

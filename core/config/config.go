@@ -13,11 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/camkit/camkit/core/pluginhost"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 )
@@ -51,9 +53,12 @@ type HTTP struct {
 	PublicURL string `toml:"public_url"`
 	// TrustedProxies are the addresses or CIDRs of reverse proxies in front of
 	// camkit. Only a request from one of them may name the client's address in
-	// X-Forwarded-For; processors' IP allow-lists then see the real sender.
-	// Empty: the direct peer is the client (no proxy).
+	// ProxyHeader, walked from the right past every trusted proxy (see
+	// core/clientaddr). Empty: the direct peer is the client (no proxy).
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// ProxyHeader is the header the proxies write: X-Forwarded-For (default)
+	// or Forwarded (RFC 7239). Only that one is read.
+	ProxyHeader string `toml:"proxy_header"`
 }
 
 type Database struct {
@@ -83,6 +88,15 @@ type PluginConfig struct {
 	SHA256 string `toml:"sha256"`
 	// Settings is passed to the plugin's Configure as a JSON object.
 	Settings map[string]any `toml:"settings"`
+	// A plugin starts with a minimal environment (PATH, HOME, TMPDIR, TZ,
+	// LANG, LC_*, SSL_CERT_FILE/DIR, and its log level), never the host's.
+	// Env adds variables with the values given here (NAME = "value");
+	// PassEnv copies the named variables from the host's environment, for
+	// values kept out of this file (a proxy with credentials); a name unset
+	// in the host stays unset. Env wins over PassEnv. CAMKIT_* and PLUGIN_*
+	// names are refused.
+	Env     map[string]string `toml:"env"`
+	PassEnv []string          `toml:"pass_env"`
 }
 
 // Duration reads "5s"-style strings.
@@ -103,7 +117,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 func Default() Config {
 	return Config{
 		Site:     Site{Name: "camkit", Currency: "USD"},
-		HTTP:     HTTP{Addr: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080"},
+		HTTP:     HTTP{Addr: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080", ProxyHeader: "X-Forwarded-For"},
 		Database: Database{URL: "sqlite://./data/camkit.db"},
 		Log:      Log{Level: "info", Format: "text"},
 		Plugins: Plugins{
@@ -120,11 +134,11 @@ func Default() Config {
 		Chat:        DefaultChat(),
 		CreditPacks: DefaultCreditPacks(),
 		Plugin: map[string]PluginConfig{
-			// The sandbox moves no real money; a fixed dev secret lets `make run`
-			// work with no file. Any operator file that names this table replaces it.
+			// The sandbox's webhook secret is the deployment's own, generated
+			// and kept in the database by the host (cmd/camkit): none is
+			// printed here. Any operator file that names this table replaces it.
 			"processor-sandbox": {Settings: map[string]any{
-				"state_file":     "./data/sandbox-processor.json",
-				"webhook_secret": "camkit-sandbox-development-secret",
+				"state_file": "./data/sandbox-processor.json",
 			}},
 		},
 	}
@@ -181,6 +195,9 @@ func (c Config) Validate() error {
 			return errs.E(errs.Invalid, "config: http.trusted_proxies: %q is neither an IP address nor a CIDR", p)
 		}
 	}
+	if h := c.HTTP.ProxyHeader; h != "" && h != "X-Forwarded-For" && h != "Forwarded" {
+		return errs.E(errs.Invalid, "config: http.proxy_header %q: want X-Forwarded-For or Forwarded", h)
+	}
 	if c.HTTP.Addr == "" {
 		return errs.E(errs.Invalid, "config: http.addr is empty")
 	}
@@ -198,7 +215,65 @@ func (c Config) Validate() error {
 	if c.Plugins.CallTimeout.Duration <= 0 {
 		return errs.E(errs.Invalid, "config: plugins.call_timeout must be positive")
 	}
+	if err := c.validatePluginEnv(); err != nil {
+		return err
+	}
 	return c.validateProduct()
+}
+
+// validatePluginEnv checks every [plugin.<label>] env and pass_env name, in
+// a stable order so that the error is always about the same one.
+func (c Config) validatePluginEnv() error {
+	labels := make([]string, 0, len(c.Plugin))
+	for l := range c.Plugin {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	for _, l := range labels {
+		pc := c.Plugin[l]
+		for _, name := range sortedKeys(pc.Env) {
+			if err := pluginhost.CheckEnvName(name); err != nil {
+				return errs.E(errs.Invalid, "config: plugin.%s.env: %v", l, err)
+			}
+			if strings.ContainsRune(pc.Env[name], 0) {
+				return errs.E(errs.Invalid, "config: plugin.%s.env: %s holds a NUL byte", l, name)
+			}
+		}
+		for _, name := range pc.PassEnv {
+			if err := pluginhost.CheckEnvName(name); err != nil {
+				return errs.E(errs.Invalid, "config: plugin.%s.pass_env: %v", l, err)
+			}
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PluginEnv is what the plugin of a kind and name gets in its environment
+// beyond the minimal one, as "NAME=value": its pass_env variables set in
+// hostEnv (os.Environ() in production), then its env table.
+func (c Config) PluginEnv(kind, name string, hostEnv []string) []string {
+	pc := c.Plugin[kind+"-"+name]
+	var out []string
+	for _, want := range pc.PassEnv {
+		for _, kv := range hostEnv {
+			if k, _, ok := strings.Cut(kv, "="); ok && k == want {
+				out = append(out, kv)
+			}
+		}
+	}
+	for _, k := range sortedKeys(pc.Env) {
+		out = append(out, k+"="+pc.Env[k])
+	}
+	return out
 }
 
 // PluginPath is the binary of the plugin of a kind and name.

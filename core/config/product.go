@@ -98,10 +98,20 @@ type Stream struct {
 	// MediaTimeout: the model's media counts as stopped after this long
 	// without a packet (billing is backdated to the last packet).
 	MediaTimeout Duration `toml:"media_timeout"`
+	// MaxViewersPerClient caps the free (seatless) WHEP sessions open at once
+	// from one client address (an IPv6 client's /64); 0: no cap.
+	MaxViewersPerClient int `toml:"max_viewers_per_client"`
+	// MaxViewersPerShow caps one show's WHEP sessions; free viewers over it
+	// are refused (a paid seat always gets in); 0: no cap.
+	MaxViewersPerShow int `toml:"max_viewers_per_show"`
 }
 
-// DefaultStream works on loopback and a LAN.
-func DefaultStream() Stream { return Stream{MediaTimeout: Duration{3 * time.Second}} }
+// DefaultStream works on loopback and a LAN. Ten streams per address leaves
+// room for a household or an office behind one NAT; 500 per show is above
+// what one SFU was measured to carry without loss (BENCHMARKS.md: 300).
+func DefaultStream() Stream {
+	return Stream{MediaTimeout: Duration{3 * time.Second}, MaxViewersPerClient: 10, MaxViewersPerShow: 500}
+}
 
 // Chat configures rooms.
 type Chat struct {
@@ -198,6 +208,10 @@ func (c Config) validateProduct() error {
 	}
 	if s.MediaTimeout.Duration < 500*time.Millisecond {
 		return errs.E(errs.Invalid, "config: stream.media_timeout must be at least 500ms")
+	}
+	if s.MaxViewersPerClient < 0 || s.MaxViewersPerShow < 0 {
+		return errs.E(errs.Invalid, "config: stream.max_viewers_per_client and max_viewers_per_show must be 0 (no cap) or more (got %d, %d)",
+			s.MaxViewersPerClient, s.MaxViewersPerShow)
 	}
 	for i, p := range c.Chat.TipPresets {
 		if m, err := c.Money("chat.tip_presets", p); err != nil {

@@ -59,6 +59,8 @@ func TestProductSectionsRefuseBadValues(t *testing.T) {
 		{"CAMKIT_BILLING_FUNDING=cash", "funding"},
 		{"CAMKIT_STREAM_UDP_PORT=70000", "UDP"},
 		{"CAMKIT_STREAM_MEDIA_TIMEOUT=10ms", "media_timeout"},
+		{"CAMKIT_STREAM_MAX_VIEWERS_PER_CLIENT=-1", "max_viewers_per_client"},
+		{"CAMKIT_STREAM_MAX_VIEWERS_PER_SHOW=-5", "max_viewers_per_show"},
 		{"CAMKIT_CHAT_MAX_TIP=0", "max_tip"},
 	} {
 		_, err := Load("", []string{c.env})
@@ -68,5 +70,9 @@ func TestProductSectionsRefuseBadValues(t *testing.T) {
 	}
 	if _, err := Load("", []string{"CAMKIT_BILLING_MAX_PAUSE_SECONDS=8", "CAMKIT_SECURITY_COOKIE_SECURE=false"}); err != nil {
 		t.Errorf("good overrides refused: %v", err)
+	}
+	if c, err := Load("", []string{"CAMKIT_STREAM_MAX_VIEWERS_PER_CLIENT=0", "CAMKIT_STREAM_MAX_VIEWERS_PER_SHOW=42"}); err != nil ||
+		c.Stream.MaxViewersPerClient != 0 || c.Stream.MaxViewersPerShow != 42 {
+		t.Errorf("viewer caps from the environment: %+v, %v", c.Stream, err)
 	}
 }

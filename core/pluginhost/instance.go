@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,10 @@ type Spec struct {
 	SHA256      string // hex; empty means not pinned
 	Settings    []byte // JSON object for Configure
 	CallTimeout time.Duration
+	// Env is what the operator gives the plugin's environment beyond the
+	// minimal one every plugin gets ("NAME=value"; see pluginEnv). A
+	// CAMKIT_* or PLUGIN_* name refuses the launch (CheckEnvName).
+	Env []string
 }
 
 // Label is how logs and metrics name the plugin: "processor-sandbox".
@@ -58,9 +63,10 @@ type Instance struct {
 	factory plugin.Plugin
 	log     *slog.Logger
 	metrics *Metrics
+	env     []string // the plugin's whole environment, before go-plugin's handshake
 
 	mu       sync.RWMutex
-	client   *plugin.Client
+	client   *process
 	raw      any // the dispensed typed client
 	info     pluginkit.Info
 	sum      string
@@ -81,7 +87,11 @@ func Launch(ctx context.Context, spec Spec, factory plugin.Plugin, log *slog.Log
 	if len(spec.Settings) == 0 {
 		spec.Settings = []byte("{}")
 	}
-	in := &Instance{spec: spec, factory: factory, log: log.With("plugin", spec.Label()), metrics: m,
+	env, err := pluginEnv(os.Environ(), spec.Env, levelOf(log))
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", spec.Label(), err)
+	}
+	in := &Instance{spec: spec, factory: factory, log: log.With("plugin", spec.Label()), metrics: m, env: env,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if err := in.start(ctx); err != nil {
 		return nil, err
@@ -126,10 +136,14 @@ func (in *Instance) start(ctx context.Context) error {
 		raw, _ := hex.DecodeString(want)
 		secure = &plugin.SecureConfig{Checksum: raw, Hash: sha256.New()}
 	}
+	cmd := exec.Command(in.spec.Path)
+	cmd.Env = slices.Clone(in.env) // go-plugin appends its handshake to it
+	dieWithHost(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  pluginkit.Handshake,
 		Plugins:          plugin.PluginSet{string(in.spec.Kind): in.factory},
-		Cmd:              exec.Command(in.spec.Path),
+		Cmd:              cmd,
+		SkipHostEnv:      true, // the environment is in.env, not os.Environ()
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -138,45 +152,67 @@ func (in *Instance) start(ctx context.Context) error {
 		StartTimeout:     15 * time.Second,
 		Logger:           newHCLogger(in.log),
 	})
+	p := newProcess(client)
+	if err := startPinned(func() error { _, err := client.Start(); return err }, p.exited); err != nil {
+		p.kill()
+		return fmt.Errorf("plugin %s: handshake with %s failed: %w", label, in.spec.Path, err)
+	}
 	rpc, err := client.Client()
 	if err != nil {
-		client.Kill()
+		p.kill()
 		return fmt.Errorf("plugin %s: handshake with %s failed: %w", label, in.spec.Path, err)
 	}
 	raw, err := rpc.Dispense(string(in.spec.Kind))
 	if err != nil {
-		client.Kill()
+		p.kill()
 		return fmt.Errorf("plugin %s: %s does not serve a %s plugin: %w", label, in.spec.Path, in.spec.Kind, err)
 	}
 	mod, ok := raw.(pluginkit.Module)
 	if !ok {
-		client.Kill()
+		p.kill()
 		return fmt.Errorf("plugin %s: dispensed client does not implement the Module lifecycle", label)
 	}
 	cctx, cancel := context.WithTimeout(ctx, in.spec.CallTimeout)
 	defer cancel()
 	info, err := mod.Info(cctx)
 	if err != nil {
-		client.Kill()
+		p.kill()
 		return fmt.Errorf("plugin %s: info: %w", label, err)
 	}
 	if info.Kind != in.spec.Kind {
-		client.Kill()
+		p.kill()
 		return fmt.Errorf("plugin %s: binary says it is a %q plugin, config wants %q", label, info.Kind, in.spec.Kind)
 	}
 	if err := mod.Configure(cctx, in.spec.Settings); err != nil {
-		client.Kill()
+		p.kill()
 		return fmt.Errorf("plugin %s: configure: %w", label, err)
 	}
 	in.mu.Lock()
-	in.client, in.raw, in.info, in.sum, in.lastErr = client, raw, info, sum, nil
+	in.client, in.raw, in.info, in.sum, in.lastErr = p, raw, info, sum, nil
 	in.mu.Unlock()
-	in.log.Info("plugin started", "version", info.Version, "pid", pidOf(client))
+	in.log.Info("plugin started", "version", info.Version, "pid", p.pid())
 	return nil
 }
 
-func pidOf(c *plugin.Client) int {
-	if rc := c.ReattachConfig(); rc != nil {
+// process is one plugin process: its go-plugin client, and exited, closed
+// once the process is gone, which frees the thread that started it (see
+// startPinned).
+type process struct {
+	client *plugin.Client
+	exited chan struct{}
+	once   sync.Once
+}
+
+func newProcess(c *plugin.Client) *process { return &process{client: c, exited: make(chan struct{})} }
+
+// kill ends the process (go-plugin's Kill returns once it has exited).
+func (p *process) kill() {
+	p.client.Kill()
+	p.once.Do(func() { close(p.exited) })
+}
+
+func (p *process) pid() int {
+	if rc := p.client.ReattachConfig(); rc != nil {
 		return rc.Pid
 	}
 	return 0
@@ -197,7 +233,7 @@ func (in *Instance) supervise() {
 		in.mu.RLock()
 		c := in.client
 		in.mu.RUnlock()
-		if c != nil && !c.Exited() {
+		if c != nil && !c.client.Exited() {
 			continue
 		}
 		if c != nil {
@@ -205,7 +241,7 @@ func (in *Instance) supervise() {
 			in.mu.Lock()
 			in.client, in.raw = nil, nil
 			in.mu.Unlock()
-			c.Kill()
+			c.kill()
 		}
 		if backoff > 0 {
 			select {
@@ -251,10 +287,10 @@ func (in *Instance) Ping() error {
 	in.mu.RLock()
 	c := in.client
 	in.mu.RUnlock()
-	if c == nil || c.Exited() {
+	if c == nil || c.client.Exited() {
 		return errs.Retry(errs.Unavailable, "plugin %s is restarting", in.spec.Label())
 	}
-	rpc, err := c.Client()
+	rpc, err := c.client.Client()
 	if err != nil {
 		return errs.Retry(errs.Unavailable, "plugin %s: %v", in.spec.Label(), err)
 	}
@@ -271,7 +307,7 @@ func (in *Instance) Status() Status {
 	defer in.mu.RUnlock()
 	s := Status{Spec: in.spec, Info: in.info, SHA256: in.sum, Healthy: err == nil, Restarts: in.restarts}
 	if in.client != nil {
-		s.PID = pidOf(in.client)
+		s.PID = in.client.pid()
 	}
 	if err != nil {
 		s.Err = err.Error()
@@ -291,7 +327,7 @@ func (in *Instance) Close() {
 		in.client, in.raw = nil, nil
 		in.mu.Unlock()
 		if c != nil {
-			c.Kill()
+			c.kill()
 		}
 	})
 }
@@ -329,11 +365,12 @@ func (in *Instance) Typed() any {
 }
 
 // newHCLogger routes go-plugin's own logs, and the plugin's stderr that it
-// forwards, into slog with the plugin's name.
+// forwards, into slog with the plugin's name, at the host's level (the
+// plugin logs at it too: see pluginEnv).
 func newHCLogger(l *slog.Logger) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:       "go-plugin",
-		Level:      hclog.Info,
+		Level:      hclog.LevelFromString(levelOf(l)),
 		Output:     &slogWriter{log: l},
 		JSONFormat: true,
 	})

@@ -49,6 +49,13 @@ type Config struct {
 	// GatherTimeout bounds the wait for ICE gathering before answering.
 	GatherTimeout time.Duration
 
+	// MaxViewersPerClient caps the WHEP sessions without a seat open at once
+	// from one client address (an IPv6 client's /64); 0 is no cap.
+	MaxViewersPerClient int
+	// MaxViewersPerShow caps a show's WHEP sessions open at once; a viewer
+	// without a seat over it is refused. 0 is no cap.
+	MaxViewersPerShow int
+
 	Clock      clock.Clock
 	Admission  Admission
 	Liveness   LivenessSink          // may be nil

@@ -8,24 +8,38 @@ package stream
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
 // Service is the SFU as the host sees it. Every error it returns is an
-// *errs.Error so the HTTP adapter can map it to a status without guessing.
+// *errs.Error, or wraps one and names its own HTTP status (TooManyViewersError,
+// the ICE-restart refusal), so the HTTP adapter maps it through the host's one
+// table without guessing.
+//
+// Sessions are capabilities (RFC 9725 section 4.3): a session's ID is an
+// unguessable secret known only to its creator, and Patch and End also need
+// the bearer that created the session: the stream key for a publisher, the
+// seat token for a paid viewer, and for a viewer who sent none the session
+// token minted for it (Session.Token). Nothing the SFU tells anyone else
+// (Watch, liveness events for the host) carries a session ID.
 type Service interface {
 	// Publish ingests a model's WHIP offer. The stream key is resolved to a
 	// show by the Admission; a second publish to the same show replaces the
 	// first (an encoder reconnecting without a DELETE must not be locked out).
 	Publish(ctx context.Context, streamKey, offerSDP string) (Session, error)
 	// Subscribe plays a show to a viewer (WHEP). A viewer may subscribe before
-	// the model publishes: media starts when it arrives.
-	Subscribe(ctx context.Context, showID, token, offerSDP string) (Session, error)
+	// the model publishes: media starts when it arrives. Viewers without a
+	// seat are refused with a *TooManyViewersError over the configured caps.
+	Subscribe(ctx context.Context, req SubscribeRequest) (Session, error)
 	// Patch applies a trickle-ICE sdpfrag (RFC 8840) to a session. An ICE
-	// restart is refused with errs.Unsupported (RFC 9725 says 422).
-	Patch(ctx context.Context, sessionID string, sdpFrag []byte) ([]byte, error)
-	// End closes a session (the DELETE on its Location).
-	End(ctx context.Context, sessionID string) error
+	// restart is refused with errs.Unsupported and HTTP status 422 (RFC 9725).
+	// bearer must be the session's: errs.Unauthenticated when empty,
+	// errs.Forbidden when it is another; the session is untouched either way.
+	Patch(ctx context.Context, sessionID, bearer string, sdpFrag []byte) ([]byte, error)
+	// End closes a session (the DELETE on its Location), with the same bearer
+	// rule as Patch.
+	End(ctx context.Context, sessionID, bearer string) error
 	// EndSeat cuts the viewer holding a seat; its media stops at once.
 	EndSeat(seatID string)
 	// SetMode records a show's mode. Turning private or group cuts every
@@ -33,9 +47,22 @@ type Service interface {
 	SetMode(showID string, mode Mode)
 	// EndShow closes the show's publisher and every viewer.
 	EndShow(showID string)
-	// Watch streams a show's events (mode changes, live/paused, sessions
-	// ended) for pages; stop releases the subscription.
-	Watch(showID string) (events <-chan ShowEvent, stop func())
+	// Watch streams a show's public events (mode changes, live/paused) for
+	// pages, and the events of the one session whose Session.WatchID is
+	// watchID (it ended, and why); "" watches the public events only. stop
+	// releases the subscription.
+	Watch(showID, watchID string) (events <-chan ShowEvent, stop func())
+}
+
+// SubscribeRequest is a viewer's WHEP offer.
+type SubscribeRequest struct {
+	ShowID string
+	// Token is the seat token the viewer sent as bearer; "" for a public viewer.
+	Token    string
+	OfferSDP string
+	// Client is the viewer's address (clientaddr.Of), for the per-client cap.
+	// The zero value is not counted per client.
+	Client netip.Addr
 }
 
 // Admission is injected by the host: it owns stream keys, shows and seats.
@@ -72,7 +99,17 @@ const (
 
 // Session is the answer to a WHIP or WHEP offer.
 type Session struct {
-	ID        string
+	// ID names the session URL. It is a secret of its creator (at least 128
+	// random bits): never show it to anyone else, never put it in a page.
+	ID string
+	// WatchID is a public handle of the session, distinct from ID: Watch with
+	// it delivers this session's own events. It grants nothing else, so it
+	// may travel in a query string.
+	WatchID string
+	// Token is the bearer Patch and End need, minted for a session whose
+	// creator sent none (a public viewer); empty otherwise, since the creator
+	// already holds its bearer (stream key, seat token).
+	Token     string
 	ShowID    string
 	SeatID    string // WHEP only; empty for a public viewer
 	AnswerSDP string
@@ -130,7 +167,7 @@ const (
 	EventMode   ShowEventType = "mode"   // the show's mode changed
 	EventLive   ShowEventType = "live"   // the model's media is flowing
 	EventPaused ShowEventType = "paused" // the model's media stopped
-	EventEnded  ShowEventType = "ended"  // one session ended; SessionID says which
+	EventEnded  ShowEventType = "ended"  // the watching session ended; only its own watcher is told
 )
 
 // Reasons a session ends, as told to pages.
@@ -145,13 +182,12 @@ const (
 	ReasonShutdown    = "shutdown"     // the SFU closed
 )
 
-// ShowEvent is what Watch delivers and the SSE endpoint relays.
+// ShowEvent is what Watch delivers and the SSE endpoint relays to anyone who
+// asks. It names no session, seat or viewer: the feed is public.
 type ShowEvent struct {
-	Type      ShowEventType `json:"type"`
-	ShowID    string        `json:"show"`
-	Mode      Mode          `json:"mode,omitempty"`
-	SessionID string        `json:"session,omitempty"`
-	SeatID    string        `json:"-"`
-	Reason    string        `json:"reason,omitempty"`
-	At        time.Time     `json:"at"`
+	Type   ShowEventType `json:"type"`
+	ShowID string        `json:"show"`
+	Mode   Mode          `json:"mode,omitempty"`
+	Reason string        `json:"reason,omitempty"`
+	At     time.Time     `json:"at"`
 }

@@ -11,6 +11,8 @@ type metrics struct {
 	keyframeSent  prometheus.Counter
 	showViewers   *prometheus.GaugeVec
 	refused       *prometheus.CounterVec
+	// sessionRefused counts PATCH/DELETE on a session refused.
+	sessionRefused *prometheus.CounterVec
 }
 
 // newMetrics registers on reg; a nil reg keeps the metrics private (tests,
@@ -41,11 +43,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "camkit", Subsystem: "stream", Name: "refused_total", Help: "Offers refused, by error code.",
 		}, []string{"code"}),
+		sessionRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "camkit", Subsystem: "stream", Name: "session_requests_refused_total",
+			Help: "PATCH/DELETE on a session refused (no bearer, another session's bearer, no such session), by method and error code.",
+		}, []string{"method", "code"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.publishers, m.subscribers, m.packets, m.bytes, m.keyframeAsked, m.keyframeSent, m.showViewers, m.refused} {
+	for _, c := range []prometheus.Collector{m.publishers, m.subscribers, m.packets, m.bytes, m.keyframeAsked, m.keyframeSent, m.showViewers, m.refused, m.sessionRefused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

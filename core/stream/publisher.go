@@ -12,6 +12,7 @@ import (
 // publisher is a model's WHIP session.
 type publisher struct {
 	id     string
+	auth   sessionAuth
 	sfu    *SFU
 	room   *room
 	pc     *webrtc.PeerConnection
@@ -21,6 +22,7 @@ type publisher struct {
 var _ session = (*publisher)(nil)
 
 func (p *publisher) sessionID() string            { return p.id }
+func (p *publisher) authority() *sessionAuth      { return &p.auth }
 func (p *publisher) peer() *webrtc.PeerConnection { return p.pc }
 
 func (p *publisher) close(reason string) {

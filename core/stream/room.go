@@ -40,12 +40,12 @@ type room struct {
 	subs         map[string]*subscriber
 	flowing      bool
 	flowingSince time.Time
-	watchers     map[chan ShowEvent]struct{}
-	pending      int // sessions being negotiated for this room
+	watchers     map[chan ShowEvent]string // a page's channel -> the watch id it follows ("" for none)
+	pending      int                       // sessions being negotiated for this room
 }
 
 func newRoom(s *SFU, showID string) *room {
-	r := &room{sfu: s, showID: showID, mode: ModePublic, subs: map[string]*subscriber{}, watchers: map[chan ShowEvent]struct{}{}}
+	r := &room{sfu: s, showID: showID, mode: ModePublic, subs: map[string]*subscriber{}, watchers: map[chan ShowEvent]string{}}
 	for i := range r.downs {
 		r.downs[i].Store(&[]*downTrack{})
 	}
@@ -58,10 +58,24 @@ func (r *room) currentMode() Mode {
 	return r.mode
 }
 
-// broadcast must be called with r.mu held.
-func (r *room) broadcast(ev ShowEvent) {
+// broadcast tells every page watching the show. It must be called with r.mu
+// held.
+func (r *room) broadcast(ev ShowEvent) { r.send("", ev) }
+
+// tell tells only the pages following one session (by its watch id): that
+// session's end is nobody else's business. It must be called with r.mu held.
+func (r *room) tell(watchID string, ev ShowEvent) {
+	if watchID != "" {
+		r.send(watchID, ev)
+	}
+}
+
+func (r *room) send(watchID string, ev ShowEvent) {
 	ev.ShowID = r.showID
-	for ch := range r.watchers {
+	for ch, follows := range r.watchers {
+		if watchID != "" && follows != watchID {
+			continue
+		}
 		select {
 		case ch <- ev:
 		default: // a page too slow to read loses events rather than stalling media
@@ -69,10 +83,10 @@ func (r *room) broadcast(ev ShowEvent) {
 	}
 }
 
-func (r *room) watch() (<-chan ShowEvent, func()) {
+func (r *room) watch(watchID string) (<-chan ShowEvent, func()) {
 	ch := make(chan ShowEvent, 32)
 	r.mu.Lock()
-	r.watchers[ch] = struct{}{}
+	r.watchers[ch] = watchID
 	now := r.sfu.now()
 	ch <- ShowEvent{Type: EventMode, ShowID: r.showID, Mode: r.mode, At: now}
 	if r.flowing {
@@ -172,7 +186,7 @@ func (r *room) requestKeyframe(kind webrtc.RTPCodecType) {
 func (r *room) publisherGone(p *publisher, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.broadcast(ShowEvent{Type: EventEnded, SessionID: p.id, Reason: reason, At: r.sfu.now()})
+	r.tell(p.auth.watchID, ShowEvent{Type: EventEnded, Reason: reason, At: r.sfu.now()})
 	if r.pub != p {
 		return // replaced: the media timeout judges the gap before the new one flows
 	}
@@ -198,7 +212,7 @@ func (r *room) onPacket(p *publisher, now time.Time) {
 	r.flowingSince = now
 	r.flowingHot.Store(true)
 	r.sfu.events.push(ModelMediaFlowing{ShowID: r.showID, SessionID: p.id, Since: now})
-	r.broadcast(ShowEvent{Type: EventLive, SessionID: p.id, At: now})
+	r.broadcast(ShowEvent{Type: EventLive, At: now})
 }
 
 // stopFlowing must be called with r.mu held.
@@ -207,7 +221,7 @@ func (r *room) stopFlowing(sessionID, reason string) {
 	r.flowing = false
 	r.flowingHot.Store(false)
 	r.sfu.events.push(ModelMediaStopped{ShowID: r.showID, SessionID: sessionID, LastPacketAt: last, Reason: reason})
-	r.broadcast(ShowEvent{Type: EventPaused, SessionID: sessionID, Reason: reason, At: last})
+	r.broadcast(ShowEvent{Type: EventPaused, Reason: reason, At: last})
 }
 
 func (r *room) checkLiveness(now time.Time) {
@@ -264,7 +278,7 @@ func (r *room) removeSubscriber(s *subscriber, reason string) {
 		delete(r.subs, s.id)
 		r.rebuildDowns()
 	}
-	r.broadcast(ShowEvent{Type: EventEnded, SessionID: s.id, SeatID: s.seatID, Reason: reason, At: r.sfu.now()})
+	r.tell(s.auth.watchID, ShowEvent{Type: EventEnded, Reason: reason, At: r.sfu.now()})
 }
 
 func (r *room) subscribers() []*subscriber {

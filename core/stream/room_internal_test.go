@@ -24,7 +24,7 @@ func TestIdleRoomsAreDropped(t *testing.T) {
 	}
 	defer s.Close()
 	for _, id := range []string{"a", "b", "c"} {
-		_, stop := s.Watch(id)
+		_, stop := s.Watch(id, "")
 		stop()
 	}
 	s.SetMode("d", ModePublic)

@@ -24,7 +24,7 @@ type trickleCandidate struct {
 // application/trickle-ice-sdpfrag): per media section ("m=" line) its mid
 // and candidates. current is the session's ICE ufrag ("" when unknown): a
 // fragment naming another one is an ICE restart, refused with
-// errs.Unsupported. Other attribute lines (end-of-candidates, ice-pwd,
+// errICERestart (errs.Unsupported, 422). Other attribute lines (end-of-candidates, ice-pwd,
 // ice-options) are ignored; any other line is errs.Invalid.
 func parseSDPFrag(frag []byte, current string) ([]trickleCandidate, error) {
 	var out []trickleCandidate
@@ -35,7 +35,7 @@ func parseSDPFrag(frag []byte, current string) ([]trickleCandidate, error) {
 		case line == "":
 		case strings.HasPrefix(line, "a=ice-ufrag:"):
 			if u := strings.TrimPrefix(line, "a=ice-ufrag:"); current != "" && u != current {
-				return nil, errs.E(errs.Unsupported, "ICE restart is not supported: start a new session")
+				return nil, errICERestart()
 			}
 		case strings.HasPrefix(line, "m="):
 			section, mid = len(out), ""

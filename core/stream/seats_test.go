@@ -29,12 +29,16 @@ func TestEndSeatCutsThatViewerWithinOneSecond(t *testing.T) {
 	f.adm.AddSeat("tok-a", "show-1", "seat-a")
 	f.adm.AddSeat("tok-b", "show-1", "seat-b")
 	f.publish(t, "key-1")
-	a := f.subscribe(t, "show-1", "tok-a")
-	b := f.subscribe(t, "show-1", "tok-b")
+	a, sessA := f.subscribeSession(t, "show-1", "tok-a")
+	b, sessB := f.subscribeSession(t, "show-1", "tok-b")
 	receiving(t, a)
 	receiving(t, b)
-	events, stop := f.sfu.Watch("show-1")
+	events, stop := f.sfu.Watch("show-1", sessA.WatchID)
 	defer stop()
+	others, stopOthers := f.sfu.Watch("show-1", sessB.WatchID)
+	defer stopOthers()
+	public, stopPublic := f.sfu.Watch("show-1", "")
+	defer stopPublic()
 
 	f.sfu.EndSeat("seat-a")
 	stopsWithin(t, "seat-a", a, time.Now(), time.Second)
@@ -45,9 +49,16 @@ func TestEndSeatCutsThatViewerWithinOneSecond(t *testing.T) {
 		t.Fatalf("liveness after EndSeat: %+v", ev)
 	}
 	if !waitShowEvent(events, func(e stream.ShowEvent) bool {
-		return e.Type == stream.EventEnded && e.SeatID == "seat-a" && e.Reason == stream.ReasonSeatEnded
+		return e.Type == stream.EventEnded && e.Reason == stream.ReasonSeatEnded
 	}) {
 		t.Fatal("no ended event for the page of seat-a")
+	}
+	// Seat-a's end is its own page's business: neither seat-b's page nor
+	// the public feed hears of it.
+	for name, ch := range map[string]<-chan stream.ShowEvent{"seat-b's page": others, "the public feed": public} {
+		if waitShowEvent(ch, func(e stream.ShowEvent) bool { return e.Type == stream.EventEnded }) {
+			t.Fatalf("%s was told another session ended", name)
+		}
 	}
 }
 
@@ -56,11 +67,11 @@ func TestTurningPrivateCutsPublicViewersAndTellsThem(t *testing.T) {
 	f.adm.AddShow("show-1", "key-1")
 	f.adm.AddSeat("tok", "show-1", "seat-1")
 	f.publish(t, "key-1")
-	public := f.subscribe(t, "show-1", "")
+	public, sess := f.subscribeSession(t, "show-1", "")
 	seat := f.subscribe(t, "show-1", "tok")
 	receiving(t, public)
 	receiving(t, seat)
-	events, stop := f.sfu.Watch("show-1")
+	events, stop := f.sfu.Watch("show-1", sess.WatchID)
 	defer stop()
 
 	f.sfu.SetMode("show-1", stream.ModePrivate)
@@ -70,7 +81,7 @@ func TestTurningPrivateCutsPublicViewersAndTellsThem(t *testing.T) {
 		t.Fatal("no mode event")
 	}
 	if !waitShowEvent(events, func(e stream.ShowEvent) bool {
-		return e.Type == stream.EventEnded && e.SeatID == "" && e.Reason == stream.ReasonShowPrivate
+		return e.Type == stream.EventEnded && e.Reason == stream.ReasonShowPrivate
 	}) {
 		t.Fatal("the public viewer's page is not told the show went private")
 	}

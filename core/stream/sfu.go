@@ -2,8 +2,8 @@ package stream
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"errors"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -29,8 +29,11 @@ type SFU struct {
 	mu       sync.Mutex
 	closed   bool
 	rooms    map[string]*room
-	sessions map[string]session
+	sessions map[string]session // by Session.ID, a secret
 	seats    map[string]*subscriber
+	// WHEP sessions counted against the caps (see takeSlot).
+	viewersByClient map[netip.Addr]int
+	viewersByShow   map[string]int
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -44,6 +47,7 @@ var _ Service = (*SFU)(nil)
 // session is a WHIP publisher or a WHEP subscriber.
 type session interface {
 	sessionID() string
+	authority() *sessionAuth
 	peer() *webrtc.PeerConnection
 	close(reason string)
 }
@@ -70,6 +74,9 @@ func New(cfg Config) (*SFU, error) {
 		sessions: map[string]session{},
 		seats:    map[string]*subscriber{},
 		stop:     make(chan struct{}),
+
+		viewersByClient: map[netip.Addr]int{},
+		viewersByShow:   map[string]int{},
 	}
 	s.wg.Add(1)
 	go s.watchdog()
@@ -103,12 +110,6 @@ func (s *SFU) Close() error {
 	s.events.close()
 	s.out.close()
 	return s.mux.Close()
-}
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 func (s *SFU) now() time.Time { return s.cfg.Clock.Now() }
@@ -147,7 +148,19 @@ func (s *SFU) holdRoom(showID string) (*room, func()) {
 }
 
 func (s *SFU) refuse(err error) error {
-	s.metrics.refused.WithLabelValues(string(errs.CodeOf(err))).Inc()
+	code := string(errs.CodeOf(err))
+	var full *TooManyViewersError
+	if errors.As(err, &full) {
+		code = "too_many_viewers_per_" + full.Scope
+	}
+	s.metrics.refused.WithLabelValues(code).Inc()
+	return err
+}
+
+// refuseSession counts a PATCH or DELETE refused (no bearer, another
+// bearer, no such session): someone probing session URLs shows on /metrics.
+func (s *SFU) refuseSession(method string, err error) error {
+	s.metrics.sessionRefused.WithLabelValues(method, string(errs.CodeOf(err))).Inc()
 	return err
 }
 
@@ -244,7 +257,10 @@ func (s *SFU) Publish(ctx context.Context, streamKey, offerSDP string) (Session,
 	}
 	r, release := s.holdRoom(showID)
 	defer release()
-	pub := &publisher{id: newID(), sfu: s, room: r, pc: pc}
+	// The stream key is the session's bearer, whichever way it came (path
+	// or Authorization): the encoder holds it already, nothing is minted.
+	auth, _ := newSessionAuth(streamKey)
+	pub := &publisher{id: secret(sessionIDBytes), auth: auth, sfu: s, room: r, pc: pc}
 	pc.OnTrack(pub.onTrack)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
@@ -268,11 +284,12 @@ func (s *SFU) Publish(ctx context.Context, streamKey, offerSDP string) (Session,
 	if old := r.setPublisher(pub); old != nil {
 		old.close(ReasonReplaced)
 	}
-	return Session{ID: pub.id, ShowID: showID, AnswerSDP: answer, ETag: etag}, nil
+	return Session{ID: pub.id, WatchID: pub.auth.watchID, ShowID: showID, AnswerSDP: answer, ETag: etag}, nil
 }
 
 // Subscribe implements Service.
-func (s *SFU) Subscribe(ctx context.Context, showID, token, offerSDP string) (Session, error) {
+func (s *SFU) Subscribe(ctx context.Context, req SubscribeRequest) (Session, error) {
+	showID, token, offerSDP := req.ShowID, req.Token, req.OfferSDP
 	if _, err := parseOffer(offerSDP); err != nil {
 		return Session{}, s.refuse(err)
 	}
@@ -291,11 +308,19 @@ func (s *SFU) Subscribe(ctx context.Context, showID, token, offerSDP string) (Se
 	if admit.SeatID == "" && r.currentMode() != ModePublic {
 		return Session{}, s.refuse(errs.E(errs.Forbidden, "show %s is %s: a seat token is required", showID, r.currentMode()))
 	}
+	// The slot is taken before the (slow) negotiation, so a burst of offers
+	// cannot all pass the check; every failure below gives it back.
+	slot, err := s.takeSlot(showID, req.Client, admit.SeatID != "")
+	if err != nil {
+		return Session{}, s.refuse(err)
+	}
 	pc, err := s.subAPI.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.pionICEServers()})
 	if err != nil {
+		slot.release()
 		return Session{}, errs.E(errs.Internal, "new peer connection: %v", err)
 	}
-	sub := &subscriber{id: newID(), seatID: admit.SeatID, sfu: s, room: r, pc: pc}
+	auth, minted := newSessionAuth(token)
+	sub := &subscriber{id: secret(sessionIDBytes), auth: auth, seatID: admit.SeatID, slot: slot, sfu: s, room: r, pc: pc}
 	sub.video = newDownTrack(sub, webrtc.RTPCodecTypeVideo)
 	sub.audio = newDownTrack(sub, webrtc.RTPCodecTypeAudio)
 	for _, dt := range []*downTrack{sub.video, sub.audio} {
@@ -333,7 +358,7 @@ func (s *SFU) Subscribe(ctx context.Context, showID, token, offerSDP string) (Se
 		sub.close(ReasonShowPrivate)
 		return Session{}, s.refuse(err)
 	}
-	return Session{ID: sub.id, ShowID: showID, SeatID: sub.seatID, AnswerSDP: answer, ETag: etag}, nil
+	return Session{ID: sub.id, WatchID: sub.auth.watchID, Token: minted, ShowID: showID, SeatID: sub.seatID, AnswerSDP: answer, ETag: etag}, nil
 }
 
 // startLoop registers an up-track read loop, unless the SFU is closing.
@@ -353,12 +378,21 @@ func (s *SFU) isClosed() bool {
 	return s.closed
 }
 
-func (s *SFU) lookup(id string) (session, error) {
+// authorize finds the session and checks bearer against the one that created
+// it. A missing bearer is refused before the lookup, so an anonymous request
+// learns nothing, not even whether the session exists.
+func (s *SFU) authorize(id, bearer string) (session, error) {
+	if bearer == "" {
+		return nil, errs.E(errs.Unauthenticated, "this session needs the bearer token that created it: Authorization: Bearer <stream key, seat token or session token>")
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	x, ok := s.sessions[id]
+	s.mu.Unlock()
 	if !ok {
-		return nil, errs.E(errs.NotFound, "no stream session %q", id)
+		return nil, errs.E(errs.NotFound, "no such stream session (it ended, or never existed)")
+	}
+	if err := x.authority().check(bearer); err != nil {
+		return nil, err
 	}
 	return x, nil
 }
@@ -370,16 +404,19 @@ func (s *SFU) forget(x session) {
 	if s.sessions[x.sessionID()] == x {
 		delete(s.sessions, x.sessionID())
 	}
-	if sub, ok := x.(*subscriber); ok && sub.seatID != "" && s.seats[sub.seatID] == sub {
-		delete(s.seats, sub.seatID)
+	if sub, ok := x.(*subscriber); ok {
+		if sub.seatID != "" && s.seats[sub.seatID] == sub {
+			delete(s.seats, sub.seatID)
+		}
+		sub.slot.releaseLocked()
 	}
 }
 
 // End implements Service.
-func (s *SFU) End(_ context.Context, sessionID string) error {
-	x, err := s.lookup(sessionID)
+func (s *SFU) End(_ context.Context, sessionID, bearer string) error {
+	x, err := s.authorize(sessionID, bearer)
 	if err != nil {
-		return err
+		return s.refuseSession("delete", err)
 	}
 	x.close(ReasonClosed)
 	return nil
@@ -410,9 +447,9 @@ func (s *SFU) EndShow(showID string) {
 }
 
 // Watch implements Service.
-func (s *SFU) Watch(showID string) (<-chan ShowEvent, func()) {
+func (s *SFU) Watch(showID, watchID string) (<-chan ShowEvent, func()) {
 	r := s.room(showID)
-	ch, stop := r.watch()
+	ch, stop := r.watch(watchID)
 	return ch, func() {
 		stop()
 		s.dropIfIdle(r)
@@ -437,10 +474,10 @@ func (s *SFU) dropIfIdle(r *room) {
 // Patch implements Service: trickle candidates are added; an ICE restart
 // (a new ufrag) is refused, since the SFU answers with every candidate and a
 // client that lost its path is better served by a new session.
-func (s *SFU) Patch(_ context.Context, sessionID string, frag []byte) ([]byte, error) {
-	x, err := s.lookup(sessionID)
+func (s *SFU) Patch(_ context.Context, sessionID, bearer string, frag []byte) ([]byte, error) {
+	x, err := s.authorize(sessionID, bearer)
 	if err != nil {
-		return nil, err
+		return nil, s.refuseSession("patch", err)
 	}
 	pc := x.peer()
 	current := ""

@@ -61,12 +61,21 @@ func (f *fixture) publish(t *testing.T, key string) *streamtest.Publisher {
 
 func (f *fixture) subscribe(t *testing.T, show, token string) *streamtest.Subscriber {
 	t.Helper()
-	s, err := streamtest.Subscribe(ctx(t), streamtest.SubscribeDirect(f.sfu, show, token))
+	s, _ := f.subscribeSession(t, show, token)
+	return s
+}
+
+// subscribeSession is subscribe keeping the session (its id, watch id and
+// minted token).
+func (f *fixture) subscribeSession(t *testing.T, show, token string) (*streamtest.Subscriber, stream.Session) {
+	t.Helper()
+	var sess stream.Session
+	s, err := streamtest.Subscribe(ctx(t), streamtest.SubscribeRequest(f.sfu, stream.SubscribeRequest{ShowID: show, Token: token}, &sess))
 	if err != nil {
 		t.Fatalf("subscribe %s/%q: %v", show, token, err)
 	}
 	t.Cleanup(s.Close)
-	return s
+	return s, sess
 }
 
 // receiving waits until the viewer got a video keyframe and audio, then
@@ -165,7 +174,8 @@ func TestBadOffersAreRefusedWithTypedErrors(t *testing.T) {
 			_, err := streamtest.Subscribe(c, streamtest.SubscribeDirect(f.sfu, "show-2", "tok-1"))
 			return err
 		}, errs.Forbidden},
-		{"unknown session", func() error { return f.sfu.End(c, "nope") }, errs.NotFound},
+		{"unknown session", func() error { return f.sfu.End(c, "nope", "some-bearer") }, errs.NotFound},
+		{"session without a bearer", func() error { return f.sfu.End(c, "nope", "") }, errs.Unauthenticated},
 	}
 	for _, tc := range cases {
 		err := tc.call()

@@ -12,6 +12,8 @@ import (
 // subscriber is a viewer's WHEP session.
 type subscriber struct {
 	id, seatID string
+	auth       sessionAuth
+	slot       *viewerSlot // its place under the caps, given back when it ends
 	sfu        *SFU
 	room       *room
 	pc         *webrtc.PeerConnection
@@ -28,11 +30,13 @@ type subscriber struct {
 var _ session = (*subscriber)(nil)
 
 func (s *subscriber) sessionID() string            { return s.id }
+func (s *subscriber) authority() *sessionAuth      { return &s.auth }
 func (s *subscriber) peer() *webrtc.PeerConnection { return s.pc }
 
 // abandon closes a subscriber that never became visible: no accounting, no events.
 func (s *subscriber) abandon() {
 	s.closed.Store(true)
+	s.slot.release()
 	_ = s.pc.Close()
 }
 

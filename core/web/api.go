@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/camkit/camkit/core/clientaddr"
 	"io"
 	"mime"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"github.com/camkit/camkit/core/accounts"
 	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/chat"
+	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/theme"
@@ -189,6 +191,7 @@ func (p *Product) mountAPI(app *fiber.App) {
 	viewer := p.HTTP.RequireRole(accounts.RoleViewer)
 	model := p.HTTP.RequireRole(accounts.RoleModel)
 	admin := p.HTTP.RequireRole(accounts.RoleAdmin)
+	money := p.moneyRoute() // the operations of idempotentOps (openapi.go)
 	api := app.Group(APIBase, p.apiGuard)
 
 	api.Get("/openapi.json", p.openAPI)
@@ -204,19 +207,19 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Get("/shows/:show/quote", p.apiQuote)
 	api.Get("/shows/:show/chat", p.apiChatHistory)
 	api.Post("/shows/:show/chat", user, p.apiChatPost)
-	api.Post("/shows/:show/tips", viewer, p.apiTip)
-	api.Post("/shows/:show/private-requests", viewer, p.apiRequestPrivate)
+	api.Post("/shows/:show/tips", viewer, money, p.apiTip)
+	api.Post("/shows/:show/private-requests", viewer, money, p.apiRequestPrivate)
 	api.Get("/models/:id", p.apiProfile)
 
 	api.Get("/me/seat", viewer, p.apiMySeat)
 	api.Get("/seats/:seat", user, p.apiSeat)
-	api.Post("/seats/:seat/end", user, p.apiEndSeat)
+	api.Post("/seats/:seat/end", user, money, p.apiEndSeat)
 	api.Get("/wallet", viewer, p.apiWallet)
 	api.Get("/credit-packs", p.apiPacks)
-	api.Post("/credit-packs/:pack/purchases", viewer, p.apiBuyPack)
+	api.Post("/credit-packs/:pack/purchases", viewer, money, p.apiBuyPack)
 	api.Get("/card", viewer, p.apiCard)
-	api.Post("/card/checkouts", viewer, p.apiCardCheckout)
-	api.Post("/card/completions", viewer, p.apiCardComplete)
+	api.Post("/card/checkouts", viewer, money, p.apiCardCheckout)
+	api.Post("/card/completions", viewer, money, p.apiCardComplete)
 	api.Get("/receipts", user, p.apiReceipts)
 	api.Get("/receipts/:seat", user, p.apiReceipt)
 
@@ -227,7 +230,7 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Put("/me/profile", model, p.apiSetProfile)
 	api.Get("/me/requests", model, p.apiRequests)
 	api.Get("/me/earnings", model, p.apiEarnings)
-	api.Post("/requests/:id/accept", model, p.apiAccept)
+	api.Post("/requests/:id/accept", model, money, p.apiAccept)
 	api.Post("/requests/:id/decline", model, p.apiDecline)
 
 	api.Get("/admin/plugins", admin, p.apiPlugins)
@@ -378,7 +381,7 @@ func (p *Product) apiLogin(c *fiber.Ctx) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	res, err := p.Accounts.Login(c.UserContext(), accounts.LoginRequest{Email: b.Email, Password: b.Password, IP: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent)})
+	res, err := p.Accounts.Login(c.UserContext(), accounts.LoginRequest{Email: b.Email, Password: b.Password, IP: clientaddr.String(c), UserAgent: c.Get(fiber.HeaderUserAgent)})
 	if err != nil {
 		return err
 	}
@@ -408,11 +411,11 @@ func (p *Product) apiSignup(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	u, err := p.Accounts.Signup(ctx, accounts.SignupRequest{NewUser: accounts.NewUser{Email: b.Email, DisplayName: b.DisplayName,
-		Password: b.Password, Role: role}, Adult: b.Adult, IP: c.IP()})
+		Password: b.Password, Role: role}, Adult: b.Adult, IP: clientaddr.String(c)})
 	if err != nil {
 		return err
 	}
-	res, err := p.Accounts.StartSession(ctx, u.ID, c.IP(), c.Get(fiber.HeaderUserAgent))
+	res, err := p.Accounts.StartSession(ctx, u.ID, clientaddr.String(c), c.Get(fiber.HeaderUserAgent))
 	if err != nil {
 		return err
 	}
@@ -660,7 +663,7 @@ func (p *Product) apiBuyPack(c *fiber.Ctx) error {
 	if len(pack) > 32 {
 		return errs.E(errs.NotFound, "no such credit pack")
 	}
-	pu, err := p.Packs.Buy(c.UserContext(), me(c).ID, strings.Clone(pack))
+	pu, err := p.Packs.Buy(c.UserContext(), me(c).ID, strings.Clone(pack), idempotency.Key(c))
 	if err != nil {
 		return err
 	}
@@ -690,7 +693,7 @@ func (p *Product) apiCardCheckout(c *fiber.Ctx) error {
 		}
 		ret = p.absolute(b.ReturnURL)
 	}
-	co, err := p.Cards.BeginAddCard(c.UserContext(), me(c).ID, ret)
+	co, err := p.Cards.BeginAddCard(c.UserContext(), me(c).ID, ret, idempotency.Key(c))
 	if err != nil {
 		return err
 	}
@@ -910,7 +913,7 @@ func (p *Product) apiApprove(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := p.Accounts.ApproveModel(c.UserContext(), me(c).ID, id)
+	u, err := p.approveModel(c, id)
 	if err != nil {
 		return err
 	}
@@ -922,7 +925,7 @@ func (p *Product) apiReject(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := p.Accounts.SetStatus(c.UserContext(), me(c).ID, id, accounts.StatusSuspended); err != nil {
+	if err := p.suspend(c, id); err != nil {
 		return err
 	}
 	return c.JSON(apiOK{OK: true})

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/camkit/camkit/core/httperror"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/theme"
 	"github.com/gofiber/fiber/v2"
@@ -36,18 +37,14 @@ func fieldErrors(err error) []theme.FieldError {
 // message is what a person is told: the error's own message for a typed
 // error, a generic line for anything else (internals stay in the log).
 func message(err error) string {
-	var e *errs.Error
-	if errors.As(err, &e) && e.Code != errs.Internal {
-		if e.Message != "" {
-			return e.Message
-		}
-		return string(e.Code)
-	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		return fe.Message
 	}
-	return "something went wrong on our side; please try again"
+	if errs.CodeOf(err) == errs.Internal {
+		return "something went wrong on our side; please try again"
+	}
+	return httperror.Message(err)
 }
 
 // pageError is the error handler's answer for a page (not /api/): a GET that

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/camkit/camkit/core/clientaddr"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/camkit/camkit/core/accounts"
 	"github.com/camkit/camkit/core/chat"
+	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/theme"
 	"github.com/gofiber/fiber/v2"
@@ -27,6 +29,7 @@ func (p *Product) mountPages(app *fiber.App) {
 	viewer := p.HTTP.RequireRole(accounts.RoleViewer)
 	model := p.HTTP.RequireRole(accounts.RoleModel)
 	admin := p.HTTP.RequireRole(accounts.RoleAdmin)
+	money := p.moneyRoute()
 
 	app.Get("/", p.home)
 	app.Get("/age", p.ageGate)
@@ -39,18 +42,20 @@ func (p *Product) mountPages(app *fiber.App) {
 
 	app.Get("/models/:id", p.profile)
 	app.Get("/shows/:show", p.room)
-	app.Post("/shows/:show/tip", user, p.tipForm)
-	app.Post("/shows/:show/private", viewer, p.requestPrivate)
+	app.Post("/shows/:show/tip", user, money, p.tipForm)
+	app.Post("/shows/:show/private", viewer, money, p.requestPrivate)
 
 	app.Get("/seats/:seat", user, p.privateShow)
-	app.Post("/seats/:seat/end", user, p.endSeat)
-	app.Post("/seats/:seat/tip", viewer, p.tipSeatForm)
+	app.Post("/seats/:seat/end", user, money, p.endSeat)
+	app.Post("/seats/:seat/tip", viewer, money, p.tipSeatForm)
 
 	app.Get("/wallet", viewer, p.wallet)
-	app.Post("/wallet/packs", viewer, p.buyPack)
-	app.Post("/wallet/card", viewer, p.addCard)
+	app.Post("/wallet/packs", viewer, money, p.buyPack)
+	app.Post("/wallet/card", viewer, money, p.addCard)
 	app.Get("/wallet/card", viewer, p.addCard)
-	app.Get("/wallet/card/return", viewer, p.cardReturn)
+	// The processor's return link names its checkout: loading it twice
+	// completes the card once and answers the same.
+	app.Get("/wallet/card/return", viewer, p.idem.KeyedBy(func(c *fiber.Ctx) string { return c.Query(accounts.ReturnParam) }), p.cardReturn)
 	app.Get("/receipts", user, p.receipts)
 	app.Get("/receipts/:seat", user, p.receipt)
 
@@ -59,7 +64,7 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Post("/dashboard/end", model, p.endShow)
 	app.Post("/dashboard/rate", model, p.setRate)
 	app.Post("/dashboard/profile", model, p.setProfile)
-	app.Post("/dashboard/requests/:id/accept", model, p.accept)
+	app.Post("/dashboard/requests/:id/accept", model, money, p.accept)
 	app.Post("/dashboard/requests/:id/decline", model, p.decline)
 
 	app.Get("/admin", admin, p.admin)
@@ -71,6 +76,7 @@ func (p *Product) mountPages(app *fiber.App) {
 // Chrome fills the layout of every page from the request's session.
 func (p *Product) Chrome(c *fiber.Ctx, l *theme.Layout) {
 	l.CSRFToken = p.HTTP.CSRFToken(c)
+	l.IdempotencyKey = newFormKey()
 	nav := []theme.NavItem{{Label: "Live now", Href: "/"}}
 	if u, ok := accounts.CurrentUser(c); ok {
 		tu := &theme.User{ID: u.ID, Name: u.DisplayName, Role: roleOf(u.Role)}
@@ -239,7 +245,7 @@ func (p *Product) loginPage(c *fiber.Ctx) error {
 func (p *Product) login(c *fiber.Ctx) error {
 	email := c.FormValue("email")
 	res, err := p.Accounts.Login(c.UserContext(), accounts.LoginRequest{Email: email, Password: c.FormValue("password"),
-		IP: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent)})
+		IP: clientaddr.String(c), UserAgent: c.Get(fiber.HeaderUserAgent)})
 	if err != nil {
 		if len(email) > accounts.MaxEmailLen {
 			email = ""
@@ -299,10 +305,10 @@ func (p *Product) signup(c *fiber.Ctx) error {
 	email, name := c.FormValue("email"), c.FormValue("display_name")
 	u, err := p.Accounts.Signup(c.UserContext(), accounts.SignupRequest{
 		NewUser: accounts.NewUser{Email: email, DisplayName: name, Password: c.FormValue("password"), Role: role},
-		Adult:   formBool(c.FormValue("adult")), IP: c.IP()})
+		Adult:   formBool(c.FormValue("adult")), IP: clientaddr.String(c)})
 	if err == nil {
 		var res accounts.LoginResult
-		if res, err = p.Accounts.StartSession(c.UserContext(), u.ID, c.IP(), c.Get(fiber.HeaderUserAgent)); err == nil {
+		if res, err = p.Accounts.StartSession(c.UserContext(), u.ID, clientaddr.String(c), c.Get(fiber.HeaderUserAgent)); err == nil {
 			p.HTTP.SetSession(c, res)
 			if role == accounts.RoleModel {
 				return back(c, "/dashboard", theme.FlashInfo, "Welcome, %s. An admin will approve your account before you can go live.", u.DisplayName)
@@ -402,9 +408,14 @@ func (p *Product) member(c *fiber.Ctx) chat.Member {
 	return chat.Member{UserID: u.ID, Name: u.DisplayName, Role: roleOf(u.Role)}
 }
 
-// newTipID names a tip sent from a form. The form carries no id of its own,
-// so a form tip is idempotent per request only; the API takes the client's.
-func newTipID() string {
+// formTipID names a tip sent from a form: derived from the request's
+// idempotency key (the page's key, the form and its fields), so a double
+// submit is one tip down to the ledger (tip/<viewer>/<tip id>/...); random
+// for a form without a key. The API and the chat socket take the client's.
+func formTipID(key string) string {
+	if key != "" {
+		return "form-" + idempotency.ID("tip", key)
+	}
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return "form-" + hex.EncodeToString(b[:])
@@ -418,7 +429,7 @@ func (p *Product) tip(c *fiber.Ctx, room string) error {
 	if cur := c.FormValue("currency"); cur != "" && cur != amt.Currency {
 		return invalid("currency", "tips are in %s", amt.Currency)
 	}
-	_, err = p.Chat.Tip(c.UserContext(), room, p.member(c), chat.TipRequest{TipID: newTipID(), Amount: amt, Text: c.FormValue("text")})
+	_, err = p.Chat.Tip(c.UserContext(), room, p.member(c), chat.TipRequest{TipID: formTipID(idempotency.Key(c)), Amount: amt, Text: c.FormValue("text")})
 	return err
 }
 

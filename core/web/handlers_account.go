@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/audit"
+	"github.com/camkit/camkit/core/clientaddr"
+	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
@@ -75,7 +78,7 @@ func (p *Product) buyPack(c *fiber.Ctx) error {
 	if len(pack) > 32 {
 		return p.formFailed(c, "/wallet", invalid("pack", "no such credit pack"))
 	}
-	pu, err := p.Packs.Buy(c.UserContext(), me(c).ID, pack)
+	pu, err := p.Packs.Buy(c.UserContext(), me(c).ID, pack, idempotency.Key(c))
 	if err != nil {
 		if errs.CodeOf(err) == errs.NotFound && strings.Contains(err.Error(), "card") {
 			return back(c, "/wallet/card", theme.FlashInfo, "Add a card first: credit packs are charged to it.")
@@ -98,7 +101,7 @@ func display(m money.Money) string {
 // page, which sends the viewer to the processor's own card form (camkit
 // never sees the card number).
 func (p *Product) addCard(c *fiber.Ctx) error {
-	co, err := p.Cards.BeginAddCard(c.UserContext(), me(c).ID, p.absolute("/wallet/card/return"))
+	co, err := p.Cards.BeginAddCard(c.UserContext(), me(c).ID, p.absolute("/wallet/card/return"), idempotency.Key(c))
 	if err != nil {
 		return err
 	}
@@ -107,6 +110,7 @@ func (p *Product) addCard(c *fiber.Ctx) error {
 		Amount:      money.Money{Currency: p.Accounts.Currency()}, Mode: theme.CheckoutRedirect, URL: co.URL, CancelURL: "/wallet"}
 	if co.Method == "POST" {
 		page.Mode = theme.CheckoutPost
+		AllowFormAction(c, co.URL) // the form posts to the processor's hosted page (Epoch, NETbilling)
 		for k, v := range co.Fields {
 			page.Fields = append(page.Fields, theme.FormField{Name: k, Value: v})
 		}
@@ -338,6 +342,7 @@ func (p *Product) admin(c *fiber.Ctx) error {
 // verify runs the ledger check and keeps its result for the admin page.
 func (p *Product) verify(c *fiber.Ctx) (*theme.LedgerVerify, error) {
 	r, err := p.Ledger.Verify(c.UserContext())
+	p.Audit.Admin(audit.AdminVerifyLedger, me(c).ID, "", clientaddr.String(c), err)
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +372,7 @@ func (p *Product) approve(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := p.Accounts.ApproveModel(c.UserContext(), me(c).ID, id)
+	u, err := p.approveModel(c, id)
 	if err != nil {
 		return p.formFailed(c, "/admin", err)
 	}
@@ -379,10 +384,24 @@ func (p *Product) reject(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := p.Accounts.SetStatus(c.UserContext(), me(c).ID, id, accounts.StatusSuspended); err != nil {
+	if err := p.suspend(c, id); err != nil {
 		return p.formFailed(c, "/admin", err)
 	}
 	return back(c, "/admin", theme.FlashInfo, "The account is suspended.")
+}
+
+// approveModel and suspend are the admin's decisions on an account, for the
+// page and the API alike; each is audited with the admin and the client.
+func (p *Product) approveModel(c *fiber.Ctx, id string) (accounts.User, error) {
+	u, err := p.Accounts.ApproveModel(c.UserContext(), me(c).ID, id)
+	p.Audit.Admin(audit.AdminApproveModel, me(c).ID, id, clientaddr.String(c), err)
+	return u, err
+}
+
+func (p *Product) suspend(c *fiber.Ctx, id string) error {
+	err := p.Accounts.SetStatus(c.UserContext(), me(c).ID, id, accounts.StatusSuspended)
+	p.Audit.Admin(audit.AdminRejectModel, me(c).ID, id, clientaddr.String(c), err)
+	return err
 }
 
 var _ = processor.Checkout{}

@@ -89,6 +89,23 @@ var apiOps = []apiOp{
 	{"post", "/admin/models/{id}/reject", "rejectModel", "Reject (suspend) an account", "admin", nil, 200, ref("OK")},
 }
 
+// idempotentOps are the operations that can move money: each takes an
+// Idempotency-Key (core/idempotency; mountAPI puts the middleware on exactly
+// these routes, and a test checks the two agree).
+var idempotentOps = map[string]bool{
+	"tip": true, "requestPrivate": true, "endSeat": true, "buyPack": true,
+	"startCardCheckout": true, "completeCardCheckout": true, "accept": true,
+}
+
+// idempotencyKeyParam is the header of the IETF httpapi draft.
+var idempotencyKeyParam = schema{"name": "Idempotency-Key", "in": "header", "required": false,
+	"description": "A key unique to this request (a UUID), so a retry is safe: the same key with the same request answers the first " +
+		"request's answer again (with Idempotent-Replayed: true) instead of running it twice; with another request, 422; while the " +
+		"first still runs, 409 with Retry-After. Keys belong to the signed-in user and are kept 24 h. A 5xx answer is not kept: " +
+		"retry it with the same key. Without the header the request is not protected against duplicates. A Structured Field " +
+		`string ("...") or the bare value, 8-255 characters.`,
+	"schema": schema{"type": "string", "minLength": 8, "maxLength": 257, "pattern": `^"?[A-Za-z0-9._:~+/=-]{8,255}"?$`}}
+
 var moneySchema = obj([]string{"amount", "currency"}, schema{
 	"amount":   schema{"type": "integer", "format": "int64", "description": "minor units (cents for USD, yen for JPY); never a float"},
 	"currency": schema{"type": "string", "pattern": "^[A-Z]{3}$"},
@@ -168,6 +185,11 @@ var OpenAPI = sync.OnceValue(func() []byte {
 			params = append(params, schema{"name": "q", "in": "query", "schema": schema{"type": "string", "maxLength": 100}},
 				schema{"name": "tag", "in": "query", "schema": schema{"type": "string", "maxLength": 100}})
 		}
+		if idempotentOps[o.id] {
+			params = append(params, idempotencyKeyParam)
+			resp["409"] = errResp("a request with this Idempotency-Key is still running: retry after Retry-After seconds")
+			resp["422"] = errResp("this Idempotency-Key was used for another request")
+		}
 		if params != nil {
 			op["parameters"] = params
 		}
@@ -182,7 +204,8 @@ var OpenAPI = sync.OnceValue(func() []byte {
 		"openapi": "3.0.3",
 		"info": schema{"title": "camkit API", "version": "1.0.0",
 			"description": "The actions of the camkit site as JSON. Authenticate with the session cookie (then send X-CSRF-Token on " +
-				"POST/PUT/DELETE, from GET /csrf) or with Authorization: Bearer <token> from POST /session. Money is integer minor units."},
+				"POST/PUT/DELETE, from GET /csrf) or with Authorization: Bearer <token> from POST /session. Money is integer minor units. " +
+				"Every operation that can move money takes an Idempotency-Key header: send one with each request and the same one with its retries."},
 		"servers": []schema{{"url": APIBase}},
 		"paths":   paths,
 		"components": schema{

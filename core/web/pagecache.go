@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,30 +14,31 @@ import (
 )
 
 // Shared pages: the home page is the busiest page of a cam site, and for
-// every visitor without a session it is the same document but for one
-// value, the CSRF token bound to the visitor's anonymous cookie (the theme
-// may put it in any form of the chrome). Rendering it through the theme
-// plugin for each of them costs most of a millisecond of CPU; serving a
-// copy costs a few microseconds. So such a page is rendered once per
-// sharedTTL, with a random placeholder where the token goes, and each
-// visitor gets the copy with their own token written in.
+// every visitor without a session it is the same document but for two
+// values, the CSRF token bound to the visitor's anonymous cookie and the
+// page's idempotency key (new for every page served; the theme puts both in
+// every form of the chrome). Rendering it through the theme plugin for each
+// of them costs most of a millisecond of CPU; serving a copy costs a few
+// microseconds. So such a page is rendered once per sharedTTL, with random
+// placeholders where the values go, and each visitor gets the copy with
+// their own values written in.
 //
 // What keeps one visitor's data from another:
 //   - Only requests whose layout has no user and no flash are shared; the
 //     entry also keeps the layout it was rendered with (token blanked) and
 //     a request whose layout differs in anything is rendered on its own.
 //     A field added to theme.Layout later is compared without a change here.
-//   - The placeholder is 256 random bits, new for every render, so nothing
+//   - A placeholder is 256 random bits, new for every render, so nothing
 //     in the page (a model's name, a search) can contain it by chance or on
 //     purpose. The cache never holds a visitor's token, only placeholders.
-//   - A fill renders the page twice with two different placeholders; the
-//     copy is kept only if both split into the same parts around them. A
-//     theme that transforms the token (or puts anything that varies per
-//     render in the page) is therefore never shared; it is rendered per
-//     request, as before.
-//   - The token is written in raw only when it is URL-safe base64 (what
-//     accounts.HTTP.CSRFToken gives), which no HTML or script context needs
-//     to escape.
+//   - A fill renders the page twice with two different pairs of
+//     placeholders; the copy is kept only if both split into the same parts
+//     around them, the same value at each cut. A theme that transforms a
+//     value (or puts anything that varies per render in the page) is
+//     therefore never shared; it is rendered per request, as before.
+//   - The values are written in raw only when they are URL-safe base64
+//     (what accounts.HTTP.CSRFToken and newFormKey give), which no HTML or
+//     script context needs to escape.
 //
 // Freshness: the caller passes a version that changes whenever what the
 // page shows changes in a way a visitor must see at once (who is on air);
@@ -59,14 +61,24 @@ type sharedCache struct {
 
 // sharedPage is one rendered copy; immutable once stored.
 type sharedPage struct {
-	layout  theme.Layout // what every visitor served from it shares; CSRFToken blank
+	layout  theme.Layout // what every visitor served from it shares; CSRFToken and IdempotencyKey blank
 	version uint64
 	at      time.Time
 	status  int
-	// parts is the document cut where the token goes; nil when the theme's
+	// parts is the document cut where the visitor's values go, cuts[i] the
+	// value between parts[i] and parts[i+1]; parts is nil when the theme's
 	// output cannot be shared (the placeholder check failed) until it expires.
 	parts [][]byte
+	cuts  []cut
 }
+
+// cut names the per-visitor value written at a cut of a shared page.
+type cut uint8
+
+const (
+	cutCSRF cut = iota // Layout.CSRFToken
+	cutKey             // Layout.IdempotencyKey
+)
 
 type sharedFill struct {
 	done chan struct{}
@@ -85,12 +97,11 @@ func (s *sharedPage) fresh(now time.Time, version uint64) bool {
 // with a flash, or any that cannot share is rendered as Render would.
 func (p *Pages) RenderShared(c *fiber.Ctx, key string, version uint64, build func(theme.Layout) (theme.Page, error)) error {
 	l := p.Layout(c)
-	token := l.CSRFToken
-	if l.User != nil || len(l.Flashes) > 0 || !urlSafe(token) {
+	if l.User != nil || len(l.Flashes) > 0 || !urlSafe(l.CSRFToken) || !urlSafe(l.IdempotencyKey) {
 		return p.renderBuilt(c, l, build)
 	}
 	shared := l
-	shared.CSRFToken = ""
+	shared.CSRFToken, shared.IdempotencyKey = "", ""
 	sc := &p.shared
 
 	sc.mu.Lock()
@@ -156,16 +167,17 @@ func (sc *sharedCache) clock() time.Time {
 	return time.Now()
 }
 
-// fillShared renders the shared layout twice, with two placeholders, and
-// keeps the parts if the two agree.
+// fillShared renders the shared layout twice, with two pairs of
+// placeholders, and keeps the parts if the two agree.
 func (p *Pages) fillShared(c *fiber.Ctx, shared theme.Layout, version uint64, at time.Time, build func(theme.Layout) (theme.Page, error)) (*sharedPage, error) {
 	var (
-		docs   [2][][]byte
+		parts  [2][][]byte
+		cuts   [2][]cut
 		status int
 	)
-	for i := range docs {
+	for i := range parts {
 		l := shared
-		l.CSRFToken = placeholder()
+		l.CSRFToken, l.IdempotencyKey = placeholder(), placeholder()
 		page, err := build(l)
 		if err != nil {
 			return nil, err
@@ -175,16 +187,36 @@ func (p *Pages) fillShared(c *fiber.Ctx, shared theme.Layout, version uint64, at
 			return nil, err
 		}
 		status = statusOf(r)
-		docs[i] = bytes.Split(withSiteScript(r.HTML), []byte(l.CSRFToken))
+		parts[i], cuts[i] = cutAt(withSiteScript(r.HTML), []byte(l.CSRFToken), []byte(l.IdempotencyKey))
 		if i == 0 && status != fiber.StatusOK {
 			break // an error page is not shared
 		}
 	}
 	out := &sharedPage{layout: shared, version: version, at: at, status: status}
-	if status == fiber.StatusOK && sameParts(docs[0], docs[1]) {
-		out.parts = docs[0]
+	if status == fiber.StatusOK && sameParts(parts[0], parts[1]) && slices.Equal(cuts[0], cuts[1]) {
+		out.parts, out.cuts = parts[0], cuts[0]
 	}
 	return out, nil
+}
+
+// cutAt splits doc around every occurrence of the CSRF and the key
+// placeholder, and says which one was at each cut.
+func cutAt(doc, csrf, key []byte) ([][]byte, []cut) {
+	var (
+		parts [][]byte
+		cuts  []cut
+	)
+	for {
+		i, j := bytes.Index(doc, csrf), bytes.Index(doc, key)
+		switch {
+		case i < 0 && j < 0:
+			return append(parts, doc), cuts
+		case j < 0 || i >= 0 && i < j:
+			parts, cuts, doc = append(parts, doc[:i]), append(cuts, cutCSRF), doc[i+len(csrf):]
+		default:
+			parts, cuts, doc = append(parts, doc[:j]), append(cuts, cutKey), doc[j+len(key):]
+		}
+	}
 }
 
 func (p *Pages) serveShared(c *fiber.Ctx, s *sharedPage, l theme.Layout, build func(theme.Layout) (theme.Page, error)) error {
@@ -198,7 +230,11 @@ func (p *Pages) serveShared(c *fiber.Ctx, s *sharedPage, l theme.Layout, build f
 	resp.ResetBody()
 	for i, part := range s.parts {
 		if i > 0 {
-			resp.AppendBodyString(l.CSRFToken)
+			if s.cuts[i-1] == cutKey {
+				resp.AppendBodyString(l.IdempotencyKey)
+			} else {
+				resp.AppendBodyString(l.CSRFToken)
+			}
 		}
 		resp.AppendBody(part)
 	}

@@ -71,8 +71,9 @@ func (f *countingTheme) Render(_ context.Context, p theme.Page) (theme.Rendered,
 		stamp = fmt.Sprintf("<!-- render %d -->", n)
 	}
 	html := fmt.Sprintf(`<!doctype html><html><head><title>t</title></head><body>%s<p>user %s</p><p>nav %s</p><p>flash %s</p>`+
-		`<p>query %s</p><form method="post"><input type="hidden" name="_csrf" value="%s"></form><script>const csrf = "%s";</script></body></html>`,
-		stamp, user, strings.Join(nav, ","), strings.Join(flashes, ","), p.(*theme.HomePage).Query, tok, tok)
+		`<p>query %s</p><form method="post"><input type="hidden" name="_csrf" value="%s"><input type="hidden" name="idempotency_key" value="%s"></form>`+
+		`<script>const csrf = "%s";</script></body></html>`,
+		stamp, user, strings.Join(nav, ","), strings.Join(flashes, ","), p.(*theme.HomePage).Query, tok, l.IdempotencyKey, tok)
 	return theme.Rendered{HTML: []byte(html), Status: 200, Title: "t"}, nil
 }
 
@@ -94,6 +95,7 @@ func newSharedSite(t *testing.T, th *countingTheme) *sharedSite {
 	s := &sharedSite{th: th, now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	s.pages = &Pages{Theme: th, Site: Site{Name: "test"}, Chrome: func(c *fiber.Ctx, l *theme.Layout) {
 		l.CSRFToken = c.Get("X-Token")
+		l.IdempotencyKey = c.Get("X-Key")
 		l.Nav = []theme.NavItem{{Label: "Live now", Href: "/"}}
 		if extra := c.Get("X-Nav"); extra != "" {
 			l.Nav = append(l.Nav, theme.NavItem{Label: extra, Href: "/" + extra})
@@ -192,6 +194,28 @@ func TestSharedPageCarriesEachVisitorsOwnToken(t *testing.T) {
 	mustCarryOnly(t, pq, a, b)
 	if !strings.Contains(pq, "query mia") || s.th.renders.Load() != 4 {
 		t.Fatalf("search page (after %d renders):\n%s", s.th.renders.Load(), pq)
+	}
+}
+
+// Every page served carries its own idempotency key (the real chrome makes
+// a new one per page), in the one shared copy.
+func TestSharedPageCarriesEachPagesOwnIdempotencyKey(t *testing.T) {
+	s := newSharedSite(t, &countingTheme{})
+	a := token("alice")
+	k1, k2 := token("key-one"), token("key-two")
+	p1 := s.get(t, "/", "X-Token", a, "X-Key", k1)
+	p2 := s.get(t, "/", "X-Token", a, "X-Key", k2)
+	for _, c := range []struct{ page, own, other string }{{p1, k1, k2}, {p2, k2, k1}} {
+		if !strings.Contains(c.page, `name="idempotency_key" value="`+c.own+`"`) || strings.Contains(c.page, c.other) {
+			t.Fatalf("page does not carry its own key %s only:\n%s", c.own, c.page)
+		}
+		mustCarryOnly(t, c.page, a)
+	}
+	if got := s.th.renders.Load(); got != 2 {
+		t.Fatalf("%d renders for two pages, want 2 (one shared fill)", got)
+	}
+	if strings.ReplaceAll(p1, k1, "K") != strings.ReplaceAll(p2, k2, "K") {
+		t.Fatalf("shared copies differ beyond the key:\n%s\n%s", p1, p2)
 	}
 }
 

@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/camkit/camkit/core/audit"
+	"github.com/camkit/camkit/core/clientaddr"
+	"github.com/camkit/camkit/core/httperror"
 	"github.com/camkit/camkit/sdk/processor"
 	"github.com/gofiber/fiber/v2"
 )
@@ -18,6 +21,9 @@ type ProcessorRoutes struct {
 	Name      string
 	Processor processor.Processor
 	Sink      WebhookSink
+	// Audit records every refused webhook (reason, client address); nil
+	// records nothing.
+	Audit *audit.Log
 }
 
 // WebhookSink receives the verified, normalised events of a webhook. It must
@@ -34,22 +40,40 @@ func (r *ProcessorRoutes) Mount(app *fiber.App) {
 
 // webhook verifies through the plugin, hands the events to the sink, and only
 // then answers what the processor expects: a failure to record answers 503 so
-// the processor retries instead of the event being lost.
+// the processor retries instead of the event being lost. Whatever is refused
+// is audited with the reason and the client's address (refuse).
 func (r *ProcessorRoutes) webhook(c *fiber.Ctx) error {
 	req, err := proxiedRequest(c)
 	if err != nil {
-		return err
+		return r.refuse(c, audit.WebhookMalformed, err)
 	}
 	res, err := r.Processor.ParseWebhook(c.UserContext(), req)
 	if err != nil {
-		return err
+		return r.refuse(c, audit.WebhookReasonOf(err), err)
 	}
 	if r.Sink != nil && len(res.Events) > 0 {
 		if err := r.Sink.HandleProcessorEvents(c.UserContext(), r.Name, res.Events); err != nil {
-			return err
+			return r.refuse(c, audit.WebhookNotRecorded, err)
 		}
 	}
 	return send(c, res.Response)
+}
+
+// refuse audits a refused webhook and answers it in plain text with the
+// status of the host's one table: a processor reads no themed page. The
+// plugin's words on why it refused are the processor's business; why the
+// host failed to record an authentic one (its database, its ledger) is not.
+func (r *ProcessorRoutes) refuse(c *fiber.Ctx, reason audit.WebhookReason, err error) error {
+	r.Audit.WebhookRefused(r.Name, reason, clientaddr.String(c), err)
+	msg := httperror.Message(err)
+	if reason == audit.WebhookNotRecorded {
+		msg = "the notification was not recorded: deliver it again"
+	}
+	if after := httperror.RetryAfterHeader(err); after != "" {
+		c.Set(fiber.HeaderRetryAfter, after)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+	return c.Status(httperror.Status(err)).SendString(msg)
 }
 
 func (r *ProcessorRoutes) proxy(c *fiber.Ctx) error {
@@ -103,20 +127,9 @@ func send(c *fiber.Ctx, resp processor.HTTPResponse) error {
 	return c.Status(status).Send(resp.Body)
 }
 
-// remoteAddr is the sender as processors' IP allow-lists must see it: the
-// direct peer, or, behind a trusted proxy, the client it forwarded for (fiber
-// only honours X-Forwarded-For from a trusted proxy).
+// remoteAddr is the sender as processors' IP allow-lists must see it, in the
+// "ip:port" form of the plugin contract (the port of a forwarded client is
+// unknown: 0).
 func remoteAddr(c *fiber.Ctx) string {
-	peer := c.Context().RemoteAddr().String()
-	if !c.IsProxyTrusted() || c.App().Config().ProxyHeader == "" {
-		return peer
-	}
-	ip := c.IP()
-	if i := strings.IndexByte(ip, ','); i >= 0 { // the first entry is the original client
-		ip = strings.TrimSpace(ip[:i])
-	}
-	if net.ParseIP(ip) == nil {
-		return peer
-	}
-	return net.JoinHostPort(ip, "0")
+	return net.JoinHostPort(clientaddr.String(c), "0")
 }

@@ -1,12 +1,16 @@
 package web
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/audit"
 	"github.com/camkit/camkit/core/chat"
+	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/theme"
 	"github.com/gofiber/fiber/v2"
@@ -25,6 +29,11 @@ type Product struct {
 	Shows    Shows
 	Ledger   LedgerVerifier
 	Plugins  PluginStatuses
+	// Audit records admin actions; nil records nothing.
+	Audit *audit.Log
+	// Keys keeps the Idempotency-Key records of the money-moving routes
+	// (core/idempotency; see moneyRoute).
+	Keys idempotency.Store
 
 	// PublicURL is where browsers reach the site ("https://cams.example");
 	// processors' return URLs are built from it.
@@ -35,6 +44,7 @@ type Product struct {
 	ModelSignup bool
 
 	csrfCheck  fiber.Handler
+	idem       *idempotency.Middleware
 	directory  directory
 	verifyMu   sync.Mutex
 	lastVerify *theme.LedgerVerify
@@ -46,6 +56,15 @@ type Product struct {
 func (p *Product) Mount(app *fiber.App) {
 	p.Pages.Chrome = p.Chrome
 	p.csrfCheck = p.HTTP.CSRF()
+	p.idem = idempotency.New(p.Keys, idempotency.Options{
+		Scope: func(c *fiber.Ctx) (string, bool) {
+			u, ok := accounts.CurrentUser(c)
+			return u.ID, ok
+		},
+		FormField:  theme.IdempotencyField,
+		SkipFields: []string{theme.CSRFField},
+		Cookies:    []string{flashCookie}, // a form's answer is a redirect with its flash
+	})
 	app.Use(p.bearer, p.HTTP.Session(), p.csrf, p.HTTP.AgeGate())
 	mountStatic(app)
 	p.Pages.Mount(app)
@@ -96,6 +115,20 @@ func (p *Product) csrf(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	return p.csrfCheck(c)
+}
+
+// moneyRoute is the idempotency middleware of the routes that can move
+// money: put after the route's sign-in check (keys belong to the user), it
+// replays a repeated request's answer instead of running it again (see
+// core/idempotency), and handlers pass idempotency.Key(c) to the service.
+func (p *Product) moneyRoute() fiber.Handler { return p.idem.Handler() }
+
+// newFormKey is a page's idempotency key (theme.Layout.IdempotencyKey):
+// 128 random bits, URL-safe base64 like the CSRF token.
+func newFormKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // now is for display only (the admin page's "verified at").

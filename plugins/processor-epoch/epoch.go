@@ -36,6 +36,7 @@ type pricePoint struct {
 
 type settings struct {
 	CoCode         string       `json:"co_code"`
+	DigestKey      string       `json:"digest_key"`
 	PricePoints    []pricePoint `json:"price_points"`
 	FpostURL       string       `json:"fpost_url"`
 	AllowedIPs     []string     `json:"allowed_ips"`
@@ -53,6 +54,7 @@ type checkout struct {
 	PiCode      string      `json:"pi_code"`
 	Purchase    money.Money `json:"purchase"`
 	ExpiresAt   time.Time   `json:"expires_at"`
+	Paid        money.Money `json:"paid"` // the price point the approved postback sold
 	MemberID    string      `json:"member_id,omitempty"`
 	OrderID     string      `json:"order_id,omitempty"`
 	TransID     string      `json:"transaction_id,omitempty"`
@@ -69,9 +71,16 @@ func newState() *state {
 	return &state{Ops: processorkit.Ops{}, Checkouts: map[string]*checkout{}}
 }
 
+// warner is the part of the plugin's hclog logger it uses: what it
+// acknowledges to Epoch without booking is logged for an operator.
+type warner interface {
+	Warn(msg string, args ...any)
+}
+
 // Epoch implements processor.Processor for hosted FlexPost sales.
 type Epoch struct {
 	now func() time.Time
+	log warner
 	mu  sync.Mutex
 	cfg *settings
 	st  *state
@@ -79,7 +88,7 @@ type Epoch struct {
 
 var _ processor.Processor = (*Epoch)(nil)
 
-func newEpoch(now func() time.Time) *Epoch { return &Epoch{now: now} }
+func newEpoch(now func() time.Time, log warner) *Epoch { return &Epoch{now: now, log: log} }
 
 func (e *Epoch) Info(context.Context) (pluginkit.Info, error) {
 	return pluginkit.Info{Kind: pluginkit.KindProcessor, Name: pluginName, Version: pluginVersion}, nil
@@ -94,6 +103,8 @@ func (e *Epoch) Configure(_ context.Context, settingsJSON []byte) error {
 	switch {
 	case cfg.CoCode == "":
 		return errs.E(errs.Invalid, "settings.co_code is required (Epoch company code)")
+	case len(cfg.DigestKey) < minDigestKeyBytes:
+		return errs.E(errs.Invalid, "settings.digest_key is required: the key Epoch signs postbacks with (epoch_digest), at least %d bytes", minDigestKeyBytes)
 	case cfg.StateFile == "":
 		return errs.E(errs.Invalid, "settings.state_file must not be empty")
 	case len(cfg.PricePoints) == 0:
@@ -153,7 +164,7 @@ func (e *Epoch) configured() (*settings, error) {
 }
 
 func (e *Epoch) Capabilities(context.Context) (processor.Capabilities, error) {
-	c := processor.Capabilities{HostedCheckoutRequired: true, WebhookAuth: processor.WebhookIPAllowlist, Currencies: []string{"USD"}}
+	c := processor.Capabilities{HostedCheckoutRequired: true, WebhookAuth: processor.WebhookHash, Currencies: []string{"USD"}}
 	if cfg, err := e.configured(); err == nil {
 		c.Currencies = append([]string(nil), cfg.currencies...)
 	}
@@ -280,6 +291,9 @@ func (e *Epoch) CompleteCheckout(_ context.Context, req processor.CompleteChecko
 	}
 	res := processor.CheckoutResult{Credential: &processor.StoredCredential{Token: token, CustomerRef: co.CustomerRef},
 		Charge: &processor.ChargeResult{Reference: co.TransID, Amount: co.Purchase}}
+	if co.Paid.Amount > 0 {
+		res.Charge.Amount = co.Paid
+	}
 	if co.Recurring {
 		res.SubscriptionReference = token
 	}

@@ -25,8 +25,10 @@ var dataPlusTypes = map[string]processor.EventType{
 }
 
 // ParseWebhook reads a FlexPost postback (it has "ans") or a DataPlus push
-// (ets_* fields), from Epoch's addresses only (Epoch signs neither). An
-// authentic redelivery is accepted with the same event id, built from Epoch's
+// (ets_* fields). Both must carry a valid epoch_digest (digest.go) and come
+// from settings.allowed_ips: the signature is what authenticates, the
+// address is a second check. Only then is any field read. An authentic
+// redelivery is accepted with the same event id, built from Epoch's
 // transaction id, so the host drops it as a duplicate once it has recorded
 // the first; a sale reported by both FlexPost and DataPlus is one event.
 func (e *Epoch) ParseWebhook(_ context.Context, req processor.WebhookRequest) (processor.WebhookResult, error) {
@@ -37,93 +39,110 @@ func (e *Epoch) ParseWebhook(_ context.Context, req processor.WebhookRequest) (p
 	if addr, ok := cfg.allowed.Allows(req.RemoteAddr); !ok {
 		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "epoch postback from %s: not among settings.allowed_ips", addr)
 	}
-	f := url.Values{}
-	for k, v := range req.Query {
-		f[strings.ToLower(k)] = v
+	posted, err := postedFields(req)
+	if err != nil {
+		return processor.WebhookResult{}, err
 	}
-	if len(req.Body) > 0 {
-		body, err := url.ParseQuery(string(req.Body))
-		if err != nil {
-			return processor.WebhookResult{}, errs.E(errs.Invalid, "epoch postback: malformed body: %v", err)
+	if err := checkDigest([]byte(cfg.DigestKey), posted); err != nil {
+		return processor.WebhookResult{}, err
+	}
+	f := url.Values{}
+	for _, p := range posted {
+		k := strings.ToLower(p.name)
+		if f.Has(k) {
+			return processor.WebhookResult{}, errs.E(errs.Invalid, "epoch postback: field %q is given twice (in different case)", k)
 		}
-		for k, v := range body {
-			f[strings.ToLower(k)] = v
-		}
+		f.Set(k, p.value)
 	}
 	now := e.now().UTC()
-	var ev processor.Event
+	var evs []processor.Event
 	switch {
 	case f.Get("ans") != "":
-		ev, err = e.flexPost(cfg, f, now)
+		evs, err = e.flexPost(cfg, f, now)
 	case f.Get("ets_transaction_id") != "":
-		ev, err = dataPlus(cfg, f, now)
+		evs, err = e.dataPlus(cfg, f, now)
 	default:
 		err = errs.E(errs.Invalid, "epoch postback: neither a FlexPost answer (ans) nor a DataPlus event (ets_transaction_id)")
 	}
 	if err != nil {
 		return processor.WebhookResult{}, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if co := e.st.Checkouts[f.Get("x_camkit_ref")]; co != nil && f.Get("ans") != "" && co.TransID == "" && co.Decline == nil {
-		if ev.DeclineCode != "" {
-			co.Decline = &errs.Error{Code: ev.DeclineCode, Message: "epoch: purchase declined: " + ev.Reason}
-		} else {
-			co.TransID, co.OrderID, co.MemberID = ev.Reference, f.Get("order_id"), f.Get("member_id")
-		}
-	}
-	if err := e.saveLocked(); err != nil {
-		return processor.WebhookResult{}, err
-	}
-	return processor.WebhookResult{Events: []processor.Event{ev}, Response: processorkit.PlainResponse(http.StatusOK, "OK")}, nil
+	return processor.WebhookResult{Events: evs, Response: processorkit.PlainResponse(http.StatusOK, "OK")}, nil
 }
 
 func digits(s string) bool { return s != "" && len(s) <= 32 && strings.Trim(s, "0123456789") == "" }
 
-// flexPost normalises the postback of a hosted purchase.
-func (e *Epoch) flexPost(cfg *settings, f url.Values, now time.Time) (processor.Event, error) {
+// unknownPricePoint acknowledges an authentic sale of a product that is not
+// in settings.price_points and books nothing: the amount camkit credits is
+// the configured price point's, never one read from the postback, so there
+// is nothing it could credit. Refusing would only make Epoch redeliver the
+// same postback; the warning (in the host's log, with the plugin's name)
+// tells the operator to add the price point and credit the viewer by hand.
+func (e *Epoch) unknownPricePoint(kind, pi, tx, customer string) []processor.Event {
+	e.log.Warn("epoch: an authentic sale of a pi_code that is not in settings.price_points was acknowledged and nothing was credited",
+		"postback", kind, "pi_code", pi, "transaction_id", tx, "customer", customer)
+	return nil
+}
+
+// flexPost normalises the postback of a hosted purchase. The amount of a
+// sale is the configured price point's: Epoch's amount field (which may be
+// in another currency after conversion) is not read.
+func (e *Epoch) flexPost(cfg *settings, f url.Values, now time.Time) ([]processor.Event, error) {
 	ans := f.Get("ans")
-	pp, ok := cfg.byPiCode[f.Get("pi_code")]
-	if !ok {
-		return processor.Event{}, errs.E(errs.Invalid, "epoch postback: pi_code %q is not in settings.price_points", f.Get("pi_code"))
-	}
 	order := f.Get("order_id")
 	if !digits(order) {
-		return processor.Event{}, errs.E(errs.Invalid, "epoch postback without a numeric order_id")
+		return nil, errs.E(errs.Invalid, "epoch postback without a numeric order_id")
 	}
-	ev := processor.Event{Type: processor.EventSale, CheckoutReference: f.Get("x_camkit_ref"), CustomerRef: f.Get("x_camkit_customer"), OccurredAt: now}
-	amount := money.Money{Amount: pp.Amount, Currency: pp.Currency}
-	if a := f.Get("amount"); a != "" {
-		m, err := money.ParseDecimal(a, pp.Currency)
-		if err != nil || m.Amount < 0 {
-			return processor.Event{}, errs.E(errs.Invalid, "epoch postback: amount %q is not a %s amount", a, pp.Currency)
-		}
-		amount = m
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ref := f.Get("x_camkit_ref")
+	co := e.st.Checkouts[ref]
+	// The customer the plugin recorded for its checkout wins over the
+	// passthrough field, which the viewer's browser posted to Epoch.
+	customer := f.Get("x_camkit_customer")
+	if co != nil && co.CustomerRef != "" {
+		customer = co.CustomerRef
 	}
-	ev.Amount = amount
+	ev := processor.Event{Type: processor.EventSale, CheckoutReference: ref, CustomerRef: customer, OccurredAt: now}
 	switch ans[0] {
 	case 'Y':
 		tx := f.Get("transaction_id")
 		if !digits(tx) {
-			return processor.Event{}, errs.E(errs.Invalid, "epoch postback: approved without a numeric transaction_id")
+			return nil, errs.E(errs.Invalid, "epoch postback: approved without a numeric transaction_id")
+		}
+		pp, ok := cfg.byPiCode[f.Get("pi_code")]
+		if !ok {
+			return e.unknownPricePoint("flexpost", f.Get("pi_code"), tx, customer), nil
 		}
 		ev.ID, ev.Reference = "sale:"+tx, tx
+		ev.Amount = money.Money{Amount: pp.Amount, Currency: pp.Currency}
 		if member := f.Get("member_id"); member != "" {
 			ev.Credential = &processor.StoredCredential{Token: member, CustomerRef: ev.CustomerRef}
 			if pp.RecurringDays > 0 {
 				ev.SubscriptionReference = member
 			}
 		}
-		if amount.Amount == 0 {
-			return processor.Event{}, errs.E(errs.Invalid, "epoch postback: an approved sale of nothing")
+		if co != nil && co.TransID == "" && co.Decline == nil {
+			co.TransID, co.OrderID, co.MemberID, co.Paid = tx, order, f.Get("member_id"), ev.Amount
 		}
 	case 'N':
 		ev.ID, ev.Reference, ev.Reason = "declined:"+order, order, ans[1:]
 		ev.DeclineCode = declineCode(ans[1:])
+		if pp, ok := cfg.byPiCode[f.Get("pi_code")]; ok {
+			ev.Amount = money.Money{Currency: pp.Currency}
+		}
+		if co != nil && co.TransID == "" && co.Decline == nil {
+			co.Decline = &errs.Error{Code: ev.DeclineCode, Message: "epoch: purchase declined: " + ev.Reason}
+		}
 	default:
-		return processor.Event{}, errs.E(errs.Invalid, "epoch postback: ans %q starts with neither Y nor N", ans)
+		return nil, errs.E(errs.Invalid, "epoch postback: ans %q starts with neither Y nor N", ans)
 	}
-	return ev, nil
+	if co != nil {
+		if err := e.saveLocked(); err != nil {
+			return nil, err
+		}
+	}
+	return []processor.Event{ev}, nil
 }
 
 // declineCode reads Epoch's decline text after the N.
@@ -142,41 +161,53 @@ func declineCode(text string) errs.Code {
 	return errs.Declined
 }
 
-// dataPlus normalises one DataPlus event: rebills, credits, chargebacks, voids.
-func dataPlus(cfg *settings, f url.Values, now time.Time) (processor.Event, error) {
+// dataPlus normalises one DataPlus event: rebills, credits, chargebacks,
+// voids, and the record of a sale (the same event as its FlexPost postback,
+// with the price point's amount too).
+func (e *Epoch) dataPlus(cfg *settings, f url.Values, now time.Time) ([]processor.Event, error) {
 	tx := f.Get("ets_transaction_id")
 	if !digits(tx) {
-		return processor.Event{}, errs.E(errs.Invalid, "epoch DataPlus: ets_transaction_id %q is not numeric", tx)
+		return nil, errs.E(errs.Invalid, "epoch DataPlus: ets_transaction_id %q is not numeric", tx)
 	}
 	kind := strings.ToUpper(f.Get("ets_transaction_type"))
 	typ, ok := dataPlusTypes[kind]
 	if !ok {
-		return processor.Event{}, errs.E(errs.Invalid, "epoch DataPlus: unknown ets_transaction_type %q", kind)
+		return nil, errs.E(errs.Invalid, "epoch DataPlus: unknown ets_transaction_type %q", kind)
+	}
+	pp, known := cfg.byPiCode[f.Get("ets_pi_code")]
+	if typ == processor.EventSale && !known {
+		return e.unknownPricePoint("dataplus", f.Get("ets_pi_code"), tx, ""), nil
 	}
 	cur := "USD"
-	if pp, ok := cfg.byPiCode[f.Get("ets_pi_code")]; ok {
+	if known {
 		cur = pp.Currency
 	}
 	if c := f.Get("ets_currency"); c != "" {
 		n, err := money.Normalize(c)
 		if err != nil {
-			return processor.Event{}, errs.E(errs.UnknownCurrency, "epoch DataPlus: ets_currency %q", c)
+			return nil, errs.E(errs.UnknownCurrency, "epoch DataPlus: ets_currency %q", c)
 		}
 		cur = n
 	}
-	raw := strings.TrimPrefix(f.Get("ets_transaction_amount"), "-") // credits and chargebacks may be negative
-	amount, err := money.ParseDecimal(raw, cur)
-	if err != nil || raw == "" {
-		return processor.Event{}, errs.E(errs.Invalid, "epoch DataPlus: ets_transaction_amount %q is not a %s amount", f.Get("ets_transaction_amount"), cur)
+	var amount money.Money
+	if typ == processor.EventSale {
+		amount = money.Money{Amount: pp.Amount, Currency: pp.Currency}
+	} else {
+		raw := strings.TrimPrefix(f.Get("ets_transaction_amount"), "-") // credits and chargebacks may be negative
+		var err error
+		amount, err = money.ParseDecimal(raw, cur)
+		if err != nil || raw == "" {
+			return nil, errs.E(errs.Invalid, "epoch DataPlus: ets_transaction_amount %q is not a %s amount", f.Get("ets_transaction_amount"), cur)
+		}
 	}
 	at := now
 	if d := f.Get("ets_transaction_date"); d != "" {
 		t, err := time.Parse("2006-01-02 15:04:05", d)
 		if err != nil {
-			return processor.Event{}, errs.E(errs.Invalid, "epoch DataPlus: ets_transaction_date %q", d)
+			return nil, errs.E(errs.Invalid, "epoch DataPlus: ets_transaction_date %q", d)
 		}
 		if now.Sub(t) > time.Duration(cfg.MaxEventAgeH)*time.Hour {
-			return processor.Event{}, errs.E(errs.Unauthenticated, "epoch DataPlus: event of %s is older than %d hours (stale or replayed)", d, cfg.MaxEventAgeH)
+			return nil, errs.E(errs.Unauthenticated, "epoch DataPlus: event of %s is older than %d hours (stale or replayed)", d, cfg.MaxEventAgeH)
 		}
 		at = t
 	}
@@ -191,7 +222,7 @@ func dataPlus(cfg *settings, f url.Values, now time.Time) (processor.Event, erro
 		ev.RelatedReference = strings.TrimSpace(strings.Split(refs, ",")[0])
 	}
 	if (typ == processor.EventRefund || typ == processor.EventChargeback || typ == processor.EventVoid) && !digits(ev.RelatedReference) {
-		return processor.Event{}, errs.E(errs.Invalid, "epoch DataPlus: %s without ets_ref_trans_ids naming the original", kind)
+		return nil, errs.E(errs.Invalid, "epoch DataPlus: %s without ets_ref_trans_ids naming the original", kind)
 	}
-	return ev, nil
+	return []processor.Event{ev}, nil
 }

@@ -40,6 +40,9 @@ func newTestSandbox(t *testing.T) (*Sandbox, *fakeClock, string) {
 func TestConfigureRefusesBadSettings(t *testing.T) {
 	for _, c := range []struct{ json, key string }{
 		{`{"webhook_secret":"short"}`, "webhook_secret"},
+		{`{}`, "webhook_secret"},
+		{`{"webhook_secret":"camkit-sandbox-development-secret"}`, "published"},
+		{`{"webhook_secret":"change-me"}`, "published"},
 		{`{"state_file":"","webhook_secret":"0123456789abcdef0"}`, "state_file"},
 		{`{"webhook_secret":"0123456789abcdef0","max_hold_days":0}`, "max_hold_days"},
 		{`{"webhook_secret":"0123456789abcdef0","max_hold_days":31}`, "max_hold_days"},

@@ -8,7 +8,10 @@
 //	                kept across restarts (default ./data/sandbox-processor.json):
 //	                a snapshot, and beside it <state_file>.journal, which every
 //	                change is appended to (processorkit.Store)
-//	webhook_secret  HMAC-SHA256 key of incoming webhooks (required, >= 16 bytes)
+//	webhook_secret  HMAC-SHA256 key of incoming webhooks (>= 16 bytes). camkit
+//	                generates one per deployment, keeps it in its database and
+//	                passes it here unless the operator configures one; a value
+//	                printed in camkit's repository is refused
 //	max_hold_days   how long an authorisation stays capturable (default 7)
 //
 // Cards are entered on the plugin's own hosted page, /pay/sandbox/checkout,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,6 +25,11 @@ const (
 // errNotConfigured answers calls that arrive before Configure; the host
 // configures every plugin right after (re)starting it, so a retry succeeds.
 var errNotConfigured = errs.Retry(errs.Unavailable, "sandbox processor is not configured yet")
+
+// publishedSecrets are webhook secrets printed in camkit's repository (the
+// embedded default and the example file of earlier releases): anyone can
+// sign webhooks with them, so a sandbox configured with one refuses to start.
+var publishedSecrets = []string{"camkit-sandbox-development-secret", "change-me"}
 
 // currencies the sandbox accepts: zero- and two-decimal ones, so hosts exercise both.
 var currencies = []string{"USD", "EUR", "GBP", "JPY", "CAD"}
@@ -63,6 +69,10 @@ func (s *Sandbox) Configure(_ context.Context, settingsJSON []byte) error {
 	switch {
 	case cfg.StateFile == "":
 		return errs.E(errs.Invalid, "settings.state_file must not be empty")
+	case cfg.WebhookSecret == "":
+		return errs.E(errs.Invalid, "settings.webhook_secret is required (the host generates one per deployment and passes it; a configured one must be at least %d bytes)", minSecretBytes)
+	case slices.Contains(publishedSecrets, cfg.WebhookSecret):
+		return errs.E(errs.Invalid, "settings.webhook_secret is a value published in camkit's repository: remove it (the host then generates one per deployment) or choose your own")
 	case len(cfg.WebhookSecret) < minSecretBytes:
 		return errs.E(errs.Invalid, "settings.webhook_secret must be at least %d bytes", minSecretBytes)
 	case cfg.MaxHoldDays < 1 || cfg.MaxHoldDays > 30:

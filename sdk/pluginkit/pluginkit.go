@@ -11,6 +11,10 @@ import (
 	"github.com/hashicorp/go-plugin"
 )
 
+// LogLevelEnv is the environment variable through which the host gives a
+// plugin its log level (debug, info, warn or error).
+const LogLevelEnv = "CAMKIT_PLUGIN_LOG_LEVEL"
+
 // Kind names a plugin kind; it is also the key in go-plugin's plugin map.
 type Kind string
 
@@ -39,26 +43,33 @@ var Handshake = plugin.HandshakeConfig{
 // Logger returns the hclog logger a plugin should use. It writes JSON to stderr,
 // which go-plugin forwards to the host, where it is logged with the plugin's name.
 // A plugin must never write to stdout: stdout carries the handshake.
+//
+// Its level is LogLevelEnv, which the host sets to its own log level (a
+// plugin's environment holds nothing else of the host's: see core/pluginhost).
 func Logger(name string) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:       name,
-		Level:      hclog.LevelFromString(envOr("CAMKIT_PLUGIN_LOG_LEVEL", "info")),
+		Level:      hclog.LevelFromString(envOr(LogLevelEnv, "info")),
 		Output:     os.Stderr,
 		JSONFormat: true,
 	})
 }
 
-// Serve runs the plugin until the host goes away. Kind packages call it; plugin
-// authors call processor.Serve, theme.Serve and so on.
+// Serve runs the plugin until the host goes away: until the host kills it,
+// or, should the host die without doing so (kill -9, a crash), within a
+// fraction of a second of its death (see exitWithParent). Kind packages call
+// it; plugin authors call processor.Serve, theme.Serve and so on.
 func Serve(kind Kind, p plugin.Plugin) {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(pluginGCPercent)
 	}
+	log := Logger(string(kind))
+	exitWithParent(log)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         plugin.PluginSet{string(kind): p},
 		GRPCServer:      newGRPCServer,
-		Logger:          Logger(string(kind)),
+		Logger:          log,
 	})
 }
 

@@ -38,9 +38,9 @@ type ThemeOptions struct {
 //     the sample's status, that shows the data it was given (texts, amounts
 //     as money.FormatDecimal, the brand, the signed-in user and wallet, the
 //     flash messages), carries the expected attributes and module scripts,
-//     links its stylesheet under Layout.AssetBase, puts the CSRF token in
-//     every POST form to the host, and shows theme.HostileText as text,
-//     never as markup;
+//     links its stylesheet under Layout.AssetBase, puts the CSRF token and
+//     the idempotency key in every POST form to the host, and shows
+//     theme.HostileText as text, never as markup;
 //   - rendering is deterministic and safe to do concurrently;
 //   - an unknown page kind is errs.Invalid.
 func Theme(t *testing.T, binaryPath string, opts ThemeOptions) {
@@ -336,8 +336,11 @@ func themeCheckPage(t themeReporter, s theme.Sample, r theme.Rendered, m theme.M
 		if !strings.EqualFold(themeAttr(f, "method"), "post") || themeIsAbsolute(action) {
 			continue
 		}
-		if !themeFormHasCSRF(f, l.CSRFToken) {
+		if !themeFormHasHidden(f, theme.CSRFField, l.CSRFToken) {
 			t.Errorf("POST form to %q has no hidden %s=%q", action, theme.CSRFField, l.CSRFToken)
+		}
+		if !themeFormHasHidden(f, theme.IdempotencyField, l.IdempotencyKey) {
+			t.Errorf("POST form to %q has no hidden %s=%q", action, theme.IdempotencyField, l.IdempotencyKey)
 		}
 	}
 
@@ -441,12 +444,13 @@ func themeHasAttr(all []*html.Node, want theme.Attr) bool {
 	return false
 }
 
-func themeFormHasCSRF(f *html.Node, token string) bool {
+// themeFormHasHidden reports whether form f carries an input name=value.
+func themeFormHasHidden(f *html.Node, name, value string) bool {
 	var found bool
 	var walk func(n *html.Node)
 	walk = func(n *html.Node) {
 		if n.Type == html.ElementNode && n.DataAtom == atom.Input &&
-			themeAttr(n, "name") == theme.CSRFField && themeAttr(n, "value") == token {
+			themeAttr(n, "name") == name && themeAttr(n, "value") == value {
 			found = true
 		}
 		for c := n.FirstChild; c != nil && !found; c = c.NextSibling {

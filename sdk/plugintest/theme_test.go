@@ -43,7 +43,7 @@ func testSample() theme.Sample {
 	return theme.Sample{
 		Name: "t", Status: 404,
 		Page: &theme.ErrorPage{
-			Layout: theme.Layout{CSRFToken: "tok", Flashes: []theme.Flash{{Message: "Saved " + theme.HostileText}},
+			Layout: theme.Layout{CSRFToken: "tok", IdempotencyKey: "idem-key-1", Flashes: []theme.Flash{{Message: "Saved " + theme.HostileText}},
 				User: &theme.User{Name: "Vic", Role: theme.RoleViewer, Wallet: moneyUSD(4250)}},
 			Status: 404, Message: "Gone " + theme.HostileText,
 		},
@@ -59,7 +59,7 @@ const goodPage = `<!DOCTYPE html>
 <body><header>Acme <span>Vic</span> $<b>42</b>.50</header>
 <p>Saved &lt;script&gt;alert(1)&lt;/script&gt;</p>
 <h1>404</h1><p data-x="1">Gone &lt;script&gt;alert(1)&lt;/script&gt;</p>
-<form method="post" action="/logout"><input type="hidden" name="_csrf" value="tok"><button>Log out</button></form>
+<form method="post" action="/logout"><input type="hidden" name="_csrf" value="tok"><input type="hidden" name="idempotency_key" value="idem-key-1"><button>Log out</button></form>
 <form method="post" action="https://pay.example.test/"><button>Pay</button></form>
 </body></html>`
 
@@ -85,6 +85,8 @@ func TestThemeCheckPageReportsEachBreach(t *testing.T) {
 		{"javascript url", "<h1>404</h1>", "<h1>404</h1><a href=\"javascript:alert(2)\">x</a>", "javascript: URL"},
 		{"missing csrf", `<input type="hidden" name="_csrf" value="tok">`, "", "has no hidden _csrf"},
 		{"wrong csrf", `value="tok"`, `value="other"`, "has no hidden _csrf"},
+		{"missing idempotency key", `<input type="hidden" name="idempotency_key" value="idem-key-1">`, "", "has no hidden idempotency_key"},
+		{"wrong idempotency key", `value="idem-key-1"`, `value="idem-key-2"`, "has no hidden idempotency_key"},
 		{"missing flash", "<p>Saved &lt;script&gt;alert(1)&lt;/script&gt;</p>", "", "does not show \"Saved"},
 		{"missing wallet", "$<b>42</b>.50", "", `does not show "42.50"`},
 		{"missing user", "<span>Vic</span>", "", `does not show "Vic"`},

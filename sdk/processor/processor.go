@@ -81,8 +81,8 @@ type WebhookAuth string
 
 const (
 	WebhookHMAC        WebhookAuth = "hmac"         // keyed signature over the body (NMI, sandbox)
-	WebhookHash        WebhookAuth = "hash"         // digest over listed fields with a shared secret (NETbilling)
-	WebhookIPAllowlist WebhookAuth = "ip_allowlist" // only the source address (CCBill, Segpay, Epoch)
+	WebhookHash        WebhookAuth = "hash"         // digest over posted fields with a shared secret (NETbilling, Epoch)
+	WebhookIPAllowlist WebhookAuth = "ip_allowlist" // only the source address (CCBill, Segpay)
 	WebhookNone        WebhookAuth = "none"
 )
 

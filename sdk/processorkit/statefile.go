@@ -78,7 +78,19 @@ func syncDir(dir string) {
 // missing from an older file keep the empty maps fresh gives them. A journal
 // beside the file (see Store) is replayed over it, so the state read is the
 // one a Store would open.
+//
+// It first takes the state's lock (see LockPath) for the rest of the
+// process's life: a plugin that loads its state keeps writing it with
+// SaveState. While another process holds it, LoadState fails (after a short
+// wait) with an error naming the file and that process's pid.
 func LoadState[S any](path string, fresh func() *S) (*S, error) {
+	if _, err := lockState(path, true); err != nil {
+		return nil, err
+	}
+	return loadState(path, fresh)
+}
+
+func loadState[S any](path string, fresh func() *S) (*S, error) {
 	st := fresh()
 	if err := LoadJSON(path, st); err != nil {
 		return nil, err
@@ -93,10 +105,14 @@ func LoadState[S any](path string, fresh func() *S) (*S, error) {
 // When the write fails, the plugin's memory would be ahead of its file: the
 // file is read back and returned instead (st itself if even that fails), with
 // a retryable errs.Unavailable naming plugin, so the caller's change is
-// neither acted on nor lost silently.
+// neither acted on nor lost silently. Like LoadState it holds the state's
+// lock, and writes nothing while another process does.
 func SaveState[S any](plugin, path string, st *S, fresh func() *S) (*S, error) {
+	if _, err := lockState(path, true); err != nil {
+		return st, errs.Retry(errs.Unavailable, "%s: writing state: %v", plugin, err)
+	}
 	if err := SaveJSON(path, st); err != nil {
-		if back, lerr := LoadState(path, fresh); lerr == nil {
+		if back, lerr := loadState(path, fresh); lerr == nil {
 			st = back
 		}
 		return st, errs.Retry(errs.Unavailable, "%s: writing state: %v", plugin, err)

@@ -50,8 +50,8 @@ func TestSaveStateRoundTripKeepsMissingKeysFresh(t *testing.T) {
 		t.Fatalf("LoadState of a partial file = %+v, %v", back, err)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
-	if len(entries) != 1 {
-		t.Fatalf("temporary files left behind: %v", entries)
+	if len(entries) != 2 || entries[0].Name() != "state.json" || entries[1].Name() != "state.json.lock" {
+		t.Fatalf("want the state file and its lock, no temporary file; got %v", entries)
 	}
 }
 

@@ -61,6 +61,7 @@ type Store[S any] struct {
 	tables      map[string]table
 	opts        StoreOptions
 	d           *durability
+	lock        *stateLock // held from OpenStore to Close
 
 	// Under mu.
 	dirty    map[recKey]struct{}
@@ -128,6 +129,10 @@ func JournalPath(path string) string { return path + ".journal" }
 // plugin's lock: it guards the state and is held by the caller of State,
 // Touch, Stage and Pending. A file that does not decode is an error, because
 // starting empty would forget idempotency records and could charge twice.
+//
+// The state's lock (see LockPath) is held from here to Close: while another
+// process holds it, OpenStore fails (after a short wait) with an error naming
+// the file and that process's pid, and reads and writes nothing.
 func OpenStore[S any](path string, fresh func() *S, mu *sync.Mutex, opts StoreOptions) (*Store[S], error) {
 	if opts.CompactRatio <= 0 {
 		opts.CompactRatio = 4
@@ -142,7 +147,20 @@ func OpenStore[S any](path string, fresh func() *S, mu *sync.Mutex, opts StoreOp
 	if err != nil {
 		return nil, err
 	}
-	s := &Store[S]{name: opts.Name, path: path, jpath: JournalPath(path), fresh: fresh, mu: mu, tables: tables, opts: opts,
+	lock, err := lockState(path, false)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openStore(path, fresh, mu, opts, tables, lock)
+	if err != nil {
+		unlockState(lock)
+		return nil, err
+	}
+	return s, nil
+}
+
+func openStore[S any](path string, fresh func() *S, mu *sync.Mutex, opts StoreOptions, tables map[string]table, lock *stateLock) (*Store[S], error) {
+	s := &Store[S]{name: opts.Name, path: path, jpath: JournalPath(path), fresh: fresh, mu: mu, tables: tables, opts: opts, lock: lock,
 		d: newDurability(), dirty: map[recKey]struct{}{}, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
@@ -314,8 +332,8 @@ func (s *Store[S]) encode(k recKey) error {
 	return nil
 }
 
-// Close writes what is staged, stops the writer and closes the journal.
-// Call it without mu.
+// Close writes what is staged, stops the writer, closes the journal and
+// releases the state's lock. Call it without mu.
 func (s *Store[S]) Close() error {
 	s.mu.Lock()
 	if s.closing {
@@ -327,7 +345,9 @@ func (s *Store[S]) Close() error {
 	s.mu.Unlock()
 	s.kick()
 	<-s.stopped
-	return s.f.Close()
+	err := s.f.Close()
+	unlockState(s.lock)
+	return err
 }
 
 // run is the writer: it appends each group of staged commits as one line,

@@ -142,7 +142,9 @@ func appendLayout(b []byte, l *Layout) []byte {
 	b = appendString(b, k.Privacy)
 	b = append(b, `,"support":`...)
 	b = appendString(b, k.Support)
-	return append(b, "}}"...)
+	b = append(b, `},"idempotency_key":`...)
+	b = appendString(b, l.IdempotencyKey)
+	return append(b, '}')
 }
 
 func appendLiveModel(b []byte, m *LiveModel) []byte {
@@ -709,6 +711,9 @@ func (r *reader) layout(l *Layout) {
 		case "links":
 			r.seen(&set, 8)
 			r.links(&l.Links)
+		case "idempotency_key":
+			r.seen(&set, 9)
+			l.IdempotencyKey = r.str()
 		default:
 			r.bad = true
 		}

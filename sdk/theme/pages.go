@@ -26,8 +26,9 @@ const (
 )
 
 // Forms. Every *Action field is a URL the page POSTs to, with the CSRFField
-// input and these fields (the names are part of the contract, so the host's
-// handlers read the same names whatever theme is installed):
+// input, the IdempotencyField input and these fields (the names are part of
+// the contract, so the host's handlers read the same names whatever theme is
+// installed):
 //
 //	AgeGatePage.Action             return_to
 //	LoginPage.Action               email, password, return_to
@@ -36,7 +37,17 @@ const (
 //	ModelDashboardPage.RateAction  rate (decimal in major units), currency
 //	WalletPage.BuyAction           pack (a CreditPack.ID)
 //	HomePage search                GET to Links.Home: q, tag
-//	every other *Action and Links.Logout: no field but the CSRF token
+//	every other *Action and Links.Logout: no field but the CSRF token (and the idempotency key)
+//
+// The idempotency key: every POST form carries a hidden IdempotencyField
+// input with Layout.IdempotencyKey as its value, like the CSRF token (the
+// themes put both in one component). The host renders a new random key for
+// every page, and for a post to a money-moving action (a credit pack, a tip,
+// a private request, ending a seat) derives the request's Idempotency-Key
+// from it, the form's action and its fields: a double click or a resubmitted
+// form moves money once and gets the first answer, while two different forms
+// of one page never share a key. A theme prints the value as given, in every
+// POST form to the host.
 //
 // Page is the data of one page. Every page kind is a pointer to one of the
 // structs below; each embeds the common Layout, reachable through PageLayout so
@@ -89,7 +100,15 @@ type Layout struct {
 	Flashes   []Flash   `json:"flashes"`
 	Nav       []NavItem `json:"nav"`   // main navigation, chosen by the host for the user's role
 	Links     Links     `json:"links"` // the host's fixed routes
+
+	// IdempotencyKey is the value of the IdempotencyField input in every
+	// POST form, new for every rendered page (see Forms, above Page).
+	IdempotencyKey string `json:"idempotency_key"`
 }
+
+// IdempotencyField is the name of the hidden input that carries
+// Layout.IdempotencyKey in every POST form to the host.
+const IdempotencyField = "idempotency_key"
 
 // User is the signed-in user as the chrome shows them.
 type User struct {

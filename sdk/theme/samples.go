@@ -58,7 +58,7 @@ var sampleLinks = Links{
 
 func anonLayout(path string) Layout {
 	return Layout{
-		SiteName: "camkit.test", Path: path, CSRFToken: "csrf-anon-7d1c", Links: sampleLinks,
+		SiteName: "camkit.test", Path: path, CSRFToken: "csrf-anon-7d1c", IdempotencyKey: "idem-anon-3f2a9c", Links: sampleLinks,
 		Nav: []NavItem{{Label: "Live now", Href: "/", Active: path == "/"}},
 	}
 }
@@ -66,6 +66,7 @@ func anonLayout(path string) Layout {
 func viewerLayout(path string) Layout {
 	l := anonLayout(path)
 	l.CSRFToken = "csrf-viewer-91ab"
+	l.IdempotencyKey = "idem-viewer-4b7e21"
 	l.User = &User{ID: "v-1", Name: "Vic Viewer", Role: RoleViewer, Wallet: usd(4250)}
 	l.Nav = append(l.Nav, NavItem{Label: "My wallet", Href: "/wallet", Active: path == "/wallet"})
 	return l
@@ -74,6 +75,7 @@ func viewerLayout(path string) Layout {
 func modelLayout(path string) Layout {
 	l := anonLayout(path)
 	l.CSRFToken = "csrf-model-55e0"
+	l.IdempotencyKey = "idem-model-8c0d55"
 	l.User = &User{ID: "m-1", Name: "Mira Model", Role: RoleModel, Wallet: usd(0)}
 	l.Nav = append(l.Nav, NavItem{Label: "Studio dashboard", Href: "/dashboard", Active: true})
 	return l
@@ -82,6 +84,7 @@ func modelLayout(path string) Layout {
 func adminLayout(path string) Layout {
 	l := anonLayout(path)
 	l.CSRFToken = "csrf-admin-0f3e"
+	l.IdempotencyKey = "idem-admin-e61f03"
 	l.User = &User{ID: "a-1", Name: "Ada Admin", Role: RoleAdmin, Wallet: usd(0)}
 	l.Nav = append(l.Nav, NavItem{Label: "Operator console", Href: "/admin", Active: true})
 	return l

@@ -34,8 +34,27 @@ func PublishDirect(svc stream.Service, key string) Signal {
 
 // SubscribeDirect signals a WHEP subscription straight into a Service.
 func SubscribeDirect(svc stream.Service, show, token string) Signal {
+	return SubscribeRequest(svc, stream.SubscribeRequest{ShowID: show, Token: token}, nil)
+}
+
+// SubscribeRequest signals req (its OfferSDP filled in) straight into a
+// Service; the session is stored in *out when not nil.
+func SubscribeRequest(svc stream.Service, req stream.SubscribeRequest, out *stream.Session) Signal {
 	return func(ctx context.Context, offer string) (string, error) {
-		s, err := svc.Subscribe(ctx, show, token, offer)
+		req.OfferSDP = offer
+		s, err := svc.Subscribe(ctx, req)
+		if out != nil {
+			*out = s
+		}
+		return s.AnswerSDP, err
+	}
+}
+
+// PublishSession is PublishDirect keeping the session in *out.
+func PublishSession(svc stream.Service, key string, out *stream.Session) Signal {
+	return func(ctx context.Context, offer string) (string, error) {
+		s, err := svc.Publish(ctx, key, offer)
+		*out = s
 		return s.AnswerSDP, err
 	}
 }
@@ -51,6 +70,20 @@ func (e *HTTPError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status,
 // HTTPSignal posts the offer to url (WHIP or WHEP) with an optional bearer
 // token. The session's Location is stored in *location when not nil.
 func HTTPSignal(url, bearer string, location *string) Signal {
+	var hdr http.Header
+	signal := HTTPSignalHeaders(url, bearer, &hdr)
+	return func(ctx context.Context, offer string) (string, error) {
+		answer, err := signal(ctx, offer)
+		if err == nil && location != nil {
+			*location = hdr.Get("Location")
+		}
+		return answer, err
+	}
+}
+
+// HTTPSignalHeaders is HTTPSignal keeping every header of the 201 answer
+// (Location, the watch id, a minted session token) in *hdr.
+func HTTPSignalHeaders(url, bearer string, hdr *http.Header) Signal {
 	return func(ctx context.Context, offer string) (string, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(offer))
 		if err != nil {
@@ -69,9 +102,7 @@ func HTTPSignal(url, bearer string, location *string) Signal {
 		if resp.StatusCode != http.StatusCreated {
 			return "", &HTTPError{Status: resp.StatusCode, Body: string(body)}
 		}
-		if location != nil {
-			*location = resp.Header.Get("Location")
-		}
+		*hdr = resp.Header.Clone()
 		return string(body), nil
 	}
 }

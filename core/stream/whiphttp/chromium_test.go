@@ -3,6 +3,7 @@ package whiphttp_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,14 +47,40 @@ func TestChromiumPublishesAndPlays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, func(app *fiber.App) {
+	// Every answer to a session DELETE, to see the players' DELETEs are
+	// accepted (a closed peer connection alone also ends a session, later).
+	var mu sync.Mutex
+	var deletes []int
+	record := func(c *fiber.Ctx) error {
+		err := c.Next()
+		if c.Method() == fiber.MethodDelete {
+			mu.Lock()
+			deletes = append(deletes, c.Response().StatusCode())
+			mu.Unlock()
+		}
+		return err
+	}
+	accepted := func() (n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, st := range deletes {
+			if st == 200 {
+				n++
+			} else {
+				t.Errorf("a player's DELETE was answered %d", st)
+			}
+		}
+		deletes = nil
+		return n
+	}
+	s := startServerWith(t, serverOptions{use: []fiber.Handler{record}, extra: func(app *fiber.App) {
 		app.Get("/static/camkit-player.js", func(c *fiber.Ctx) error {
 			c.Set(fiber.HeaderContentType, "text/javascript; charset=utf-8")
 			return c.SendFile(player)
 		})
 		app.Get("/test/publish.html", func(c *fiber.Ctx) error { return c.Type("html").SendString(publishPage) })
 		app.Get("/test/play.html", func(c *fiber.Ctx) error { return c.Type("html").SendString(playPage) })
-	})
+	}})
 	s.adm.AddShow("show-1", "key-1")
 
 	timeout, cancelTimeout := context.WithTimeout(browser, 90*time.Second)
@@ -96,11 +123,63 @@ func TestChromiumPublishesAndPlays(t *testing.T) {
 		t.Fatalf("player state %q while decoding, want live", st)
 	}
 
-	// The show turns private: the public page is told and ends, no retry.
+	// A second player stops: its DELETE carries the session token the host
+	// minted for it, so the session really ends on the server.
+	tab2, cancelTab2 := chromedp.NewContext(browser)
+	defer cancelTab2()
+	tab2Timeout, cancelTab2Timeout := context.WithTimeout(tab2, 60*time.Second)
+	defer cancelTab2Timeout()
+	if err := chromedp.Do(tab2Timeout, chromedp.Navigate(s.url+"/test/play.html")); err != nil {
+		t.Fatalf("open second play page: %v", err)
+	}
+	if st, ok := poll[string](tab2Timeout, `window.state`, func(v string) bool { return v == "live" }); !ok {
+		t.Fatalf("second player state %q", st)
+	}
+	if n := s.gauge(t, "camkit_stream_subscribers"); n != 2 {
+		t.Fatalf("%v subscribers with two players, want 2", n)
+	}
+	if _, err := chromedp.Run(tab2Timeout, chromedp.Evaluate[bool](`window.show.stop(), true`)); err != nil {
+		t.Fatal(err)
+	}
+	if !waitUntil(5*time.Second, func() bool { return s.gauge(t, "camkit_stream_subscribers") == 1 }) {
+		t.Fatalf("the stopped player's session is still on the server (%v subscribers)", s.gauge(t, "camkit_stream_subscribers"))
+	}
+	if n := accepted(); n != 1 {
+		t.Fatalf("%d accepted DELETEs from the stopped player, want 1", n)
+	}
+	stillLive, err := chromedp.Run(tabTimeout, chromedp.Evaluate[string](`window.state`))
+	if err != nil || stillLive != "live" {
+		t.Fatalf("the first player is %q after the second stopped (%v)", stillLive, err)
+	}
+
+	// The show turns private: the public page is told (through its watch
+	// id) and ends, no retry.
 	s.sfu.SetMode("show-1", stream.ModePrivate)
 	if st, ok := poll[string](tabTimeout, `window.state + ':' + (window.endReason || '')`, func(v string) bool { return v == "ended:show_private" }); !ok {
 		t.Fatalf("player not ended by the show going private: %q", st)
 	}
+
+	// The model stops: her DELETE carries the stream key.
+	if _, err := chromedp.Run(timeout, chromedp.Evaluate[bool](`window.cam.stop(), true`)); err != nil {
+		t.Fatal(err)
+	}
+	if !waitUntil(5*time.Second, func() bool { return s.gauge(t, "camkit_stream_publishers") == 0 }) {
+		t.Fatal("the stopped camera's WHIP session is still on the server")
+	}
+	if n := accepted(); n != 1 {
+		t.Fatalf("%d accepted DELETEs from the stopped camera, want 1", n)
+	}
+}
+
+func waitUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cond()
 }
 
 // poll evaluates expr every 250 ms until done accepts its value or ctx ends.

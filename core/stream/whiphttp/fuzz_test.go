@@ -105,7 +105,8 @@ func loopbackCandidates(b []byte) []byte {
 // bearer) and WHEP (/whep/<show>): a body over the limit is 413, a wrong
 // content type 415, nothing is ever a 5xx (the offer is the client's fault
 // or it is answered), and a 201 has a Location, an SDP answer pion reads
-// with an audio or a video section, and can be ended by its creator.
+// with an audio or a video section, and can be ended by its creator's
+// bearer (the stream key, or the session token minted for a public viewer).
 func FuzzWHIPOffer(f *testing.F) {
 	s := newFuzzServer(f)
 	s.adm.AddShow("show-fuzz", "key-fuzz")
@@ -163,6 +164,9 @@ func FuzzWHIPOffer(f *testing.F) {
 		if !media || loc == "" || !strings.HasPrefix(h.Get("Content-Type"), "application/sdp") {
 			t.Fatalf("201 for %.300q: Location %q, Content-Type %q, answer %q", body, loc, h.Get("Content-Type"), answer)
 		}
+		if bearer == "" { // a public viewer's session: its bearer is the token minted for it
+			bearer = h.Get(whiphttp.HeaderSessionToken)
+		}
 		if status, _, msg := s.do(t, http.MethodDelete, loc, "", bearer, nil); status != http.StatusOK {
 			t.Fatalf("DELETE %s by its creator: %d %q", loc, status, msg)
 		}
@@ -174,7 +178,8 @@ func FuzzWHIPOffer(f *testing.F) {
 // stands for the session's ICE ufrag): a body over the limit is 413, a wrong
 // content type 415, no answer is a 5xx, and a PATCH is taken (2xx) only if
 // it names no other ufrag (an ICE restart is 422) and carries at most 64
-// candidates. The publisher is still connected afterwards.
+// candidates; with any other bearer than the stream key it is refused. The
+// publisher is still connected afterwards.
 func FuzzWHIPTrickle(f *testing.F) {
 	s := newFuzzServer(f)
 	s.adm.AddShow("show-1", "key-1")
@@ -200,12 +205,19 @@ func FuzzWHIPTrickle(f *testing.F) {
 		"a=end-of-candidates\r\n", "a=candidate:\r\n", "a=candidate:x\r\n", "hello\r\n", "",
 		strings.Repeat("a=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\n", 65),
 	} {
-		f.Add([]byte(fr), "application/trickle-ice-sdpfrag")
+		f.Add([]byte(fr), "application/trickle-ice-sdpfrag", "")
 	}
-	f.Add([]byte("a=end-of-candidates\r\n"), "application/sdp")
-	f.Add([]byte(strings.Repeat("a=x:0123456789\r\n", 4100)), "application/trickle-ice-sdpfrag")
-	f.Fuzz(func(t *testing.T, frag []byte, ctype string) {
+	f.Add([]byte("a=end-of-candidates\r\n"), "application/sdp", "key-2")
+	f.Add([]byte("a=end-of-candidates\r\n"), "application/trickle-ice-sdpfrag", "key-1 ")
+	f.Add([]byte(strings.Repeat("a=x:0123456789\r\n", 4100)), "application/trickle-ice-sdpfrag", "")
+	f.Fuzz(func(t *testing.T, frag []byte, ctype, other string) {
 		frag = loopbackCandidates([]byte(strings.ReplaceAll(string(frag), "UFRAG", ufrag)))
+		// Anyone but the creator is refused, whatever the body.
+		if strings.TrimSpace(other) != "key-1" && strings.Trim(other, " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") == "" {
+			if status, _, msg := s.do(t, http.MethodPatch, loc, ctype, other, frag); status < 400 || status >= 500 {
+				t.Fatalf("PATCH with bearer %q (not the stream key): %d %q", other, status, msg)
+			}
+		}
 		status, _, msg := s.do(t, http.MethodPatch, loc, ctype, "key-1", frag)
 		restart, cands := false, 0
 		for _, l := range strings.Split(string(frag), "\n") {

@@ -2,13 +2,22 @@
 // playback (RFC 9725 and the WHEP draft), session PATCH/DELETE, and a small
 // server-sent-events feed per show so pages learn "the show went private" or
 // "your seat ended". Handlers only parse, call stream.Service and render.
+//
+// Session URLs are capabilities (RFC 9725 section 4.3). The Location of a
+// 201 is a secret of the client that made the offer, and PATCH/DELETE on it
+// need the bearer of that offer: the stream key (WHIP), the seat token (a
+// paid WHEP seat), or for a viewer who sent none the session token answered
+// in the Camkit-Session-Token header. The client learns, besides, a public
+// watch id (Camkit-Watch-Id) to follow its own session's events on
+// /stream/events/<show>?watch=<id>; the feed itself names no session.
 package whiphttp
 
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"mime"
 	"net/url"
 	"strings"
@@ -16,8 +25,19 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/camkit/camkit/core/clientaddr"
+	"github.com/camkit/camkit/core/httperror"
 	"github.com/camkit/camkit/core/stream"
-	"github.com/camkit/camkit/sdk/errs"
+)
+
+// Headers of a 201 answer besides RFC 9725's.
+const (
+	// HeaderSessionToken carries the bearer minted for a session whose offer
+	// sent none: PATCH/DELETE need it as Authorization: Bearer.
+	HeaderSessionToken = "Camkit-Session-Token"
+	// HeaderWatchID carries the session's public watch id, for ?watch= on
+	// the events feed. It grants nothing but that session's own events.
+	HeaderWatchID = "Camkit-Watch-Id"
 )
 
 // Options configure the adapter. The zero value is usable.
@@ -34,6 +54,9 @@ type Options struct {
 	ICEServers []stream.ICEServer
 	// Heartbeat is the SSE keep-alive comment interval (default 15 s).
 	Heartbeat time.Duration
+	// Log receives refused session requests (never a bearer or a session
+	// id); nil discards.
+	Log *slog.Logger
 }
 
 type handler struct {
@@ -44,11 +67,15 @@ type handler struct {
 // Mount adds the routes to r:
 //
 //	POST   /whip  and  /whip/:key          WHIP offer (key in the path or as Bearer)
-//	POST   /whep/:show                     WHEP offer (seat token as Bearer or ?token=)
-//	PATCH  /stream/sessions/:id            trickle ICE (ICE restart is refused with 422)
-//	DELETE /stream/sessions/:id            end the session
-//	GET    /stream/events/:show            server-sent events (?session=<id> adds that session's own)
+//	POST   /whep/:show                     WHEP offer (seat token as Bearer; none for a public show)
+//	PATCH  /stream/sessions/:id            trickle ICE, with the session's bearer (ICE restart: 422)
+//	DELETE /stream/sessions/:id            end the session, with the session's bearer
+//	GET    /stream/events/:show            server-sent events (?watch=<watch id> adds that session's own)
 //	OPTIONS on each, for CORS preflight and WHIP discovery
+//
+// The seat token is read from the Authorization header only, never from the
+// query string: the player sends its offers with fetch, which sets headers,
+// and a token in a URL ends up in access logs and browser history.
 func Mount(r fiber.Router, svc stream.Service, opts Options) {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 64 << 10
@@ -58,6 +85,9 @@ func Mount(r fiber.Router, svc stream.Service, opts Options) {
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 15 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	opts.BasePath = strings.TrimRight(opts.BasePath, "/")
 	h := &handler{svc: svc, opts: opts}
@@ -76,7 +106,7 @@ func Mount(r fiber.Router, svc stream.Service, opts Options) {
 
 func (h *handler) cors(c *fiber.Ctx) {
 	c.Set("Access-Control-Allow-Origin", h.opts.AllowOrigin)
-	c.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Patch, Accept-Post")
+	c.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Patch, Accept-Post, Retry-After, "+HeaderSessionToken+", "+HeaderWatchID)
 }
 
 func (h *handler) preflight(methods string) fiber.Handler {
@@ -117,38 +147,25 @@ func (h *handler) fail(c *fiber.Ctx, status int, format string, args ...any) err
 	return c.Status(status).SendString(fmt.Sprintf(format, args...) + "\n")
 }
 
-func statusOf(err error) int {
-	switch errs.CodeOf(err) {
-	case errs.Invalid:
-		return fiber.StatusBadRequest
-	case errs.Unauthenticated:
-		return fiber.StatusUnauthorized
-	case errs.Forbidden:
-		return fiber.StatusForbidden
-	case errs.NotFound:
-		return fiber.StatusNotFound
-	case errs.Conflict:
-		return fiber.StatusConflict
-	case errs.Unsupported:
-		return fiber.StatusUnprocessableEntity
-	case errs.Limit, errs.Unavailable:
-		return fiber.StatusServiceUnavailable
-	case errs.Timeout:
-		return fiber.StatusGatewayTimeout
+// failErr answers err through the host's one table (core/httperror): its
+// status, its client-safe message and, for a cap or a retryable outage,
+// Retry-After.
+func (h *handler) failErr(c *fiber.Ctx, err error) error {
+	if ra := httperror.RetryAfterHeader(err); ra != "" {
+		c.Set(fiber.HeaderRetryAfter, ra)
 	}
-	return fiber.StatusInternalServerError
+	return h.fail(c, httperror.Status(err), "%s", httperror.Message(err))
 }
 
-func (h *handler) failErr(c *fiber.Ctx, err error) error {
-	var e *errs.Error
-	msg := "internal error"
-	if errors.As(err, &e) {
-		msg = e.Message
-		if msg == "" {
-			msg = string(e.Code)
-		}
+// refusedSession answers a PATCH/DELETE the SFU refused, and logs who tried:
+// the client address and why, never the bearer or the session id.
+func (h *handler) refusedSession(c *fiber.Ctx, err error) error {
+	status := httperror.Status(err)
+	if status == fiber.StatusUnauthorized || status == fiber.StatusForbidden || status == fiber.StatusNotFound {
+		h.opts.Log.Info("stream: session request refused", "method", c.Method(), "client", clientaddr.String(c),
+			"status", status, "reason", httperror.Message(err))
 	}
-	return h.fail(c, statusOf(err), "%s", msg)
+	return h.failErr(c, err)
 }
 
 // body checks size and content type before anything is parsed. When ok is
@@ -166,25 +183,34 @@ func (h *handler) body(c *fiber.Ctx, want string) (b []byte, ok bool, err error)
 	return b, true, nil
 }
 
+// bearer is the Authorization: Bearer token, copied (fiber's strings are
+// only valid during the request, and the SFU keeps show ids).
 func bearer(c *fiber.Ctx) string {
 	a := c.Get(fiber.HeaderAuthorization)
 	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		return strings.TrimSpace(a[7:])
+		return strings.Clone(strings.TrimSpace(a[7:]))
 	}
 	return ""
 }
 
+// param is a path parameter, unescaped and copied.
 func param(c *fiber.Ctx, name string) string {
 	v := c.Params(name)
 	if u, err := url.PathUnescape(v); err == nil {
-		return u
+		v = u
 	}
-	return v
+	return strings.Clone(v)
 }
 
 func (h *handler) created(c *fiber.Ctx, s stream.Session) error {
 	h.cors(c)
 	c.Set(fiber.HeaderLocation, h.opts.BasePath+"/stream/sessions/"+s.ID)
+	c.Set(HeaderWatchID, s.WatchID)
+	if s.Token != "" {
+		c.Set(HeaderSessionToken, s.Token)
+	}
+	// The answer carries the session's capability: no cache keeps it.
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderETag, s.ETag)
 	c.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
 	h.linkICE(c)
@@ -216,11 +242,8 @@ func (h *handler) subscribe(c *fiber.Ctx) error {
 	if !ok {
 		return err
 	}
-	token := bearer(c)
-	if token == "" {
-		token = c.Query("token")
-	}
-	s, err := h.svc.Subscribe(c.UserContext(), param(c, "show"), token, string(b))
+	s, err := h.svc.Subscribe(c.UserContext(), stream.SubscribeRequest{
+		ShowID: param(c, "show"), Token: bearer(c), OfferSDP: string(b), Client: clientaddr.Of(c)})
 	if err != nil {
 		return h.failErr(c, err)
 	}
@@ -232,9 +255,9 @@ func (h *handler) patch(c *fiber.Ctx) error {
 	if !ok {
 		return err
 	}
-	answer, err := h.svc.Patch(c.UserContext(), param(c, "id"), b)
+	answer, err := h.svc.Patch(c.UserContext(), param(c, "id"), bearer(c), b)
 	if err != nil {
-		return h.failErr(c, err)
+		return h.refusedSession(c, err)
 	}
 	h.cors(c)
 	if len(answer) > 0 {
@@ -245,23 +268,26 @@ func (h *handler) patch(c *fiber.Ctx) error {
 }
 
 func (h *handler) end(c *fiber.Ctx) error {
-	if err := h.svc.End(c.UserContext(), param(c, "id")); err != nil {
-		return h.failErr(c, err)
+	if err := h.svc.End(c.UserContext(), param(c, "id"), bearer(c)); err != nil {
+		return h.refusedSession(c, err)
 	}
 	h.cors(c)
 	return c.SendStatus(fiber.StatusOK)
 }
 
-// events relays a show's events as server-sent events. Events about one
-// session (it ended, and why) only go to the page naming that session, which
-// it learnt from its own Location.
+// events relays a show's events as server-sent events. The feed is public:
+// mode, live and paused name no session. Events about one session (it ended,
+// and why) only go to the page naming that session's watch id, which it
+// learnt from its own 201; the watch id is not the session URL and opens
+// nothing, so it may sit in a query string (EventSource sets no headers).
 func (h *handler) events(c *fiber.Ctx) error {
 	show := param(c, "show")
 	if show == "" {
 		return h.fail(c, fiber.StatusNotFound, "no show id given")
 	}
-	session := c.Query("session")
-	ch, stop := h.svc.Watch(show)
+	// Copied: fiber's strings point into a buffer reused after the request,
+	// and the stream writer runs after it.
+	ch, stop := h.svc.Watch(show, strings.Clone(c.Query("watch")))
 	h.cors(c)
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
@@ -279,9 +305,6 @@ func (h *handler) events(c *fiber.Ctx) error {
 			case ev, ok := <-ch:
 				if !ok {
 					return
-				}
-				if ev.SessionID != "" && ev.Type == stream.EventEnded && ev.SessionID != session {
-					continue
 				}
 				data, _ := json.Marshal(ev)
 				if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, data); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/camkit/camkit/core/stream"
 	"github.com/camkit/camkit/core/stream/streamtest"
@@ -23,6 +24,7 @@ type server struct {
 	sfu *stream.SFU
 	adm *streamtest.Admission
 	rec *streamtest.Recorder
+	reg *prometheus.Registry
 	app *fiber.App
 }
 
@@ -30,16 +32,34 @@ type server struct {
 // extra may add routes (the Chromium test serves its pages).
 func startServer(t *testing.T, extra func(*fiber.App)) *server {
 	t.Helper()
-	s := &server{adm: streamtest.NewAdmission(), rec: streamtest.NewRecorder()}
-	sfu, err := stream.New(stream.Config{Admission: s.adm, Liveness: s.rec})
+	return startServerWith(t, serverOptions{extra: extra})
+}
+
+type serverOptions struct {
+	tune  func(*stream.Config) // caps, timeouts
+	use   []fiber.Handler      // middleware before the adapter (clientaddr)
+	extra func(*fiber.App)
+}
+
+func startServerWith(t *testing.T, o serverOptions) *server {
+	t.Helper()
+	s := &server{adm: streamtest.NewAdmission(), rec: streamtest.NewRecorder(), reg: prometheus.NewRegistry()}
+	cfg := stream.Config{Admission: s.adm, Liveness: s.rec, Registerer: s.reg}
+	if o.tune != nil {
+		o.tune(&cfg)
+	}
+	sfu, err := stream.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.sfu = sfu
 	s.app = fiber.New(fiber.Config{DisableStartupMessage: true})
+	for _, h := range o.use {
+		s.app.Use(h)
+	}
 	whiphttp.Mount(s.app, sfu, whiphttp.Options{ICEServers: []stream.ICEServer{{URLs: []string{"stun:stun.example.net:3478"}}}})
-	if extra != nil {
-		extra(s.app)
+	if o.extra != nil {
+		o.extra(s.app)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,6 +72,25 @@ func startServer(t *testing.T, extra func(*fiber.App)) *server {
 		_ = sfu.Close()
 	})
 	return s
+}
+
+// gauge reads a gauge of the server's registry (0 when absent).
+func (s *server) gauge(t *testing.T, name string) float64 {
+	t.Helper()
+	fams, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name {
+			sum := 0.0
+			for _, m := range f.GetMetric() {
+				sum += m.GetGauge().GetValue()
+			}
+			return sum
+		}
+	}
+	return 0
 }
 
 func ctx(t *testing.T) context.Context {
@@ -93,9 +132,15 @@ func TestWHIPAndWHEPOverHTTP(t *testing.T) {
 	if !strings.HasPrefix(pubLoc, "/stream/sessions/") {
 		t.Fatalf("WHIP Location %q", pubLoc)
 	}
-	v, err := streamtest.Subscribe(ctx(t), streamtest.HTTPSignal(s.url+"/whep/show-1", "", &subLoc))
+	var subHdr http.Header
+	v, err := streamtest.Subscribe(ctx(t), streamtest.HTTPSignalHeaders(s.url+"/whep/show-1", "", &subHdr))
 	if err != nil {
 		t.Fatalf("WHEP: %v", err)
+	}
+	subLoc = subHdr.Get("Location")
+	subToken := subHdr.Get(whiphttp.HeaderSessionToken)
+	if subToken == "" || subHdr.Get(whiphttp.HeaderWatchID) == "" || subHdr.Get("Cache-Control") != "no-store" {
+		t.Fatalf("a public viewer's 201 lacks its session token, watch id or no-store: %v", subHdr)
 	}
 	defer v.Close()
 	if !streamtest.WaitFor(10*time.Second, func() bool { return v.Video.Keyframes.Load() > 0 && v.Audio.Packets.Load() > 5 }) {
@@ -106,16 +151,16 @@ func TestWHIPAndWHEPOverHTTP(t *testing.T) {
 	// new ufrag (an ICE restart) is refused with 422 as RFC 9725 allows.
 	ufrag := regexp.MustCompile(`a=ice-ufrag:(\S+)`).FindStringSubmatch(pub.PC.LocalDescription().SDP)[1]
 	frag := "a=ice-ufrag:" + ufrag + "\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\na=end-of-candidates\r\n"
-	if resp, body := do(t, "PATCH", s.url+pubLoc, "application/trickle-ice-sdpfrag", frag); resp.StatusCode != 204 {
+	if resp, body := do(t, "PATCH", s.url+pubLoc, "application/trickle-ice-sdpfrag", frag, "Authorization", "Bearer key-1"); resp.StatusCode != 204 {
 		t.Fatalf("trickle PATCH: %d %s", resp.StatusCode, body)
 	}
 	restart := strings.Replace(frag, ufrag, "newufrag", 1)
-	if resp, body := do(t, "PATCH", s.url+pubLoc, "application/trickle-ice-sdpfrag", restart); resp.StatusCode != 422 || !strings.Contains(body, "ICE restart") {
+	if resp, body := do(t, "PATCH", s.url+pubLoc, "application/trickle-ice-sdpfrag", restart, "Authorization", "Bearer key-1"); resp.StatusCode != 422 || !strings.Contains(body, "ICE restart") {
 		t.Fatalf("ICE restart PATCH: %d %s", resp.StatusCode, body)
 	}
 
-	// DELETE on the viewer's Location ends its media.
-	if resp, body := do(t, "DELETE", s.url+subLoc, "", ""); resp.StatusCode != 200 {
+	// DELETE on the viewer's Location, with its minted token, ends its media.
+	if resp, body := do(t, "DELETE", s.url+subLoc, "", "", "Authorization", "Bearer "+subToken); resp.StatusCode != 200 {
 		t.Fatalf("DELETE: %d %s", resp.StatusCode, body)
 	}
 	time.Sleep(time.Second)
@@ -124,7 +169,7 @@ func TestWHIPAndWHEPOverHTTP(t *testing.T) {
 	if v.Video.Packets.Load() != at {
 		t.Fatal("viewer still receives after DELETE")
 	}
-	if resp, _ := do(t, "DELETE", s.url+subLoc, "", ""); resp.StatusCode != 404 {
+	if resp, _ := do(t, "DELETE", s.url+subLoc, "", "", "Authorization", "Bearer "+subToken); resp.StatusCode != 404 {
 		t.Fatalf("second DELETE: %d, want 404", resp.StatusCode)
 	}
 }
@@ -136,6 +181,7 @@ func TestBadInputGetsA4xxWithAReasonWhileOtherShowsStream(t *testing.T) {
 	s.adm.SetMode("show-2", stream.ModePrivate)
 	s.adm.AddSeat("tok-1", "show-1", "seat-1")
 	s.adm.AddSeat("tok-old", "show-2", "seat-old")
+	s.adm.AddSeat("tok-2", "show-2", "seat-2")
 	s.adm.ExpireToken("tok-old")
 	pub, err := streamtest.Publish(ctx(t), streamtest.HTTPSignal(s.url+"/whip/key-1", "", nil), streamtest.PublisherOptions{})
 	if err != nil {
@@ -164,9 +210,11 @@ func TestBadInputGetsA4xxWithAReasonWhileOtherShowsStream(t *testing.T) {
 		{"no stream key", "POST", "/whip", "application/sdp", noMedia, nil, 401, "stream key is required"},
 		{"oversized body", "POST", "/whip/key-1", "application/sdp", huge, nil, 413, "limit"},
 		{"wrong content type", "POST", "/whep/show-1", "text/plain", noMedia, nil, 415, "application/sdp"},
-		{"unknown session DELETE", "DELETE", "/stream/sessions/nope", "", "", nil, 404, "no stream session"},
+		{"DELETE without a bearer", "DELETE", "/stream/sessions/nope", "", "", nil, 401, "bearer token that created it"},
+		{"unknown session DELETE", "DELETE", "/stream/sessions/nope", "", "", []string{"Authorization", "Bearer x"}, 404, "no such stream session"},
 		{"PATCH with a wrong type", "PATCH", "/stream/sessions/nope", "application/sdp", "a=candidate:x", nil, 415, "trickle-ice-sdpfrag"},
-		{"PATCH of an unknown session", "PATCH", "/stream/sessions/nope", "application/trickle-ice-sdpfrag", "a=end-of-candidates", nil, 404, "no stream session"},
+		{"PATCH without a bearer", "PATCH", "/stream/sessions/nope", "application/trickle-ice-sdpfrag", "a=end-of-candidates", nil, 401, "bearer token that created it"},
+		{"PATCH of an unknown session", "PATCH", "/stream/sessions/nope", "application/trickle-ice-sdpfrag", "a=end-of-candidates", []string{"Authorization", "Bearer x"}, 404, "no such stream session"},
 	}
 	for _, tc := range raw {
 		resp, body := do(t, tc.method, s.url+tc.path, tc.ctype, tc.body, tc.hdr...)
@@ -184,7 +232,9 @@ func TestBadInputGetsA4xxWithAReasonWhileOtherShowsStream(t *testing.T) {
 		{"wrong stream key", streamtest.HTTPSignal(s.url+"/whip/nope", "", nil), 401, "unknown stream key"},
 		{"unknown show", streamtest.HTTPSignal(s.url+"/whep/show-x", "", nil), 404, "no show"},
 		{"public visitor of a private show", streamtest.HTTPSignal(s.url+"/whep/show-2", "", nil), 403, "seat token is required"},
-		{"expired token", streamtest.HTTPSignal(s.url+"/whep/show-2?token=tok-old", "", nil), 401, "expired"},
+		{"expired token", streamtest.HTTPSignal(s.url+"/whep/show-2", "tok-old", nil), 401, "expired"},
+		// The query string is not read: a valid seat token there is no token.
+		{"seat token in the query", streamtest.HTTPSignal(s.url+"/whep/show-2?token=tok-2", "", nil), 403, "seat token is required"},
 		{"foreign token", streamtest.HTTPSignal(s.url+"/whep/show-2", "tok-1", nil), 403, "another show"},
 	}
 	for _, tc := range offers {
@@ -229,14 +279,13 @@ func TestPreflightAndDiscovery(t *testing.T) {
 func TestEventsTellAPublicViewerTheShowWentPrivate(t *testing.T) {
 	s := startServer(t, nil)
 	s.adm.AddShow("show-1", "key-1")
-	var loc string
-	v, err := streamtest.Subscribe(ctx(t), streamtest.HTTPSignal(s.url+"/whep/show-1", "", &loc))
+	var hdr http.Header
+	v, err := streamtest.Subscribe(ctx(t), streamtest.HTTPSignalHeaders(s.url+"/whep/show-1", "", &hdr))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	id := strings.TrimPrefix(loc, "/stream/sessions/")
-	req, _ := http.NewRequestWithContext(ctx(t), "GET", s.url+"/stream/events/show-1?session="+id, nil)
+	req, _ := http.NewRequestWithContext(ctx(t), "GET", s.url+"/stream/events/show-1?watch="+hdr.Get(whiphttp.HeaderWatchID), nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

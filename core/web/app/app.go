@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/audit"
 	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/chat"
 	"github.com/camkit/camkit/core/clock"
 	"github.com/camkit/camkit/core/config"
+	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/shows"
 	"github.com/camkit/camkit/core/store"
@@ -50,6 +52,7 @@ type App struct {
 	SFU     *stream.SFU
 	Live    *live.Service
 	Packs   *accounts.CreditPacks
+	Audit   *audit.Log // refused webhooks and log-ins, admin actions
 	Config  config.Config
 	Log     *slog.Logger
 	closers []func()
@@ -102,8 +105,13 @@ func cardStrategy(ctx context.Context, p processor.Processor) billing.Strategy {
 
 // NewAccounts builds the accounts service alone (also for `camkit admin`).
 func NewAccounts(ctx context.Context, c config.Config, db *store.DB) (*accounts.Service, error) {
+	return newAccounts(ctx, c, db, nil)
+}
+
+func newAccounts(ctx context.Context, c config.Config, db *store.DB, aud *audit.Log) (*accounts.Service, error) {
 	return accounts.New(ctx, db, accounts.Options{Currency: c.Site.Currency, Secret: []byte(c.Security.Secret),
-		MinimumAge: c.Security.MinimumAge, SessionTTL: c.Security.SessionTTL.Duration, SessionIdle: c.Security.SessionIdle.Duration})
+		MinimumAge: c.Security.MinimumAge, SessionTTL: c.Security.SessionTTL.Duration, SessionIdle: c.Security.SessionIdle.Duration,
+		Audit: aud})
 }
 
 // Build wires accounts, chat, billing, shows, the SFU and the pages.
@@ -114,7 +122,12 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	clk := clock.Real()
 	led := ledger.New(db, ledger.Options{Clock: clk})
 	out.Ledger = led
-	acc, err := NewAccounts(ctx, c, db)
+	aud, err := audit.New(log.With("component", "audit"), reg)
+	if err != nil {
+		return fail(err)
+	}
+	out.Audit = aud
+	acc, err := newAccounts(ctx, c, db, aud)
 	if err != nil {
 		return fail(err)
 	}
@@ -175,6 +188,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	}
 	sfu, err := stream.New(stream.Config{ICEServers: ice, UDPPort: c.Stream.UDPPort, UDPPortMin: uint16(c.Stream.UDPPortMin),
 		UDPPortMax: uint16(c.Stream.UDPPortMax), PublicIPs: c.Stream.PublicIPs, MediaTimeout: c.Stream.MediaTimeout.Duration,
+		MaxViewersPerClient: c.Stream.MaxViewersPerClient, MaxViewersPerShow: c.Stream.MaxViewersPerShow,
 		Clock: clk, Admission: lv, Liveness: lv, Registerer: reg})
 	if err != nil {
 		return fail(err)
@@ -182,6 +196,17 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	out.SFU = sfu
 	out.closers = append(out.closers, func() { _ = sfu.Close() })
 	lv.Attach(sh, eng, sfu)
+
+	// Idempotency-Key records of the money-moving routes; answers older
+	// than a day are swept.
+	keys := idempotency.NewSQLStore(db)
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		idempotency.Sweep(sweepCtx, keys, clk, 10*time.Minute, log.With("component", "idempotency"))
+	}()
+	out.closers = append(out.closers, func() { stopSweep(); <-swept })
 
 	var presets []money.Money
 	for _, t := range c.Chat.TipPresets {
@@ -195,7 +220,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 		Pages:    &web.Pages{Theme: pl.Theme, Site: web.Site{Name: c.Site.Name}},
 		Accounts: acc, HTTP: accounts.NewHTTP(acc, accounts.HTTPOptions{InsecureCookies: !c.SecureCookies()}),
 		Cards: cards, Packs: packs, Wallets: wallets, Chat: ch, Shows: lv, Ledger: led,
-		Plugins:   pl.Statuses,
+		Plugins: pl.Statuses, Audit: aud, Keys: keys,
 		PublicURL: c.HTTP.PublicURL, Processor: pl.ProcessorName, TipPresets: presets, ModelSignup: c.Security.ModelSignup,
 	}
 	return out, nil
@@ -208,12 +233,12 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 func (a *App) Mount(app *fiber.App, srv *web.Server, pl Plugins) {
 	// Billing books refunds, chargebacks and hosted top-ups from verified
 	// webhook events, idempotently by event.
-	(&web.ProcessorRoutes{Name: pl.ProcessorName, Processor: pl.Processor, Sink: billing.WithTopUps{Engine: a.Engine}}).Mount(app)
+	(&web.ProcessorRoutes{Name: pl.ProcessorName, Processor: pl.Processor, Sink: billing.WithTopUps{Engine: a.Engine}, Audit: a.Audit}).Mount(app)
 	var ice []stream.ICEServer
 	if s := a.Config.Stream; len(s.ICEServers) > 0 {
 		ice = []stream.ICEServer{{URLs: s.ICEServers, Username: s.ICEUsername, Credential: s.ICECredential}}
 	}
-	whiphttp.Mount(app, a.SFU, whiphttp.Options{ICEServers: ice})
+	whiphttp.Mount(app, a.SFU, whiphttp.Options{ICEServers: ice, Log: a.Log})
 	a.Web.Mount(app)
 	if srv != nil {
 		srv.SetPageError(a.Web.PageError)

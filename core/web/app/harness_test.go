@@ -48,6 +48,13 @@ func newSite(t testing.TB, tweak func(*config.Config)) *site {
 // newSiteOn is newSite on a given database (the embedded SQLite default too).
 func newSiteOn(t testing.TB, db *store.DB, tweak func(*config.Config)) *site {
 	t.Helper()
+	return newSiteWith(t, db, tweak, nil)
+}
+
+// newSiteWith is newSiteOn with the plugin clients handed to wrap before the
+// site is built (a test that puts something in front of a plugin).
+func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), wrap func(*app.Plugins)) *site {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := config.Default()
@@ -76,7 +83,7 @@ func newSiteOn(t testing.TB, db *store.DB, tweak func(*config.Config)) *site {
 		Processor:     pluginhost.NewProcessor(launch(pluginkit.KindProcessor, "sandbox", `{"state_file":"`+state+`","webhook_secret":"web-test-secret-0123456789abcdef"}`)),
 		Currency:      pluginhost.NewCurrency(launch(pluginkit.KindCurrency, "fixed", `{}`)),
 		Split:         pluginhost.NewSplit(launch(pluginkit.KindSplit, "percentage", `{}`)),
-		Theme:         pluginhost.NewTheme(launch(pluginkit.KindTheme, "default", `{}`)),
+		Theme:         pluginhost.NewTheme(launch(pluginkit.KindTheme, cfg.Plugins.Theme, `{}`)), // "default" unless tweak picks another
 	}
 	pls.Statuses = func() []theme.PluginStatus {
 		var out []theme.PluginStatus
@@ -85,16 +92,25 @@ func newSiteOn(t testing.TB, db *store.DB, tweak func(*config.Config)) *site {
 		}
 		return out
 	}
+	if wrap != nil {
+		wrap(&pls)
+	}
 	reg := prometheus.NewRegistry()
 	a, err := app.Build(ctx, cfg, log, db, pls, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	srv := web.New(web.Options{Log: log, Registry: reg})
+	srv := web.New(web.Options{Log: log, Registry: reg, PublicURL: cfg.HTTP.PublicURL})
 	a.Mount(srv.App(), srv, pls)
 	go func() { _ = srv.App().Listener(ln) }()
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	t.Cleanup(func() {
+		// An open server-sent events stream holds Shutdown until its next
+		// heartbeat fails (up to 30 s); a test does not wait for it.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
 	return &site{t: t, url: cfg.HTTP.PublicURL, app: a, srv: srv, acc: a.Web.Accounts, host: host}
 }
 

@@ -21,6 +21,7 @@ package live
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"log/slog"
 	"sort"
@@ -387,6 +388,15 @@ func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (
 	r := &request{web.Request{ID: randomID("rq", 8), ShowID: showID, ViewerID: viewerID, ViewerName: u.DisplayName, ModelID: model,
 		At: s.now().UTC(), Rate: q.Policy.RatePerMinute}}
 	s.mu.Lock()
+	// A concurrent twin (a double click without a key) may have asked
+	// while the quote was read: it is the request, this one is not another.
+	for _, o := range s.requests {
+		if o.ShowID == showID && o.ViewerID == viewerID {
+			out := o.Request
+			s.mu.Unlock()
+			return out, nil
+		}
+	}
 	s.requests[r.ID] = r
 	s.mu.Unlock()
 	s.say(showID, chat.SystemEvent{Kind: "private_request", To: model, Text: u.DisplayName + " asks for a private show at " + display(r.Rate) + " a minute."})
@@ -772,7 +782,8 @@ func (s *Service) AdmitViewer(_ context.Context, showID, token string) (stream.A
 	}
 	if token != "" {
 		for _, st := range s.seats {
-			if st.token != token {
+			// Constant time: a seat token is a bearer capability.
+			if subtle.ConstantTimeCompare([]byte(st.token), []byte(token)) != 1 {
 				continue
 			}
 			if st.show != showID {

@@ -14,6 +14,13 @@
 //
 // Signalling is non-trickle: the offer is sent once ICE gathering completes,
 // which is what the camkit SFU (it answers with all its candidates) expects.
+//
+// A session URL (the Location of the 201) is a capability: it stays in this
+// object, is never put in a page, a log or a query string, and the DELETE on
+// it carries the session's bearer (the stream key, the seat token, or for a
+// free viewer the token the host minted in Camkit-Session-Token). The show's
+// event feed is followed with the session's public watch id
+// (Camkit-Watch-Id), which opens nothing.
 
 const GATHER_TIMEOUT_MS = 2000;
 const BACKOFF_MIN_MS = 500;
@@ -28,7 +35,9 @@ class StreamSession extends EventTarget {
     this.opts = opts;
     this.role = role; // 'publish' | 'play'
     this.pc = null;
-    this.location = null;
+    this.location = null; // the session URL: a secret
+    this.sessionBearer = null; // what PATCH/DELETE on it need
+    this.watchId = null; // public handle for this session's own events
     this.events = null;
     this.stopped = false;
     this.attempt = 0;
@@ -114,10 +123,20 @@ class StreamSession extends EventTarget {
     const body = await resp.text();
     if (resp.status !== 201) {
       // 4xx: the server said no (bad key, no seat, show private...): final.
+      // 429 (too many streams from here, or the show is full) and 5xx: try
+      // again, not before Retry-After.
       const msg = `${resp.status}: ${body.trim()}`;
-      throw resp.status >= 500 ? retryable(msg) : final(msg, resp.status);
+      if (resp.status === 429 || resp.status >= 500) {
+        const e = retryable(msg);
+        e.status = resp.status;
+        e.retryAfterMs = (parseInt(resp.headers.get('Retry-After'), 10) || 0) * 1000;
+        throw e;
+      }
+      throw final(msg, resp.status);
     }
     this.location = new URL(resp.headers.get('Location'), new URL(this.url, location.href)).toString();
+    this.sessionBearer = this.bearer || resp.headers.get('Camkit-Session-Token');
+    this.watchId = resp.headers.get('Camkit-Watch-Id');
     await pc.setRemoteDescription({ type: 'answer', sdp: body });
     if (this.role === 'play') this.listen();
   }
@@ -147,8 +166,7 @@ class StreamSession extends EventTarget {
   listen() {
     if (this.events) this.events.close();
     const eventsUrl = this.opts.eventsUrl || this.url.replace(/\/whep\//, '/stream/events/').replace(/\?.*$/, '');
-    const id = this.location.split('/').pop();
-    const es = new EventSource(eventsUrl + '?session=' + encodeURIComponent(id));
+    const es = new EventSource(this.watchId ? eventsUrl + '?watch=' + encodeURIComponent(this.watchId) : eventsUrl);
     this.events = es;
     es.addEventListener('live', () => {
       this.modelLive = true;
@@ -165,11 +183,12 @@ class StreamSession extends EventTarget {
     });
   }
 
-  reconnect(why) {
+  reconnect(why, notBeforeMs = 0) {
     if (this.stopped) return;
     this.teardown(true);
     this.setState('paused', { reason: why });
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    const delay = Math.max(backoff, notBeforeMs);
     this.attempt++;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect().catch((err) => this.fail(err)), delay);
@@ -178,28 +197,43 @@ class StreamSession extends EventTarget {
   fail(err) {
     this.emit('error', { message: err.message || String(err), status: err.status, final: !!err.final });
     if (err.final) this.end('refused', false);
-    else this.reconnect(err.message);
+    else this.reconnect(err.message, err.retryAfterMs || 0);
   }
 
-  // teardown closes the connection; deleteSession tells the server first.
+  // teardown closes the connection; deleteSession tells the server too.
   teardown(deleteSession) {
     clearTimeout(this.disconnectTimer);
-    if (this.pc) {
-      this.pc.onconnectionstatechange = null;
-      this.pc.close();
-      this.pc = null;
+    // The old session's feed goes first: its 'ended' (reason 'closed', our
+    // own DELETE) must not end the session that replaces it.
+    if (this.events) {
+      this.events.close();
+      this.events = null;
     }
+    const pc = this.pc;
+    this.pc = null;
+    if (pc) pc.onconnectionstatechange = null;
     if (deleteSession && this.location) {
-      fetch(this.location, { method: 'DELETE' }).catch(() => {});
+      const headers = this.sessionBearer ? { Authorization: 'Bearer ' + this.sessionBearer } : {};
+      // The DELETE goes before the connection closes: a closed connection
+      // also ends the session on the server, and a DELETE arriving after
+      // that would find nothing. keepalive: it outlives a closing page.
+      const closePC = () => { if (pc) pc.close(); };
+      const timer = setTimeout(closePC, 1000);
+      fetch(this.location, { method: 'DELETE', headers, keepalive: true })
+        .catch(() => {})
+        .finally(() => { clearTimeout(timer); closePC(); });
+    } else if (pc) {
+      pc.close();
     }
     this.location = null;
+    this.sessionBearer = null;
+    this.watchId = null;
   }
 
   end(reason, deleteSession) {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    if (this.events) this.events.close();
     this.teardown(deleteSession);
     if (this.ownsStream && this.localStream) this.localStream.getTracks().forEach((t) => t.stop());
     this.state = 'ended';

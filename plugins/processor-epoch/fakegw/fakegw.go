@@ -2,23 +2,38 @@
 // and the host's swap test. Epoch documents no server-to-server charge API,
 // so what it plays is the hosted FlexPost page (fpost.cgi, where the viewer
 // pays), the postback Epoch sends after a purchase and the DataPlus pushes
-// of later credits and chargebacks, all from Epoch's addresses. It keeps
-// every sale, so a test counts what Epoch took. It imports the standard
-// library and the SDK only.
+// of later credits and chargebacks, all from Epoch's addresses and all
+// signed with epoch_digest. It keeps every sale, so a test counts what Epoch
+// took. It imports the standard library and the SDK only.
+//
+// The digest is computed here on its own (Sign), from public integration
+// code, not from the plugin, so that a plugin that verified something else
+// would fail against it: Shelby_Payment_Epoch_FlexPost::generateHMAC (PHP)
+// drops epoch_digest, ksorts the fields, appends each key and value after
+// removing leading/trailing white space and every '&' and '=', and takes
+// hash_hmac('md5', string, key) in lowercase hex; ProBillerNG's test helper
+// postbackPayloadForEpoch builds the same string (ksort, key.trim(value)).
+// Which fields DataPlus signs is not shown by either: the fake signs every
+// posted field there too.
 package fakegw
 
 import (
+	"crypto/hmac"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
@@ -30,6 +45,10 @@ const SourceIP = "208.236.105.20"
 
 // CoCode is the company code the fake expects on every hosted purchase.
 const CoCode = "abc123"
+
+// DigestKey is the merchant key the fake signs postbacks with (the plugin's
+// digest_key in Settings).
+const DigestKey = "fake-epoch-digest-key-0123456789"
 
 // CardDecline is declined on the hosted page (ans=N...); every other card
 // is approved with ans=YGOODTEST, as in Epoch's test mode.
@@ -90,7 +109,7 @@ func (f *Gateway) Settings(stateFile string, extra map[string]any) ([]byte, erro
 	for _, p := range PricePoints {
 		pps = append(pps, map[string]any{"pi_code": p.PiCode, "amount": p.Amount.Amount, "currency": p.Amount.Currency})
 	}
-	m := map[string]any{"co_code": CoCode, "price_points": pps, "fpost_url": f.FpostURL(), "state_file": stateFile}
+	m := map[string]any{"co_code": CoCode, "digest_key": DigestKey, "price_points": pps, "fpost_url": f.FpostURL(), "state_file": stateFile}
 	for k, v := range extra {
 		m[k] = v
 	}
@@ -152,8 +171,11 @@ func (f *Gateway) book(form url.Values) (url.Values, int, string) {
 		return nil, http.StatusBadRequest, "card_number is typed on this page"
 	}
 	order := f.id()
+	// What Epoch posts back besides the outcome: the passthrough x_* fields
+	// and details of the buyer and the payment, all signed.
 	pb := url.Values{"order_id": {order}, "pi_code": {pp.PiCode}, "x_camkit_ref": {form.Get("x_camkit_ref")},
-		"x_camkit_customer": {form.Get("x_camkit_customer")}}
+		"x_camkit_customer": {form.Get("x_camkit_customer")}, "name": {"Card Holder"}, "country": {"US"},
+		"payment_type": {"CC"}, "last4": {card[len(card)-4:]}, "event_datetime": {time.Now().UTC().Format(time.RFC3339)}}
 	f.sent[form.Get("x_camkit_ref")] = pb
 	if card == CardDecline {
 		f.Declines++
@@ -170,6 +192,7 @@ func (f *Gateway) book(form url.Values) (url.Values, int, string) {
 	pb.Set("transaction_id", s.TransactionID)
 	pb.Set("member_id", s.MemberID)
 	pb.Set("amount", dec)
+	pb.Set("currency", pp.Amount.Currency)
 	return pb, http.StatusOK, ""
 }
 
@@ -206,10 +229,44 @@ func (f *Gateway) Purchase(co processor.Checkout, card string) (processor.Webhoo
 }
 
 // Postback is a form-encoded POST from Epoch's address, as FlexPost
-// postbacks and DataPlus pushes arrive.
+// postbacks and DataPlus pushes arrive, signed with DigestKey.
 func Postback(fields url.Values) processor.WebhookRequest {
+	return Unsigned(Sign(fields, DigestKey))
+}
+
+// Unsigned is a form-encoded POST from Epoch's address of exactly fields:
+// a forgery unless fields carry a valid epoch_digest.
+func Unsigned(fields url.Values) processor.WebhookRequest {
 	return processor.WebhookRequest{Method: http.MethodPost, Path: "/webhooks/epoch", RemoteAddr: SourceIP + ":443",
 		Body: []byte(fields.Encode()), Headers: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}}
+}
+
+// Sign returns a copy of fields with epoch_digest set as Epoch sets it
+// (see the package comment), keyed with key.
+func Sign(fields url.Values, key string) url.Values {
+	out := url.Values{}
+	var names []string
+	for k, v := range fields {
+		if k == "epoch_digest" {
+			continue
+		}
+		out[k] = append([]string(nil), v...)
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	clean := func(s string) string {
+		s = strings.TrimFunc(s, unicode.IsSpace)
+		return strings.ReplaceAll(strings.ReplaceAll(s, "&", ""), "=", "")
+	}
+	var msg strings.Builder
+	for _, k := range names {
+		msg.WriteString(clean(k))
+		msg.WriteString(clean(fields.Get(k)))
+	}
+	m := hmac.New(md5.New, []byte(key))
+	m.Write([]byte(msg.String()))
+	out.Set("epoch_digest", hex.EncodeToString(m.Sum(nil)))
+	return out
 }
 
 // CreditPostback credits amount of sale transactionID back to the viewer's
