@@ -54,7 +54,12 @@ while read -r mod pkg target; do
 	elapsed=$(sed -nE 's/^fuzz: elapsed: ([^,]+),.*/\1/p' <<<"$last")
 	execs=$(sed -nE 's/.*execs: ([0-9]+).*/\1/p' <<<"$last")
 	result=ok
-	if [ $rc -ne 0 ]; then
+	if [ $rc -ne 0 ] && ! grep -q 'Failing input written' "$log" && grep -q '^    context deadline exceeded$' "$log"; then
+		# go1.26's fuzz coordinator can report its own -fuzztime deadline as
+		# a failure when a worker is mid-input (golang/go#75804, fixed in
+		# go1.27): no input failed, so it is not a finding.
+		result="ok (go#75804: the deadline reported as a failure; no input failed)"
+	elif [ $rc -ne 0 ]; then
 		failed=1
 		input=$(grep -oE 'testdata/fuzz/[^ ]+' "$log" | head -1)
 		result="FAILED${input:+: $pkg/$input} (log: ${log#"$root"/})"
