@@ -421,20 +421,34 @@ func (e *Engine) EndSeat(ctx context.Context, seatID string, reason CloseReason)
 		return e.endStored(ctx, seatID)
 	}
 	s.mu.Lock()
+	first := !s.closed
 	s.closeLocked(e.clock.Now(), reason) // a seat closed already keeps its decision
 	s.mu.Unlock()
-	// A concurrent end waits here for the first one's settlement (fundMu)
-	// and then reads its outcome; a repeat after a retryable failure tries
-	// once more under the same keys. A caller that gives up meanwhile
-	// leaves the rest to the background retry.
+	if !first {
+		// Whoever closed it settles it (and retries in the background): a
+		// repeat waits for a settlement under way, then reads its outcome.
+		// It never makes processor calls of its own, so ending again and
+		// again cannot hammer a processor that is down.
+		s.fundMu.Lock() // empty: waiting for the holder is the point
+		s.fundMu.Unlock()
+		s.mu.Lock()
+		settled, failed := s.settled, s.failed
+		s.mu.Unlock()
+		switch {
+		case settled:
+			return e.endStored(ctx, seatID)
+		case failed != nil:
+			return SeatEnd{}, settlementStopped(seatID, failed.Error())
+		}
+		return e.settling(s), nil
+	}
+	// A caller that gives up meanwhile leaves the rest to the background retry.
 	rec, err := e.settle(ctx, s)
 	switch {
 	case err == nil && rec != nil:
 		return SeatEnd{Settled: true, Receipt: *rec, Status: statusOf(rec)}, nil
 	case err == nil:
-		if s.isSettled() {
-			return e.endStored(ctx, seatID) // settled by another call meanwhile
-		}
+		return e.endStored(ctx, seatID) // settled by another call meanwhile
 	case !retryable(err):
 		return SeatEnd{}, settlementStopped(seatID, err.Error())
 	}
@@ -446,7 +460,7 @@ func (e *Engine) settling(s *seat) SeatEnd {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.decision
-	out := SeatEnd{Status: SeatStatus{SeatID: s.row.ID, State: SeatSettling, ClosedAt: d.at.UTC(), CloseReason: d.reason,
+	out := SeatEnd{Status: SeatStatus{SeatID: s.row.ID, State: SeatSettling, ClosedAt: ts(d.at), CloseReason: d.reason,
 		BillableSeconds: d.billable, Price: money.Money{Amount: d.price, Currency: s.row.Currency},
 		Funded: money.Money{Amount: d.fundedAmount, Currency: s.row.Currency}}, RetryAfter: e.cfg.RetryMin}
 	if !s.settleAt.IsZero() {

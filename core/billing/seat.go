@@ -84,12 +84,6 @@ func (s *seat) land(r fundResult) bool {
 	return true
 }
 
-func (s *seat) isSettled() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.settled
-}
-
 func (s *seat) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

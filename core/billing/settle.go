@@ -214,7 +214,11 @@ func (e *Engine) settleCard(ctx context.Context, v *seatView, price money.Money)
 		}, finishOpts{then: next})
 		if err != nil {
 			// A refused capture collected nothing: still release the holds.
-			e.releaseCardHolds(ctx, v, -1)
+			// One whose outcome is unknown is repeated first: voiding now
+			// could release the very hold it captures on.
+			if !retryable(err) {
+				e.releaseCardHolds(ctx, v, -1)
+			}
 			return err
 		}
 		captured = it.Step
