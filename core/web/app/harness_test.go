@@ -48,6 +48,17 @@ func newSite(t testing.TB, tweak func(*config.Config)) *site {
 // newSiteOn is newSite on a given database (the embedded SQLite default too).
 func newSiteOn(t testing.TB, db *store.DB, tweak func(*config.Config)) *site {
 	t.Helper()
+	return newSiteWith(t, db, tweak, nil)
+}
+
+// newSiteWith is newSiteOn with each plugin launched from pluginPath(file)
+// when given (a test that takes a plugin's binary away to keep it from
+// restarting), else from the built plugins.
+func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), pluginPath func(file string) string) *site {
+	t.Helper()
+	if pluginPath == nil {
+		pluginPath = func(file string) string { return testbin.Plugin(t, file) }
+	}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := config.Default()
@@ -63,7 +74,7 @@ func newSiteOn(t testing.TB, db *store.DB, tweak func(*config.Config)) *site {
 	host := pluginhost.NewHost(log, nil)
 	t.Cleanup(host.Close)
 	launch := func(kind pluginkit.Kind, name, settings string) *pluginhost.Instance {
-		in, err := host.Launch(ctx, pluginhost.Spec{Kind: kind, Name: name, Path: testbin.Plugin(t, string(kind)+"-"+name),
+		in, err := host.Launch(ctx, pluginhost.Spec{Kind: kind, Name: name, Path: pluginPath(string(kind) + "-" + name),
 			Settings: []byte(settings), CallTimeout: 10 * time.Second})
 		if err != nil {
 			t.Fatalf("launch %s-%s: %v", kind, name, err)
