@@ -266,4 +266,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-
