@@ -45,18 +45,33 @@ func (e *Engine) fundStep(ctx context.Context, s *seat, n int) fundResult {
 		r.err, r.rejected = errs.E(errs.Invalid, "billing: seat %s: funding ceiling: %v", s.row.ID, err), true
 		return r
 	}
+	// Before a late step is undone, the close is recorded (as settlement
+	// would, first thing): a crash in the middle of the undo then recovers
+	// a closed seat funded as it was at the end, not an open one that this
+	// step seems to fund.
 	land := func(holdRef string) bool {
 		r.holdRef = holdRef
-		return s.land(r)
+		if s.land(r) {
+			return true
+		}
+		e.recordClose(ctx, s)
+		return false
+	}
+	closed := func() bool {
+		if !s.isClosed() {
+			return false
+		}
+		e.recordClose(ctx, s)
+		return true
 	}
 	v := fundView(s.row)
 	switch s.row.Strategy {
 	case CardHold:
 		r.late, err = e.fundCard(ctx, v, n, r.ceiling, prevStep, prevRef, land)
 	case PrepaidBlocks:
-		r.late, err = e.fundPrepaid(ctx, v, n, s.block, r.ceiling, prevStep, s.isClosed, land)
+		r.late, err = e.fundPrepaid(ctx, v, n, s.block, r.ceiling, prevStep, closed, land)
 	case Wallet:
-		r.late, err = e.fundWallet(ctx, v, n, r.ceiling, prevStep, s.isClosed, land)
+		r.late, err = e.fundWallet(ctx, v, n, r.ceiling, prevStep, closed, land)
 	default:
 		err = errs.E(errs.Internal, "billing: seat %s: unknown strategy %q", s.row.ID, s.row.Strategy)
 	}

@@ -243,6 +243,67 @@ func TestLateExtension_PrepaidBlocks_CrashDuringTheCharge_RecoveryRefundsItOnce(
 	v.verifyLedger()
 }
 
+// Across a crash in the middle of the undo: the late authorisation has
+// landed and its void reached the sandbox when the host dies (the void's
+// outcome is not written). Recovery finds the seat closed as the viewer
+// ended it, funded by the first hold; it repeats the void under its key
+// and captures on the first hold, once.
+func TestLateExtension_CardHold_CrashWhileVoidingTheLateHold_RecoveryFinishesOnce(t *testing.T) {
+	v := newEnv(t)
+	info := v.openCard("seat1", cardSlow, stdPolicy())
+	t0 := info.OpenedAt
+	v.bothLive("seat1")
+	crashed := make(chan bool, 1)
+	billing.SetHook(v.eng, func(p string) {
+		if p == "intent:void" {
+			panic(crash{p})
+		}
+	})
+	go func() {
+		defer func() {
+			_, ok := recover().(crash)
+			crashed <- ok
+		}()
+		v.clk.AdvanceTo(t0.Add(240 * time.Second)) // the extension, and in it the late void
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for v.proc.count("authorize") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the extension never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The viewer's end; the host dies before it can settle (the dead
+	// engine's end never returns).
+	go func() { _, _ = v.eng.EndSeat(context.Background(), "seat1", billing.ClosedByViewer) }()
+	select {
+	case ok := <-crashed:
+		if !ok {
+			t.Fatal("the extension ended without reaching the late void")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no crash")
+	}
+	v.restart()
+	rep := v.recoverTwice()
+	if rep.Closed != 0 || rep.Settled != 1 {
+		t.Fatalf("recovery %+v: want the closed seat settled, not closed again", rep)
+	}
+	r := v.receipt("seat1")
+	if r.CloseReason != billing.ClosedByViewer || !r.ClosedAt.Equal(t0.Add(240*time.Second)) || r.Funded != cents(600) {
+		t.Fatalf("closed %s at t0+%v funded %v: want the viewer's end at t0+240s, funded 600", r.CloseReason, r.ClosedAt.Sub(t0), r.Funded)
+	}
+	v.assertReceiptCovers(r, 240, cents(480))
+	if late := lateSteps(r); len(late) != 1 || late[0].N != 2 || late[0].Status != "released" {
+		t.Fatalf("funding %+v", r.Funding)
+	}
+	if c := captureOf(t, r); c.Amount != cents(480) {
+		t.Fatalf("capture %+v", c)
+	}
+	v.assertHoldsClosed(r)
+	v.verifyLedger()
+}
+
 // assertRefundedInFull checks at the sandbox that a charge has nothing left
 // to refund: a one-cent refund under a fresh key is refused.
 func (v *env) assertRefundedInFull(ref string) {

@@ -69,6 +69,25 @@ func (e *Engine) settle(ctx context.Context, s *seat) (*Receipt, error) {
 	return rec, nil
 }
 
+// recordClose writes a closed seat's decision now, ahead of settlement
+// (which then finds it written). A failure is left to settlement, which
+// writes it first thing.
+func (e *Engine) recordClose(ctx context.Context, s *seat) {
+	s.mu.Lock()
+	d := s.decision
+	s.mu.Unlock()
+	if d == nil || d.persisted {
+		return
+	}
+	if _, err := e.db.closeSeat(ctx, s.row.ID, d.closeDecision); err != nil {
+		e.log.Warn("billing: recording a seat's close", "seat", s.row.ID, "err", err)
+		return
+	}
+	s.mu.Lock()
+	d.persisted = true
+	s.mu.Unlock()
+}
+
 func (e *Engine) forget(s *seat) {
 	e.mu.Lock()
 	if e.seats[s.row.ID] == s {
