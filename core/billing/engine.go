@@ -426,11 +426,13 @@ func (e *Engine) EndSeat(ctx context.Context, seatID string, reason CloseReason)
 	s.mu.Unlock()
 	if !first {
 		// Whoever closed it settles it (and retries in the background): a
-		// repeat waits for a settlement under way, then reads its outcome.
-		// It never makes processor calls of its own, so ending again and
-		// again cannot hammer a processor that is down.
-		s.fundMu.Lock() // empty: waiting for the holder is the point
-		s.fundMu.Unlock()
+		// repeat waits for that first attempt, then reads its outcome. It
+		// never makes processor calls of its own, so ending again and again
+		// cannot hammer a processor that is down.
+		select {
+		case <-s.tried:
+		case <-ctx.Done():
+		}
 		s.mu.Lock()
 		settled, failed := s.settled, s.failed
 		s.mu.Unlock()

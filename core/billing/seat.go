@@ -40,6 +40,10 @@ type seat struct {
 	decision   *decision
 	settled    bool
 	failed     error // settlement failed for good: the seat waits for an operator
+	// tried is closed when the first settlement attempt after the close has
+	// finished (whatever its outcome): a repeated end waits for it.
+	tried     chan struct{}
+	triedOnce sync.Once
 
 	seq     int64     // checkpoint sequence
 	lastCk  time.Time // when the last checkpoint was taken
@@ -64,7 +68,7 @@ type decision struct {
 
 func newSeat(e *Engine, row *seatRow, block money.Money) *seat {
 	return &seat{e: e, row: row, block: block, lead: row.Policy.ExtensionLead(), maxPause: row.Policy.MaxPause(),
-		m: meter.New(), funded: money.Money{Currency: row.Currency}, nextStep: 1}
+		m: meter.New(), funded: money.Money{Currency: row.Currency}, nextStep: 1, tried: make(chan struct{})}
 }
 
 func secs(n int64) time.Duration { return time.Duration(n) * time.Second }

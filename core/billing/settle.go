@@ -23,10 +23,14 @@ func (e *Engine) settle(ctx context.Context, s *seat) (*Receipt, error) {
 	s.mu.Lock()
 	d, settled, failed := s.decision, s.settled, s.failed
 	s.mu.Unlock()
+	if d == nil {
+		return nil, nil
+	}
+	defer s.triedOnce.Do(func() { close(s.tried) })
 	if failed != nil {
 		return nil, failed
 	}
-	if settled || d == nil {
+	if settled {
 		return nil, nil
 	}
 	var v *seatView
