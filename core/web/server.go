@@ -186,7 +186,9 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	for _, ch := range s.checks {
 		r := result{Name: ch.Name, OK: true}
 		if err := ch.Check(ctx); err != nil {
-			r.OK, r.Error, out.Ready = false, err.Error(), false
+			// Public endpoint: the detail (socket paths, addresses) goes to the log.
+			s.log.Warn("readiness check failed", "check", ch.Name, "err", err)
+			r.OK, r.Error, out.Ready = false, httperror.Message(err), false
 		}
 		out.Checks = append(out.Checks, r)
 	}
