@@ -14,7 +14,7 @@ PLUGINS := $(notdir $(wildcard plugins/*))
 THEMES  := $(notdir $(wildcard themes/*))
 TESTFLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: all build run test generate tools lint bench clean
+.PHONY: all build run test generate tools lint bench fuzz clean
 
 all: build
 
@@ -55,6 +55,14 @@ lint:
 # The figures of BENCHMARKS.md; see scripts/bench.sh. Output also in bench.out.
 bench: build
 	bash scripts/bench.sh
+
+# Every native Go fuzz target of both modules for FUZZTIME each, one after
+# another (scripts/fuzz.sh); fails if one finds a failing input, which go test
+# keeps in that package's testdata/fuzz/. Their seed corpora run in `make test`.
+FUZZTIME ?= 30s
+FUZZPARALLEL ?= 1
+fuzz: build
+	FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) CAMKIT_BIN=$(BIN) bash scripts/fuzz.sh
 
 clean:
 	rm -rf $(BIN)

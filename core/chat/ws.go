@@ -1,9 +1,11 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/url"
 	"strings"
 	"time"
@@ -235,37 +237,63 @@ func (s *Service) flush(conn *websocket.Conn, c *client) {
 
 // handle acts on one frame and reports whether it was accepted.
 func (s *Service) handle(c *client, show string, data []byte) bool {
-	var in inbound
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		c.offer(errorFrame("", errs.E(errs.Invalid, "malformed frame: want JSON like {\"type\":\"message\",\"text\":\"hi\"}")))
+	fr, ref, err := decodeFrame(data)
+	if err != nil {
+		c.offer(errorFrame(ref, err))
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	switch in.Type {
-	case "message":
-		if _, err := s.Post(ctx, show, c.member, in.Text); err != nil {
+	if fr.Tip == nil {
+		if _, err := s.Post(ctx, show, c.member, fr.Text); err != nil {
 			c.offer(errorFrame("", err))
 			return false
 		}
 		return true
+	}
+	if _, err := s.Tip(ctx, show, c.member, *fr.Tip); err != nil {
+		c.offer(errorFrame(fr.Tip.TipID, err))
+		return false
+	}
+	c.offer(prepare(Frame{Type: "ack", Ref: fr.Tip.TipID}))
+	return true
+}
+
+// clientFrame is a decoded client frame: a message's text, or a tip.
+type clientFrame struct {
+	Text string      // a message (Tip == nil)
+	Tip  *TipRequest // a tip, its amount read exactly
+}
+
+// decodeFrame reads one client frame strictly: at most MaxFrameBytes, one
+// JSON object of the inbound shape and nothing after it, no unknown field, a
+// known type, and for a tip a decimal amount in major units of its currency.
+// A refusal is errs.Invalid; ref is the tip id to answer it under, if any.
+func decodeFrame(data []byte) (fr clientFrame, ref string, err error) {
+	malformed := errs.E(errs.Invalid, "malformed frame: want JSON like {\"type\":\"message\",\"text\":\"hi\"}")
+	if len(data) > MaxFrameBytes {
+		return clientFrame{}, "", errs.E(errs.Invalid, "a frame is at most %d bytes", MaxFrameBytes)
+	}
+	var in inbound
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return clientFrame{}, "", malformed
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return clientFrame{}, "", malformed // one frame, one object: nothing rides along
+	}
+	switch in.Type {
+	case "message":
+		return clientFrame{Text: in.Text}, "", nil
 	case "tip":
 		amt, err := money.ParseDecimal(strings.TrimSpace(in.Amount), in.Currency)
 		if err != nil {
-			c.offer(errorFrame(in.TipID, errs.E(errs.Invalid, "tip amount %q %s: %v", in.Amount, in.Currency, err)))
-			return false
+			return clientFrame{}, in.TipID, errs.E(errs.Invalid, "tip amount %q %s: %v", in.Amount, in.Currency, err)
 		}
-		if _, err := s.Tip(ctx, show, c.member, TipRequest{TipID: in.TipID, Amount: amt, Text: in.Text}); err != nil {
-			c.offer(errorFrame(in.TipID, err))
-			return false
-		}
-		c.offer(prepare(Frame{Type: "ack", Ref: in.TipID}))
-		return true
+		return clientFrame{Tip: &TipRequest{TipID: in.TipID, Amount: amt, Text: in.Text}}, in.TipID, nil
 	}
-	c.offer(errorFrame("", errs.E(errs.Invalid, "unknown frame type %q: want message or tip", in.Type)))
-	return false
+	return clientFrame{}, "", errs.E(errs.Invalid, "unknown frame type %q: want message or tip", in.Type)
 }
 
 func errorFrame(ref string, err error) *fws.PreparedMessage {

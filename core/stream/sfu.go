@@ -480,44 +480,18 @@ func (s *SFU) Patch(_ context.Context, sessionID, bearer string, frag []byte) ([
 		return nil, s.refuseSession("patch", err)
 	}
 	pc := x.peer()
-	remote := pc.RemoteDescription()
 	current := ""
-	if remote != nil {
-		var d sdp.SessionDescription
-		if d.UnmarshalString(remote.SDP) == nil {
-			if v, ok := d.Attribute("ice-ufrag"); ok {
-				current = v
-			}
-			for _, m := range d.MediaDescriptions {
-				if v, ok := m.Attribute("ice-ufrag"); ok && current == "" {
-					current = v
-				}
-			}
-		}
+	if remote := pc.RemoteDescription(); remote != nil {
+		current = iceUfrag(remote.SDP)
 	}
-	mid := ""
-	var cands []string
-	for _, line := range strings.Split(strings.ReplaceAll(string(frag), "\r\n", "\n"), "\n") {
-		line = strings.TrimSpace(line)
-		switch {
-		case line == "":
-		case strings.HasPrefix(line, "a=ice-ufrag:"):
-			if u := strings.TrimPrefix(line, "a=ice-ufrag:"); current != "" && u != current {
-				return nil, errICERestart()
-			}
-		case strings.HasPrefix(line, "a=mid:"):
-			mid = strings.TrimPrefix(line, "a=mid:")
-		case strings.HasPrefix(line, "a=candidate:"):
-			cands = append(cands, strings.TrimPrefix(line, "a="))
-		case strings.HasPrefix(line, "a="), strings.HasPrefix(line, "m="):
-		default:
-			return nil, errs.E(errs.Invalid, "malformed sdpfrag line %q", line)
-		}
+	cands, err := parseSDPFrag(frag, current)
+	if err != nil {
+		return nil, err
 	}
 	for _, c := range cands {
-		init := webrtc.ICECandidateInit{Candidate: c}
-		if mid != "" {
-			m := mid
+		init := webrtc.ICECandidateInit{Candidate: c.Candidate}
+		if c.Mid != "" {
+			m := c.Mid
 			init.SDPMid = &m
 		} else {
 			var zero uint16

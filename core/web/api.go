@@ -262,11 +262,12 @@ func (p *Product) apiGuard(c *fiber.Ctx) error {
 }
 
 // decode reads the body into dst strictly: one JSON object, no unknown
-// fields, every req:"1" field present and not empty. Anything else is a 400
-// naming the field.
+// fields, every req:"1" field present and not empty (not zero, blank, null,
+// a pointer to a zero value, or an empty map or list). Anything else is a
+// 400 naming the field, in JSON's words rather than Go's.
 func decode(c *fiber.Ctx, dst any) error {
-	body := c.Body()
-	if len(bytes.TrimSpace(body)) == 0 {
+	body := bytes.Trim(c.Body(), " \t\r\n") // JSON's whitespace, not Unicode's
+	if len(body) == 0 || body[0] != '{' {
 		return invalid("body", "a JSON object is required")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -275,15 +276,20 @@ func decode(c *fiber.Ctx, dst any) error {
 		var ute *json.UnmarshalTypeError
 		var se *json.SyntaxError
 		switch {
-		case errors.As(err, &ute):
-			return invalid(ute.Field, "wrong type: want %s", ute.Type)
+		case errors.As(err, &ute) && ute.Field != "":
+			return invalid(ute.Field, "wrong type: want %s", jsonKind(ute.Type))
 		case errors.As(err, &se):
 			return invalid("body", "malformed JSON at byte %d", se.Offset)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			if f == "" {
+				return invalid("body", "unknown field \"\"")
+			}
 			return invalid(f, "unknown field %q", f)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return invalid("body", "malformed JSON: it ends early")
 		}
-		return invalid("body", "malformed JSON: %v", err)
+		return invalid("body", "malformed JSON")
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return invalid("body", "one JSON object only")
@@ -291,16 +297,46 @@ func decode(c *fiber.Ctx, dst any) error {
 	v := reflect.ValueOf(dst).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		f := v.Type().Field(i)
-		if f.Tag.Get("req") != "1" {
-			continue
-		}
-		fv := v.Field(i)
-		if fv.IsZero() || (fv.Kind() == reflect.String && strings.TrimSpace(fv.String()) == "") {
+		if f.Tag.Get("req") == "1" && blank(v.Field(i)) {
 			name := strings.Split(f.Tag.Get("json"), ",")[0]
 			return invalid(name, "%s is required", name)
 		}
 	}
 	return nil
+}
+
+// blank is what a required field must not be.
+func blank(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.String:
+		return strings.TrimSpace(v.String()) == ""
+	case reflect.Pointer:
+		return v.IsNil() || blank(v.Elem())
+	case reflect.Map, reflect.Slice:
+		return v.Len() == 0
+	}
+	return v.IsZero()
+}
+
+// jsonKind names what a Go type reads from in JSON.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	}
+	return "another type"
 }
 
 func userJSON(u accounts.User) apiUser {

@@ -171,7 +171,7 @@ func (m *MobiusPay) normalise(env webhookBody, now time.Time) ([]processor.Event
 	if err != nil {
 		return nil, errs.E(errs.UnknownCurrency, "mobiuspay webhook %s: currency %q", env.EventID, b.Currency)
 	}
-	amt, err := money.ParseDecimal(strings.TrimSpace(b.Action.Amount), cur)
+	amt, err := webhookAmount(b.Action.Amount, cur)
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "mobiuspay webhook %s: action.amount %q in %s: %v", env.EventID, b.Action.Amount, cur, err)
 	}
@@ -221,7 +221,7 @@ func (m *MobiusPay) chargebacks(env webhookBody) ([]processor.Event, error) {
 		if err != nil {
 			return nil, errs.E(errs.UnknownCurrency, "mobiuspay webhook %s: chargeback %s currency %q", env.EventID, c.ID, c.Currency)
 		}
-		amt, err := money.ParseDecimal(strings.TrimSpace(c.Amount), cur)
+		amt, err := webhookAmount(c.Amount, cur)
 		if err != nil {
 			return nil, errs.E(errs.Invalid, "mobiuspay webhook %s: chargeback %s amount %q: %v", env.EventID, c.ID, c.Amount, err)
 		}
@@ -236,4 +236,18 @@ func (m *MobiusPay) chargebacks(env webhookBody) ([]processor.Event, error) {
 		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// webhookAmount reads an amount NMI reports: a decimal in major units, never
+// negative (a refund or a chargeback states how much went back, its type
+// says which way), so a sign cannot turn an event's money around.
+func webhookAmount(raw, currency string) (money.Money, error) {
+	m, err := money.ParseDecimal(strings.TrimSpace(raw), currency)
+	if err != nil {
+		return money.Money{}, err
+	}
+	if m.Amount < 0 {
+		return money.Money{}, money.ErrNegative
+	}
+	return m, nil
 }

@@ -170,6 +170,9 @@ func (n *NETbilling) verifyForm(v url.Values) (formResult, error) {
 		return formResult{}, errs.E(errs.Unauthenticated, "netbilling: Ecom_Ezic_TransactionStatus %s differs from the signed %s", s, status)
 	}
 	amt, err := money.ParseDecimal(v.Get("Ecom_Cost_Total"), "USD")
+	if err == nil && amt.Amount < 0 {
+		err = money.ErrNegative // the plugin never asks for one; an event never carries one
+	}
 	if err != nil {
 		return formResult{}, errs.E(errs.Invalid, "netbilling: Ecom_Cost_Total %q: %v", v.Get("Ecom_Cost_Total"), err)
 	}

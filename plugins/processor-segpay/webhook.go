@@ -122,7 +122,7 @@ func normalise(f url.Values, now time.Time) (processor.Event, bool, error) {
 	}
 	price := strings.TrimPrefix(f.Get("price"), "-") // refunds may be sent negative
 	amount, err := money.ParseDecimal(price, cur)
-	if err != nil || price == "" {
+	if err != nil || price == "" || amount.Amount < 0 { // one minus sign is Segpay's, a second is not
 		return processor.Event{}, false, errs.E(errs.Invalid, "segpay TransPost: price %q is not a %s amount", f.Get("price"), cur)
 	}
 	ev := processor.Event{ID: "tx:" + tranid, Reference: tranid, RelatedReference: f.Get("relatedtranid"),
