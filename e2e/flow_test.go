@@ -193,13 +193,16 @@ func TestPrivateShowInChromium(t *testing.T) {
 		t.Fatalf("camkit ledger verify: exit %d\n%s", code, out)
 	}
 
-	// The home page in the second theme, from a host configured with it.
+	// The home page in the second theme, from a second host configured with
+	// it on the same database. It runs in a folder of its own: its sandbox
+	// processor must not share the first host's state file (a second
+	// process on one state file is refused at start).
 	if !midnight {
 		t.Log("themes/midnight is not in the tree yet: no midnight screenshot")
 		return
 	}
 	addr2 := freeAddr(t)
-	h2 := startHost(t, dir, hostEnv(t, dbURL, pluginDir, addr2, "CAMKIT_PLUGINS_THEME=midnight"), addr2)
+	h2 := startHost(t, t.TempDir(), hostEnv(t, dbURL, pluginDir, addr2, "CAMKIT_PLUGINS_THEME=midnight"), addr2)
 	look, closeLook := newTab(t, browser, h2.url, "midnight", chromedp.WithNewBrowserContext())
 	defer closeLook()
 	look.nav("/")

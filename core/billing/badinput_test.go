@@ -1,6 +1,7 @@
 package billing_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -41,8 +42,12 @@ func TestBadInput_EventsForUnknownClosedOrOutOfOrder_RefusedAndNothingChanges(t 
 	v.assertReceiptCovers(r, 30, cents(60)) // 20 s + 10 s: the refused events changed nothing
 	err = v.eng.Liveness("seat1", meter.Event{Kind: meter.ViewerDisconnected, At: v.clk.Now()})
 	wantCode(t, err, errs.Conflict, "settled")
-	_, err = v.eng.EndSeat(v.ctx, "seat1", billing.ClosedByModel)
-	wantCode(t, err, errs.Conflict, "")
+	// Ending it again is not an error: the same receipt, nothing moved twice.
+	again, err := v.eng.EndSeat(v.ctx, "seat1", billing.ClosedByModel)
+	must(t, err)
+	if !again.Settled || again.Receipt.SettledAt != r.SettledAt || again.Receipt.CloseReason != billing.ClosedByViewer {
+		t.Fatalf("second end %+v, want the first end's receipt", again)
+	}
 	v.verifyLedger()
 }
 
@@ -129,8 +134,17 @@ func TestProcessorReportsOtherCurrencyAtCapture_SettlementStopsNothingBooked(t *
 	if st, _ := v.eng.SeatState(v.ctx, "seat1"); st != "failed" {
 		t.Fatalf("seat %s, want failed for an operator", st)
 	}
+	// Ending it again answers the same; the receipt says an operator looks,
+	// without the internals (its message reaches people).
+	_, again := v.eng.EndSeat(v.ctx, "seat1", billing.ClosedByViewer)
+	if again == nil || again.Error() != err.Error() {
+		t.Fatalf("second end: %v, want the first end's %v", again, err)
+	}
 	_, err = v.eng.Receipt(v.ctx, "seat1")
-	wantCode(t, err, errs.Conflict, "moved")
+	wantCode(t, err, errs.Conflict, "operator")
+	if strings.Contains(err.Error(), "moved") {
+		t.Fatalf("the receipt error names the internal cause: %v", err)
+	}
 	rep, err := v.led.Verify(v.ctx)
 	must(t, err)
 	if rep.Transfers != 0 {

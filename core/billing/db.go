@@ -139,6 +139,9 @@ type seatRow struct {
 	LastError                            string
 }
 
+// open reports whether the row is of a seat not closed yet.
+func (r *seatRow) open() bool { return r.State == stateOpening || r.State == stateOpen }
+
 func (r *seatRow) funded() money.Money {
 	return money.Money{Amount: r.FundedAmount, Currency: r.Currency}
 }
@@ -229,15 +232,27 @@ func (d *db) setSeatState(ctx context.Context, x execer, id, state, lastError st
 	return dbErr(err)
 }
 
-// closeSeat records the decision taken once when a seat ends: its billable
-// seconds and price, with the final checkpoint. Only an opening or open seat
-// is closed, so the decision is never taken twice.
-func (d *db) closeSeat(ctx context.Context, id string, closedAt time.Time, reason CloseReason, billable, price int64, ck checkpoint) (bool, error) {
+// closeDecision is what closing a seat decided, once: when and why, the
+// billable seconds and the price, and what funded the seat at that moment.
+// A funding step that lands later funds nothing (it is undone), so the
+// stored funding is set to the decision's: a late step may have raised it
+// before the close was written.
+type closeDecision struct {
+	at                          time.Time
+	reason                      CloseReason
+	billable, price             int64
+	fundedAmount, fundedSeconds int64
+	ck                          checkpoint
+}
+
+// closeSeat records the close decision with the final checkpoint. Only an
+// opening or open seat is closed, so the decision is never taken twice.
+func (d *db) closeSeat(ctx context.Context, id string, c closeDecision) (bool, error) {
 	var closed bool
 	err := d.tx(ctx, func(tx execer) error {
 		res, err := tx.ExecContext(ctx, d.q(`UPDATE billing_seats SET state = 'closed', closed_at = ?, close_reason = ?,
-billable_seconds = ?, price_amount = ? WHERE id = ? AND state IN ('opening', 'open')`),
-			ts(closedAt), string(reason), billable, price, id)
+billable_seconds = ?, price_amount = ?, funded_amount = ?, funded_seconds = ? WHERE id = ? AND state IN ('opening', 'open')`),
+			ts(c.at), string(c.reason), c.billable, c.price, c.fundedAmount, c.fundedSeconds, id)
 		if err != nil {
 			return dbErr(err)
 		}
@@ -248,7 +263,7 @@ billable_seconds = ?, price_amount = ? WHERE id = ? AND state IN ('opening', 'op
 		if closed = n == 1; !closed {
 			return nil
 		}
-		return d.upsertCheckpoints(ctx, tx, []checkpoint{ck})
+		return d.upsertCheckpoints(ctx, tx, []checkpoint{c.ck})
 	})
 	return closed, err
 }

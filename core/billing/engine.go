@@ -291,7 +291,6 @@ func (e *Engine) OpenSeat(ctx context.Context, req OpenRequest) (SeatInfo, error
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.applyFundedLocked(res)
 	openedAt := e.clock.Now()
 	if err := s.m.SeatOpened(openedAt); err != nil {
 		return SeatInfo{}, err
@@ -398,37 +397,125 @@ func (e *Engine) lookup(seatID string) (*seat, error) {
 	return nil, seatClosed("billing: seat %s is %s", seatID, r.State)
 }
 
-// EndSeat ends a seat now (by the viewer or the model), settles it and
-// returns its receipt. When settlement cannot finish yet (a processor is
-// down) the seat is closed all the same, the error is retryable and
-// settlement is retried in the background.
-func (e *Engine) EndSeat(ctx context.Context, seatID string, reason CloseReason) (Receipt, error) {
+// EndSeat ends a seat now (by the viewer or the model) and settles it. It
+// is idempotent: a repeat, one after the other or at the same time, gets
+// the answer the seat's state gives, whoever ended it (the first end's
+// reason stays). Settled: the receipt. Closed but not settled yet (a
+// processor or plugin is down): the close decision with SeatEnd.Settled
+// false; the meter stopped at the end either way, and settlement completes
+// by itself in the background. A seat whose settlement stopped for an
+// operator is an errs.Internal error, the same for every repeat.
+func (e *Engine) EndSeat(ctx context.Context, seatID string, reason CloseReason) (SeatEnd, error) {
 	if reason != ClosedByViewer && reason != ClosedByModel {
-		return Receipt{}, errs.E(errs.Invalid, "billing: end reason %q: want viewer or model", reason)
+		return SeatEnd{}, errs.E(errs.Invalid, "billing: end reason %q: want viewer or model", reason)
 	}
-	s, err := e.lookup(seatID)
-	if err != nil {
-		return Receipt{}, err
+	if err := checkID("seat id", seatID, true); err != nil {
+		return SeatEnd{}, err
+	}
+	e.mu.RLock()
+	s := e.seats[seatID]
+	e.mu.RUnlock()
+	if s == nil {
+		// Not metered here: settled, failed, or closed by a recovery that
+		// retries its settlement in the background.
+		return e.endStored(ctx, seatID)
 	}
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return Receipt{}, seatClosed("billing: seat %s is already closed", seatID)
-	}
-	s.closeLocked(e.clock.Now(), reason)
+	first := !s.closed
+	s.closeLocked(e.clock.Now(), reason) // a seat closed already keeps its decision
 	s.mu.Unlock()
+	if !first {
+		// Whoever closed it settles it (and retries in the background): a
+		// repeat waits for that first attempt, then reads its outcome. It
+		// never makes processor calls of its own, so ending again and again
+		// cannot hammer a processor that is down.
+		select {
+		case <-s.tried:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		settled, failed := s.settled, s.failed
+		s.mu.Unlock()
+		switch {
+		case settled:
+			return e.endStored(ctx, seatID)
+		case failed != nil:
+			return SeatEnd{}, settlementStopped(seatID, failed.Error())
+		}
+		return e.settling(s), nil
+	}
+	// A caller that gives up meanwhile leaves the rest to the background retry.
 	rec, err := e.settle(ctx, s)
+	switch {
+	case err == nil && rec != nil:
+		return SeatEnd{Settled: true, Receipt: *rec, Status: statusOf(rec)}, nil
+	case err == nil:
+		return e.endStored(ctx, seatID) // settled by another call meanwhile
+	case !retryable(err):
+		return SeatEnd{}, settlementStopped(seatID, err.Error())
+	}
+	return e.settling(s), nil
+}
+
+// settling is a live seat's answer while its settlement is not done.
+func (e *Engine) settling(s *seat) SeatEnd {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.decision
+	out := SeatEnd{Status: SeatStatus{SeatID: s.row.ID, State: SeatSettling, ClosedAt: ts(d.at), CloseReason: d.reason,
+		BillableSeconds: d.billable, Price: money.Money{Amount: d.price, Currency: s.row.Currency},
+		Funded: money.Money{Amount: d.fundedAmount, Currency: s.row.Currency}}, RetryAfter: e.cfg.RetryMin}
+	if !s.settleAt.IsZero() {
+		out.RetryAfter = max(s.settleAt.Sub(e.clock.Now()), time.Second)
+	}
+	return out
+}
+
+// endStored answers an end of a seat this engine does not meter, from the
+// database.
+func (e *Engine) endStored(ctx context.Context, seatID string) (SeatEnd, error) {
+	sr, err := e.db.seat(ctx, e.db.sql, seatID)
 	if err != nil {
-		return Receipt{}, err
+		return SeatEnd{}, err
 	}
-	if rec != nil {
-		return *rec, nil
+	switch {
+	case sr.State == stateSettled:
+		rec, err := e.db.receipt(ctx, seatID)
+		if err != nil {
+			return SeatEnd{}, err
+		}
+		if rec == nil {
+			return SeatEnd{}, errs.E(errs.Internal, "billing: seat %s is settled without a receipt", seatID)
+		}
+		return SeatEnd{Settled: true, Receipt: *rec, Status: statusOf(rec)}, nil
+	case sr.State == stateClosed:
+		return SeatEnd{Status: SeatStatus{SeatID: sr.ID, State: SeatSettling, ClosedAt: sr.ClosedAt.Time.UTC(),
+			CloseReason: sr.CloseReason, BillableSeconds: sr.BillableSeconds.Int64,
+			Price: money.Money{Amount: sr.PriceAmount.Int64, Currency: sr.Currency}, Funded: sr.funded()},
+			RetryAfter: e.cfg.RetryMin}, nil
+	case sr.State == stateFailed && sr.ClosedAt.Valid:
+		return SeatEnd{}, settlementStopped(seatID, sr.LastError)
+	case sr.State == stateFailed:
+		return SeatEnd{}, errs.E(errs.Conflict, "billing: seat %s never opened: its first block was not secured", seatID)
 	}
-	return e.Receipt(ctx, seatID) // settled by another call meanwhile
+	return SeatEnd{}, errs.E(errs.Conflict, "billing: seat %s is %s, and another host meters it", seatID, sr.State)
+}
+
+func statusOf(r *Receipt) SeatStatus {
+	return SeatStatus{SeatID: r.SeatID, State: SeatSettled, ClosedAt: r.ClosedAt, CloseReason: r.CloseReason,
+		BillableSeconds: r.BillableSeconds, Price: r.Price, Funded: r.Funded}
+}
+
+// settlementStopped is the end of a seat whose settlement failed for good:
+// the seat is closed, and an operator must look (why is for the log only).
+func settlementStopped(seatID, why string) error {
+	return errs.E(errs.Internal, "billing: seat %s is closed; its settlement stopped for an operator: %s", seatID, why)
 }
 
 // Receipt returns a settled seat's receipt: errs.NotFound for an unknown
-// seat, errs.Conflict while it is not settled yet.
+// seat, errs.Conflict while it is not settled yet (or its settlement waits
+// for an operator; why is in the log and the seat's last_error, not here:
+// this message reaches people).
 func (e *Engine) Receipt(ctx context.Context, seatID string) (Receipt, error) {
 	r, err := e.db.receipt(ctx, seatID)
 	if err != nil {
@@ -441,11 +528,10 @@ func (e *Engine) Receipt(ctx context.Context, seatID string) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, err
 	}
-	msg := ""
-	if sr.LastError != "" {
-		msg = " (" + sr.LastError + ")"
+	if sr.State == stateFailed {
+		return Receipt{}, errs.E(errs.Conflict, "billing: seat %s is waiting for review by the operator; a receipt is written when it is settled", seatID)
 	}
-	return Receipt{}, errs.E(errs.Conflict, "billing: seat %s is %s; a receipt is written when it is settled%s", seatID, sr.State, msg)
+	return Receipt{}, errs.E(errs.Conflict, "billing: seat %s is %s; a receipt is written when it is settled", seatID, sr.State)
 }
 
 // OpenSeats reports how many seats this engine meters.

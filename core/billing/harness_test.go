@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -40,7 +39,7 @@ const (
 
 var cardSeq atomic.Int64
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // env is one test's world: a fresh PostgreSQL database, the real ledger on
 // it, the sandbox processor and percentage split plugins as real processes,
@@ -220,7 +219,10 @@ func (v *env) end(seat string) billing.Receipt {
 	if err != nil {
 		v.t.Fatalf("EndSeat: %v", err)
 	}
-	return r
+	if !r.Settled {
+		v.t.Fatalf("EndSeat: not settled: %+v", r.Status)
+	}
+	return r.Receipt
 }
 
 func (v *env) receipt(seat string) billing.Receipt {

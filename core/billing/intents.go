@@ -30,6 +30,7 @@ const (
 	purposeCredit = "credit" // a prepaid charge into the wallet, alone (its hold never ran)
 	purposeSettle = "settle" // the final post or gross, fees and split
 	purposeRefund = "refund" // unused prepaid money back to the card
+	purposeLate   = "late"   // a prepaid charge that landed after the seat ended, back to the card
 )
 
 // intentRequest is everything needed to repeat an intent exactly: the
@@ -294,6 +295,10 @@ func (e *Engine) applySuccess(sr *seatRow, it *intentRow, result any, now time.T
 		return []stmt{setFundingStatusStmt(sr.ID, it.Step, statusReleased)}, func(v *seatView) { v.setFundingStatus(it.Step, statusReleased) }, nil
 	case opCapture:
 		return []stmt{setFundingStatusStmt(sr.ID, it.Step, statusCaptured)}, func(v *seatView) { v.setFundingStatus(it.Step, statusCaptured) }, nil
+	case opRefund:
+		if r.Purpose == purposeLate { // the whole charge went back: nothing of it funds the seat
+			return []stmt{setFundingStatusStmt(sr.ID, it.Step, statusReleased)}, func(v *seatView) { v.setFundingStatus(it.Step, statusReleased) }, nil
+		}
 	case opCharge:
 		c := result.(processor.ChargeResult)
 		f := fundingRow{N: it.Step, Kind: stepCharge, Amount: c.Amount.Amount, Ceiling: r.Ceiling, Reference: c.Reference, Status: statusCharged}
@@ -342,7 +347,7 @@ func (e *Engine) raiseFunded(sr *seatRow, ceiling int64) (stmt, func(*seatView),
 		return stmt{}, nil, err
 	}
 	return setFundedStmt(sr.ID, ceiling, secs), func(v *seatView) {
-		if ceiling > v.sr.FundedAmount {
+		if v.sr.open() && ceiling > v.sr.FundedAmount {
 			v.sr.FundedAmount, v.sr.FundedSeconds = ceiling, secs
 		}
 	}, nil

@@ -39,7 +39,7 @@ func (e *Engine) buildReceipt(v *seatView) (*Receipt, error) {
 	}
 	for _, f := range v.funding {
 		rec.Funding = append(rec.Funding, FundingStep{N: f.N, Kind: f.Kind, Amount: money.Money{Amount: f.Amount, Currency: cur},
-			Ceiling: money.Money{Amount: f.Ceiling, Currency: cur}, Reference: f.Reference, Status: f.Status})
+			Ceiling: money.Money{Amount: f.Ceiling, Currency: cur}, Reference: f.Reference, Status: f.Status, Late: f.Ceiling > sr.FundedAmount})
 	}
 	for _, it := range v.sortedIntents() {
 		if it.Op == opLedger {

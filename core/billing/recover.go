@@ -86,7 +86,8 @@ func (e *Engine) closeRecovered(ctx context.Context, id string) (bool, error) {
 	price := priceOf(e, sr, billable, sr.FundedAmount)
 	s := &seat{row: sr, m: m, seq: seq}
 	ck := s.takeCheckpointLocked(closedAt)
-	return e.db.closeSeat(ctx, id, closedAt, ClosedRecovered, billable, price, ck)
+	return e.db.closeSeat(ctx, id, closeDecision{at: closedAt, reason: ClosedRecovered, billable: billable, price: price,
+		fundedAmount: sr.FundedAmount, fundedSeconds: sr.FundedSeconds, ck: ck})
 }
 
 func (e *Engine) retryRecovered(id string, tries int) {

@@ -225,8 +225,8 @@ func TestCrashDuringExtension_HalfDoneAuthorisationFinishedAndReleased(t *testin
 	if r.BillableSeconds < 235 || r.BillableSeconds > 241 || r.Price.Amount != 2*r.BillableSeconds {
 		t.Fatalf("billed %d s for %v", r.BillableSeconds, r.Price)
 	}
-	if len(r.Funding) != 2 {
-		t.Fatalf("funding %+v: want the first hold and the recovered extension", r.Funding)
+	if len(r.Funding) != 2 || !r.Funding[1].Late || r.Funded != cents(600) {
+		t.Fatalf("funding %+v, funded %v: want the first hold funding the seat and the recovered extension late", r.Funding, r.Funded)
 	}
 	if c := captureOf(t, r); c.Amount != r.Price {
 		t.Fatal(c)

@@ -39,6 +39,11 @@ type seat struct {
 	closed     bool
 	decision   *decision
 	settled    bool
+	failed     error // settlement failed for good: the seat waits for an operator
+	// tried is closed when the first settlement attempt after the close has
+	// finished (whatever its outcome): a repeated end waits for it.
+	tried     chan struct{}
+	triedOnce sync.Once
 
 	seq     int64     // checkpoint sequence
 	lastCk  time.Time // when the last checkpoint was taken
@@ -51,25 +56,43 @@ type seat struct {
 	retryAt     time.Time
 	settleTries int
 	settleTimer clock.Timer
+	settleAt    time.Time // when the next settlement attempt is due
 }
 
-// decision is what closing a seat decided, once: when, why, the billable
-// seconds and the price. settle persists it before moving any money.
+// decision is what closing a seat decided, once (see closeDecision). settle
+// persists it before moving any money.
 type decision struct {
-	at        time.Time
-	reason    CloseReason
-	billable  int64
-	price     int64
-	ck        checkpoint
+	closeDecision
 	persisted bool
 }
 
 func newSeat(e *Engine, row *seatRow, block money.Money) *seat {
 	return &seat{e: e, row: row, block: block, lead: row.Policy.ExtensionLead(), maxPause: row.Policy.MaxPause(),
-		m: meter.New(), funded: money.Money{Currency: row.Currency}, nextStep: 1}
+		m: meter.New(), funded: money.Money{Currency: row.Currency}, nextStep: 1, tried: make(chan struct{})}
 }
 
 func secs(n int64) time.Duration { return time.Duration(n) * time.Second }
+
+// land records a secured funding step as the seat's funding, unless the
+// seat closed while it was being secured: then it is late, funds nothing,
+// and the caller undoes it. Checking and applying under one lock is what
+// makes "late" exact: a close decides the funding it sees, and a step that
+// landed first is in it.
+func (s *seat) land(r fundResult) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.applyFundedLocked(r)
+	return true
+}
+
+func (s *seat) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
 
 func (s *seat) applyFundedLocked(r fundResult) {
 	if r.ceiling.Amount > s.funded.Amount {
@@ -131,7 +154,8 @@ func (s *seat) closeLocked(at time.Time, reason CloseReason) {
 	s.closed = true
 	s.stopTimersLocked()
 	price := priceOf(s.e, s.row, billable, s.funded.Amount)
-	s.decision = &decision{at: at, reason: reason, billable: billable, price: price, ck: s.takeCheckpointLocked(now)}
+	s.decision = &decision{closeDecision: closeDecision{at: at, reason: reason, billable: billable, price: price,
+		fundedAmount: s.funded.Amount, fundedSeconds: s.fundedSecs, ck: s.takeCheckpointLocked(now)}}
 	s.e.emit(Event{Type: EventSeatClosed, SeatID: s.row.ID, ShowID: s.row.ShowID, ViewerID: s.row.ViewerID, At: at,
 		Funded: s.funded, FundedSeconds: s.fundedSecs, BillableSeconds: billable, Reason: reason})
 }
@@ -249,10 +273,17 @@ func (s *seat) onFund(gen uint64) {
 
 	s.mu.Lock()
 	s.extending = false
+	if s.closed {
+		// The seat ended while the step was under way. Whatever it secured
+		// landed late and was undone (or is left to settlement, which the
+		// closer runs once fundMu is free): nothing to announce or retry.
+		s.mu.Unlock()
+		s.fundMu.Unlock()
+		return
+	}
 	now = e.clock.Now()
 	closing := false
 	if res.err == nil {
-		s.applyFundedLocked(res)
 		e.emit(Event{Type: EventFundingExtended, SeatID: s.row.ID, ShowID: s.row.ShowID, ViewerID: s.row.ViewerID,
 			At: now, Funded: s.funded, FundedSeconds: s.fundedSecs, BillableSeconds: s.m.BillableSeconds(now)})
 	} else {
@@ -263,8 +294,8 @@ func (s *seat) onFund(gen uint64) {
 		s.retryAt = now.Add(e.backoff(s.failures))
 		e.emit(Event{Type: EventFundingWarning, SeatID: s.row.ID, ShowID: s.row.ShowID, ViewerID: s.row.ViewerID,
 			At: now, Funded: s.funded, FundedSeconds: s.fundedSecs, BillableSeconds: s.m.BillableSeconds(now),
-			Code: errs.CodeOf(res.err), Message: res.err.Error(), Attempt: s.failures})
-		if res.rejected && !s.closed {
+			Code: errs.CodeOf(res.err), Err: res.err, Attempt: s.failures})
+		if res.rejected {
 			s.closeLocked(now, ClosedFundingRejected)
 			closing = true
 		}

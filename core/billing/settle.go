@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/sdk/errs"
@@ -20,16 +21,23 @@ func (e *Engine) settle(ctx context.Context, s *seat) (*Receipt, error) {
 	s.fundMu.Lock()
 	defer s.fundMu.Unlock()
 	s.mu.Lock()
-	d, settled := s.decision, s.settled
+	d, settled, failed := s.decision, s.settled, s.failed
 	s.mu.Unlock()
-	if settled || d == nil {
+	if d == nil {
+		return nil, nil
+	}
+	defer s.triedOnce.Do(func() { close(s.tried) })
+	if failed != nil {
+		return nil, failed
+	}
+	if settled {
 		return nil, nil
 	}
 	var v *seatView
 	if !d.persisted {
 		var err error
 		// The decision and the read of everything settling needs: one round trip.
-		if v, err = e.db.closeAndLoad(ctx, s.row.ID, d.at, d.reason, d.billable, d.price, d.ck); err != nil {
+		if v, err = e.db.closeAndLoad(ctx, s.row.ID, d.closeDecision); err != nil {
 			e.retrySettle(s, err)
 			return nil, err
 		}
@@ -44,16 +52,44 @@ func (e *Engine) settle(ctx context.Context, s *seat) (*Receipt, error) {
 			e.retrySettle(s, err)
 			return nil, err
 		}
+		// Final: the seat waits for an operator, and says so to anyone who
+		// asks (settleSeat marks the failures of money-moving steps itself).
+		if ferr := e.db.setSeatState(ctx, e.db.sql, s.row.ID, stateFailed, err.Error()); ferr != nil {
+			e.log.Error("billing: marking seat failed", "seat", s.row.ID, "err", ferr)
+		}
+		s.mu.Lock()
+		s.failed = err
+		s.mu.Unlock()
 		e.forget(s)
 		return nil, err
 	}
 	s.mu.Lock()
 	s.settled = true
+	s.settleAt = time.Time{}
 	s.mu.Unlock()
 	e.forget(s)
 	e.emit(Event{Type: EventSeatSettled, SeatID: rec.SeatID, ShowID: rec.ShowID, ViewerID: rec.ViewerID,
 		At: rec.SettledAt, Funded: rec.Funded, BillableSeconds: rec.BillableSeconds, Reason: rec.CloseReason})
 	return rec, nil
+}
+
+// recordClose writes a closed seat's decision now, ahead of settlement
+// (which then finds it written). A failure is left to settlement, which
+// writes it first thing.
+func (e *Engine) recordClose(ctx context.Context, s *seat) {
+	s.mu.Lock()
+	d := s.decision
+	s.mu.Unlock()
+	if d == nil || d.persisted {
+		return
+	}
+	if _, err := e.db.closeSeat(ctx, s.row.ID, d.closeDecision); err != nil {
+		e.log.Warn("billing: recording a seat's close", "seat", s.row.ID, "err", err)
+		return
+	}
+	s.mu.Lock()
+	d.persisted = true
+	s.mu.Unlock()
 }
 
 func (e *Engine) forget(s *seat) {
@@ -76,6 +112,7 @@ func (e *Engine) retrySettle(s *seat, err error) {
 	if e.isStopped() {
 		return
 	}
+	s.settleAt = e.clock.Now().Add(d)
 	s.settleTimer = e.clock.AfterFunc(d, func() {
 		if !e.isStopped() {
 			_, _ = e.settle(context.Background(), s)
@@ -133,6 +170,11 @@ func (e *Engine) settleSeat(ctx context.Context, id string, v *seatView) (*Recei
 	if err != nil {
 		return fail(err)
 	}
+	for _, f := range v.lateCharges() {
+		if err := e.undoLateCharge(ctx, v, f); err != nil {
+			return fail(err)
+		}
+	}
 	if sr.RefundUnused {
 		if err := e.refundUnused(ctx, v, price); err != nil {
 			return fail(err)
@@ -150,21 +192,36 @@ func (e *Engine) settleSeat(ctx context.Context, id string, v *seatView) (*Recei
 	return rec, nil
 }
 
-// settleCard captures the price on the largest open authorisation (which
-// releases its remainder) and voids every other one; then books the gross.
+// settleCard captures the price on the open authorisation that funded the
+// seat when it ended (which releases its remainder) and voids every other
+// one, late ones included; then books the gross.
 func (e *Engine) settleCard(ctx context.Context, v *seatView, price money.Money) error {
 	sr := v.sr
 	captured := -1
-	var best *fundingRow
+	// best is the largest open authorisation within the funding at the end;
+	// largest, of all open ones, is taken only when none of those covers the
+	// price (money owed is collected rather than left to an operator).
+	var best, largest *fundingRow
+	better := func(f fundingRow, than *fundingRow) bool {
+		return than == nil || f.Ceiling > than.Ceiling || f.Ceiling == than.Ceiling && f.N > than.N
+	}
 	for i := range v.funding {
 		f := v.funding[i]
 		switch {
 		case f.Kind != stepCardHold:
 		case f.Status == statusCaptured:
 			captured = f.N
-		case f.Status == statusOpen && (best == nil || f.Ceiling > best.Ceiling || f.Ceiling == best.Ceiling && f.N > best.N):
-			best = &f
+		case f.Status == statusOpen:
+			if better(f, largest) {
+				largest = &f
+			}
+			if f.Ceiling <= sr.FundedAmount && better(f, best) {
+				best = &f
+			}
 		}
+	}
+	if best == nil || best.Ceiling < price.Amount {
+		best = largest
 	}
 	if price.Amount > 0 && captured < 0 {
 		if best == nil || best.Ceiling < price.Amount {
@@ -180,7 +237,11 @@ func (e *Engine) settleCard(ctx context.Context, v *seatView, price money.Money)
 		}, finishOpts{then: next})
 		if err != nil {
 			// A refused capture collected nothing: still release the holds.
-			e.releaseCardHolds(ctx, v, -1)
+			// One whose outcome is unknown is repeated first: voiding now
+			// could release the very hold it captures on.
+			if !retryable(err) {
+				e.releaseCardHolds(ctx, v, -1)
+			}
 			return err
 		}
 		captured = it.Step
@@ -242,11 +303,7 @@ func (e *Engine) settleWalletHold(ctx context.Context, v *seatView, price money.
 			if f.Kind != stepCharge || held[f.N] {
 				continue
 			}
-			amount := money.Money{Amount: f.Amount, Currency: sr.Currency}
-			if _, err := e.do(ctx, v, keyLedger(sr.ID, fmt.Sprintf("credit/%d", f.N)), opLedger, f.N, func() (intentRequest, error) {
-				return intentRequest{Purpose: purposeCredit, Ledger: []ledger.Request{{Key: keyCredit(sr.ID, f.N), Kind: ledger.Single,
-					Debit: clearingAccount(sr.Processor), Credit: walletAccount(sr.ViewerID), Amount: amount, Memo: "prepaid block " + describe(sr)}}}, nil
-			}); err != nil {
+			if err := e.creditCharge(ctx, v, f); err != nil {
 				return err
 			}
 		}
@@ -349,7 +406,7 @@ func (e *Engine) refundUnused(ctx context.Context, v *seatView, price money.Mone
 	var charges []fundingRow
 	var total int64
 	for _, f := range v.funding {
-		if f.Kind == stepCharge {
+		if f.Kind == stepCharge && f.Ceiling <= sr.FundedAmount { // late charges are given back whole (undoLateCharge)
 			charges = append(charges, f)
 			total += f.Amount
 		}

@@ -78,8 +78,10 @@ type Event struct {
 	BillableSeconds int64
 	Reason          CloseReason // EventSeatClosed
 	Code            errs.Code   // EventFundingWarning: the processor's or ledger's error code
-	Message         string
-	Attempt         int // EventFundingWarning: how many extension attempts failed in a row
+	// Err is why an extension failed (EventFundingWarning). It is written
+	// for the log: tell people httperror.Message(Err), never Err.Error().
+	Err     error
+	Attempt int // EventFundingWarning: how many extension attempts failed in a row
 }
 
 // Funding says how the viewer pays for a seat.
@@ -113,6 +115,41 @@ type SeatInfo struct {
 	Funded        money.Money
 	FundedSeconds int64
 	OpenedAt      time.Time
+}
+
+// SeatEnd is the answer to ending a seat. Ending is idempotent: every end of
+// the same seat, one after the other or at once, gets the answer its state
+// gives, whoever ended it first.
+type SeatEnd struct {
+	// Settled: Receipt is the seat's receipt. Otherwise the seat is closed
+	// (its meter stopped at Status.ClosedAt: nothing after it is billed) and
+	// its settlement waits for a processor or plugin; it completes by
+	// itself, retried in the background. Ask again after RetryAfter.
+	Settled    bool
+	Receipt    Receipt
+	Status     SeatStatus
+	RetryAfter time.Duration
+}
+
+// Values of SeatStatus.State.
+const (
+	// SeatSettling: closed, the price decided, settlement not finished yet.
+	SeatSettling = "settling"
+	// SeatSettled: the money moved and the receipt is stored.
+	SeatSettled = "settled"
+)
+
+// SeatStatus is what is known of a closed seat before its receipt: the close
+// decision, taken once, from which settlement moves the money.
+type SeatStatus struct {
+	SeatID          string      `json:"seat_id"`
+	State           string      `json:"state"`
+	ClosedAt        time.Time   `json:"closed_at"`
+	CloseReason     CloseReason `json:"close_reason"`
+	BillableSeconds int64       `json:"billable_seconds"`
+	// Price is what settlement takes, Funded what secured the seat when it ended.
+	Price  money.Money `json:"price"`
+	Funded money.Money `json:"funded"`
 }
 
 // Receipt is the per-seat record a viewer and a dispute team can read.
@@ -181,6 +218,11 @@ type FundingStep struct {
 	Ceiling   money.Money `json:"ceiling"`
 	Reference string      `json:"reference"`
 	Status    string      `json:"status"`
+	// Late: the step landed after the seat ended (its ceiling is above what
+	// funded the seat then), so it funded nothing and was undone: a hold
+	// voided, a charge refunded in full (status released; where the
+	// processor cannot refund, it stays charged, as credit in the wallet).
+	Late bool `json:"late,omitempty"`
 }
 
 // RecoveryReport says what Recover did.

@@ -65,6 +65,18 @@ func (v *seatView) setFundingStatus(n int, status string) {
 	}
 }
 
+// lateCharges are the prepaid charges that landed after the seat ended:
+// above the funding recorded at the close.
+func (v *seatView) lateCharges() []fundingRow {
+	var out []fundingRow
+	for _, f := range v.funding {
+		if f.Kind == stepCharge && f.Ceiling > v.sr.FundedAmount {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 func (v *seatView) addFunding(f fundingRow) {
 	for _, g := range v.funding {
 		if g.N == f.N {
@@ -152,9 +164,9 @@ func (d *db) loadView(ctx context.Context, id string) (*seatView, error) {
 
 // closeAndLoad records a live seat's close decision (see closeSeat) and reads
 // its view, in one round trip on PostgreSQL.
-func (d *db) closeAndLoad(ctx context.Context, id string, closedAt time.Time, reason CloseReason, billable, price int64, ck checkpoint) (*seatView, error) {
+func (d *db) closeAndLoad(ctx context.Context, id string, c closeDecision) (*seatView, error) {
 	if d.dialect != store.Postgres {
-		if _, err := d.closeSeat(ctx, id, closedAt, reason, billable, price, ck); err != nil {
+		if _, err := d.closeSeat(ctx, id, c); err != nil {
 			return nil, err
 		}
 		return d.loadView(ctx, id)
@@ -163,11 +175,11 @@ func (d *db) closeAndLoad(ctx context.Context, id string, closedAt time.Time, re
 	// The checkpoint is written only by the statement that closes the seat,
 	// so the decision is never taken twice.
 	closeStmt := stmt{query: `WITH c AS (UPDATE billing_seats SET state = 'closed', closed_at = ?, close_reason = ?,
-billable_seconds = ?, price_amount = ? WHERE id = ? AND state IN ('opening', 'open') RETURNING id)
+billable_seconds = ?, price_amount = ?, funded_amount = ?, funded_seconds = ? WHERE id = ? AND state IN ('opening', 'open') RETURNING id)
 INSERT INTO billing_checkpoints (seat_id, seq, checkpoint_at_ms, snapshot) SELECT id, ?::bigint, ?::bigint, ?::text FROM c
 ON CONFLICT (seat_id) DO UPDATE SET seq = excluded.seq, checkpoint_at_ms = excluded.checkpoint_at_ms,
 snapshot = excluded.snapshot WHERE billing_checkpoints.seq < excluded.seq`,
-		args: []any{ts(closedAt), string(reason), billable, price, id, ck.Seq, ck.AtMs, string(ck.Snap)}}
+		args: []any{ts(c.at), string(c.reason), c.billable, c.price, c.fundedAmount, c.fundedSeconds, id, c.ck.Seq, c.ck.AtMs, string(c.ck.Snap)}}
 	if err := d.pipeline(ctx, append([]stmt{closeStmt}, d.loadStmts(id, v)...)...); err != nil {
 		return nil, err
 	}
@@ -191,8 +203,11 @@ func setFundingStatusStmt(seatID string, n int, status string) stmt {
 }
 
 func setFundedStmt(id string, amount, seconds int64) stmt {
-	// Funding only ever grows: a late writer never lowers it.
-	return stmt{query: `UPDATE billing_seats SET funded_amount = ?, funded_seconds = ? WHERE id = ? AND funded_amount < ?`,
+	// Funding only ever grows while the seat is open: a late writer never
+	// lowers it, and a step finished after the close (by settlement or
+	// recovery) funds nothing.
+	return stmt{query: `UPDATE billing_seats SET funded_amount = ?, funded_seconds = ? WHERE id = ? AND funded_amount < ?
+AND state IN ('opening', 'open')`,
 		args: []any{amount, seconds, id, amount}}
 }
 

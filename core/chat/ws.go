@@ -85,7 +85,7 @@ func (s *Service) Handler(o HandlerOptions) fiber.Handler {
 		// Plain fiber errors here: this endpoint answers the same whatever
 		// error handler the app has.
 		if err := checkShowID(show); err != nil {
-			return fiber.NewError(fiber.StatusBadRequest, err.Error())
+			return fiber.NewError(httperror.Status(err), httperror.Message(err))
 		}
 		if origin := c.Get(fiber.HeaderOrigin); origin != "" && !originAllowed(origin, c.Hostname(), o.Origins) {
 			return fiber.NewError(fiber.StatusForbidden, "chat: origin "+strings.Clone(origin)+" is not allowed")
@@ -297,14 +297,9 @@ func decodeFrame(data []byte) (fr clientFrame, ref string, err error) {
 }
 
 func errorFrame(ref string, err error) *fws.PreparedMessage {
-	f := Frame{Type: "error", Ref: ref, Code: string(errs.CodeOf(err)), Error: err.Error()}
-	var e *errs.Error
-	if errors.As(err, &e) {
-		f.Error = e.Message // without the code prefix: people read this
-	}
-	if errs.CodeOf(err) == errs.Internal {
-		f.Error = "something went wrong on our side: try again"
-	}
+	// People read Error: the host's one client-safe message, never an
+	// internal one (a database's or a plugin's words stay in the log).
+	f := Frame{Type: "error", Ref: ref, Code: string(errs.CodeOf(err)), Error: httperror.Message(err)}
 	var fl *FloodError
 	if errors.As(err, &fl) {
 		f.Code, f.RetryAfterMS = "flood", fl.After.Milliseconds()

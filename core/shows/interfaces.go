@@ -13,7 +13,7 @@ import (
 type Billing interface {
 	OpenSeat(ctx context.Context, req billing.OpenRequest) (billing.SeatInfo, error)
 	Liveness(seatID string, ev meter.Event) error
-	EndSeat(ctx context.Context, seatID string, reason billing.CloseReason) (billing.Receipt, error)
+	EndSeat(ctx context.Context, seatID string, reason billing.CloseReason) (billing.SeatEnd, error)
 }
 
 // RateSource says what a new seat of a model would cost right now: the

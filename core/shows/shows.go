@@ -200,8 +200,10 @@ func (s *Service) OpenSeat(ctx context.Context, showID string, req SeatRequest) 
 	return info, nil
 }
 
-// EndSeat ends one seat (by its viewer, or by the model) and returns its receipt.
-func (s *Service) EndSeat(ctx context.Context, seatID string, reason billing.CloseReason) (billing.Receipt, error) {
+// EndSeat ends one seat (by its viewer, or by the model): its receipt, or
+// while settlement waits for a processor, its close decision (see
+// billing.SeatEnd). Ending a seat that has ended answers the same again.
+func (s *Service) EndSeat(ctx context.Context, seatID string, reason billing.CloseReason) (billing.SeatEnd, error) {
 	s.dropSeat(seatID)
 	return s.cfg.Billing.EndSeat(ctx, seatID, reason)
 }
@@ -234,8 +236,10 @@ func (s *Service) EndShow(ctx context.Context, showID, reason string) error {
 	s.mu.Unlock()
 	var first error
 	for _, id := range seats {
-		if _, err := s.cfg.Billing.EndSeat(ctx, id, billing.ClosedByModel); err != nil && !errors.Is(err, billing.ErrSeatClosed) && first == nil {
-			first = err // the others still end; a closed seat's settlement is retried by billing
+		// A seat billing closed already answers its state; one still
+		// settling finishes in the background. The others still end.
+		if _, err := s.cfg.Billing.EndSeat(ctx, id, billing.ClosedByModel); err != nil && first == nil {
+			first = err
 		}
 	}
 	if _, err := s.sql.ExecContext(ctx, s.q(`UPDATE shows SET state = 'ended', ended_at = ?, end_reason = ? WHERE id = ?`),

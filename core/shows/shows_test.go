@@ -114,6 +114,20 @@ func (w *world) seat(showID, viewer string) billing.SeatInfo {
 	return info
 }
 
+// end ends a seat as its viewer and returns the receipt: settlement must
+// have finished.
+func (w *world) end(seatID string) billing.Receipt {
+	w.t.Helper()
+	r, err := w.svc.EndSeat(w.ctx, seatID, billing.ClosedByViewer)
+	if err != nil {
+		w.t.Fatalf("EndSeat: %v", err)
+	}
+	if !r.Settled {
+		w.t.Fatalf("EndSeat: still %s: %+v", r.Status.State, r.Status)
+	}
+	return r.Receipt
+}
+
 func (w *world) handle(ev shows.Event) {
 	w.t.Helper()
 	if err := w.svc.Handle(ev); err != nil {
@@ -138,14 +152,7 @@ func TestModelChangesRateMidShow_OpenSeatKeepsTheRateLockedWhenItOpened(t *testi
 	b := w.seat(sh.ID, "vb")
 	w.handle(shows.ViewerConnected{ShowID: sh.ID, SeatID: b.ID, At: w.clk.Now()})
 	w.clk.Advance(60 * time.Second)
-	ra, err := w.svc.EndSeat(w.ctx, a.ID, billing.ClosedByViewer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := w.svc.EndSeat(w.ctx, b.ID, billing.ClosedByViewer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ra, rb := w.end(a.ID), w.end(b.ID)
 	if ra.Policy.RatePerMinute.Amount != 120 || ra.BillableSeconds != 90 || ra.Price.Amount != 180 {
 		t.Fatalf("seat a: rate %v, %d s, %v", ra.Policy.RatePerMinute, ra.BillableSeconds, ra.Price)
 	}
@@ -226,8 +233,7 @@ func TestPrivateShow_OneSeatAndForeignEventsRefused(t *testing.T) {
 	if _, err := w.svc.OpenShow(w.ctx, shows.OpenShowRequest{ModelID: "m1", Mode: "public"}); errs.CodeOf(err) != errs.Invalid {
 		t.Fatalf("public paid show: %v", err)
 	}
-	r, err := w.svc.EndSeat(w.ctx, a.ID, billing.ClosedByViewer)
-	if err != nil || r.Price.Amount != 0 {
-		t.Fatalf("end: %+v %v", r, err)
+	if r := w.end(a.ID); r.Price.Amount != 0 {
+		t.Fatalf("end: %+v", r)
 	}
 }

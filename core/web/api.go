@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -627,11 +628,18 @@ func (p *Product) apiEndSeat(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	r, err := p.Shows.EndSeat(c.UserContext(), me(c).ID, id)
+	end, err := p.Shows.EndSeat(c.UserContext(), me(c).ID, id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(r)
+	if !end.Settled {
+		// Ended (the meter stopped at closed_at), settlement still waiting
+		// for a processor: what is decided, and when to ask again.
+		secs := max(1, int64((end.RetryAfter+time.Second-1)/time.Second))
+		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(secs, 10))
+		return c.Status(fiber.StatusAccepted).JSON(end.Status)
+	}
+	return c.JSON(end.Receipt)
 }
 
 func (p *Product) apiWallet(c *fiber.Ctx) error {

@@ -34,15 +34,13 @@ func fieldErrors(err error) []theme.FieldError {
 	return []theme.FieldError{{Message: message(err)}}
 }
 
-// message is what a person is told: the error's own message for a typed
-// error, a generic line for anything else (internals stay in the log).
+// message is what a person is told: a fiber error's own text (the
+// framework's, or one built from httperror already), else the host's one
+// client-safe message (internals stay in the log).
 func message(err error) string {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		return fe.Message
-	}
-	if errs.CodeOf(err) == errs.Internal {
-		return "something went wrong on our side; please try again"
 	}
 	return httperror.Message(err)
 }

@@ -552,11 +552,16 @@ func (p *Product) endSeat(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.Shows.EndSeat(c.UserContext(), me(c).ID, id); err != nil {
+	end, err := p.Shows.EndSeat(c.UserContext(), me(c).ID, id)
+	if err != nil {
 		return p.formFailed(c, "/seats/"+id, err)
 	}
-	if me(c).Role == accounts.RoleModel {
+	switch {
+	case me(c).Role == accounts.RoleModel:
 		return back(c, "/dashboard", theme.FlashInfo, "The private show has ended.")
+	case !end.Settled:
+		// The receipt page says it is being written and refreshes itself.
+		return back(c, "/receipts/"+id, theme.FlashInfo, "The show has ended and billing stopped. The payment is still settling: your receipt will appear here in a moment.")
 	}
 	return back(c, "/receipts/"+id, theme.FlashSuccess, "The show has ended. Here is your receipt.")
 }

@@ -110,7 +110,7 @@ func (h *securityHeaders) handler(c *fiber.Ctx) error {
 // apply sets each header the answer does not carry yet.
 func (h *securityHeaders) apply(c *fiber.Ctx) {
 	hd := &c.Response().Header
-	var have [8]bool
+	var have [8]bool // len(h.headers) is at most 5
 	hd.VisitAll(func(k, _ []byte) {
 		for i, kv := range h.headers {
 			if bytes.Equal(k, kv[0]) {

@@ -61,8 +61,10 @@ type Shows interface {
 	// OpenSeatOf is the viewer's open seat, if any (a page that was waiting
 	// for the model to accept moves to it).
 	OpenSeatOf(ctx context.Context, viewerID string) (seat Seat, ok bool, err error)
-	// EndSeat ends a seat for its viewer or its model and returns the receipt.
-	EndSeat(ctx context.Context, actorID, seatID string) (billing.Receipt, error)
+	// EndSeat ends a seat for its viewer or its model: the receipt, or while
+	// settlement waits for a processor the seat's close decision (see
+	// billing.SeatEnd). Repeats answer the same.
+	EndSeat(ctx context.Context, actorID, seatID string) (billing.SeatEnd, error)
 	// OpenSeats lists every seat in progress, for the admin page.
 	OpenSeats(ctx context.Context, actorID string) ([]Seat, error)
 

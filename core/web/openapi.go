@@ -61,7 +61,7 @@ var apiOps = []apiOp{
 
 	{"get", "/me/seat", "mySeat", "The viewer's private show in progress", "viewer", nil, 200, ref("Seat")},
 	{"get", "/seats/{seat}", "getSeat", "A seat: running time and cost (its viewer, its model or an admin)", "user", nil, 200, ref("Seat")},
-	{"post", "/seats/{seat}/end", "endSeat", "End a seat (its viewer or its model) and get the receipt", "user", nil, 200, ref("Receipt")},
+	{"post", "/seats/{seat}/end", "endSeat", "End a seat (its viewer or its model) and get the receipt; idempotent: a repeat answers the same", "user", nil, 200, ref("Receipt")},
 	{"get", "/wallet", "wallet", "Wallet balance and history from the ledger", "viewer", nil, 200, ref("Wallet")},
 	{"get", "/credit-packs", "listPacks", "Credit packs on sale", "", nil, 200, arrayOf(ref("Pack"))},
 	{"post", "/credit-packs/{pack}/purchases", "buyPack", "Buy a pack with the card on file", "viewer", nil, 201, ref("Purchase")},
@@ -106,6 +106,18 @@ var idempotencyKeyParam = schema{"name": "Idempotency-Key", "in": "header", "req
 		`string ("...") or the bare value, 8-255 characters.`,
 	"schema": schema{"type": "string", "minLength": 8, "maxLength": 257, "pattern": `^"?[A-Za-z0-9._:~+/=-]{8,255}"?$`}}
 
+// moreResponses are answers an operation gives besides its main one and
+// the errors every operation shares, by operation id.
+var moreResponses = map[string]schema{
+	"endSeat": {"202": schema{
+		"description": "Ended: the meter stopped at closed_at and nothing after it is billed, but settlement waits for a processor " +
+			"(restarting, or down for a moment). It completes by itself; the same POST (or GET /receipts/{seat}) after Retry-After " +
+			"answers 200 with the receipt.",
+		"headers": schema{"Retry-After": schema{"description": "seconds to wait before asking again", "schema": integer}},
+		"content": schema{"application/json": schema{"schema": ref("SeatSettling")}},
+	}},
+}
+
 var moneySchema = obj([]string{"amount", "currency"}, schema{
 	"amount":   schema{"type": "integer", "format": "int64", "description": "minor units (cents for USD, yen for JPY); never a float"},
 	"currency": schema{"type": "string", "pattern": "^[A-Z]{3}$"},
@@ -139,7 +151,12 @@ func components() schema {
 			"policy": ref("Policy"), "billable_seconds": integer, "running_cost": m, "running_cost_display": str, "funded_seconds": integer,
 			"token": schema{"type": "string", "description": "WHEP bearer token; only for the seat's own viewer"}, "whep_url": str,
 			"warnings": arrayOf(obj(nil, schema{"level": str, "message": str}))}),
-		"Receipt":          schema{"type": "object", "description": "billing.Receipt: locked policy, live intervals, billable seconds, price, processor calls and ledger transfers"},
+		"Receipt": schema{"type": "object", "description": "billing.Receipt: locked policy, live intervals, billable seconds, price, processor calls and ledger transfers"},
+		"SeatSettling": obj([]string{"seat_id", "state", "closed_at", "close_reason", "billable_seconds", "price", "funded"}, schema{
+			"seat_id": str, "state": schema{"type": "string", "enum": []string{"settling"}}, "closed_at": when,
+			"close_reason":     schema{"type": "string", "enum": []string{"viewer", "model", "funding_exhausted", "pause_exceeded", "funding_rejected", "recovered"}},
+			"billable_seconds": integer, "price": schema{"allOf": []schema{m}, "description": "what settlement takes, decided at the close"},
+			"funded": schema{"allOf": []schema{m}, "description": "what secured the seat when it ended"}}),
 		"Wallet":           obj(nil, schema{"balance": m, "held": m, "posted": m, "history": arrayOf(schema{"type": "object"})}),
 		"Pack":             obj(nil, schema{"id": str, "name": str, "price": m, "credits": m, "badge": str}),
 		"Purchase":         obj(nil, schema{"id": str, "pack_id": str, "state": str, "price": m, "credits": m}),
@@ -163,6 +180,9 @@ var OpenAPI = sync.OnceValue(func() []byte {
 		op := schema{"operationId": o.id, "summary": o.summary}
 		resp := schema{itoa64(int64(o.status)): schema{"description": "OK", "content": schema{"application/json": schema{"schema": o.resp}}},
 			"400": errResp("bad input: missing, malformed, oversized or unknown fields"), "404": errResp("no such thing, or not yours")}
+		for code, r := range moreResponses[o.id] {
+			resp[code] = r
+		}
 		if o.auth != "" {
 			op["security"] = []schema{{"session": []string{}}, {"bearer": []string{}}}
 			resp["401"] = errResp("not signed in")

@@ -75,12 +75,16 @@ func New(o Options) *Server {
 		// became a map key in the SFU, a seat id a goroutine's argument, a
 		// stream session id a closure's. Copying at each such place is an
 		// audit every new handler would have to repeat; this is one rule.
-		// Its cost, measured with BenchmarkRequestOverhead (core/web, fixed
-		// 300,000 requests, CPU time): a page request 1.5 -> 2.2 us and 4 ->
-		// 14 allocations, an API POST with a JSON body 5.7 -> 6.6 us and 21
-		// -> 70 allocations (fiber's Body copies each header name it scans);
-		// against 28-57 us of CPU for the cheapest page (the shared
-		// anonymous home page) and about 1 ms for a signed-in one.
+		// Its cost, measured with BenchmarkRequestOverhead (core/web; CPU
+		// time of 300,000 requests, which load disturbs least): a page
+		// request 1.5 -> 2.2 us and 4 -> 14 allocations (118 -> 437 B), an
+		// API POST with a JSON body 5.7 -> 6.6 us and 21 -> 70 allocations
+		// (fiber's Body copies each header name it scans for
+		// Content-Encoding). That is against 28-57 us of CPU for the
+		// cheapest page (the shared anonymous home page) and about 1 ms for
+		// a signed-in one; BenchmarkHomePage100Live (core/web/app) cannot
+		// resolve it on the shared 2-core machine (before: 7,000-23,100
+		// pages/s, after: 4,400-12,500, at load averages 1 to 27).
 		Immutable:             true,
 		DisableStartupMessage: true,
 		BodyLimit:             o.BodyLimit,
@@ -186,7 +190,9 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	for _, ch := range s.checks {
 		r := result{Name: ch.Name, OK: true}
 		if err := ch.Check(ctx); err != nil {
-			r.OK, r.Error, out.Ready = false, err.Error(), false
+			// Public endpoint: the detail (socket paths, addresses) goes to the log.
+			s.log.Warn("readiness check failed", "check", ch.Name, "err", err)
+			r.OK, r.Error, out.Ready = false, httperror.Message(err), false
 		}
 		out.Checks = append(out.Checks, r)
 	}

@@ -261,10 +261,11 @@ func privateShow(t *testing.T, w *world, sw swap, fk *fake) billing.Receipt {
 	if len(ext) != 2 || ext[0].Funded != usd(2*blockCents) || ext[1].Funded != usd(fundedCents) || ext[1].FundedSeconds != 900 {
 		t.Fatalf("extensions %+v, want two, to 1200 and 1800", ext)
 	}
-	r, err := w.eng.EndSeat(w.ctx, "seat1", billing.ClosedByViewer)
-	if err != nil {
-		t.Fatalf("EndSeat: %v", err)
+	end, err := w.eng.EndSeat(w.ctx, "seat1", billing.ClosedByViewer)
+	if err != nil || !end.Settled {
+		t.Fatalf("EndSeat: %v (%+v)", err, end.Status)
 	}
+	r := end.Receipt
 	if r.BillableSeconds != billableSecs || r.Price != price || r.Policy.RatePerMinute != usd(ratePerMinute) ||
 		r.Funded != usd(fundedCents) || r.Strategy != sw.strategy {
 		t.Fatalf("receipt: %d s for %v at %v a minute, funded %v, %s; want %d s for %v at 120, funded 1800, %s",

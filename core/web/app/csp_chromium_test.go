@@ -43,10 +43,10 @@ func TestPagesPassTheContentSecurityPolicyInChromium(t *testing.T) {
 	for _, th := range []string{"default", "midnight"} {
 		t.Run(th, func(t *testing.T) {
 			hosted := newHostedPage(t)
-			w := newWorldOn(t, newSiteWith(t, storetest.Postgres(t), func(c *config.Config) { c.Plugins.Theme = th }, func(p *app.Plugins) {
+			w := newWorldOn(t, newSiteWith(t, storetest.Postgres(t), func(c *config.Config) { c.Plugins.Theme = th }, siteOptions{Wrap: func(p *app.Plugins) {
 				hosted.Processor = p.Processor
 				p.Processor = hosted
-			}))
+			}}))
 			pagesPassCSP(t, browser, w, th, hosted)
 		})
 	}

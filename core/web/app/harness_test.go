@@ -48,13 +48,26 @@ func newSite(t testing.TB, tweak func(*config.Config)) *site {
 // newSiteOn is newSite on a given database (the embedded SQLite default too).
 func newSiteOn(t testing.TB, db *store.DB, tweak func(*config.Config)) *site {
 	t.Helper()
-	return newSiteWith(t, db, tweak, nil)
+	return newSiteWith(t, db, tweak, siteOptions{})
 }
 
-// newSiteWith is newSiteOn with the plugin clients handed to wrap before the
-// site is built (a test that puts something in front of a plugin).
-func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), wrap func(*app.Plugins)) *site {
+// siteOptions change how newSiteWith builds a site.
+type siteOptions struct {
+	// PluginPath gives each plugin's binary by file name (a test that takes a
+	// plugin's binary away to keep it from restarting); nil: the built ones.
+	PluginPath func(file string) string
+	// Wrap gets the plugin clients before the site is built (a test that
+	// puts something in front of a plugin).
+	Wrap func(*app.Plugins)
+}
+
+// newSiteWith is newSiteOn built as o says.
+func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), o siteOptions) *site {
 	t.Helper()
+	pluginPath := o.PluginPath
+	if pluginPath == nil {
+		pluginPath = func(file string) string { return testbin.Plugin(t, file) }
+	}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := config.Default()
@@ -70,7 +83,7 @@ func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), wrap fu
 	host := pluginhost.NewHost(log, nil)
 	t.Cleanup(host.Close)
 	launch := func(kind pluginkit.Kind, name, settings string) *pluginhost.Instance {
-		in, err := host.Launch(ctx, pluginhost.Spec{Kind: kind, Name: name, Path: testbin.Plugin(t, string(kind)+"-"+name),
+		in, err := host.Launch(ctx, pluginhost.Spec{Kind: kind, Name: name, Path: pluginPath(string(kind) + "-" + name),
 			Settings: []byte(settings), CallTimeout: 10 * time.Second})
 		if err != nil {
 			t.Fatalf("launch %s-%s: %v", kind, name, err)
@@ -92,8 +105,8 @@ func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), wrap fu
 		}
 		return out
 	}
-	if wrap != nil {
-		wrap(&pls)
+	if o.Wrap != nil {
+		o.Wrap(&pls)
 	}
 	reg := prometheus.NewRegistry()
 	a, err := app.Build(ctx, cfg, log, db, pls, reg)

@@ -13,7 +13,7 @@ import (
 type PaidShows interface {
 	OpenShow(ctx context.Context, req shows.OpenShowRequest) (shows.Show, error)
 	OpenSeat(ctx context.Context, showID string, req shows.SeatRequest) (billing.SeatInfo, error)
-	EndSeat(ctx context.Context, seatID string, reason billing.CloseReason) (billing.Receipt, error)
+	EndSeat(ctx context.Context, seatID string, reason billing.CloseReason) (billing.SeatEnd, error)
 	EndShow(ctx context.Context, showID, reason string) error
 	Handle(ev shows.Event) error
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/chat"
 	"github.com/camkit/camkit/core/clock"
+	"github.com/camkit/camkit/core/httperror"
 	"github.com/camkit/camkit/core/meter"
 	"github.com/camkit/camkit/core/shows"
 	"github.com/camkit/camkit/core/store"
@@ -331,7 +332,7 @@ func (s *Service) Quote(ctx context.Context, modelID, viewerID string) (web.Quot
 		p := s.cfg.Policy
 		p.RatePerMinute = money.Money{Currency: s.cfg.Accounts.Currency()}
 		p.MinimumCharge.Currency = p.RatePerMinute.Currency
-		return web.Quote{Policy: p, Reason: err.Error()}, nil
+		return web.Quote{Policy: p, Reason: httperror.Message(err)}, nil
 	}
 	if err != nil {
 		return web.Quote{}, err
@@ -470,7 +471,7 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string) (web.Se
 		b.mode = theme.ModePublic
 		s.onAir.Add(1)
 		s.mu.Unlock()
-		s.say(b.id, chat.SystemEvent{Kind: "private_failed", To: r.ViewerID, Text: "The private show could not start: " + errText(err)})
+		s.say(b.id, chat.SystemEvent{Kind: "private_failed", To: r.ViewerID, Text: "The private show could not start: " + httperror.Message(err)})
 		return web.Seat{}, err
 	}
 	s.mu.Lock()
@@ -490,29 +491,6 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string) (web.Se
 	}
 	s.say(b.id, chat.SystemEvent{Kind: "show_private", Text: "The show went private."})
 	return seat, nil
-}
-
-func errText(err error) string {
-	var e *errs.Error
-	if ok := asErr(err, &e); ok && e.Message != "" {
-		return e.Message
-	}
-	return "the payment did not go through"
-}
-
-func asErr(err error, target **errs.Error) bool {
-	for err != nil {
-		if e, ok := err.(*errs.Error); ok {
-			*target = e
-			return true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		err = u.Unwrap()
-	}
-	return false
 }
 
 func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media bool) (web.Seat, error) {
@@ -652,38 +630,37 @@ func (s *Service) OpenSeatOf(_ context.Context, viewerID string) (web.Seat, bool
 }
 
 // EndSeat ends a seat for its viewer or its model (or an admin, as the
-// model's side) and returns billing's receipt.
-func (s *Service) EndSeat(ctx context.Context, actorID, seatID string) (billing.Receipt, error) {
+// model's side): billing's receipt, or its close decision while settlement
+// waits (see billing.SeatEnd). Billing's end is idempotent, so a repeat, or
+// an end racing the first, gets the same answer, also once the seat has
+// left this service's memory.
+func (s *Service) EndSeat(ctx context.Context, actorID, seatID string) (billing.SeatEnd, error) {
 	s.mu.Lock()
 	st := s.seats[seatID]
+	viewer, model := "", ""
+	if st != nil {
+		viewer, model = st.viewer, st.model
+	}
+	s.mu.Unlock()
+	notFound := errs.E(errs.NotFound, "no such seat in progress") // the same to a stranger whether it exists or not
+	if st == nil {
+		var err error
+		if viewer, model, err = s.seatParties(ctx, seatID); err != nil {
+			return billing.SeatEnd{}, notFound
+		}
+	}
 	var reason billing.CloseReason
 	switch {
-	case st == nil:
-	case actorID == st.viewer:
+	case actorID == viewer:
 		reason = billing.ClosedByViewer
-	case actorID == st.model:
+	case actorID == model || s.isAdmin(ctx, actorID):
 		reason = billing.ClosedByModel
+	default:
+		return billing.SeatEnd{}, notFound
 	}
-	open := st != nil && st.open
-	s.mu.Unlock()
-	if st == nil {
-		return billing.Receipt{}, errs.E(errs.NotFound, "no such seat in progress")
-	}
-	if reason == "" {
-		if !s.isAdmin(ctx, actorID) {
-			return billing.Receipt{}, errs.E(errs.NotFound, "no such seat in progress")
-		}
-		reason = billing.ClosedByModel
-	}
-	if !open {
-		return s.bill.Receipt(ctx, seatID)
-	}
-	rec, err := s.shows.EndSeat(ctx, seatID, reason)
+	end, err := s.shows.EndSeat(ctx, seatID, reason)
 	s.closeSeat(seatID)
-	if err != nil {
-		return billing.Receipt{}, err
-	}
-	return rec, nil
+	return end, err
 }
 
 // closeSeat ends the private show around a seat that billing has closed:
@@ -862,7 +839,7 @@ func (s *Service) Liveness(ev stream.LivenessEvent) {
 func (s *Service) BillingEvent(ev billing.Event) {
 	switch ev.Type {
 	case billing.EventFundingWarning:
-		w := theme.FundingWarning{Level: theme.FlashWarning, Message: "We could not extend your payment (" + ev.Message +
+		w := theme.FundingWarning{Level: theme.FlashWarning, Message: "We could not extend your payment (" + httperror.Message(ev.Err) +
 			"). The show ends when the time already paid for runs out unless a retry succeeds."}
 		s.mu.Lock()
 		st := s.seats[ev.SeatID]

@@ -37,12 +37,21 @@ func (s *Service) Receipts(ctx context.Context, actorID string, limit int) ([]bi
 // Receipt is one receipt for its viewer, its model or an admin; anyone else
 // is told there is none.
 func (s *Service) Receipt(ctx context.Context, actorID, seatID string) (billing.Receipt, error) {
-	var viewer, model string
-	err := s.cfg.DB.Gorm().WithContext(ctx).Raw(`SELECT viewer_id, model_id FROM billing_seats WHERE id = ?`, seatID).Row().Scan(&viewer, &model)
+	viewer, model, err := s.seatParties(ctx, seatID)
 	if err != nil || (actorID != viewer && actorID != model && !s.isAdmin(ctx, actorID)) {
 		return billing.Receipt{}, errs.E(errs.NotFound, "no such receipt")
 	}
 	return s.bill.Receipt(ctx, seatID)
+}
+
+// seatParties names a seat's viewer and model from billing's table; an
+// unknown seat is errs.NotFound.
+func (s *Service) seatParties(ctx context.Context, seatID string) (viewer, model string, err error) {
+	err = s.cfg.DB.Gorm().WithContext(ctx).Raw(`SELECT viewer_id, model_id FROM billing_seats WHERE id = ?`, seatID).Row().Scan(&viewer, &model)
+	if err != nil {
+		return "", "", errs.E(errs.NotFound, "no such seat")
+	}
+	return viewer, model, nil
 }
 
 // Earnings sums a model's credits to her earnings account: today, the last
