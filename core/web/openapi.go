@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -178,7 +179,7 @@ var OpenAPI = sync.OnceValue(func() []byte {
 	}
 	for _, o := range apiOps {
 		op := schema{"operationId": o.id, "summary": o.summary}
-		resp := schema{itoa64(int64(o.status)): schema{"description": "OK", "content": schema{"application/json": schema{"schema": o.resp}}},
+		resp := schema{strconv.Itoa(o.status): schema{"description": "OK", "content": schema{"application/json": schema{"schema": o.resp}}},
 			"400": errResp("bad input: missing, malformed, oversized or unknown fields"), "404": errResp("no such thing, or not yours")}
 		for code, r := range moreResponses[o.id] {
 			resp[code] = r

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/camkit/camkit/core/accounts"
@@ -71,7 +72,7 @@ func receiptView(r billing.Receipt, modelName, viewerName string) theme.ReceiptP
 		p.Charges = append(p.Charges, theme.Charge{At: r.SettledAt, Kind: c.Op, Amount: c.Amount, Status: c.State, Reference: c.Reference})
 	}
 	for _, t := range r.LedgerTransfers {
-		p.Transfers = append(p.Transfers, theme.LedgerTransfer{ID: itoa64(t.ID), At: r.SettledAt, Debit: t.Debit, Credit: t.Credit,
+		p.Transfers = append(p.Transfers, theme.LedgerTransfer{ID: strconv.FormatInt(t.ID, 10), At: r.SettledAt, Debit: t.Debit, Credit: t.Credit,
 			Amount: t.Amount, State: ledgerState(t.Kind), Memo: t.Key})
 	}
 	return p
@@ -103,28 +104,6 @@ func closeReasonText(r billing.CloseReason) string {
 		return "closed after a restart, at the last checkpoint"
 	}
 	return string(r)
-}
-
-func itoa64(n int64) string {
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }
 
 // parseAmount reads a decimal form field in major units.

@@ -196,7 +196,7 @@ func (e *Epoch) dataPlus(cfg *settings, f url.Values, now time.Time) ([]processo
 		raw := strings.TrimPrefix(f.Get("ets_transaction_amount"), "-") // credits and chargebacks may be negative
 		var err error
 		amount, err = money.ParseDecimal(raw, cur)
-		if err != nil || raw == "" {
+		if err != nil || raw == "" || amount.Amount < 0 {
 			return nil, errs.E(errs.Invalid, "epoch DataPlus: ets_transaction_amount %q is not a %s amount", f.Get("ets_transaction_amount"), cur)
 		}
 	}

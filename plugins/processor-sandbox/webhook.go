@@ -134,6 +134,9 @@ func (ev webhookEvent) normalise() (processor.Event, error) {
 		if err := ev.Amount.Validate(false); err != nil {
 			return processor.Event{}, errs.E(errs.UnknownCurrency, "sandbox webhook: %v", err)
 		}
+		if ev.Amount.Amount < 0 { // a refund or chargeback states what it takes back, as a magnitude
+			return processor.Event{}, errs.E(errs.Invalid, "sandbox webhook: amount %d is negative", ev.Amount.Amount)
+		}
 		out.Amount = *ev.Amount
 	}
 	if out.DeclineCode != "" && !errs.IsDecline(&errs.Error{Code: out.DeclineCode}) {
