@@ -7,7 +7,9 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -111,7 +114,13 @@ func New(o Options) *Server {
 	if o.ClientAddr == nil {
 		o.ClientAddr = &clientaddr.Resolver{}
 	}
-	s.app.Use(o.ClientAddr.Middleware(), secure.handler, s.observe)
+	// A panic in a handler (a parser, pion on a hostile offer) answers 500
+	// and is logged with its stack; without this it ends the whole host, and
+	// every open seat's metering with it.
+	panicked := recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		s.log.Error("handler panicked", "route", c.Route().Path, "panic", fmt.Sprint(e), "stack", string(debug.Stack()))
+	}})
+	s.app.Use(o.ClientAddr.Middleware(), secure.handler, s.observe, panicked)
 
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	s.app.Get("/readyz", s.ready)
