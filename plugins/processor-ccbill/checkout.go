@@ -251,15 +251,10 @@ func origin(u *url.URL) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// clientIP is the viewer's address for CCBill's ipAddress field: the first
-// X-Forwarded-For hop the host's proxy set, else the direct peer.
+// clientIP is the viewer's address for CCBill's ipAddress field: the client
+// as the host resolved it (past its trusted proxies). A forwarding header's
+// first entry is whatever the client wrote, so it is never read here.
 func clientIP(req processor.HTTPRequest) string {
-	if xf := processorkit.HeaderValue(req.Headers, "X-Forwarded-For"); xf != "" {
-		first := strings.TrimSpace(strings.Split(xf, ",")[0])
-		if net.ParseIP(first) != nil {
-			return first
-		}
-	}
 	if h, _, err := net.SplitHostPort(req.RemoteAddr); err == nil {
 		return h
 	}

@@ -234,7 +234,7 @@ type HTTPRequest struct {
 	Query      url.Values
 	Headers    http.Header
 	Body       []byte
-	RemoteAddr string // ip:port of the direct peer as the host saw it
+	RemoteAddr string // ip:port of the client as the host resolved it: the direct peer, or behind the host's trusted proxies the client they name (port 0)
 }
 
 // WebhookRequest is the notification as the host received it: the same shape
