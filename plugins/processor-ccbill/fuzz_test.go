@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -23,28 +21,7 @@ import (
 	"github.com/camkit/camkit/sdk/processor"
 )
 
-// fuzzStateDir is a directory for a fuzz target's state file: tmpfs when the
-// machine has one, since a Refund webhook rewrites the file with an fsync.
-func fuzzStateDir(f *testing.F) string {
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		if dir, err := os.MkdirTemp("/dev/shm", "ccbill-fuzz-"); err == nil {
-			f.Cleanup(func() { os.RemoveAll(dir) })
-			return dir
-		}
-	}
-	return f.TempDir()
-}
-
 var fuzzAllowed = netip.MustParsePrefix("64.38.212.0/24")
-
-func fuzzFromAllowed(remote string) bool {
-	host := remote
-	if h, _, err := net.SplitHostPort(remote); err == nil {
-		host = h
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Zone() == "" && fuzzAllowed.Contains(a.Unmap())
-}
 
 // fuzzStatedValues lists every flat value a CCBill body states: top-level
 // JSON strings and numbers, or form values.
@@ -80,7 +57,7 @@ func FuzzCCBillWebhook(f *testing.F) {
 	g := fakegw.New(f)
 	now := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
 	c := newCCBill(func() time.Time { return now })
-	settings := g.Settings(f, filepath.Join(fuzzStateDir(f), "state.json"),
+	settings := g.Settings(f, filepath.Join(plugintest.FuzzStateDir(f, "ccbill"), "state.json"),
 		map[string]any{"allowed_ips": []string{fuzzAllowed.String()}, "currencies": []string{"USD", "EUR", "JPY"}})
 	if err := c.Configure(context.Background(), settings); err != nil {
 		f.Fatal(err)
@@ -111,7 +88,7 @@ func FuzzCCBillWebhook(f *testing.F) {
 		req := processor.WebhookRequest{Method: http.MethodPost, Path: "/webhooks/ccbill", Body: body, RemoteAddr: remote,
 			Query: url.Values{"eventType": {eventType}}, Headers: http.Header{"Content-Type": {contentType}}}
 		res, err := c.ParseWebhook(ctx, req)
-		allowed := fuzzFromAllowed(remote)
+		allowed := plugintest.RemoteIn(remote, fuzzAllowed)
 		switch {
 		case err == nil && !allowed:
 			t.Fatalf("a webhook from %q (not in %s) was accepted: %+v", remote, fuzzAllowed, res.Events)

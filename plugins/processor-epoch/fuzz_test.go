@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -30,28 +28,7 @@ import (
 // ksorted name/value pairs, from public integration code), not with the
 // plugin's, so a plugin checking something else fails here.
 
-// fuzzStateDir is a directory for a fuzz target's state file: tmpfs when the
-// machine has one, since accepted postbacks rewrite the file with an fsync.
-func fuzzStateDir(f *testing.F) string {
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		if dir, err := os.MkdirTemp("/dev/shm", "epoch-fuzz-"); err == nil {
-			f.Cleanup(func() { os.RemoveAll(dir) })
-			return dir
-		}
-	}
-	return f.TempDir()
-}
-
 var fuzzAllowed = netip.MustParsePrefix("208.236.105.0/24")
-
-func fuzzFromAllowed(remote string) bool {
-	host := remote
-	if h, _, err := net.SplitHostPort(remote); err == nil {
-		host = h
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Zone() == "" && fuzzAllowed.Contains(a.Unmap())
-}
 
 // fuzzFields merges a postback's query and form body as Epoch posts them;
 // ok is false when a name comes twice (the plugin refuses those unread).
@@ -89,7 +66,7 @@ func FuzzEpochPostback(f *testing.F) {
 	e := newEpoch(func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	pricePoints := map[string]money.Money{"pack100": {Amount: 999, Currency: "USD"}, "club30": {Amount: 1999, Currency: "USD"}, "packjpy": {Amount: 1500, Currency: "JPY"}}
 	settings, err := json.Marshal(map[string]any{"co_code": "abc123", "digest_key": fakegw.DigestKey,
-		"state_file": filepath.Join(fuzzStateDir(f), "state.json"), "allowed_ips": []string{fuzzAllowed.String()}, "price_points": []map[string]any{
+		"state_file": filepath.Join(plugintest.FuzzStateDir(f, "epoch"), "state.json"), "allowed_ips": []string{fuzzAllowed.String()}, "price_points": []map[string]any{
 			{"pi_code": "pack100", "amount": 999, "currency": "USD"},
 			{"pi_code": "club30", "amount": 1999, "currency": "USD", "recurring_days": 30, "recurring_amount": 1499},
 			{"pi_code": "packjpy", "amount": 1500, "currency": "JPY"},
@@ -136,7 +113,7 @@ func FuzzEpochPostback(f *testing.F) {
 		}
 		fields, single := fuzzFields(q, body)
 		authentic := single && fields.Get("epoch_digest") != "" && strings.EqualFold(fakegw.Sign(fields, fakegw.DigestKey).Get("epoch_digest"), fields.Get("epoch_digest")) // hex in either case
-		allowed := fuzzFromAllowed(remote)
+		allowed := plugintest.RemoteIn(remote, fuzzAllowed)
 		res, err := e.ParseWebhook(ctx, req(q, body, remote))
 		switch {
 		case err == nil && !allowed:

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -20,18 +19,6 @@ import (
 	"github.com/camkit/camkit/sdk/plugintest"
 	"github.com/camkit/camkit/sdk/processor"
 )
-
-// fuzzStateDir is a directory for a fuzz target's state file: tmpfs when the
-// machine has one, since every postback rewrites the file with an fsync.
-func fuzzStateDir(f *testing.F) string {
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		if dir, err := os.MkdirTemp("/dev/shm", "netbilling-fuzz-"); err == nil {
-			f.Cleanup(func() { os.RemoveAll(dir) })
-			return dir
-		}
-	}
-	return f.TempDir()
-}
 
 // fuzzAuthentic checks both NETbilling hashes of v independently of the
 // plugin: MD5(key + hashed fields) and MD5(key + transaction id + status +
@@ -67,7 +54,7 @@ func FuzzNETbillingPostback(f *testing.F) {
 	g := fakegw.New(f)
 	now := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
 	n := newNETbilling(func() time.Time { return now })
-	settings, err := g.Settings(filepath.Join(fuzzStateDir(f), "state.json"), nil)
+	settings, err := g.Settings(filepath.Join(plugintest.FuzzStateDir(f, "netbilling"), "state.json"), nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -21,31 +19,8 @@ import (
 	"github.com/camkit/camkit/sdk/processor"
 )
 
-// fuzzStateDir is a directory for a fuzz target's state file: tmpfs when the
-// machine has one, since accepted postbacks rewrite the file with an fsync.
-func fuzzStateDir(f *testing.F) string {
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		if dir, err := os.MkdirTemp("/dev/shm", "segpay-fuzz-"); err == nil {
-			f.Cleanup(func() { os.RemoveAll(dir) })
-			return dir
-		}
-	}
-	return f.TempDir()
-}
-
 // fuzzAllowed is fakegw's allowed_ips (192.0.2.0/28), checked independently.
 var fuzzAllowed = netip.MustParsePrefix("192.0.2.0/28")
-
-// fuzzFromAllowed reads the host part of "ip:port" (or a bare ip) and
-// checks it against fuzzAllowed; a zoned address is in no range.
-func fuzzFromAllowed(remote string) bool {
-	host := remote
-	if h, _, err := net.SplitHostPort(remote); err == nil {
-		host = h
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Zone() == "" && fuzzAllowed.Contains(a.Unmap())
-}
 
 // FuzzSegpayPostback: Segpay signs nothing, so its source address is the
 // authentication: a postback is accepted only from allowed_ips, and from
@@ -57,7 +32,7 @@ func FuzzSegpayPostback(f *testing.F) {
 	g := fakegw.New(f)
 	now := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
 	s := newSegpay(func() time.Time { return now })
-	if err := s.Configure(context.Background(), g.Settings(f, filepath.Join(fuzzStateDir(f), "state.json"), nil)); err != nil {
+	if err := s.Configure(context.Background(), g.Settings(f, filepath.Join(plugintest.FuzzStateDir(f, "segpay"), "state.json"), nil)); err != nil {
 		f.Fatal(err)
 	}
 	// TransPosts and member postbacks with Segpay's macros, as fakegw and
@@ -86,7 +61,7 @@ func FuzzSegpayPostback(f *testing.F) {
 		}
 		req := processor.WebhookRequest{Method: http.MethodPost, Path: "/webhooks/segpay", Query: q, Body: body, RemoteAddr: remote}
 		res, err := s.ParseWebhook(ctx, req)
-		allowed := fuzzFromAllowed(remote)
+		allowed := plugintest.RemoteIn(remote, fuzzAllowed)
 		switch {
 		case err == nil && !allowed:
 			t.Fatalf("a postback from %q (not in %s) was accepted: %+v", remote, fuzzAllowed, res.Events)
