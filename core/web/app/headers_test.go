@@ -26,7 +26,6 @@ func TestEveryRouteKindCarriesTheSecurityHeaders(t *testing.T) {
 		code                            int
 		ownCSP                          string // a processor page's own policy, kept
 	}
-	big := strings.Repeat("x", 2<<20)
 	asks := []ask{
 		{what: "home page", method: "GET", path: "/", who: anon, code: 200},
 		{what: "home page, HEAD", method: "HEAD", path: "/", who: anon, code: 200},
@@ -54,7 +53,6 @@ func TestEveryRouteKindCarriesTheSecurityHeaders(t *testing.T) {
 		{what: "chat without an upgrade", method: "GET", path: "/ws/chat/" + w.showID, who: anon, code: 426},
 		{what: "healthz", method: "GET", path: "/healthz", who: anon, code: 200},
 		{what: "metrics", method: "GET", path: "/metrics", who: anon, code: 200},
-		{what: "body over the server's limit", method: "POST", path: "/login", ctype: "application/x-www-form-urlencoded", body: big, who: anon, code: 413},
 	}
 	for _, a := range asks {
 		var body io.Reader
@@ -89,23 +87,34 @@ func TestEveryRouteKindCarriesTheSecurityHeaders(t *testing.T) {
 	checkSecurityHeaders(t, "server-sent events", r.Header, "")
 	r.Body.Close()
 
-	// A request fiber cannot parse reaches no route; it is answered with
-	// the headers all the same.
-	conn, err := net.Dial("tcp", strings.TrimPrefix(w.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
+	// Requests fiber refuses before any route — one it cannot parse, one
+	// whose declared body is over the server's limit — are answered with
+	// the headers all the same. Both go over a raw connection that sends
+	// only the head: a client still writing a 2 MiB body when the server
+	// answers and closes gets a reset instead of the answer (CI saw it).
+	for _, raw := range []struct {
+		what, head string
+		code       int
+	}{
+		{"malformed request", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", 400},
+		{"body over the server's limit", "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4194304\r\n\r\n", 413},
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(w.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(conn, raw.head)
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		r, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		conn.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", raw.what, err)
+		}
+		if r.StatusCode != raw.code {
+			t.Errorf("%s: %d, want %d", raw.what, r.StatusCode, raw.code)
+		}
+		checkSecurityHeaders(t, raw.what, r.Header, "")
 	}
-	defer conn.Close()
-	_, _ = io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	raw, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if raw.StatusCode != 400 {
-		t.Errorf("malformed request: %d, want 400", raw.StatusCode)
-	}
-	checkSecurityHeaders(t, "malformed request", raw.Header, "")
 }
 
 // checkSecurityHeaders: one of each header, with the host's values, or the
