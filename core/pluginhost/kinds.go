@@ -89,6 +89,9 @@ func (p Processor) ParseWebhook(ctx context.Context, r processor.WebhookRequest)
 func (p Processor) ServeHTTP(ctx context.Context, r processor.HTTPRequest) (processor.HTTPResponse, error) {
 	return Call(ctx, p.in, "ServeHTTP", func(ctx context.Context, c proc) (processor.HTTPResponse, error) { return c.ServeHTTP(ctx, r) })
 }
+func (p Processor) Transactions(ctx context.Context, r processor.TransactionsRequest) (processor.TransactionReport, error) {
+	return Call(ctx, p.in, "Transactions", func(ctx context.Context, c proc) (processor.TransactionReport, error) { return c.Transactions(ctx, r) })
+}
 
 // Currency is the supervised currency client.
 type Currency struct{ module }

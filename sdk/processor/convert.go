@@ -55,14 +55,14 @@ func timeFromPB(t *timestamppb.Timestamp) time.Time {
 func credToPB(c StoredCredential) *pb.StoredCredential {
 	return &pb.StoredCredential{
 		Token: c.Token, Brand: c.Brand, Last4: c.Last4,
-		ExpMonth: int32(c.ExpMonth), ExpYear: int32(c.ExpYear), CustomerRef: c.CustomerRef,
+		ExpMonth: int32(c.ExpMonth), ExpYear: int32(c.ExpYear), CustomerRef: c.CustomerRef, Country: c.Country,
 	}
 }
 
 func credFromPB(c *pb.StoredCredential) StoredCredential {
 	return StoredCredential{
 		Token: c.GetToken(), Brand: c.GetBrand(), Last4: c.GetLast4(),
-		ExpMonth: int(c.GetExpMonth()), ExpYear: int(c.GetExpYear()), CustomerRef: c.GetCustomerRef(),
+		ExpMonth: int(c.GetExpMonth()), ExpYear: int(c.GetExpYear()), CustomerRef: c.GetCustomerRef(), Country: c.GetCountry(),
 	}
 }
 
@@ -228,6 +228,24 @@ func webhookResultFromPB(r *pb.WebhookResult) WebhookResult {
 	out := WebhookResult{Response: httpResponseFromPB(r.GetResponse())}
 	for _, e := range r.GetEvents() {
 		out.Events = append(out.Events, eventFromPB(e))
+	}
+	return out
+}
+
+func reportToPB(r TransactionReport) *pb.TransactionReport {
+	out := &pb.TransactionReport{Source: r.Source}
+	for _, t := range r.Transactions {
+		out.Transactions = append(out.Transactions, &pb.Transaction{Reference: t.Reference, Kind: string(t.Kind),
+			Amount: moneyToPB(t.Amount), RelatedReference: t.RelatedReference, OccurredAt: timeToPB(t.OccurredAt)})
+	}
+	return out
+}
+
+func reportFromPB(r *pb.TransactionReport) TransactionReport {
+	out := TransactionReport{Source: r.GetSource()}
+	for _, t := range r.GetTransactions() {
+		out.Transactions = append(out.Transactions, Transaction{Reference: t.GetReference(), Kind: TransactionKind(t.GetKind()),
+			Amount: moneyFromPB(t.GetAmount()), RelatedReference: t.GetRelatedReference(), OccurredAt: timeFromPB(t.GetOccurredAt())})
 	}
 	return out
 }

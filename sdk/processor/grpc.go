@@ -148,6 +148,14 @@ func (s *server) ServeHTTP(ctx context.Context, r *pb.HTTPRequest) (*pb.HTTPResp
 	return httpResponseToPB(res), nil
 }
 
+func (s *server) Transactions(ctx context.Context, r *pb.TransactionsRequest) (*pb.TransactionReport, error) {
+	res, err := s.impl.Transactions(ctx, TransactionsRequest{From: timeFromPB(r.GetFrom()), To: timeFromPB(r.GetTo())})
+	if err != nil {
+		return nil, errs.ToStatus(err)
+	}
+	return reportToPB(res), nil
+}
+
 // Client is the host's side: a Processor backed by a plugin's gRPC connection.
 // Every error comes back as the *errs.Error the plugin raised.
 type Client struct {
@@ -257,4 +265,12 @@ func (c *Client) ServeHTTP(ctx context.Context, req HTTPRequest) (HTTPResponse, 
 		return HTTPResponse{}, errs.FromStatus(err)
 	}
 	return httpResponseFromPB(r), nil
+}
+
+func (c *Client) Transactions(ctx context.Context, req TransactionsRequest) (TransactionReport, error) {
+	r, err := c.c.Transactions(ctx, &pb.TransactionsRequest{From: timeToPB(req.From), To: timeToPB(req.To)})
+	if err != nil {
+		return TransactionReport{}, errs.FromStatus(err)
+	}
+	return reportFromPB(r), nil
 }

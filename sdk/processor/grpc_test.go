@@ -35,6 +35,7 @@ type fake struct {
 	refund   processor.RefundResult
 	webhook  processor.WebhookResult
 	http     processor.HTTPResponse
+	report   processor.TransactionReport
 }
 
 var _ processor.Processor = (*fake)(nil)
@@ -85,6 +86,9 @@ func (f *fake) ParseWebhook(ctx context.Context, r processor.WebhookRequest) (pr
 }
 func (f *fake) ServeHTTP(ctx context.Context, r processor.HTTPRequest) (processor.HTTPResponse, error) {
 	return f.http, f.enter(ctx, r)
+}
+func (f *fake) Transactions(ctx context.Context, r processor.TransactionsRequest) (processor.TransactionReport, error) {
+	return f.report, f.enter(ctx, r)
 }
 
 // connect serves f through the real Plugin type over a real gRPC connection
@@ -152,6 +156,9 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 				Credential: &cred, OccurredAt: when, DeclineCode: errs.Declined, Reason: "10.4"}},
 			Response: processor.HTTPResponse{Status: 200, Headers: http.Header{"Content-Type": {"text/plain"}}, Body: []byte("OK")},
 		},
+		report: processor.TransactionReport{Source: "fake report", Transactions: []processor.Transaction{
+			{Reference: "ch_1", Kind: processor.TxSale, Amount: usd, OccurredAt: when},
+			{Reference: "rf_1", Kind: processor.TxRefund, Amount: jpy, RelatedReference: "ch_1", OccurredAt: when}}},
 		http: processor.HTTPResponse{Status: 303, Headers: http.Header{"Location": {"/back?a=1"}, "Set-Cookie": {"a=1", "b=2"}}},
 	}
 	p := connect(t, f)
@@ -169,6 +176,7 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 	chargeReq := processor.ChargeRequest{IdempotencyKey: "seat/1/block/2", Credential: cred, Amount: jpy, Description: "d"}
 	refundReq := processor.RefundRequest{IdempotencyKey: "r", Reference: "ch_1", Amount: jpy, Reason: "goodwill"}
 	cancelReq := processor.CancelRecurringRequest{IdempotencyKey: "c", SubscriptionReference: "sub_1"}
+	reportReq := processor.TransactionsRequest{From: when.Add(-time.Hour), To: when}
 
 	cases := []struct {
 		name     string
@@ -187,6 +195,7 @@ func TestRoundTripKeepsEveryField(t *testing.T) {
 		{"CancelRecurring", cancelReq, func() (any, error) { return nil, p.CancelRecurring(ctx, cancelReq) }, nil},
 		{"ParseWebhook", hreq, func() (any, error) { return p.ParseWebhook(ctx, hreq) }, f.webhook},
 		{"ServeHTTP", hreq, func() (any, error) { return p.ServeHTTP(ctx, hreq) }, f.http},
+		{"Transactions", reportReq, func() (any, error) { return p.Transactions(ctx, reportReq) }, f.report},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -74,6 +74,14 @@ type Processor interface {
 	// ServeHTTP answers the plugin's own routes under /pay/<name>/ (return
 	// URLs, a hosted card page), which the host proxies without reading.
 	ServeHTTP(ctx context.Context, req HTTPRequest) (HTTPResponse, error)
+	// Transactions lists what the processor's own records show moved in
+	// [From, To), read from its reporting API (CCBill DataLink, NMI
+	// query.php, …): `camkit reconcile` compares it with the ledger and the
+	// receipts. References are the ones the plugin returned from Capture,
+	// Charge, Refund and CompleteCheckout or put in Events. A processor
+	// without a report answers errs.Unsupported; the host then reconciles
+	// with the events it recorded.
+	Transactions(ctx context.Context, req TransactionsRequest) (TransactionReport, error)
 }
 
 // WebhookAuth says how a processor's notifications are authenticated.
@@ -120,6 +128,9 @@ type StoredCredential struct {
 	ExpMonth    int    `json:"exp_month,omitempty"`
 	ExpYear     int    `json:"exp_year,omitempty"`
 	CustomerRef string `json:"customer_ref,omitempty"`
+	// Country is the issuing bank's country (ISO 3166-1 alpha-2, from the
+	// card's BIN) when the processor reports it; routing rules may use it.
+	Country string `json:"country,omitempty"`
 }
 
 // RecurringTerms asks the processor to rebill by itself.
@@ -284,4 +295,33 @@ type Event struct {
 type WebhookResult struct {
 	Events   []Event
 	Response HTTPResponse // exactly what the processor expects back, e.g. 200 "OK"
+}
+
+type TransactionsRequest struct {
+	From time.Time // inclusive
+	To   time.Time // exclusive
+}
+
+// TransactionKind is what a reported transaction did with the viewer's money.
+type TransactionKind string
+
+const (
+	TxSale       TransactionKind = "sale"       // money taken: a capture, a charge, a hosted-page purchase, a rebill
+	TxRefund     TransactionKind = "refund"     // money given back by the merchant
+	TxChargeback TransactionKind = "chargeback" // money taken back by the card's bank
+)
+
+// Transaction is one movement of money in the processor's own records.
+type Transaction struct {
+	Reference        string
+	Kind             TransactionKind
+	Amount           money.Money // positive
+	RelatedReference string      // the sale a refund or chargeback takes back
+	OccurredAt       time.Time
+}
+
+// TransactionReport is what the processor's report listed.
+type TransactionReport struct {
+	Transactions []Transaction
+	Source       string // e.g. "CCBill DataLink"
 }

@@ -42,3 +42,6 @@ func (Unsupported) ParseWebhook(context.Context, WebhookRequest) (WebhookResult,
 func (Unsupported) ServeHTTP(context.Context, HTTPRequest) (HTTPResponse, error) {
 	return HTTPResponse{Status: 404, Body: []byte("not found")}, nil
 }
+func (Unsupported) Transactions(context.Context, TransactionsRequest) (TransactionReport, error) {
+	return TransactionReport{}, errs.E(errs.Unsupported, "no transaction report is offered")
+}

@@ -158,6 +158,7 @@ type StoredCredential struct {
 	ExpMonth      int32                  `protobuf:"varint,4,opt,name=exp_month,json=expMonth,proto3" json:"exp_month,omitempty"`         // 1-12, 0 when unknown
 	ExpYear       int32                  `protobuf:"varint,5,opt,name=exp_year,json=expYear,proto3" json:"exp_year,omitempty"`            // four digits, 0 when unknown
 	CustomerRef   string                 `protobuf:"bytes,6,opt,name=customer_ref,json=customerRef,proto3" json:"customer_ref,omitempty"` // the host's customer reference it was stored for
+	Country       string                 `protobuf:"bytes,7,opt,name=country,proto3" json:"country,omitempty"`                            // ISO 3166-1 alpha-2 of the issuing bank (BIN country), when the processor reports it
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -230,6 +231,13 @@ func (x *StoredCredential) GetExpYear() int32 {
 func (x *StoredCredential) GetCustomerRef() string {
 	if x != nil {
 		return x.CustomerRef
+	}
+	return ""
+}
+
+func (x *StoredCredential) GetCountry() string {
+	if x != nil {
+		return x.Country
 	}
 	return ""
 }
@@ -1619,6 +1627,187 @@ func (x *WebhookResult) GetResponse() *HTTPResponse {
 	return nil
 }
 
+type TransactionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"` // inclusive
+	To            *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`     // exclusive
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransactionsRequest) Reset() {
+	*x = TransactionsRequest{}
+	mi := &file_processorv1_processor_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransactionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransactionsRequest) ProtoMessage() {}
+
+func (x *TransactionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_processorv1_processor_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransactionsRequest.ProtoReflect.Descriptor instead.
+func (*TransactionsRequest) Descriptor() ([]byte, []int) {
+	return file_processorv1_processor_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TransactionsRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *TransactionsRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+// Transaction is one movement of money in the processor's own records.
+type Transaction struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Reference        string                 `protobuf:"bytes,1,opt,name=reference,proto3" json:"reference,omitempty"`                                       // as returned by Capture, Charge, Refund, CompleteCheckout or in an Event
+	Kind             string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`                                                 // sale (capture, charge, hosted purchase, rebill) | refund | chargeback
+	Amount           *commonv1.Money        `protobuf:"bytes,3,opt,name=amount,proto3" json:"amount,omitempty"`                                             // positive
+	RelatedReference string                 `protobuf:"bytes,4,opt,name=related_reference,json=relatedReference,proto3" json:"related_reference,omitempty"` // the sale a refund or chargeback takes back
+	OccurredAt       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Transaction) Reset() {
+	*x = Transaction{}
+	mi := &file_processorv1_processor_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Transaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Transaction) ProtoMessage() {}
+
+func (x *Transaction) ProtoReflect() protoreflect.Message {
+	mi := &file_processorv1_processor_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Transaction.ProtoReflect.Descriptor instead.
+func (*Transaction) Descriptor() ([]byte, []int) {
+	return file_processorv1_processor_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Transaction) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *Transaction) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Transaction) GetAmount() *commonv1.Money {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+func (x *Transaction) GetRelatedReference() string {
+	if x != nil {
+		return x.RelatedReference
+	}
+	return ""
+}
+
+func (x *Transaction) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+type TransactionReport struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Transactions  []*Transaction         `protobuf:"bytes,1,rep,name=transactions,proto3" json:"transactions,omitempty"`
+	Source        string                 `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"` // the report the list came from, e.g. "CCBill DataLink"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransactionReport) Reset() {
+	*x = TransactionReport{}
+	mi := &file_processorv1_processor_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransactionReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransactionReport) ProtoMessage() {}
+
+func (x *TransactionReport) ProtoReflect() protoreflect.Message {
+	mi := &file_processorv1_processor_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransactionReport.ProtoReflect.Descriptor instead.
+func (*TransactionReport) Descriptor() ([]byte, []int) {
+	return file_processorv1_processor_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *TransactionReport) GetTransactions() []*Transaction {
+	if x != nil {
+		return x.Transactions
+	}
+	return nil
+}
+
+func (x *TransactionReport) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 var File_processorv1_processor_proto protoreflect.FileDescriptor
 
 const file_processorv1_processor_proto_rawDesc = "" +
@@ -1638,14 +1827,15 @@ const file_processorv1_processor_proto_rawDesc = "" +
 	"currencies\x18\n" +
 	" \x03(\tR\n" +
 	"currencies\x12\"\n" +
-	"\rmax_hold_days\x18\v \x01(\x05R\vmaxHoldDays\"\xaf\x01\n" +
+	"\rmax_hold_days\x18\v \x01(\x05R\vmaxHoldDays\"\xc9\x01\n" +
 	"\x10StoredCredential\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x14\n" +
 	"\x05brand\x18\x02 \x01(\tR\x05brand\x12\x14\n" +
 	"\x05last4\x18\x03 \x01(\tR\x05last4\x12\x1b\n" +
 	"\texp_month\x18\x04 \x01(\x05R\bexpMonth\x12\x19\n" +
 	"\bexp_year\x18\x05 \x01(\x05R\aexpYear\x12!\n" +
-	"\fcustomer_ref\x18\x06 \x01(\tR\vcustomerRef\"b\n" +
+	"\fcustomer_ref\x18\x06 \x01(\tR\vcustomerRef\x12\x18\n" +
+	"\acountry\x18\a \x01(\tR\acountry\"b\n" +
 	"\x0eRecurringTerms\x12/\n" +
 	"\x06amount\x18\x01 \x01(\v2\x17.camkit.common.v1.MoneyR\x06amount\x12\x1f\n" +
 	"\vperiod_days\x18\x02 \x01(\x05R\n" +
@@ -1777,7 +1967,20 @@ const file_processorv1_processor_proto_rawDesc = "" +
 	"\x06reason\x18\f \x01(\tR\x06reason\"\x82\x01\n" +
 	"\rWebhookResult\x122\n" +
 	"\x06events\x18\x01 \x03(\v2\x1a.camkit.processor.v1.EventR\x06events\x12=\n" +
-	"\bresponse\x18\x02 \x01(\v2!.camkit.processor.v1.HTTPResponseR\bresponse2\xb3\a\n" +
+	"\bresponse\x18\x02 \x01(\v2!.camkit.processor.v1.HTTPResponseR\bresponse\"q\n" +
+	"\x13TransactionsRequest\x12.\n" +
+	"\x04from\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\xda\x01\n" +
+	"\vTransaction\x12\x1c\n" +
+	"\treference\x18\x01 \x01(\tR\treference\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12/\n" +
+	"\x06amount\x18\x03 \x01(\v2\x17.camkit.common.v1.MoneyR\x06amount\x12+\n" +
+	"\x11related_reference\x18\x04 \x01(\tR\x10relatedReference\x12;\n" +
+	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\"q\n" +
+	"\x11TransactionReport\x12D\n" +
+	"\ftransactions\x18\x01 \x03(\v2 .camkit.processor.v1.TransactionR\ftransactions\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source2\x95\b\n" +
 	"\tProcessor\x12J\n" +
 	"\fCapabilities\x12\x17.camkit.common.v1.Empty\x1a!.camkit.processor.v1.Capabilities\x12Y\n" +
 	"\rStartCheckout\x12).camkit.processor.v1.StartCheckoutRequest\x1a\x1d.camkit.processor.v1.Checkout\x12e\n" +
@@ -1789,7 +1992,8 @@ const file_processorv1_processor_proto_rawDesc = "" +
 	"\x06Refund\x12\".camkit.processor.v1.RefundRequest\x1a!.camkit.processor.v1.RefundResult\x12W\n" +
 	"\x0fCancelRecurring\x12+.camkit.processor.v1.CancelRecurringRequest\x1a\x17.camkit.common.v1.Empty\x12T\n" +
 	"\fParseWebhook\x12 .camkit.processor.v1.HTTPRequest\x1a\".camkit.processor.v1.WebhookResult\x12P\n" +
-	"\tServeHTTP\x12 .camkit.processor.v1.HTTPRequest\x1a!.camkit.processor.v1.HTTPResponseB0Z.github.com/camkit/camkit/sdk/proto/processorv1b\x06proto3"
+	"\tServeHTTP\x12 .camkit.processor.v1.HTTPRequest\x1a!.camkit.processor.v1.HTTPResponse\x12`\n" +
+	"\fTransactions\x12(.camkit.processor.v1.TransactionsRequest\x1a&.camkit.processor.v1.TransactionReportB0Z.github.com/camkit/camkit/sdk/proto/processorv1b\x06proto3"
 
 var (
 	file_processorv1_processor_proto_rawDescOnce sync.Once
@@ -1803,7 +2007,7 @@ func file_processorv1_processor_proto_rawDescGZIP() []byte {
 	return file_processorv1_processor_proto_rawDescData
 }
 
-var file_processorv1_processor_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_processorv1_processor_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_processorv1_processor_proto_goTypes = []any{
 	(*Capabilities)(nil),            // 0: camkit.processor.v1.Capabilities
 	(*StoredCredential)(nil),        // 1: camkit.processor.v1.StoredCredential
@@ -1828,77 +2032,87 @@ var file_processorv1_processor_proto_goTypes = []any{
 	(*HTTPResponse)(nil),            // 20: camkit.processor.v1.HTTPResponse
 	(*Event)(nil),                   // 21: camkit.processor.v1.Event
 	(*WebhookResult)(nil),           // 22: camkit.processor.v1.WebhookResult
-	nil,                             // 23: camkit.processor.v1.Checkout.FieldsEntry
-	nil,                             // 24: camkit.processor.v1.CompleteCheckoutRequest.ParamsEntry
-	nil,                             // 25: camkit.processor.v1.HTTPRequest.QueryEntry
-	nil,                             // 26: camkit.processor.v1.HTTPRequest.HeadersEntry
-	nil,                             // 27: camkit.processor.v1.HTTPResponse.HeadersEntry
-	(*commonv1.Money)(nil),          // 28: camkit.common.v1.Money
-	(*timestamppb.Timestamp)(nil),   // 29: google.protobuf.Timestamp
-	(*commonv1.Empty)(nil),          // 30: camkit.common.v1.Empty
+	(*TransactionsRequest)(nil),     // 23: camkit.processor.v1.TransactionsRequest
+	(*Transaction)(nil),             // 24: camkit.processor.v1.Transaction
+	(*TransactionReport)(nil),       // 25: camkit.processor.v1.TransactionReport
+	nil,                             // 26: camkit.processor.v1.Checkout.FieldsEntry
+	nil,                             // 27: camkit.processor.v1.CompleteCheckoutRequest.ParamsEntry
+	nil,                             // 28: camkit.processor.v1.HTTPRequest.QueryEntry
+	nil,                             // 29: camkit.processor.v1.HTTPRequest.HeadersEntry
+	nil,                             // 30: camkit.processor.v1.HTTPResponse.HeadersEntry
+	(*commonv1.Money)(nil),          // 31: camkit.common.v1.Money
+	(*timestamppb.Timestamp)(nil),   // 32: google.protobuf.Timestamp
+	(*commonv1.Empty)(nil),          // 33: camkit.common.v1.Empty
 }
 var file_processorv1_processor_proto_depIdxs = []int32{
-	28, // 0: camkit.processor.v1.RecurringTerms.amount:type_name -> camkit.common.v1.Money
-	28, // 1: camkit.processor.v1.StartCheckoutRequest.purchase:type_name -> camkit.common.v1.Money
+	31, // 0: camkit.processor.v1.RecurringTerms.amount:type_name -> camkit.common.v1.Money
+	31, // 1: camkit.processor.v1.StartCheckoutRequest.purchase:type_name -> camkit.common.v1.Money
 	2,  // 2: camkit.processor.v1.StartCheckoutRequest.recurring:type_name -> camkit.processor.v1.RecurringTerms
-	23, // 3: camkit.processor.v1.Checkout.fields:type_name -> camkit.processor.v1.Checkout.FieldsEntry
-	29, // 4: camkit.processor.v1.Checkout.expires_at:type_name -> google.protobuf.Timestamp
-	24, // 5: camkit.processor.v1.CompleteCheckoutRequest.params:type_name -> camkit.processor.v1.CompleteCheckoutRequest.ParamsEntry
+	26, // 3: camkit.processor.v1.Checkout.fields:type_name -> camkit.processor.v1.Checkout.FieldsEntry
+	32, // 4: camkit.processor.v1.Checkout.expires_at:type_name -> google.protobuf.Timestamp
+	27, // 5: camkit.processor.v1.CompleteCheckoutRequest.params:type_name -> camkit.processor.v1.CompleteCheckoutRequest.ParamsEntry
 	1,  // 6: camkit.processor.v1.CheckoutResult.credential:type_name -> camkit.processor.v1.StoredCredential
 	14, // 7: camkit.processor.v1.CheckoutResult.charge:type_name -> camkit.processor.v1.ChargeResult
 	1,  // 8: camkit.processor.v1.AuthorizeRequest.credential:type_name -> camkit.processor.v1.StoredCredential
-	28, // 9: camkit.processor.v1.AuthorizeRequest.amount:type_name -> camkit.common.v1.Money
-	28, // 10: camkit.processor.v1.Authorization.amount:type_name -> camkit.common.v1.Money
-	29, // 11: camkit.processor.v1.Authorization.expires_at:type_name -> google.protobuf.Timestamp
-	28, // 12: camkit.processor.v1.CaptureRequest.amount:type_name -> camkit.common.v1.Money
-	28, // 13: camkit.processor.v1.CaptureResult.amount:type_name -> camkit.common.v1.Money
-	28, // 14: camkit.processor.v1.CaptureResult.released:type_name -> camkit.common.v1.Money
-	28, // 15: camkit.processor.v1.VoidResult.amount:type_name -> camkit.common.v1.Money
+	31, // 9: camkit.processor.v1.AuthorizeRequest.amount:type_name -> camkit.common.v1.Money
+	31, // 10: camkit.processor.v1.Authorization.amount:type_name -> camkit.common.v1.Money
+	32, // 11: camkit.processor.v1.Authorization.expires_at:type_name -> google.protobuf.Timestamp
+	31, // 12: camkit.processor.v1.CaptureRequest.amount:type_name -> camkit.common.v1.Money
+	31, // 13: camkit.processor.v1.CaptureResult.amount:type_name -> camkit.common.v1.Money
+	31, // 14: camkit.processor.v1.CaptureResult.released:type_name -> camkit.common.v1.Money
+	31, // 15: camkit.processor.v1.VoidResult.amount:type_name -> camkit.common.v1.Money
 	1,  // 16: camkit.processor.v1.ChargeRequest.credential:type_name -> camkit.processor.v1.StoredCredential
-	28, // 17: camkit.processor.v1.ChargeRequest.amount:type_name -> camkit.common.v1.Money
-	28, // 18: camkit.processor.v1.ChargeResult.amount:type_name -> camkit.common.v1.Money
+	31, // 17: camkit.processor.v1.ChargeRequest.amount:type_name -> camkit.common.v1.Money
+	31, // 18: camkit.processor.v1.ChargeResult.amount:type_name -> camkit.common.v1.Money
 	1,  // 19: camkit.processor.v1.ChargeResult.new_credential:type_name -> camkit.processor.v1.StoredCredential
-	28, // 20: camkit.processor.v1.RefundRequest.amount:type_name -> camkit.common.v1.Money
-	28, // 21: camkit.processor.v1.RefundResult.amount:type_name -> camkit.common.v1.Money
-	25, // 22: camkit.processor.v1.HTTPRequest.query:type_name -> camkit.processor.v1.HTTPRequest.QueryEntry
-	26, // 23: camkit.processor.v1.HTTPRequest.headers:type_name -> camkit.processor.v1.HTTPRequest.HeadersEntry
-	27, // 24: camkit.processor.v1.HTTPResponse.headers:type_name -> camkit.processor.v1.HTTPResponse.HeadersEntry
-	28, // 25: camkit.processor.v1.Event.amount:type_name -> camkit.common.v1.Money
+	31, // 20: camkit.processor.v1.RefundRequest.amount:type_name -> camkit.common.v1.Money
+	31, // 21: camkit.processor.v1.RefundResult.amount:type_name -> camkit.common.v1.Money
+	28, // 22: camkit.processor.v1.HTTPRequest.query:type_name -> camkit.processor.v1.HTTPRequest.QueryEntry
+	29, // 23: camkit.processor.v1.HTTPRequest.headers:type_name -> camkit.processor.v1.HTTPRequest.HeadersEntry
+	30, // 24: camkit.processor.v1.HTTPResponse.headers:type_name -> camkit.processor.v1.HTTPResponse.HeadersEntry
+	31, // 25: camkit.processor.v1.Event.amount:type_name -> camkit.common.v1.Money
 	1,  // 26: camkit.processor.v1.Event.credential:type_name -> camkit.processor.v1.StoredCredential
-	29, // 27: camkit.processor.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	32, // 27: camkit.processor.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
 	21, // 28: camkit.processor.v1.WebhookResult.events:type_name -> camkit.processor.v1.Event
 	20, // 29: camkit.processor.v1.WebhookResult.response:type_name -> camkit.processor.v1.HTTPResponse
-	18, // 30: camkit.processor.v1.CompleteCheckoutRequest.ParamsEntry.value:type_name -> camkit.processor.v1.Values
-	18, // 31: camkit.processor.v1.HTTPRequest.QueryEntry.value:type_name -> camkit.processor.v1.Values
-	18, // 32: camkit.processor.v1.HTTPRequest.HeadersEntry.value:type_name -> camkit.processor.v1.Values
-	18, // 33: camkit.processor.v1.HTTPResponse.HeadersEntry.value:type_name -> camkit.processor.v1.Values
-	30, // 34: camkit.processor.v1.Processor.Capabilities:input_type -> camkit.common.v1.Empty
-	3,  // 35: camkit.processor.v1.Processor.StartCheckout:input_type -> camkit.processor.v1.StartCheckoutRequest
-	5,  // 36: camkit.processor.v1.Processor.CompleteCheckout:input_type -> camkit.processor.v1.CompleteCheckoutRequest
-	7,  // 37: camkit.processor.v1.Processor.Authorize:input_type -> camkit.processor.v1.AuthorizeRequest
-	9,  // 38: camkit.processor.v1.Processor.Capture:input_type -> camkit.processor.v1.CaptureRequest
-	11, // 39: camkit.processor.v1.Processor.Void:input_type -> camkit.processor.v1.VoidRequest
-	13, // 40: camkit.processor.v1.Processor.Charge:input_type -> camkit.processor.v1.ChargeRequest
-	15, // 41: camkit.processor.v1.Processor.Refund:input_type -> camkit.processor.v1.RefundRequest
-	17, // 42: camkit.processor.v1.Processor.CancelRecurring:input_type -> camkit.processor.v1.CancelRecurringRequest
-	19, // 43: camkit.processor.v1.Processor.ParseWebhook:input_type -> camkit.processor.v1.HTTPRequest
-	19, // 44: camkit.processor.v1.Processor.ServeHTTP:input_type -> camkit.processor.v1.HTTPRequest
-	0,  // 45: camkit.processor.v1.Processor.Capabilities:output_type -> camkit.processor.v1.Capabilities
-	4,  // 46: camkit.processor.v1.Processor.StartCheckout:output_type -> camkit.processor.v1.Checkout
-	6,  // 47: camkit.processor.v1.Processor.CompleteCheckout:output_type -> camkit.processor.v1.CheckoutResult
-	8,  // 48: camkit.processor.v1.Processor.Authorize:output_type -> camkit.processor.v1.Authorization
-	10, // 49: camkit.processor.v1.Processor.Capture:output_type -> camkit.processor.v1.CaptureResult
-	12, // 50: camkit.processor.v1.Processor.Void:output_type -> camkit.processor.v1.VoidResult
-	14, // 51: camkit.processor.v1.Processor.Charge:output_type -> camkit.processor.v1.ChargeResult
-	16, // 52: camkit.processor.v1.Processor.Refund:output_type -> camkit.processor.v1.RefundResult
-	30, // 53: camkit.processor.v1.Processor.CancelRecurring:output_type -> camkit.common.v1.Empty
-	22, // 54: camkit.processor.v1.Processor.ParseWebhook:output_type -> camkit.processor.v1.WebhookResult
-	20, // 55: camkit.processor.v1.Processor.ServeHTTP:output_type -> camkit.processor.v1.HTTPResponse
-	45, // [45:56] is the sub-list for method output_type
-	34, // [34:45] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	32, // 30: camkit.processor.v1.TransactionsRequest.from:type_name -> google.protobuf.Timestamp
+	32, // 31: camkit.processor.v1.TransactionsRequest.to:type_name -> google.protobuf.Timestamp
+	31, // 32: camkit.processor.v1.Transaction.amount:type_name -> camkit.common.v1.Money
+	32, // 33: camkit.processor.v1.Transaction.occurred_at:type_name -> google.protobuf.Timestamp
+	24, // 34: camkit.processor.v1.TransactionReport.transactions:type_name -> camkit.processor.v1.Transaction
+	18, // 35: camkit.processor.v1.CompleteCheckoutRequest.ParamsEntry.value:type_name -> camkit.processor.v1.Values
+	18, // 36: camkit.processor.v1.HTTPRequest.QueryEntry.value:type_name -> camkit.processor.v1.Values
+	18, // 37: camkit.processor.v1.HTTPRequest.HeadersEntry.value:type_name -> camkit.processor.v1.Values
+	18, // 38: camkit.processor.v1.HTTPResponse.HeadersEntry.value:type_name -> camkit.processor.v1.Values
+	33, // 39: camkit.processor.v1.Processor.Capabilities:input_type -> camkit.common.v1.Empty
+	3,  // 40: camkit.processor.v1.Processor.StartCheckout:input_type -> camkit.processor.v1.StartCheckoutRequest
+	5,  // 41: camkit.processor.v1.Processor.CompleteCheckout:input_type -> camkit.processor.v1.CompleteCheckoutRequest
+	7,  // 42: camkit.processor.v1.Processor.Authorize:input_type -> camkit.processor.v1.AuthorizeRequest
+	9,  // 43: camkit.processor.v1.Processor.Capture:input_type -> camkit.processor.v1.CaptureRequest
+	11, // 44: camkit.processor.v1.Processor.Void:input_type -> camkit.processor.v1.VoidRequest
+	13, // 45: camkit.processor.v1.Processor.Charge:input_type -> camkit.processor.v1.ChargeRequest
+	15, // 46: camkit.processor.v1.Processor.Refund:input_type -> camkit.processor.v1.RefundRequest
+	17, // 47: camkit.processor.v1.Processor.CancelRecurring:input_type -> camkit.processor.v1.CancelRecurringRequest
+	19, // 48: camkit.processor.v1.Processor.ParseWebhook:input_type -> camkit.processor.v1.HTTPRequest
+	19, // 49: camkit.processor.v1.Processor.ServeHTTP:input_type -> camkit.processor.v1.HTTPRequest
+	23, // 50: camkit.processor.v1.Processor.Transactions:input_type -> camkit.processor.v1.TransactionsRequest
+	0,  // 51: camkit.processor.v1.Processor.Capabilities:output_type -> camkit.processor.v1.Capabilities
+	4,  // 52: camkit.processor.v1.Processor.StartCheckout:output_type -> camkit.processor.v1.Checkout
+	6,  // 53: camkit.processor.v1.Processor.CompleteCheckout:output_type -> camkit.processor.v1.CheckoutResult
+	8,  // 54: camkit.processor.v1.Processor.Authorize:output_type -> camkit.processor.v1.Authorization
+	10, // 55: camkit.processor.v1.Processor.Capture:output_type -> camkit.processor.v1.CaptureResult
+	12, // 56: camkit.processor.v1.Processor.Void:output_type -> camkit.processor.v1.VoidResult
+	14, // 57: camkit.processor.v1.Processor.Charge:output_type -> camkit.processor.v1.ChargeResult
+	16, // 58: camkit.processor.v1.Processor.Refund:output_type -> camkit.processor.v1.RefundResult
+	33, // 59: camkit.processor.v1.Processor.CancelRecurring:output_type -> camkit.common.v1.Empty
+	22, // 60: camkit.processor.v1.Processor.ParseWebhook:output_type -> camkit.processor.v1.WebhookResult
+	20, // 61: camkit.processor.v1.Processor.ServeHTTP:output_type -> camkit.processor.v1.HTTPResponse
+	25, // 62: camkit.processor.v1.Processor.Transactions:output_type -> camkit.processor.v1.TransactionReport
+	51, // [51:63] is the sub-list for method output_type
+	39, // [39:51] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_processorv1_processor_proto_init() }
@@ -1912,7 +2126,7 @@ func file_processorv1_processor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_processorv1_processor_proto_rawDesc), len(file_processorv1_processor_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	Processor_CancelRecurring_FullMethodName  = "/camkit.processor.v1.Processor/CancelRecurring"
 	Processor_ParseWebhook_FullMethodName     = "/camkit.processor.v1.Processor/ParseWebhook"
 	Processor_ServeHTTP_FullMethodName        = "/camkit.processor.v1.Processor/ServeHTTP"
+	Processor_Transactions_FullMethodName     = "/camkit.processor.v1.Processor/Transactions"
 )
 
 // ProcessorClient is the client API for Processor service.
@@ -58,6 +59,10 @@ type ProcessorClient interface {
 	CancelRecurring(ctx context.Context, in *CancelRecurringRequest, opts ...grpc.CallOption) (*commonv1.Empty, error)
 	ParseWebhook(ctx context.Context, in *HTTPRequest, opts ...grpc.CallOption) (*WebhookResult, error)
 	ServeHTTP(ctx context.Context, in *HTTPRequest, opts ...grpc.CallOption) (*HTTPResponse, error)
+	// Transactions lists what the processor's own records show moved in
+	// [from, to), read from its reporting API, for reconciliation. A processor
+	// without a report answers unsupported.
+	Transactions(ctx context.Context, in *TransactionsRequest, opts ...grpc.CallOption) (*TransactionReport, error)
 }
 
 type processorClient struct {
@@ -178,6 +183,16 @@ func (c *processorClient) ServeHTTP(ctx context.Context, in *HTTPRequest, opts .
 	return out, nil
 }
 
+func (c *processorClient) Transactions(ctx context.Context, in *TransactionsRequest, opts ...grpc.CallOption) (*TransactionReport, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransactionReport)
+	err := c.cc.Invoke(ctx, Processor_Transactions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProcessorServer is the server API for Processor service.
 // All implementations must embed UnimplementedProcessorServer
 // for forward compatibility.
@@ -203,6 +218,10 @@ type ProcessorServer interface {
 	CancelRecurring(context.Context, *CancelRecurringRequest) (*commonv1.Empty, error)
 	ParseWebhook(context.Context, *HTTPRequest) (*WebhookResult, error)
 	ServeHTTP(context.Context, *HTTPRequest) (*HTTPResponse, error)
+	// Transactions lists what the processor's own records show moved in
+	// [from, to), read from its reporting API, for reconciliation. A processor
+	// without a report answers unsupported.
+	Transactions(context.Context, *TransactionsRequest) (*TransactionReport, error)
 	mustEmbedUnimplementedProcessorServer()
 }
 
@@ -245,6 +264,9 @@ func (UnimplementedProcessorServer) ParseWebhook(context.Context, *HTTPRequest) 
 }
 func (UnimplementedProcessorServer) ServeHTTP(context.Context, *HTTPRequest) (*HTTPResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ServeHTTP not implemented")
+}
+func (UnimplementedProcessorServer) Transactions(context.Context, *TransactionsRequest) (*TransactionReport, error) {
+	return nil, status.Error(codes.Unimplemented, "method Transactions not implemented")
 }
 func (UnimplementedProcessorServer) mustEmbedUnimplementedProcessorServer() {}
 func (UnimplementedProcessorServer) testEmbeddedByValue()                   {}
@@ -465,6 +487,24 @@ func _Processor_ServeHTTP_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Processor_Transactions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransactionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProcessorServer).Transactions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Processor_Transactions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProcessorServer).Transactions(ctx, req.(*TransactionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Processor_ServiceDesc is the grpc.ServiceDesc for Processor service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -515,6 +555,10 @@ var Processor_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ServeHTTP",
 			Handler:    _Processor_ServeHTTP_Handler,
+		},
+		{
+			MethodName: "Transactions",
+			Handler:    _Processor_Transactions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
