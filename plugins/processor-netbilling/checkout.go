@@ -123,7 +123,7 @@ type formResult struct {
 	AuthMsg  string
 	AuthType string
 	Amount   money.Money
-	Issued   time.Time // zero if the answer carries no issue date
+	Issued   time.Time // zero if the answer carries no readable issue date
 }
 
 // verifyForm checks both hashes of a hosted-form answer. The request hash
@@ -178,11 +178,9 @@ func (n *NETbilling) verifyForm(v url.Values) (formResult, error) {
 	}
 	r := formResult{OrderID: v.Get("Ecom_ConsumerOrderID"), TransID: trans, Status: status, AuthMsg: v.Get("Ecom_Ezic_Response_AuthMessage"),
 		AuthType: v.Get("Ecom_Ezic_Payment_AuthorizationType"), Amount: amt}
-	if d := v.Get("Ecom_Ezic_Response_IssueDate"); d != "" {
-		t, err := time.Parse("2006-01-02 15:04:05", d)
-		if err != nil {
-			return formResult{}, errs.E(errs.Invalid, "netbilling: Ecom_Ezic_Response_IssueDate %q", d)
-		}
+	// The issue date only dates the event: an unreadable one is not a
+	// reason to lose an authentic answer.
+	if t, err := time.Parse("2006-01-02 15:04:05", v.Get("Ecom_Ezic_Response_IssueDate")); err == nil {
 		r.Issued = t
 	}
 	return r, nil

@@ -4,23 +4,23 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/camkit/camkit/sdk/processorkit"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
-// nbClient speaks NETbilling's Direct Mode: form posts to direct3.1 answered
-// with a query string, or with HTTP 400 and a line of text when the request
-// itself is wrong; getid hands out a transaction id before a request is sent
-// and poll tells whether a transaction id was processed.
+// nbClient speaks NETbilling's Direct Mode 3: form posts to direct3.1
+// answered with a query string. Refusals come as HTTP status codes of
+// NETbilling's own (directmode3protocol.html section 4.2, as NETbilling's
+// WooCommerce plugin quotes it): 600-698 invalid input, 700-798 processing
+// error, 699 and 799 exception; Direct Mode 2.1 documents HTTP 400 and a
+// line of text for a refused request.
 type nbClient struct {
 	http      *http.Client
 	directURL string
-	getIDURL  string
-	pollURL   string
 	accountID string
 	siteTag   string
 }
@@ -28,104 +28,86 @@ type nbClient struct {
 // directResponse is direct3.1's answer:
 // status_code=1&trans_id=...&auth_code=...&auth_date=...&auth_msg=...&avs_code=...&cvv2_code=...
 type directResponse struct {
-	StatusCode string // 1 approved, T approved in test mode, 0 declined, F failed, D duplicate, I pending
+	StatusCode string // 0 and F are refusals; every other code is a success (see err)
 	TransID    string
 	AuthCode   string
 	AuthMsg    string
 }
 
-func (c *nbClient) do(ctx context.Context, method, endpoint string, form url.Values) ([]byte, error) {
-	header := http.Header{"User-Agent": {"camkit-processor-netbilling/" + pluginVersion}}
-	var status int
-	var b []byte
-	var err error
-	if method == http.MethodPost {
-		status, b, err = processorkit.PostForm(ctx, c.http, endpoint, form, header)
-	} else {
-		status, b, err = processorkit.Get(ctx, c.http, endpoint, form, header)
-	}
-	if err != nil {
-		return nil, err
-	}
-	// Direct Mode's documented error is HTTP 400 and a line of text: the
-	// request was refused as a whole and nothing moved (errs.Invalid).
-	if err := processorkit.CheckStatus("netbilling", status, b); err != nil {
-		if errs.CodeOf(err) == errs.Forbidden {
-			return nil, errs.E(errs.Forbidden, "%v (is this server's address on the account's trusted IP list?)", err)
-		}
-		return nil, err
-	}
-	return bytes.TrimSpace(b), nil
-}
+// outcome says what a failed exchange means for the money.
+type outcome int
 
-// getID fetches a fresh transaction id to send with a request, so its
-// outcome can be polled if the answer is lost.
-func (c *nbClient) getID(ctx context.Context) (string, error) {
-	b, err := c.do(ctx, http.MethodGet, c.getIDURL, url.Values{"account_id": {c.accountID}})
-	if err != nil {
-		return "", err
-	}
-	id := strings.Fields(string(b))
-	if len(id) == 0 || strings.Trim(id[0], "0123456789") != "" {
-		return "", errs.Retry(errs.Unavailable, "netbilling: getid answered %.60q", b)
-	}
-	return id[0], nil
-}
+const (
+	moved        outcome = iota // an answer was read: err says what it was
+	notMoved                    // NETbilling refused to process it: sending it again is safe
+	maybeMoved                  // no usable answer: the money may have moved
+	notSentAtAll                // the request never left
+)
 
-// direct posts one Direct Mode request. The error is an *errs.Error:
-// retryable when the outcome is unknown, a decline code for a "no", final
-// for a refused request.
-func (c *nbClient) direct(ctx context.Context, form url.Values) (directResponse, error) {
+// direct posts one Direct Mode request. The error is an *errs.Error: a
+// decline code for a "no", errs.Invalid or errs.Forbidden for a refused
+// request, retryable when nothing moved or the outcome is unknown; the
+// outcome tells those two apart.
+func (c *nbClient) direct(ctx context.Context, form url.Values) (directResponse, outcome, error) {
 	form.Set("account_id", c.accountID)
 	form.Set("site_tag", c.siteTag)
-	b, err := c.do(ctx, http.MethodPost, c.directURL, form)
-	if err != nil {
-		return directResponse{}, err
+	if err := ctx.Err(); err != nil {
+		return directResponse{}, notSentAtAll, errs.Retry(errs.Timeout, "netbilling: deadline passed before the request was sent")
 	}
-	r, err := parseDirect(b)
+	header := http.Header{"User-Agent": {"camkit-processor-netbilling/" + pluginVersion}}
+	status, b, err := processorkit.PostForm(ctx, c.http, c.directURL, form, header)
 	if err != nil {
-		return directResponse{}, err
+		return directResponse{}, maybeMoved, err // a timeout or a dropped connection: it may have been processed
 	}
-	return r, r.err()
+	if o, err := httpOutcome(status, b); err != nil {
+		return directResponse{}, o, err
+	}
+	r, err := parseDirect(bytes.TrimSpace(b))
+	if err != nil {
+		return directResponse{}, maybeMoved, err
+	}
+	return r, moved, r.err()
+}
+
+// httpOutcome maps direct3.1's HTTP status.
+func httpOutcome(status int, b []byte) (outcome, error) {
+	text := processorkit.Snippet(b)
+	switch {
+	case status == http.StatusOK:
+		return moved, nil
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return notMoved, errs.E(errs.Forbidden, "netbilling: refused (HTTP %d): %s (is this server's address on the account's trusted IP list?)", status, text)
+	case status == http.StatusBadRequest, status >= 600 && status <= 698:
+		return notMoved, errs.E(errs.Invalid, "netbilling: request refused (HTTP %d): %s", status, text)
+	case status >= 700 && status <= 798:
+		return notMoved, errs.Retry(errs.Unavailable, "netbilling: processing error, nothing was processed (HTTP %d): %s", status, text)
+	}
+	// 699/799 ("exception"), a 5xx from whatever stands in front of the
+	// gateway, anything undocumented: whether it was processed is unknown.
+	return maybeMoved, errs.Retry(errs.Unavailable, "netbilling: HTTP %d, outcome unknown: %s", status, text)
 }
 
 func parseDirect(b []byte) (directResponse, error) {
 	q, err := url.ParseQuery(string(b))
 	if err != nil || q.Get("status_code") == "" {
-		return directResponse{}, errs.Retry(errs.Unavailable, "netbilling: unreadable answer: %.120q", b)
+		return directResponse{}, errs.Retry(errs.Unavailable, "netbilling: unreadable answer, outcome unknown: %.120q", b)
 	}
 	return directResponse{StatusCode: q.Get("status_code"), TransID: q.Get("trans_id"), AuthCode: q.Get("auth_code"), AuthMsg: q.Get("auth_msg")}, nil
 }
 
-// poll asks whether transID was processed; found false means NETbilling never
-// saw it, so the request may be sent again with the same id.
-func (c *nbClient) poll(ctx context.Context, transID string) (directResponse, bool, error) {
-	b, err := c.do(ctx, http.MethodPost, c.pollURL, url.Values{"account_id": {c.accountID}, "trans_id": {transID}})
-	if err != nil {
-		return directResponse{}, false, err
-	}
-	if strings.TrimSpace(string(b)) == "found=N" {
-		return directResponse{}, false, nil
-	}
-	r, err := parseDirect(b)
-	if err != nil {
-		return directResponse{}, false, err
-	}
-	return r, true, r.err()
-}
-
+// err reads status_code as NETbilling documents it: "Any unexpected status
+// code other than 0 and F should be interpreted as a successful
+// transaction" (quoted by NETbilling's WooCommerce plugin, Response.php). So
+// 1, T (test approval), I (pending), D (duplicate: the first one stands)
+// and any code not listed are successes.
 func (r directResponse) err() error {
 	switch r.StatusCode {
-	case "1", "T":
-		return nil
 	case "0", "F":
 		return declineError(r.AuthMsg)
-	case "I":
-		return errs.Retry(errs.Unavailable, "netbilling: transaction %s is pending", r.TransID)
-	case "D":
-		return errs.Retry(errs.Unavailable, "netbilling: transaction id %s was already used (duplicate); poll it", r.TransID)
+	case "":
+		return errs.Retry(errs.Unavailable, "netbilling: answer without a status_code, outcome unknown")
 	}
-	return errs.Retry(errs.Unavailable, "netbilling: unknown status_code %q (%s)", r.StatusCode, r.AuthMsg)
+	return nil
 }
 
 // declineError maps auth_msg texts. NETbilling's fraud defense prefixes its

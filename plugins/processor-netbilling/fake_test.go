@@ -16,4 +16,5 @@ const (
 	cardUnavailable  = fakegw.CardUnavailable
 	cardSlow         = fakegw.CardSlow
 	cardFormDecline  = fakegw.CardFormDecline
+	fakeCardFailed   = fakegw.CardFailed
 )

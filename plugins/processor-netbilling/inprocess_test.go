@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,16 +18,46 @@ import (
 
 type fakeClock struct{ t time.Time }
 
+// warnings records what the plugin logs at warn.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) Warn(msg string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, fmt.Sprint(append([]any{msg}, args...)...))
+}
+
+func (w *warnings) count(substr string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, m := range w.msgs {
+		if strings.Contains(m, substr) {
+			n++
+		}
+	}
+	return n
+}
+
 func (c *fakeClock) now() time.Time { return c.t }
 
 func newTestPlugin(t *testing.T, f *fakeNB) (*NETbilling, *fakeClock) {
+	n, clock, _ := newLoggedPlugin(t, f)
+	return n, clock
+}
+
+func newLoggedPlugin(t *testing.T, f *fakeNB) (*NETbilling, *fakeClock, *warnings) {
 	t.Helper()
 	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
-	n := newNETbilling(clock.now)
+	log := &warnings{}
+	n := newNETbilling(clock.now, log)
 	if err := n.Configure(context.Background(), settingsFor(t, f, filepath.Join(t.TempDir(), "state.json"))); err != nil {
 		t.Fatal(err)
 	}
-	return n, clock
+	return n, clock, log
 }
 
 func TestConfigureRefusesBadSettings(t *testing.T) {
@@ -36,14 +68,15 @@ func TestConfigureRefusesBadSettings(t *testing.T) {
 		{`{"account_id":"1","integrity_key":"0123456789"}`, "site_tag"},
 		{`{"account_id":"1","site_tag":"S","integrity_key":"short"}`, "integrity_key"},
 		{`{` + base + `,"direct_url":"http://secure.netbilling.com:1402/gw/sas/direct3.1"}`, "direct_url"},
-		{`{` + base + `,"poll_url":"::"}`, "poll_url"},
+		{`{` + base + `,"form_url":"::"}`, "form_url"},
+		{`{` + base + `,"poll_url":"https://secure.netbilling.com/gw/native/poll1.0"}`, "poll_url"},
 		{`{` + base + `,"card_check_amount":-1}`, "card_check_amount"},
 		{`{` + base + `,"max_hold_days":0}`, "max_hold_days"},
-		{`{` + base + `,"postback_max_age":"1s"}`, "postback_max_age"},
+		{`{` + base + `,"postback_max_age":"24h"}`, "postback_max_age"},
 		{`{` + base + `,"postback_allowed_cidrs":["300.1.1.0/24"]}`, "postback_allowed_cidrs[0]"},
 		{`{` + base + `,"currency":"EUR"}`, "currency"},
 	} {
-		err := newNETbilling(time.Now).Configure(context.Background(), []byte(c.json))
+		err := newNETbilling(time.Now, nil).Configure(context.Background(), []byte(c.json))
 		if errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), c.key) {
 			t.Errorf("Configure(%s) = %v, want errs.Invalid naming %s", c.json, err, c.key)
 		}
@@ -99,84 +132,14 @@ func TestDeclineTexts(t *testing.T) {
 			t.Errorf("status %s: %v", ok, err)
 		}
 	}
-	for _, unknown := range []string{"I", "D", "Z"} {
-		if err := (directResponse{StatusCode: unknown}).err(); !errs.IsRetryable(err) {
-			t.Errorf("status %s: %v, want retryable", unknown, err)
+	// Documented: every status code but 0 and F is a success.
+	for _, other := range []string{"I", "D", "Z"} {
+		if err := (directResponse{StatusCode: other}).err(); err != nil {
+			t.Errorf("status %s: %v, want a success", other, err)
 		}
 	}
-}
-
-func TestPostbacksForgedStaleMalformedAndRedelivered(t *testing.T) {
-	f := newFakeNB(t)
-	n, clock := newTestPlugin(t, f)
-	ctx := context.Background()
-	issued := clock.t.Add(-time.Hour)
-
-	wrongKey := f.Postback("o1", "SALE", "19.99", issued)
-	wrongKey.Set("Ecom_Ezic_ProofOfPurchase_MD5", md5Hex("another-key", wrongKey.Get("Ecom_Ezic_Response_TransactionID"), "1", "acct"))
-	amountChanged := f.Postback("o2", "SALE", "19.99", issued)
-	amountChanged.Set("Ecom_Cost_Total", "1999.00")
-	statusFlipped := f.Postback("o3", "SALE", "19.99", issued)
-	statusFlipped.Set("Ecom_Ezic_Response_StatusCode", "0")
-	noProof := f.Postback("o4", "SALE", "19.99", issued)
-	noProof.Del("Ecom_Ezic_ProofOfPurchase_MD5")
-	// The viewer saw the request hash in the form; with it alone a made-up
-	// transaction must not pass.
-	madeUp := f.Postback("o5", "SALE", "19.99", issued)
-	madeUp.Set("Ecom_Ezic_Response_TransactionID", "999999999999")
-	madeUp.Set("Ecom_Ezic_TransactionId", "999999999999")
-	narrowHash := f.Postback("o6", "SALE", "19.99", issued)
-	narrowHash.Set("Ecom_Ezic_Security_HashFields", "Ecom_Ezic_AccountAndSitetag Ecom_ConsumerOrderID")
-	for name, v := range map[string]map[string][]string{"wrong key": wrongKey, "amount changed": amountChanged, "status flipped": statusFlipped,
-		"no proof of purchase": noProof, "made-up transaction": madeUp, "hash not covering the amount": narrowHash} {
-		if _, err := n.ParseWebhook(ctx, postback(v)); errs.CodeOf(err) != errs.Unauthenticated {
-			t.Errorf("%s: %v, want unauthenticated", name, err)
-		}
-	}
-
-	genuine := f.Postback("o7", "AUTH", "1.00", issued)
-	res, err := n.ParseWebhook(ctx, postback(genuine))
-	if err != nil || len(res.Events) != 1 || res.Events[0].Type != processor.EventAuth || res.Events[0].Amount != (money.Money{Amount: 100, Currency: "USD"}) ||
-		!res.Events[0].OccurredAt.Equal(issued) || res.Events[0].ID == "" {
-		t.Fatalf("genuine postback: %+v, %v", res, err)
-	}
-	// NETbilling posts again until it gets a 2xx: an authentic redelivery is
-	// accepted with the same event id, for the host to drop or record.
-	again, err := n.ParseWebhook(ctx, postback(genuine))
-	if err != nil || len(again.Events) != 1 || again.Events[0].ID != res.Events[0].ID || again.Events[0].Type != processor.EventAuth {
-		t.Fatalf("the same transaction again: %+v, %v; want event id %q", again, err, res.Events[0].ID)
-	}
-	stale := f.Postback("o8", "SALE", "5.00", clock.t.Add(-25*time.Hour))
-	if _, err := n.ParseWebhook(ctx, postback(stale)); errs.CodeOf(err) != errs.Unauthenticated {
-		t.Errorf("issued 25 hours ago: %v", err)
-	}
-
-	badAmount := f.Postback("o9", "SALE", "19.999", issued)
-	otherAccount := f.Postback("o10", "SALE", "5.00", issued)
-	otherAccount.Set("Ecom_Ezic_AccountAndSitetag", "1:OTHER")
-	otherAccount = f.Answer(resign(f, otherAccount), otherAccount.Get("Ecom_Ezic_Response_TransactionID"), "1", "APPROVED", issued)
-	badType := f.Postback("o11", "REFUND", "5.00", issued)
-	noDate := f.Postback("o12", "SALE", "5.00", issued)
-	noDate.Del("Ecom_Ezic_Response_IssueDate")
-	for name, c := range map[string]struct {
-		v    map[string][]string
-		code errs.Code
-	}{
-		"three decimals": {badAmount, errs.Invalid}, "another account": {otherAccount, errs.Invalid},
-		"unknown authorization type": {badType, errs.Invalid}, "no issue date": {noDate, errs.Invalid},
-	} {
-		if _, err := n.ParseWebhook(ctx, postback(c.v)); errs.CodeOf(err) != c.code {
-			t.Errorf("%s: %v, want %s", name, err, c.code)
-		}
-	}
-	if _, err := n.ParseWebhook(ctx, processor.WebhookRequest{Body: []byte("%zz")}); errs.CodeOf(err) != errs.Unauthenticated {
-		t.Errorf("a malformed body: %v", err)
-	}
-	declined := f.Postback("o13", "SALE", "5.00", issued)
-	declined.Set("Ecom_Ezic_Response_AuthMessage", "INSUFFICIENT FUNDS")
-	declined = f.Answer(declined, declined.Get("Ecom_Ezic_Response_TransactionID"), "0", "INSUFFICIENT FUNDS", issued)
-	if res, err := n.ParseWebhook(ctx, postback(declined)); err != nil || res.Events[0].DeclineCode != errs.InsufficientFunds || res.Events[0].Credential != nil {
-		t.Errorf("a declined sale: %+v, %v", res, err)
+	if err := (directResponse{}).err(); !errs.IsRetryable(err) {
+		t.Errorf("no status code: %v, want retryable (outcome unknown)", err)
 	}
 }
 
@@ -194,7 +157,7 @@ func resign(f *fakeNB, v map[string][]string) map[string][]string {
 func TestPostbackSourceAllowList(t *testing.T) {
 	f := newFakeNB(t)
 	clock := &fakeClock{t: time.Now().UTC()}
-	n := newNETbilling(clock.now)
+	n := newNETbilling(clock.now, nil)
 	s := strings.TrimSuffix(string(settingsFor(t, f, filepath.Join(t.TempDir(), "s.json"))), "}") + `,"postback_allowed_cidrs":["198.51.100.0/24"]}`
 	if err := n.Configure(context.Background(), []byte(s)); err != nil {
 		t.Fatal(err)

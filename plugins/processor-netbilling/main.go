@@ -11,20 +11,21 @@
 //	site_tag              the site tag (required)
 //	integrity_key         Fraud Defense integrity key, for the form and postback hashes (required)
 //	direct_url            default https://secure.netbilling.com:1402/gw/sas/direct3.1
-//	getid_url             default https://secure.netbilling.com/gw/native/getid1.0
-//	poll_url              default https://secure.netbilling.com/gw/native/poll1.0
 //	form_url              default https://secure.netbilling.com/gw/native/interactive2.2
 //	card_check_amount     cents authorised (then voided) to store a card without a purchase, default 100
 //	max_hold_days         how long an authorisation is capturable, default 7
 //	state_file            default ./data/netbilling-processor.json
-//	postback_max_age      oldest issue date accepted in a postback, default 24h
 //	postback_allowed_cidrs optional source ranges for postbacks (default: any; the hashes decide)
 //	request_timeout       per-request limit when the host set no deadline, default 60s
 //
-// Idempotency: before a request is sent, a transaction id is fetched from
-// getid and written with the host's idempotency key; the request carries it.
-// A retry after an unknown outcome polls that id and sends the request again
-// (with the same id) only if NETbilling never saw it.
+// Idempotency: every money-moving request is recorded as pending under the
+// host's idempotency key before it is sent, and is never sent twice unless
+// NETbilling answered that it processed nothing (a 7xx processing error).
+// Direct Mode 3 documents no de-duplication and no lookup by a merchant's
+// reference, so an unknown outcome (timeout, dropped connection, exception,
+// unreadable answer) is left for the operator: retries of the key answer a
+// final errs.Conflict naming it. A capture below the authorised amount is a
+// void of the hold and a sale of exactly the price (see Capture).
 //
 // Test mode: NETbilling approves with status_code T ("TEST APPROVED");
 // 1 and T are both approvals.
@@ -33,9 +34,10 @@ package main
 import (
 	"time"
 
+	"github.com/camkit/camkit/sdk/pluginkit"
 	"github.com/camkit/camkit/sdk/processor"
 )
 
 func main() {
-	processor.Serve(newNETbilling(time.Now))
+	processor.Serve(newNETbilling(time.Now, pluginkit.Logger("processor-netbilling")))
 }

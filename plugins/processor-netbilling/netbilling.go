@@ -22,8 +22,6 @@ const (
 	minSecret     = 8
 
 	defaultDirectURL = "https://secure.netbilling.com:1402/gw/sas/direct3.1"
-	defaultGetIDURL  = "https://secure.netbilling.com/gw/native/getid1.0"
-	defaultPollURL   = "https://secure.netbilling.com/gw/native/poll1.0"
 	defaultFormURL   = "https://secure.netbilling.com/gw/native/interactive2.2"
 )
 
@@ -35,13 +33,10 @@ type settings struct {
 	SiteTag              string   `json:"site_tag"`
 	IntegrityKey         string   `json:"integrity_key"`
 	DirectURL            string   `json:"direct_url"`
-	GetIDURL             string   `json:"getid_url"`
-	PollURL              string   `json:"poll_url"`
 	FormURL              string   `json:"form_url"`
 	CardCheckAmount      int64    `json:"card_check_amount"`
 	MaxHoldDays          int      `json:"max_hold_days"`
 	StateFile            string   `json:"state_file"`
-	PostbackMaxAge       string   `json:"postback_max_age"`
 	PostbackAllowedCIDRs []string `json:"postback_allowed_cidrs"`
 	RequestTimeout       string   `json:"request_timeout"`
 }
@@ -51,10 +46,10 @@ type settings struct {
 // calls run without it.
 type NETbilling struct {
 	now func() time.Time
+	log warner
 
 	mu      sync.Mutex
 	cfg     settings
-	maxAge  time.Duration
 	allowed processorkit.AllowList // optional: postbacks carry an MD5 hash
 	client  *nbClient
 	st      *state
@@ -63,8 +58,14 @@ type NETbilling struct {
 
 var _ processor.Processor = (*NETbilling)(nil)
 
-func newNETbilling(now func() time.Time) *NETbilling {
-	n := &NETbilling{now: now}
+// warner is the part of the plugin's hclog logger it uses: what it
+// acknowledges to NETbilling without an event is logged for an operator.
+type warner interface {
+	Warn(msg string, args ...any)
+}
+
+func newNETbilling(now func() time.Time, log warner) *NETbilling {
+	n := &NETbilling{now: now, log: log}
 	n.journal = processorkit.Journal{Name: pluginName, Mu: &n.mu, Save: n.saveLocked, Now: now,
 		Ops: func() processorkit.Ops {
 			if n.st == nil {
@@ -80,8 +81,8 @@ func (n *NETbilling) Info(context.Context) (pluginkit.Info, error) {
 }
 
 func (n *NETbilling) Configure(_ context.Context, settingsJSON []byte) error {
-	cfg := settings{DirectURL: defaultDirectURL, GetIDURL: defaultGetIDURL, PollURL: defaultPollURL, FormURL: defaultFormURL,
-		CardCheckAmount: 100, MaxHoldDays: 7, StateFile: "./data/netbilling-processor.json", PostbackMaxAge: "24h", RequestTimeout: "60s"}
+	cfg := settings{DirectURL: defaultDirectURL, FormURL: defaultFormURL,
+		CardCheckAmount: 100, MaxHoldDays: 7, StateFile: "./data/netbilling-processor.json", RequestTimeout: "60s"}
 	if err := pluginkit.DecodeSettings(settingsJSON, &cfg); err != nil {
 		return err
 	}
@@ -99,14 +100,10 @@ func (n *NETbilling) Configure(_ context.Context, settingsJSON []byte) error {
 	case cfg.CardCheckAmount < 0 || cfg.CardCheckAmount > 10000:
 		return errs.E(errs.Invalid, "settings.card_check_amount must be between 0 and 10000 cents, got %d", cfg.CardCheckAmount)
 	}
-	for key, raw := range map[string]string{"direct_url": cfg.DirectURL, "getid_url": cfg.GetIDURL, "poll_url": cfg.PollURL, "form_url": cfg.FormURL} {
+	for key, raw := range map[string]string{"direct_url": cfg.DirectURL, "form_url": cfg.FormURL} {
 		if err := processorkit.CheckEndpoint(key, raw); err != nil {
 			return err
 		}
-	}
-	maxAge, err := processorkit.ParseDuration("postback_max_age", cfg.PostbackMaxAge, time.Minute)
-	if err != nil {
-		return err
 	}
 	timeout, err := processorkit.ParseDuration("request_timeout", cfg.RequestTimeout, time.Second)
 	if err != nil {
@@ -122,9 +119,8 @@ func (n *NETbilling) Configure(_ context.Context, settingsJSON []byte) error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.cfg, n.maxAge, n.allowed, n.st = cfg, maxAge, allowed, st
-	n.client = &nbClient{http: processorkit.NewHTTPClient(timeout), directURL: cfg.DirectURL, getIDURL: cfg.GetIDURL, pollURL: cfg.PollURL,
-		accountID: cfg.AccountID, siteTag: cfg.SiteTag}
+	n.cfg, n.allowed, n.st = cfg, allowed, st
+	n.client = &nbClient{http: processorkit.NewHTTPClient(timeout), directURL: cfg.DirectURL, accountID: cfg.AccountID, siteTag: cfg.SiteTag}
 	return nil
 }
 
@@ -146,16 +142,21 @@ func (n *NETbilling) Capabilities(context.Context) (processor.Capabilities, erro
 type call[T any] struct {
 	key, fingerprint string
 	check            func(st *state) error             // local preconditions, under the lock
-	form             func() (url.Values, error)        // the request, without account, site tag and trans_id
+	form             func() (url.Values, error)        // the request, without account and site tag
 	result           func(r directResponse) (T, error) // what an approved answer means
 	apply            func(st *state, out T)            // its local effect, under the lock
 }
 
-// run executes c at most once per idempotency key (see
-// processorkit.AtMostOnce). A transaction id is fetched from getid and
-// recorded before the request is sent with it; a retry of an unknown outcome
-// polls that id first, and sends the request again (with the same id) only
-// if NETbilling never saw it.
+// run executes c at most once per idempotency key (processorkit.AtMostOnce)
+// and never sends it twice unless NETbilling proved it processed nothing.
+// Direct Mode 3 documents no de-duplication of a resent request and no
+// lookup of one by a merchant's reference (the getid/poll pair belongs to
+// Direct Mode 2.1), so after a timeout, a dropped connection, an exception
+// or an unreadable answer the outcome stays unknown: the first answer is a
+// retryable error (a retry is safe: it sends nothing), and every retry of
+// the key is a final errs.Conflict naming the attempt, for the operator to
+// settle in NETbilling's transaction report. Only a 7xx "processing error"
+// (or a request that never left) frees the attempt to be sent again.
 func run[T any](ctx context.Context, n *NETbilling, c call[T]) (T, error) {
 	form, err := c.form()
 	if err != nil {
@@ -167,47 +168,67 @@ func run[T any](ctx context.Context, n *NETbilling, c call[T]) (T, error) {
 		defer n.mu.Unlock()
 		return n.client
 	}
-	// result reads an approved answer; when it cannot, the money may have
-	// moved, so the key stays pending (retryable) rather than forgotten.
-	result := func(r directResponse, err error) (T, error) {
-		var zero T
-		if err != nil {
-			return zero, err
+	// sendable marks whether attempt ref may be sent (again); it is written
+	// before the request goes, so a crash mid-request leaves it unsendable.
+	sendable := func(ref string, ok bool) error {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if ok {
+			n.st.Resendable[ref] = true
+		} else {
+			delete(n.st.Resendable, ref)
 		}
-		out, err := c.result(r)
-		if err != nil && !errs.IsRetryable(err) {
-			err = errs.Retry(errs.Unavailable, "netbilling: reading the approved transaction %s: %v", r.TransID, err)
-		}
-		return out, err
+		return n.saveLocked()
 	}
 	return processorkit.AtMostOnce(ctx, &n.journal, processorkit.Attempt[T]{
 		Key: c.key, Fingerprint: c.fingerprint,
 		Check:  func() error { return c.check(n.st) },
-		NewRef: func(ctx context.Context) (string, error) { return client().getID(ctx) },
-		Lookup: func(ctx context.Context, transID string) (T, bool, error) {
-			r, found, err := client().poll(ctx, transID)
-			if !found {
-				var zero T
-				return zero, false, err
+		NewRef: func(context.Context) (string, error) { return processorkit.NewRef("nb_try_"), nil },
+		Lookup: func(context.Context, string) (T, bool, error) {
+			var zero T
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			rec := n.st.Idempotency[c.key]
+			if rec != nil && n.st.Resendable[rec.Ref] {
+				return zero, false, nil
 			}
-			out, err := result(r, err)
-			return out, true, err
+			started := ""
+			if rec != nil {
+				started = rec.Started.Format(time.RFC3339)
+			}
+			return zero, false, errs.E(errs.Conflict, "netbilling: the outcome of the request under idempotency key %q (sent %s) is unknown and "+
+				"NETbilling documents no way to look it up or to send it again safely; it is not resent: find it in NETbilling's "+
+				"transaction report and settle it by hand", c.key, started)
 		},
-		Send: func(ctx context.Context, transID string) (T, error) {
+		Send: func(ctx context.Context, ref string) (T, error) {
+			var zero T
+			if err := sendable(ref, false); err != nil {
+				return zero, err
+			}
 			f := url.Values{}
 			for k, v := range form {
 				f[k] = append([]string(nil), v...)
 			}
-			f.Set("trans_id", transID)
-			r, err := client().direct(ctx, f)
-			if r.StatusCode == "D" { // the id was processed after all: its outcome is what counts
-				var found bool
-				r, found, err = client().poll(ctx, transID)
-				if !found && err == nil {
-					err = errs.Retry(errs.Unavailable, "netbilling: trans_id %s reported as duplicate but not found", transID)
+			r, o, err := client().direct(ctx, f)
+			if o == notMoved || o == notSentAtAll {
+				if serr := sendable(ref, true); serr != nil {
+					return zero, serr
 				}
+				return zero, err
 			}
-			return result(r, err)
+			if err != nil {
+				return zero, err // a decline, or retryable and unknown: stays pending and unsendable
+			}
+			out, err := c.result(r)
+			if err != nil && !errs.IsRetryable(err) {
+				// An approval this plugin cannot read: the money may have moved.
+				err = errs.Retry(errs.Unavailable, "netbilling: reading the approved transaction %s: %v", r.TransID, err)
+			}
+			if err == nil && r.StatusCode != "1" && r.StatusCode != "T" && n.log != nil {
+				n.log.Warn("netbilling: status_code taken as a success, as documented for every code but 0 and F", "status_code", r.StatusCode,
+					"trans_id", r.TransID, "auth_msg", r.AuthMsg, "idempotency_key", c.key)
+			}
+			return out, err
 		},
 		Apply: func(out T) { c.apply(n.st, out) },
 	})

@@ -124,40 +124,106 @@ func (n *NETbilling) holdAmount(ref string) (money.Money, bool) {
 	return money.Money{}, false
 }
 
+// capturable checks that req may take money from hold h.
+func (n *NETbilling) capturable(st *state, req processor.CaptureRequest) error {
+	h, err := openHold(st, req.AuthorizationReference)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !n.now().Before(h.ExpiresAt):
+		return errs.E(errs.AuthExpired, "netbilling: authorisation %s expired at %s", req.AuthorizationReference, h.ExpiresAt.Format(time.RFC3339))
+	case req.Amount.Amount > h.Amount.Amount:
+		return errs.E(errs.Invalid, "netbilling: capture of %s exceeds the hold of %s", req.Amount, h.Amount)
+	}
+	return nil
+}
+
+// Capture takes the price from a hold. Direct Mode's capture (tran_type D)
+// is sent only for the whole authorised amount: no NETbilling document
+// confirms that it honours a smaller amount (ActiveMerchant's netbilling.rb
+// sends none with D, NETbilling's own WooCommerce plugin sends one), and if
+// it is ignored the viewer pays the whole hold. A smaller price voids the
+// hold (U) and charges exactly the price as a sale (S) on the stored card
+// the hold was made on: one charge of the price, the hold released. Void
+// first, so the sale does not compete with the hold for the card's limit.
 func (n *NETbilling) Capture(ctx context.Context, req processor.CaptureRequest) (processor.CaptureResult, error) {
 	if err := checkMoney(req.IdempotencyKey, req.Amount); err != nil {
 		return processor.CaptureResult{}, err
 	}
+	n.mu.Lock()
+	if n.st == nil {
+		n.mu.Unlock()
+		return processor.CaptureResult{}, errs.Retry(errs.Unavailable, "netbilling processor is not configured yet")
+	}
+	var h hold
+	if p := n.st.Holds[req.AuthorizationReference]; p != nil {
+		h = *p
+	}
+	n.mu.Unlock()
+	if h.Amount.Currency == "" || req.Amount == h.Amount {
+		return n.captureWhole(ctx, req)
+	}
+	released, err := h.Amount.Sub(req.Amount)
+	if err != nil || released.Amount < 0 {
+		return processor.CaptureResult{}, errs.E(errs.Invalid, "netbilling: capture of %s exceeds the hold of %s", req.Amount, h.Amount)
+	}
+	ref := req.AuthorizationReference
+	if h.CaptureKey != req.IdempotencyKey {
+		if _, err := run(ctx, n, call[processor.VoidResult]{
+			key: req.IdempotencyKey + "/void-hold", fingerprint: processorkit.Fingerprint("capture-void", ref, req.Amount),
+			check: func(st *state) error { return n.capturable(st, req) },
+			form: func() (url.Values, error) {
+				return url.Values{"tran_type": {"U"}, "pay_type": {"C"}, "orig_id": {ref}}, nil
+			},
+			result: func(r directResponse) (processor.VoidResult, error) {
+				id, err := approved(r)
+				return processor.VoidResult{Reference: id, Amount: h.Amount}, err
+			},
+			apply: func(st *state, _ processor.VoidResult) {
+				if p := st.Holds[ref]; p != nil {
+					p.Status, p.CaptureKey = holdVoided, req.IdempotencyKey
+				}
+			},
+		}); err != nil {
+			return processor.CaptureResult{}, err
+		}
+	}
+	cred := processor.StoredCredential{Token: h.Token}
 	return run(ctx, n, call[processor.CaptureResult]{
-		key: req.IdempotencyKey, fingerprint: processorkit.Fingerprint("capture", req.AuthorizationReference, req.Amount),
+		key: req.IdempotencyKey + "/sale", fingerprint: processorkit.Fingerprint("capture-sale", ref, req.Amount),
 		check: func(st *state) error {
-			h, err := openHold(st, req.AuthorizationReference)
-			if err != nil {
-				return err
-			}
-			switch {
-			case !n.now().Before(h.ExpiresAt):
-				return errs.E(errs.AuthExpired, "netbilling: authorisation %s expired at %s", req.AuthorizationReference, h.ExpiresAt.Format(time.RFC3339))
-			case req.Amount.Amount > h.Amount.Amount:
-				return errs.E(errs.Invalid, "netbilling: capture of %s exceeds the hold of %s", req.Amount, h.Amount)
+			if p := st.Holds[ref]; p == nil || p.CaptureKey != req.IdempotencyKey {
+				return errs.E(errs.Conflict, "netbilling: authorisation %s was not voided for capture %s", ref, req.IdempotencyKey)
 			}
 			return nil
 		},
+		form: cardForm("S", cred, req.Amount, ""),
+		result: func(r directResponse) (processor.CaptureResult, error) {
+			id, err := approved(r)
+			return processor.CaptureResult{Reference: id, Amount: req.Amount, Released: released}, err
+		},
+		apply: func(st *state, c processor.CaptureResult) {
+			if p := st.Holds[ref]; p != nil {
+				p.Status = holdCaptured
+			}
+			st.Payments[c.Reference] = &payment{Amount: c.Amount}
+		},
+	})
+}
+
+// captureWhole captures the whole hold with tran_type D.
+func (n *NETbilling) captureWhole(ctx context.Context, req processor.CaptureRequest) (processor.CaptureResult, error) {
+	return run(ctx, n, call[processor.CaptureResult]{
+		key: req.IdempotencyKey, fingerprint: processorkit.Fingerprint("capture", req.AuthorizationReference, req.Amount),
+		check: func(st *state) error { return n.capturable(st, req) },
 		form: func() (url.Values, error) {
 			a, err := wireAmount(req.Amount)
 			return url.Values{"tran_type": {"D"}, "pay_type": {"C"}, "orig_id": {req.AuthorizationReference}, "amount": {a}}, err
 		},
 		result: func(r directResponse) (processor.CaptureResult, error) {
 			id, err := approved(r)
-			if err != nil {
-				return processor.CaptureResult{}, err
-			}
-			held, ok := n.holdAmount(req.AuthorizationReference)
-			if !ok {
-				return processor.CaptureResult{}, errs.E(errs.NotFound, "netbilling: no authorisation %q", req.AuthorizationReference)
-			}
-			released, _ := held.Sub(req.Amount) // same currency (USD), 0 < capture <= hold
-			return processor.CaptureResult{Reference: id, Amount: req.Amount, Released: released}, nil
+			return processor.CaptureResult{Reference: id, Amount: req.Amount, Released: money.Money{Currency: req.Amount.Currency}}, err
 		},
 		apply: func(st *state, c processor.CaptureResult) {
 			if h := st.Holds[req.AuthorizationReference]; h != nil {

@@ -19,6 +19,9 @@ type state struct {
 	Payments    map[string]*payment     `json:"payments"`    // captures (D) and sales (S), by trans_id
 	Checkouts   map[string]*checkoutRec `json:"checkouts"`   // by checkout reference
 	Refunds     map[string]string       `json:"refunds"`     // refund trans_id -> the payment it refunds
+	// Resendable holds attempt refs (the pending idempotency records' Ref)
+	// that NETbilling refused with a processing error: they moved nothing.
+	Resendable map[string]bool `json:"resendable"`
 }
 
 type holdStatus string
@@ -34,6 +37,9 @@ type hold struct {
 	Amount    money.Money `json:"amount"`
 	Status    holdStatus  `json:"status"`
 	ExpiresAt time.Time   `json:"expires_at"`
+	// CaptureKey is the capture that voided this hold to charge its price
+	// as a sale (see Capture): its retries go on with the sale.
+	CaptureKey string `json:"capture_key,omitempty"`
 }
 
 type payment struct {
@@ -59,6 +65,6 @@ type checkoutRec struct {
 func newState() *state {
 	return &state{
 		Idempotency: processorkit.Ops{}, Holds: map[string]*hold{}, Payments: map[string]*payment{},
-		Checkouts: map[string]*checkoutRec{}, Refunds: map[string]string{},
+		Checkouts: map[string]*checkoutRec{}, Refunds: map[string]string{}, Resendable: map[string]bool{},
 	}
 }

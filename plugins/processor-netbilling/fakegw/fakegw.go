@@ -2,6 +2,44 @@
 // plugin's own and the host's swap test, which starts it, points the real
 // plugin binary at it and counts what reached it. It imports the standard
 // library and the SDK only.
+//
+// What it speaks, and where that is documented (public sources, found with
+// the search tool; confirm with NETbilling before going live):
+//   - Direct Mode 3 (direct3.1 on port 1402; form POST answered with
+//     status_code, trans_id, auth_code, auth_date, auth_msg, avs_code,
+//     cvv2_code): NETbilling's "Direct Mode 3.2 Protocol Documentation",
+//     http://secure.netbilling.com/public/docs/merchant/public/directmode/directmode3protocol.html
+//     (its host table lists getid3.1 as the 3.x ID generator; getid1.0 and
+//     poll belong to Direct Mode 2.1, directmode21.html, which tracks an
+//     unanswered transaction "through the online reporting system").
+//   - HTTP status codes 200 success, 600-698 invalid input, 700-798
+//     processing error, 699/799 exception, and "any unexpected status code
+//     other than 0 and F should be interpreted as a successful transaction";
+//     status codes 1, T, I (pending), 0, F, D (duplicate): NETbilling's own
+//     WooCommerce plugin, github.com/common-repository/netbilling-for-woocommerce
+//     includes/Api/Api.php and includes/Api/Response.php (quoting section 4.2
+//     of directmode3protocol.html). ActiveMerchant's netbilling.rb treats
+//     6xx/7xx as refusals too.
+//   - tran_type A/S/D/U/R, orig_id, card_number=CS:<trans_id>: the same
+//     WooCommerce plugin's includes/Api/Request.php (it sends amount with D;
+//     ActiveMerchant's capture sends only orig_id). Whether D honours a
+//     smaller amount is documented nowhere found, so this fake takes the
+//     worst case: D captures the whole authorisation, whatever amount says
+//     (HonourCaptureAmount turns that off).
+//   - The hosted form's MD5 hashes (Ecom_Ezic_Security_HashValue_MD5 and
+//     Ecom_Ezic_ProofOfPurchase_MD5 over the integrity key, transaction id,
+//     status and the hashed fields, concatenated): EDD's
+//     qctechjunkie/edd-netbilling-gateway-basic, aMember's and the Drupal
+//     module drupal-membership/membership_provider_netbilling
+//     (src/Controller/HostedPaymentController.php), citing
+//     ezicPaymentForm22.html.
+//   - The Data Retrieval Interface (gw/reports/transaction1.5, member1.5;
+//     account_id, site_tag, authorization, transactions_after/_before as
+//     "Y-m-d H:i:s" UTC; a CSV with a header row, errors as text/plain
+//     "<code> <message>", Retry-After when throttled): repinterface1.5.html,
+//     as used by the Drupal module's src/Plugin/MembershipProvider/NETBilling.php
+//     and myneid/netbilling_update_member_expiration_date. Its columns beyond
+//     TRANS_ID are not public, so neither the plugin nor this fake serves it.
 package fakegw
 
 import (
@@ -34,24 +72,37 @@ func md5Hex(parts ...string) string {
 }
 
 // Gateway is a local stand-in for NETbilling. It speaks Direct Mode 3.1
-// (form posts answered with status_code=...&trans_id=..., or HTTP 400 and a
-// line of text), hands out transaction ids (getid) and answers polls, runs
-// in test mode (approvals carry status_code T, "TEST APPROVED") and plays
-// the hosted payment form with its MD5 hashes. It keeps auths, captures,
-// voids and refunds, so a second capture is refused and counted.
+// (form posts answered with status_code=...&trans_id=..., or one of its
+// HTTP error codes and a line of text), runs in test mode (approvals carry
+// status_code T, "TEST APPROVED") and plays the hosted payment form with
+// its MD5 hashes. It keeps auths, captures, voids and refunds, so a second
+// capture is refused and counted.
 type Gateway struct {
 	t                  testing.TB
 	srv                *httptest.Server
 	Account, Site, Key string
 	Mu                 sync.Mutex
 	nextID             int64
-	issued             map[string]bool
-	results            map[string]string // trans_id -> the direct answer, for poll
 	Txns               map[string]*Txn
 	Log                []url.Values
 	Counts             map[string]int // approved transactions by tran_type
-	CaptureDelay       time.Duration
-	Fail5xx            int
+	CaptureDelay       time.Duration  // a D is applied, then answered this late
+	Fail5xx            int            // the next n requests get HTTP 500 and are not applied
+	// FailStatus answers the next FailTimes requests with this HTTP status
+	// (e.g. 604 invalid input, 702 processing error, 799 exception); with
+	// FailAfterApply the request is processed first (the money moves).
+	FailStatus     int
+	FailTimes      int
+	FailAfterApply bool
+	// DropAfterApply processes the next request and closes the connection
+	// without an answer: a timeout after acceptance.
+	DropAfterApply bool
+	// ApproveWith replaces the approval's status_code (I, D, or a code no
+	// document lists); empty means T.
+	ApproveWith string
+	// HonourCaptureAmount makes D capture the amount sent instead of the
+	// whole authorisation.
+	HonourCaptureAmount bool
 }
 
 type Txn struct {
@@ -70,16 +121,15 @@ const (
 	CardUnavailable  = "4000000000000119"
 	CardSlow         = "4000000000000259"
 	CardFormDecline  = "4000000000000127"
+	CardFailed       = "4000000000000341" // status_code F
 )
 
 // New starts the gateway on 127.0.0.1; it stops when the test ends.
 func New(t testing.TB) *Gateway {
 	f := &Gateway{t: t, Account: "104901072025", Site: "CAMKIT", Key: "test-integrity-key", nextID: 114262400000,
-		issued: map[string]bool{}, results: map[string]string{}, Txns: map[string]*Txn{}, Counts: map[string]int{}}
+		Txns: map[string]*Txn{}, Counts: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/gw/sas/direct3.1", f.direct)
-	mux.HandleFunc("/gw/native/getid1.0", f.getID)
-	mux.HandleFunc("/gw/native/poll1.0", f.poll)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -116,33 +166,6 @@ func (f *Gateway) newID() string {
 	return strconv.FormatInt(f.nextID, 10)
 }
 
-func (f *Gateway) getID(w http.ResponseWriter, r *http.Request) {
-	f.Mu.Lock()
-	defer f.Mu.Unlock()
-	if r.URL.Query().Get("account_id") != f.Account {
-		http.Error(w, "invalid account_id", http.StatusBadRequest)
-		return
-	}
-	id := f.newID()
-	f.issued[id] = true
-	fmt.Fprintln(w, id)
-}
-
-func (f *Gateway) poll(w http.ResponseWriter, r *http.Request) {
-	if r.ParseForm() != nil || r.PostForm.Get("account_id") != f.Account {
-		http.Error(w, "invalid account_id", http.StatusBadRequest)
-		return
-	}
-	f.Mu.Lock()
-	defer f.Mu.Unlock()
-	res, ok := f.results[r.PostForm.Get("trans_id")]
-	if !ok {
-		fmt.Fprint(w, "found=N")
-		return
-	}
-	fmt.Fprint(w, "found=Y&"+res)
-}
-
 func (f *Gateway) direct(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.ParseForm() != nil {
 		http.Error(w, "POST a form", http.StatusBadRequest)
@@ -162,18 +185,14 @@ func (f *Gateway) direct(w http.ResponseWriter, r *http.Request) {
 	}
 	if form.Get("account_id") != f.Account || form.Get("site_tag") != f.Site {
 		f.Mu.Unlock()
-		http.Error(w, "Invalid account_id or site_tag", http.StatusBadRequest)
+		writeStatus(w, 606, "Invalid account_id or site_tag")
 		return
 	}
-	id := form.Get("trans_id")
-	if !f.issued[id] {
+	if f.FailTimes > 0 && !f.FailAfterApply {
+		f.FailTimes--
+		status := f.FailStatus
 		f.Mu.Unlock()
-		http.Error(w, "trans_id was not issued by getid", http.StatusBadRequest)
-		return
-	}
-	if _, done := f.results[id]; done {
-		f.Mu.Unlock()
-		fmt.Fprint(w, "status_code=D&trans_id="+id+"&auth_msg=DUPLICATE")
+		writeStatus(w, status, "Simulated failure")
 		return
 	}
 	var card string
@@ -186,18 +205,35 @@ func (f *Gateway) direct(w http.ResponseWriter, r *http.Request) {
 	switch card {
 	case CardUnavailable:
 		f.Mu.Unlock()
-		http.Error(w, "service temporarily unavailable", http.StatusServiceUnavailable)
+		writeStatus(w, 702, "Processing error: processor unreachable")
 		return
 	case CardSlow:
 		delay = 2 * time.Second
 	}
-	answer, status := f.apply(id, form, card)
+	answer, status := f.apply(f.newID(), form, card)
 	if status != http.StatusOK {
 		f.Mu.Unlock()
-		http.Error(w, answer, status)
+		writeStatus(w, status, answer)
 		return
 	}
-	f.results[id] = answer
+	if f.FailTimes > 0 && f.FailAfterApply {
+		f.FailTimes--
+		status := f.FailStatus
+		f.Mu.Unlock()
+		writeStatus(w, status, "Simulated exception after processing")
+		return
+	}
+	if f.DropAfterApply {
+		f.DropAfterApply = false
+		f.Mu.Unlock()
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
 	if form.Get("tran_type") == "D" && f.CaptureDelay > 0 {
 		delay = f.CaptureDelay
 	}
@@ -209,12 +245,24 @@ func (f *Gateway) direct(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("Content-Type", "application/x-www-form-urlencoded")
 	fmt.Fprint(w, answer)
 }
 
-func approvedAnswer(id string) string {
-	return "status_code=T&trans_id=" + id + "&auth_code=999999&auth_date=" + url.QueryEscape(time.Now().UTC().Format("2006-01-02 15:04:05")) +
+// writeStatus answers as Direct Mode refuses: its own status code with the
+// reason in the status line and the body.
+func writeStatus(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
+}
+
+func (f *Gateway) approvedAnswer(id string) string {
+	code := "T"
+	if f.ApproveWith != "" {
+		code = f.ApproveWith
+	}
+	return "status_code=" + code + "&trans_id=" + id + "&auth_code=999999&auth_date=" + url.QueryEscape(time.Now().UTC().Format("2006-01-02 15:04:05")) +
 		"&auth_msg=TEST+APPROVED&avs_code=X&cvv2_code=M"
 }
 
@@ -226,20 +274,22 @@ func (f *Gateway) apply(id string, form url.Values, card string) (string, int) {
 	}
 	tt := form.Get("tran_type")
 	if form.Get("pay_type") != "C" {
-		return "pay_type must be C", http.StatusBadRequest
+		return "Missing or invalid parameter (pay_type)", 604
 	}
 	switch tt {
 	case "A", "S":
 		cs, _ := strings.CutPrefix(form.Get("card_number"), "CS:")
 		if f.Txns[cs] == nil {
-			return "card_number: no such stored card", http.StatusBadRequest
+			return "card_number: no such stored card", 605
 		}
 		a, ok := amount()
 		if !ok {
-			return "amount: invalid " + form.Get("amount"), http.StatusBadRequest
+			return "amount: invalid " + form.Get("amount"), 604
 		}
-		msg := ""
+		msg, code := "", "0"
 		switch card {
+		case CardFailed:
+			msg, code = "DECLINED", "F"
 		case CardDecline:
 			msg = "DECLINED"
 		case CardInsufficient:
@@ -248,7 +298,7 @@ func (f *Gateway) apply(id string, form url.Values, card string) (string, int) {
 			msg = "CARD EXPIRED"
 		}
 		if msg != "" {
-			return "status_code=0&trans_id=" + id + "&auth_msg=" + url.QueryEscape(msg), http.StatusOK
+			return "status_code=" + code + "&trans_id=" + id + "&auth_msg=" + url.QueryEscape(msg), http.StatusOK
 		}
 		f.Txns[id] = &Txn{ID: id, Type: tt, Card: card, Amount: a}
 		if tt == "S" {
@@ -257,37 +307,40 @@ func (f *Gateway) apply(id string, form url.Values, card string) (string, int) {
 	case "D":
 		o := f.Txns[form.Get("orig_id")]
 		if o == nil || o.Type != "A" || o.Captured > 0 || o.Voided {
-			return "orig_id does not reference an open authorization", http.StatusBadRequest
+			return "orig_id does not reference an open authorization", 611
 		}
 		a, ok := amount()
 		if !ok || a > o.Amount {
-			return "amount exceeds the authorized amount", http.StatusBadRequest
+			return "amount exceeds the authorized amount", 604
+		}
+		if !f.HonourCaptureAmount {
+			a = o.Amount // the worst case: D ignores amount and captures the whole hold
 		}
 		o.Captured = a
 		f.Txns[id] = &Txn{ID: id, Type: "D", Orig: o.ID, Card: o.Card, Amount: a, Captured: a}
 	case "U":
 		o := f.Txns[form.Get("orig_id")]
 		if o == nil || o.Type != "A" || o.Captured > 0 || o.Voided {
-			return "orig_id cannot be voided", http.StatusBadRequest
+			return "orig_id cannot be voided", 611
 		}
 		o.Voided = true
 		f.Txns[id] = &Txn{ID: id, Type: "U", Orig: o.ID}
 	case "R":
 		o := f.Txns[form.Get("orig_id")]
 		if o == nil || o.Captured == 0 {
-			return "orig_id is not a settled sale or capture", http.StatusBadRequest
+			return "orig_id is not a settled sale or capture", 611
 		}
 		a, ok := amount()
 		if !ok || a > o.Captured-o.Refunded {
-			return "amount exceeds the refundable amount", http.StatusBadRequest
+			return "amount exceeds the refundable amount", 604
 		}
 		o.Refunded += a
 		f.Txns[id] = &Txn{ID: id, Type: "R", Orig: o.ID, Amount: a}
 	default:
-		return "tran_type: invalid " + tt, http.StatusBadRequest
+		return "Missing or invalid parameter (tran_type)", 604
 	}
 	f.Counts[tt]++
-	return approvedAnswer(id), http.StatusOK
+	return f.approvedAnswer(id), http.StatusOK
 }
 
 func (f *Gateway) HashOf(v url.Values, prefix ...string) string {
@@ -369,8 +422,8 @@ func (f *Gateway) Postback(orderID, authType, total string, issued time.Time) ur
 func (f *Gateway) Settings(stateFile string, extra map[string]any) ([]byte, error) {
 	m := map[string]any{
 		"account_id": f.Account, "site_tag": f.Site, "integrity_key": f.Key,
-		"direct_url": f.URL("/gw/sas/direct3.1"), "getid_url": f.URL("/gw/native/getid1.0"), "poll_url": f.URL("/gw/native/poll1.0"),
-		"form_url": f.URL("/gw/native/interactive2.2"), "state_file": stateFile,
+		"direct_url": f.URL("/gw/sas/direct3.1"),
+		"form_url":   f.URL("/gw/native/interactive2.2"), "state_file": stateFile,
 	}
 	for k, v := range extra {
 		m[k] = v
