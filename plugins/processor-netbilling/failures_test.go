@@ -333,3 +333,40 @@ func TestPostbacksRedeliveredLateAndOutOfOrder(t *testing.T) {
 		t.Fatalf("no issue date: %+v, %v", res, err)
 	}
 }
+
+// Authentication stays: an answer whose hashes do not check out is refused,
+// whatever it claims.
+func TestForgedPostbacksAreRefused(t *testing.T) {
+	f := newFakeNB(t)
+	n, _ := newTestPlugin(t, f)
+	co := startPurchase(t, n, usd(1999))
+	genuine := f.Pay(co.Fields, cardApprove)
+	forge := func(change func(v map[string][]string)) map[string][]string {
+		v := map[string][]string{}
+		for k, x := range genuine {
+			v[k] = append([]string(nil), x...)
+		}
+		change(v)
+		return v
+	}
+	for name, v := range map[string]map[string][]string{
+		"amount changed":        forge(func(v map[string][]string) { v["Ecom_Cost_Total"] = []string{"1999.00"} }),
+		"status flipped":        forge(func(v map[string][]string) { v["Ecom_Ezic_Response_StatusCode"] = []string{"0"} }),
+		"no proof of purchase":  forge(func(v map[string][]string) { delete(v, "Ecom_Ezic_ProofOfPurchase_MD5") }),
+		"made-up transaction":   forge(func(v map[string][]string) { v["Ecom_Ezic_Response_TransactionID"] = []string{"999999999999"} }),
+		"unsigned copy differs": forge(func(v map[string][]string) { v["Ecom_Ezic_TransactionId"] = []string{"1"} }),
+		"hash not covering the amount": forge(func(v map[string][]string) {
+			v["Ecom_Ezic_Security_HashFields"] = []string{"Ecom_Ezic_AccountAndSitetag Ecom_ConsumerOrderID"}
+		}),
+		"wrong key": forge(func(v map[string][]string) {
+			v["Ecom_Ezic_ProofOfPurchase_MD5"] = []string{md5Hex("another-key", genuine.Get("Ecom_Ezic_Response_TransactionID"))}
+		}),
+	} {
+		if res, err := n.ParseWebhook(context.Background(), postback(urlValues(v))); errs.CodeOf(err) != errs.Unauthenticated {
+			t.Errorf("%s: %+v, %v; want unauthenticated", name, res, err)
+		}
+	}
+	if res, err := n.CompleteCheckout(context.Background(), processor.CompleteCheckoutRequest{CheckoutReference: co.Reference}); err != nil || !res.Pending {
+		t.Fatalf("a forgery completed the checkout: %+v, %v", res, err)
+	}
+}
