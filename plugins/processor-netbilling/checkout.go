@@ -191,22 +191,25 @@ func hashEqual(got, want string) bool {
 }
 
 // record applies a verified answer to its checkout, once. It reports whether
-// the checkout was changed and returns the decline, if any.
+// the checkout was changed. An approval replaces a recorded decline (the
+// viewer tried another card on the form); a decline never replaces an
+// approval, and neither does a second approval.
 func (n *NETbilling) record(st *state, r formResult) (*checkoutRec, bool, error) {
 	co := st.Checkouts[r.OrderID]
+	declined := (directResponse{StatusCode: r.Status, TransID: r.TransID, AuthMsg: r.AuthMsg}).err()
 	switch {
 	case co == nil:
 		return nil, false, errs.E(errs.NotFound, "netbilling: no checkout %q", r.OrderID)
 	case r.Amount != co.Amount || r.AuthType != co.AuthType:
 		return nil, false, errs.E(errs.Invalid, "netbilling: answer for %s %s, checkout %s asked %s %s", r.AuthType, r.Amount, r.OrderID, co.AuthType, co.Amount)
-	case co.TransID != "" && co.TransID != r.TransID:
-		return nil, false, errs.E(errs.Conflict, "netbilling: checkout %s already completed by transaction %s", r.OrderID, co.TransID)
-	case co.TransID != "":
+	case co.TransID == r.TransID:
 		return co, false, nil
+	case co.TransID != "" && (co.Decline == nil || declined != nil):
+		return nil, false, errs.E(errs.Conflict, "netbilling: checkout %s already completed by transaction %s", r.OrderID, co.TransID)
 	}
-	co.TransID = r.TransID
-	if err := (directResponse{StatusCode: r.Status, TransID: r.TransID, AuthMsg: r.AuthMsg}).err(); err != nil {
-		co.Decline = processorkit.AsError(err)
+	co.TransID, co.Decline = r.TransID, nil
+	if declined != nil {
+		co.Decline = processorkit.AsError(declined)
 		return co, true, nil
 	}
 	if co.AuthType == "SALE" {

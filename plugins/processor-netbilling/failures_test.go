@@ -370,3 +370,34 @@ func TestForgedPostbacksAreRefused(t *testing.T) {
 		t.Fatalf("a forgery completed the checkout: %+v, %v", res, err)
 	}
 }
+
+// A decline, then an approval on the same form (the viewer tried another
+// card): the approval completes the checkout and gives its sale.
+func TestApprovalAfterADeclineCompletesTheCheckout(t *testing.T) {
+	f := newFakeNB(t)
+	n, _ := newTestPlugin(t, f)
+	ctx := context.Background()
+	co := startPurchase(t, n, usd(1500))
+	declined := f.Pay(co.Fields, cardFormDecline)
+	res, err := n.ParseWebhook(ctx, postback(declined))
+	if err != nil || len(res.Events) != 1 || res.Events[0].DeclineCode != errs.Declined || res.Events[0].Credential != nil {
+		t.Fatalf("the decline: %+v, %v", res, err)
+	}
+	approved := f.Pay(co.Fields, cardApprove)
+	res, err = n.ParseWebhook(ctx, postback(approved))
+	id := approved.Get("Ecom_Ezic_Response_TransactionID")
+	if err != nil || len(res.Events) != 1 || res.Events[0].Type != processor.EventSale || res.Events[0].ID != id || res.Events[0].DeclineCode != "" {
+		t.Fatalf("the approval: %+v, %v", res, err)
+	}
+	done, err := n.CompleteCheckout(ctx, processor.CompleteCheckoutRequest{CheckoutReference: co.Reference, CustomerRef: "viewer/7"})
+	if err != nil || done.Charge == nil || done.Charge.Reference != id || done.Charge.Amount != usd(1500) {
+		t.Fatalf("CompleteCheckout: %+v, %v", done, err)
+	}
+	// The decline redelivered afterwards changes nothing.
+	if res, err := n.ParseWebhook(ctx, postback(declined)); err != nil || len(res.Events) != 0 {
+		t.Fatalf("the decline again: %+v, %v", res, err)
+	}
+	if done, err := n.CompleteCheckout(ctx, processor.CompleteCheckoutRequest{CheckoutReference: co.Reference, CustomerRef: "viewer/7"}); err != nil || done.Charge == nil || done.Charge.Reference != id {
+		t.Fatalf("after the redelivered decline: %+v, %v", done, err)
+	}
+}
