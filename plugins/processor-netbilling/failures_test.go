@@ -70,6 +70,17 @@ func TestCaptureAnsweredPastTheDeadlineIsNotRepeated(t *testing.T) {
 	if got := f.Count("D"); got != 1 {
 		t.Fatalf("the gateway captured %d times, want once", got)
 	}
+	// The host releases holds after a failed capture: a void of the hold
+	// in doubt is refused and sends nothing, nor does another capture.
+	if _, err := n.Void(context.Background(), processor.VoidRequest{IdempotencyKey: "seat/1/void", AuthorizationReference: a.Reference}); errs.CodeOf(err) != errs.Conflict || errs.IsRetryable(err) {
+		t.Fatalf("void of the hold in doubt: %v, want a final conflict", err)
+	}
+	if _, err := n.Capture(context.Background(), processor.CaptureRequest{IdempotencyKey: "seat/1/capture-2", AuthorizationReference: a.Reference, Amount: usd(2500)}); errs.CodeOf(err) != errs.Conflict {
+		t.Fatalf("another capture of the hold in doubt: %v, want conflict", err)
+	}
+	if f.Requests("U") != 1 || f.Requests("D") != 1 { // U: the card check's void
+		t.Fatalf("sent U %d, D %d after the capture in doubt; want 1 and 1", f.Requests("U"), f.Requests("D"))
+	}
 }
 
 func TestServerErrorIsAnUnknownOutcomeAndNotResent(t *testing.T) {

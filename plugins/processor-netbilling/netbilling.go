@@ -145,6 +145,7 @@ type call[T any] struct {
 	form             func() (url.Values, error)        // the request, without account and site tag
 	result           func(r directResponse) (T, error) // what an approved answer means
 	apply            func(st *state, out T)            // its local effect, under the lock
+	unknown          func(st *state)                   // marks what an unknown outcome leaves in doubt, under the lock; may be nil
 }
 
 // run executes c at most once per idempotency key (processorkit.AtMostOnce)
@@ -215,6 +216,15 @@ func run[T any](ctx context.Context, n *NETbilling, c call[T]) (T, error) {
 					return zero, serr
 				}
 				return zero, err
+			}
+			if o == maybeMoved && c.unknown != nil {
+				n.mu.Lock()
+				c.unknown(n.st)
+				serr := n.saveLocked()
+				n.mu.Unlock()
+				if serr != nil {
+					return zero, serr
+				}
 			}
 			if err != nil {
 				return zero, err // a decline, or retryable and unknown: stays pending and unsendable

@@ -111,6 +111,9 @@ func openHold(st *state, ref string) (*hold, error) {
 		return nil, errs.E(errs.Conflict, "netbilling: authorisation %s was already captured; its remainder is released", ref)
 	case h.Status == holdVoided:
 		return nil, errs.E(errs.Conflict, "netbilling: authorisation %s was voided", ref)
+	case h.InDoubt != "":
+		return nil, errs.E(errs.Conflict, "netbilling: authorisation %s has a capture of unknown outcome (idempotency key %q): "+
+			"nothing more is sent for it until it is settled by hand in NETbilling's transaction report", ref, h.InDoubt)
 	}
 	return h, nil
 }
@@ -185,6 +188,11 @@ func (n *NETbilling) Capture(ctx context.Context, req processor.CaptureRequest) 
 					p.Status, p.CaptureKey = holdVoided, req.IdempotencyKey
 				}
 			},
+			unknown: func(st *state) {
+				if p := st.Holds[ref]; p != nil {
+					p.InDoubt = req.IdempotencyKey
+				}
+			},
 		}); err != nil {
 			return processor.CaptureResult{}, err
 		}
@@ -230,6 +238,11 @@ func (n *NETbilling) captureWhole(ctx context.Context, req processor.CaptureRequ
 				h.Status = holdCaptured
 			}
 			st.Payments[c.Reference] = &payment{Amount: c.Amount}
+		},
+		unknown: func(st *state) {
+			if h := st.Holds[req.AuthorizationReference]; h != nil {
+				h.InDoubt = req.IdempotencyKey
+			}
 		},
 	})
 }

@@ -40,6 +40,11 @@ type hold struct {
 	// CaptureKey is the capture that voided this hold to charge its price
 	// as a sale (see Capture): its retries go on with the sale.
 	CaptureKey string `json:"capture_key,omitempty"`
+	// InDoubt is the idempotency key of a capture (or its void) whose
+	// outcome is unknown: until the operator settles it nothing else is
+	// sent for this hold (the host voids holds after a failed capture, and
+	// a void could undo or race the capture in doubt).
+	InDoubt string `json:"in_doubt,omitempty"`
 }
 
 type payment struct {
