@@ -15,7 +15,7 @@ import (
 	"github.com/camkit/camkit/sdk/processor"
 )
 
-// The digest of two postbacks, computed outside Go by a transcription of
+// The first two digests (two postbacks) were computed outside Go by a transcription of
 // Shelby_Payment_Epoch_FlexPost::generateHMAC into Python's standard
 // library (re.sub of (^\s+)|(\s+$)|(&+)|(=+), sorted keys, hmac/md5):
 //
@@ -23,13 +23,12 @@ import (
 //	s = ''.join(clean(k) + clean(d[k]) for k in sorted(d) if k != 'epoch_digest')
 //	hmac.new(key.encode(), s.encode(), hashlib.md5).hexdigest()
 //
-// Both the plugin's verifier and the fake's signer must produce them.
-//
-// The last two are not ours: they are the expected digests in the
-// mastodon fork's spec/lib/charge_request_spec.rb (a camcharge request
+// The last two are not ours: they are the expected digests in
+// github.com/mike227-2/mastodon spec/lib/charge_request_spec.rb (a camcharge request
 // signed with "testkey"), computed there by Ruby's OpenSSL over the same
 // sorted name+value string: an independent check of the order and the
-// concatenation.
+// concatenation. Both the plugin's verifier and the fake's signer must
+// produce all four.
 var digestVectors = []struct {
 	name   string
 	key    string
