@@ -15,7 +15,7 @@ import (
 	"github.com/camkit/camkit/sdk/processor"
 )
 
-// The digest of two postbacks, computed outside Go by a transcription of
+// The first two digests (two postbacks) were computed outside Go by a transcription of
 // Shelby_Payment_Epoch_FlexPost::generateHMAC into Python's standard
 // library (re.sub of (^\s+)|(\s+$)|(&+)|(=+), sorted keys, hmac/md5):
 //
@@ -23,19 +23,32 @@ import (
 //	s = ''.join(clean(k) + clean(d[k]) for k in sorted(d) if k != 'epoch_digest')
 //	hmac.new(key.encode(), s.encode(), hashlib.md5).hexdigest()
 //
-// Both the plugin's verifier and the fake's signer must produce them.
+// The last two are not ours: they are the expected digests in
+// github.com/mike227-2/mastodon spec/lib/charge_request_spec.rb (a camcharge request
+// signed with "testkey"), computed there by Ruby's OpenSSL over the same
+// sorted name+value string: an independent check of the order and the
+// concatenation. Both the plugin's verifier and the fake's signer must
+// produce all four.
 var digestVectors = []struct {
 	name   string
+	key    string
 	fields url.Values
 	want   string
 }{
-	{"flexpost with spaces, '&', '=', an empty value and case-sorted names", fields(
+	{"flexpost with spaces, '&', '=', an empty value and case-sorted names", vectorKey, fields(
 		"ans", "YGOODTEST", "order_id", "70001", "transaction_id", "80001", "member_id", "5551", "pi_code", "pack100",
 		"amount", "9.99", "x_camkit_ref", "ep_co_1", "x_camkit_customer", "viewer/4", "name", " Jane  Doe ", "note", "a&b=c",
 		"empty", "", "sessionId", "12", "session_id", "x"), "b063ee17cf9b399133271216e9653ef4"},
-	{"dataplus credit", fields(
+	{"dataplus credit", vectorKey, fields(
 		"ets_transaction_id", "91000", "ets_member_idx", "5551", "ets_transaction_type", "C", "ets_transaction_amount", "-14.99",
 		"ets_ref_trans_ids", "90001", "ets_transaction_date", "2026-01-02 03:04:05"), "bcd9717428f3a55ec03da25bf854a1ba"},
+	{"mastodon ChargeRequest 'uri generation'", "testkey", fields(
+		"api", "camcharge", "action", "authandclose", "x_epochCamcharge", "1", "auth_amount", "20", "member_id", "1"),
+		"4317409081dc3683421569b0228fcbc7"},
+	{"mastodon ChargeRequest 'digest generation'", "testkey", fields(
+		"api", "camcharge", "action", "authandclose", "x_epochCamcharge", "1", "auth_amount", "20", "member_id", "1",
+		"returnurl", "https://httpdump.io/hvtmo", "pburl", "https://webhook.site/#!/9c4dab51-a8d3-4636-92ca-3eae15c296bd",
+		"description", "Description"), "f3c33c328e7905e0440aff3d9f629787"},
 }
 
 const vectorKey = "0123456789abcdef0123"
@@ -46,16 +59,16 @@ func TestDigestMatchesPublicIntegrationCode(t *testing.T) {
 		for k, vs := range v.fields {
 			fs = append(fs, field{k, vs[0]})
 		}
-		if got := hex.EncodeToString(epochDigest([]byte(vectorKey), fs)); got != v.want {
+		if got := hex.EncodeToString(epochDigest([]byte(v.key), fs)); got != v.want {
 			t.Errorf("%s: plugin digest %s, want %s", v.name, got, v.want)
 		}
-		if got := fakegw.Sign(v.fields, vectorKey).Get("epoch_digest"); got != v.want {
+		if got := fakegw.Sign(v.fields, v.key).Get("epoch_digest"); got != v.want {
 			t.Errorf("%s: fake's digest %s, want %s", v.name, got, v.want)
 		}
 		// The digest is accepted in either case of hex, and it is not
 		// part of what is signed.
 		fs = append(fs, field{digestField, strings.ToUpper(v.want)})
-		if err := checkDigest([]byte(vectorKey), fs); err != nil {
+		if err := checkDigest([]byte(v.key), fs); err != nil {
 			t.Errorf("%s: %v", v.name, err)
 		}
 	}
@@ -139,7 +152,7 @@ func TestSaleAmountIsThePricePointNeverThePostedAmount(t *testing.T) {
 	for name, req := range map[string]processor.WebhookRequest{
 		"flexpost": postback("ans", "YGOODTEST", "order_id", "70009", "transaction_id", "80009", "pi_code", "pack100",
 			"amount", "5000.00", "x_camkit_customer", "viewer4"),
-		"dataplus": postback("ets_transaction_id", "80010", "ets_transaction_type", "S", "ets_transaction_amount", "5000.00",
+		"dataplus": postback("ets_transaction_id", "80010", "ets_transaction_type", "O", "ets_transaction_amount", "5000.00",
 			"ets_pi_code", "pack100"),
 	} {
 		res, err := e.ParseWebhook(ctx, req)
@@ -161,7 +174,7 @@ func TestUnknownPricePointIsAcknowledgedNotCreditedAndLogged(t *testing.T) {
 	for name, req := range map[string]processor.WebhookRequest{
 		"flexpost": postback("ans", "YGOODTEST", "order_id", "70011", "transaction_id", "80011", "pi_code", "gold5000",
 			"amount", "5000.00", "x_camkit_customer", "viewer4"),
-		"dataplus": postback("ets_transaction_id", "80012", "ets_transaction_type", "S", "ets_transaction_amount", "5000.00",
+		"dataplus": postback("ets_transaction_id", "80012", "ets_transaction_type", "O", "ets_transaction_amount", "5000.00",
 			"ets_pi_code", "gold5000"),
 	} {
 		res, err := e.ParseWebhook(context.Background(), req)

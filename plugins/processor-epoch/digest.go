@@ -134,3 +134,14 @@ var digestStrip = strings.NewReplacer("&", "", "=", "")
 func digestClean(s string) string {
 	return digestStrip.Replace(strings.TrimFunc(s, unicode.IsSpace))
 }
+
+// hasDigest reports whether the notice carries an epoch_digest at all
+// (even an empty one, which checkDigest then refuses).
+func hasDigest(fields []field) bool {
+	for _, f := range fields {
+		if f.name == digestField {
+			return true
+		}
+	}
+	return false
+}

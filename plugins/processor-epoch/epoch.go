@@ -23,8 +23,13 @@ const (
 	checkoutTTL   = 2 * time.Hour
 )
 
-// Epoch's documented postback sources.
-var defaultAllowedIPs = []string{"208.236.105.0/24", "65.17.248.0/24"}
+// Epoch's postback and DataPlus sources: 208.236.105.0/24 and
+// 65.17.248.0/24 as PROCESSORS.md records them, 68.71.103.0/24 from the
+// class Cs Magic Members' mgm_epoch falls back to when Epoch's own list
+// (https://epoch.com/ip_list.php, to compare before going live) cannot be
+// read. Its single AWS addresses are left out: addresses that can change
+// hands must not authenticate DataPlus.
+var defaultAllowedIPs = []string{"208.236.105.0/24", "65.17.248.0/24", "68.71.103.0/24"}
 
 type pricePoint struct {
 	PiCode          string `json:"pi_code"`
@@ -35,13 +40,17 @@ type pricePoint struct {
 }
 
 type settings struct {
-	CoCode         string       `json:"co_code"`
-	DigestKey      string       `json:"digest_key"`
-	PricePoints    []pricePoint `json:"price_points"`
-	FpostURL       string       `json:"fpost_url"`
-	AllowedIPs     []string     `json:"allowed_ips"`
-	MaxEventAgeH   int          `json:"max_event_age_hours"`
-	StateFile      string       `json:"state_file"`
+	CoCode       string       `json:"co_code"`
+	DigestKey    string       `json:"digest_key"`
+	PricePoints  []pricePoint `json:"price_points"`
+	FpostURL     string       `json:"fpost_url"`
+	AllowedIPs   []string     `json:"allowed_ips"`
+	DataPlusAuth string       `json:"dataplus_auth"`
+	// MaxEventAgeH is no longer used: an authentic redelivery is never
+	// refused for its age. It is still accepted so that existing
+	// configurations keep loading; Configure warns.
+	MaxEventAgeH   *int   `json:"max_event_age_hours"`
+	StateFile      string `json:"state_file"`
 	allowed        processorkit.AllowList
 	byPiCode       map[string]pricePoint
 	currencies     []string
@@ -96,7 +105,7 @@ func (e *Epoch) Info(context.Context) (pluginkit.Info, error) {
 
 func (e *Epoch) Configure(_ context.Context, settingsJSON []byte) error {
 	cfg := settings{FpostURL: "https://wnu.com/secure/fpost.cgi", AllowedIPs: append([]string(nil), defaultAllowedIPs...),
-		MaxEventAgeH: 720, StateFile: "./data/epoch-processor.json"}
+		DataPlusAuth: dataPlusBySourceIP, StateFile: "./data/epoch-processor.json"}
 	if err := pluginkit.DecodeSettings(settingsJSON, &cfg); err != nil {
 		return err
 	}
@@ -109,8 +118,11 @@ func (e *Epoch) Configure(_ context.Context, settingsJSON []byte) error {
 		return errs.E(errs.Invalid, "settings.state_file must not be empty")
 	case len(cfg.PricePoints) == 0:
 		return errs.E(errs.Invalid, "settings.price_points must list the products set up at Epoch")
-	case cfg.MaxEventAgeH < 1:
-		return errs.E(errs.Invalid, "settings.max_event_age_hours must be at least 1")
+	case cfg.DataPlusAuth != dataPlusBySourceIP && cfg.DataPlusAuth != dataPlusByDigest:
+		return errs.E(errs.Invalid, "settings.dataplus_auth must be %q or %q", dataPlusBySourceIP, dataPlusByDigest)
+	}
+	if cfg.MaxEventAgeH != nil {
+		e.log.Warn("epoch: settings.max_event_age_hours is no longer used and can be removed: authentic redeliveries are accepted whatever their age")
 	}
 	if err := processorkit.CheckEndpoint("fpost_url", cfg.FpostURL); err != nil {
 		return err

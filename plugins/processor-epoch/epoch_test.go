@@ -176,7 +176,7 @@ func TestCreditPackPurchase(t *testing.T) {
 		t.Fatalf("redelivered postback: %+v, %v; want event id %q", redelivered, err, ev.ID)
 	}
 	// DataPlus reports the same sale later: it is the same event.
-	dp, err := e.ParseWebhook(ctx, postback("ets_transaction_id", "80001", "ets_transaction_type", "S", "ets_transaction_amount", "9.99",
+	dp, err := e.ParseWebhook(ctx, postback("ets_transaction_id", "80001", "ets_transaction_type", "O", "ets_transaction_amount", "9.99",
 		"ets_member_idx", "5551", "ets_pi_code", "pack100"))
 	if err != nil || dp.Events[0].ID != ev.ID || dp.Events[0].Type != processor.EventSale {
 		t.Fatalf("the DataPlus record of the sale: %+v, %v; want event id %q", dp, err, ev.ID)
@@ -249,28 +249,48 @@ func TestDataPlusEvents(t *testing.T) {
 	if err != nil || redelivered.Events[0].ID != "dp:91000" {
 		t.Fatalf("a redelivered DataPlus event: %+v, %v; want it accepted as dp:91000", redelivered, err)
 	}
-	stale := time.Now().UTC().Add(-31 * 24 * time.Hour).Format("2006-01-02 15:04:05")
-	bad := []struct {
-		name string
-		req  processor.WebhookRequest
-		code errs.Code
-	}{
-		{"forged source", func() processor.WebhookRequest {
-			r := postback("ets_transaction_id", "92000", "ets_transaction_type", "N", "ets_transaction_amount", "1.00")
-			r.RemoteAddr = "198.51.100.1:1"
-			return r
-		}(), errs.Unauthenticated},
-		{"stale", postback("ets_transaction_id", "92001", "ets_transaction_type", "N", "ets_transaction_amount", "1.00", "ets_transaction_date", stale), errs.Unauthenticated},
-		{"unknown type", postback("ets_transaction_id", "92002", "ets_transaction_type", "Q", "ets_transaction_amount", "1.00"), errs.Invalid},
-		{"credit without original", postback("ets_transaction_id", "92003", "ets_transaction_type", "C", "ets_transaction_amount", "1.00"), errs.Invalid},
-		{"bad amount", postback("ets_transaction_id", "92004", "ets_transaction_type", "N", "ets_transaction_amount", "1.234"), errs.Invalid},
-		{"bad ans", postback("ans", "MAYBE", "order_id", "1", "pi_code", "pack100"), errs.Invalid},
-		{"neither", postback("foo", "bar"), errs.Invalid},
+	forged := postback("ets_transaction_id", "92000", "ets_transaction_type", "N", "ets_transaction_amount", "1.00")
+	forged.RemoteAddr = "198.51.100.1:1"
+	if _, err := e.ParseWebhook(ctx, forged); errs.CodeOf(err) != errs.Unauthenticated {
+		t.Errorf("a DataPlus push from off the allow-list: %v, want unauthenticated", err)
 	}
-	for _, b := range bad {
-		if _, err := e.ParseWebhook(ctx, b.req); errs.CodeOf(err) != b.code {
-			t.Errorf("%s: %v, want %s", b.name, err, b.code)
+}
+
+// Authentic notices camkit cannot book are answered with Epoch's "OK" and
+// logged, never refused: a refusal only makes Epoch post them again.
+func TestAuthenticNoticesThatCannotBeBookedAreAcknowledgedAndLogged(t *testing.T) {
+	log := &warnings{}
+	e := newEpoch(time.Now, log)
+	if err := e.Configure(context.Background(), settingsJSON(t, filepath.Join(t.TempDir(), "s.json"), nil)); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		req  processor.WebhookRequest
+		logs string
+	}{
+		"unknown DataPlus type Q":       {postback("ets_transaction_id", "92002", "ets_transaction_type", "Q", "ets_transaction_amount", "1.00"), "92002"},
+		"type S, in no source":          {postback("ets_transaction_id", "92005", "ets_transaction_type", "S", "ets_transaction_amount", "9.99"), "92005"},
+		"credit without original":       {postback("ets_transaction_id", "92003", "ets_transaction_type", "C", "ets_transaction_amount", "-1.00"), "92003"},
+		"amount with 3 decimals":        {postback("ets_transaction_id", "92004", "ets_transaction_type", "N", "ets_transaction_amount", "1.234"), "92004"},
+		"non-numeric id":                {postback("ets_transaction_id", "x1", "ets_transaction_type", "N", "ets_transaction_amount", "1.00"), "x1"},
+		"unknown currency":              {postback("ets_transaction_id", "92006", "ets_transaction_type", "N", "ets_transaction_amount", "1.00", "ets_currency", "ZZZ"), "92006"},
+		"ans neither Y nor N":           {postback("ans", "MAYBE", "order_id", "1", "pi_code", "pack100"), "MAYBE"},
+		"approved, no tx id":            {postback("ans", "Y", "order_id", "70010", "pi_code", "pack100"), "70010"},
+		"neither FlexPost nor DataPlus": {postback("foo", "bar"), "foo"},
+		"a DataPlus cancellation":       {fakegw.Unsigned(fields("mcs_or_idx", "5551", "mcs_picode", "club30", "mcs_reason", "too expensive")), "5551"},
+	} {
+		res, err := e.ParseWebhook(context.Background(), c.req)
+		if err != nil || len(res.Events) != 0 || res.Response.Status != 200 || string(res.Response.Body) != "OK" {
+			t.Errorf("%s: %+v, %v; want 200 OK and no event", name, res, err)
 		}
+		if !strings.Contains(log.all(), c.logs) {
+			t.Errorf("%s: the warnings %q do not mention %q", name, log.all(), c.logs)
+		}
+	}
+	// A free trial moved no money: acknowledged, nothing booked.
+	res, err := e.ParseWebhook(context.Background(), postback("ets_transaction_id", "92007", "ets_transaction_type", "F", "ets_transaction_amount", "0.00"))
+	if err != nil || len(res.Events) != 0 || res.Response.Status != 200 {
+		t.Errorf("free trial: %+v, %v", res, err)
 	}
 }
 
@@ -289,6 +309,8 @@ func TestConfigureRefusesBadSettings(t *testing.T) {
 		{map[string]any{"allowed_ips": []string{"x"}}, "allowed_ips"},
 		{map[string]any{"fpost_url": "wnu.com"}, "fpost_url"},
 		{map[string]any{"colour": "red"}, "colour"},
+		{map[string]any{"dataplus_auth": "none"}, "dataplus_auth"},
+		{map[string]any{"dataplus_auth": ""}, "dataplus_auth"},
 	} {
 		err := newEpoch(time.Now, &warnings{}).Configure(context.Background(), settingsJSON(t, filepath.Join(t.TempDir(), "s.json"), c.extra))
 		if errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), c.key) {

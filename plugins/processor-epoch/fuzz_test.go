@@ -54,13 +54,17 @@ func fuzzDigestClean(s string) string {
 	return strings.NewReplacer("&", "", "=", "").Replace(strings.TrimFunc(s, unicode.IsSpace))
 }
 
-// FuzzEpochPostback: a FlexPost postback or DataPlus push is accepted only
-// from allowed_ips with a valid epoch_digest under the merchant's key, and
-// never read before both are checked; one signed by the gateway is refused
-// as unauthenticated only when it is stale, and one byte changed in a signed
-// value always is; what is accepted passes plugintest.CheckWebhookResult
-// (no negative amount, known currency, an id), a FlexPost sale credits
-// exactly its configured price point, and a redelivery gives the same events.
+// FuzzEpochPostback: a FlexPost postback, and anything that is not DataPlus,
+// is accepted only from allowed_ips with a valid epoch_digest under the
+// merchant's key, and never read before both are checked; DataPlus (ets_*
+// or mcs_* fields, no ans) is accepted on its source address alone, as
+// Epoch's guide has it (the default dataplus_auth), unless it carries a
+// digest, which must then match, and such an unsigned push never yields a
+// sale. One signed by the gateway is never refused as unauthenticated (not
+// for its age either), and one byte changed in a signed value always is;
+// what is accepted passes plugintest.CheckWebhookResult (no negative
+// amount, known currency, an id), a FlexPost sale credits exactly its
+// configured price point, and a redelivery gives the same events.
 func FuzzEpochPostback(f *testing.F) {
 	now := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
 	e := newEpoch(func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -90,6 +94,9 @@ func FuzzEpochPostback(f *testing.F) {
 		"ets_transaction_id=91002&ets_member_idx=5551&ets_transaction_type=D&ets_transaction_amount=-9.99&ets_ref_trans_ids=80001,80002&ets_reason=fraud&ets_currency=usd",
 		"ets_transaction_id=91003&ets_transaction_type=S&ets_pi_code=pack100&ets_transaction_amount=9.99&ets_transaction_date=2020-01-01+00:00:00",
 		"ets_transaction_id=91004&ets_transaction_type=Q&ets_transaction_amount=1",
+		"ets_transaction_id=91005&ets_transaction_type=O&ets_pi_code=pack100&ets_transaction_amount=9.99",
+		"ets_transaction_id=91006&ANS=YGOODTEST&order_id=7&transaction_id=91006&pi_code=pack100&x_camkit_customer=viewer-3",
+		"mcs_or_idx=5551&mcs_picode=club30&mcs_reason=price",
 		"", "%zz", "ans=", "ans=Y&ans=N",
 	} {
 		signed := ""
@@ -114,16 +121,28 @@ func FuzzEpochPostback(f *testing.F) {
 		fields, single := fuzzFields(q, body)
 		authentic := single && fields.Get("epoch_digest") != "" && strings.EqualFold(fakegw.Sign(fields, fakegw.DigestKey).Get("epoch_digest"), fields.Get("epoch_digest")) // hex in either case
 		allowed := plugintest.RemoteIn(remote, fuzzAllowed)
+		lower := map[string]bool{}
+		for k := range fields {
+			lower[strings.ToLower(k)] = true
+		}
+		bySource := single && !lower["ans"] && (lower["ets_transaction_id"] || lower["mcs_or_idx"]) && !fields.Has("epoch_digest")
 		res, err := e.ParseWebhook(ctx, req(q, body, remote))
 		switch {
 		case err == nil && !allowed:
 			t.Fatalf("a postback from %q (not in %s) was accepted: %+v", remote, fuzzAllowed, res.Events)
-		case err == nil && !authentic:
+		case err == nil && !authentic && !bySource:
 			t.Fatalf("a postback without a valid epoch_digest was accepted: query %q body %q: %+v", rawQuery, body, res.Events)
 		case err != nil && !allowed && errs.CodeOf(err) != errs.Unauthenticated:
 			t.Fatalf("a postback from %q was read before its source was checked: %v", remote, err)
-		case err != nil && single && !authentic && errs.CodeOf(err) != errs.Unauthenticated:
+		case err != nil && single && !authentic && !bySource && errs.CodeOf(err) != errs.Unauthenticated:
 			t.Fatalf("an unsigned postback was read before its digest was checked: %v", err)
+		}
+		if err == nil && !authentic {
+			for _, ev := range res.Events {
+				if ev.Type == processor.EventSale {
+					t.Fatalf("a DataPlus push vouched for by its source address alone yielded a sale: %+v", ev)
+				}
+			}
 		}
 		if !single {
 			return
@@ -133,7 +152,7 @@ func FuzzEpochPostback(f *testing.F) {
 		signed := fakegw.Sign(fields, fakegw.DigestKey)
 		res, err = e.ParseWebhook(ctx, req(nil, []byte(signed.Encode()), fakegw.SourceIP+":443"))
 		if err != nil {
-			if errs.CodeOf(err) == errs.Unauthenticated && !strings.Contains(err.Error(), "stale") {
+			if errs.CodeOf(err) == errs.Unauthenticated {
 				t.Fatalf("a postback signed with the digest key was refused as unauthenticated: %v", err)
 			}
 		} else {

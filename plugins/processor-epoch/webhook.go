@@ -13,24 +13,51 @@ import (
 	"github.com/camkit/camkit/sdk/processorkit"
 )
 
-// DataPlus transaction types and what they mean to camkit.
-var dataPlusTypes = map[string]processor.EventType{
-	"S": processor.EventSale,       // initial sale
-	"N": processor.EventRebill,     // rebill
-	"U": processor.EventRebill,     // trial conversion ("upgrade")
-	"C": processor.EventRefund,     // credit
-	"D": processor.EventChargeback, // chargeback
-	"X": processor.EventVoid,
-	"A": processor.EventVoid,
+// notice is what Epoch posted, told apart by its fields.
+type notice int
+
+const (
+	flexPostNotice notice = iota // the postback of a hosted purchase: it has ans
+	dataPlusNotice               // a DataPlus transaction (EpochTransStats row): ets_transaction_id
+	cancelNotice                 // a DataPlus cancellation (MemberCancelStats row): mcs_or_idx
+	otherNotice
+)
+
+// kindOf decides the kind from the names alone, lowercased, before anything
+// is authenticated: whatever could be a FlexPost answer (any field that
+// lowercases to "ans") is one, so it always needs its digest.
+func kindOf(posted []field) notice {
+	has := map[string]bool{}
+	for _, p := range posted {
+		has[strings.ToLower(p.name)] = true
+	}
+	switch {
+	case has["ans"]:
+		return flexPostNotice
+	case has["ets_transaction_id"]:
+		return dataPlusNotice
+	case has["mcs_or_idx"]:
+		return cancelNotice
+	}
+	return otherNotice
 }
 
 // ParseWebhook reads a FlexPost postback (it has "ans") or a DataPlus push
-// (ets_* fields). Both must carry a valid epoch_digest (digest.go) and come
-// from settings.allowed_ips: the signature is what authenticates, the
-// address is a second check. Only then is any field read. An authentic
-// redelivery is accepted with the same event id, built from Epoch's
-// transaction id, so the host drops it as a duplicate once it has recorded
-// the first; a sale reported by both FlexPost and DataPlus is one event.
+// (ets_* or mcs_* fields), each only from settings.allowed_ips. A FlexPost
+// postback, and anything that is not DataPlus, must carry a valid
+// epoch_digest (digest.go) — it is what credits wallets. DataPlus is
+// authenticated as settings.dataplus_auth says (dataplus.go): by its source
+// address, as Epoch's DataPlus guide and every public integration found do,
+// and by its digest too whenever it carries one; or by a required digest.
+// Nothing of the content is read before that.
+//
+// An authentic notice is never refused for its content or its age: what
+// cannot be booked (an unknown pi_code or transaction type, a malformed
+// amount) is acknowledged with Epoch's "OK", books nothing and is logged at
+// warn for the operator, since a refusal only makes Epoch post it again.
+// A redelivery carries the same event id, built from Epoch's transaction id,
+// so the host records it once; a sale reported by both FlexPost and DataPlus
+// is one event.
 func (e *Epoch) ParseWebhook(_ context.Context, req processor.WebhookRequest) (processor.WebhookResult, error) {
 	cfg, err := e.configured()
 	if err != nil {
@@ -43,8 +70,19 @@ func (e *Epoch) ParseWebhook(_ context.Context, req processor.WebhookRequest) (p
 	if err != nil {
 		return processor.WebhookResult{}, err
 	}
-	if err := checkDigest([]byte(cfg.DigestKey), posted); err != nil {
-		return processor.WebhookResult{}, err
+	kind := kindOf(posted)
+	signed := false
+	switch {
+	case (kind == dataPlusNotice || kind == cancelNotice) && cfg.DataPlusAuth == dataPlusBySourceIP && !hasDigest(posted):
+		// Authenticated by the source address checked above; never a sale.
+	default:
+		if err := checkDigest([]byte(cfg.DigestKey), posted); err != nil {
+			if kind == dataPlusNotice || kind == cancelNotice {
+				err = errs.E(errs.Unauthenticated, "%s (settings.dataplus_auth = %q)", err.Error(), cfg.DataPlusAuth)
+			}
+			return processor.WebhookResult{}, err
+		}
+		signed = true
 	}
 	f := url.Values{}
 	for _, p := range posted {
@@ -56,13 +94,16 @@ func (e *Epoch) ParseWebhook(_ context.Context, req processor.WebhookRequest) (p
 	}
 	now := e.now().UTC()
 	var evs []processor.Event
-	switch {
-	case f.Get("ans") != "":
+	switch kind {
+	case flexPostNotice:
 		evs, err = e.flexPost(cfg, f, now)
-	case f.Get("ets_transaction_id") != "":
-		evs, err = e.dataPlus(cfg, f, now)
+	case dataPlusNotice:
+		evs = e.dataPlus(cfg, f, now, signed)
+	case cancelNotice:
+		e.unbooked("dataplus cancellation", "memberships are not claimed as native recurring; the cancellation is Epoch's to enforce",
+			"member_id", f.Get("mcs_or_idx"), "pi_code", f.Get("mcs_picode"), "reason", f.Get("mcs_reason"))
 	default:
-		err = errs.E(errs.Invalid, "epoch postback: neither a FlexPost answer (ans) nor a DataPlus event (ets_transaction_id)")
+		e.unbooked("unknown postback", "it is neither a FlexPost answer (ans) nor DataPlus (ets_*, mcs_*)", "fields", fieldNames(f))
 	}
 	if err != nil {
 		return processor.WebhookResult{}, err
@@ -72,26 +113,54 @@ func (e *Epoch) ParseWebhook(_ context.Context, req processor.WebhookRequest) (p
 
 func digits(s string) bool { return s != "" && len(s) <= 32 && strings.Trim(s, "0123456789") == "" }
 
+func fieldNames(f url.Values) string {
+	var names []string
+	for k := range f {
+		names = append(names, k)
+	}
+	return strings.Join(names, ",")
+}
+
+// unbooked logs an authentic notice that is acknowledged without booking
+// anything, for the operator to act on (add the price point, book by hand).
+// Refusing it would only make Epoch post it again.
+func (e *Epoch) unbooked(what, why string, args ...any) {
+	e.log.Warn("epoch: an authentic "+what+" was acknowledged and nothing was booked: "+why, args...)
+}
+
 // unknownPricePoint acknowledges an authentic sale of a product that is not
-// in settings.price_points and books nothing: the amount camkit credits is
-// the configured price point's, never one read from the postback, so there
-// is nothing it could credit. Refusing would only make Epoch redeliver the
-// same postback; the warning (in the host's log, with the plugin's name)
-// tells the operator to add the price point and credit the viewer by hand.
+// in settings.price_points: the amount camkit credits is the configured
+// price point's, never one read from the postback, so there is nothing it
+// could credit. The warning tells the operator to add the price point and
+// credit the viewer by hand.
 func (e *Epoch) unknownPricePoint(kind, pi, tx, customer string) []processor.Event {
 	e.log.Warn("epoch: an authentic sale of a pi_code that is not in settings.price_points was acknowledged and nothing was credited",
 		"postback", kind, "pi_code", pi, "transaction_id", tx, "customer", customer)
 	return nil
 }
 
+// answer splits FlexPost's ans: its first letter (Y approved, N declined),
+// the code after it (GOODTEST, DECLINED, EXPIRED…) and, after a '|', the
+// transaction id Epoch may append ("YGOODTEST|1418464163" in the Magic
+// Members module; "YQAUPGRADE|<tx>" in the VRP collection).
+func answer(ans string) (letter byte, code, tx string) {
+	ans = strings.TrimSpace(ans)
+	if ans == "" {
+		return 0, "", ""
+	}
+	head, tail, _ := strings.Cut(ans, "|")
+	return head[0], head[1:], strings.TrimSpace(tail)
+}
+
 // flexPost normalises the postback of a hosted purchase. The amount of a
 // sale is the configured price point's: Epoch's amount field (which may be
 // in another currency after conversion) is not read.
 func (e *Epoch) flexPost(cfg *settings, f url.Values, now time.Time) ([]processor.Event, error) {
-	ans := f.Get("ans")
+	letter, code, ansTx := answer(f.Get("ans"))
 	order := f.Get("order_id")
 	if !digits(order) {
-		return nil, errs.E(errs.Invalid, "epoch postback without a numeric order_id")
+		e.unbooked("flexpost answer", "it has no numeric order_id", "ans", f.Get("ans"), "order_id", order)
+		return nil, nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -104,11 +173,15 @@ func (e *Epoch) flexPost(cfg *settings, f url.Values, now time.Time) ([]processo
 		customer = co.CustomerRef
 	}
 	ev := processor.Event{Type: processor.EventSale, CheckoutReference: ref, CustomerRef: customer, OccurredAt: now}
-	switch ans[0] {
+	switch letter {
 	case 'Y':
 		tx := f.Get("transaction_id")
+		if tx == "" {
+			tx = ansTx
+		}
 		if !digits(tx) {
-			return nil, errs.E(errs.Invalid, "epoch postback: approved without a numeric transaction_id")
+			e.unbooked("approved flexpost answer", "it has no numeric transaction_id; credit the viewer by hand", "order_id", order, "customer", customer)
+			return nil, nil
 		}
 		pp, ok := cfg.byPiCode[f.Get("pi_code")]
 		if !ok {
@@ -126,16 +199,17 @@ func (e *Epoch) flexPost(cfg *settings, f url.Values, now time.Time) ([]processo
 			co.TransID, co.OrderID, co.MemberID, co.Paid = tx, order, f.Get("member_id"), ev.Amount
 		}
 	case 'N':
-		ev.ID, ev.Reference, ev.Reason = "declined:"+order, order, ans[1:]
-		ev.DeclineCode = declineCode(ans[1:])
+		ev.ID, ev.Reference, ev.Reason = "declined:"+order, order, code
+		ev.DeclineCode = declineCode(code)
 		if pp, ok := cfg.byPiCode[f.Get("pi_code")]; ok {
 			ev.Amount = money.Money{Currency: pp.Currency}
 		}
 		if co != nil && co.TransID == "" && co.Decline == nil {
-			co.Decline = &errs.Error{Code: ev.DeclineCode, Message: "epoch: purchase declined: " + ev.Reason}
+			co.Decline = &errs.Error{Code: ev.DeclineCode, Message: "epoch: purchase declined: " + code}
 		}
 	default:
-		return nil, errs.E(errs.Invalid, "epoch postback: ans %q starts with neither Y nor N", ans)
+		e.unbooked("flexpost answer", "its ans starts with neither Y nor N", "ans", f.Get("ans"), "order_id", order)
+		return nil, nil
 	}
 	if co != nil {
 		if err := e.saveLocked(); err != nil {
@@ -145,84 +219,32 @@ func (e *Epoch) flexPost(cfg *settings, f url.Values, now time.Time) ([]processo
 	return []processor.Event{ev}, nil
 }
 
-// declineCode reads Epoch's decline text after the N.
+// declineCodes are the codes after the N that public integrations handle
+// (Magic Members' mgm_epoch::_buy_post: DECLINED, MYVSNOTACCEPTED,
+// DECLINEDCVV2, CALLCENTER, EXPIRED).
+var declineCodes = map[string]errs.Code{
+	"DECLINED":        errs.Declined,
+	"MYVSNOTACCEPTED": errs.Declined, // the card's brand is not accepted
+	"CALLCENTER":      errs.Declined, // the issuer wants a call
+	"DECLINEDCVV2":    errs.InvalidCard,
+	"EXPIRED":         errs.ExpiredCard,
+}
+
+// declineCode reads Epoch's decline code or text after the N.
 func declineCode(text string) errs.Code {
+	if c, ok := declineCodes[strings.ToUpper(strings.TrimSpace(text))]; ok {
+		return c
+	}
 	t := strings.ToLower(text)
 	switch {
 	case strings.Contains(t, "insufficient") || strings.Contains(t, "nsf"):
 		return errs.InsufficientFunds
 	case strings.Contains(t, "expired"):
 		return errs.ExpiredCard
-	case strings.Contains(t, "invalid") || strings.Contains(t, "card number"):
+	case strings.Contains(t, "invalid") || strings.Contains(t, "card number") || strings.Contains(t, "cvv"):
 		return errs.InvalidCard
 	case strings.Contains(t, "fraud") || strings.Contains(t, "stolen") || strings.Contains(t, "risk") || strings.Contains(t, "blocked"):
 		return errs.FraudSuspected
 	}
 	return errs.Declined
-}
-
-// dataPlus normalises one DataPlus event: rebills, credits, chargebacks,
-// voids, and the record of a sale (the same event as its FlexPost postback,
-// with the price point's amount too).
-func (e *Epoch) dataPlus(cfg *settings, f url.Values, now time.Time) ([]processor.Event, error) {
-	tx := f.Get("ets_transaction_id")
-	if !digits(tx) {
-		return nil, errs.E(errs.Invalid, "epoch DataPlus: ets_transaction_id %q is not numeric", tx)
-	}
-	kind := strings.ToUpper(f.Get("ets_transaction_type"))
-	typ, ok := dataPlusTypes[kind]
-	if !ok {
-		return nil, errs.E(errs.Invalid, "epoch DataPlus: unknown ets_transaction_type %q", kind)
-	}
-	pp, known := cfg.byPiCode[f.Get("ets_pi_code")]
-	if typ == processor.EventSale && !known {
-		return e.unknownPricePoint("dataplus", f.Get("ets_pi_code"), tx, ""), nil
-	}
-	cur := "USD"
-	if known {
-		cur = pp.Currency
-	}
-	if c := f.Get("ets_currency"); c != "" {
-		n, err := money.Normalize(c)
-		if err != nil {
-			return nil, errs.E(errs.UnknownCurrency, "epoch DataPlus: ets_currency %q", c)
-		}
-		cur = n
-	}
-	var amount money.Money
-	if typ == processor.EventSale {
-		amount = money.Money{Amount: pp.Amount, Currency: pp.Currency}
-	} else {
-		raw := strings.TrimPrefix(f.Get("ets_transaction_amount"), "-") // credits and chargebacks may be negative
-		var err error
-		amount, err = money.ParseDecimal(raw, cur)
-		if err != nil || raw == "" || amount.Amount < 0 {
-			return nil, errs.E(errs.Invalid, "epoch DataPlus: ets_transaction_amount %q is not a %s amount", f.Get("ets_transaction_amount"), cur)
-		}
-	}
-	at := now
-	if d := f.Get("ets_transaction_date"); d != "" {
-		t, err := time.Parse("2006-01-02 15:04:05", d)
-		if err != nil {
-			return nil, errs.E(errs.Invalid, "epoch DataPlus: ets_transaction_date %q", d)
-		}
-		if now.Sub(t) > time.Duration(cfg.MaxEventAgeH)*time.Hour {
-			return nil, errs.E(errs.Unauthenticated, "epoch DataPlus: event of %s is older than %d hours (stale or replayed)", d, cfg.MaxEventAgeH)
-		}
-		at = t
-	}
-	member := f.Get("ets_member_idx")
-	id := "dp:" + tx
-	if typ == processor.EventSale {
-		id = "sale:" + tx // the id of the same sale's FlexPost postback
-	}
-	ev := processor.Event{ID: id, Type: typ, Reference: tx, SubscriptionReference: member, Amount: amount, OccurredAt: at,
-		Reason: f.Get("ets_reason")}
-	if refs := f.Get("ets_ref_trans_ids"); refs != "" {
-		ev.RelatedReference = strings.TrimSpace(strings.Split(refs, ",")[0])
-	}
-	if (typ == processor.EventRefund || typ == processor.EventChargeback || typ == processor.EventVoid) && !digits(ev.RelatedReference) {
-		return nil, errs.E(errs.Invalid, "epoch DataPlus: %s without ets_ref_trans_ids naming the original", kind)
-	}
-	return []processor.Event{ev}, nil
 }
