@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/camkit/camkit/sdk/errs"
@@ -81,7 +80,7 @@ func (m *MobiusPay) CompleteCheckout(_ context.Context, req processor.CompleteCh
 		return processor.CheckoutResult{}, &e
 	}
 	res := processor.CheckoutResult{Credential: &processor.StoredCredential{Token: co.VaultID, Brand: co.Brand, Last4: co.Last4,
-		ExpMonth: co.ExpMonth, ExpYear: co.ExpYear, CustomerRef: co.CustomerRef}}
+		ExpMonth: co.ExpMonth, ExpYear: co.ExpYear, CustomerRef: co.CustomerRef, Country: co.Country}}
 	if p := m.st.Payments[co.ChargeRef]; p != nil {
 		res.Charge = &processor.ChargeResult{Reference: co.ChargeRef, Amount: p.Amount}
 	}
@@ -231,7 +230,7 @@ func (m *MobiusPay) submit(ctx context.Context, req processor.HTTPRequest) (proc
 		vaultID = r.VaultID
 		c := m.vaultDetails(ctx, vaultID)
 		m.mu.Lock()
-		co.VaultID, co.Brand, co.Last4, co.ExpMonth, co.ExpYear = vaultID, c.Brand, c.Last4, c.ExpMonth, c.ExpYear
+		co.VaultID, co.Brand, co.Last4, co.ExpMonth, co.ExpYear, co.Country = vaultID, c.Brand, c.Last4, c.ExpMonth, c.ExpYear, c.Country
 		if err := m.saveLocked(); err != nil {
 			m.mu.Unlock()
 			return processor.HTTPResponse{}, err
@@ -279,30 +278,7 @@ func (m *MobiusPay) vaultDetails(ctx context.Context, vaultID string) processor.
 		return processor.StoredCredential{}
 	}
 	c := q.Customers[0]
-	out := processor.StoredCredential{Brand: strings.ToLower(c.CCType)}
-	if n := c.CCNumber; len(n) >= 4 && strings.Trim(n[len(n)-4:], "0123456789") == "" {
-		out.Last4 = n[len(n)-4:]
-	}
-	if len(c.CCExp) == 4 {
-		mm, err1 := strconv.Atoi(c.CCExp[:2])
-		yy, err2 := strconv.Atoi(c.CCExp[2:])
-		if err1 == nil && err2 == nil && mm >= 1 && mm <= 12 {
-			out.ExpMonth, out.ExpYear = mm, 2000+yy
-		}
-	}
-	if out.Brand == "" && c.CCNumber != "" {
-		switch c.CCNumber[0] {
-		case '4':
-			out.Brand = "visa"
-		case '5', '2':
-			out.Brand = "mastercard"
-		case '3':
-			out.Brand = "amex"
-		case '6':
-			out.Brand = "discover"
-		}
-	}
-	return out
+	return cardFrom(c.CCType, c.CCNumber, c.CCBin, c.CCExp)
 }
 
 // pageHeaders keep the card page out of caches and frames.
