@@ -13,9 +13,12 @@ import (
 
 const (
 	reportSource   = "NMI query.php"
-	reportPageSize = 1000 // query.php's result_limit: one page of transactions
 	reportMaxPages = 1000 // a runaway paging loop stops here, with an error
 )
+
+// reportPageSize is query.php's result_limit: one page of transactions (a
+// variable so that a test can page through a few).
+var reportPageSize = 1000
 
 // Transactions reads NMI's own record of [From, To) from query.php
 // (start_date/end_date, YYYYMMDDhhmmss, a page of result_limit

@@ -75,18 +75,19 @@ const (
 // state a real gateway keeps, so a second capture or an over-refund is
 // refused and double charges are counted.
 type Gateway struct {
-	t      testing.TB
-	srv    *httptest.Server
-	Key    string
-	curr   map[string]bool
-	Mu     sync.Mutex
-	nextID int
-	tokens map[string]Card // Collect.js payment tokens, single use
-	Vault  map[string]Card // customer_vault_id -> card
-	Txns   map[string]*Txn
-	order  []string // transaction ids in creation order
-	Log    []url.Values
-	Counts map[string]int // successful actions by type
+	t       testing.TB
+	srv     *httptest.Server
+	Key     string
+	curr    map[string]bool
+	Mu      sync.Mutex
+	nextID  int
+	tokens  map[string]Card // Collect.js payment tokens, single use
+	Vault   map[string]Card // customer_vault_id -> card
+	Txns    map[string]*Txn
+	order   []string       // transaction ids in creation order
+	Log     []url.Values   // transact.php requests
+	Queries []url.Values   // query.php requests
+	Counts  map[string]int // successful actions by type
 
 	// Test switches, set under Mu (see Set).
 	//

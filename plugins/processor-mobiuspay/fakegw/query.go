@@ -63,6 +63,7 @@ func (f *Gateway) query(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
+	f.Queries = append(f.Queries, r.Form)
 	w.Header().Set("Content-Type", "text/xml; charset=UTF-8")
 	errorAnswer := func(text string) {
 		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><nm_response><error_response>%s</error_response></nm_response>`, text)
