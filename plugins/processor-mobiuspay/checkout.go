@@ -80,7 +80,7 @@ func (m *MobiusPay) CompleteCheckout(_ context.Context, req processor.CompleteCh
 		return processor.CheckoutResult{}, &e
 	}
 	res := processor.CheckoutResult{Credential: &processor.StoredCredential{Token: co.VaultID, Brand: co.Brand, Last4: co.Last4,
-		ExpMonth: co.ExpMonth, ExpYear: co.ExpYear, CustomerRef: co.CustomerRef, Country: co.Country}}
+		ExpMonth: co.ExpMonth, ExpYear: co.ExpYear, CustomerRef: co.CustomerRef}}
 	if p := m.st.Payments[co.ChargeRef]; p != nil {
 		res.Charge = &processor.ChargeResult{Reference: co.ChargeRef, Amount: p.Amount}
 	}
@@ -230,7 +230,7 @@ func (m *MobiusPay) submit(ctx context.Context, req processor.HTTPRequest) (proc
 		vaultID = r.VaultID
 		c := m.vaultDetails(ctx, vaultID)
 		m.mu.Lock()
-		co.VaultID, co.Brand, co.Last4, co.ExpMonth, co.ExpYear, co.Country = vaultID, c.Brand, c.Last4, c.ExpMonth, c.ExpYear, c.Country
+		co.VaultID, co.Brand, co.Last4, co.ExpMonth, co.ExpYear = vaultID, c.Brand, c.Last4, c.ExpMonth, c.ExpYear
 		if err := m.saveLocked(); err != nil {
 			m.mu.Unlock()
 			return processor.HTTPResponse{}, err

@@ -55,7 +55,6 @@ type checkoutRec struct {
 	Last4       string       `json:"last4,omitempty"`
 	ExpMonth    int          `json:"exp_month,omitempty"`
 	ExpYear     int          `json:"exp_year,omitempty"`
-	Country     string       `json:"country,omitempty"` // only if NMI ever reports the issuer's country
 	ChargeRef   string       `json:"charge_ref,omitempty"`
 	Decline     *errs.Error  `json:"decline,omitempty"` // the purchase was declined
 	Done        bool         `json:"done"`              // card stored and purchase (if any) decided
