@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/camkit/camkit/sdk/errs"
@@ -279,30 +278,7 @@ func (m *MobiusPay) vaultDetails(ctx context.Context, vaultID string) processor.
 		return processor.StoredCredential{}
 	}
 	c := q.Customers[0]
-	out := processor.StoredCredential{Brand: strings.ToLower(c.CCType)}
-	if n := c.CCNumber; len(n) >= 4 && strings.Trim(n[len(n)-4:], "0123456789") == "" {
-		out.Last4 = n[len(n)-4:]
-	}
-	if len(c.CCExp) == 4 {
-		mm, err1 := strconv.Atoi(c.CCExp[:2])
-		yy, err2 := strconv.Atoi(c.CCExp[2:])
-		if err1 == nil && err2 == nil && mm >= 1 && mm <= 12 {
-			out.ExpMonth, out.ExpYear = mm, 2000+yy
-		}
-	}
-	if out.Brand == "" && c.CCNumber != "" {
-		switch c.CCNumber[0] {
-		case '4':
-			out.Brand = "visa"
-		case '5', '2':
-			out.Brand = "mastercard"
-		case '3':
-			out.Brand = "amex"
-		case '6':
-			out.Brand = "discover"
-		}
-	}
-	return out
+	return cardFrom(c.CCType, c.CCNumber, c.CCBin, c.CCExp)
 }
 
 // pageHeaders keep the card page out of caches and frames.

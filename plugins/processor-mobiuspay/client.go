@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"encoding/xml"
-	"fmt"
-	"github.com/camkit/camkit/sdk/processorkit"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // nmiClient speaks NMI's Direct Post API (transact.php) and Query API
@@ -71,48 +70,98 @@ func (r directResponse) err() error {
 	switch r.Response {
 	case "1":
 		return nil
-	case "2":
-		return declineError(r.ResponseCode, r.Text)
-	case "3":
-		return gatewayError(r.ResponseCode, r.Text)
+	case "2", "3":
+		return codeError(r.Response, r.ResponseCode, r.Text)
 	}
 	return errs.Retry(errs.Unavailable, "mobiuspay: unknown response %q (%s)", r.Response, r.Text)
 }
 
-// declineError maps NMI's decline response codes (2xx).
-func declineError(code, text string) error {
-	msg := fmt.Sprintf("mobiuspay: declined (%s %s)", code, text)
-	switch code {
-	case "202", "203": // insufficient funds, over limit
-		return errs.E(errs.InsufficientFunds, "%s", msg)
-	case "223": // expired card
-		return errs.E(errs.ExpiredCard, "%s", msg)
-	case "220", "221", "222", "224", "225", "226": // bad card data, no such issuer, invalid expiry, CVV, PIN
-		return errs.E(errs.InvalidCard, "%s", msg)
-	case "250", "251", "252", "253": // pick up, lost, stolen, fraudulent card
-		return errs.E(errs.FraudSuspected, "%s", msg)
-	}
-	return errs.E(errs.Declined, "%s", msg)
+// outcome is what one documented response_code means for camkit.
+type outcome struct {
+	code  errs.Code
+	retry bool // the gateway could not reach the processor: unknown, look up before resending
 }
 
-// gatewayError maps response=3: the gateway or the processor behind it
-// refused the request. Only communication errors leave the outcome open.
-func gatewayError(code, text string) error {
-	msg := fmt.Sprintf("mobiuspay: gateway error (%s %s)", code, text)
-	switch code {
-	case "420", "421": // communication error with the processor or the issuer
-		return errs.Retry(errs.Unavailable, "%s", msg)
-	case "410", "411": // invalid merchant configuration, inactive merchant account
-		return errs.E(errs.Forbidden, "%s", msg)
-	case "460":
-		return errs.E(errs.Unsupported, "%s", msg)
-	case "461":
-		return errs.E(errs.InvalidCard, "%s", msg)
+// responseCodes is NMI's documented response_code table (Payment API
+// "Response Codes"; an NMI white-label copy is in
+// merchantprotocol/documentation …/97_Response_Codes.md): 2xx are the
+// issuer's declines, 3xx the gateway's refusals, 4xx the processor's errors.
+var responseCodes = map[string]outcome{
+	"200": {errs.Declined, false},          // declined by processor
+	"201": {errs.Declined, false},          // do not honor
+	"202": {errs.InsufficientFunds, false}, // insufficient funds
+	"203": {errs.InsufficientFunds, false}, // over limit
+	"204": {errs.Declined, false},          // transaction not allowed
+	"220": {errs.InvalidCard, false},       // incorrect payment information
+	"221": {errs.InvalidCard, false},       // no such card issuer
+	"222": {errs.InvalidCard, false},       // no card number on file with issuer
+	"223": {errs.ExpiredCard, false},       // expired card
+	"224": {errs.InvalidCard, false},       // invalid expiration date
+	"225": {errs.InvalidCard, false},       // invalid card security code
+	"226": {errs.InvalidCard, false},       // invalid PIN
+	"240": {errs.Declined, false},          // call issuer for further information
+	"250": {errs.FraudSuspected, false},    // pick up card
+	"251": {errs.FraudSuspected, false},    // lost card
+	"252": {errs.FraudSuspected, false},    // stolen card
+	"253": {errs.FraudSuspected, false},    // fraudulent card
+	"260": {errs.Declined, false},          // declined with further instructions (response text)
+	"261": {errs.Declined, false},          // stop all recurring payments
+	"262": {errs.Declined, false},          // stop this recurring program
+	"263": {errs.InvalidCard, false},       // update cardholder data available: the stored card is stale
+	"264": {errs.Declined, false},          // retry in a few days
+	"300": {errs.Invalid, false},           // rejected by gateway
+	"400": {errs.Invalid, false},           // transaction error returned by processor
+	"410": {errs.Forbidden, false},         // invalid merchant configuration
+	"411": {errs.Forbidden, false},         // merchant account is inactive
+	"420": {errs.Unavailable, true},        // communication error (processor unavailable)
+	"421": {errs.Unavailable, true},        // communication error with issuer
+	"430": {errs.Conflict, false},          // duplicate transaction at processor
+	"440": {errs.Invalid, false},           // processor format error
+	"441": {errs.Invalid, false},           // invalid transaction information
+	"460": {errs.Unsupported, false},       // processor feature not available
+	"461": {errs.InvalidCard, false},       // unsupported card type
+}
+
+// codeError maps a refused request (response 2 or 3). A code outside the
+// table falls back on the response: 2 is a decline, 3 a final refusal.
+// Only a communication error leaves the outcome open: the request stays
+// pending and its orderid is looked up before anything is sent again.
+func codeError(response, code, text string) error {
+	o, known := responseCodes[code]
+	if !known {
+		o = outcome{code: errs.Declined}
+		if response != "2" {
+			o.code = errs.Invalid
+			if strings.Contains(strings.ToLower(text), "authentication failed") {
+				return errs.E(errs.Forbidden, "mobiuspay: gateway error (%s %s): check settings.security_key", code, text)
+			}
+		}
 	}
-	if strings.Contains(strings.ToLower(text), "authentication failed") {
-		return errs.E(errs.Forbidden, "%s: check settings.security_key", msg)
+	what := "declined"
+	if !errs.IsDecline(&errs.Error{Code: o.code}) {
+		what = "gateway error"
 	}
-	return errs.E(errs.Invalid, "%s", msg)
+	if o.retry {
+		return errs.Retry(o.code, "mobiuspay: %s (%s %s)", what, code, text)
+	}
+	return errs.E(o.code, "mobiuspay: %s (%s %s)", what, code, text)
+}
+
+// declineError maps the response_code of a failed action (a query.php
+// action or a webhook) to a decline code: what the attempt's "no" was.
+func declineError(code, text string) error {
+	err := codeError("2", code, text)
+	if !errs.IsDecline(err) {
+		return errs.E(errs.Declined, "mobiuspay: declined (%s %s)", code, text)
+	}
+	return err
+}
+
+// movedNothing reports whether a failed action's code says the gateway or
+// the processor refused the request as a whole (3xx, 4xx), as opposed to an
+// issuer's decline (2xx): such a request may be sent again.
+func movedNothing(code string) bool {
+	return code >= "300" && code < "500" && len(code) == 3
 }
 
 // queryResponse is query.php's XML answer.
@@ -129,6 +178,9 @@ type queryTransaction struct {
 	OrderID               string        `xml:"order_id"`
 	Condition             string        `xml:"condition"`
 	Currency              string        `xml:"currency"`
+	CCNumber              string        `xml:"cc_number"` // masked
+	CCBin                 string        `xml:"cc_bin"`
+	CCType                string        `xml:"cc_type"`
 	Actions               []queryAction `xml:"action"`
 }
 
@@ -146,6 +198,7 @@ type vaultCustomer struct {
 	CCNumber string `xml:"cc_number"` // masked: 4xxxxxxxxxxx1111
 	CCExp    string `xml:"cc_exp"`    // MMYY
 	CCType   string `xml:"cc_type"`
+	CCBin    string `xml:"cc_bin"`
 }
 
 // query asks query.php; params narrow it (order_id, transaction_id, report_type...).

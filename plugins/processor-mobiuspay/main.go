@@ -13,10 +13,13 @@
 //	api_url               default https://secure.mobiusgateway.com/api/transact.php
 //	query_url             default https://secure.mobiusgateway.com/api/query.php
 //	collectjs_url         default https://secure.mobiusgateway.com/token/Collect.js
+//	                      (the host secure.mobiusgateway.com is not confirmed by any
+//	                      public source: to confirm with MobiusPay; set all three)
 //	currencies            ISO 4217 codes the merchant account settles, default ["USD"]
 //	max_hold_days         how long an authorisation is capturable, default 7
 //	state_file            idempotency records, holds and checkouts, default ./data/mobiuspay-processor.json
-//	webhook_max_age       oldest transaction date accepted in a webhook, default 72h
+//	webhook_max_age       an authentic webhook whose action is older is still accepted
+//	                      (NMI redelivers after outages) and logged; default 72h
 //	webhook_allowed_cidrs optional source ranges for webhooks (default: any; the signature decides)
 //	request_timeout       per-request limit when the host set no deadline, default 60s
 //
@@ -27,8 +30,14 @@
 //
 // Idempotency: every money-moving request carries an orderid derived from
 // the host's idempotency key, and a pending record is written before it is
-// sent. A retry after an unknown outcome (timeout, 5xx) asks query.php
-// whether NMI already acted before sending anything again.
+// sent. A retry after an unknown outcome (timeout, 5xx, response_code
+// 420/421) asks query.php whether NMI already acted before sending anything
+// again.
+//
+// Webhooks: verified by their HMAC only (t is a nonce, not a time); never
+// refused for their age; Event.ID is NMI's event_id, by which the host
+// drops redeliveries; types camkit does not book are answered 200 and
+// logged. Reconciliation: Transactions reads query.php by date.
 package main
 
 import (

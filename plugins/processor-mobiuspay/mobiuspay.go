@@ -54,12 +54,21 @@ type MobiusPay struct {
 	st       *state // nil until Configure
 	inflight map[string]bool
 	journal  processorkit.Journal // idempotency keys with a request on the wire
+	log      logger
+}
+
+// logger is the part of the plugin's hclog logger it uses: what it
+// acknowledged without turning into events, for an operator to see.
+type logger interface {
+	Info(msg string, args ...any)
+	Warn(msg string, args ...any)
+	Error(msg string, args ...any)
 }
 
 var _ processor.Processor = (*MobiusPay)(nil)
 
 func newMobiusPay(now func() time.Time) *MobiusPay {
-	m := &MobiusPay{now: now, inflight: map[string]bool{}}
+	m := &MobiusPay{now: now, inflight: map[string]bool{}, log: pluginkit.Logger("processor-mobiuspay")}
 	m.journal = processorkit.Journal{Name: pluginName, Mu: &m.mu, Save: m.saveLocked, Now: now,
 		Ops: func() processorkit.Ops {
 			if m.st == nil {

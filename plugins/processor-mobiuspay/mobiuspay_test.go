@@ -133,11 +133,20 @@ func signedWebhook(body []byte) processor.WebhookRequest {
 		Headers: http.Header{"Content-Type": {"application/json"}, "Webhook-Signature": {"t=" + nonce + ",s=" + signature(testSigningKey, nonce, body)}}}
 }
 
+// txWebhook is an NMI transaction event in the documented shape (NMI's
+// webhook sample): the transaction's fields directly under event_body,
+// card{} and action{}, the action dated 2006-01-02T15:04:05.
 func txWebhook(t *testing.T, eventType, txID string, amount, currency string, at time.Time, extra map[string]any) []byte {
 	t.Helper()
-	body := map[string]any{"transaction_id": txID, "currency": currency, "order_id": "ck1",
-		"action": map[string]any{"amount": amount, "action_type": strings.Split(eventType, ".")[1], "date": at.UTC().Format("20060102150405"),
-			"success": "1", "response_text": "SUCCESS", "response_code": "100"}}
+	success, code := "1", "100"
+	if strings.HasSuffix(eventType, ".failure") {
+		success, code = "0", "200"
+	}
+	body := map[string]any{"merchant": map[string]any{"id": "840984", "name": "test"}, "features": map[string]any{"is_test_mode": true},
+		"transaction_id": txID, "transaction_type": "cc", "condition": "pendingsettlement", "currency": currency, "order_id": "ck1",
+		"card": map[string]any{"cc_number": "411111******1111", "cc_exp": "1229", "cc_bin": "411111", "cc_type": "Visa"},
+		"action": map[string]any{"amount": amount, "action_type": strings.Split(eventType, ".")[1], "date": at.UTC().Format("2006-01-02T15:04:05"),
+			"success": success, "response_text": "SUCCESS", "response_code": code}}
 	for k, v := range extra {
 		body[k] = v
 	}
@@ -228,7 +237,7 @@ func TestCaptureTimeoutAfterAcceptIsNotRepeated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Set(func() { f.CaptureDelay = 3 * time.Second })
+	f.Set(func() { f.Late["capture"] = 3 * time.Second })
 	req := processor.CaptureRequest{IdempotencyKey: "seat/1/capture", AuthorizationReference: a.Reference, Amount: money.Money{Amount: 1800, Currency: "USD"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	_, err = p.Capture(ctx, req)
@@ -239,7 +248,7 @@ func TestCaptureTimeoutAfterAcceptIsNotRepeated(t *testing.T) {
 	if f.Count("capture") != 1 {
 		t.Fatalf("the fake applied %d captures before answering late, want 1", f.Count("capture"))
 	}
-	f.Set(func() { f.CaptureDelay = 0 })
+	f.Set(func() { delete(f.Late, "capture") })
 	c, err := settled(t, func() (processor.CaptureResult, error) { return p.Capture(context.Background(), req) })
 	if err != nil {
 		t.Fatalf("retry of the capture: %v", err)
@@ -261,7 +270,7 @@ func TestAuthorizeTimeoutAfterAcceptIsNotRepeated(t *testing.T) {
 	f := newFakeNMI(t, "USD")
 	p := start(t, f, filepath.Join(t.TempDir(), "state.json"))
 	card := tokenise(t, p, f, cardApprove)
-	f.Set(func() { f.AuthDelay = 3 * time.Second })
+	f.Set(func() { f.Late["auth"] = 3 * time.Second })
 	req := processor.AuthorizeRequest{IdempotencyKey: "seat/2/auth/1", Credential: card, Amount: money.Money{Amount: 500, Currency: "USD"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	_, err := p.Authorize(ctx, req)
@@ -269,7 +278,7 @@ func TestAuthorizeTimeoutAfterAcceptIsNotRepeated(t *testing.T) {
 	if !errs.IsRetryable(err) {
 		t.Fatalf("auth past the deadline: %v", err)
 	}
-	f.Set(func() { f.AuthDelay = 0 })
+	f.Set(func() { delete(f.Late, "auth") })
 	a, err := settled(t, func() (processor.Authorization, error) { return p.Authorize(context.Background(), req) })
 	if err != nil || a.Amount.Amount != 500 {
 		t.Fatalf("retry: %+v, %v", a, err)

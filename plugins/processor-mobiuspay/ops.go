@@ -58,13 +58,19 @@ func (m *MobiusPay) holdExpiry(t time.Time) time.Time {
 	return t.Add(time.Duration(days) * 24 * time.Hour).UTC()
 }
 
-// actionTime reads query.php's action date (YYYYMMDDhhmmss, UTC); zero if unreadable.
+// dateLayouts are the ways NMI writes an action date: YYYYMMDDhhmmss in
+// query.php and its documentation, 2006-01-02T15:04:05 in its webhook
+// sample. Both are read as UTC (to confirm with MobiusPay).
+var dateLayouts = []string{"20060102150405", "2006-01-02T15:04:05", time.RFC3339, "2006-01-02 15:04:05"}
+
+// actionTime reads an action date; zero if unreadable.
 func actionTime(s string) time.Time {
-	t, err := time.Parse("20060102150405", s)
-	if err != nil {
-		return time.Time{}
+	for _, layout := range dateLayouts {
+		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+			return t.UTC()
+		}
 	}
-	return t
+	return time.Time{}
 }
 
 // newTransaction is a request that creates an NMI transaction on a vaulted
@@ -106,6 +112,12 @@ func (m *MobiusPay) lookupNew(ctx context.Context, kind, orderID string) (string
 		return "", time.Time{}, false, nil
 	}
 	if a.Success != "1" {
+		if movedNothing(a.ResponseCode) {
+			// The gateway or the processor refused it as a whole (a
+			// communication error, a format error): nothing was authorised,
+			// so the same orderid may go again.
+			return "", time.Time{}, false, nil
+		}
 		return "", time.Time{}, true, declineError(a.ResponseCode, a.ResponseText)
 	}
 	at := actionTime(a.Date)

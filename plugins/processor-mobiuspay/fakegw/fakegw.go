@@ -2,15 +2,55 @@
 // the plugin's own and the host's swap test, which starts it, points the
 // real plugin binary at it and counts what reached it. It imports the
 // standard library and the SDK only.
+//
+// It speaks NMI's documented wire formats, as public sources show them
+// (found with the search tool; confirm with MobiusPay before going live):
+//
+//   - Direct Post (transact.php): form-encoded requests, a query-string
+//     answer response=1|2|3, responsetext, authcode, transactionid, orderid,
+//     response_code; capture with an amount up to the authorisation; the
+//     response_code table 100…461 (docs.nmi.com "Payment API"; the same
+//     table in merchantprotocol/documentation
+//     docs/01_Payment_Gateway/10_Three_Step_Redirect_API/05_Documentation/97_Response_Codes.md,
+//     an NMI white-label copy; the open schema api-evangelist/nmi
+//     json-schema/nmi-response-schema.json).
+//   - Query API (query.php): security_key, transaction_id, order_id,
+//     start_date/end_date as YYYYMMDDhhmmss, result_limit/page_number; an
+//     XML <nm_response> of <transaction> elements (transaction_id,
+//     original_transaction_id, order_id, condition, currency, cc_number
+//     masked, cc_bin, cc_type) each with <action> entries (amount,
+//     action_type sale|auth|capture|void|refund|credit, date, success,
+//     response_text, response_code); <customer_vault><customer> for
+//     report_type=customer_vault; <error_response> on a bad key. As in the
+//     sample answers of public integration code (ActiveMerchant's
+//     BraintreeReport/NMI query tests, the PHP NMI client test fixtures
+//     indexed by the search tool) and suicidegirlsdev/nmi-gate README.md
+//     (white-label transact.php/query.php URLs).
+//   - Webhooks: Webhook-Signature: t=<nonce>,s=<hex HMAC-SHA256 of
+//     "<nonce>.<raw body>">; t is a nonce, not a time, and no replay window
+//     is documented (hookdeck/webhook-skills skills/nmi-webhooks/SKILL.md,
+//     references/overview.md, references/verification.md). The envelope is
+//     {event_id, event_type, event_body}. event_body is the shape of NMI's
+//     own documentation sample (docs.nmi.com/docs/webhooks; the sample
+//     transaction.auth.success body with its published signing key and
+//     signature verifies byte for byte — a copy sits in a public Java
+//     HMACUtil of the search tool's code index): transaction_id,
+//     transaction_type, condition, order_id, currency, requested_amount,
+//     card{cc_number masked, cc_bin, cc_type}, action{amount, action_type,
+//     date "2006-01-02T15:04:05", success, response_text, response_code}
+//     directly under event_body. hookdeck's overview.md illustrates a
+//     nested event_body.transaction{transaction_id, amount, …} instead; the
+//     plugin reads both (see its webhook.go). Event names
+//     transaction.<sale|auth|capture|void|refund|credit|validate>.<success|failure|unknown>
+//     and chargeback.batch.complete, settlement.batch.*, recurring.*,
+//     acu.summary.* (the list from NMI's merchant portal, recorded in a
+//     public integration handoff indexed by the search tool).
+//   - chargeback.batch.complete: its body is NOT in any public sample found.
+//     ChargebackWebhook sends a guess (chargebacks[]{id, transaction_id,
+//     date, amount, currency, reason_code, reason}); TO CONFIRM.
 package fakegw
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -22,7 +62,6 @@ import (
 	"time"
 
 	"github.com/camkit/camkit/sdk/money"
-	"github.com/camkit/camkit/sdk/processor"
 )
 
 // Test credentials the plugin's settings must carry (see Settings).
@@ -32,29 +71,38 @@ const (
 	SigningKey      = "test-webhook-signing-key-0123456789"
 )
 
-// Gateway is a local stand-in for MobiusPay's NMI gateway. It speaks the
-// documented wire format: form-encoded requests to /api/transact.php answered
-// with a query string (response=1&responsetext=...&transactionid=...), XML
-// from /api/query.php, and it keeps the state a real gateway keeps, so a
-// second capture or an over-refund is refused and double charges are counted.
+// Gateway is a local stand-in for MobiusPay's NMI gateway. It keeps the
+// state a real gateway keeps, so a second capture or an over-refund is
+// refused and double charges are counted.
 type Gateway struct {
-	t      testing.TB
-	srv    *httptest.Server
-	Key    string
-	curr   map[string]bool
-	Mu     sync.Mutex
-	nextID int
-	tokens map[string]Card // Collect.js payment tokens, single use
-	Vault  map[string]Card // customer_vault_id -> card
-	Txns   map[string]*Txn
-	order  []string // transaction ids in creation order
-	Log    []url.Values
-	Counts map[string]int // successful actions by type
+	t       testing.TB
+	srv     *httptest.Server
+	Key     string
+	curr    map[string]bool
+	Mu      sync.Mutex
+	nextID  int
+	tokens  map[string]Card // Collect.js payment tokens, single use
+	Vault   map[string]Card // customer_vault_id -> card
+	Txns    map[string]*Txn
+	order   []string       // transaction ids in creation order
+	Log     []url.Values   // transact.php requests
+	Queries []url.Values   // query.php requests
+	Counts  map[string]int // successful actions by type
 
-	// test switches
-	CaptureDelay time.Duration // apply a capture, then answer this late
-	AuthDelay    time.Duration // apply an auth, then answer this late
-	Fail5xx      int           // answer the next n transact calls with 502 and do nothing
+	// Test switches, set under Mu (see Set).
+	//
+	// Late applies a request of that type ("auth", "sale", "capture",
+	// "refund", "void") and then answers this late: the work is done, the
+	// answer is lost if the client gives up first.
+	Late map[string]time.Duration
+	// Fail5xx answers the next n transact calls with 502 and does nothing.
+	Fail5xx int
+	// NextCode makes the next auth or sale fail with this response_code
+	// (2xx: response=2, a decline; 3xx/4xx: response=3, an error), recorded
+	// as a failed transaction as NMI records it.
+	NextCode string
+	// Now dates actions; time.Now when nil.
+	Now func() time.Time
 }
 
 type Card struct {
@@ -84,11 +132,26 @@ const (
 	CardSlow         = "4000000000000259"
 )
 
+// ResponseText is NMI's wording of each documented response_code.
+var ResponseText = map[string]string{
+	"100": "Transaction was approved.", "200": "Transaction was declined by processor.", "201": "Do not honor.",
+	"202": "Insufficient funds.", "203": "Over limit.", "204": "Transaction not allowed.",
+	"220": "Incorrect payment information.", "221": "No such card issuer.", "222": "No card number on file with issuer.",
+	"223": "Expired card.", "224": "Invalid expiration date.", "225": "Invalid card security code.", "226": "Invalid PIN.",
+	"240": "Call issuer for further information.", "250": "Pick up card.", "251": "Lost card.", "252": "Stolen card.",
+	"253": "Fraudulent card.", "260": "Declined with further instructions available.", "261": "Declined-Stop all recurring payments.",
+	"262": "Declined-Stop this recurring program.", "263": "Declined-Update cardholder data available.", "264": "Declined-Retry in a few days.",
+	"300": "Transaction was rejected by gateway.", "400": "Transaction error returned by processor.", "410": "Invalid merchant configuration.",
+	"411": "Merchant account is inactive.", "420": "Communication error.", "421": "Communication error with issuer.",
+	"430": "Duplicate transaction at processor.", "440": "Processor format error.", "441": "Invalid transaction information.",
+	"460": "Processor feature not available.", "461": "Unsupported card type.",
+}
+
 // New starts a gateway on 127.0.0.1 that accepts currencies; it stops when
 // the test ends.
 func New(t testing.TB, currencies ...string) *Gateway {
 	f := &Gateway{t: t, Key: SecurityKey, curr: map[string]bool{}, nextID: 1000000,
-		tokens: map[string]Card{}, Vault: map[string]Card{}, Txns: map[string]*Txn{}, Counts: map[string]int{}}
+		tokens: map[string]Card{}, Vault: map[string]Card{}, Txns: map[string]*Txn{}, Counts: map[string]int{}, Late: map[string]time.Duration{}}
 	for _, c := range currencies {
 		f.curr[c] = true
 	}
@@ -135,6 +198,27 @@ func (f *Gateway) Set(fn func()) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	fn()
+}
+
+// Tx is a copy of transaction id, taken under the lock.
+func (f *Gateway) Tx(id string) (Txn, bool) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	tx := f.Txns[id]
+	if tx == nil {
+		return Txn{}, false
+	}
+	c := *tx
+	c.Actions = append([]Action(nil), tx.Actions...)
+	return c, true
+}
+
+// now is the gateway's clock; the caller holds f.Mu.
+func (f *Gateway) now() time.Time {
+	if f.Now != nil {
+		return f.Now().UTC()
+	}
+	return time.Now().UTC()
 }
 
 func answer(w http.ResponseWriter, kv ...string) {
@@ -199,11 +283,8 @@ func (f *Gateway) transact(w http.ResponseWriter, r *http.Request) {
 		delay = 2 * time.Second
 	}
 	kv := f.apply(kind, form, card)
-	switch {
-	case kind == "capture" && kv[1] == "1" && f.CaptureDelay > 0:
-		delay = f.CaptureDelay
-	case kind == "auth" && kv[1] == "1" && f.AuthDelay > 0:
-		delay = f.AuthDelay
+	if d := f.Late[kind]; d > 0 && kv[1] == "1" {
+		delay = d
 	}
 	f.Mu.Unlock()
 	if delay > 0 { // the work is done; the answer comes late, or never if the client hangs up
@@ -221,7 +302,7 @@ func (f *Gateway) apply(kind string, form url.Values, card Card) []string {
 	fail := func(text string) []string {
 		return []string{"response", "3", "responsetext", text, "response_code", "300", "type", kind}
 	}
-	now := time.Now().UTC().Format("20060102150405")
+	now := f.now().Format("20060102150405")
 	switch kind {
 	case "auth", "sale":
 		v := form.Get("customer_vault_id")
@@ -243,26 +324,34 @@ func (f *Gateway) apply(kind string, form url.Values, card Card) []string {
 		tx := &Txn{ID: strconv.Itoa(f.nextID), OrderID: form.Get("orderid"), Currency: cur, VaultID: v, Amount: amt.Amount, Condition: "pending"}
 		f.Txns[tx.ID] = tx
 		f.order = append(f.order, tx.ID)
-		code, text := "100", "SUCCESS"
+		code := "100"
 		switch card.Number {
 		case CardDecline:
-			code, text = "200", "DECLINE"
+			code = "200"
 		case CardInsufficient:
-			code, text = "202", "Insufficient funds"
+			code = "202"
 		case CardExpired:
-			code, text = "223", "Expired card"
+			code = "223"
 		}
+		if f.NextCode != "" {
+			code, f.NextCode = f.NextCode, ""
+		}
+		text := ResponseText[code]
 		if code != "100" {
 			tx.Condition = "failed"
 			tx.Actions = append(tx.Actions, Action{kind, form.Get("amount"), now, "0", text, code})
-			return []string{"response", "2", "responsetext", text, "transactionid", tx.ID, "orderid", tx.OrderID, "type", kind, "response_code", code}
+			response := "2"
+			if code >= "300" {
+				response = "3"
+			}
+			return []string{"response", response, "responsetext", text, "transactionid", tx.ID, "orderid", tx.OrderID, "type", kind, "response_code", code}
 		}
 		if kind == "sale" {
 			tx.Captured, tx.Condition = amt.Amount, "pendingsettlement"
 		}
-		tx.Actions = append(tx.Actions, Action{kind, form.Get("amount"), now, "1", text, code})
+		tx.Actions = append(tx.Actions, Action{kind, form.Get("amount"), now, "1", "SUCCESS", code})
 		f.Counts[kind]++
-		return []string{"response", "1", "responsetext", text, "authcode", "123456", "transactionid", tx.ID, "orderid", tx.OrderID, "type", kind, "response_code", "100", "customer_vault_id", v}
+		return []string{"response", "1", "responsetext", "SUCCESS", "authcode", "123456", "transactionid", tx.ID, "orderid", tx.OrderID, "type", kind, "response_code", "100", "customer_vault_id", v}
 	case "capture":
 		tx := f.Txns[form.Get("transactionid")]
 		if tx == nil || tx.Condition == "failed" {
@@ -271,15 +360,24 @@ func (f *Gateway) apply(kind string, form url.Values, card Card) []string {
 		if tx.Condition != "pending" || tx.Captured > 0 {
 			return fail("A capture requires that the existing transaction be an AUTH REFID:3")
 		}
-		amt, err := money.ParseDecimal(form.Get("amount"), tx.Currency)
-		if err != nil || amt.Amount <= 0 {
-			return fail("Invalid amount")
+		raw := form.Get("amount")
+		captured := tx.Amount // NMI: no amount captures the whole authorisation
+		if raw != "" {
+			amt, err := money.ParseDecimal(raw, tx.Currency)
+			if err != nil || amt.Amount <= 0 {
+				return fail("Invalid amount")
+			}
+			if amt.Amount > tx.Amount {
+				return fail("The specified amount exceeds the authorization amount REFID:4")
+			}
+			captured = amt.Amount
+		} else {
+			raw, _ = money.FormatDecimal(money.Money{Amount: tx.Amount, Currency: tx.Currency})
 		}
-		if amt.Amount > tx.Amount {
-			return fail("The specified amount exceeds the authorization amount REFID:4")
-		}
-		tx.Captured, tx.Condition = amt.Amount, "pendingsettlement"
-		tx.Actions = append(tx.Actions, Action{"capture", form.Get("amount"), now, "1", "SUCCESS", "100"})
+		// A capture below the authorisation settles that amount; the issuer
+		// releases the rest of the hold.
+		tx.Captured, tx.Condition = captured, "pendingsettlement"
+		tx.Actions = append(tx.Actions, Action{"capture", raw, now, "1", "SUCCESS", "100"})
 		f.Counts["capture"]++
 		return []string{"response", "1", "responsetext", "SUCCESS", "transactionid", tx.ID, "orderid", form.Get("orderid"), "type", "capture", "response_code", "100"}
 	case "void":
@@ -302,7 +400,7 @@ func (f *Gateway) apply(kind string, form url.Values, card Card) []string {
 		}
 		tx.Refunded += amt.Amount
 		f.nextID++
-		rf := &Txn{ID: strconv.Itoa(f.nextID), OrderID: form.Get("orderid"), Currency: tx.Currency, Original: tx.ID, Amount: amt.Amount, Condition: "pendingsettlement"}
+		rf := &Txn{ID: strconv.Itoa(f.nextID), OrderID: form.Get("orderid"), Currency: tx.Currency, Original: tx.ID, VaultID: tx.VaultID, Amount: amt.Amount, Condition: "pendingsettlement"}
 		rf.Actions = append(rf.Actions, Action{"refund", form.Get("amount"), now, "1", "SUCCESS", "100"})
 		f.Txns[rf.ID] = rf
 		f.order = append(f.order, rf.ID)
@@ -320,157 +418,32 @@ func mustExp(cur string) int {
 	return c.Exponent
 }
 
-type xmlTxn struct {
-	XMLName   xml.Name    `xml:"transaction"`
-	ID        string      `xml:"transaction_id"`
-	Original  string      `xml:"original_transaction_id"`
-	OrderID   string      `xml:"order_id"`
-	Condition string      `xml:"condition"`
-	Currency  string      `xml:"currency"`
-	Actions   []xmlAction `xml:"action"`
+// masked is a card number as NMI shows it: the first six and last four.
+func masked(n string) string {
+	if len(n) < 10 {
+		return n
+	}
+	return n[:6] + strings.Repeat("*", len(n)-10) + n[len(n)-4:]
 }
 
-type xmlAction struct {
-	Amount       string `xml:"amount"`
-	ActionType   string `xml:"action_type"`
-	Date         string `xml:"date"`
-	Success      string `xml:"success"`
-	ResponseText string `xml:"response_text"`
-	ResponseCode string `xml:"response_code"`
+// cardType is NMI's cc_type of a test card.
+func cardType(n string) string {
+	switch {
+	case strings.HasPrefix(n, "4"):
+		return "visa"
+	case strings.HasPrefix(n, "5"), strings.HasPrefix(n, "2"):
+		return "mastercard"
+	case strings.HasPrefix(n, "3"):
+		return "amex"
+	case strings.HasPrefix(n, "6"):
+		return "discover"
+	}
+	return ""
 }
 
-func (f *Gateway) query(w http.ResponseWriter, r *http.Request) {
-	if r.ParseForm() != nil {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
+func bin(n string) string {
+	if len(n) < 6 {
+		return ""
 	}
-	f.Mu.Lock()
-	defer f.Mu.Unlock()
-	w.Header().Set("Content-Type", "text/xml; charset=UTF-8")
-	if r.Form.Get("security_key") != f.Key {
-		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><nm_response><error_response>Invalid Security Key</error_response></nm_response>`)
-		return
-	}
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n<nm_response>\n")
-	if r.Form.Get("report_type") == "customer_vault" {
-		id := r.Form.Get("customer_vault_id")
-		if c, ok := f.Vault[id]; ok {
-			masked := c.Number[:1] + strings.Repeat("x", len(c.Number)-5) + c.Number[len(c.Number)-4:]
-			fmt.Fprintf(&b, "<customer_vault><customer id=%q><cc_number>%s</cc_number><cc_exp>%s</cc_exp><customer_vault_id>%s</customer_vault_id></customer></customer_vault>\n", id, masked, c.Exp, id)
-		}
-	} else {
-		for _, id := range f.order {
-			tx := f.Txns[id]
-			if o := r.Form.Get("order_id"); o != "" && tx.OrderID != o {
-				continue
-			}
-			if t := r.Form.Get("transaction_id"); t != "" && tx.ID != t {
-				continue
-			}
-			x := xmlTxn{ID: tx.ID, Original: tx.Original, OrderID: tx.OrderID, Condition: tx.Condition, Currency: tx.Currency}
-			for _, a := range tx.Actions {
-				x.Actions = append(x.Actions, xmlAction{a.Amount, a.Type, a.Date, a.Success, a.Text, a.Code})
-			}
-			out, err := xml.MarshalIndent(x, "", " ")
-			if err != nil {
-				f.t.Error(err)
-			}
-			b.Write(out)
-			b.WriteString("\n")
-		}
-	}
-	b.WriteString("</nm_response>\n")
-	fmt.Fprint(w, b.String())
-}
-
-// Settings are the plugin settings that point it at this gateway, with the
-// test keys; extra adds or overrides keys.
-func (f *Gateway) Settings(stateFile string, currencies []string, extra map[string]any) ([]byte, error) {
-	m := map[string]any{
-		"security_key": f.Key, "tokenization_key": TokenizationKey, "webhook_signing_key": SigningKey,
-		"api_url": f.URL("/api/transact.php"), "query_url": f.URL("/api/query.php"), "collectjs_url": f.URL("/token/Collect.js"),
-		"currencies": currencies, "state_file": stateFile, "max_hold_days": 7,
-	}
-	for k, v := range extra {
-		m[k] = v
-	}
-	return json.Marshal(m)
-}
-
-// Sign wraps body as NMI delivers a webhook: a POST whose Webhook-Signature
-// header is "t=<nonce>,s=<hex HMAC-SHA256 of nonce.body under the signing key>".
-func Sign(key string, body []byte) processor.WebhookRequest {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	nonce := hex.EncodeToString(b[:])
-	mac := hmac.New(sha256.New, []byte(key))
-	mac.Write([]byte(nonce + "."))
-	mac.Write(body)
-	return processor.WebhookRequest{Method: http.MethodPost, Path: "/webhooks/mobiuspay", Body: body, RemoteAddr: "127.0.0.1:40000",
-		Headers: http.Header{"Content-Type": {"application/json"}, "Webhook-Signature": {"t=" + nonce + ",s=" + hex.EncodeToString(mac.Sum(nil))}}}
-}
-
-func newEventID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return "evt_" + hex.EncodeToString(b[:])
-}
-
-// RefundWebhook refunds amount of transaction txID at the gateway, as the
-// merchant does in the portal, and returns the signed
-// transaction.refund.success webhook NMI then sends.
-func (f *Gateway) RefundWebhook(txID string, amount money.Money) (processor.WebhookRequest, error) {
-	dec, err := money.FormatDecimal(amount)
-	if err != nil {
-		return processor.WebhookRequest{}, err
-	}
-	f.Mu.Lock()
-	kv := f.apply("refund", url.Values{"transactionid": {txID}, "amount": {dec}}, Card{})
-	var rf *Txn
-	for i := 0; kv[1] == "1" && i+1 < len(kv); i += 2 {
-		if kv[i] == "transactionid" {
-			rf = f.Txns[kv[i+1]]
-		}
-	}
-	f.Mu.Unlock()
-	if rf == nil {
-		return processor.WebhookRequest{}, fmt.Errorf("fakegw: refund of %s refused: %v", txID, kv)
-	}
-	a := rf.Actions[0]
-	body, err := json.Marshal(map[string]any{"event_id": newEventID(), "event_type": "transaction.refund.success", "event_body": map[string]any{
-		"transaction_id": rf.ID, "original_transaction_id": txID, "order_id": rf.OrderID, "currency": rf.Currency,
-		"action": map[string]any{"amount": a.Amount, "action_type": "refund", "date": a.Date, "success": "1",
-			"response_text": a.Text, "response_code": a.Code}}})
-	if err != nil {
-		return processor.WebhookRequest{}, err
-	}
-	return Sign(SigningKey, body), nil
-}
-
-// ChargebackWebhook records a chargeback of amount against transaction txID
-// and returns the signed chargeback.batch.complete webhook NMI sends for it.
-func (f *Gateway) ChargebackWebhook(txID string, amount money.Money, reasonCode, reason string) (processor.WebhookRequest, error) {
-	dec, err := money.FormatDecimal(amount)
-	if err != nil {
-		return processor.WebhookRequest{}, err
-	}
-	f.Mu.Lock()
-	tx := f.Txns[txID]
-	if tx == nil || tx.Captured-tx.Refunded < amount.Amount || tx.Currency != amount.Currency {
-		f.Mu.Unlock()
-		return processor.WebhookRequest{}, fmt.Errorf("fakegw: no captured %s transaction %s to charge back %s from", amount.Currency, txID, dec)
-	}
-	tx.ChargedBack += amount.Amount
-	f.nextID++
-	id := "cb" + strconv.Itoa(f.nextID)
-	f.Counts["chargeback"]++
-	f.Mu.Unlock()
-	body, err := json.Marshal(map[string]any{"event_id": newEventID(), "event_type": "chargeback.batch.complete", "event_body": map[string]any{
-		"chargebacks": []any{map[string]any{"id": id, "transaction_id": txID, "date": time.Now().UTC().Format("20060102150405"),
-			"amount": dec, "currency": tx.Currency, "reason_code": reasonCode, "reason": reason}}}})
-	if err != nil {
-		return processor.WebhookRequest{}, err
-	}
-	return Sign(SigningKey, body), nil
+	return n[:6]
 }
