@@ -148,6 +148,62 @@ func (e *Engine) handleProcessorEvent(ctx context.Context, name string, ev proce
 	return e.applyReversal(ctx, name, ev.ID, row)
 }
 
+// replanUnmatched plans again the refunds and chargebacks of saleRef that
+// were recorded unmatched because they arrived before the sale itself:
+// Epoch's DataPlus and FlexPost are separate feeds, so a reversal can be
+// delivered before the postback that books its top-up, and a redelivery of
+// the reversal (a recorded event id) would never look again. Called once the
+// sale is booked; a reversal still untraceable stays unmatched.
+func (e *Engine) replanUnmatched(ctx context.Context, name, saleRef string) error {
+	rows, err := e.db.sql.QueryContext(ctx, e.db.q(`SELECT event_id, type, reference, amount, currency FROM processor_events
+WHERE processor = ? AND related_reference = ? AND outcome = ? ORDER BY received_at`), name, saleRef, eventUnmatched)
+	if err != nil {
+		return dbErr(err)
+	}
+	var evs []processor.Event
+	for rows.Next() {
+		ev := processor.Event{RelatedReference: saleRef}
+		var typ string
+		if err := rows.Scan(&ev.ID, &typ, &ev.Reference, &ev.Amount.Amount, &ev.Amount.Currency); err != nil {
+			rows.Close()
+			return dbErr(err)
+		}
+		ev.Type = processor.EventType(typ)
+		evs = append(evs, ev)
+	}
+	if err := rows.Close(); err != nil {
+		return dbErr(err)
+	}
+	for _, ev := range evs {
+		plan, seatID, _, err := e.planReversal(ctx, name, ev)
+		if err != nil || plan == nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		b, err := json.Marshal(plan)
+		if err != nil {
+			return errs.E(errs.Internal, "billing: encoding the reversal of %s: %v", ev.ID, err)
+		}
+		if _, err := e.db.sql.ExecContext(ctx, e.db.q(`UPDATE processor_events SET outcome = ?, seat_id = ?, plan = ?, detail = '', done_at = NULL
+WHERE processor = ? AND event_id = ? AND outcome = ?`), eventPending, seatID, string(b), name, ev.ID, eventUnmatched); err != nil {
+			return dbErr(err)
+		}
+		row, err := e.eventRow(ctx, name, ev.ID)
+		if err != nil {
+			return err
+		}
+		if row != nil && row.Outcome == eventPending {
+			e.log.Info("billing: a reversal delivered before its sale is booked now", "processor", name, "event", ev.ID, "sale", saleRef)
+			if err := e.applyReversal(ctx, name, ev.ID, row); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (e *Engine) eventRow(ctx context.Context, name, id string) (*eventRow, error) {
 	var r eventRow
 	err := e.db.sql.QueryRowContext(ctx, e.db.q(`SELECT outcome, seat_id, plan FROM processor_events WHERE processor = ? AND event_id = ?`),

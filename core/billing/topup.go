@@ -85,6 +85,9 @@ func (e *Engine) BookTopUps(ctx context.Context, processorName string, events []
 		if err != nil {
 			return err
 		}
+		if err := e.replanUnmatched(ctx, processorName, ev.Reference); err != nil {
+			return err
+		}
 	}
 	return nil
 }

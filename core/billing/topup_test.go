@@ -70,3 +70,31 @@ func TestHostedSaleOfWalletOnlyProcessor_BookedOnceAsTopUp_RefundTakesItBack(t *
 	}
 	v.verifyLedger()
 }
+
+// A refund and a chargeback delivered before the hosted sale they take back
+// (Epoch's DataPlus and FlexPost are separate feeds) are left unmatched at
+// first and booked as soon as the sale is: the wallet ends where it would
+// have with the sale first, and redeliveries change nothing.
+func TestReversalsDeliveredBeforeTheirHostedSale_BookedWhenTheSaleArrives(t *testing.T) {
+	v := newEnv(t, withHosted)
+	sink := billing.WithTopUps{Engine: v.eng}
+	refund := processor.Event{ID: "dp:r1", Type: processor.EventRefund, Reference: "r1", RelatedReference: "81001", Amount: cents(500)}
+	chargeback := processor.Event{ID: "dp:c1", Type: processor.EventChargeback, Reference: "c1", RelatedReference: "81001", Amount: cents(1000)}
+	must(t, sink.HandleProcessorEvents(v.ctx, "hosted", []processor.Event{refund, chargeback}))
+	if got := v.posted("viewer:v9:wallet", "USD"); got != 0 {
+		t.Fatalf("wallet %d before the sale arrived", got)
+	}
+	sale := processor.Event{ID: "sale:81001", Type: processor.EventSale, Reference: "81001", CustomerRef: "v9", Amount: cents(2999)}
+	for i := 0; i < 2; i++ {
+		must(t, sink.HandleProcessorEvents(v.ctx, "hosted", []processor.Event{sale, refund, chargeback}))
+	}
+	if got := v.posted("viewer:v9:wallet", "USD"); got != 2999-500-1000 {
+		t.Fatalf("wallet %d after the sale, its refund and its chargeback, want %d", got, 2999-500-1000)
+	}
+	for _, key := range []string{"reversal/hosted/dp:r1/wallet", "reversal/hosted/dp:c1/wallet"} {
+		if _, err := v.led.TransferByKey(v.ctx, key); err != nil {
+			t.Errorf("transfer %s: %v", key, err)
+		}
+	}
+	v.verifyLedger()
+}
