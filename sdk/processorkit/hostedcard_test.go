@@ -71,7 +71,11 @@ func (f *cardPageFixture) restart() {
 	f.open()
 }
 
-func (f *cardPageFixture) advance(d time.Duration) { f.mu.Lock(); f.clock = f.clock.Add(d); f.mu.Unlock() }
+func (f *cardPageFixture) advance(d time.Duration) {
+	f.mu.Lock()
+	f.clock = f.clock.Add(d)
+	f.mu.Unlock()
+}
 
 func (f *cardPageFixture) tokenized() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.cards) }
 
