@@ -1,9 +1,11 @@
-// Command processor-acme is the README's quickstart: a processor that only
-// charges stored tokens (so camkit funds its shows as prepaid blocks), with a
-// card page of its own (processorkit.HostedCardPage) where a viewer types a
-// card once and the plugin turns it into Acme's token. It keeps its charges'
+// Command processor-acme is a camkit processor plugin that only charges
+// stored tokens (so camkit funds its shows as prepaid blocks), with a card
+// page of its own (processorkit.HostedCardPage) where a viewer types a card
+// once and the plugin turns it into Acme's token. It keeps its charges'
 // idempotency records in memory; a real one keeps them where a restart cannot
 // lose them and asks its processor before re-sending an unknown outcome.
+// `camkit plugin new processor <name>` writes this file; it is the README's
+// quickstart.
 package main
 
 import (
