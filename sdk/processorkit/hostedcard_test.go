@@ -347,3 +347,47 @@ func TestCardNeverPrintsItsNumber(t *testing.T) {
 		}
 	}
 }
+
+func TestHostedCardPageOnePostAtATimePerCheckout(t *testing.T) {
+	f := newCardPage(t, filepath.Join(t.TempDir(), "acme.json"))
+	co := f.start("card/u1/c1", "u1")
+	entered, release := make(chan struct{}), make(chan struct{})
+	inner := f.page.Tokenize
+	f.page.Tokenize = func(ctx context.Context, c Card) (processor.StoredCredential, error) {
+		close(entered)
+		<-release
+		return inner(ctx, c)
+	}
+	first := make(chan processor.HTTPResponse)
+	go func() { first <- f.post(co.Reference, testPAN, "12/34", "123") }()
+	<-entered
+	wantStatus(t, "a double submit while the first is with the processor", f.post(co.Reference, testPAN, "12/34", "123"), http.StatusConflict)
+	close(release)
+	wantStatus(t, "the first submit", <-first, http.StatusSeeOther)
+	if n := f.tokenized(); n != 1 {
+		t.Fatalf("Tokenize ran %d times for one checkout", n)
+	}
+}
+
+func TestHostedCardPageForgetsCheckoutsADayAfterTheyExpire(t *testing.T) {
+	f := newCardPage(t, filepath.Join(t.TempDir(), "acme.json"))
+	old := f.start("card/u1/old", "u1")
+	wantStatus(t, "posting the card", f.post(old.Reference, testPAN, "12/34", "123"), http.StatusSeeOther)
+	f.advance(30*time.Minute + keepFinished - time.Minute)
+	f.start("card/u1/new1", "u1")
+	if _, err := f.complete(old.Reference, "u1", nil); err != nil {
+		t.Fatalf("a checkout within a day of its expiry is forgotten: %v", err)
+	}
+	f.advance(2 * time.Minute)
+	f.start("card/u1/new2", "u1")
+	if _, err := f.complete(old.Reference, "u1", nil); errs.CodeOf(err) != errs.NotFound {
+		t.Fatalf("a checkout a day past its expiry: %v, want not_found", err)
+	}
+	f.restart()
+	if _, err := f.complete(old.Reference, "u1", nil); errs.CodeOf(err) != errs.NotFound {
+		t.Fatalf("after a restart the forgotten checkout is back: %v", err)
+	}
+	if again := f.start("card/u1/old", "u1"); again.Reference == old.Reference {
+		t.Fatal("the forgotten checkout's key still answers it")
+	}
+}
