@@ -107,6 +107,7 @@ func Processor(t *testing.T, binaryPath string, opts ProcessorOptions) {
 		}
 	}
 
+	t.Run("capabilities can fund a seat", s.funding) // funding.go
 	t.Run("undeclared capabilities answer unsupported", s.unsupported)
 	s.runIf(t, caps.AuthCapture, "capability auth_capture", "authorise then capture in full", s.fullCapture)
 	s.runIf(t, caps.PartialCapture, "capability partial_capture", "partial capture releases the remainder", s.partialCapture)

@@ -71,6 +71,10 @@ func TestProcessorSuite(t *testing.T) {
 		"forged_webhook":  "forged_webhooks_are_unauthenticated",
 		"second_capture":  "partial_capture_releases_the_remainder",
 		"any_currency":    "unknown_currency_is_refused",
+		// Capabilities that cannot fund a seat (funding.go).
+		"no_checkout":   "capabilities_can_fund_a_seat",
+		"hold_only":     "capabilities_can_fund_a_seat",
+		"sells_nothing": "capabilities_can_fund_a_seat",
 	} {
 		t.Run("catches "+mode, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestProcessorSuiteChild$", "-test.v")

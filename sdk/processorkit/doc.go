@@ -4,8 +4,9 @@
 // locked to one process at a time (see LockPath), idempotency
 // records that survive a restart, per-name locks, an HTTP round trip whose
 // failures come back as retryable errs values, a source-address allow-list
-// for postbacks, and the small URL and response helpers a hosted checkout
-// uses. It imports only the SDK, the standard library and golang.org/x/sys
+// for postbacks, the small URL and response helpers a hosted checkout
+// uses, and HostedCardPage, a card checkout served by the plugin itself for a
+// processor that can only charge or hold on a token. It imports only the SDK, the standard library and golang.org/x/sys
 // (for the file lock), so a plugin author may use it as freely as
 // sdk/processor.
 //

@@ -1,7 +1,11 @@
-// Command processor-acme is the README's quickstart: a processor that only
-// charges stored tokens (so camkit funds its shows as prepaid blocks). It keeps
-// its idempotency records in memory; a real one keeps them where a restart
-// cannot lose them and asks its processor before re-sending an unknown outcome.
+// Command processor-acme is a camkit processor plugin that only charges
+// stored tokens (so camkit funds its shows as prepaid blocks), with a card
+// page of its own (processorkit.HostedCardPage) where a viewer types a card
+// once and the plugin turns it into Acme's token. It keeps its charges'
+// idempotency records in memory; a real one keeps them where a restart cannot
+// lose them and asks its processor before re-sending an unknown outcome.
+// `camkit plugin new processor <name>` writes this file; it is the README's
+// quickstart.
 package main
 
 import (
@@ -11,20 +15,41 @@ import (
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/pluginkit"
 	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 type acme struct {
-	processor.Unsupported // everything but Charge answers errs.Unsupported
-	mu                    sync.Mutex
-	done                  map[string]processor.ChargeRequest // idempotency key -> first request
+	*processorkit.HostedCardPage // the card checkout; everything but it and Charge answers errs.Unsupported
+	mu                           sync.Mutex
+	done                         map[string]processor.ChargeRequest // idempotency key -> first request
 }
 
 func (*acme) Info(context.Context) (pluginkit.Info, error) {
 	return pluginkit.Info{Kind: pluginkit.KindProcessor, Name: "acme", Version: "0.1.0"}, nil
 }
-func (*acme) Configure(context.Context, []byte) error { return nil }
+func (a *acme) Configure(_ context.Context, settings []byte) error {
+	s := struct {
+		StateFile string `json:"state_file"`
+	}{StateFile: "data/acme-processor.json"}
+	if err := pluginkit.DecodeSettings(settings, &s); err != nil {
+		return err
+	}
+	return a.Open(s.StateFile) // the card page's checkouts survive a restart
+}
 func (*acme) Capabilities(context.Context) (processor.Capabilities, error) {
 	return processor.Capabilities{ChargeStoredCredential: true, Currencies: []string{"USD"}, WebhookAuth: processor.WebhookNone}, nil
+}
+
+// tokenize stands for Acme's card vault: a real plugin sends the card to its
+// processor here and gets the processor's token back.
+func tokenize(_ context.Context, c processorkit.Card) (processor.StoredCredential, error) {
+	switch c.Number { // Acme's test cards
+	case "4000000000000002":
+		return processor.StoredCredential{Token: "tok_decline"}, nil
+	case "4000000000009995":
+		return processor.StoredCredential{Token: "tok_nsf"}, nil
+	}
+	return processor.StoredCredential{Token: "tok_ok"}, nil
 }
 
 func (a *acme) Charge(_ context.Context, r processor.ChargeRequest) (processor.ChargeResult, error) {
@@ -49,4 +74,7 @@ func (a *acme) Charge(_ context.Context, r processor.ChargeRequest) (processor.C
 	return processor.ChargeResult{Reference: "acme-" + r.IdempotencyKey, Amount: r.Amount}, nil
 }
 
-func main() { processor.Serve(&acme{done: map[string]processor.ChargeRequest{}}) }
+func main() {
+	page := &processorkit.HostedCardPage{Name: "acme", Tokenize: tokenize}
+	processor.Serve(&acme{HostedCardPage: page, done: map[string]processor.ChargeRequest{}})
+}

@@ -15,6 +15,7 @@ func TestConformance(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	plugintest.Processor(t, bin, plugintest.ProcessorOptions{
+		Settings: []byte(`{"state_file":"` + filepath.ToSlash(filepath.Join(t.TempDir(), "acme.json")) + `"}`),
 		Credentials: func(*testing.T, processor.Processor) plugintest.TestCredentials {
 			return plugintest.TestCredentials{
 				Approve:      processor.StoredCredential{Token: "tok_ok"},

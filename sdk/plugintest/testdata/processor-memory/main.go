@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -71,6 +72,12 @@ func (m *mem) Configure(_ context.Context, b []byte) error {
 }
 
 func (m *mem) Capabilities(context.Context) (processor.Capabilities, error) {
+	switch m.mode {
+	case "hold_only": // a hold it can neither capture in part nor void, and no charge
+		return processor.Capabilities{AuthCapture: true, Refund: true, WebhookAuth: processor.WebhookHMAC, Currencies: currencies, MaxHoldDays: 7}, nil
+	case "sells_nothing": // neither holds nor charges, and no hosted sale
+		return processor.Capabilities{Refund: true, WebhookAuth: processor.WebhookHMAC, Currencies: currencies}, nil
+	}
 	return processor.Capabilities{AuthCapture: true, PartialCapture: true, Void: true, Refund: true, PartialRefund: true,
 		ChargeStoredCredential: true, WebhookAuth: processor.WebhookHMAC, Currencies: currencies, MaxHoldDays: 7}, nil
 }
@@ -206,8 +213,16 @@ func (m *mem) CancelRecurring(context.Context, processor.CancelRecurringRequest)
 	return errs.E(errs.Unsupported, "no recurring")
 }
 
+// StartCheckout offers a (pretend) card page, so a viewer could store a
+// credential; modes no_checkout and sells_nothing take it away.
 func (m *mem) StartCheckout(context.Context, processor.StartCheckoutRequest) (processor.Checkout, error) {
-	return processor.Checkout{}, errs.E(errs.Unsupported, "no checkout")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mode == "no_checkout" || m.mode == "sells_nothing" {
+		return processor.Checkout{}, errs.E(errs.Unsupported, "no checkout")
+	}
+	ref := m.ref("co")
+	return processor.Checkout{Reference: ref, URL: "/pay/memory/card?ref=" + ref, Method: http.MethodGet, ExpiresAt: time.Now().Add(time.Hour)}, nil
 }
 
 func (m *mem) CompleteCheckout(context.Context, processor.CompleteCheckoutRequest) (processor.CheckoutResult, error) {
@@ -233,4 +248,8 @@ func (m *mem) ParseWebhook(_ context.Context, r processor.WebhookRequest) (proce
 
 func (m *mem) ServeHTTP(context.Context, processor.HTTPRequest) (processor.HTTPResponse, error) {
 	return processor.HTTPResponse{Status: 404}, nil
+}
+
+func (m *mem) Transactions(context.Context, processor.TransactionsRequest) (processor.TransactionReport, error) {
+	return processor.TransactionReport{}, errs.E(errs.Unsupported, "no report")
 }
