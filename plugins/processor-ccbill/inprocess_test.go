@@ -333,7 +333,7 @@ func TestDeclinedPurchaseAtCheckout(t *testing.T) {
 	}
 }
 
-// billingApi.cgi cannot look a refund up: an unknown outcome waits for the
+// DataLink cannot look a refund up: an unknown outcome waits for the
 // Refund webhook instead of refunding a second time.
 func TestRefundWithUnknownOutcomeSettlesByWebhook(t *testing.T) {
 	f := newFakeCCBill(t)

@@ -72,9 +72,8 @@ type chargeRequest struct {
 }
 
 // Gateway speaks CCBill's documented formats on 127.0.0.1: the OAuth token
-// endpoint, the transaction API (v2 media type, JSON error bodies), the
-// legacy billingApi.cgi and DataLink subscriptionManagement.cgi ("results"
-// CSV). It keeps every charge and refund, so a double charge shows up.
+// endpoint, the transaction API (v2 media type, JSON error bodies) and
+// DataLink subscriptionManagement.cgi ("results" CSV). It keeps every charge and refund, so a double charge shows up.
 type Gateway struct {
 	srv *httptest.Server
 
