@@ -706,3 +706,40 @@ func TestRedeliveredRefundWebhookIsNotedOnce(t *testing.T) {
 		t.Fatalf("the refund was noted %d times; one unknown refund must not be settled by three deliveries of one webhook", n)
 	}
 }
+
+// CCBill's documented REST failures: an unknown payment token (404 100101)
+// is a bad card and frees the key; a 500 (100103 "Transaction error.") is an
+// unknown outcome: the key stays pending and its retry looks the token's
+// charges up before sending again.
+func TestRESTErrorCodes(t *testing.T) {
+	f := newFakeCCBill(t)
+	c, _ := newTestPlugin(t, f, "")
+	ctx := context.Background()
+	_, err := c.Charge(ctx, processor.ChargeRequest{IdempotencyKey: "bad-token", Credential: processor.StoredCredential{Token: "ptunknown"}, Amount: usd(100)})
+	if errs.CodeOf(err) != errs.InvalidCard || !strings.Contains(err.Error(), "100101") {
+		t.Fatalf("unknown payment token: %v", err)
+	}
+	c.mu.Lock()
+	rec := c.st.Ops["bad-token"]
+	c.mu.Unlock()
+	if rec != nil {
+		t.Fatalf("a 404 left a record %+v", rec)
+	}
+	cred := processor.StoredCredential{Token: f.CreateToken(cardUnavailable)}
+	req := processor.ChargeRequest{IdempotencyKey: "five-hundred", Credential: cred, Amount: usd(100)}
+	for i := 0; i < 2; i++ {
+		_, err := c.Charge(ctx, req)
+		if errs.CodeOf(err) != errs.Unavailable || !errs.IsRetryable(err) || !strings.Contains(err.Error(), "100103") {
+			t.Fatalf("attempt %d on a 500: %v", i+1, err)
+		}
+		c.mu.Lock()
+		rec := c.st.Ops["five-hundred"]
+		c.mu.Unlock()
+		if rec == nil || rec.Status != processorkit.OpPending {
+			t.Fatalf("attempt %d: the 500 left %+v, want the key pending", i+1, rec)
+		}
+	}
+	if n := len(f.ChargesOf(cred.Token)); n != 0 {
+		t.Fatalf("%d charges booked", n)
+	}
+}
