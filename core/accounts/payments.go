@@ -13,6 +13,7 @@ import (
 
 	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/core/routing"
+	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/processor"
 	"gorm.io/gorm"
@@ -86,20 +87,20 @@ const checkoutTTL = time.Hour
 // key is the client's idempotency key ("" for none): under a key the
 // checkout is derived from (user, key), so a retry starts the same checkout
 // at the same processor (same processor idempotency key) instead of another.
-func (p *PaymentMethods) BeginAddCard(ctx context.Context, userID, returnURL, key string) (processor.Checkout, error) {
+func (p *PaymentMethods) BeginAddCard(ctx context.Context, userID, returnURL, key string) (CardCheckout, error) {
 	u, err := p.svc.User(ctx, userID)
 	if err != nil {
-		return processor.Checkout{}, err
+		return CardCheckout{}, err
 	}
 	if u.Role != RoleViewer || u.Status != StatusActive {
-		return processor.Checkout{}, errs.E(errs.Forbidden, "only viewer accounts keep a card on file")
+		return CardCheckout{}, errs.E(errs.Forbidden, "only viewer accounts keep a card on file")
 	}
 	ru, err := url.Parse(returnURL)
 	if err != nil || returnURL == "" {
-		return processor.Checkout{}, errs.E(errs.Invalid, "return URL %q is not a URL", returnURL)
+		return CardCheckout{}, errs.E(errs.Invalid, "return URL %q is not a URL", returnURL)
 	}
 	if len(key) > maxClientKeyLen {
-		return processor.Checkout{}, errs.E(errs.Invalid, "idempotency key longer than %d characters", maxClientKeyLen)
+		return CardCheckout{}, errs.E(errs.Invalid, "idempotency key longer than %d characters", maxClientKeyLen)
 	}
 	id := newID()
 	if key != "" {
@@ -110,7 +111,7 @@ func (p *PaymentMethods) BeginAddCard(ctx context.Context, userID, returnURL, ke
 	ru.RawQuery = q.Encode()
 	order, err := p.checkoutOrder(ctx, userID)
 	if err != nil {
-		return processor.Checkout{}, err
+		return CardCheckout{}, err
 	}
 	now := p.svc.now()
 	// A retry under the key finds its row (ON CONFLICT) and asks the
@@ -119,11 +120,11 @@ func (p *PaymentMethods) BeginAddCard(ctx context.Context, userID, returnURL, ke
 	if err := p.svc.db.Gorm().WithContext(ctx).Exec(`INSERT INTO card_checkouts (id, user_id, processor, created_at, expires_at, client_key)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		id, userID, order[0], now, now.Add(checkoutTTL), key).Error; err != nil {
-		return processor.Checkout{}, dbErr("start card checkout", err)
+		return CardCheckout{}, dbErr("start card checkout", err)
 	}
 	var at string
 	if err := p.svc.db.Gorm().WithContext(ctx).Raw(`SELECT processor FROM card_checkouts WHERE id = ?`, id).Row().Scan(&at); err != nil {
-		return processor.Checkout{}, dbErr("start card checkout", err)
+		return CardCheckout{}, dbErr("start card checkout", err)
 	}
 	if i := slices.Index(order, at); i > 0 {
 		order = order[i:] // a retry: carry on where the first try got to
@@ -135,12 +136,12 @@ func (p *PaymentMethods) BeginAddCard(ctx context.Context, userID, returnURL, ke
 		if i > 0 {
 			if err := p.svc.db.Gorm().WithContext(ctx).Exec(`UPDATE card_checkouts SET processor = ? WHERE id = ? AND processor = ?`,
 				name, id, order[i-1]).Error; err != nil {
-				return processor.Checkout{}, dbErr("start card checkout", err)
+				return CardCheckout{}, dbErr("start card checkout", err)
 			}
 		}
 		client := p.clients[name]
 		if client == nil {
-			return processor.Checkout{}, errs.Retry(errs.Unavailable, "processor %s is not loaded", name)
+			return CardCheckout{}, errs.Retry(errs.Unavailable, "processor %s is not loaded", name)
 		}
 		co, err := client.StartCheckout(ctx, processor.StartCheckoutRequest{
 			IdempotencyKey: routing.AttemptKey("card/"+userID+"/"+id, name),
@@ -153,14 +154,20 @@ func (p *PaymentMethods) BeginAddCard(ctx context.Context, userID, returnURL, ke
 			if routing.ClassifyStart(err) == routing.Next {
 				continue
 			}
-			return processor.Checkout{}, err
+			return CardCheckout{}, err
 		}
 		if err := p.svc.db.Gorm().WithContext(ctx).Exec(`UPDATE card_checkouts SET reference = ? WHERE id = ?`, co.Reference, id).Error; err != nil {
-			return processor.Checkout{}, dbErr("start card checkout", err)
+			return CardCheckout{}, dbErr("start card checkout", err)
 		}
-		return co, nil
+		return CardCheckout{Checkout: co, Processor: name}, nil
 	}
-	return processor.Checkout{}, lastErr
+	return CardCheckout{}, lastErr
+}
+
+// CardCheckout is a started card checkout and the processor it is at.
+type CardCheckout struct {
+	processor.Checkout
+	Processor string
 }
 
 // checkoutOrder is the routing order of a new card checkout for userID:
@@ -466,4 +473,35 @@ func (p *PaymentMethods) client(name string) Checkouts { return p.clients[name] 
 // charge, so nothing in flight needs the rows.
 func (p *PaymentMethods) Remove(ctx context.Context, userID string) error {
 	return dbErr("remove card", p.svc.db.Gorm().WithContext(ctx).Exec(`DELETE FROM payment_methods WHERE user_id = ?`, userID).Error)
+}
+
+// CardProcessors counts, per processor, the cards on file and the credit
+// pack purchases still pending there: each keeps its processor needed (a
+// card's refunds and chargebacks, a purchase's finishing) after the operator
+// changes plugins.processor.
+func CardProcessors(ctx context.Context, db *store.DB) (cards, pending map[string]int, err error) {
+	count := func(q string) (map[string]int, error) {
+		rows, err := db.Gorm().WithContext(ctx).Raw(q).Rows()
+		if err != nil {
+			return nil, dbErr("cards by processor", err)
+		}
+		defer rows.Close()
+		out := map[string]int{}
+		for rows.Next() {
+			var (
+				name string
+				n    int
+			)
+			if err := rows.Scan(&name, &n); err != nil {
+				return nil, dbErr("cards by processor", err)
+			}
+			out[name] = n
+		}
+		return out, dbErr("cards by processor", rows.Err())
+	}
+	if cards, err = count(`SELECT processor, COUNT(*) FROM payment_methods GROUP BY processor`); err != nil {
+		return nil, nil, err
+	}
+	pending, err = count(`SELECT processor, COUNT(*) FROM credit_pack_purchases WHERE state = 'pending' GROUP BY processor`)
+	return cards, pending, err
 }
