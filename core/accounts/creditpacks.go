@@ -43,10 +43,10 @@ const (
 
 // Purchase is one credit-pack purchase.
 type Purchase struct {
-	ID              string
-	UserID          string
-	PackID          string
-	Price, Bonus    money.Money
+	ID           string
+	UserID       string
+	PackID       string
+	Price, Bonus money.Money
 	// Processor took the charge (or is being asked, while pending): the
 	// one whose clearing account the ledger debits.
 	Processor       string

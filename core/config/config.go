@@ -89,10 +89,10 @@ type Plugins struct {
 	// referenced by cards on file or open seats is added here by the host
 	// when its binary is present (cmd/camkit).
 	RetiredProcessors []string `toml:"retired_processors"`
-	Currency    string   `toml:"currency"`
-	Split       string   `toml:"split"`
-	Theme       string   `toml:"theme"`
-	CallTimeout Duration `toml:"call_timeout"`
+	Currency          string   `toml:"currency"`
+	Split             string   `toml:"split"`
+	Theme             string   `toml:"theme"`
+	CallTimeout       Duration `toml:"call_timeout"`
 }
 
 // PluginConfig is the [plugin.<kind>-<name>] table of one plugin binary.

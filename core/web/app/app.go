@@ -45,9 +45,9 @@ type Plugins struct {
 	// only what they already hold (refunds, chargebacks, webhooks, open
 	// seats). nil: the default alone.
 	Processors map[string]processor.Processor
-	Currency      currency.Converter
-	Split         split.Splitter
-	Theme         theme.Theme
+	Currency   currency.Converter
+	Split      split.Splitter
+	Theme      theme.Theme
 	// Statuses reports plugin health for the admin page; may be nil.
 	Statuses web.PluginStatuses
 }
