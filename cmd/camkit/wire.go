@@ -6,23 +6,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
+	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/config"
 	"github.com/camkit/camkit/core/pluginhost"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/web"
 	"github.com/camkit/camkit/sdk/pluginkit"
+	"github.com/camkit/camkit/sdk/processor"
 	"github.com/camkit/camkit/sdk/theme"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// plugins are the four configured plugins, supervised.
+// plugins are the configured plugins, supervised: the default processor,
+// the other active and the retired ones, and one plugin of each other kind.
 type plugins struct {
-	host      *pluginhost.Host
-	processor pluginhost.Processor
+	host       *pluginhost.Host
+	processor  pluginhost.Processor
+	processors map[string]processor.Processor // every loaded processor, the default too
 	currency  pluginhost.Currency
 	split     pluginhost.Split
 	theme     pluginhost.Theme
@@ -32,15 +39,16 @@ type plugins struct {
 // pluginSettings gives them.
 func specs(ctx context.Context, c config.Config, db *store.DB) ([]pluginhost.Spec, error) {
 	var out []pluginhost.Spec
-	for _, k := range []struct {
+	type kn struct {
 		kind pluginkit.Kind
 		name string
-	}{
-		{pluginkit.KindProcessor, c.Plugins.Processor},
-		{pluginkit.KindCurrency, c.Plugins.Currency},
-		{pluginkit.KindSplit, c.Plugins.Split},
-		{pluginkit.KindTheme, c.Plugins.Theme},
-	} {
+	}
+	var all []kn
+	for _, p := range append(c.ActiveProcessors(), c.Plugins.RetiredProcessors...) {
+		all = append(all, kn{pluginkit.KindProcessor, p})
+	}
+	all = append(all, kn{pluginkit.KindCurrency, c.Plugins.Currency}, kn{pluginkit.KindSplit, c.Plugins.Split}, kn{pluginkit.KindTheme, c.Plugins.Theme})
+	for _, k := range all {
 		settings, err := pluginSettings(ctx, c, db, k.kind, k.name)
 		if err != nil {
 			return nil, err
@@ -93,13 +101,49 @@ func pluginSettings(ctx context.Context, c config.Config, db *store.DB, kind plu
 	return json.Marshal(m)
 }
 
-// launchPlugins starts all four; on any failure the ones started are killed.
+// retireReferenced adds to plugins.retired_processors every processor that
+// is neither active nor retired but still has cards on file, pending credit
+// pack purchases or unsettled seats (the operator changed plugins.processor):
+// loaded as retired when its binary is in plugins.dir, so those keep
+// working; otherwise the start is refused with one line naming what needs it.
+func retireReferenced(ctx context.Context, c *config.Config, db *store.DB, log *slog.Logger) error {
+	cards, pending, err := accounts.CardProcessors(ctx, db)
+	if err != nil {
+		return err
+	}
+	seats, err := billing.SeatProcessors(ctx, db)
+	if err != nil {
+		return err
+	}
+	known := append(c.ActiveProcessors(), c.Plugins.RetiredProcessors...)
+	names := map[string]bool{}
+	for _, m := range []map[string]int{cards, pending, seats} {
+		for n := range m {
+			if !slices.Contains(known, n) {
+				names[n] = true
+			}
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(names)) {
+		what := fmt.Sprintf("%d cards on file, %d pending credit pack purchases and %d unsettled seats", cards[n], pending[n], seats[n])
+		path := c.PluginPath(string(pluginkit.KindProcessor), n)
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("config: processor %s is no longer configured but %s still need it, and its plugin %s is missing: put the binary back, or add it to plugins.processors or plugins.retired_processors", n, what, path)
+		}
+		log.Warn("loading a former processor as retired: it serves what it holds, never new funding", "processor", n,
+			"cards", cards[n], "pending_purchases", pending[n], "unsettled_seats", seats[n])
+		c.Plugins.RetiredProcessors = append(c.Plugins.RetiredProcessors, n)
+	}
+	return nil
+}
+
+// launchPlugins starts them all; on any failure the ones started are killed.
 func launchPlugins(ctx context.Context, c config.Config, db *store.DB, log *slog.Logger, m *pluginhost.Metrics) (*plugins, error) {
 	ss, err := specs(ctx, c, db)
 	if err != nil {
 		return nil, err
 	}
-	p := &plugins{host: pluginhost.NewHost(log, m)}
+	p := &plugins{host: pluginhost.NewHost(log, m), processors: map[string]processor.Processor{}}
 	for _, s := range ss {
 		in, err := p.host.Launch(ctx, s)
 		if err != nil {
@@ -108,7 +152,11 @@ func launchPlugins(ctx context.Context, c config.Config, db *store.DB, log *slog
 		}
 		switch s.Kind {
 		case pluginkit.KindProcessor:
-			p.processor = pluginhost.NewProcessor(in)
+			pr := pluginhost.NewProcessor(in)
+			p.processors[s.Name] = pr
+			if s.Name == c.Plugins.Processor {
+				p.processor = pr
+			}
 		case pluginkit.KindCurrency:
 			p.currency = pluginhost.NewCurrency(in)
 		case pluginkit.KindSplit:
