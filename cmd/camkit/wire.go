@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/camkit/camkit/core/accounts"
@@ -67,37 +68,50 @@ func specs(ctx context.Context, c config.Config, db *store.DB) ([]pluginhost.Spe
 }
 
 // sandboxSecretSetting is the settings row of the deployment's sandbox
-// webhook secret (store.Secret).
+// webhook secret (store.Secret); a second sandbox, sandbox-<x>, has its own
+// row, processor.sandbox-<x>.webhook_secret.
 const sandboxSecretSetting = "processor.sandbox.webhook_secret"
+
+// isSandbox reports whether a processor is the sandbox or a copy of its
+// binary run under another name (sandbox-b, to try routing and cascade).
+func isSandbox(name string) bool { return name == "sandbox" || strings.HasPrefix(name, "sandbox-") }
 
 // pluginSettings is a plugin's settings table as JSON. The sandbox processor
 // also gets the deployment's own webhook secret, generated once and kept in
 // the database (like the site secret), unless the operator set
 // webhook_secret: no value printed in the repository signs its webhooks.
-// The secret is the unpadded base64 text kept in the settings row.
+// The secret is the unpadded base64 text kept in the settings row. A copy
+// named sandbox-<x> gets its own secret and its name, so that its pages are
+// /pay/sandbox-<x>/.
 func pluginSettings(ctx context.Context, c config.Config, db *store.DB, kind pluginkit.Kind, name string) ([]byte, error) {
 	raw, err := c.PluginSettingsJSON(string(kind), name)
 	if err != nil {
 		return nil, fmt.Errorf("config: plugin.%s-%s.settings: %w", kind, name, err)
 	}
-	if kind != pluginkit.KindProcessor || name != "sandbox" {
+	if kind != pluginkit.KindProcessor || !isSandbox(name) {
 		return raw, nil
 	}
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("config: plugin.processor-sandbox.settings: %w", err)
+		return nil, fmt.Errorf("config: plugin.processor-%s.settings: %w", name, err)
 	}
 	if m == nil {
 		m = map[string]any{}
 	}
-	if _, set := m["webhook_secret"]; set {
-		return raw, nil
+	if _, set := m["name"]; !set && name != "sandbox" {
+		m["name"] = name
 	}
-	secret, err := db.Secret(ctx, sandboxSecretSetting, time.Now().UTC())
-	if err != nil {
-		return nil, err
+	if _, set := m["webhook_secret"]; !set {
+		row := sandboxSecretSetting
+		if name != "sandbox" {
+			row = "processor." + name + ".webhook_secret"
+		}
+		secret, err := db.Secret(ctx, row, time.Now().UTC())
+		if err != nil {
+			return nil, err
+		}
+		m["webhook_secret"] = base64.RawStdEncoding.EncodeToString(secret)
 	}
-	m["webhook_secret"] = base64.RawStdEncoding.EncodeToString(secret)
 	return json.Marshal(m)
 }
 
