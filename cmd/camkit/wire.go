@@ -101,6 +101,9 @@ func pluginSettings(ctx context.Context, c config.Config, db *store.DB, kind plu
 	if _, set := m["name"]; !set && name != "sandbox" {
 		m["name"] = name
 	}
+	if _, set := m["state_file"]; !set && name != "sandbox" {
+		m["state_file"] = "./data/" + name + "-processor.json" // never the first sandbox's file (one writer per file)
+	}
 	if _, set := m["webhook_secret"]; !set {
 		row := sandboxSecretSetting
 		if name != "sandbox" {
