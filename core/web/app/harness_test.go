@@ -64,6 +64,10 @@ type siteOptions struct {
 	// own name (sandbox-b, …) with its own state file: routing and cascade
 	// between real plugin processes. The tweak sets plugins.processors.
 	Sandboxes []string
+	// Default, one of Sandboxes, is plugins.processor instead of sandbox,
+	// which the site then keeps loaded as retired (the tweak says so in
+	// plugins.retired_processors): a site after a swap.
+	Default string
 }
 
 // newSiteWith is newSiteOn built as o says.
@@ -114,6 +118,10 @@ func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), o siteO
 			pls.Processors = map[string]processor.Processor{}
 		}
 		pls.Processors[name] = pluginhost.NewProcessor(in)
+	}
+	if o.Default != "" {
+		pls.Processors["sandbox"] = pls.Processor
+		pls.ProcessorName, pls.Processor = o.Default, pls.Processors[o.Default]
 	}
 	pls.Statuses = func() []theme.PluginStatus {
 		var out []theme.PluginStatus

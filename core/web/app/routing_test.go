@@ -215,3 +215,54 @@ func TestCardCheckoutCascadesPastAnUnavailableProcessor(t *testing.T) {
 		t.Fatalf("purchase %+v", pu)
 	}
 }
+
+// After the operator swaps plugins.processor from sandbox to sandbox-b, a
+// viewer whose card is at sandbox is asked, in so many words, for a card at
+// sandbox-b, and her next pack is charged there.
+func TestAfterASwapTheViewerIsAskedForACardAtTheNewProcessor(t *testing.T) {
+	db := storetest.Postgres(t)
+	before := newSiteOn(t, db, nil)
+	alice := before.browser("alice")
+	alice.signup("alice@example.com", "Alice", "viewer")
+	if at := addCardAt(t, alice, cardOK); at != "sandbox" {
+		t.Fatalf("card went to %s", at)
+	}
+	before.app.Close()
+
+	after := newSiteWith(t, db, func(c *config.Config) {
+		c.Plugins.Processor = "sandbox-b"
+		c.Plugins.RetiredProcessors = []string{"sandbox"}
+	}, siteOptions{Sandboxes: []string{"sandbox-b"}, Default: "sandbox-b"})
+	alice = after.browser("alice")
+	alice.login("alice@example.com")
+	const said = "Your saved card (visa ending 4242) was with sandbox"
+	if page := alice.get("/wallet").must(t, http.StatusOK, "wallet"); !strings.Contains(htmlUnescape(page.body), said) {
+		t.Fatalf("wallet does not say where the card was:\n%s", page.body)
+	}
+	r := alice.form("/wallet/packs", url.Values{"pack": {"starter"}}, true).must(t, http.StatusSeeOther, "buy with the old card")
+	if loc := r.hdr.Get("Location"); !strings.HasPrefix(loc, "/wallet/card") {
+		t.Fatalf("buying sends the viewer to %q, want the add-card page", loc)
+	}
+	page := alice.get("/wallet/card").must(t, http.StatusOK, "add a card")
+	body := htmlUnescape(page.body)
+	if !strings.Contains(body, said) || !strings.Contains(body, "Add a card to continue") || !strings.Contains(body, "Continue to sandbox-b") ||
+		!strings.Contains(body, "/pay/sandbox-b/checkout") {
+		t.Fatalf("the add-card page does not ask for a card at sandbox-b:\n%s", page.body)
+	}
+	if at := addCardAt(t, alice, cardOK); at != "sandbox-b" {
+		t.Fatalf("new card went to %s", at)
+	}
+	var pu struct{ Processor, State string }
+	alice.post("/credit-packs/starter/purchases", "", "after-swap-key-1").must(t, http.StatusCreated, "buy").json(t, &pu)
+	if pu.Processor != "sandbox-b" || pu.State != "succeeded" || after.chargesAt("sandbox") != 0 {
+		t.Fatalf("purchase %+v, sandbox charges %d", pu, after.chargesAt("sandbox"))
+	}
+	var card struct {
+		Processor string
+		Retired   bool
+	}
+	alice.api(http.MethodGet, "/card", nil, "").must(t, http.StatusOK, "card").json(t, &card)
+	if card.Processor != "sandbox-b" || card.Retired {
+		t.Fatalf("card on file %+v", card)
+	}
+}
