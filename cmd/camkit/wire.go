@@ -31,9 +31,9 @@ type plugins struct {
 	host       *pluginhost.Host
 	processor  pluginhost.Processor
 	processors map[string]processor.Processor // every loaded processor, the default too
-	currency  pluginhost.Currency
-	split     pluginhost.Split
-	theme     pluginhost.Theme
+	currency   pluginhost.Currency
+	split      pluginhost.Split
+	theme      pluginhost.Theme
 }
 
 // specs lists the configured plugin of each kind, with their settings as
