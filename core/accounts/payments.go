@@ -129,7 +129,12 @@ func (p *PaymentMethods) BeginAddCard(ctx context.Context, userID, returnURL, ke
 	if i := slices.Index(order, at); i > 0 {
 		order = order[i:] // a retry: carry on where the first try got to
 	} else if i < 0 {
-		order = []string{at}
+		// A retry after the processor it got to left the routing (a
+		// restart with new config): start again at the first choice.
+		if err := p.svc.db.Gorm().WithContext(ctx).Exec(`UPDATE card_checkouts SET processor = ?, reference = '' WHERE id = ? AND processor = ?`,
+			order[0], id, at).Error; err != nil {
+			return CardCheckout{}, dbErr("start card checkout", err)
+		}
 	}
 	var lastErr error
 	for i, name := range order {
