@@ -84,6 +84,9 @@ func pluginsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer db.Close()
+			if err := retireReferenced(cmd.Context(), &cfg, db, newLogger(cfg)); err != nil {
+				return err
+			}
 			pl, err := launchPlugins(cmd.Context(), cfg, db, newLogger(cfg), nil)
 			if err != nil {
 				return err

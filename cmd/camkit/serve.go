@@ -35,6 +35,9 @@ func serveCmd(g *globals) *cobra.Command {
 			}
 			defer db.Close()
 
+			if err := retireReferenced(ctx, &cfg, db, log); err != nil {
+				return err
+			}
 			reg := newRegistry()
 			pl, err := launchPlugins(ctx, cfg, db, log, pluginhost.NewMetrics(reg))
 			if err != nil {
@@ -42,7 +45,7 @@ func serveCmd(g *globals) *cobra.Command {
 			}
 			defer pl.host.Close()
 
-			pls := app.Plugins{ProcessorName: cfg.Plugins.Processor, Processor: pl.processor, Currency: pl.currency,
+			pls := app.Plugins{ProcessorName: cfg.Plugins.Processor, Processor: pl.processor, Processors: pl.processors, Currency: pl.currency,
 				Split: pl.split, Theme: pl.theme, Statuses: pluginStatuses(pl.host)}
 			site, err := app.Build(ctx, cfg, log, db, pls, reg)
 			if err != nil {
@@ -66,7 +69,7 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			log.Info("camkit serving", "addr", "http://"+ln.Addr().String(), "database", db.String(),
-				"processor", cfg.Plugins.Processor, "theme", cfg.Plugins.Theme)
+				"processor", cfg.Plugins.Processor, "processors", cfg.ActiveProcessors(), "retired", cfg.Plugins.RetiredProcessors, "theme", cfg.Plugins.Theme)
 			errc := make(chan error, 1)
 			go func() { errc <- srv.App().Listener(ln) }()
 			select {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/core/ledger"
+	"github.com/camkit/camkit/core/routing"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
@@ -41,10 +43,13 @@ const (
 
 // Purchase is one credit-pack purchase.
 type Purchase struct {
-	ID              string
-	UserID          string
-	PackID          string
-	Price, Bonus    money.Money
+	ID           string
+	UserID       string
+	PackID       string
+	Price, Bonus money.Money
+	// Processor took the charge (or is being asked, while pending): the
+	// one whose clearing account the ledger debits.
+	Processor       string
 	State           PurchaseState
 	ChargeReference string
 	ErrorCode       errs.Code
@@ -57,7 +62,6 @@ type Purchase struct {
 type CreditPacks struct {
 	svc   *Service
 	cards *PaymentMethods
-	proc  Checkouts
 	book  Book
 	packs []Pack
 	byID  map[string]Pack
@@ -66,7 +70,7 @@ type CreditPacks struct {
 // NewCreditPacks checks packs (unique ids, positive prices in the site
 // currency, bonuses >= 0) and returns the service.
 func NewCreditPacks(svc *Service, cards *PaymentMethods, book Book, packs []Pack) (*CreditPacks, error) {
-	c := &CreditPacks{svc: svc, cards: cards, proc: cards.proc, book: book, byID: map[string]Pack{}}
+	c := &CreditPacks{svc: svc, cards: cards, book: book, byID: map[string]Pack{}}
 	for i, p := range packs {
 		switch {
 		case p.ID == "" || len(p.ID) > 32 || strings.Trim(p.ID, "abcdefghijklmnopqrstuvwxyz0123456789-") != "":
@@ -143,21 +147,23 @@ func (c *CreditPacks) Buy(ctx context.Context, userID, packID, key string) (Purc
 			return p, err
 		}
 	}
-	cred, err := c.cards.Credential(ctx, userID)
+	routes, err := c.cards.Routes(ctx, userID, pack.Price.Currency)
 	if err != nil {
 		return Purchase{}, err
 	}
 	p := Purchase{ID: newID(), UserID: userID, PackID: pack.ID, Price: pack.Price, Bonus: pack.Bonus,
-		State: PurchasePending, CreatedAt: c.svc.now()}
+		Processor: routes[0].Processor, State: PurchasePending, CreatedAt: c.svc.now()}
 	if key != "" {
 		p.ID = idempotency.ID("creditpack", userID, key)
 	}
+	first := attempt{processor: routes[0].Processor, cred: routes[0].Credential,
+		key: routing.AttemptKey("creditpack/"+p.ID, routes[0].Processor)}
 	// Under a key, a concurrent first call may have written the row: then
 	// this one finds it and finishes the same purchase.
 	res := c.svc.db.Gorm().WithContext(ctx).Exec(`INSERT INTO credit_pack_purchases
-		(id, user_id, pack_id, processor, credential, price_amount, bonus_amount, currency, state, created_at, client_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING`,
-		p.ID, userID, pack.ID, c.cards.name, cred.Token, p.Price.Amount, p.Bonus.Amount, p.Price.Currency, p.CreatedAt, key)
+		(id, user_id, pack_id, processor, credential, charge_key, price_amount, bonus_amount, currency, state, created_at, client_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING`,
+		p.ID, userID, pack.ID, first.processor, first.cred.Token, first.key, p.Price.Amount, p.Bonus.Amount, p.Price.Currency, p.CreatedAt, key)
 	if res.Error != nil {
 		return Purchase{}, dbErr("record purchase", res.Error)
 	}
@@ -171,7 +177,15 @@ func (c *CreditPacks) Buy(ctx context.Context, userID, packID, key string) (Purc
 		}
 		return first, err
 	}
-	return c.finish(ctx, p, pack.Name, cred)
+	return c.finish(ctx, p, pack.Name, first, routes[1:])
+}
+
+// attempt is one processor's try at a purchase: its credential and its own
+// processor idempotency key (routing.AttemptKey; creditpack/<id> on rows
+// written before routing).
+type attempt struct {
+	processor, key string
+	cred           processor.StoredCredential
 }
 
 // maxClientKeyLen bounds a key a service accepts (the middleware's keys
@@ -182,9 +196,10 @@ const maxClientKeyLen = 300
 // if it is still pending (with its own credential and processor key), or
 // its recorded outcome. found is false when the key is new.
 func (c *CreditPacks) again(ctx context.Context, userID, key string, pack Pack) (Purchase, bool, error) {
-	var tok, procN string
-	p, err := scanPurchase(c.svc.db.Gorm().WithContext(ctx).Raw(`SELECT `+purchaseCols+`, credential, processor
-		FROM credit_pack_purchases WHERE user_id = ? AND client_key = ?`, userID, key).Row(), &tok, &procN)
+	var at attempt
+	var declined string
+	p, err := scanPurchase(c.svc.db.Gorm().WithContext(ctx).Raw(`SELECT `+purchaseCols+`, credential, charge_key, declined_via
+		FROM credit_pack_purchases WHERE user_id = ? AND client_key = ?`, userID, key).Row(), &at.cred.Token, &at.key, &declined)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Purchase{}, false, nil
 	}
@@ -200,22 +215,71 @@ func (c *CreditPacks) again(ctx context.Context, userID, key string, pack Pack) 
 	case PurchaseDeclined, PurchaseFailed:
 		return p, true, errs.E(p.ErrorCode, "%s", strings.TrimPrefix(p.Error, string(p.ErrorCode)+": "))
 	}
-	if procN != c.cards.name {
-		return p, true, errs.E(errs.Conflict, "this purchase was started with processor %s, the site now uses %s", procN, c.cards.name)
+	at.processor = p.Processor
+	if c.cards.client(at.processor) == nil {
+		return p, true, errs.E(errs.Conflict, "this purchase was started with processor %s, which is no longer loaded", at.processor)
 	}
-	p, err = c.finish(ctx, p, pack.Name, processor.StoredCredential{Token: tok})
+	p, err = c.finish(ctx, p, pack.Name, at.legacy(p.ID), c.rest(ctx, p, declined))
 	return p, true, err
 }
 
-// finish charges (or re-asks the processor for the first result of) the
-// charge, then posts the ledger batch and marks the purchase done.
-func (c *CreditPacks) finish(ctx context.Context, p Purchase, name string, cred processor.StoredCredential) (Purchase, error) {
-	key := "creditpack/" + p.ID
-	ch, err := c.proc.Charge(ctx, processor.ChargeRequest{IdempotencyKey: key, Credential: cred, Amount: p.Price,
-		Description: "Credit pack " + name})
+// legacy gives a row written before routing its one key, creditpack/<id>.
+func (a attempt) legacy(id string) attempt {
+	if a.key == "" {
+		a.key = "creditpack/" + id
+	}
+	return a
+}
+
+// rest is where a pending purchase may still cascade to after its current
+// attempt: the viewer's routes now, less the processors tried already.
+func (c *CreditPacks) rest(ctx context.Context, p Purchase, declined string) []Route {
+	routes, err := c.cards.Routes(ctx, p.UserID, p.Price.Currency)
 	if err != nil {
-		if errs.IsRetryable(err) {
-			return p, err // outcome unknown: stays pending
+		return nil // no card to cascade to: the current attempt is the last
+	}
+	tried := strings.Split(declined, ",")
+	i := slices.IndexFunc(routes, func(r Route) bool { return r.Processor == p.Processor })
+	if i < 0 {
+		return nil
+	}
+	return slices.DeleteFunc(routes[i+1:], func(r Route) bool { return slices.Contains(tried, r.Processor) })
+}
+
+// finish charges (or re-asks the processor for the first result of) the
+// current attempt. A soft decline (core/routing) moves the purchase on to
+// the next route, recorded before that processor is asked, under that
+// processor's own key; a hard decline or any final refusal ends it; an
+// unknown outcome leaves it pending at the same processor. On success the
+// ledger batch debits that processor's clearing account and the purchase
+// is marked done.
+func (c *CreditPacks) finish(ctx context.Context, p Purchase, name string, at attempt, next []Route) (Purchase, error) {
+	for {
+		ch, err := c.charge(ctx, p, name, at)
+		switch routing.Classify(err) {
+		case routing.Done:
+			return c.credit(ctx, p, name, at, ch)
+		case routing.Unknown:
+			return p, err // outcome unknown: stays pending at this processor
+		case routing.Next:
+			if len(next) > 0 {
+				nx := attempt{processor: next[0].Processor, cred: next[0].Credential, key: routing.AttemptKey("creditpack/"+p.ID, next[0].Processor)}
+				// Recorded first: a crash from here on resumes at the next
+				// processor, and a repeat at this one is answered its decline.
+				res := c.svc.db.Gorm().WithContext(ctx).Exec(`UPDATE credit_pack_purchases
+					SET processor = ?, credential = ?, charge_key = ?,
+					    declined_via = CASE WHEN declined_via = '' THEN ? ELSE declined_via || ',' || ? END
+					WHERE id = ? AND state = 'pending' AND processor = ?`,
+					nx.processor, nx.cred.Token, nx.key, at.processor, at.processor, p.ID, at.processor)
+				if res.Error != nil {
+					return p, dbErr("cascade purchase", res.Error)
+				}
+				if res.RowsAffected == 0 {
+					return p, errs.Retry(errs.Conflict, "purchase %s moved on meanwhile: retry", p.ID)
+				}
+				at, next, p.Processor = nx, next[1:], nx.processor
+				continue
+			}
 		}
 		state := PurchaseFailed
 		if errs.IsDecline(err) {
@@ -226,15 +290,31 @@ func (c *CreditPacks) finish(ctx context.Context, p Purchase, name string, cred 
 		}
 		return p, err
 	}
+}
+
+func (c *CreditPacks) charge(ctx context.Context, p Purchase, name string, at attempt) (processor.ChargeResult, error) {
+	client := c.cards.client(at.processor)
+	if client == nil {
+		return processor.ChargeResult{}, errs.Retry(errs.Unavailable, "processor %s is not loaded", at.processor)
+	}
+	return client.Charge(ctx, processor.ChargeRequest{IdempotencyKey: at.key, Credential: at.cred, Amount: p.Price,
+		Description: "Credit pack " + name})
+}
+
+// credit books a successful charge and marks the purchase done.
+func (c *CreditPacks) credit(ctx context.Context, p Purchase, name string, at attempt, ch processor.ChargeResult) (Purchase, error) {
 	if err := processor.CheckMoved(p.Price, ch.Amount); err != nil {
 		// The processor took another amount: the books must not guess. An
 		// operator reconciles; the wallet is not credited.
 		_ = c.markDone(ctx, &p, PurchaseFailed, ch.Reference, err)
 		return p, err
 	}
+	// The ledger keys stay creditpack/<id>/…: one purchase credits once,
+	// whichever processor took it.
+	key := "creditpack/" + p.ID
 	reqs := []ledger.Request{{
-		Key: key + "/credits", Debit: ClearingCode(c.cards.name), Credit: WalletCode(p.UserID), Amount: p.Price,
-		Memo: "Credit pack " + name,
+		Key: key + "/credits", Debit: ClearingCode(at.processor), Credit: WalletCode(p.UserID), Amount: p.Price,
+		Memo: "Credit pack " + name + " via " + at.processor,
 	}}
 	if p.Bonus.Amount > 0 {
 		reqs = append(reqs, ledger.Request{
@@ -247,8 +327,8 @@ func (c *CreditPacks) finish(ctx context.Context, p Purchase, name string, cred 
 	}
 	if ch.NewCredential != nil && checkCredential(*ch.NewCredential) == nil {
 		// The processor rotated the token (CCBill createNewPaymentToken).
-		_ = c.svc.db.Gorm().WithContext(ctx).Exec(`UPDATE payment_methods SET token = ? WHERE user_id = ? AND token = ?`,
-			ch.NewCredential.Token, p.UserID, cred.Token).Error
+		_ = c.svc.db.Gorm().WithContext(ctx).Exec(`UPDATE payment_methods SET token = ? WHERE user_id = ? AND processor = ? AND token = ?`,
+			ch.NewCredential.Token, p.UserID, at.processor, at.cred.Token).Error
 	}
 	if err := c.markDone(ctx, &p, PurchaseSucceeded, ch.Reference, nil); err != nil {
 		return p, err
@@ -269,19 +349,20 @@ func (c *CreditPacks) markDone(ctx context.Context, p *Purchase, st PurchaseStat
 // Resume finishes purchases left pending by a crash or an unknown outcome,
 // with their original keys and credential. It returns how many it finished.
 func (c *CreditPacks) Resume(ctx context.Context) (int, error) {
-	rows, err := c.svc.db.Gorm().WithContext(ctx).Raw(`SELECT ` + purchaseCols + `, credential, processor FROM credit_pack_purchases
+	rows, err := c.svc.db.Gorm().WithContext(ctx).Raw(`SELECT ` + purchaseCols + `, credential, charge_key, declined_via FROM credit_pack_purchases
 		WHERE state = 'pending' ORDER BY created_at`).Rows()
 	if err != nil {
 		return 0, dbErr("pending purchases", err)
 	}
 	type todo struct {
-		p          Purchase
-		tok, procN string
+		p        Purchase
+		at       attempt
+		declined string
 	}
 	var list []todo
 	for rows.Next() {
 		var t todo
-		if t.p, err = scanPurchase(rows, &t.tok, &t.procN); err != nil {
+		if t.p, err = scanPurchase(rows, &t.at.cred.Token, &t.at.key, &t.declined); err != nil {
 			rows.Close()
 			return 0, dbErr("pending purchases", err)
 		}
@@ -290,14 +371,15 @@ func (c *CreditPacks) Resume(ctx context.Context) (int, error) {
 	rows.Close()
 	done := 0
 	for _, t := range list {
-		if t.procN != c.cards.name {
-			continue // charged through a processor no longer configured: an operator's case
+		t.at.processor = t.p.Processor
+		if c.cards.client(t.at.processor) == nil {
+			continue // charged through a processor no longer loaded: an operator's case
 		}
 		name := t.p.PackID
 		if pk, ok := c.byID[t.p.PackID]; ok {
 			name = pk.Name
 		}
-		if _, err := c.finish(ctx, t.p, name, processor.StoredCredential{Token: t.tok}); err != nil && errs.IsRetryable(err) {
+		if _, err := c.finish(ctx, t.p, name, t.at.legacy(t.p.ID), c.rest(ctx, t.p, t.declined)); err != nil && errs.IsRetryable(err) {
 			return done, err
 		}
 		done++
@@ -305,7 +387,7 @@ func (c *CreditPacks) Resume(ctx context.Context) (int, error) {
 	return done, nil
 }
 
-const purchaseCols = `id, user_id, pack_id, price_amount, bonus_amount, currency, state, charge_reference, error_code, error, created_at, done_at`
+const purchaseCols = `id, user_id, pack_id, processor, price_amount, bonus_amount, currency, state, charge_reference, error_code, error, created_at, done_at`
 
 func scanPurchase(row interface{ Scan(...any) error }, extra ...any) (Purchase, error) {
 	var (
@@ -313,7 +395,7 @@ func scanPurchase(row interface{ Scan(...any) error }, extra ...any) (Purchase, 
 		cur  string
 		done sql.NullTime
 	)
-	dst := append([]any{&p.ID, &p.UserID, &p.PackID, &p.Price.Amount, &p.Bonus.Amount, &cur, &p.State, &p.ChargeReference,
+	dst := append([]any{&p.ID, &p.UserID, &p.PackID, &p.Processor, &p.Price.Amount, &p.Bonus.Amount, &cur, &p.State, &p.ChargeReference,
 		&p.ErrorCode, &p.Error, &p.CreatedAt, &done}, extra...)
 	err := row.Scan(dst...)
 	p.Price.Currency, p.Bonus.Currency = cur, cur

@@ -182,8 +182,8 @@ func TestCardOnFileThroughTheSandboxHostedPageStoresNoCardNumber(t *testing.T) {
 	if err != nil || card.Last4 != "4242" || card.Processor != "sandbox" || card.ExpYear != 2034 || card.ExpMonth != 12 {
 		t.Fatalf("card on file %+v %v", card, err)
 	}
-	cred, err := p.cards.Credential(ctx, u.ID)
-	if err != nil || !strings.HasPrefix(cred.Token, "sbx_tok_") {
+	procName, cred, err := p.cards.Credential(ctx, u.ID)
+	if err != nil || procName != "sandbox" || !strings.HasPrefix(cred.Token, "sbx_tok_") {
 		t.Fatalf("credential %+v %v", cred, err)
 	}
 

@@ -36,6 +36,8 @@ type Config struct {
 	Billing  Billing                 `toml:"billing"`
 	Stream   Stream                  `toml:"stream"`
 	Chat     Chat                    `toml:"chat"`
+	// Routing picks among the active processors for new funding.
+	Routing Routing `toml:"routing"`
 	// CreditPacks are the [[credit_packs]] a viewer buys with the card on file.
 	CreditPacks []CreditPack `toml:"credit_packs"`
 }
@@ -74,12 +76,23 @@ type Log struct {
 // Plugins chooses one plugin of each kind by name. The binary of a plugin of
 // kind K and name N is <dir>/K-N (e.g. bin/plugins/processor-sandbox).
 type Plugins struct {
-	Dir         string   `toml:"dir"`
-	Processor   string   `toml:"processor"`
-	Currency    string   `toml:"currency"`
-	Split       string   `toml:"split"`
-	Theme       string   `toml:"theme"`
-	CallTimeout Duration `toml:"call_timeout"`
+	Dir string `toml:"dir"`
+	// Processor is the default processor: new funding goes to it unless a
+	// [routing] rule picks another.
+	Processor string `toml:"processor"`
+	// Processors are more active processors, for [routing] rules and the
+	// cascade; each is loaded like the default.
+	Processors []string `toml:"processors"`
+	// RetiredProcessors are loaded only for what they already hold: refunds,
+	// chargebacks, webhooks and postbacks of their charges, and the seats they
+	// opened. They never take new funding. A former plugins.processor still
+	// referenced by cards on file or open seats is added here by the host
+	// when its binary is present (cmd/camkit).
+	RetiredProcessors []string `toml:"retired_processors"`
+	Currency          string   `toml:"currency"`
+	Split             string   `toml:"split"`
+	Theme             string   `toml:"theme"`
+	CallTimeout       Duration `toml:"call_timeout"`
 }
 
 // PluginConfig is the [plugin.<kind>-<name>] table of one plugin binary.
@@ -211,6 +224,9 @@ func (c Config) Validate() error {
 		if strings.ContainsAny(k.v, `/\`) {
 			return errs.E(errs.Invalid, "config: plugins.%s %q must be a name, not a path", k.key, k.v)
 		}
+	}
+	if err := c.validateProcessors(); err != nil {
+		return err
 	}
 	if c.Plugins.CallTimeout.Duration <= 0 {
 		return errs.E(errs.Invalid, "config: plugins.call_timeout must be positive")

@@ -111,11 +111,13 @@ type (
 		Badge   string      `json:"badge,omitempty"`
 	}
 	apiPurchase struct {
-		ID      string      `json:"id"`
-		PackID  string      `json:"pack_id"`
-		State   string      `json:"state"`
-		Price   money.Money `json:"price"`
-		Credits money.Money `json:"credits"`
+		ID     string `json:"id"`
+		PackID string `json:"pack_id"`
+		// Processor took the charge (routing may cascade past the first choice).
+		Processor string      `json:"processor"`
+		State     string      `json:"state"`
+		Price     money.Money `json:"price"`
+		Credits   money.Money `json:"credits"`
 	}
 	apiCard struct {
 		Processor string    `json:"processor"`
@@ -124,11 +126,14 @@ type (
 		ExpMonth  int       `json:"exp_month"`
 		ExpYear   int       `json:"exp_year"`
 		AddedAt   time.Time `json:"added_at"`
+		// Retired: the card's processor takes no new payments; add a card.
+		Retired bool `json:"retired"`
 	}
 	apiCheckout struct {
-		URL    string            `json:"url"`
-		Method string            `json:"method"`
-		Fields map[string]string `json:"fields,omitempty"`
+		URL       string            `json:"url"`
+		Method    string            `json:"method"`
+		Fields    map[string]string `json:"fields,omitempty"`
+		Processor string            `json:"processor"`
 	}
 	apiProfile struct {
 		ID            string      `json:"id"`
@@ -676,7 +681,7 @@ func (p *Product) apiBuyPack(c *fiber.Ctx) error {
 		return err
 	}
 	credits, _ := pu.Price.Add(pu.Bonus)
-	return c.Status(fiber.StatusCreated).JSON(apiPurchase{ID: pu.ID, PackID: pu.PackID, State: string(pu.State), Price: pu.Price, Credits: credits})
+	return c.Status(fiber.StatusCreated).JSON(apiPurchase{ID: pu.ID, PackID: pu.PackID, Processor: pu.Processor, State: string(pu.State), Price: pu.Price, Credits: credits})
 }
 
 func (p *Product) apiCard(c *fiber.Ctx) error {
@@ -684,7 +689,8 @@ func (p *Product) apiCard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(apiCard{Processor: card.Processor, Brand: card.Brand, Last4: card.Last4, ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, AddedAt: card.AddedAt})
+	return c.JSON(apiCard{Processor: card.Processor, Brand: card.Brand, Last4: card.Last4, ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, AddedAt: card.AddedAt,
+		Retired: card.Retired})
 }
 
 func (p *Product) apiCardCheckout(c *fiber.Ctx) error {
@@ -705,7 +711,7 @@ func (p *Product) apiCardCheckout(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(apiCheckout{URL: co.URL, Method: co.Method, Fields: co.Fields})
+	return c.Status(fiber.StatusCreated).JSON(apiCheckout{URL: co.URL, Method: co.Method, Fields: co.Fields, Processor: co.Processor})
 }
 
 func (p *Product) apiCardComplete(c *fiber.Ctx) error {

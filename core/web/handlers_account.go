@@ -1,6 +1,8 @@
 package web
 
 import (
+	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -42,6 +44,9 @@ func (p *Product) walletData(c *fiber.Ctx) (*theme.WalletPage, error) {
 	}
 	card, err := p.Cards.Card(ctx, u.ID)
 	switch {
+	case err == nil && card.Retired:
+		page.Layout.Flashes = append(page.Layout.Flashes, theme.Flash{Level: theme.FlashWarning,
+			Message: retiredCard(card) + " Add a card at /wallet/card to buy credits and go private."})
 	case err == nil:
 		page.Layout.Flashes = append(page.Layout.Flashes, theme.Flash{Level: theme.FlashInfo,
 			Message: "Card on file: " + card.Brand + " ending " + card.Last4 + ". Credit packs are charged to it."})
@@ -80,6 +85,10 @@ func (p *Product) buyPack(c *fiber.Ctx) error {
 	}
 	pu, err := p.Packs.Buy(c.UserContext(), me(c).ID, pack, idempotency.Key(c))
 	if err != nil {
+		var need *accounts.NeedCard
+		if errors.As(err, &need) {
+			return back(c, "/wallet/card", theme.FlashInfo, "%s", retiredCard(need.Was)+" Add a card to continue.")
+		}
 		if errs.CodeOf(err) == errs.NotFound && strings.Contains(err.Error(), "card") {
 			return back(c, "/wallet/card", theme.FlashInfo, "Add a card first: credit packs are charged to it.")
 		}
@@ -105,9 +114,12 @@ func (p *Product) addCard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	page := &theme.CheckoutPage{Layout: p.Pages.Layout(c), Processor: p.Processor,
-		Description: "Add a card for credit packs, tips and private shows. Nothing is charged now.",
-		Amount:      money.Money{Currency: p.Accounts.Currency()}, Mode: theme.CheckoutRedirect, URL: co.URL, CancelURL: "/wallet"}
+	desc := "Add a card for credit packs, tips and private shows. Nothing is charged now."
+	if was, err := p.Cards.Card(c.UserContext(), me(c).ID); err == nil && was.Retired {
+		desc = retiredCard(was) + " Add a card to continue: nothing is charged now."
+	}
+	page := &theme.CheckoutPage{Layout: p.Pages.Layout(c), Processor: co.Processor, Description: desc,
+		Amount: money.Money{Currency: p.Accounts.Currency()}, Mode: theme.CheckoutRedirect, URL: co.URL, CancelURL: "/wallet"}
 	if co.Method == "POST" {
 		page.Mode = theme.CheckoutPost
 		AllowFormAction(c, co.URL) // the form posts to the processor's hosted page (Epoch, NETbilling)
@@ -116,6 +128,12 @@ func (p *Product) addCard(c *fiber.Ctx) error {
 		}
 	}
 	return p.Pages.Render(c, page)
+}
+
+// retiredCard says which card the viewer had where, once that processor
+// takes no new payments.
+func retiredCard(c accounts.Card) string {
+	return fmt.Sprintf("Your saved card (%s ending %s) was with %s, which this site no longer uses for new payments.", c.Brand, c.Last4, c.Processor)
 }
 
 func (p *Product) absolute(path string) string {

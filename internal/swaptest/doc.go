@@ -8,6 +8,15 @@
 // processor's own webhook through the plugin's ParseWebhook and the billing
 // engine, must reach the ledger as reversal transfers and the receipt.
 //
+// running_test.go swaps processors on a running site (issue 11): the default
+// processor changes from sandbox to sandbox-b (the sandbox binary run under a
+// second name) while the viewer has a card on file and a seat open at
+// sandbox, which stays loaded as retired. The seat keeps extending and
+// settles at sandbox, its refund and chargeback still arrive and book, new
+// funding asks for a card at sandbox-b, and the ledger balances. And with a
+// cascade configured, a seat whose extension its processor declines is
+// never extended at another one.
+//
 // The package has tests only; run them with
 //
 //	go test ./internal/swaptest/

@@ -15,8 +15,6 @@ import (
 	"github.com/camkit/camkit/sdk/processorkit"
 )
 
-const routePrefix = "/pay/" + pluginName
-
 func (s *Sandbox) StartCheckout(ctx context.Context, req processor.StartCheckoutRequest) (processor.Checkout, error) {
 	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
 		return processor.Checkout{}, err
@@ -47,7 +45,7 @@ func (s *Sandbox) StartCheckout(ctx context.Context, req processor.StartCheckout
 				Description: req.Description, Purchase: req.Purchase, Recurring: req.Recurring, ExpiresAt: now.Add(checkoutTTL).UTC()}
 			st.Checkouts[ref] = co
 			s.store.Touch(tCheckouts, ref)
-			return processor.Checkout{Reference: ref, URL: routePrefix + "/checkout?ref=" + ref, Method: http.MethodGet, ExpiresAt: co.ExpiresAt}, nil
+			return processor.Checkout{Reference: ref, URL: s.prefixLocked() + "/checkout?ref=" + ref, Method: http.MethodGet, ExpiresAt: co.ExpiresAt}, nil
 		})
 }
 
@@ -96,7 +94,7 @@ func (s *Sandbox) completeCheckoutLocked(req processor.CompleteCheckoutRequest) 
 
 func (s *Sandbox) ServeHTTP(_ context.Context, req processor.HTTPRequest) (processor.HTTPResponse, error) {
 	// The host may pass the full path or the part under /pay/sandbox.
-	route := strings.TrimPrefix(req.Path, routePrefix)
+	route := strings.TrimPrefix(req.Path, s.routePrefix())
 	if route != "/checkout" {
 		return textResponse(http.StatusNotFound, "not found"), nil
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,11 @@ type settings struct {
 	StateFile     string `json:"state_file"`
 	WebhookSecret string `json:"webhook_secret"`
 	MaxHoldDays   int    `json:"max_hold_days"`
+	// Name is the name the host runs this sandbox under: a site trying
+	// routing and cascade runs the binary twice (plugins.processors =
+	// ["sandbox-b"], its binary a copy named processor-sandbox-b), and each
+	// serves its pages under /pay/<name>/.
+	Name string `json:"name"`
 }
 
 // Sandbox implements processor.Processor. One mutex guards the state, held
@@ -62,7 +68,7 @@ func (s *Sandbox) Info(context.Context) (pluginkit.Info, error) {
 }
 
 func (s *Sandbox) Configure(_ context.Context, settingsJSON []byte) error {
-	cfg := settings{StateFile: "./data/sandbox-processor.json", MaxHoldDays: defaultHold}
+	cfg := settings{StateFile: "./data/sandbox-processor.json", MaxHoldDays: defaultHold, Name: pluginName}
 	if err := pluginkit.DecodeSettings(settingsJSON, &cfg); err != nil {
 		return err
 	}
@@ -75,6 +81,8 @@ func (s *Sandbox) Configure(_ context.Context, settingsJSON []byte) error {
 		return errs.E(errs.Invalid, "settings.webhook_secret is a value published in camkit's repository: remove it (the host then generates one per deployment) or choose your own")
 	case len(cfg.WebhookSecret) < minSecretBytes:
 		return errs.E(errs.Invalid, "settings.webhook_secret must be at least %d bytes", minSecretBytes)
+	case cfg.Name == "" || len(cfg.Name) > 32 || strings.Trim(cfg.Name, "abcdefghijklmnopqrstuvwxyz0123456789-") != "":
+		return errs.E(errs.Invalid, "settings.name %q: use 1-32 of a-z, 0-9 and -", cfg.Name)
 	case cfg.MaxHoldDays < 1 || cfg.MaxHoldDays > 30:
 		return errs.E(errs.Invalid, "settings.max_hold_days must be between 1 and 30, got %d", cfg.MaxHoldDays)
 	}
@@ -97,6 +105,20 @@ func (s *Sandbox) Configure(_ context.Context, settingsJSON []byte) error {
 	defer s.mu.Unlock()
 	s.cfg, s.st, s.store = cfg, store.State(), store
 	return nil
+}
+
+// routePrefix is where the host serves this sandbox's pages: /pay/<name>.
+func (s *Sandbox) routePrefix() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.prefixLocked()
+}
+
+func (s *Sandbox) prefixLocked() string {
+	if s.cfg.Name == "" {
+		return "/pay/" + pluginName
+	}
+	return "/pay/" + s.cfg.Name
 }
 
 func (s *Sandbox) Capabilities(context.Context) (processor.Capabilities, error) {

@@ -24,6 +24,7 @@ import (
 	"github.com/camkit/camkit/core/web"
 	"github.com/camkit/camkit/core/web/live"
 	"github.com/camkit/camkit/sdk/currency"
+	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"
 	"github.com/camkit/camkit/sdk/split"
@@ -35,13 +36,29 @@ import (
 // Plugins are the four active plugins (clients of plugin processes, or
 // in-process implementations).
 type Plugins struct {
+	// ProcessorName and Processor are the default processor
+	// (plugins.processor).
 	ProcessorName string
 	Processor     processor.Processor
-	Currency      currency.Converter
-	Split         split.Splitter
-	Theme         theme.Theme
+	// Processors are every loaded processor by name: the default, the other
+	// active ones (plugins.processors) and the retired ones, which serve
+	// only what they already hold (refunds, chargebacks, webhooks, open
+	// seats). nil: the default alone.
+	Processors map[string]processor.Processor
+	Currency   currency.Converter
+	Split      split.Splitter
+	Theme      theme.Theme
 	// Statuses reports plugin health for the admin page; may be nil.
 	Statuses web.PluginStatuses
+}
+
+// processors is every loaded processor by name.
+func (p Plugins) processors() map[string]processor.Processor {
+	out := map[string]processor.Processor{p.ProcessorName: p.Processor}
+	for n, pr := range p.Processors {
+		out[n] = pr
+	}
+	return out
 }
 
 // App is the site's services, wired together.
@@ -131,7 +148,26 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	if err != nil {
 		return fail(err)
 	}
-	cards := accounts.NewPaymentMethods(acc, pl.ProcessorName, pl.Processor)
+	router, err := c.Router()
+	if err != nil {
+		return fail(err)
+	}
+	if router.Default() != pl.ProcessorName {
+		return fail(errs.E(errs.Invalid, "app: plugins.processor is %s but the default processor loaded is %s", router.Default(), pl.ProcessorName))
+	}
+	procs := pl.processors()
+	clients := map[string]accounts.Checkouts{}
+	strategies := map[string]billing.Strategy{}
+	for n, pr := range procs {
+		clients[n] = pr
+		if router.IsActive(n) {
+			strategies[n] = cardStrategy(ctx, pr)
+		}
+	}
+	cards, err := accounts.NewRoutedPaymentMethods(acc, router, clients)
+	if err != nil {
+		return fail(err)
+	}
 	packList, err := creditPacks(c)
 	if err != nil {
 		return fail(err)
@@ -147,7 +183,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 		return fail(err)
 	}
 	lv := live.New(live.Config{DB: db, Clock: clk, Accounts: acc, Cards: cards, Wallets: wallets, Ledger: led, Policy: pol,
-		PreferWallet: c.Billing.Funding == "wallet", CardStrategy: cardStrategy(ctx, pl.Processor), Log: log.With("component", "live")})
+		PreferWallet: c.Billing.Funding == "wallet", CardStrategy: strategies[pl.ProcessorName], Strategies: strategies, Log: log.With("component", "live")})
 	out.Live = lv
 	maxTip, err := c.Money("chat.max_tip", c.Chat.MaxTip)
 	if err != nil {
@@ -159,7 +195,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	}
 	lv.SetChat(ch)
 	eng, err := billing.NewEngine(billing.Config{DB: db, Ledger: led, Clock: clk,
-		Processors: map[string]processor.Processor{pl.ProcessorName: pl.Processor}, Splitter: pl.Split, Events: lv,
+		Processors: procs, Splitter: pl.Split, Events: lv,
 		RefundUnused: c.Billing.RefundUnused, Log: log.With("component", "billing")})
 	if err != nil {
 		return fail(err)
@@ -233,7 +269,11 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 func (a *App) Mount(app *fiber.App, srv *web.Server, pl Plugins) {
 	// Billing books refunds, chargebacks and hosted top-ups from verified
 	// webhook events, idempotently by event.
-	(&web.ProcessorRoutes{Name: pl.ProcessorName, Processor: pl.Processor, Sink: billing.WithTopUps{Engine: a.Engine}, Audit: a.Audit}).Mount(app)
+	// Every loaded processor, retired ones too: their refunds, chargebacks
+	// and postbacks still arrive.
+	for name, pr := range pl.processors() {
+		(&web.ProcessorRoutes{Name: name, Processor: pr, Sink: billing.WithTopUps{Engine: a.Engine}, Audit: a.Audit}).Mount(app)
+	}
 	var ice []stream.ICEServer
 	if s := a.Config.Stream; len(s.ICEServers) > 0 {
 		ice = []stream.ICEServer{{URLs: s.ICEServers, Username: s.ICEUsername, Credential: s.ICECredential}}

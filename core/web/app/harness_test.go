@@ -25,6 +25,7 @@ import (
 	"github.com/camkit/camkit/core/web/app"
 	"github.com/camkit/camkit/internal/testbin"
 	"github.com/camkit/camkit/sdk/pluginkit"
+	"github.com/camkit/camkit/sdk/processor"
 	"github.com/camkit/camkit/sdk/theme"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -59,6 +60,14 @@ type siteOptions struct {
 	// Wrap gets the plugin clients before the site is built (a test that
 	// puts something in front of a plugin).
 	Wrap func(*app.Plugins)
+	// Sandboxes are more processors, each the sandbox binary run under its
+	// own name (sandbox-b, …) with its own state file: routing and cascade
+	// between real plugin processes. The tweak sets plugins.processors.
+	Sandboxes []string
+	// Default, one of Sandboxes, is plugins.processor instead of sandbox,
+	// which the site then keeps loaded as retired (the tweak says so in
+	// plugins.retired_processors): a site after a swap.
+	Default string
 }
 
 // newSiteWith is newSiteOn built as o says.
@@ -97,6 +106,22 @@ func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), o siteO
 		Currency:      pluginhost.NewCurrency(launch(pluginkit.KindCurrency, "fixed", `{}`)),
 		Split:         pluginhost.NewSplit(launch(pluginkit.KindSplit, "percentage", `{}`)),
 		Theme:         pluginhost.NewTheme(launch(pluginkit.KindTheme, cfg.Plugins.Theme, `{}`)), // "default" unless tweak picks another
+	}
+	for _, name := range o.Sandboxes {
+		st := filepath.Join(t.TempDir(), name+".json")
+		in, err := host.Launch(ctx, pluginhost.Spec{Kind: pluginkit.KindProcessor, Name: name, Path: pluginPath("processor-sandbox"),
+			Settings: []byte(`{"state_file":"` + st + `","webhook_secret":"web-test-secret-0123456789abcdef","name":"` + name + `"}`), CallTimeout: 10 * time.Second})
+		if err != nil {
+			t.Fatalf("launch processor-%s: %v", name, err)
+		}
+		if pls.Processors == nil {
+			pls.Processors = map[string]processor.Processor{}
+		}
+		pls.Processors[name] = pluginhost.NewProcessor(in)
+	}
+	if o.Default != "" {
+		pls.Processors["sandbox"] = pls.Processor
+		pls.ProcessorName, pls.Processor = o.Default, pls.Processors[o.Default]
 	}
 	pls.Statuses = func() []theme.PluginStatus {
 		var out []theme.PluginStatus

@@ -23,6 +23,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"sort"
 	"strings"
@@ -60,10 +61,14 @@ type Config struct {
 	// PreferWallet pays a private show from wallet credits when they cover a
 	// block, before the card on file.
 	PreferWallet bool
-	// CardStrategy is what billing does with the active processor's card:
+	// CardStrategy is what billing does with the default processor's card:
 	// card_hold or prepaid_blocks (from its capabilities).
 	CardStrategy billing.Strategy
-	Log          *slog.Logger
+	// Strategies is the same per active processor, for a card at another
+	// one than the default (routing); a processor missing here gets
+	// CardStrategy.
+	Strategies map[string]billing.Strategy
+	Log        *slog.Logger
 }
 
 // Service is safe for concurrent use.
@@ -301,19 +306,33 @@ func (s *Service) funding(ctx context.Context, viewerID string, pol billing.Pric
 		return billing.Funding{}, "", false, "", err
 	}
 	walletOK := bal.Available.Currency == block.Currency && bal.Available.Amount >= block.Amount
-	cred, err := s.cfg.Cards.Credential(ctx, viewerID)
+	// A new seat is funded at the processor routing picks among the
+	// viewer's cards; the seat then stays with it for its whole life.
+	procName, cred, err := s.cfg.Cards.Credential(ctx, viewerID)
 	cardOK := err == nil
+	var need *accounts.NeedCard
 	if err != nil && errs.CodeOf(err) != errs.NotFound {
 		return billing.Funding{}, "", false, "", err
 	}
-	card := billing.Funding{Processor: s.cfg.Cards.Processor(), Credential: &cred}
+	errors.As(err, &need)
+	card := billing.Funding{Processor: procName, Credential: &cred}
 	switch {
 	case walletOK && (s.cfg.PreferWallet || !cardOK):
 		return billing.Funding{}, string(billing.Wallet), true, "", nil
 	case cardOK:
-		return card, string(s.cfg.CardStrategy), true, "", nil
+		return card, string(s.strategy(procName)), true, "", nil
+	case need != nil:
+		return billing.Funding{}, "", false, "Your saved card was with " + need.Was.Processor + "; add a card to continue (or buy credits): the first block costs " + display(block) + ".", nil
 	}
 	return billing.Funding{}, "", false, "Add a card or buy credits to go private: the first block costs " + display(block) + ".", nil
+}
+
+// strategy is what billing does with a card at processor name.
+func (s *Service) strategy(name string) billing.Strategy {
+	if st, ok := s.cfg.Strategies[name]; ok {
+		return st
+	}
+	return s.cfg.CardStrategy
 }
 
 func display(m money.Money) string {
@@ -527,7 +546,7 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 		}
 		return web.Seat{}, err
 	}
-	if how == string(s.cfg.CardStrategy) && info.Strategy != "" {
+	if fund.Processor != "" && info.Strategy != "" {
 		how = string(info.Strategy)
 	}
 	st := &seat{id: info.ID, show: b.id, paid: paid.ID, viewer: r.ViewerID, viewerName: r.ViewerName, model: b.model,
