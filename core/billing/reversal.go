@@ -43,9 +43,17 @@ const (
 	eventUnmatched = "unmatched"
 )
 
-// ownRefund starts the detail of a refund event that reports a refund
-// billing itself made (unused prepaid time): it was booked then.
-const ownRefund = "camkit's own refund"
+// Details of recorded processor_events rows that other readers of the table
+// (camkit reconcile) rely on: EventMovedNoMoney starts the detail of an event
+// that moved nothing (a decline, a failed rebill, a zero amount), whatever
+// amount it names; EventOwnRefund that of a refund event reporting a refund
+// billing itself made (unused prepaid time), booked when it was made.
+const (
+	EventMovedNoMoney = "moved no money"
+	EventOwnRefund    = "camkit's own refund"
+)
+
+const ownRefund = EventOwnRefund
 
 // chargebacksAccount carries what chargebacks cost the platform.
 const chargebacksAccount = "chargebacks"
@@ -115,11 +123,12 @@ func (e *Engine) handleProcessorEvent(ctx context.Context, name string, ev proce
 	default:
 		return nil // a redelivery of what is recorded
 	}
+	if ev.DeclineCode != "" || ev.Amount.Amount == 0 {
+		// A failed rebill names the amount it tried to take: say it took nothing.
+		return e.recordEvent(ctx, name, ev, eventRecorded, "", nil, EventMovedNoMoney)
+	}
 	if ev.Type != processor.EventRefund && ev.Type != processor.EventChargeback {
 		return e.recordEvent(ctx, name, ev, eventRecorded, "", nil, "")
-	}
-	if ev.DeclineCode != "" || ev.Amount.Amount == 0 {
-		return e.recordEvent(ctx, name, ev, eventRecorded, "", nil, "moved no money")
 	}
 	plan, seatID, why, err := e.planReversal(ctx, name, ev)
 	if err != nil {
@@ -473,12 +482,12 @@ WHERE s.processor = ? AND i.op = 'capture' AND i.state = 'succeeded' AND i.resul
 		if qerr != nil {
 			return nil, 0, dbErr(qerr)
 		}
-		defer rows.Close()
 		seatID = ""
 		for rows.Next() {
 			var id, raw string
 			var n int
 			if err := rows.Scan(&id, &n, &raw); err != nil {
+				rows.Close()
 				return nil, 0, dbErr(err)
 			}
 			var res processor.CaptureResult
@@ -487,7 +496,9 @@ WHERE s.processor = ? AND i.op = 'capture' AND i.state = 'succeeded' AND i.resul
 				break
 			}
 		}
-		if err := rows.Err(); err != nil {
+		// Closed before the seat is read: on SQLite's one connection, open
+		// rows would keep that read waiting for ever.
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return nil, 0, dbErr(err)
 		}
 		if seatID == "" {
