@@ -72,7 +72,7 @@ func TestCompare(t *testing.T) {
 			camkit:   []reconcile.Entry{sale("c1", 434, day.Add(24*time.Hour+time.Minute)), sale("old", 1, day.Add(-time.Hour))},
 			reported: []reconcile.Entry{sale("c1", 434, day.Add(24*time.Hour-time.Minute)), sale("late", 1, day.Add(25*time.Hour))}},
 		{name: "several at once, oldest first", matched: 0,
-			camkit:   []reconcile.Entry{refund("r1", "c1", 100, noon.Add(2 * time.Hour)), sale("c3", 10, noon)},
+			camkit:   []reconcile.Entry{refund("r1", "c1", 100, noon.Add(2*time.Hour)), sale("c3", 10, noon)},
 			reported: []reconcile.Entry{sale("c2", 300, noon.Add(time.Hour)), sale("c3", 11, noon)},
 			want:     []found{{reconcile.AmountDiffers, "c3"}, {reconcile.MissingInLedger, "c2"}, {reconcile.MissingAtProcessor, "r1"}}},
 	} {
