@@ -1,0 +1,202 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/camkit/camkit/core/billing"
+	"github.com/camkit/camkit/core/clock/clocktest"
+	"github.com/camkit/camkit/core/ledger"
+	"github.com/camkit/camkit/core/meter"
+	"github.com/camkit/camkit/core/pluginhost"
+	"github.com/camkit/camkit/core/reconcile"
+	"github.com/camkit/camkit/core/store"
+	"github.com/camkit/camkit/core/store/storetest"
+	"github.com/camkit/camkit/internal/testbin"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/pluginkit"
+	"github.com/camkit/camkit/sdk/processor"
+	"github.com/camkit/camkit/sdk/split"
+)
+
+const reconcileSecret = "reconcile-e2e-secret-0123456789abcdef"
+
+// sandboxBooks is a database with real books made by the billing engine
+// against the real sandbox plugin, whose state file the host's reconcile
+// then reads through its own plugin process.
+type sandboxBooks struct {
+	t     *testing.T
+	ctx   context.Context
+	db    *store.DB
+	state string
+}
+
+// with runs f with the sandbox plugin and a billing engine on the books; the
+// plugin process is gone when it returns (one writer per state file).
+func (b *sandboxBooks) with(f func(sbx processor.Processor, eng *billing.Engine, clk *clocktest.Fake)) {
+	b.t.Helper()
+	host := pluginhost.NewHost(slog.New(slog.DiscardHandler), nil)
+	defer host.Close()
+	in, err := host.Launch(b.ctx, pluginhost.Spec{Kind: pluginkit.KindProcessor, Name: "sandbox", Path: testbin.Plugin(b.t, "processor-sandbox"),
+		Settings: []byte(`{"state_file":"` + b.state + `","webhook_secret":"` + reconcileSecret + `"}`)})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	sbx := pluginhost.NewProcessor(in)
+	clk := clocktest.NewFake(time.Now().UTC().Truncate(time.Second))
+	eng, err := billing.NewEngine(billing.Config{DB: b.db, Ledger: ledger.New(b.db, ledger.Options{Clock: clk}), Clock: clk,
+		Log: slog.New(slog.DiscardHandler), Processors: map[string]processor.Processor{"sandbox": sbx}})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer eng.Close()
+	f(sbx, eng, clk)
+}
+
+// sandboxCard enters a test card on the sandbox's hosted page.
+func sandboxCard(t *testing.T, sbx processor.Processor, key string) *processor.StoredCredential {
+	t.Helper()
+	ctx := context.Background()
+	co, err := sbx.StartCheckout(ctx, processor.StartCheckoutRequest{IdempotencyKey: key, CustomerRef: "v1", ReturnURL: "https://camkit.test/cards/return"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(co.URL)
+	form := url.Values{"ref": {co.Reference}, "card_number": {"4242424242424242"}, "exp": {"12/40"}, "cvc": {"123"}}
+	resp, err := sbx.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: u.Path, Body: []byte(form.Encode()),
+		Headers: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}})
+	if err != nil || resp.Status != http.StatusSeeOther {
+		t.Fatalf("posting the card: %d %v", resp.Status, err)
+	}
+	back, _ := url.Parse(resp.Headers.Get("Location"))
+	res, err := sbx.CompleteCheckout(ctx, processor.CompleteCheckoutRequest{CheckoutReference: co.Reference, CustomerRef: "v1", Params: back.Query()})
+	if err != nil || res.Credential == nil {
+		t.Fatalf("CompleteCheckout: %v", err)
+	}
+	return res.Credential
+}
+
+// runReconcile runs `camkit reconcile` on the books, with args after the
+// processor and range, and returns its standard output and exit status.
+func (b *sandboxBooks) runReconcile(dbURL string, args ...string) (string, int) {
+	b.t.Helper()
+	cfg := filepath.Join(b.t.TempDir(), "camkit.toml")
+	toml := fmt.Sprintf("[plugin.processor-sandbox.settings]\nstate_file = %q\nwebhook_secret = %q\n", b.state, reconcileSecret)
+	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
+		b.t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	cmd := exec.Command(testbin.Host(b.t), append([]string{"reconcile", "--processor", "sandbox",
+		"--from", now.Add(-time.Hour).Format(time.RFC3339), "--to", now.Add(time.Hour).Format(time.RFC3339)}, args...)...)
+	cmd.Dir = b.t.TempDir()
+	cmd.Env = append(os.Environ(), "CAMKIT_CONFIG="+cfg, "CAMKIT_DATABASE_URL="+dbURL,
+		"CAMKIT_PLUGINS_DIR="+testbin.PluginDir(b.t, "processor-sandbox"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		if ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "camkit: reconcile sandbox: ") {
+			b.t.Fatalf("exit %d without the closing line on stderr:\n%s\n%s", ee.ExitCode(), out, stderr.String())
+		}
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		b.t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+// `camkit reconcile`, the real binary with the real sandbox plugin, on
+// both dialects: a settled card seat and a refund the sandbox made and
+// notified reconcile clean (exit 0); a capture made at the sandbox that the
+// ledger lacks and a refund booked from a notification the sandbox has no
+// record of are printed as the two mismatches (exit 1), in text and JSON.
+func TestReconcileCommandFindsPlantedMismatches(t *testing.T) {
+	for name, dbURL := range map[string]string{"sqlite": storetest.SQLiteURL(t), "postgres": storetest.PostgresURL(t)} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := store.Open(ctx, dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			b := &sandboxBooks{t: t, ctx: ctx, db: db, state: filepath.Join(t.TempDir(), "sandbox.json")}
+			var capture string
+			b.with(func(sbx processor.Processor, eng *billing.Engine, clk *clocktest.Fake) {
+				if _, err := eng.OpenSeat(ctx, billing.OpenRequest{SeatID: "seat1", ShowID: "show1", Kind: split.KindPrivate, ViewerID: "v1", ModelID: "m1",
+					Policy:  billing.DefaultPricePolicy(money.Money{Amount: 120, Currency: "USD"}),
+					Funding: billing.Funding{Processor: "sandbox", Credential: sandboxCard(t, sbx, "card/1")}}); err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range []meter.Kind{meter.ModelMediaFlowing, meter.ViewerConnected} {
+					if err := eng.Liveness("seat1", meter.Event{Kind: k, At: clk.Now()}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				clk.Advance(150 * time.Second)
+				end, err := eng.EndSeat(ctx, "seat1", billing.ClosedByViewer)
+				if err != nil || !end.Settled {
+					t.Fatalf("EndSeat: %+v, %v", end, err)
+				}
+				for _, c := range end.Receipt.ProcessorCalls {
+					if c.Op == "capture" {
+						capture = c.Reference
+					}
+				}
+				rf, err := sbx.Refund(ctx, processor.RefundRequest{IdempotencyKey: "portal/refund/1", Reference: capture, Amount: money.Money{Amount: 100, Currency: "USD"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := eng.HandleProcessorEvents(ctx, "sandbox", []processor.Event{{ID: "evt_rf_1", Type: processor.EventRefund,
+					Reference: rf.Reference, RelatedReference: capture, Amount: rf.Amount, OccurredAt: time.Now()}}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			out, code := b.runReconcile(dbURL)
+			if code != 0 || !strings.Contains(out, "2 matched; clean") || !strings.Contains(out, "against sandbox state journal") {
+				t.Fatalf("clean books: exit %d\n%s", code, out)
+			}
+
+			var lacked string
+			b.with(func(sbx processor.Processor, eng *billing.Engine, _ *clocktest.Fake) {
+				cred := sandboxCard(t, sbx, "card/2")
+				a, err := sbx.Authorize(ctx, processor.AuthorizeRequest{IdempotencyKey: "behind/auth", Credential: *cred, Amount: money.Money{Amount: 500, Currency: "USD"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, err := sbx.Capture(ctx, processor.CaptureRequest{IdempotencyKey: "behind/capture", AuthorizationReference: a.Reference, Amount: a.Amount})
+				if err != nil {
+					t.Fatal(err)
+				}
+				lacked = c.Reference
+				if err := eng.HandleProcessorEvents(ctx, "sandbox", []processor.Event{{ID: "evt_rf_2", Type: processor.EventRefund,
+					Reference: "sbx_rf_never", RelatedReference: capture, Amount: money.Money{Amount: 50, Currency: "USD"}, OccurredAt: time.Now()}}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			out, code = b.runReconcile(dbURL)
+			if code != 1 || !strings.Contains(out, "MISMATCH missing_in_ledger "+lacked+": processor sale 5.00 USD") ||
+				!strings.Contains(out, "MISMATCH missing_at_processor sbx_rf_never: camkit refund 0.50 USD") || !strings.Contains(out, "2 mismatch(es)") {
+				t.Fatalf("planted mismatches: exit %d\n%s", code, out)
+			}
+			t.Logf("camkit reconcile:\n%s", out)
+			out, code = b.runReconcile(dbURL, "--json")
+			var res reconcile.Result
+			if err := json.Unmarshal([]byte(out), &res); code != 1 || err != nil || len(res.Mismatches) != 2 || res.Matched != 2 {
+				t.Fatalf("--json: exit %d, %v\n%s", code, err, out)
+			}
+		})
+	}
+}
