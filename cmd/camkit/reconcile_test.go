@@ -23,6 +23,7 @@ import (
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/store/storetest"
 	"github.com/camkit/camkit/internal/testbin"
+	nmigw "github.com/camkit/camkit/plugins/processor-mobiuspay/fakegw"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/pluginkit"
 	"github.com/camkit/camkit/sdk/processor"
@@ -90,27 +91,36 @@ func sandboxCard(t *testing.T, sbx processor.Processor, key string) *processor.S
 // processor and range, and returns its standard output and exit status.
 func (b *sandboxBooks) runReconcile(dbURL string, args ...string) (string, int) {
 	b.t.Helper()
-	cfg := filepath.Join(b.t.TempDir(), "camkit.toml")
 	toml := fmt.Sprintf("[plugin.processor-sandbox.settings]\nstate_file = %q\nwebhook_secret = %q\n", b.state, reconcileSecret)
-	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
-		b.t.Fatal(err)
+	return reconcileCLI(b.t, dbURL, toml, "sandbox", args...)
+}
+
+// reconcileCLI runs `camkit reconcile --processor name` over the last and
+// the next hour with config, the processor's binary in plugins.dir, and
+// returns its standard output and exit status. A failure must end with the
+// one closing line on stderr.
+func reconcileCLI(t *testing.T, dbURL, config, name string, args ...string) (string, int) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "camkit.toml")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	cmd := exec.Command(testbin.Host(b.t), append([]string{"reconcile", "--processor", "sandbox",
+	cmd := exec.Command(testbin.Host(t), append([]string{"reconcile", "--processor", name,
 		"--from", now.Add(-time.Hour).Format(time.RFC3339), "--to", now.Add(time.Hour).Format(time.RFC3339)}, args...)...)
-	cmd.Dir = b.t.TempDir()
+	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "CAMKIT_CONFIG="+cfg, "CAMKIT_DATABASE_URL="+dbURL,
-		"CAMKIT_PLUGINS_DIR="+testbin.PluginDir(b.t, "processor-sandbox"))
+		"CAMKIT_PLUGINS_DIR="+testbin.PluginDir(t, "processor-"+name))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if ee, ok := err.(*exec.ExitError); ok {
-		if ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "camkit: reconcile sandbox: ") {
-			b.t.Fatalf("exit %d without the closing line on stderr:\n%s\n%s", ee.ExitCode(), out, stderr.String())
+		if ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "camkit: reconcile "+name+": ") {
+			t.Fatalf("exit %d without the closing line on stderr:\n%s\n%s", ee.ExitCode(), out, stderr.String())
 		}
 		return string(out), ee.ExitCode()
 	} else if err != nil {
-		b.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return string(out), 0
 }
@@ -198,5 +208,167 @@ func TestReconcileCommandFindsPlantedMismatches(t *testing.T) {
 				t.Fatalf("--json: exit %d, %v\n%s", code, err, out)
 			}
 		})
+	}
+}
+
+// tomlTable writes a flat JSON object of plugin settings (strings, numbers,
+// lists of strings) as the TOML table [name].
+func tomlTable(t *testing.T, name string, settings []byte) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(settings, &m); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s]\n", name)
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			fmt.Fprintf(&b, "%s = %q\n", k, v)
+		case float64:
+			fmt.Fprintf(&b, "%s = %d\n", k, int64(v))
+		case []any:
+			var items []string
+			for _, x := range v {
+				items = append(items, fmt.Sprintf("%q", x))
+			}
+			fmt.Fprintf(&b, "%s = [%s]\n", k, strings.Join(items, ", "))
+		default:
+			t.Fatalf("setting %s: %T", k, v)
+		}
+	}
+	return b.String()
+}
+
+// `camkit reconcile` against MobiusPay's NMI gateway (the fake serves
+// query.php's documented XML): a settled card seat and a refund made in the
+// merchant portal and notified by webhook reconcile clean with what
+// query.php lists; a capture made at the gateway that the ledger lacks and
+// a refund booked from a notification the gateway has no record of are the
+// two mismatches.
+func TestReconcileCommandAgainstMobiusPayQueryPHP(t *testing.T) {
+	ctx := context.Background()
+	dbURL := storetest.SQLiteURL(t)
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g := nmigw.New(t, "USD")
+	settings, err := g.Settings(filepath.Join(t.TempDir(), "state.json"), []string{"USD"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usd := func(n int64) money.Money { return money.Money{Amount: n, Currency: "USD"} }
+	with := func(f func(nmi processor.Processor, eng *billing.Engine, clk *clocktest.Fake)) {
+		t.Helper()
+		host := pluginhost.NewHost(slog.New(slog.DiscardHandler), nil)
+		defer host.Close()
+		in, err := host.Launch(ctx, pluginhost.Spec{Kind: pluginkit.KindProcessor, Name: "mobiuspay", Path: testbin.Plugin(t, "processor-mobiuspay"), Settings: settings})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nmi := pluginhost.NewProcessor(in)
+		clk := clocktest.NewFake(time.Now().UTC().Truncate(time.Second))
+		eng, err := billing.NewEngine(billing.Config{DB: db, Ledger: ledger.New(db, ledger.Options{Clock: clk}), Clock: clk,
+			Log: slog.New(slog.DiscardHandler), Processors: map[string]processor.Processor{"mobiuspay": nmi}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer eng.Close()
+		f(nmi, eng, clk)
+	}
+	// card stores a card as the viewer does: Collect.js tokenises it in the
+	// browser, the plugin's page posts the token.
+	card := func(nmi processor.Processor, key string) *processor.StoredCredential {
+		t.Helper()
+		co, err := nmi.StartCheckout(ctx, processor.StartCheckoutRequest{IdempotencyKey: key, CustomerRef: "v1", ReturnURL: "https://camkit.test/cards/return"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(co.URL)
+		form := url.Values{"ref": {co.Reference}, "payment_token": {g.Tokenize(nmigw.CardApprove, "1240")}}
+		resp, err := nmi.ServeHTTP(ctx, processor.HTTPRequest{Method: http.MethodPost, Path: u.Path, Body: []byte(form.Encode()),
+			Headers: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}})
+		if err != nil || resp.Status != http.StatusSeeOther {
+			t.Fatalf("posting the token: %d %v %s", resp.Status, err, resp.Body)
+		}
+		back, _ := url.Parse(resp.Headers.Get("Location"))
+		res, err := nmi.CompleteCheckout(ctx, processor.CompleteCheckoutRequest{CheckoutReference: co.Reference, CustomerRef: "v1", Params: back.Query()})
+		if err != nil || res.Credential == nil {
+			t.Fatalf("CompleteCheckout: %v", err)
+		}
+		return res.Credential
+	}
+	var capture string
+	with(func(nmi processor.Processor, eng *billing.Engine, clk *clocktest.Fake) {
+		if _, err := eng.OpenSeat(ctx, billing.OpenRequest{SeatID: "seat1", ShowID: "show1", Kind: split.KindPrivate, ViewerID: "v1", ModelID: "m1",
+			Policy: billing.DefaultPricePolicy(usd(120)), Funding: billing.Funding{Processor: "mobiuspay", Credential: card(nmi, "card/1")}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []meter.Kind{meter.ModelMediaFlowing, meter.ViewerConnected} {
+			if err := eng.Liveness("seat1", meter.Event{Kind: k, At: clk.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clk.Advance(150 * time.Second)
+		end, err := eng.EndSeat(ctx, "seat1", billing.ClosedByViewer)
+		if err != nil || !end.Settled {
+			t.Fatalf("EndSeat: %+v, %v", end, err)
+		}
+		for _, c := range end.Receipt.ProcessorCalls {
+			if c.Op == "capture" {
+				capture = c.Reference
+			}
+		}
+		wh, err := g.RefundWebhook(capture, usd(100)) // in the merchant portal
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := nmi.ParseWebhook(ctx, wh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.HandleWebhookEvents(ctx, "mobiuspay", res.Events); err != nil {
+			t.Fatal(err)
+		}
+	})
+	config := tomlTable(t, "plugin.processor-mobiuspay.settings", settings)
+	out, code := reconcileCLI(t, dbURL, config, "mobiuspay")
+	if code != 0 || !strings.Contains(out, "against NMI query.php: 2 camkit, 2 processor, 2 matched; clean") {
+		t.Fatalf("clean books: exit %d\n%s", code, out)
+	}
+
+	var lacked string
+	with(func(nmi processor.Processor, eng *billing.Engine, _ *clocktest.Fake) {
+		cred := card(nmi, "card/2")
+		a, err := nmi.Authorize(ctx, processor.AuthorizeRequest{IdempotencyKey: "behind/auth", Credential: *cred, Amount: usd(500)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := nmi.Capture(ctx, processor.CaptureRequest{IdempotencyKey: "behind/capture", AuthorizationReference: a.Reference, Amount: a.Amount})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lacked = c.Reference
+		if err := eng.HandleProcessorEvents(ctx, "mobiuspay", []processor.Event{{ID: nmigw.NewEventID(), Type: processor.EventRefund,
+			Reference: "9999999999", RelatedReference: capture, Amount: usd(50), OccurredAt: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	out, code = reconcileCLI(t, dbURL, config, "mobiuspay")
+	if code != 1 || !strings.Contains(out, "MISMATCH missing_in_ledger "+lacked+": processor sale 5.00 USD") ||
+		!strings.Contains(out, "MISMATCH missing_at_processor 9999999999: camkit refund 0.50 USD") || !strings.Contains(out, "2 mismatch(es)") {
+		t.Fatalf("planted mismatches: exit %d\n%s", code, out)
+	}
+	t.Logf("camkit reconcile:\n%s", out)
+	g.Mu.Lock()
+	n := len(g.Queries)
+	g.Mu.Unlock()
+	if n < 2 {
+		t.Fatalf("query.php was asked %d times, want once per run", n)
 	}
 }
