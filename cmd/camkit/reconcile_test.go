@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/camkit/camkit/core/billing"
+	"github.com/camkit/camkit/core/clock"
 	"github.com/camkit/camkit/core/clock/clocktest"
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/meter"
@@ -23,6 +24,7 @@ import (
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/store/storetest"
 	"github.com/camkit/camkit/internal/testbin"
+	epochgw "github.com/camkit/camkit/plugins/processor-epoch/fakegw"
 	nmigw "github.com/camkit/camkit/plugins/processor-mobiuspay/fakegw"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/pluginkit"
@@ -211,33 +213,50 @@ func TestReconcileCommandFindsPlantedMismatches(t *testing.T) {
 	}
 }
 
-// tomlTable writes a flat JSON object of plugin settings (strings, numbers,
-// lists of strings) as the TOML table [name].
+// tomlTable writes a JSON object of plugin settings (strings, numbers,
+// lists of strings, lists of flat objects) as the TOML table [name].
 func tomlTable(t *testing.T, name string, settings []byte) string {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(settings, &m); err != nil {
 		t.Fatal(err)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "[%s]\n", name)
-	for k, v := range m {
+	scalar := func(v any) string {
 		switch v := v.(type) {
 		case string:
-			fmt.Fprintf(&b, "%s = %q\n", k, v)
+			return fmt.Sprintf("%q", v)
 		case float64:
-			fmt.Fprintf(&b, "%s = %d\n", k, int64(v))
-		case []any:
-			var items []string
-			for _, x := range v {
-				items = append(items, fmt.Sprintf("%q", x))
+			return fmt.Sprintf("%d", int64(v))
+		case bool:
+			return fmt.Sprintf("%t", v)
+		}
+		t.Fatalf("setting value %T", v)
+		return ""
+	}
+	var b, tables strings.Builder
+	fmt.Fprintf(&b, "[%s]\n", name)
+	for k, v := range m {
+		list, ok := v.([]any)
+		if !ok {
+			fmt.Fprintf(&b, "%s = %s\n", k, scalar(v))
+			continue
+		}
+		var items []string
+		for _, x := range list {
+			if obj, ok := x.(map[string]any); ok {
+				fmt.Fprintf(&tables, "[[%s.%s]]\n", name, k)
+				for kk, vv := range obj {
+					fmt.Fprintf(&tables, "%s = %s\n", kk, scalar(vv))
+				}
+				continue
 			}
+			items = append(items, scalar(x))
+		}
+		if len(items) > 0 {
 			fmt.Fprintf(&b, "%s = [%s]\n", k, strings.Join(items, ", "))
-		default:
-			t.Fatalf("setting %s: %T", k, v)
 		}
 	}
-	return b.String()
+	return b.String() + tables.String()
 }
 
 // `camkit reconcile` against MobiusPay's NMI gateway (the fake serves
@@ -371,4 +390,104 @@ func TestReconcileCommandAgainstMobiusPayQueryPHP(t *testing.T) {
 	if n < 2 {
 		t.Fatalf("query.php was asked %d times, want once per run", n)
 	}
+}
+
+// `camkit reconcile` for a processor without a report (Epoch: hosted credit
+// packs and their postbacks) compares the books with the postbacks the host
+// recorded, and says so: a credit pack bought, booked as credits, and
+// partly charged back reconciles clean; a sale whose postback names no
+// viewer (recorded, its credits never booked) and a transfer out of the
+// clearing account that no postback explains are the mismatches.
+func TestReconcileCommandFallsBackToRecordedEvents(t *testing.T) {
+	ctx := context.Background()
+	dbURL := storetest.SQLiteURL(t)
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g := epochgw.New(t)
+	settings, err := g.Settings(filepath.Join(t.TempDir(), "state.json"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usd := func(n int64) money.Money { return money.Money{Amount: n, Currency: "USD"} }
+	led := ledger.New(db, ledger.Options{})
+	with := func(f func(ep processor.Processor, eng *billing.Engine)) {
+		t.Helper()
+		host := pluginhost.NewHost(slog.New(slog.DiscardHandler), nil)
+		defer host.Close()
+		in, err := host.Launch(ctx, pluginhost.Spec{Kind: pluginkit.KindProcessor, Name: "epoch", Path: testbin.Plugin(t, "processor-epoch"), Settings: settings})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep := pluginhost.NewProcessor(in)
+		eng, err := billing.NewEngine(billing.Config{DB: db, Ledger: led, Clock: clock.Real(), Log: slog.New(slog.DiscardHandler),
+			Processors: map[string]processor.Processor{"epoch": ep}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer eng.Close()
+		f(ep, eng)
+	}
+	// buy pays a credit pack on Epoch's page and delivers its postback.
+	buy := func(ep processor.Processor, eng *billing.Engine, customer string) []processor.Event {
+		t.Helper()
+		pack := usd(2999)
+		co, err := ep.StartCheckout(ctx, processor.StartCheckoutRequest{IdempotencyKey: "pack/" + customer, CustomerRef: customer,
+			ReturnURL: "https://camkit.test/account/cards/return", Purchase: &pack, Description: "credits"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb, err := g.Purchase(co, "4111111111111111")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return deliverTo(t, ep, eng, "epoch", pb)
+	}
+	with(func(ep processor.Processor, eng *billing.Engine) {
+		sale := buy(ep, eng, "v1")
+		cb, err := g.ChargebackPostback(sale[0].Reference, usd(1000), "4837")
+		if err != nil {
+			t.Fatal(err)
+		}
+		deliverTo(t, ep, eng, "epoch", cb)
+	})
+	config := tomlTable(t, "plugin.processor-epoch.settings", settings)
+	out, code := reconcileCLI(t, dbURL, config, "epoch")
+	if code != 0 || !strings.Contains(out, "NOTE processor epoch offers no transaction report") ||
+		!strings.Contains(out, "against "+reconcile.SourceRecorded+": 2 camkit, 2 processor, 2 matched; clean") {
+		t.Fatalf("clean books: exit %d\n%s", code, out)
+	}
+
+	var unbooked string
+	with(func(ep processor.Processor, eng *billing.Engine) {
+		unbooked = buy(ep, eng, "no viewer")[0].Reference
+	})
+	if _, err := led.Transfer(ctx, ledger.Request{Key: "manual/refund/1", Debit: "viewer:v1:wallet", Credit: "processor:epoch:clearing", Amount: usd(500)}); err != nil {
+		t.Fatal(err)
+	}
+	out, code = reconcileCLI(t, dbURL, config, "epoch")
+	if code != 1 || !strings.Contains(out, "MISMATCH missing_in_ledger "+unbooked+": processor sale 29.99 USD") ||
+		!strings.Contains(out, "MISMATCH untraced -: camkit refund 5.00 USD") || !strings.Contains(out, "manual/refund/1") {
+		t.Fatalf("planted mismatches: exit %d\n%s", code, out)
+	}
+	t.Logf("camkit reconcile:\n%s", out)
+}
+
+// deliverTo hands a webhook to the plugin as the host's /webhooks/<name>
+// route does and its verified events to the billing engine.
+func deliverTo(t *testing.T, p processor.Processor, eng *billing.Engine, name string, req processor.WebhookRequest) []processor.Event {
+	t.Helper()
+	res, err := p.ParseWebhook(context.Background(), req)
+	if err != nil || res.Response.Status/100 != 2 {
+		t.Fatalf("%s: ParseWebhook: %d %v", name, res.Response.Status, err)
+	}
+	if err := eng.HandleWebhookEvents(context.Background(), name, res.Events); err != nil {
+		t.Fatalf("%s: HandleWebhookEvents(%+v): %v", name, res.Events, err)
+	}
+	return res.Events
 }

@@ -83,8 +83,15 @@ func (m Mismatch) String() string {
 		if e.RelatedReference != "" {
 			s += " of " + e.RelatedReference
 		}
+		var from []string
 		if e.Origin != "" {
-			s += " (" + e.Origin + ")"
+			from = append(from, e.Origin)
+		}
+		if len(e.LedgerKeys) > 0 {
+			from = append(from, "ledger "+strings.Join(e.LedgerKeys, ", "))
+		}
+		if len(from) > 0 {
+			s += " (" + strings.Join(from, "; ") + ")"
 		}
 		return s
 	}

@@ -137,7 +137,7 @@ func (s *SQL) trace(ctx context.Context, name string, t transfer) (Entry, bool, 
 	if t.credited {
 		kind = processor.TxRefund
 	}
-	untraced := Entry{Kind: kind, Origin: "ledger transfer " + t.key + " on " + clearingCode(name)}
+	untraced := Entry{Kind: kind, Origin: "no record names its processor transaction"}
 	parts := strings.Split(t.key, "/")
 	switch {
 	case len(parts) == 3 && parts[0] == "seat" && parts[2] == "fee":
