@@ -143,6 +143,15 @@ func TestRunUsesTheReportElseTheRecords(t *testing.T) {
 	if !asked.From.Equal(day.Add(-reconcile.DefaultMargin)) || !asked.To.Equal(day.Add(24*time.Hour+reconcile.DefaultMargin)) {
 		t.Fatalf("the report was asked for [%s, %s)", asked.From, asked.To)
 	}
+	// A reported sale the ledger lacks whose answer camkit recorded says so.
+	rep.rep.Transactions = append(rep.rep.Transactions, processor.Transaction{Reference: "c9", Kind: processor.TxSale, Amount: usd(5), OccurredAt: noon})
+	withAnswer := rec
+	withAnswer.answers = append(withAnswer.answers, reconcile.Entry{Reference: "c9", Kind: processor.TxSale, Amount: usd(5), At: noon, Origin: "answer to seat/s9/capture"})
+	res, err = reconcile.Run(ctx, o, ours, rep, withAnswer)
+	if err != nil || len(res.Mismatches) != 1 || res.Mismatches[0].Kind != reconcile.MissingInLedger ||
+		!strings.Contains(res.Mismatches[0].String(), "camkit has the answer to seat/s9/capture but no clearing transfer books it") {
+		t.Fatalf("a sale the ledger lacks, answered: %+v, %v", res.Mismatches, err)
+	}
 	// The report alone decides the sales: one it lacks is missing there.
 	rep.rep.Transactions = nil
 	if res, _ := reconcile.Run(ctx, o, ours, rep, rec); len(res.Mismatches) != 1 || res.Mismatches[0].Kind != reconcile.MissingAtProcessor {

@@ -101,5 +101,42 @@ func Run(ctx context.Context, o Options, books Books, report Statement, recorded
 	if res.Mismatches == nil {
 		res.Mismatches = []Mismatch{}
 	}
+	if res.Source != SourceRecorded {
+		if err := explainMissing(ctx, o.Processor, from, to, recorded, res.Mismatches); err != nil {
+			return Result{}, err
+		}
+	}
 	return res, nil
+}
+
+// explainMissing says, of a reported transaction the ledger lacks, when
+// camkit's own records have the processor's answer for it: the call
+// succeeded and its booking did not happen (a seat stopped for an operator
+// between the capture and its settle batch), rather than money moved
+// behind camkit's back.
+func explainMissing(ctx context.Context, name string, from, to time.Time, recorded Records, ms []Mismatch) error {
+	missing := false
+	for _, m := range ms {
+		missing = missing || m.Kind == MissingInLedger
+	}
+	if !missing {
+		return nil
+	}
+	answers, err := recorded.Answers(ctx, name, from, to)
+	if err != nil {
+		return err
+	}
+	by := map[key]string{}
+	for _, a := range answers {
+		by[key{a.Reference, a.Kind}] = a.Origin
+	}
+	for _, m := range ms {
+		if m.Kind != MissingInLedger {
+			continue
+		}
+		if origin, ok := by[key{m.Reference, m.Processor.Kind}]; ok {
+			m.Processor.Origin += "; camkit has the " + origin + " but no clearing transfer books it"
+		}
+	}
+	return nil
 }
