@@ -39,7 +39,7 @@ type host struct {
 	url string
 	env []string
 	dir string
-	out *bytes.Buffer
+	out *testbin.Output
 }
 
 // hostEnv is the environment of every camkit command of a test: the same
@@ -61,7 +61,7 @@ func hostEnv(t *testing.T, dbURL, pluginDir, addr string, extra ...string) []str
 
 func startHost(t *testing.T, dir string, env []string, addr string) *host {
 	t.Helper()
-	h := &host{url: "http://" + addr, env: env, dir: dir, out: &bytes.Buffer{}}
+	h := &host{url: "http://" + addr, env: env, dir: dir, out: &testbin.Output{}}
 	cmd := exec.Command(testbin.Host(t), "serve")
 	cmd.Dir, cmd.Env = dir, env
 	cmd.Stdout, cmd.Stderr = h.out, h.out

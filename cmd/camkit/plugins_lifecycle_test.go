@@ -30,7 +30,7 @@ func startHostIn(t *testing.T, dir string, extra ...string) *host {
 	cmd := exec.Command(testbin.Host(t), "serve")
 	cmd.Dir = dir
 	cmd.Env = env(t, append([]string{"CAMKIT_HTTP_ADDR=" + addr}, extra...)...)
-	h := &host{t: t, cmd: cmd, addr: addr, out: &strings.Builder{}}
+	h := &host{t: t, cmd: cmd, addr: addr, out: &testbin.Output{}}
 	cmd.Stdout, cmd.Stderr = h.out, h.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

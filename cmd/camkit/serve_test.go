@@ -23,7 +23,7 @@ type host struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	addr string
-	out  *strings.Builder
+	out  *testbin.Output
 }
 
 func freeAddr(t *testing.T) string {

@@ -1,7 +1,6 @@
 package accounts_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/camkit/camkit/core/accounts"
@@ -28,27 +26,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// syncBuffer collects every log line of the host and the plugin.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type payEnv struct {
 	*env
-	logs  *syncBuffer
+	logs  *testbin.Output
 	proc  pluginhost.Processor
 	cards *accounts.PaymentMethods
 	packs *accounts.CreditPacks
@@ -68,7 +48,7 @@ var testPacks = []accounts.Pack{
 func newPayEnv(t *testing.T) *payEnv {
 	t.Helper()
 	e := newEnv(t)
-	logs := &syncBuffer{}
+	logs := &testbin.Output{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := pluginhost.NewHost(log, nil)
 	t.Cleanup(h.Close)

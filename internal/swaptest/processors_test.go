@@ -268,7 +268,10 @@ func startNETbilling(t *testing.T) *fake {
 
 func startSegpay(t *testing.T) *fake {
 	g := segpaygw.New(t)
-	fk := &fake{settings: g.Settings(t, filepath.Join(t.TempDir(), "state.json"), nil)}
+	// This run funds its seat with Post Pay holds (card_hold), which the
+	// plugin offers only when the operator vouches that a 0.00 capture
+	// releases one: by default it funds with prepaid one-click blocks.
+	fk := &fake{settings: g.Settings(t, filepath.Join(t.TempDir(), "state.json"), map[string]any{"void_by_zero_capture": true})}
 	fk.pay = func(w *world) billing.Funding {
 		// Segpay stores a card only with a first purchase on its page: a credit pack.
 		pack := usd(995)

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/camkit/camkit/sdk/processorkit"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/processorkit"
 )
 
 // The media type CCBill's transaction service answers in (version 2: string subscription ids).
@@ -30,19 +31,20 @@ type oauthToken struct {
 	expires time.Time
 }
 
-// accessToken returns a cached OAuth token of the back-end (or, with
-// frontend, the widget's) credentials, asking CCBill for a new one when it is
-// missing or about to expire.
+// accessToken returns an OAuth token of the back-end credentials (cached,
+// renewed when about to expire) or, with frontend, a fresh token of the
+// widget's credentials. A front-end token goes into a page the viewer's
+// browser holds, and CCBill's guide says an access token is valid "for a
+// single request or until it expires": each card page gets its own, never a
+// cached one.
 func (c *CCBill) accessToken(ctx context.Context, frontend bool) (string, error) {
 	c.mu.Lock()
 	cfg := c.cfg
-	cache := &c.backend
 	id, secret := cfg.AppID, cfg.Secret
 	if frontend {
-		cache, id, secret = &c.frontend, cfg.FrontendAppID, cfg.FrontendSecret
-	}
-	if cache.value != "" && c.now().Add(tokenMargin).Before(cache.expires) {
-		v := cache.value
+		id, secret = cfg.FrontendAppID, cfg.FrontendSecret
+	} else if c.backend.value != "" && c.now().Add(tokenMargin).Before(c.backend.expires) {
+		v := c.backend.value
 		c.mu.Unlock()
 		return v, nil
 	}
@@ -75,21 +77,20 @@ func (c *CCBill) accessToken(ctx context.Context, frontend bool) (string, error)
 	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
 		return "", errs.Retry(errs.Unavailable, "ccbill OAuth token: malformed answer %s", processorkit.Snippet(body))
 	}
-	c.mu.Lock()
-	*cache = oauthToken{value: tok.AccessToken, expires: c.now().Add(time.Duration(tok.ExpiresIn) * time.Second)}
-	c.mu.Unlock()
+	if !frontend {
+		c.mu.Lock()
+		c.backend = oauthToken{value: tok.AccessToken, expires: c.now().Add(time.Duration(tok.ExpiresIn) * time.Second)}
+		c.mu.Unlock()
+	}
 	return tok.AccessToken, nil
 }
 
-func (c *CCBill) dropToken(frontend bool, value string) {
+// dropToken forgets the cached back-end token if it is still value.
+func (c *CCBill) dropToken(value string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cache := &c.backend
-	if frontend {
-		cache = &c.frontend
-	}
-	if cache.value == value {
-		*cache = oauthToken{}
+	if c.backend.value == value {
+		c.backend = oauthToken{}
 	}
 }
 
@@ -126,7 +127,7 @@ func (c *CCBill) restCall(ctx context.Context, method, path string, body []byte)
 			return 0, nil, err
 		}
 		if status == http.StatusUnauthorized && attempt == 0 {
-			c.dropToken(false, tok)
+			c.dropToken(tok)
 			continue
 		}
 		return status, resp, nil
@@ -288,63 +289,100 @@ func (c *CCBill) listCharges(ctx context.Context, token string) ([]string, error
 	return ids, nil
 }
 
-// legacyCall sends one request to billingApi.cgi or DataLink's
-// subscriptionManagement.cgi. Both answer a tiny CSV: a header line
-// `"results"` and a value line; 1 is success, 0 or a negative number a
-// failure code.
-func (c *CCBill) legacyCall(ctx context.Context, endpoint string, params url.Values) (int, string, error) {
+// datalinkCall sends one action to DataLink's subscriptionManagement.cgi.
+// It answers a tiny CSV (returnXML=0): a header line "results" and a value
+// line; 1 is success, 0 or a negative number one of the documented failure
+// codes (datalinkFailure).
+func (c *CCBill) datalinkCall(ctx context.Context, params url.Values) (int, error) {
 	cfg, err := c.configured()
 	if err != nil {
-		return 0, "", err
+		return 0, err
 	}
 	params.Set("clientAccnum", strconv.Itoa(cfg.ClientAccnum))
 	params.Set("clientSubacc", strconv.Itoa(cfg.subacc()))
 	params.Set("username", cfg.DatalinkUsername)
 	params.Set("password", cfg.DatalinkPassword)
 	params.Set("returnXML", "0")
-	u, err := url.Parse(endpoint)
+	u, err := url.Parse(cfg.DatalinkURL)
 	if err != nil {
-		return 0, "", errs.E(errs.Internal, "ccbill: %v", err)
+		return 0, errs.E(errs.Internal, "ccbill: %v", err)
 	}
 	u.RawQuery = params.Encode()
 	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
 	if err != nil {
-		return 0, "", errs.E(errs.Internal, "ccbill: %v", err)
+		return 0, errs.E(errs.Internal, "ccbill: %v", err)
 	}
 	status, _, body, err := processorkit.RoundTrip(ctx, c.client, req)
 	if err != nil {
-		return 0, "", err
+		return 0, err
 	}
-	what := "ccbill " + params.Get("action")
+	what := "ccbill DataLink " + params.Get("action")
 	if status >= 500 {
-		return 0, "", processorkit.ServerError(what, status, body)
+		return 0, processorkit.ServerError(what, status, body)
 	}
 	if status != http.StatusOK {
-		return 0, "", errs.E(errs.Internal, "%s: unexpected HTTP %d: %s", what, status, processorkit.Snippet(body))
+		return 0, errs.Retry(errs.Unavailable, "%s: unexpected HTTP %d: %s", what, status, processorkit.Snippet(body))
 	}
 	lines := strings.FieldsFunc(strings.TrimSpace(string(body)), func(r rune) bool { return r == '\n' || r == '\r' })
 	if len(lines) < 2 || !strings.EqualFold(strings.Trim(lines[0], `" `), "results") {
-		return 0, "", errs.Retry(errs.Unavailable, "%s: malformed answer %q", what, processorkit.Snippet(body))
+		return 0, errs.Retry(errs.Unavailable, "%s: malformed answer %q", what, processorkit.Snippet(body))
 	}
 	val := strings.Trim(lines[1], `" `)
 	n, err := strconv.Atoi(val)
 	if err != nil {
-		return 0, val, errs.Retry(errs.Unavailable, "%s: malformed result %q", what, val)
+		return 0, errs.Retry(errs.Unavailable, "%s: malformed result %q", what, val)
 	}
-	return n, val, nil
+	return n, nil
 }
 
-// legacyFailure names the documented failure results of billingApi.cgi and DataLink.
-func legacyFailure(what string, n int) error {
+// resultInternalError is DataLink's -7: "an internal error or a database
+// error and the requested action could not complete". CCBill's "-7 error
+// explained" page lists temporary system errors among its causes, and also
+// bad arguments and credentials, so it never proves that nothing happened:
+// it is the one retryable code, and never for a refund (Refund waits for
+// CCBill's Refund webhook instead).
+const resultInternalError = -7
+
+// datalinkFailure names DataLink's documented results (the table of the
+// CCBill API guide, as datinglibre/ccbill CcBillClient.php carries it) as
+// errs codes. Only -7 is retryable.
+func datalinkFailure(what string, n int) error {
+	msg := func(text string) string { return fmt.Sprintf("%s: CCBill DataLink result %d: %s", what, n, text) }
 	switch n {
 	case 0:
-		return errs.E(errs.Conflict, "%s: CCBill refused the action (result 0)", what)
+		return errs.E(errs.Conflict, "%s", msg("the requested action failed"))
 	case -1:
-		return errs.E(errs.Forbidden, "%s: CCBill refused the DataLink credentials or this server's address (result -1)", what)
+		return errs.E(errs.Unauthenticated, "%s", msg("the login arguments are invalid or missing (settings.datalink_username/datalink_password)"))
 	case -2:
-		return errs.E(errs.NotFound, "%s: unknown subscription (result -2)", what)
+		return errs.E(errs.Invalid, "%s", msg("the subscription id is invalid or its type is not supported by this action"))
 	case -3:
-		return errs.E(errs.Invalid, "%s: CCBill found the request malformed (result -3)", what)
+		return errs.E(errs.NotFound, "%s", msg("no record was found for the subscription"))
+	case -4:
+		return errs.E(errs.Forbidden, "%s", msg("the subscription is not for the account this DataLink user authenticated on (settings.client_accnum/client_subacc)"))
+	case -5:
+		return errs.E(errs.Invalid, "%s", msg("the arguments of the action are invalid or missing"))
+	case -6:
+		return errs.E(errs.Unsupported, "%s", msg("the requested action is invalid (is it enabled for this DataLink user?)"))
+	case resultInternalError:
+		return errs.Retry(errs.Unavailable, "%s", msg("internal or database error; the action may or may not have completed"))
+	case -8:
+		return errs.E(errs.Forbidden, "%s", msg("this server's IP address is not allowed: add it to the DataLink user in CCBill's admin"))
+	case -9:
+		return errs.E(errs.Forbidden, "%s", msg("the account is deactivated for DataLink or not permitted to perform this action"))
+	case -10:
+		return errs.E(errs.Forbidden, "%s", msg("the merchant is not set up to use DataLink"))
+	case -11:
+		return errs.E(errs.Invalid, "%s", msg("the subscription is not eligible for a discount"))
+	case -12:
+		return errs.E(errs.Limit, "%s", msg("three or more failed log-ins in the last hour: wait an hour and check the DataLink credentials"))
+	case -15:
+		return errs.E(errs.Limit, "%s", msg("the merchant is over its refund threshold"))
+	case -16:
+		return errs.E(errs.Limit, "%s", msg("the merchant is over its void threshold"))
+	case -23:
+		return errs.E(errs.Limit, "%s", msg("transaction limit reached"))
+	case -24:
+		return errs.E(errs.Limit, "%s", msg("purchase limit reached"))
 	}
-	return errs.E(errs.Conflict, "%s: CCBill answered result %d", what, n)
+	return errs.E(errs.Internal, "%s", msg("a result CCBill does not document"))
 }

@@ -20,6 +20,11 @@ const (
 	checkoutTTL   = time.Hour
 )
 
+// defaultWidgetURL is the Advanced Widget release CCBill's RESTful API guide
+// documents (CCBill/restful-api-guide README: "Pay special attention to the
+// Widget version (v1.13.1)"); CCBill wants it loaded from js.ccbill.com.
+const defaultWidgetURL = "https://js.ccbill.com/v1.13.1/ccbill-advanced-widget.js"
+
 // CCBill's webhook sources as its documentation lists them.
 var defaultAllowedIPs = []string{"64.38.212.0/24", "64.38.215.0/24", "64.38.240.0/24", "64.38.241.0/24"}
 
@@ -35,7 +40,6 @@ type settings struct {
 	DatalinkUsername  string   `json:"datalink_username"`
 	DatalinkPassword  string   `json:"datalink_password"`
 	APIBaseURL        string   `json:"api_base_url"`
-	BillingAPIURL     string   `json:"billing_api_url"`
 	DatalinkURL       string   `json:"datalink_url"`
 	WidgetURL         string   `json:"widget_url"`
 	InitialPeriodDays int      `json:"initial_period_days"`
@@ -43,7 +47,6 @@ type settings struct {
 	AllowedIPs        []string `json:"allowed_ips"`
 	StateFile         string   `json:"state_file"`
 	RequestTimeoutSec int      `json:"request_timeout_seconds"`
-	MaxWebhookAgeH    int      `json:"max_webhook_age_hours"`
 
 	allowed processorkit.AllowList
 }
@@ -81,23 +84,29 @@ func newState() *state {
 	return &state{Ops: processorkit.Ops{}, Charges: map[string]*chargeRec{}, Checkouts: map[string]*checkout{}, Refunds: map[string][]refundRec{}}
 }
 
+// warner is the part of the plugin's hclog logger it uses: what it
+// acknowledges to CCBill without booking is logged for an operator.
+type warner interface {
+	Warn(msg string, args ...any)
+}
+
 // CCBill implements processor.Processor against CCBill's REST API and its
-// legacy billingApi.cgi.
+// DataLink subscription management (refunds, cancellations).
 type CCBill struct {
 	now   func() time.Time
+	log   warner
 	locks processorkit.KeyedLocks
 
-	mu       sync.Mutex // guards everything below; never held across a network call
-	cfg      *settings
-	st       *state
-	client   *http.Client
-	backend  oauthToken
-	frontend oauthToken
+	mu      sync.Mutex // guards everything below; never held across a network call
+	cfg     *settings
+	st      *state
+	client  *http.Client
+	backend oauthToken // the widget's front-end token is never cached: each card page gets a fresh one
 }
 
 var _ processor.Processor = (*CCBill)(nil)
 
-func newCCBill(now func() time.Time) *CCBill { return &CCBill{now: now} }
+func newCCBill(now func() time.Time, log warner) *CCBill { return &CCBill{now: now, log: log} }
 
 func (c *CCBill) Info(context.Context) (pluginkit.Info, error) {
 	return pluginkit.Info{Kind: pluginkit.KindProcessor, Name: pluginName, Version: pluginVersion}, nil
@@ -105,13 +114,13 @@ func (c *CCBill) Info(context.Context) (pluginkit.Info, error) {
 
 func (c *CCBill) Configure(_ context.Context, settingsJSON []byte) error {
 	cfg := settings{
-		APIBaseURL: "https://api.ccbill.com", BillingAPIURL: "https://bill.ccbill.com/jpost/billingApi.cgi",
+		APIBaseURL:  "https://api.ccbill.com",
 		DatalinkURL: "https://datalink.ccbill.com/utils/subscriptionManagement.cgi",
-		WidgetURL:   "https://js.ccbill.com/v1.9.0/ccbill-advanced-widget.js",
+		WidgetURL:   defaultWidgetURL,
 		// Copies: decoding JSON into a slice reuses its backing array, which must not be the package default's.
 		Currencies: append([]string(nil), defaultCurrencies...), AllowedIPs: append([]string(nil), defaultAllowedIPs...),
 		StateFile:         "./data/ccbill-processor.json",
-		RequestTimeoutSec: 30, MaxWebhookAgeH: 168,
+		RequestTimeoutSec: 30,
 	}
 	if err := pluginkit.DecodeSettings(settingsJSON, &cfg); err != nil {
 		return err
@@ -137,12 +146,10 @@ func (c *CCBill) Configure(_ context.Context, settingsJSON []byte) error {
 		return errs.E(errs.Invalid, "settings.initial_period_days must be 0-365, got %d", cfg.InitialPeriodDays)
 	case cfg.RequestTimeoutSec < 1 || cfg.RequestTimeoutSec > 300:
 		return errs.E(errs.Invalid, "settings.request_timeout_seconds must be 1-300, got %d", cfg.RequestTimeoutSec)
-	case cfg.MaxWebhookAgeH < 1 || cfg.MaxWebhookAgeH > 24*90:
-		return errs.E(errs.Invalid, "settings.max_webhook_age_hours must be 1-2160, got %d", cfg.MaxWebhookAgeH)
 	case len(cfg.Currencies) == 0:
 		return errs.E(errs.Invalid, "settings.currencies must list at least one currency")
 	}
-	for _, kv := range []struct{ key, val string }{{"api_base_url", cfg.APIBaseURL}, {"billing_api_url", cfg.BillingAPIURL},
+	for _, kv := range []struct{ key, val string }{{"api_base_url", cfg.APIBaseURL},
 		{"datalink_url", cfg.DatalinkURL}, {"widget_url", cfg.WidgetURL}} {
 		if err := processorkit.CheckEndpoint(kv.key, kv.val); err != nil {
 			return err
@@ -171,7 +178,7 @@ func (c *CCBill) Configure(_ context.Context, settingsJSON []byte) error {
 	defer c.mu.Unlock()
 	c.cfg, c.st = &cfg, st
 	c.client = &http.Client{Timeout: time.Duration(cfg.RequestTimeoutSec) * time.Second}
-	c.backend, c.frontend = oauthToken{}, oauthToken{}
+	c.backend = oauthToken{}
 	return nil
 }
 
@@ -193,7 +200,7 @@ func (c *CCBill) Capabilities(context.Context) (processor.Capabilities, error) {
 	return processor.Capabilities{
 		// No auth-only, capture or void in CCBill's REST API: prepaid blocks.
 		ChargeStoredCredential: true,
-		Refund:                 true, PartialRefund: true, // billingApi.cgi refundTransaction takes an amount
+		Refund:                 true, PartialRefund: true, // DataLink refundTransaction takes an amount
 		HostedCheckoutRequired: true,
 		NativeRecurring:        true, // recurringPrice/rebills; cancelled through DataLink
 		WebhookAuth:            processor.WebhookIPAllowlist,

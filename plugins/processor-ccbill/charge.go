@@ -16,9 +16,12 @@ import (
 	"github.com/camkit/camkit/sdk/processorkit"
 )
 
-// refundSettleWait is how long a refund whose outcome is unknown waits for
-// CCBill's Refund webhook before it is sent again. billingApi.cgi has no way
-// to look a refund up, and a blind second refund could return money twice.
+// refundSettleWait is how long a refund whose outcome is unknown (a lost
+// answer, a 5xx, DataLink's -7) waits for CCBill's Refund webhook. DataLink
+// has no way to look a refund up and a second refund could return the money
+// twice, so a refund is never sent again: after the wait the key gets a final
+// error for the operator, who checks CCBill's admin (a Refund webhook that
+// comes later still reaches the host as an event).
 const refundSettleWait = 30 * time.Minute
 
 // chargePending is what a retry needs to find out whether an unanswered
@@ -263,7 +266,7 @@ func declineErr(code, text, denial string) error {
 	return errs.E(errs.Declined, "%s", msg)
 }
 
-// refundRef names a refund: billingApi.cgi answers only "1", no id of its own.
+// refundRef names a refund: DataLink answers only "1", no id of its own.
 func refundRef(subscription, key string) string {
 	h := sha256.Sum256([]byte(key))
 	return "refund:" + subscription + ":" + hex.EncodeToString(h[:8])
@@ -311,8 +314,15 @@ func (c *CCBill) Refund(ctx context.Context, req processor.RefundRequest) (proce
 		}
 		if wait := refundSettleWait - c.now().Sub(started); wait > 0 {
 			return processor.RefundResult{}, errs.Retry(errs.Unavailable,
-				"ccbill: the outcome of refund %q is unknown and billingApi.cgi cannot look it up; waiting up to %s more for CCBill's Refund webhook before sending it again", key, wait.Round(time.Second))
+				"ccbill: the outcome of refund %q is unknown and DataLink cannot look it up; waiting up to %s more for CCBill's Refund webhook (it is never sent twice)", key, wait.Round(time.Second))
 		}
+		final := errs.E(errs.Conflict, "ccbill: refund %q of %s on subscription %s: no answer and no Refund webhook within %s; it was not sent again. Look it up in CCBill's admin and book it by hand if CCBill did refund it",
+			key, req.Amount, sub, refundSettleWait)
+		if err := c.putOp(key, processorkit.DeclinedRecord(fp, final, started, c.now().UTC()), nil); err != nil {
+			return processor.RefundResult{}, err
+		}
+		c.log.Warn("ccbill: a refund's outcome stayed unknown; it was not sent again", "key", key, "subscription", sub, "amount", req.Amount.String())
+		return processor.RefundResult{}, final
 	}
 	pend, _ := json.Marshal(refundPending{Subscription: sub, Amount: req.Amount})
 	if err := c.putOp(key, &processorkit.OpRecord{Fingerprint: fp, Status: processorkit.OpPending, Pending: pend, Started: started}, nil); err != nil {
@@ -320,15 +330,25 @@ func (c *CCBill) Refund(ctx context.Context, req processor.RefundRequest) (proce
 	}
 	amt, err := money.FormatDecimal(req.Amount)
 	if err != nil {
+		c.dropOp(key)
 		return processor.RefundResult{}, errs.E(errs.UnknownCurrency, "%v", err)
 	}
-	n, _, err := c.legacyCall(ctx, cfg.BillingAPIURL, url.Values{"action": {"refundTransaction"}, "subscriptionId": {sub}, "amount": {amt}})
-	if err != nil {
-		return processor.RefundResult{}, err // pending
+	n, err := c.datalinkCall(ctx, url.Values{"action": {"refundTransaction"}, "subscriptionId": {sub}, "amount": {amt}})
+	switch {
+	case err != nil:
+		return processor.RefundResult{}, err // pending: settled by the Refund webhook
+	case n == resultInternalError:
+		return processor.RefundResult{}, datalinkFailure("ccbill refundTransaction of "+sub, n) // pending, likewise
+	case n != 1:
+		c.dropOp(key) // a documented refusal: nothing was refunded
+		return processor.RefundResult{}, datalinkFailure("ccbill refundTransaction of "+sub, n)
 	}
-	if n != 1 {
-		c.dropOp(key)
-		return processor.RefundResult{}, legacyFailure("ccbill refundTransaction of "+sub, n)
+	// The Refund webhook of this refund must never settle another one: it
+	// is claimed now if it came first, or expected by a placeholder.
+	if !c.claimRefundWebhook(sub, key, req.Amount, started) {
+		c.mu.Lock()
+		c.st.Refunds[sub] = append(c.st.Refunds[sub], refundRec{Amount: req.Amount, At: c.now().UTC(), Claimed: key})
+		c.mu.Unlock()
 	}
 	if err := c.finish(key, fp, started, result, addRefunded(sub, req.Amount)); err != nil {
 		return processor.RefundResult{}, err
@@ -345,14 +365,16 @@ func addRefunded(sub string, amount money.Money) func(st *state) {
 }
 
 // claimRefundWebhook settles an unknown refund outcome with a Refund webhook
-// of the same subscription and amount received after it was sent.
+// of the same subscription and amount received after it was sent (a
+// placeholder without an event id is a refund still expecting its webhook,
+// never a webhook to claim).
 func (c *CCBill) claimRefundWebhook(sub, key string, amount money.Money, since time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	list := c.st.Refunds[sub]
 	for i := range list {
 		r := &list[i]
-		if r.Claimed == "" && r.Amount == amount && !r.At.Before(since.Add(-time.Minute)) {
+		if r.Claimed == "" && r.EventID != "" && r.Amount == amount && !r.At.Before(since.Add(-time.Minute)) {
 			r.Claimed = key
 			return true
 		}
@@ -361,8 +383,7 @@ func (c *CCBill) claimRefundWebhook(sub, key string, amount money.Money, since t
 }
 
 func (c *CCBill) CancelRecurring(ctx context.Context, req processor.CancelRecurringRequest) error {
-	cfg, err := c.configured()
-	if err != nil {
+	if _, err := c.configured(); err != nil {
 		return err
 	}
 	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
@@ -387,15 +408,19 @@ func (c *CCBill) CancelRecurring(ctx context.Context, req processor.CancelRecurr
 	} else {
 		started = pending.Started
 	}
-	n, _, err := c.legacyCall(ctx, cfg.DatalinkURL, url.Values{"action": {"cancelSubscription"}, "subscriptionId": {sub}})
+	n, err := c.datalinkCall(ctx, url.Values{"action": {"cancelSubscription"}, "subscriptionId": {sub}})
 	if err != nil {
 		return err
 	}
-	// Cancelling is the same outcome however often it is sent: a 0 on a
-	// re-send means the first attempt already cancelled it.
-	if n != 1 && !(n == 0 && pending != nil) {
+	// Cancelling is the same outcome however often it is sent, so a -7 stays
+	// pending and is sent again; a 0 on a re-send means an earlier attempt
+	// already cancelled it.
+	switch {
+	case n == resultInternalError:
+		return datalinkFailure("ccbill cancelSubscription of "+sub, n)
+	case n != 1 && !(n == 0 && pending != nil):
 		c.dropOp(key)
-		return legacyFailure("ccbill cancelSubscription of "+sub, n)
+		return datalinkFailure("ccbill cancelSubscription of "+sub, n)
 	}
 	return c.finish(key, fp, started, struct{}{}, nil)
 }

@@ -17,11 +17,10 @@ import (
 	"github.com/camkit/camkit/sdk/processorkit"
 )
 
-// CCBill writes webhook timestamps in its own time, Arizona (UTC-7, no DST).
+// CCBill's webhook timestamps carry no zone; they are read as Arizona time
+// (UTC-7, no DST), where CCBill is. Unconfirmed: it only dates the event
+// (OccurredAt), nothing is refused for it.
 var ccbillZone = time.FixedZone("MST", -7*3600)
-
-// maxFutureSkew: a timestamp further ahead than this is not CCBill's clock drifting.
-const maxFutureSkew = time.Hour
 
 // amountFields lists where each event carries its amount, and the currency
 // fields that go with it, most specific first: billed* is what the viewer paid.
@@ -53,19 +52,23 @@ func (c *CCBill) ParseWebhook(_ context.Context, req processor.WebhookRequest) (
 		return processor.WebhookResult{}, errs.E(errs.Invalid, "ccbill webhook: no eventType (CCBill appends ?eventType=... to the URL)")
 	}
 	now := c.now()
+	// No age limit: CCBill posts again until it gets a 2xx, and an authentic
+	// redelivery is accepted however late (the host records each event id
+	// once). A timestamp only dates the event.
 	ts, err := parseTimestamp(fields["timestamp"])
 	if err != nil {
-		return processor.WebhookResult{}, err
-	}
-	maxAge := time.Duration(cfg.MaxWebhookAgeH) * time.Hour
-	if age := now.Sub(ts); age > maxAge {
-		return processor.WebhookResult{}, errs.E(errs.Unauthenticated, "ccbill webhook: %s event of %s is older than %s (stale or replayed)", eventType, ts.Format(time.RFC3339), maxAge)
-	} else if age < -maxFutureSkew {
-		return processor.WebhookResult{}, errs.E(errs.Invalid, "ccbill webhook: timestamp %s is in the future", ts.Format(time.RFC3339))
+		c.log.Warn("ccbill: webhook timestamp unreadable; the event is dated when it arrived", "event_type", eventType,
+			"timestamp", fields["timestamp"], "subscription_id", fields["subscriptionId"])
+		ts = now
 	}
 	ev, ok, err := normalise(eventType, fields, ts)
 	if err != nil {
 		return processor.WebhookResult{}, err
+	}
+	if !ok {
+		// Acknowledged, or CCBill keeps retrying; logged for the operator.
+		c.log.Warn("ccbill: webhook acknowledged; it moves no money camkit books", "event_type", eventType,
+			"subscription_id", fields["subscriptionId"], "transaction_id", fields["transactionId"])
 	}
 
 	// An authentic redelivery is not refused: CCBill sends again until it
@@ -86,14 +89,23 @@ func (c *CCBill) ParseWebhook(_ context.Context, req processor.WebhookRequest) (
 	return out, nil
 }
 
-// noteRefundLocked remembers a Refund webhook of a subscription once.
+// noteRefundLocked remembers a Refund webhook of a subscription once: it
+// fills the placeholder of a refund that succeeded and awaited it, or is
+// kept to settle a refund whose answer was lost.
 func (c *CCBill) noteRefundLocked(ev processor.Event, now time.Time) error {
-	for _, r := range c.st.Refunds[ev.RelatedReference] {
+	list := c.st.Refunds[ev.RelatedReference]
+	for _, r := range list {
 		if r.EventID == ev.ID {
 			return nil
 		}
 	}
-	c.st.Refunds[ev.RelatedReference] = append(c.st.Refunds[ev.RelatedReference], refundRec{EventID: ev.ID, Amount: ev.Amount, At: now.UTC()})
+	for i := range list {
+		if list[i].EventID == "" && list[i].Amount == ev.Amount {
+			list[i].EventID = ev.ID
+			return c.saveLocked()
+		}
+	}
+	c.st.Refunds[ev.RelatedReference] = append(list, refundRec{EventID: ev.ID, Amount: ev.Amount, At: now.UTC()})
 	return c.saveLocked()
 }
 
@@ -180,9 +192,20 @@ func eventAmount(f map[string]string) (money.Money, bool, error) {
 	return money.Money{}, false, nil
 }
 
+// ignoredEvents are CCBill's documented events that move no money camkit
+// books (datinglibre/ccbill CcBillEventMapper lists the set): acknowledged
+// and logged. An UpgradeFailure charged nothing; a UserReactivation reopens a
+// subscription camkit never started (REST charges are single billings).
+var ignoredEvents = map[string]bool{"BillingDateChange": true, "UpgradeFailure": true, "CustomerDataUpdate": true, "UserReactivation": true}
+
 // normalise turns one CCBill event into camkit's vocabulary. ok is false for
-// events that move no money and change no subscription (BillingDateChange).
+// events camkit does not book: the documented ones that move no money
+// (ignoredEvents) and any type CCBill may add later, which are acknowledged
+// too, since refusing them only makes CCBill post them again.
 func normalise(eventType string, f map[string]string, ts time.Time) (processor.Event, bool, error) {
+	if ignoredEvents[eventType] || !knownEvents[eventType] {
+		return processor.Event{}, false, nil
+	}
 	sub := f["subscriptionId"]
 	if sub == "" || strings.Trim(sub, "0123456789") != "" {
 		return processor.Event{}, false, errs.E(errs.Invalid, "ccbill webhook: %s without a numeric subscriptionId", eventType)
@@ -211,7 +234,7 @@ func normalise(eventType string, f map[string]string, ts time.Time) (processor.E
 		needAmount = false
 	}
 	switch eventType {
-	case "NewSaleSuccess", "UpSaleSuccess":
+	case "NewSaleSuccess", "UpSaleSuccess", "UpgradeSuccess": // an upgrade is a new sale on the new subscriptionId
 		// A REST charge's reference is its subscriptionId: the sale event names the same.
 		ev.Type, ev.Reference = processor.EventSale, sub
 		ev.Credential = cardOf(f)
@@ -235,10 +258,6 @@ func normalise(eventType string, f map[string]string, ts time.Time) (processor.E
 		ev.Type, ev.Reason, needAmount = processor.EventCancel, f["reason"], false
 	case "Expiration":
 		ev.Type, needAmount = processor.EventExpire, false
-	case "BillingDateChange":
-		return ev, false, nil
-	default:
-		return processor.Event{}, false, errs.E(errs.Invalid, "ccbill webhook: unknown eventType %q", eventType)
 	}
 	if needAmount && !hasAmount {
 		return processor.Event{}, false, errs.E(errs.Invalid, "ccbill webhook: %s without an amount and currency", eventType)
@@ -248,6 +267,11 @@ func normalise(eventType string, f map[string]string, ts time.Time) (processor.E
 	}
 	return ev, true, nil
 }
+
+// knownEvents are the event types normalise books.
+var knownEvents = map[string]bool{"NewSaleSuccess": true, "UpSaleSuccess": true, "UpgradeSuccess": true, "NewSaleFailure": true,
+	"UpSaleFailure": true, "RenewalSuccess": true, "RenewalFailure": true, "Refund": true, "Void": true, "Chargeback": true,
+	"Return": true, "Cancellation": true, "Expiration": true}
 
 func firstOf(f map[string]string, keys ...string) string {
 	for _, k := range keys {

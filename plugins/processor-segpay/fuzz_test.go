@@ -31,7 +31,7 @@ var fuzzAllowed = netip.MustParsePrefix("192.0.2.0/28")
 func FuzzSegpayPostback(f *testing.F) {
 	g := fakegw.New(f)
 	now := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
-	s := newSegpay(func() time.Time { return now })
+	s := newSegpay(func() time.Time { return now }, &warnings{})
 	if err := s.Configure(context.Background(), g.Settings(f, filepath.Join(plugintest.FuzzStateDir(f, "segpay"), "state.json"), nil)); err != nil {
 		f.Fatal(err)
 	}

@@ -1,11 +1,14 @@
 // Command processor-segpay is camkit's Segpay payment processor plugin.
 //
-// Segpay's PostPay, built for cam sites, authorises an amount on the card of
-// an earlier purchase and captures any amount up to it later: this plugin
-// declares auth_capture with partial capture, so the host funds seats with
-// card_hold. Later charges of a stored card use Segpay's one-click service
-// (OCToken = the PurchaseID of the first sale); refunds and cancellations go
-// through the SRS ADM web service.
+// Later charges of a stored card use Segpay's one-click web service
+// (PurchaseId = the PurchaseID of the first sale), so by default the host
+// funds seats with prepaid_blocks: one one-click charge per block. Segpay's
+// Post Pay, built for cam sites, authorises an amount and captures any
+// amount up to it later, but Segpay documents no release of an
+// authorisation; only with void_by_zero_capture=true (the operator confirmed
+// with Segpay that a 0.00 capture releases a hold) does the plugin declare
+// auth_capture, partial capture and void, and the host fund seats with
+// card_hold. Refunds go through the SRS ADM web service.
 //
 // The first card entry happens on Segpay's hosted page (poset.cgi): the card
 // never reaches camkit. Segpay tells the plugin the purchase id by a TransPost
@@ -25,7 +28,7 @@
 //	srs_url               default https://srs.segpay.com/ADM.asmx
 //	currencies            default USD EUR GBP (what Segpay settles)
 //	max_hold_days         how long a Post Pay authorisation is capturable (default 7)
-//	void_by_zero_capture  release a hold with a 0.00 capture (default true; see Void)
+//	void_by_zero_capture  offer Post Pay holds, released with a 0.00 capture (default false; see Void)
 //	state_file            default ./data/segpay-processor.json
 //	request_timeout_seconds  default 30
 //
@@ -39,9 +42,10 @@ package main
 import (
 	"time"
 
+	"github.com/camkit/camkit/sdk/pluginkit"
 	"github.com/camkit/camkit/sdk/processor"
 )
 
 func main() {
-	processor.Serve(newSegpay(time.Now))
+	processor.Serve(newSegpay(time.Now, pluginkit.Logger("processor-segpay")))
 }

@@ -34,6 +34,10 @@ func (s *Segpay) Authorize(ctx context.Context, req processor.AuthorizeRequest) 
 	if err := processor.ValidateCredential(req.Credential); err != nil {
 		return processor.Authorization{}, err
 	}
+	if !cfg.holds() {
+		return processor.Authorization{}, errs.E(errs.Unsupported,
+			"segpay: Post Pay holds are off (settings.void_by_zero_capture is false: Segpay documents no release of a hold); seats are funded with one-click charges")
+	}
 	if !purchaseIDRE(req.Credential.Token) {
 		return processor.Authorization{}, errs.E(errs.InvalidCard, "segpay: %q is not a Segpay purchase id (OCToken)", req.Credential.Token)
 	}
@@ -125,6 +129,10 @@ func (s *Segpay) capture(ctx context.Context, cfg *settings, key, auth string, a
 	now := s.now()
 	s.mu.Unlock()
 	switch {
+	case h == nil && !cfg.holds():
+		// Holds placed before the setting was turned off are still
+		// captured; with none, there is nothing to capture.
+		return processor.CaptureResult{}, errs.E(errs.Unsupported, "segpay: Post Pay holds are off (settings.void_by_zero_capture is false) and %q is not one of this plugin's holds", auth)
 	case h == nil:
 		return processor.CaptureResult{}, errs.E(errs.NotFound, "segpay: no Post Pay authorisation %q", auth)
 	case hv.Status == "captured" && pending == nil:
@@ -149,7 +157,10 @@ func (s *Segpay) capture(ctx context.Context, cfg *settings, key, auth string, a
 	if err != nil {
 		return processor.CaptureResult{}, err
 	}
-	a, err := s.postPay(ctx, "PostPayCapture", url.Values{"transactionId": {auth}, "amount": {amt}})
+	// eticketid and purchaseid as Segpay's Post Pay page documents for its
+	// requests; transactionId names the authorisation being captured.
+	a, err := s.postPay(ctx, "PostPayCapture", url.Values{"eticketid": {cfg.PostPayEticketID}, "purchaseid": {hv.PurchaseID},
+		"transactionId": {auth}, "amount": {amt}})
 	if err != nil {
 		if !errs.IsRetryable(err) {
 			s.dropOp(key)
@@ -194,18 +205,19 @@ func (s *Segpay) capture(ctx context.Context, cfg *settings, key, auth string, a
 	})
 }
 
-// Void releases a Post Pay authorisation. Segpay documents capture of any
-// amount up to the authorisation, and no separate void: a capture of 0.00
-// finalises the authorisation without taking money. Confirm with Segpay that
-// your account accepts it; if not, set void_by_zero_capture=false and the
-// plugin declares no void (the host will then not fund seats with card_hold).
+// Void releases a Post Pay authorisation with a capture of 0.00. Segpay
+// documents capture of any amount up to the authorisation and no void, and
+// nothing says a 0.00 capture releases one: it is done only when the
+// operator confirmed it with Segpay and set void_by_zero_capture=true.
+// Otherwise the plugin offers no holds at all (Capabilities), so there is
+// nothing to void.
 func (s *Segpay) Void(ctx context.Context, req processor.VoidRequest) (processor.VoidResult, error) {
 	cfg, err := s.configured()
 	if err != nil {
 		return processor.VoidResult{}, err
 	}
-	if !cfg.voidEnabled() {
-		return processor.VoidResult{}, errs.E(errs.Unsupported, "segpay: void is off (settings.void_by_zero_capture=false); an uncaptured Post Pay authorisation lapses by itself")
+	if !cfg.holds() {
+		return processor.VoidResult{}, errs.E(errs.Unsupported, "segpay: void is off (settings.void_by_zero_capture is false); an uncaptured Post Pay authorisation lapses by itself")
 	}
 	if err := processor.ValidateIdempotencyKey(req.IdempotencyKey); err != nil {
 		return processor.VoidResult{}, err
@@ -224,11 +236,19 @@ func (s *Segpay) Void(ctx context.Context, req processor.VoidRequest) (processor
 	return processor.VoidResult{Reference: r.Reference, Amount: r.Released}, nil
 }
 
+// settleWait is how long a one-click charge whose answer was lost waits for
+// Segpay's TransPost of the sale before the key gets a final error for the
+// operator. One-click sales cannot be looked up and are never sent twice.
+const settleWait = 30 * time.Minute
+
 // Charge takes amount now from the card of an earlier purchase through
-// Segpay's one-click service. The request carries the idempotency key as the
-// camkit_key extra, which Segpay echoes in the sale's TransPost. One-click sales cannot be looked up, so after a lost
-// answer the key stays pending until that postback arrives, and is never
-// sent blind a second time.
+// Segpay's one-click web service, PurchaseId being the first sale's
+// PurchaseID ("OCToken ... for hosted pay page or PurchaseId for the Web
+// Service API", Segpay's One-Click Payments page). One-click sales cannot be
+// looked up, so after a lost answer the key stays pending until a TransPost
+// of a sale on that purchase id, of that amount, arrives after the charge
+// was sent; it is never sent blind a second time. Charges of one card are
+// sent one at a time, so such a TransPost names one charge.
 func (s *Segpay) Charge(ctx context.Context, req processor.ChargeRequest) (processor.ChargeResult, error) {
 	cfg, err := s.configured()
 	if err != nil {
@@ -240,26 +260,19 @@ func (s *Segpay) Charge(ctx context.Context, req processor.ChargeRequest) (proce
 	if err := processor.ValidateCredential(req.Credential); err != nil {
 		return processor.ChargeResult{}, err
 	}
-	if !purchaseIDRE(req.Credential.Token) {
-		return processor.ChargeResult{}, errs.E(errs.InvalidCard, "segpay: %q is not a Segpay purchase id (OCToken)", req.Credential.Token)
+	token := req.Credential.Token
+	if !purchaseIDRE(token) {
+		return processor.ChargeResult{}, errs.E(errs.InvalidCard, "segpay: %q is not a Segpay purchase id (OCToken)", token)
 	}
-	key, fp := req.IdempotencyKey, processorkit.Fingerprint("charge", req.Credential.Token, req.Amount)
-	unlock := s.locks.Lock("key:" + key)
+	key, fp := req.IdempotencyKey, processorkit.Fingerprint("charge", token, req.Amount)
+	unlock := s.locks.Lock("purchase:" + token)
 	defer unlock()
 	pending, out, done, err := beginOp[processor.ChargeResult](s, key, fp)
 	if done {
 		return out, err
 	}
 	if pending != nil {
-		s.mu.Lock()
-		tranid := s.st.Sales[key]
-		s.mu.Unlock()
-		if tranid == "" {
-			return processor.ChargeResult{}, errs.Retry(errs.Unavailable,
-				"segpay: the outcome of one-click charge %q is unknown; waiting for Segpay's TransPost before deciding (no second charge is sent)", key)
-		}
-		res := processor.ChargeResult{Reference: tranid, Amount: req.Amount}
-		return res, s.finish(key, fp, pending.Started, res, func(st *state) { st.Payments[tranid] = &payment{Amount: req.Amount} })
+		return s.settleOneClick(key, fp, token, req.Amount, pending.Started)
 	}
 	amt, err := amountText(req.Amount)
 	if err != nil {
@@ -277,13 +290,15 @@ func (s *Segpay) Charge(ctx context.Context, req processor.ChargeRequest) (proce
 	if desc == "" {
 		desc = "camkit purchase"
 	}
+	// octoken too: Segpay's One Click Web Service examples (and its QA
+	// suite, Dimamolchanov/segpay_qa_automation web.py) pass the same id so.
 	status, body, err := s.postForm(ctx, cfg.OneClickURL, url.Values{"eticketid": {cfg.OneClickEticketID}, "amount": {amt},
-		"dynamictrans": {hash}, "dynamicdesc": {desc}, "octoken": {req.Credential.Token}, "camkit_key": {key}})
+		"dynamictrans": {hash}, "dynamicdesc": {desc}, "purchaseid": {token}, "octoken": {token}})
 	if err != nil {
 		return processor.ChargeResult{}, err // pending
 	}
 	if status >= 500 {
-		return processor.ChargeResult{}, processorkit.ServerError("segpay one-click", status, body)
+		return processor.ChargeResult{}, processorkit.ServerError("segpay one-click", status, body) // pending
 	}
 	if status != http.StatusOK {
 		s.dropOp(key)
@@ -291,18 +306,103 @@ func (s *Segpay) Charge(ctx context.Context, req processor.ChargeRequest) (proce
 	}
 	var a oneClickAnswer
 	if err := xml.Unmarshal(body, &a); err != nil {
-		return processor.ChargeResult{}, errs.Retry(errs.Unavailable, "segpay one-click: malformed answer %s", processorkit.Snippet(body))
+		return processor.ChargeResult{}, errs.Retry(errs.Unavailable, "segpay one-click: malformed answer %s", processorkit.Snippet(body)) // pending
 	}
-	if !strings.EqualFold(a.Approved, "Yes") || a.TransID == "" {
+	if !strings.EqualFold(a.Approved, "Yes") || a.TransID == "" || a.TransID == "0" {
 		derr := declineErr("segpay one-click", a.Message)
 		if errs.IsRetryable(derr) {
 			s.dropOp(key)
 			return processor.ChargeResult{}, derr
 		}
+		s.mu.Lock()
+		s.expectLocked(token, saleNote{Amount: req.Amount, Approved: false, At: started, Claimed: key})
+		s.mu.Unlock()
 		return processor.ChargeResult{}, s.decline(key, fp, started, derr)
 	}
 	res := processor.ChargeResult{Reference: a.TransID, Amount: req.Amount}
-	return res, s.finish(key, fp, started, res, func(st *state) { st.Payments[a.TransID] = &payment{Amount: req.Amount} })
+	return res, s.finish(key, fp, started, res, func(st *state) {
+		st.Payments[a.TransID] = &payment{Amount: req.Amount}
+		noteSale(st, token, saleNote{TranID: a.TransID, Amount: req.Amount, Approved: true, At: started, Claimed: key})
+	})
+}
+
+// settleOneClick resolves a pending one-click charge from the TransPosts of
+// its purchase id: an unclaimed sale of its amount that arrived after it was
+// sent is its outcome. Without one it waits, then gives a final error.
+func (s *Segpay) settleOneClick(key, fp, token string, amount money.Money, started time.Time) (processor.ChargeResult, error) {
+	s.mu.Lock()
+	var found *saleNote
+	for i := range s.st.OneClick[token] {
+		n := &s.st.OneClick[token][i]
+		if n.Claimed == "" && n.TranID != "" && n.Amount == amount && !n.At.Before(started.Add(-time.Minute)) && s.st.Payments[n.TranID] == nil {
+			found = n
+			break
+		}
+	}
+	if found != nil {
+		found.Claimed = key
+	}
+	note := saleNote{}
+	if found != nil {
+		note = *found
+	}
+	s.mu.Unlock()
+	switch {
+	case found != nil && note.Approved:
+		res := processor.ChargeResult{Reference: note.TranID, Amount: amount}
+		return res, s.finish(key, fp, started, res, func(st *state) { st.Payments[note.TranID] = &payment{Amount: amount} })
+	case found != nil:
+		return processor.ChargeResult{}, s.decline(key, fp, started, declineErr("segpay one-click", note.Reason))
+	}
+	if wait := settleWait - s.now().Sub(started); wait > 0 {
+		return processor.ChargeResult{}, errs.Retry(errs.Unavailable,
+			"segpay: the outcome of one-click charge %q is unknown; waiting up to %s more for Segpay's TransPost (no second charge is sent)", key, wait.Round(time.Second))
+	}
+	final := errs.E(errs.Conflict, "segpay: one-click charge %q of %s on purchase %s: no answer and no TransPost within %s; it was not sent again. Look it up in Segpay's merchant portal and book it by hand if Segpay charged it",
+		key, amount, token, settleWait)
+	if err := s.putOp(key, processorkit.DeclinedRecord(fp, final, started, s.now().UTC()), nil); err != nil {
+		return processor.ChargeResult{}, err
+	}
+	s.log.Warn("segpay: a one-click charge's outcome stayed unknown; it was not sent again", "key", key, "purchase_id", token, "amount", amount.String())
+	return processor.ChargeResult{}, final
+}
+
+// expectLocked notes a one-click answered without a tranid (a decline): its
+// TransPost, if Segpay sends one, is claimed now or when it comes, so it
+// never settles another charge. Caller holds s.mu.
+func (s *Segpay) expectLocked(token string, n saleNote) {
+	for i := range s.st.OneClick[token] {
+		o := &s.st.OneClick[token][i]
+		if o.Claimed == "" && o.TranID != "" && !o.Approved && o.Amount == n.Amount && !o.At.Before(n.At.Add(-time.Minute)) {
+			o.Claimed = n.Claimed
+			return
+		}
+	}
+	s.st.OneClick[token] = append(s.st.OneClick[token], n)
+}
+
+// noteSale records a TransPost sale (or an answered one-click) of a purchase
+// id once by tranid; an unfilled expectation of the same outcome and amount
+// takes its tranid.
+func noteSale(st *state, token string, n saleNote) {
+	list := st.OneClick[token]
+	for i := range list {
+		if list[i].TranID == n.TranID {
+			if list[i].Claimed == "" {
+				list[i].Claimed = n.Claimed
+			}
+			return
+		}
+	}
+	if n.Claimed == "" {
+		for i := range list {
+			if list[i].TranID == "" && list[i].Approved == n.Approved && list[i].Amount == n.Amount {
+				list[i].TranID = n.TranID
+				return
+			}
+		}
+	}
+	st.OneClick[token] = append(list, n)
 }
 
 // Refund refunds a whole capture or one-click sale with SRS

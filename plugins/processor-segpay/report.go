@@ -7,8 +7,12 @@ import (
 	"github.com/camkit/camkit/sdk/processor"
 )
 
-// Transactions: this plugin does not read the processor's report yet; the
-// host reconciles with the events it recorded.
+// Transactions is not offered. SRS has report methods (MWS.asmx
+// TransactionsPurchasesByURL and others, as stojankukrika/segpay-payments
+// calls them), but no public documentation of their answer's fields found,
+// so no report could be parsed against it. Reconciliation uses the events
+// the host recorded from Segpay's TransPosts instead.
 func (*Segpay) Transactions(context.Context, processor.TransactionsRequest) (processor.TransactionReport, error) {
-	return processor.TransactionReport{}, errs.E(errs.Unsupported, "no transaction report is read yet")
+	return processor.TransactionReport{}, errs.E(errs.Unsupported,
+		"segpay: SRS report answers are not publicly documented; reconcile with the recorded TransPost events")
 }

@@ -48,14 +48,34 @@ type settings struct {
 	allowed processorkit.AllowList
 }
 
-func (s *settings) voidEnabled() bool { return s.VoidByZeroCapture == nil || *s.VoidByZeroCapture }
+// holds reports whether the plugin offers Post Pay holds. Segpay documents
+// no release of an authorisation: void_by_zero_capture (default false) is
+// the operator's word that a 0.00 PostPayCapture releases one on their
+// account. Without it no releasable hold is promised, and the host funds
+// seats with prepaid one-click blocks instead.
+func (s *settings) holds() bool { return s.VoidByZeroCapture != nil && *s.VoidByZeroCapture }
 
 type state struct {
 	Ops       processorkit.Ops     `json:"ops"`       // by idempotency key
 	Holds     map[string]*hold     `json:"holds"`     // Post Pay authorisations by TransactionId
 	Payments  map[string]*payment  `json:"payments"`  // captures and one-click sales by transaction id
 	Checkouts map[string]*checkout `json:"checkouts"` // by checkout reference
-	Sales     map[string]string    `json:"sales"`     // camkit_key of a one-click sale -> Segpay tranid, from TransPost
+	// OneClick are TransPosts of sales on a stored card, by purchaseid, and
+	// the one-click answers awaiting theirs: they settle a one-click charge
+	// whose answer was lost.
+	OneClick map[string][]saleNote `json:"oneclick_sales"`
+}
+
+// saleNote is one TransPost sale of a purchase id (TranID set), or a
+// one-click declined without a tranid still expecting its TransPost
+// (TranID empty). Claimed names the idempotency key it settled.
+type saleNote struct {
+	TranID   string      `json:"tran_id,omitempty"`
+	Amount   money.Money `json:"amount"`
+	Approved bool        `json:"approved"`
+	Reason   string      `json:"reason,omitempty"`
+	At       time.Time   `json:"at"`
+	Claimed  string      `json:"claimed,omitempty"`
 }
 
 type hold struct {
@@ -73,12 +93,20 @@ type payment struct {
 
 func newState() *state {
 	return &state{Ops: processorkit.Ops{}, Holds: map[string]*hold{}, Payments: map[string]*payment{},
-		Checkouts: map[string]*checkout{}, Sales: map[string]string{}}
+		Checkouts: map[string]*checkout{}, OneClick: map[string][]saleNote{}}
+}
+
+// warner is the part of the plugin's hclog logger it uses: postbacks
+// acknowledged without booking, and charges whose outcome stayed unknown,
+// are logged for an operator.
+type warner interface {
+	Warn(msg string, args ...any)
 }
 
 // Segpay implements processor.Processor with Post Pay, one-click and SRS.
 type Segpay struct {
 	now   func() time.Time
+	log   warner
 	locks processorkit.KeyedLocks
 
 	mu     sync.Mutex // guards cfg and st; never held across a network call
@@ -89,7 +117,7 @@ type Segpay struct {
 
 var _ processor.Processor = (*Segpay)(nil)
 
-func newSegpay(now func() time.Time) *Segpay { return &Segpay{now: now} }
+func newSegpay(now func() time.Time, log warner) *Segpay { return &Segpay{now: now, log: log} }
 
 func (s *Segpay) Info(context.Context) (pluginkit.Info, error) {
 	return pluginkit.Info{Kind: pluginkit.KindProcessor, Name: pluginName, Version: pluginVersion}, nil
@@ -161,12 +189,17 @@ func (s *Segpay) configured() (*settings, error) {
 }
 
 func (s *Segpay) Capabilities(context.Context) (processor.Capabilities, error) {
-	cur, days, void := "USD", 7, true
+	cur, days, holds := "USD", 7, false
 	if cfg, err := s.configured(); err == nil {
-		cur, days, void = cfg.Currency, cfg.MaxHoldDays, cfg.voidEnabled()
+		cur, days, holds = cfg.Currency, cfg.MaxHoldDays, cfg.holds()
+	}
+	if !holds {
+		days = 0
 	}
 	return processor.Capabilities{
-		AuthCapture: true, PartialCapture: true, Void: void,
+		// A hold is offered only with a release the operator confirmed
+		// (settings.holds); card_hold needs all three.
+		AuthCapture: holds, PartialCapture: holds, Void: holds,
 		Refund:                 true, // SRS RefundTransaction refunds a whole transaction
 		ChargeStoredCredential: true, // one-click with the OCToken
 		HostedCheckoutRequired: true,

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,10 +82,20 @@ func buyFirst(t *testing.T, p processor.Processor, f *fakeSegpay, card string) p
 	return *res.Credential
 }
 
-func TestConformance(t *testing.T) {
+// By default (no release of a hold documented) the plugin offers one-click
+// charges only: prepaid blocks.
+func TestConformance(t *testing.T) { conformance(t, nil) }
+
+// With void_by_zero_capture the operator vouches for the release: Post Pay
+// holds (card_hold) as well.
+func TestConformanceWithHolds(t *testing.T) {
+	conformance(t, map[string]any{"void_by_zero_capture": true})
+}
+
+func conformance(t *testing.T, extra map[string]any) {
 	f := newFakeSegpay(t)
 	plugintest.Processor(t, pluginBinary, plugintest.ProcessorOptions{
-		Settings: f.Settings(t, filepath.Join(t.TempDir(), "state.json"), nil),
+		Settings: f.Settings(t, filepath.Join(t.TempDir(), "state.json"), extra),
 		Currency: "USD",
 		Amount:   2000,
 		Credentials: func(t *testing.T, p processor.Processor) plugintest.TestCredentials {
@@ -102,16 +113,55 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// warnings records what the plugin logs for an operator.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) Warn(msg string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, fmt.Sprint(append([]any{msg, " "}, args...)...))
+}
+
+func (w *warnings) all() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.msgs, "\n")
+}
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// newTestPlugin configures the plugin with Post Pay holds on (the tests of
+// holds); newPlugin takes the settings as given.
 func newTestPlugin(t *testing.T, f *fakeSegpay, stateFile string) *Segpay {
 	t.Helper()
-	s := newSegpay(time.Now)
+	s, _ := newPlugin(t, f, stateFile, map[string]any{"void_by_zero_capture": true})
+	return s
+}
+
+func newPlugin(t *testing.T, f *fakeSegpay, stateFile string, extra map[string]any) (*Segpay, *testClock) {
+	t.Helper()
+	clock := &testClock{t: time.Now()}
+	s := newSegpay(clock.now, &warnings{})
 	if stateFile == "" {
 		stateFile = filepath.Join(t.TempDir(), "state.json")
 	}
-	if err := s.Configure(context.Background(), f.Settings(t, stateFile, nil)); err != nil {
+	if err := s.Configure(context.Background(), f.Settings(t, stateFile, extra)); err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, clock
 }
 
 // Segpay books the capture, then the answer comes after the host gave up.
@@ -160,10 +210,11 @@ func TestTimeoutAfterAcceptedCaptureIsNotCapturedTwice(t *testing.T) {
 }
 
 // A one-click charge whose answer is lost is never sent blind again: the key
-// waits for Segpay's TransPost of the sale, which names it.
+// waits for Segpay's TransPost of the sale on that purchase id, and after
+// settleWait without one gets a final error for the operator.
 func TestLostOneClickAnswerSettlesByTransPost(t *testing.T) {
 	f := newFakeSegpay(t)
-	s := newTestPlugin(t, f, "")
+	s, clock := newPlugin(t, f, "", nil)
 	cred := buyFirst(t, s, f, cardApprove)
 	ctx := context.Background()
 	req := processor.ChargeRequest{IdempotencyKey: "tip/42", Credential: cred, Amount: usd(500)}
@@ -174,32 +225,250 @@ func TestLostOneClickAnswerSettlesByTransPost(t *testing.T) {
 	if _, err := s.Charge(ctx, req); errs.CodeOf(err) != errs.Unavailable || !errs.IsRetryable(err) {
 		t.Fatalf("retry before the postback: %v", err)
 	}
+	forms := f.OneClickRequests()
+	if len(forms) != 1 {
+		t.Fatalf("%d one-click requests, want 1 (never re-sent)", len(forms))
+	}
+	if got := forms[0]; got.Get("purchaseid") != cred.Token || got.Get("octoken") != cred.Token || got.Has("camkit_key") ||
+		got.Get("eticketid") != "109595:13925" || got.Get("amount") != "5.00" || got.Get("dynamictrans") == "" {
+		t.Fatalf("one-click request %v: want PurchaseId (and OCToken) = %s, eticketid, amount, dynamictrans, no camkit_key", got, cred.Token)
+	}
 	f.Mu.Lock()
 	var tranid string
 	for id, sale := range f.Sales {
-		if sale.Key == "tip/42" {
+		if sale.PurchaseID == cred.Token {
 			tranid = id
 		}
 	}
-	oneclicks := f.Oneclicks
 	f.Mu.Unlock()
-	if tranid == "" || oneclicks != 1 {
-		t.Fatalf("the fake booked %d one-click sales (%q)", oneclicks, tranid)
-	}
-	pb := processor.WebhookRequest{RemoteAddr: segpayIP + ":80", Query: url.Values{"trantype": {"sale"}, "approved": {"Yes"}, "stage": {"Initial"},
-		"purchaseid": {cred.Token}, "tranid": {tranid}, "price": {"5.00"}, "currencycode": {"USD"}, "camkit_key": {"tip/42"}}}
-	if _, err := s.ParseWebhook(ctx, pb); err != nil {
+	pb, err := f.OneClickPostback(tranid)
+	if err != nil {
 		t.Fatal(err)
+	}
+	clock.add(time.Minute)
+	for i := 0; i < 2; i++ { // delivered twice: booked once
+		if res, err := s.ParseWebhook(ctx, pb); err != nil || len(res.Events) != 1 || res.Events[0].Type != processor.EventRebill {
+			t.Fatalf("one-click TransPost delivery %d: %+v %v", i+1, res, err)
+		}
 	}
 	res, err := s.Charge(ctx, req)
 	if err != nil || res.Reference != tranid || res.Amount != usd(500) {
 		t.Fatalf("retry after the postback: %+v %v", res, err)
 	}
+	if n := len(f.OneClickRequests()); n != 1 {
+		t.Fatalf("%d one-click sales, want 1", n)
+	}
+
+	// The same TransPost cannot settle a second lost charge of the same
+	// amount: after the wait, that one gets a final error and is not re-sent.
+	req2 := processor.ChargeRequest{IdempotencyKey: "tip/43", Credential: cred, Amount: usd(500)}
+	if _, err := s.Charge(f.HangNextBooking(t), req2); errs.CodeOf(err) != errs.Timeout {
+		t.Fatalf("second charge: %v", err)
+	}
+	if _, err := s.ParseWebhook(ctx, pb); err != nil { // a late redelivery of the first
+		t.Fatal(err)
+	}
+	if _, err := s.Charge(ctx, req2); errs.CodeOf(err) != errs.Unavailable {
+		t.Fatalf("the first charge's TransPost settled the second: %v", err)
+	}
+	clock.add(settleWait + time.Minute)
+	for i := 0; i < 2; i++ {
+		_, err := s.Charge(ctx, req2)
+		if errs.CodeOf(err) != errs.Conflict || errs.IsRetryable(err) || !strings.Contains(err.Error(), "portal") {
+			t.Fatalf("after the wait: %v, want a final error naming Segpay's portal", err)
+		}
+	}
+	if n := len(f.OneClickRequests()); n != 2 {
+		t.Fatalf("%d one-click requests, want 2 (none re-sent)", n)
+	}
+	if w := s.log.(*warnings).all(); !strings.Contains(w, "tip/43") {
+		t.Fatalf("the unsettled charge was not logged: %q", w)
+	}
+}
+
+// A one-click TransPost that comes before the answer (out of order) is the
+// answered charge's, and a declined one-click's TransPost settles nothing.
+func TestOneClickOutOfOrderAndDeclined(t *testing.T) {
+	f := newFakeSegpay(t)
+	s, _ := newPlugin(t, f, "", nil)
+	ctx := context.Background()
+	cred := buyFirst(t, s, f, cardApprove)
+	res, err := s.Charge(ctx, processor.ChargeRequest{IdempotencyKey: "block/1", Credential: cred, Amount: usd(600)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := f.OneClickPostback(res.Reference)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ParseWebhook(ctx, pb); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	notes := append([]saleNote(nil), s.st.OneClick[cred.Token]...)
+	s.mu.Unlock()
+	if len(notes) != 1 || notes[0].Claimed != "block/1" {
+		t.Fatalf("notes of the purchase: %+v, want the answered sale, claimed", notes)
+	}
+	bad := buyFirst(t, s, f, cardInsufficient)
+	_, err = s.Charge(ctx, processor.ChargeRequest{IdempotencyKey: "block/2", Credential: bad, Amount: usd(600)})
+	if errs.CodeOf(err) != errs.InsufficientFunds {
+		t.Fatalf("declined one-click: %v", err)
+	}
+	declined := processor.WebhookRequest{RemoteAddr: segpayIP + ":1", Query: url.Values{"trantype": {"sale"}, "approved": {"No"}, "stage": {"Rebill"},
+		"purchaseid": {bad.Token}, "tranid": {"999000111"}, "price": {"6.00"}, "currencycode": {"USD"}, "reason": {"Insufficient Funds"}}}
+	if _, err := s.ParseWebhook(ctx, declined); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	notes = append([]saleNote(nil), s.st.OneClick[bad.Token]...)
+	s.mu.Unlock()
+	if len(notes) != 1 || notes[0].Claimed != "block/2" || notes[0].TranID != "999000111" {
+		t.Fatalf("the declined one-click's TransPost: %+v, want it claimed by block/2", notes)
+	}
+}
+
+// Without void_by_zero_capture (the default) the plugin promises no hold the
+// host could not release: no auth_capture, partial capture or void, so the
+// host funds seats with prepaid one-click blocks. A hold placed while holds
+// were on is still captured after they are turned off.
+func TestDefaultOffersNoHolds(t *testing.T) {
+	f := newFakeSegpay(t)
+	stateFile := filepath.Join(t.TempDir(), "state.json")
+	on, _ := newPlugin(t, f, stateFile, map[string]any{"void_by_zero_capture": true})
+	ctx := context.Background()
+	cred := buyFirst(t, on, f, cardApprove)
+	a, err := on.Authorize(ctx, processor.AuthorizeRequest{IdempotencyKey: "seat/1/auth", Credential: cred, Amount: usd(2000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caps, _ := on.Capabilities(ctx); !caps.AuthCapture || !caps.PartialCapture || !caps.Void || caps.MaxHoldDays != 7 {
+		t.Fatalf("holds on: %+v", caps)
+	}
+	off, _ := newPlugin(t, f, stateFile, nil) // the same state, the setting left out
+	caps, err := off.Capabilities(ctx)
+	if err != nil || caps.AuthCapture || caps.PartialCapture || caps.Void || !caps.ChargeStoredCredential {
+		t.Fatalf("default capabilities %+v %v: want no hold, one-click charges", caps, err)
+	}
+	if caps, _ := newSegpay(time.Now, &warnings{}).Capabilities(ctx); caps.AuthCapture || caps.Void {
+		t.Fatalf("capabilities before Configure promise a hold: %+v", caps)
+	}
+	if _, err := off.Authorize(ctx, processor.AuthorizeRequest{IdempotencyKey: "seat/2/auth", Credential: cred, Amount: usd(2000)}); errs.CodeOf(err) != errs.Unsupported {
+		t.Fatalf("Authorize with holds off: %v", err)
+	}
+	if _, err := off.Void(ctx, processor.VoidRequest{IdempotencyKey: "v", AuthorizationReference: a.Reference}); errs.CodeOf(err) != errs.Unsupported {
+		t.Fatalf("Void with holds off: %v", err)
+	}
+	if _, err := off.Capture(ctx, processor.CaptureRequest{IdempotencyKey: "c0", AuthorizationReference: "12345", Amount: usd(1)}); errs.CodeOf(err) != errs.Unsupported {
+		t.Fatalf("Capture of no known hold with holds off: %v", err)
+	}
+	c, err := off.Capture(ctx, processor.CaptureRequest{IdempotencyKey: "c1", AuthorizationReference: a.Reference, Amount: usd(700)})
+	if err != nil || c.Amount != usd(700) || c.Released != usd(1300) {
+		t.Fatalf("capture of the earlier hold: %+v %v", c, err)
+	}
 	f.Mu.Lock()
-	oneclicks = f.Oneclicks
+	auths := len(f.Auths)
 	f.Mu.Unlock()
-	if oneclicks != 1 {
-		t.Fatalf("%d one-click sales, want 1", oneclicks)
+	if auths != 1 {
+		t.Fatalf("%d authorisations at Segpay, want the one placed while holds were on", auths)
+	}
+}
+
+// PostPayCapture carries the eticketid and purchaseid Segpay's Post Pay page
+// documents, takes at most the hold once, and a lapsed hold cannot be captured.
+func TestCaptureFieldsAndFailures(t *testing.T) {
+	f := newFakeSegpay(t)
+	s := newTestPlugin(t, f, "")
+	ctx := context.Background()
+	cred := buyFirst(t, s, f, cardApprove)
+	a, err := s.Authorize(ctx, processor.AuthorizeRequest{IdempotencyKey: "seat/1/auth", Credential: cred, Amount: usd(1000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Capture(ctx, processor.CaptureRequest{IdempotencyKey: "over", AuthorizationReference: a.Reference, Amount: usd(1001)}); errs.CodeOf(err) != errs.Invalid {
+		t.Fatalf("capture above the hold: %v", err)
+	}
+	c, err := s.Capture(ctx, processor.CaptureRequest{IdempotencyKey: "cap", AuthorizationReference: a.Reference, Amount: usd(400)})
+	if err != nil || c.Released != usd(600) {
+		t.Fatalf("partial capture: %+v %v", c, err)
+	}
+	forms := f.CaptureRequests()
+	if got := forms[len(forms)-1]; got.Get("eticketid") != "109595:13925" || got.Get("purchaseid") != cred.Token ||
+		got.Get("transactionId") != a.Reference || got.Get("amount") != "4.00" {
+		t.Fatalf("capture request %v", got)
+	}
+	b, err := s.Authorize(ctx, processor.AuthorizeRequest{IdempotencyKey: "seat/2/auth", Credential: cred, Amount: usd(1000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ExpireAuth(b.Reference)
+	if _, err := s.Capture(ctx, processor.CaptureRequest{IdempotencyKey: "late", AuthorizationReference: b.Reference, Amount: usd(100)}); errs.CodeOf(err) != errs.AuthExpired {
+		t.Fatalf("capture of a lapsed hold: %v", err)
+	}
+	for _, card := range []struct {
+		number string
+		code   errs.Code
+	}{{cardDecline, errs.Declined}, {cardInsufficient, errs.InsufficientFunds}, {cardExpired, errs.ExpiredCard}, {cardUnavailable, errs.Unavailable}} {
+		cr := buyFirst(t, s, f, card.number)
+		_, err := s.Authorize(ctx, processor.AuthorizeRequest{IdempotencyKey: "auth/" + card.number, Credential: cr, Amount: usd(500)})
+		if errs.CodeOf(err) != card.code {
+			t.Errorf("PostPayAuth with %s: %v, want %s", card.number, err, card.code)
+		}
+	}
+}
+
+// Segpay posts a void as trantype=sale&action=void and a chargeback as
+// trantype=charge; a trantype or member action camkit does not know is
+// acknowledged (200) and logged, never refused.
+func TestTransPostTypes(t *testing.T) {
+	f := newFakeSegpay(t)
+	s, _ := newPlugin(t, f, "", nil)
+	ctx := context.Background()
+	cred := buyFirst(t, s, f, cardApprove)
+	res, err := s.Charge(ctx, processor.ChargeRequest{IdempotencyKey: "b1", Credential: cred, Amount: usd(900)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	void, err := f.VoidPostback(res.Reference, usd(900))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr, err := s.ParseWebhook(ctx, void)
+	if err != nil || len(wr.Events) != 1 || wr.Events[0].Type != processor.EventVoid || wr.Events[0].RelatedReference != res.Reference || wr.Events[0].Amount != usd(900) {
+		t.Fatalf("void TransPost: %+v %v, want a void of %s", wr, err, res.Reference)
+	}
+	res2, err := s.Charge(ctx, processor.ChargeRequest{IdempotencyKey: "b2", Credential: cred, Amount: usd(800)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := f.ChargebackPostback(res2.Reference, usd(800), "10.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr, err = s.ParseWebhook(ctx, cb)
+	if err != nil || len(wr.Events) != 1 || wr.Events[0].Type != processor.EventChargeback || wr.Events[0].RelatedReference != res2.Reference {
+		t.Fatalf("trantype=charge: %+v %v, want a chargeback", wr, err)
+	}
+	log := s.log.(*warnings)
+	for _, q := range []url.Values{
+		{"trantype": {"gift"}, "approved": {"Yes"}, "tranid": {"301"}, "price": {"1.00"}, "currencycode": {"USD"}},
+		{"action": {"Probe"}, "purchaseid": {"100"}},
+		{"action": {"SomethingNew"}, "purchaseid": {"100"}},
+	} {
+		wr, err := s.ParseWebhook(ctx, processor.WebhookRequest{RemoteAddr: segpayIP + ":1", Query: q})
+		if err != nil || len(wr.Events) != 0 || wr.Response.Status != 200 || string(wr.Response.Body) != "OK" {
+			t.Errorf("%v: %+v %v, want 200 and no event", q, wr, err)
+		}
+	}
+	if w := log.all(); !strings.Contains(w, "gift") || !strings.Contains(w, "SomethingNew") {
+		t.Fatalf("acknowledged postbacks were not logged: %q", w)
+	}
+}
+
+func TestTransactionsReportIsUnsupported(t *testing.T) {
+	s, _ := newPlugin(t, newFakeSegpay(t), "", nil)
+	if _, err := s.Transactions(context.Background(), processor.TransactionsRequest{}); errs.CodeOf(err) != errs.Unsupported {
+		t.Fatalf("Transactions = %v", err)
 	}
 }
 
@@ -229,7 +498,7 @@ func TestVoidAndAmounts(t *testing.T) {
 	if errs.CodeOf(err) != errs.UnknownCurrency {
 		t.Fatalf("JPY on a USD price point: %v", err)
 	}
-	off := newSegpay(time.Now)
+	off := newSegpay(time.Now, &warnings{})
 	if err := off.Configure(ctx, f.Settings(t, filepath.Join(t.TempDir(), "s.json"), map[string]any{"void_by_zero_capture": false})); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +580,6 @@ func TestPostbacks(t *testing.T) {
 		code errs.Code
 	}{
 		{"forged source", pb("203.0.113.1:1", "trantype", "credit", "approved", "Yes", "tranid", "300", "relatedtranid", "1", "price", "1.00", "currencycode", "USD"), errs.Unauthenticated},
-		{"unknown trantype", pb(segpayIP+":1", "trantype", "gift", "tranid", "301", "price", "1.00", "currencycode", "USD"), errs.Invalid},
 		{"no tranid", pb(segpayIP+":1", "trantype", "sale", "price", "1.00", "currencycode", "USD"), errs.Invalid},
 		{"bad price", pb(segpayIP+":1", "trantype", "sale", "tranid", "302", "price", "1.001", "currencycode", "USD"), errs.Invalid},
 		{"bad currency", pb(segpayIP+":1", "trantype", "sale", "tranid", "303", "price", "1.00", "currencycode", "XX"), errs.UnknownCurrency},
@@ -349,7 +617,7 @@ func TestConfigureRefusesBadSettings(t *testing.T) {
 			m[c.key] = c.value
 		}
 		b, _ := json.Marshal(m)
-		err := newSegpay(time.Now).Configure(context.Background(), b)
+		err := newSegpay(time.Now, &warnings{}).Configure(context.Background(), b)
 		if errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), c.key) {
 			t.Errorf("%s=%v: %v, want errs.Invalid naming it", c.key, c.value, err)
 		}

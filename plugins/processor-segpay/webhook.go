@@ -37,6 +37,11 @@ func (s *Segpay) ParseWebhook(_ context.Context, req processor.WebhookRequest) (
 	if err != nil {
 		return processor.WebhookResult{}, err
 	}
+	if !ok {
+		// Acknowledged, or Segpay keeps posting it; logged for the operator.
+		s.log.Warn("segpay: postback acknowledged; camkit books nothing for it", "trantype", f.Get("trantype"), "action", f.Get("action"),
+			"approved", f.Get("approved"), "tranid", f.Get("tranid"), "purchaseid", f.Get("purchaseid"))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ok && (ev.Type == processor.EventSale || ev.Type == processor.EventRebill) {
@@ -66,8 +71,11 @@ func (s *Segpay) applySaleLocked(f url.Values, ev processor.Event) {
 			s.st.Payments[ev.Reference] = &payment{Amount: ev.Amount}
 		}
 	}
-	if k := f.Get("camkit_key"); k != "" && ev.DeclineCode == "" {
-		s.st.Sales[k] = ev.Reference
+	// Any other sale on a stored card may be the outcome of a one-click
+	// charge whose answer was lost (a one-click on a one-time purchase is
+	// posted as a rebill of the original purchase id).
+	if p := f.Get("purchaseid"); digits(p) && s.st.Payments[ev.Reference] == nil {
+		noteSale(s.st, p, saleNote{TranID: ev.Reference, Amount: ev.Amount, Approved: ev.DeclineCode == "", Reason: ev.Reason, At: ev.OccurredAt})
 	}
 }
 
@@ -105,10 +113,8 @@ func normalise(f url.Values, now time.Time) (processor.Event, bool, error) {
 			ev.Type = processor.EventCancel
 		case "disable", "expire", "expiration":
 			ev.Type = processor.EventExpire
-		case "inquiry", "enable", "reactivation", "probe":
+		default: // inquiry, enable, reactivation, probe and any other: no money
 			return ev, false, nil
-		default:
-			return processor.Event{}, false, errs.E(errs.Invalid, "segpay postback: unknown action %q", action)
 		}
 		return ev, true, nil
 	}
@@ -131,8 +137,18 @@ func normalise(f url.Values, now time.Time) (processor.Event, bool, error) {
 		ev.ID += ":" + g
 	}
 	approved := strings.EqualFold(f.Get("approved"), "yes")
+	// Segpay posts a void of a sale as trantype=sale with action=void
+	// (Dimamolchanov/segpay_qa_automation postback_service.py: trans type
+	// 107 is expected as trantype "sale", action "void"; a refund, 102, as
+	// trantype "credit"). trantype=charge is a chargeback, never a sale.
+	switch {
+	case trantype == "sale" && action == "void":
+		trantype = "void"
+	case trantype == "charge":
+		trantype = "chargeback"
+	}
 	switch trantype {
-	case "sale", "charge":
+	case "sale":
 		ev.Type = processor.EventSale
 		if st := strings.ToLower(f.Get("stage")); st == "rebill" || st == "conversion" {
 			ev.Type = processor.EventRebill
@@ -151,7 +167,7 @@ func normalise(f url.Values, now time.Time) (processor.Event, bool, error) {
 	case "chargeback":
 		ev.Type, ev.Reason = processor.EventChargeback, f.Get("reason")
 	default:
-		return processor.Event{}, false, errs.E(errs.Invalid, "segpay TransPost: unknown trantype %q", trantype)
+		return ev, false, nil // a trantype camkit does not know: acknowledged and logged
 	}
 	if ev.Type != processor.EventSale && ev.Type != processor.EventRebill {
 		if !approved {

@@ -133,7 +133,10 @@ func xmlString(body []byte) string {
 	return strings.Trim(strings.TrimSpace(string(body)), `"`)
 }
 
-// oneClickAnswer is the XML answer of OneClickSales.asmx/SalesServiceDynamic.
+// oneClickAnswer is the XML answer of OneClickSales.asmx/SalesServiceDynamic:
+// a <TransReturn> with <TransID> (Segpay's QA suite,
+// Dimamolchanov/segpay_qa_automation web.py, reads TransReturn/TransID);
+// Approved and Message are unconfirmed.
 type oneClickAnswer struct {
 	Approved   string `xml:"Approved"` // Yes or No
 	TransID    string `xml:"TransID"`

@@ -2,6 +2,32 @@
 // own and the host's swap test, which starts it, points the real plugin
 // binary at it and counts what reached it. It imports the standard library
 // and the SDK only.
+//
+// What it speaks, and where that comes from:
+//   - OAuth client credentials, charge by payment token (v2 media type,
+//     numeric currencyCode, passThroughInfo), the token's charge list, the
+//     charge answer (approved, declineCode, declineText, denialId,
+//     subscriptionId) and the Advanced Widget v1.13.1: CCBill/restful-api-guide
+//     (README.md, openapi.yaml, transactions/*.yaml).
+//   - REST error bodies and codes (500 100103 "Transaction error.", 404
+//     100101 "Invalid payment token."): ccbill.com/doc/error-codes.
+//   - DataLink subscriptionManagement.cgi: cancelSubscription
+//     (ccbill.com/doc/ccbill-api-cancel-subscription) and refundTransaction
+//     with subscriptionId and a decimal amount, the full initial amount
+//     without one (the CCBill API guide, ccbill.com/doc/ccbill-api-guide, as
+//     open-rails/openrails docs/rails/ccbill-refund-qualification.md reads
+//     it); the "results" CSV and its result codes 1, 0, -1 to -12, -15, -16,
+//     -23, -24 (datinglibre/ccbill src/CcBill/Client/CcBillClient.php); -7's
+//     mixed causes (ccbill.com/doc/ccbill-api-7-error-explained).
+//   - Webhooks: JSON or form, ?eventType=, the event set and field names of
+//     datinglibre/ccbill (CcBillEventMapper.php, CcBillEventConstants.php),
+//     sent from CCBill's 64.38.212/215/240/241.0/24.
+//
+// Failure behaviour it models: a charge or refund booked and never answered
+// (HangNextBooking), 5xx answers, declines with CCBill's texts, DataLink
+// result codes on demand (NextDatalinkResult), the refund threshold (-15),
+// a refund above what is left (0), and webhooks delivered twice or out of
+// order (the builders return requests a test may deliver in any order).
 package fakegw
 
 import (
@@ -46,9 +72,8 @@ type chargeRequest struct {
 }
 
 // Gateway speaks CCBill's documented formats on 127.0.0.1: the OAuth token
-// endpoint, the transaction API (v2 media type, JSON error bodies), the
-// legacy billingApi.cgi and DataLink subscriptionManagement.cgi ("results"
-// CSV). It keeps every charge and refund, so a double charge shows up.
+// endpoint, the transaction API (v2 media type, JSON error bodies) and
+// DataLink subscriptionManagement.cgi ("results" CSV). It keeps every charge and refund, so a double charge shows up.
 type Gateway struct {
 	srv *httptest.Server
 
@@ -65,9 +90,22 @@ type Gateway struct {
 	nextSub       int64
 	hangNext      bool          // the next charge or refund is booked, then never answered
 	booked        chan struct{} // signalled when a hung request was booked
-	RefundCalls   int
+	RefundCalls   int           // refundTransaction requests that reached DataLink
 	Cancelled     map[string]bool
 	Unauthorized  int // transaction calls answered 401
+	// RefundThreshold, when positive, is the most (minor units) DataLink
+	// refunds before it answers -15, "merchant over refund threshold".
+	RefundThreshold int64
+	refunded        int64
+	nextResult      []int // DataLink results answered next, before any booking
+	datalinkForms   []url.Values
+}
+
+// DatalinkRequests are the query strings every DataLink request carried.
+func (f *Gateway) DatalinkRequests() []url.Values {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	return append([]url.Values(nil), f.datalinkForms...)
 }
 
 type Charge struct {
@@ -100,7 +138,6 @@ func New(t testing.TB) *Gateway {
 	mux.HandleFunc("POST /ccbill-auth/oauth/token", f.oauth)
 	mux.HandleFunc("POST /transactions/payment-tokens/{id}", f.charge)
 	mux.HandleFunc("GET /transactions/payment-tokens/{id}", f.list)
-	mux.HandleFunc("GET /jpost/billingApi.cgi", f.billingAPI)
 	mux.HandleFunc("GET /utils/subscriptionManagement.cgi", f.datalink)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
@@ -217,7 +254,7 @@ func (f *Gateway) charge(w http.ResponseWriter, r *http.Request) {
 	card, ok := f.paymentTokens[r.PathValue("id")]
 	if !ok {
 		f.Mu.Unlock()
-		apiErr(w, r, 404, "130000", "Not Found")
+		apiErr(w, r, 404, "100101", "Invalid payment token.")
 		return
 	}
 	deny := func(code int, text string) {
@@ -237,7 +274,7 @@ func (f *Gateway) charge(w http.ResponseWriter, r *http.Request) {
 		return
 	case CardUnavailable:
 		f.Mu.Unlock()
-		apiErr(w, r, 500, "100100", "An error occurred, please try again later.")
+		apiErr(w, r, 500, "100103", "Transaction error.")
 		return
 	}
 	f.nextSub++
@@ -297,33 +334,81 @@ func (f *Gateway) legacyAuth(r *http.Request) bool {
 	return q.Get("username") == "dluser" && q.Get("password") == "dlpass" && q.Get("clientAccnum") == strconv.Itoa(f.accnum)
 }
 
-func (f *Gateway) billingAPI(w http.ResponseWriter, r *http.Request) {
+// NextDatalinkResult makes DataLink answer the next request with result n
+// (before looking at it, so nothing is booked): -7 an internal error, -8 an
+// address not allowed, and so on.
+func (f *Gateway) NextDatalinkResult(n int) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	f.nextResult = append(f.nextResult, n)
+}
+
+func (f *Gateway) datalink(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f.Mu.Lock()
+	f.datalinkForms = append(f.datalinkForms, q)
+	if len(f.nextResult) > 0 {
+		n := f.nextResult[0]
+		f.nextResult = f.nextResult[1:]
+		f.Mu.Unlock()
+		results(w, n)
+		return
+	}
 	if !f.legacyAuth(r) {
 		f.Mu.Unlock()
 		results(w, -1)
 		return
 	}
-	if q.Get("action") != "refundTransaction" {
+	sub := q.Get("subscriptionId")
+	c := f.Charges[sub]
+	switch action := q.Get("action"); {
+	case action != "cancelSubscription" && action != "refundTransaction":
 		f.Mu.Unlock()
-		results(w, -3)
-		return
-	}
-	f.RefundCalls++
-	c := f.Charges[q.Get("subscriptionId")]
-	if c == nil {
+		results(w, -6)
+	case strings.Trim(sub, "0123456789") != "" || sub == "":
 		f.Mu.Unlock()
 		results(w, -2)
-		return
+	case c == nil:
+		f.Mu.Unlock()
+		results(w, -3)
+	case action == "cancelSubscription":
+		defer f.Mu.Unlock()
+		if f.Cancelled[sub] {
+			results(w, 0)
+			return
+		}
+		f.Cancelled[sub] = true
+		results(w, 1)
+	default:
+		f.refundLocked(w, r, c, q.Get("amount"))
 	}
-	amt, err := money.ParseDecimal(q.Get("amount"), c.Amount.Currency)
-	if err != nil || amt.Amount <= 0 || amt.Amount > c.Amount.Amount-c.Refunded {
+}
+
+// refundLocked books a refundTransaction; it unlocks f.Mu.
+func (f *Gateway) refundLocked(w http.ResponseWriter, r *http.Request, c *Charge, amountText string) {
+	f.RefundCalls++
+	amt := money.Money{Amount: c.Amount.Amount - c.Refunded - c.ChargedBack, Currency: c.Amount.Currency}
+	if amountText != "" {
+		var err error
+		if amt, err = money.ParseDecimal(amountText, c.Amount.Currency); err != nil || amt.Amount <= 0 {
+			f.Mu.Unlock()
+			results(w, -5)
+			return
+		}
+	}
+	switch {
+	case amt.Amount > c.Amount.Amount-c.Refunded-c.ChargedBack:
 		f.Mu.Unlock()
 		results(w, 0)
 		return
+	case f.RefundThreshold > 0 && f.refunded+amt.Amount > f.RefundThreshold:
+		f.Mu.Unlock()
+		results(w, -15)
+		return
 	}
 	c.Refunded += amt.Amount
+	f.refunded += amt.Amount
+	f.Cancelled[f.subOfLocked(c)] = true // refundTransaction also cancels the subscription
 	hang := f.hangNext
 	f.hangNext = false
 	f.Mu.Unlock()
@@ -335,27 +420,13 @@ func (f *Gateway) billingAPI(w http.ResponseWriter, r *http.Request) {
 	results(w, 1)
 }
 
-func (f *Gateway) datalink(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f.Mu.Lock()
-	defer f.Mu.Unlock()
-	if !f.legacyAuth(r) {
-		results(w, -1)
-		return
+func (f *Gateway) subOfLocked(c *Charge) string {
+	for id, x := range f.Charges {
+		if x == c {
+			return id
+		}
 	}
-	sub := q.Get("subscriptionId")
-	c := f.Charges[sub]
-	switch {
-	case q.Get("action") != "cancelSubscription":
-		results(w, -3)
-	case c == nil:
-		results(w, -2)
-	case f.Cancelled[sub]:
-		results(w, 0)
-	default:
-		f.Cancelled[sub] = true
-		results(w, 1)
-	}
+	return ""
 }
 
 // Settings are the plugin settings that point it at this gateway; extra
@@ -365,7 +436,7 @@ func (f *Gateway) Settings(t testing.TB, stateFile string, extra map[string]any)
 	m := map[string]any{
 		"client_accnum": f.accnum, "client_subacc": f.subacc, "app_id": "backend-app", "secret": "backend-secret",
 		"frontend_app_id": "frontend-app", "frontend_secret": "frontend-secret", "datalink_username": "dluser",
-		"datalink_password": "dlpass", "api_base_url": f.srv.URL, "billing_api_url": f.srv.URL + "/jpost/billingApi.cgi",
+		"datalink_password": "dlpass", "api_base_url": f.srv.URL,
 		"datalink_url": f.srv.URL + "/utils/subscriptionManagement.cgi", "state_file": stateFile,
 		"allowed_ips": append(append([]string(nil), AllowedIPs...), "2001:db8::/32"),
 	}

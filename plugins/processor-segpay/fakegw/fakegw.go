@@ -2,6 +2,36 @@
 // own and the host's swap test, which starts it, points the real plugin
 // binary at it and counts what reached it. It imports the standard library
 // and the SDK only.
+//
+// What it speaks, and where that comes from:
+//   - Post Pay: PostPayAuth and PostPayCapture posted as forms with
+//     eticketid, purchaseid and amount, only on Digital Purchase/Dynamic
+//     price points, from whitelisted servers (gethelp.segpay.com Post Pay
+//     page, MPFeatures/PostPay.htm). The JSON answer (TransactionId, Result,
+//     Message) is not documented publicly: it is this fake's and the
+//     plugin's shared assumption, listed as unconfirmed in the README.
+//   - One-click: OneClickSales.asmx with eticketid, amount, dynamictrans
+//     (from PricingHash.svc/GetDynamicTrans), dynamicdesc and the first
+//     sale's PurchaseID as PurchaseId ("OCToken for hosted pay page or
+//     PurchaseId for the Web Service API": gethelp.segpay.com One-Click
+//     Payments page) or octoken (One Click Web Service guide; Segpay's QA
+//     suite Dimamolchanov/segpay_qa_automation web.py); the answer a
+//     <TransReturn> with <TransID> (the same QA suite). A one-click on a
+//     one-time purchase is posted as a rebill of the original purchase id
+//     (One-Click Payments page).
+//   - SRS ADM.asmx RefundTransaction with Userid, UserAccessKey, TransID,
+//     RefundReason (stojankukrika/segpay-payments SegpayPayment.php).
+//   - TransPost macros (action, stage, approved, trantype, purchaseid,
+//     tranid, relatedtranid, price, currencycode, transguid): a refund is
+//     trantype credit, a void trantype sale with action void (the QA suite's
+//     postback_service.py), a chargeback trantype charge.
+//
+// Failure behaviour it models: a capture or one-click booked and never
+// answered (HangNextBooking), 503s, declines with bank texts (Do Not Honor,
+// Insufficient Funds, Expired Card), a second capture of one authorisation
+// refused ("already captured"), a capture above the authorisation refused, an
+// authorisation that lapsed (ExpireAuth), and TransPosts a test may deliver
+// twice or out of order.
 package fakegw
 
 import (
@@ -41,6 +71,31 @@ type Gateway struct {
 	booked      chan struct{}     // signalled when a hung request was booked
 	hashes      map[string]string // amount text -> hash handed out
 	LastAuthAm  string
+	oneClicks   []url.Values // every one-click request's form
+	captures    []url.Values // every capture request's form
+}
+
+// OneClickRequests and CaptureRequests are the forms those requests carried.
+func (f *Gateway) OneClickRequests() []url.Values {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	return append([]url.Values(nil), f.oneClicks...)
+}
+
+func (f *Gateway) CaptureRequests() []url.Values {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	return append([]url.Values(nil), f.captures...)
+}
+
+// ExpireAuth makes authorisation id lapse, as an uncaptured Post Pay
+// authorisation does.
+func (f *Gateway) ExpireAuth(id string) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	if a := f.Auths[id]; a != nil {
+		a.Expired = true
+	}
 }
 
 type Auth struct {
@@ -49,14 +104,15 @@ type Auth struct {
 	Captured   *money.Money
 	Voided     bool
 	Refunded   bool
+	Expired    bool
 	Reversed   int64 // refunded or charged back, minor units
 }
 
 type Sale struct {
-	Amount   money.Money
-	Refunded bool
-	Key      string
-	Reversed int64 // refunded or charged back, minor units
+	Amount     money.Money
+	Refunded   bool
+	PurchaseID string // the stored purchase a one-click charged
+	Reversed   int64  // refunded or charged back, minor units
 }
 
 // Test cards: the outcome is chosen by the number. SourceIP is the address
@@ -152,9 +208,10 @@ func (f *Gateway) postPayCapture(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Mu.Lock()
+	f.captures = append(f.captures, r.PostForm)
 	id := r.PostForm.Get("transactionId")
 	a := f.Auths[id]
-	if a == nil {
+	if a == nil || r.PostForm.Get("eticketid") != "109595:13925" || r.PostForm.Get("purchaseid") != a.PurchaseID {
 		f.Mu.Unlock()
 		f.postPayAnswer(w, "", "Error", "Transaction not found")
 		return
@@ -168,6 +225,10 @@ func (f *Gateway) postPayCapture(w http.ResponseWriter, r *http.Request) {
 	case a.Captured != nil || a.Voided:
 		f.Mu.Unlock()
 		f.postPayAnswer(w, "", "Declined", "Transaction already captured")
+		return
+	case a.Expired:
+		f.Mu.Unlock()
+		f.postPayAnswer(w, "", "Declined", "Authorization expired")
 		return
 	case amount.Amount > a.Amount.Amount:
 		f.Mu.Unlock()
@@ -206,13 +267,20 @@ func (f *Gateway) oneClick(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request", 400)
 		return
 	}
+	pid := r.PostForm.Get("purchaseid")
 	answer := func(approved, trans, msg string) {
 		w.Header().Set("Content-Type", "text/xml")
-		fmt.Fprintf(w, `<?xml version="1.0" encoding="utf-8"?><TransResult><Approved>%s</Approved><TransID>%s</TransID><PurchaseID>%s</PurchaseID><Message>%s</Message></TransResult>`,
-			approved, trans, r.PostForm.Get("octoken"), msg)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="utf-8"?><TransReturn><Approved>%s</Approved><TransID>%s</TransID><PurchaseID>%s</PurchaseID><Message>%s</Message></TransReturn>`,
+			approved, trans, pid, msg)
 	}
 	f.Mu.Lock()
-	card, ok := f.purchases[r.PostForm.Get("octoken")]
+	f.oneClicks = append(f.oneClicks, r.PostForm)
+	if oc := r.PostForm.Get("octoken"); pid == "" || (oc != "" && oc != pid) {
+		f.Mu.Unlock()
+		answer("No", "", "Invalid PurchaseID")
+		return
+	}
+	card, ok := f.purchases[pid]
 	amt := r.PostForm.Get("amount")
 	amount, err := money.ParseDecimal(amt, f.currency)
 	if !ok || err != nil || f.hashes[amt] == "" || f.hashes[amt] != r.PostForm.Get("dynamictrans") {
@@ -239,7 +307,7 @@ func (f *Gateway) oneClick(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := f.id()
-	f.Sales[id] = &Sale{Amount: amount, Key: r.PostForm.Get("camkit_key")}
+	f.Sales[id] = &Sale{Amount: amount, PurchaseID: pid}
 	f.Oneclicks++
 	hang := f.hangNext
 	f.hangNext = false
@@ -403,7 +471,7 @@ func (f *Gateway) ChargebackPostback(tranID string, amount money.Money, reason s
 		f.Sales[tranID].Reversed += amount.Amount
 	}
 	f.Chargebacks++
-	return f.transPostLocked("chargeback", tranID, got, reason), nil
+	return f.transPostLocked("charge", tranID, got, reason), nil
 }
 
 // reversibleLocked checks amount against what tranID took and returns its
@@ -420,6 +488,45 @@ func (f *Gateway) reversibleLocked(tranID string, amount money.Money) (string, e
 		return "", fmt.Errorf("fakegw: segpay transaction %s took no %s to reverse", tranID, amount)
 	}
 	return money.FormatDecimal(amount)
+}
+
+// OneClickPostback is the TransPost Segpay sends for one-click sale tranID:
+// on a one-time purchase it is posted as a rebill of the original purchase
+// id (Segpay's One-Click Payments page).
+func (f *Gateway) OneClickPostback(tranID string) (processor.WebhookRequest, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	s := f.Sales[tranID]
+	if s == nil || s.PurchaseID == "" {
+		return processor.WebhookRequest{}, fmt.Errorf("fakegw: no one-click sale %s", tranID)
+	}
+	price, err := money.FormatDecimal(s.Amount)
+	if err != nil {
+		return processor.WebhookRequest{}, err
+	}
+	q := url.Values{"action": {"Auth"}, "stage": {"Rebill"}, "approved": {"Yes"}, "trantype": {"sale"}, "purchaseid": {s.PurchaseID},
+		"tranid": {tranID}, "price": {price}, "currencycode": {f.currency}, "transguid": {"g" + tranID}}
+	return processor.WebhookRequest{Method: http.MethodGet, Path: "/webhooks/segpay", Query: q, RemoteAddr: SourceIP + ":443"}, nil
+}
+
+// VoidPostback voids sale or capture tranID at Segpay, as the merchant does
+// in the portal before it settles, and returns the TransPost Segpay sends:
+// trantype sale, action void, relatedtranid naming the original.
+func (f *Gateway) VoidPostback(tranID string, amount money.Money) (processor.WebhookRequest, error) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	got, err := f.reversibleLocked(tranID, amount)
+	if err != nil {
+		return processor.WebhookRequest{}, err
+	}
+	if a := f.Auths[tranID]; a != nil {
+		a.Reversed += amount.Amount
+	} else {
+		f.Sales[tranID].Reversed += amount.Amount
+	}
+	req := f.transPostLocked("sale", tranID, got, "")
+	req.Query.Set("action", "void")
+	return req, nil
 }
 
 func (f *Gateway) transPostLocked(trantype, related, price, reason string) processor.WebhookRequest {
