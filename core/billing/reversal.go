@@ -53,8 +53,6 @@ const (
 	EventOwnRefund    = "camkit's own refund"
 )
 
-const ownRefund = EventOwnRefund
-
 // chargebacksAccount carries what chargebacks cost the platform.
 const chargebacksAccount = "chargebacks"
 
@@ -136,7 +134,7 @@ func (e *Engine) handleProcessorEvent(ctx context.Context, name string, ev proce
 	}
 	if plan == nil {
 		outcome := eventUnmatched
-		if strings.HasPrefix(why, ownRefund) {
+		if strings.HasPrefix(why, EventOwnRefund) {
 			outcome = eventRecorded // booked when billing made it
 		} else {
 			e.log.Warn("billing: a processor reversal could not be traced; left for an operator", "processor", name, "event", ev.ID, "why", why)
@@ -330,7 +328,7 @@ func (e *Engine) planReversal(ctx context.Context, name string, ev processor.Eve
 			return nil, "", "", err
 		}
 		if own {
-			return nil, sr.ID, ownRefund + " (unused prepaid time, already booked)", nil
+			return nil, sr.ID, EventOwnRefund + " (unused prepaid time, already booked)", nil
 		}
 	}
 	price := sr.PriceAmount.Int64
@@ -558,7 +556,7 @@ func (e *Engine) isOwnRefund(ctx context.Context, seatID string, ev processor.Ev
 	}
 	var matched int
 	err = e.db.sql.QueryRowContext(ctx, e.db.q(`SELECT COUNT(*) FROM processor_events WHERE seat_id = ? AND related_reference = ?
-AND amount = ? AND outcome = ? AND detail LIKE ?`), seatID, ev.RelatedReference, ev.Amount.Amount, eventRecorded, ownRefund+"%").Scan(&matched)
+AND amount = ? AND outcome = ? AND detail LIKE ?`), seatID, ev.RelatedReference, ev.Amount.Amount, eventRecorded, EventOwnRefund+"%").Scan(&matched)
 	if err != nil {
 		return false, dbErr(err)
 	}
