@@ -2,14 +2,18 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/camkit/camkit/core/pluginhost"
 	"github.com/camkit/camkit/core/reconcile"
 	"github.com/camkit/camkit/sdk/pluginkit"
+	"github.com/camkit/camkit/sdk/processorkit"
 	"github.com/spf13/cobra"
 )
 
@@ -53,6 +57,14 @@ is [from, to). Exit status: 0 clean, 1 on any mismatch or error.`,
 			defer db.Close()
 			settings, err := pluginSettings(cmd.Context(), cfg, db, pluginkit.KindProcessor, name)
 			if err != nil {
+				return err
+			}
+			tmp, err := os.MkdirTemp("", "camkit-reconcile-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			if settings, err = stateCopy(settings, tmp); err != nil {
 				return err
 			}
 			host := pluginhost.NewHost(newLogger(cfg).With("cmd", "reconcile"), nil)
@@ -109,4 +121,55 @@ func parseWhen(flag, s string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-12-01T00:00:00Z) or a date (2026-12-01)", flag, s)
+}
+
+// stateCopy points a processor plugin's settings at a copy of its state
+// file (state_file, with its journal beside it: processorkit's layout), so
+// that reconciling reads the plugin's state as it is now without taking the
+// lock a running `camkit serve` holds on the file, and never writes to it.
+// The copy is taken again when the snapshot changed meanwhile (a
+// compaction), so snapshot and journal belong together; a torn last journal
+// line is dropped by the plugin on loading, as after a crash. Settings
+// without a state file are returned as they are.
+func stateCopy(settings []byte, dir string) ([]byte, error) {
+	var m map[string]any
+	if err := json.Unmarshal(settings, &m); err != nil {
+		return nil, fmt.Errorf("plugin settings: %w", err)
+	}
+	path, _ := m["state_file"].(string)
+	if path == "" {
+		return settings, nil
+	}
+	dst := filepath.Join(dir, filepath.Base(path))
+	stamp := func() string {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return err.Error()
+		}
+		return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
+	}
+	for try := 0; ; try++ {
+		before := stamp()
+		for _, f := range [][2]string{{path, dst}, {processorkit.JournalPath(path), processorkit.JournalPath(dst)}} {
+			b, err := os.ReadFile(f[0])
+			if errors.Is(err, fs.ErrNotExist) {
+				_ = os.Remove(f[1])
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("plugin state: %w", err)
+			}
+			if err := os.WriteFile(f[1], b, 0o600); err != nil {
+				return nil, fmt.Errorf("plugin state copy: %w", err)
+			}
+		}
+		if stamp() == before {
+			break
+		}
+		if try == 10 {
+			return nil, fmt.Errorf("plugin state %s keeps changing while it is copied", path)
+		}
+	}
+	m["state_file"] = dst
+	return json.Marshal(m)
 }
