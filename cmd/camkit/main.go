@@ -50,7 +50,7 @@ func rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "TOML config file (or CAMKIT_CONFIG); none means the embedded default")
-	root.AddCommand(serveCmd(g), migrateCmd(g), pluginsCmd(g), ledgerCmd(g), adminCmd(g), pluginCmd(), versionCmd())
+	root.AddCommand(serveCmd(g), migrateCmd(g), pluginsCmd(g), ledgerCmd(g), reconcileCmd(g), adminCmd(g), pluginCmd(), versionCmd())
 	return root
 }
 

@@ -63,8 +63,14 @@ type envOpt func(*billing.Config)
 
 func newEnv(t *testing.T, opts ...envOpt) *env {
 	t.Helper()
+	return newEnvOn(t, storetest.Postgres(t), opts...)
+}
+
+// newEnvOn is newEnv on a database of the caller's choice (a dialect).
+func newEnvOn(t *testing.T, db *store.DB, opts ...envOpt) *env {
+	t.Helper()
 	ctx := context.Background()
-	v := &env{t: t, ctx: ctx, db: storetest.Postgres(t), events: &eventLog{}}
+	v := &env{t: t, ctx: ctx, db: db, events: &eventLog{}}
 	// Real time, to the second: the sandbox's hold expiry and the FX
 	// plugin's quote expiry read the real clock.
 	v.clk = clocktest.NewFake(time.Now().UTC().Truncate(time.Second))

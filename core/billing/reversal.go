@@ -43,9 +43,15 @@ const (
 	eventUnmatched = "unmatched"
 )
 
-// ownRefund starts the detail of a refund event that reports a refund
-// billing itself made (unused prepaid time): it was booked then.
-const ownRefund = "camkit's own refund"
+// Details of recorded processor_events rows that other readers of the table
+// (camkit reconcile) rely on: EventMovedNoMoney starts the detail of an event
+// that moved nothing (a decline, a failed rebill, a zero amount), whatever
+// amount it names; EventOwnRefund that of a refund event reporting a refund
+// billing itself made (unused prepaid time), booked when it was made.
+const (
+	EventMovedNoMoney = "moved no money"
+	EventOwnRefund    = "camkit's own refund"
+)
 
 // chargebacksAccount carries what chargebacks cost the platform.
 const chargebacksAccount = "chargebacks"
@@ -115,11 +121,12 @@ func (e *Engine) handleProcessorEvent(ctx context.Context, name string, ev proce
 	default:
 		return nil // a redelivery of what is recorded
 	}
+	if ev.DeclineCode != "" || ev.Amount.Amount == 0 {
+		// A failed rebill names the amount it tried to take: say it took nothing.
+		return e.recordEvent(ctx, name, ev, eventRecorded, "", nil, EventMovedNoMoney)
+	}
 	if ev.Type != processor.EventRefund && ev.Type != processor.EventChargeback {
 		return e.recordEvent(ctx, name, ev, eventRecorded, "", nil, "")
-	}
-	if ev.DeclineCode != "" || ev.Amount.Amount == 0 {
-		return e.recordEvent(ctx, name, ev, eventRecorded, "", nil, "moved no money")
 	}
 	plan, seatID, why, err := e.planReversal(ctx, name, ev)
 	if err != nil {
@@ -127,7 +134,7 @@ func (e *Engine) handleProcessorEvent(ctx context.Context, name string, ev proce
 	}
 	if plan == nil {
 		outcome := eventUnmatched
-		if strings.HasPrefix(why, ownRefund) {
+		if strings.HasPrefix(why, EventOwnRefund) {
 			outcome = eventRecorded // booked when billing made it
 		} else {
 			e.log.Warn("billing: a processor reversal could not be traced; left for an operator", "processor", name, "event", ev.ID, "why", why)
@@ -321,7 +328,7 @@ func (e *Engine) planReversal(ctx context.Context, name string, ev processor.Eve
 			return nil, "", "", err
 		}
 		if own {
-			return nil, sr.ID, ownRefund + " (unused prepaid time, already booked)", nil
+			return nil, sr.ID, EventOwnRefund + " (unused prepaid time, already booked)", nil
 		}
 	}
 	price := sr.PriceAmount.Int64
@@ -473,12 +480,12 @@ WHERE s.processor = ? AND i.op = 'capture' AND i.state = 'succeeded' AND i.resul
 		if qerr != nil {
 			return nil, 0, dbErr(qerr)
 		}
-		defer rows.Close()
 		seatID = ""
 		for rows.Next() {
 			var id, raw string
 			var n int
 			if err := rows.Scan(&id, &n, &raw); err != nil {
+				rows.Close()
 				return nil, 0, dbErr(err)
 			}
 			var res processor.CaptureResult
@@ -487,7 +494,9 @@ WHERE s.processor = ? AND i.op = 'capture' AND i.state = 'succeeded' AND i.resul
 				break
 			}
 		}
-		if err := rows.Err(); err != nil {
+		// Closed before the seat is read: on SQLite's one connection, open
+		// rows would keep that read waiting for ever.
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return nil, 0, dbErr(err)
 		}
 		if seatID == "" {
@@ -547,7 +556,7 @@ func (e *Engine) isOwnRefund(ctx context.Context, seatID string, ev processor.Ev
 	}
 	var matched int
 	err = e.db.sql.QueryRowContext(ctx, e.db.q(`SELECT COUNT(*) FROM processor_events WHERE seat_id = ? AND related_reference = ?
-AND amount = ? AND outcome = ? AND detail LIKE ?`), seatID, ev.RelatedReference, ev.Amount.Amount, eventRecorded, ownRefund+"%").Scan(&matched)
+AND amount = ? AND outcome = ? AND detail LIKE ?`), seatID, ev.RelatedReference, ev.Amount.Amount, eventRecorded, EventOwnRefund+"%").Scan(&matched)
 	if err != nil {
 		return false, dbErr(err)
 	}

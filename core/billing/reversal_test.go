@@ -1,11 +1,15 @@
 package billing_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/ledger"
+	"github.com/camkit/camkit/core/store"
+	"github.com/camkit/camkit/core/store/storetest"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/processor"
 )
@@ -215,4 +219,46 @@ func openFundingReference(t *testing.T, v *env, seat string) string {
 		t.Fatal(err)
 	}
 	return ref
+}
+
+// A refund naming the capture's own reference (the sandbox's captures have
+// one) is traced to its seat and booked on both dialects. On SQLite, whose
+// store runs one connection, the look-up once read the seat while the
+// capture query's rows still held that connection, and never returned.
+func TestRefundOfCaptureReference_CompletesOnBothDialects(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		v := newEnvOn(t, db)
+		v.openCard("seat1", cardOK, stdPolicy())
+		v.bothLive("seat1")
+		v.clk.Advance(150 * time.Second)
+		capture := captureOf(t, v.end("seat1"))
+		ctx, cancel := context.WithTimeout(v.ctx, 20*time.Second)
+		defer cancel()
+		refund := processor.Event{ID: "evt_rf_cap", Type: processor.EventRefund, Reference: "sbx_rf_cap", RelatedReference: capture.Reference, Amount: cents(100)}
+		if err := v.eng.HandleProcessorEvents(ctx, "sandbox", []processor.Event{refund}); err != nil {
+			t.Fatalf("refund of the capture %s: %v", capture.Reference, err)
+		}
+		if got := v.receipt("seat1").Reversals; len(got) != 1 || got[0].Amount != cents(100) {
+			t.Fatalf("receipt reversals %+v, want the refund of 100", got)
+		}
+		v.verifyLedger()
+	})
+}
+
+// A failed rebill (an event with a decline code) moved no money: it is
+// recorded as such, so nothing reading the recorded events (camkit
+// reconcile) takes its amount for money the processor took.
+func TestFailedRebillIsRecordedAsNoMoney(t *testing.T) {
+	v := newEnv(t)
+	ev := processor.Event{ID: "evt_rebill_failed", Type: processor.EventRebill, Reference: "sbx_rb_1", SubscriptionReference: "sbx_sub_1",
+		Amount: cents(999), DeclineCode: errs.InsufficientFunds}
+	must(t, v.eng.HandleProcessorEvents(v.ctx, "sandbox", []processor.Event{ev}))
+	var detail string
+	var amount int64
+	if err := v.db.SQL().QueryRowContext(v.ctx, `SELECT detail, amount FROM processor_events WHERE event_id = $1`, ev.ID).Scan(&detail, &amount); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(detail, billing.EventMovedNoMoney) {
+		t.Fatalf("a failed rebill recorded with detail %q (amount %d), want it marked %q", detail, amount, billing.EventMovedNoMoney)
+	}
 }

@@ -322,7 +322,7 @@ func (s *Sandbox) Capture(ctx context.Context, req processor.CaptureRequest) (pr
 			released, _ := h.Amount.Sub(req.Amount) // same currency, 0 < req <= hold: cannot fail
 			h.Status = holdCaptured
 			ref := processorkit.NewRef("sbx_cap_")
-			st.Payments[ref] = &payment{Token: h.Token, Amount: req.Amount}
+			st.Payments[ref] = &payment{Token: h.Token, Amount: req.Amount, At: now.UTC()}
 			s.store.Touch(tHolds, req.AuthorizationReference)
 			s.store.Touch(tPayments, ref)
 			return processor.CaptureResult{Reference: ref, Amount: req.Amount, Released: released}, nil
@@ -353,7 +353,7 @@ func chargeCard(st *state, token string, amount money.Money, now time.Time) (pro
 		return processor.ChargeResult{}, err
 	}
 	ref := processorkit.NewRef("sbx_ch_")
-	st.Payments[ref] = &payment{Token: token, Amount: amount}
+	st.Payments[ref] = &payment{Token: token, Amount: amount, At: now.UTC()}
 	return processor.ChargeResult{Reference: ref, Amount: amount}, nil
 }
 
@@ -390,9 +390,11 @@ func (s *Sandbox) Refund(ctx context.Context, req processor.RefundRequest) (proc
 			if left := p.Amount.Amount - p.Refunded; req.Amount.Amount > left {
 				return processor.RefundResult{}, errs.E(errs.Invalid, "sandbox: refund of %s exceeds the %d minor units left to refund", req.Amount, left)
 			}
+			ref := processorkit.NewRef("sbx_rf_")
 			p.Refunded += req.Amount.Amount
+			p.Refunds = append(p.Refunds, paymentRefund{Reference: ref, Amount: req.Amount.Amount, At: now.UTC()})
 			s.store.Touch(tPayments, req.Reference)
-			return processor.RefundResult{Reference: processorkit.NewRef("sbx_rf_"), Amount: req.Amount}, nil
+			return processor.RefundResult{Reference: ref, Amount: req.Amount}, nil
 		})
 }
 

@@ -62,10 +62,22 @@ type hold struct {
 	ExpiresAt time.Time   `json:"expires_at"`
 }
 
+// payment is money taken: a capture, a charge or a hosted purchase. At and
+// Refunds are the sandbox's transaction report (Transactions); payments of
+// state files written before they existed have no date and are in no report.
 type payment struct {
-	Token    string      `json:"token"`
-	Amount   money.Money `json:"amount"`
-	Refunded int64       `json:"refunded"` // minor units of Amount's currency
+	Token    string          `json:"token"`
+	Amount   money.Money     `json:"amount"`
+	Refunded int64           `json:"refunded"` // minor units of Amount's currency
+	At       time.Time       `json:"at,omitzero"`
+	Refunds  []paymentRefund `json:"refunds,omitempty"`
+}
+
+// paymentRefund is one refund of a payment, under its own reference.
+type paymentRefund struct {
+	Reference string    `json:"reference"`
+	Amount    int64     `json:"amount"` // minor units of the payment's currency
+	At        time.Time `json:"at"`
 }
 
 type subscription struct {
