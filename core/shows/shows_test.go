@@ -51,7 +51,7 @@ type world struct {
 	ctx   context.Context
 	clk   *clocktest.Fake
 	eng   *billing.Engine
-	svc   *shows.Service
+	svc   *shows.Paid
 	rates *rates
 	sbx   processor.Processor
 	led   *ledger.Ledger
@@ -76,7 +76,7 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(func() { _ = eng.Close() })
 	r := &rates{rate: map[string]int64{"m1": 120}}
-	svc, err := shows.New(shows.Config{DB: db, Clock: clk, Billing: eng, Rates: r})
+	svc, err := shows.NewPaid(shows.PaidConfig{DB: db, Clock: clk, Billing: eng, Rates: r})
 	if err != nil {
 		t.Fatal(err)
 	}

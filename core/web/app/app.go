@@ -214,7 +214,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	} else if n > 0 {
 		log.Info("credit packs: finished purchases interrupted by the last stop", "count", n)
 	}
-	sh, err := shows.New(shows.Config{DB: db, Clock: clk, Billing: eng, Rates: lv, FX: pl.Currency})
+	sh, err := shows.NewPaid(shows.PaidConfig{DB: db, Clock: clk, Billing: eng, Rates: lv, FX: pl.Currency})
 	if err != nil {
 		return fail(err)
 	}

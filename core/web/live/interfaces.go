@@ -11,7 +11,7 @@ import (
 
 // PaidShows is core/shows: paid shows, their seats and their liveness.
 type PaidShows interface {
-	OpenShow(ctx context.Context, req shows.OpenShowRequest) (shows.Show, error)
+	OpenShow(ctx context.Context, req shows.OpenShowRequest) (shows.PaidShow, error)
 	OpenSeat(ctx context.Context, showID string, req shows.SeatRequest) (billing.SeatInfo, error)
 	EndSeat(ctx context.Context, seatID string, reason billing.CloseReason) (billing.SeatEnd, error)
 	EndShow(ctx context.Context, showID, reason string) error

@@ -144,7 +144,7 @@ var (
 	_ chat.Shows          = (*Service)(nil)
 	_ billing.EventSink   = (*Service)(nil)
 	_ shows.RateSource    = (*Service)(nil)
-	_ PaidShows           = (*shows.Service)(nil)
+	_ PaidShows           = (*shows.Paid)(nil)
 	_ Receipts            = (*billing.Engine)(nil)
 	_ Media               = stream.Service(nil)
 )

@@ -35,8 +35,8 @@ const (
 	Group   Mode = "group"   // several, each on a seat of their own
 )
 
-// Config wires a Service.
-type Config struct {
+// PaidConfig wires a Paid.
+type PaidConfig struct {
 	DB      *store.DB
 	Clock   clock.Clock
 	Billing Billing
@@ -46,9 +46,9 @@ type Config struct {
 	FX currency.Converter
 }
 
-// Service is safe for concurrent use.
-type Service struct {
-	cfg Config
+// Paid is safe for concurrent use.
+type Paid struct {
+	cfg PaidConfig
 	sql *sql.DB
 	pg  bool
 
@@ -64,16 +64,16 @@ type show struct {
 	seats             map[string]bool
 }
 
-// New returns a Service.
-func New(cfg Config) (*Service, error) {
+// NewPaid returns a Paid.
+func NewPaid(cfg PaidConfig) (*Paid, error) {
 	if cfg.DB == nil || cfg.Clock == nil || cfg.Billing == nil || cfg.Rates == nil {
 		return nil, errs.E(errs.Invalid, "shows: DB, Clock, Billing and Rates are required")
 	}
-	return &Service{cfg: cfg, sql: cfg.DB.SQL(), pg: cfg.DB.Dialect() == store.Postgres,
+	return &Paid{cfg: cfg, sql: cfg.DB.SQL(), pg: cfg.DB.Dialect() == store.Postgres,
 		shows: map[string]*show{}, seats: map[string]string{}}, nil
 }
 
-func (s *Service) q(query string) string {
+func (s *Paid) q(query string) string {
 	if !s.pg {
 		return query
 	}
@@ -90,8 +90,8 @@ func (s *Service) q(query string) string {
 	return b.String()
 }
 
-// Show describes an open show.
-type Show struct {
+// PaidShow describes an open paid show.
+type PaidShow struct {
 	ID, ModelID, StudioID string
 	Mode                  Mode
 	OpenedAt              time.Time
@@ -105,20 +105,20 @@ type OpenShowRequest struct {
 }
 
 // OpenShow opens a private or group show for a model.
-func (s *Service) OpenShow(ctx context.Context, req OpenShowRequest) (Show, error) {
+func (s *Paid) OpenShow(ctx context.Context, req OpenShowRequest) (PaidShow, error) {
 	if req.Mode != Private && req.Mode != Group {
-		return Show{}, errs.E(errs.Invalid, "shows: mode %q: want private or group", req.Mode)
+		return PaidShow{}, errs.E(errs.Invalid, "shows: mode %q: want private or group", req.Mode)
 	}
 	if req.ModelID == "" {
-		return Show{}, errs.E(errs.Invalid, "shows: a show needs a model")
+		return PaidShow{}, errs.E(errs.Invalid, "shows: a show needs a model")
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	sh := Show{ID: "sh" + hex.EncodeToString(b[:]), ModelID: req.ModelID, StudioID: req.StudioID, Mode: req.Mode,
+	sh := PaidShow{ID: "sh" + hex.EncodeToString(b[:]), ModelID: req.ModelID, StudioID: req.StudioID, Mode: req.Mode,
 		OpenedAt: s.cfg.Clock.Now().UTC().Truncate(time.Microsecond)}
 	if _, err := s.sql.ExecContext(ctx, s.q(`INSERT INTO shows (id, model_id, studio_id, mode, state, opened_at) VALUES (?,?,?,?,'open',?)`),
 		sh.ID, sh.ModelID, sh.StudioID, string(sh.Mode), sh.OpenedAt); err != nil {
-		return Show{}, errs.Retry(errs.Unavailable, "shows: %v", err)
+		return PaidShow{}, errs.Retry(errs.Unavailable, "shows: %v", err)
 	}
 	s.mu.Lock()
 	s.shows[sh.ID] = &show{id: sh.ID, model: sh.ModelID, studio: sh.StudioID, mode: sh.Mode, seats: map[string]bool{}}
@@ -138,7 +138,7 @@ type SeatRequest struct {
 
 // OpenSeat locks the model's current price policy (and an FX quote) on a new
 // seat and opens it in billing. A private show takes one seat at a time.
-func (s *Service) OpenSeat(ctx context.Context, showID string, req SeatRequest) (billing.SeatInfo, error) {
+func (s *Paid) OpenSeat(ctx context.Context, showID string, req SeatRequest) (billing.SeatInfo, error) {
 	s.mu.Lock()
 	sh := s.shows[showID]
 	if sh == nil {
@@ -203,12 +203,12 @@ func (s *Service) OpenSeat(ctx context.Context, showID string, req SeatRequest) 
 // EndSeat ends one seat (by its viewer, or by the model): its receipt, or
 // while settlement waits for a processor, its close decision (see
 // billing.SeatEnd). Ending a seat that has ended answers the same again.
-func (s *Service) EndSeat(ctx context.Context, seatID string, reason billing.CloseReason) (billing.SeatEnd, error) {
+func (s *Paid) EndSeat(ctx context.Context, seatID string, reason billing.CloseReason) (billing.SeatEnd, error) {
 	s.dropSeat(seatID)
 	return s.cfg.Billing.EndSeat(ctx, seatID, reason)
 }
 
-func (s *Service) dropSeat(seatID string) {
+func (s *Paid) dropSeat(seatID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if id, ok := s.seats[seatID]; ok {
@@ -220,7 +220,7 @@ func (s *Service) dropSeat(seatID string) {
 }
 
 // EndShow ends a show and every seat in it (ended by the model).
-func (s *Service) EndShow(ctx context.Context, showID, reason string) error {
+func (s *Paid) EndShow(ctx context.Context, showID, reason string) error {
 	s.mu.Lock()
 	sh := s.shows[showID]
 	if sh == nil {
@@ -254,7 +254,7 @@ func (s *Service) EndShow(ctx context.Context, showID, reason string) error {
 // another show is errs.Invalid. A model event reaches every seat still
 // open; a seat that billing has closed meanwhile (its funding ran out) is
 // dropped from the show.
-func (s *Service) Handle(ev Event) error {
+func (s *Paid) Handle(ev Event) error {
 	switch e := ev.(type) {
 	case ModelMediaFlowing:
 		return s.model(e.ShowID, true, meter.Event{Kind: meter.ModelMediaFlowing, At: e.Since})
@@ -268,7 +268,7 @@ func (s *Service) Handle(ev Event) error {
 	return errs.E(errs.Invalid, "shows: unknown liveness event %T", ev)
 }
 
-func (s *Service) model(showID string, flowing bool, ev meter.Event) error {
+func (s *Paid) model(showID string, flowing bool, ev meter.Event) error {
 	s.mu.Lock()
 	sh := s.shows[showID]
 	if sh == nil {
@@ -299,7 +299,7 @@ func (s *Service) model(showID string, flowing bool, ev meter.Event) error {
 	return first
 }
 
-func (s *Service) viewer(showID, seatID string, ev meter.Event) error {
+func (s *Paid) viewer(showID, seatID string, ev meter.Event) error {
 	s.mu.Lock()
 	owner, ok := s.seats[seatID]
 	s.mu.Unlock()

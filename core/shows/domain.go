@@ -1,0 +1,82 @@
+package shows
+
+import (
+	"time"
+
+	"github.com/camkit/camkit/core/billing"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/theme"
+)
+
+// Show is a broadcast on air: a model's public show, or the private show it
+// turned into while a seat runs.
+type Show struct {
+	ID      string
+	ModelID string
+	Mode    theme.ShowMode
+	Title   string
+	Since   time.Time
+	// Viewers counts people watching (public) or seats (private, group).
+	Viewers int
+}
+
+// Quote is what a private seat would lock now.
+type Quote struct {
+	Policy billing.PricePolicy
+	// Funding is how this viewer would pay: card_hold, prepaid_blocks or wallet.
+	Funding string
+	// Allowed is false (with Reason) when this viewer cannot go private now:
+	// no card and not enough credits, the model has no rate, she is busy.
+	Allowed bool
+	Reason  string
+}
+
+// RequestState is where a pending request stands.
+type RequestState string
+
+const (
+	// Waiting: the model may accept or decline it.
+	Waiting RequestState = "waiting"
+	// Held: the model went private with someone else and chose to keep
+	// this request; it waits again when she is back in public.
+	Held RequestState = "held"
+)
+
+// Request is a viewer's pending ask for a private show.
+type Request struct {
+	ID         string
+	ShowID     string
+	ViewerID   string
+	ViewerName string
+	ModelID    string
+	At         time.Time
+	Rate       money.Money
+	State      RequestState
+	// SeatID is set once the model accepted.
+	SeatID string
+}
+
+// Seat is one viewer's paid place in a show, as it runs.
+type Seat struct {
+	ID         string
+	ShowID     string
+	ViewerID   string
+	ViewerName string
+	ModelID    string
+	Mode       theme.ShowMode
+	Policy     billing.PricePolicy
+	Funding    string
+	OpenedAt   time.Time
+	// Token admits the seat's viewer to the video (WHEP bearer); only the
+	// seat's own viewer is given it.
+	Token string
+	// Open is false once the seat ended.
+	Open bool
+	// BillableSeconds so far and what they cost under the locked policy.
+	BillableSeconds int64
+	RunningCost     money.Money
+	FundedSeconds   int64
+	// Billing says whether the meter is running right now (video flows both ways).
+	Billing  bool
+	Warnings []theme.FundingWarning
+}

@@ -1,0 +1,62 @@
+package shows
+
+import (
+	"context"
+	"time"
+
+	"github.com/camkit/camkit/core/billing"
+	"github.com/camkit/camkit/sdk/theme"
+)
+
+// Broadcast is a model's show on air as the live store keeps it.
+type Broadcast struct {
+	ID, ModelID string
+	// StreamKey is the WHIP bearer of the broadcast.
+	StreamKey string
+	Since     time.Time
+	Mode      theme.ShowMode
+	// Media: the publisher's media was flowing at the last change.
+	Media bool
+	// PaidShowID and SeatID are the paid show and its seat while private.
+	PaidShowID, SeatID string
+}
+
+// LiveSeat is the seat of a private show as the live store keeps it: enough
+// to admit its viewer, show it and end it after a restart.
+type LiveSeat struct {
+	ID, ShowID, PaidShowID string
+	ViewerID, ViewerName   string
+	ModelID                string
+	// TokenHash is SHA-256 (hex) of the viewer's WHEP bearer.
+	TokenHash     string
+	Policy        billing.PricePolicy
+	Funding       string
+	OpenedAt      time.Time
+	FundedSeconds int64
+}
+
+// Store keeps the live state of shows (broadcasts, pending requests, the
+// seats of private shows) so a restarted host finds it again. Puts are
+// upserts by id; deleting what is not there is no error. MemStore is the
+// local one for unit tests, SQLStore the PostgreSQL/SQLite one a host runs
+// on (and a second host could read).
+type Store interface {
+	PutBroadcast(ctx context.Context, b Broadcast) error
+	// DeleteBroadcast removes a broadcast and the requests to it.
+	DeleteBroadcast(ctx context.Context, id string) error
+	Broadcasts(ctx context.Context) ([]Broadcast, error)
+
+	PutRequest(ctx context.Context, r Request) error
+	DeleteRequest(ctx context.Context, id string) error
+	// Requests are every pending request, oldest first.
+	Requests(ctx context.Context) ([]Request, error)
+
+	PutSeat(ctx context.Context, s LiveSeat) error
+	DeleteSeat(ctx context.Context, id string) error
+	Seats(ctx context.Context) ([]LiveSeat, error)
+}
+
+var (
+	_ Store = (*MemStore)(nil)
+	_ Store = (*SQLStore)(nil)
+)
