@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/camkit/camkit/core/clientaddr"
+	"github.com/camkit/camkit/core/shows"
 	"io"
 	"mime"
 	"reflect"
@@ -354,7 +355,7 @@ func policyJSON(p billing.PricePolicy, funding string) apiPolicy {
 		GraceSeconds: v.GraceSeconds, BlockSeconds: v.BlockSeconds, BlockCost: v.BlockCost, MaxPauseSeconds: v.MaxPauseSec, Funding: funding}
 }
 
-func seatJSON(s Seat, viewerID string) apiSeat {
+func seatJSON(s shows.Seat, viewerID string) apiSeat {
 	out := apiSeat{ID: s.ID, ShowID: s.ShowID, ModelID: s.ModelID, ViewerName: s.ViewerName, Open: s.Open, Billing: s.Billing,
 		OpenedAt: s.OpenedAt, Policy: policyJSON(s.Policy, s.Funding), BillableSeconds: s.BillableSeconds, RunningCost: s.RunningCost,
 		RunningDisplay: display(s.RunningCost), FundedSeconds: s.FundedSeconds, WHEPURL: "/whep/" + s.ShowID, Warnings: s.Warnings}
@@ -367,7 +368,7 @@ func seatJSON(s Seat, viewerID string) apiSeat {
 	return out
 }
 
-func (p *Product) showJSON(c *fiber.Ctx, s Show) (apiShow, error) {
+func (p *Product) showJSON(c *fiber.Ctx, s shows.Show) (apiShow, error) {
 	m, err := p.Accounts.Profile(c.UserContext(), s.ModelID)
 	if err != nil {
 		return apiShow{}, err
@@ -574,7 +575,7 @@ func (p *Product) apiRequestPrivate(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(requestJSON(r))
 }
 
-func requestJSON(r Request) apiRequest {
+func requestJSON(r shows.Request) apiRequest {
 	return apiRequest{ID: r.ID, ShowID: r.ShowID, ViewerName: r.ViewerName, At: r.At, Rate: r.Rate, RateText: display(r.Rate), SeatID: r.SeatID}
 }
 
@@ -768,7 +769,7 @@ func (p *Product) apiMyShow(c *fiber.Ctx) error {
 	return p.myShowJSON(c, s)
 }
 
-func (p *Product) myShowJSON(c *fiber.Ctx, s Show) error {
+func (p *Product) myShowJSON(c *fiber.Ctx, s shows.Show) error {
 	key, err := p.Shows.StreamKey(c.UserContext(), me(c).ID)
 	if err != nil {
 		return err

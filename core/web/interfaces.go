@@ -2,11 +2,10 @@ package web
 
 import (
 	"context"
-	"time"
+	"github.com/camkit/camkit/core/shows"
 
 	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/ledger"
-	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/theme"
 )
 
@@ -25,15 +24,15 @@ type LiveVersioner interface {
 // not revealed; a role that may not act is errs.Forbidden).
 type Shows interface {
 	// Live lists the shows on air (public, private or group), newest first.
-	Live(ctx context.Context) ([]Show, error)
+	Live(ctx context.Context) ([]shows.Show, error)
 	// Show returns one show on air; errs.NotFound when it is not.
-	Show(ctx context.Context, showID string) (Show, error)
+	Show(ctx context.Context, showID string) (shows.Show, error)
 	// ShowOfModel returns the model's show on air; ok is false when offline.
-	ShowOfModel(ctx context.Context, modelID string) (show Show, ok bool, err error)
+	ShowOfModel(ctx context.Context, modelID string) (show shows.Show, ok bool, err error)
 
 	// GoLive opens (or returns the already open) public show of a model; an
 	// unapproved model is errs.Forbidden.
-	GoLive(ctx context.Context, modelID string) (Show, error)
+	GoLive(ctx context.Context, modelID string) (shows.Show, error)
 	// StreamKey is the WHIP publish key of the model's show on air, for her
 	// own dashboard only.
 	StreamKey(ctx context.Context, modelID string) (string, error)
@@ -42,31 +41,31 @@ type Shows interface {
 
 	// Quote is the price policy a private seat with this model would lock
 	// now (the viewer's own funding decides Funding).
-	Quote(ctx context.Context, modelID, viewerID string) (Quote, error)
+	Quote(ctx context.Context, modelID, viewerID string) (shows.Quote, error)
 	// RequestPrivate asks the model of showID for a private show at the
 	// quoted price. A second request while one is pending returns it.
-	RequestPrivate(ctx context.Context, viewerID, showID string) (Request, error)
+	RequestPrivate(ctx context.Context, viewerID, showID string) (shows.Request, error)
 	// Requests lists the model's pending requests, oldest first.
-	Requests(ctx context.Context, modelID string) ([]Request, error)
+	Requests(ctx context.Context, modelID string) ([]shows.Request, error)
 	// PendingRequest is the viewer's pending request to showID, if any.
-	PendingRequest(ctx context.Context, viewerID, showID string) (Request, bool, error)
+	PendingRequest(ctx context.Context, viewerID, showID string) (shows.Request, bool, error)
 	// Accept opens the seat of a request: the price is locked now and the
 	// first block funded. A decline of the funding is the processor's error.
-	Accept(ctx context.Context, modelID, requestID string) (Seat, error)
+	Accept(ctx context.Context, modelID, requestID string) (shows.Seat, error)
 	// Decline refuses a request.
 	Decline(ctx context.Context, modelID, requestID string) error
 
 	// Seat is a seat as its viewer, its model or an admin may see it.
-	Seat(ctx context.Context, actorID, seatID string) (Seat, error)
+	Seat(ctx context.Context, actorID, seatID string) (shows.Seat, error)
 	// OpenSeatOf is the viewer's open seat, if any (a page that was waiting
 	// for the model to accept moves to it).
-	OpenSeatOf(ctx context.Context, viewerID string) (seat Seat, ok bool, err error)
+	OpenSeatOf(ctx context.Context, viewerID string) (seat shows.Seat, ok bool, err error)
 	// EndSeat ends a seat for its viewer or its model: the receipt, or while
 	// settlement waits for a processor the seat's close decision (see
 	// billing.SeatEnd). Repeats answer the same.
 	EndSeat(ctx context.Context, actorID, seatID string) (billing.SeatEnd, error)
 	// OpenSeats lists every seat in progress, for the admin page.
-	OpenSeats(ctx context.Context, actorID string) ([]Seat, error)
+	OpenSeats(ctx context.Context, actorID string) ([]shows.Seat, error)
 
 	// Receipts lists the actor's receipts (a viewer's seats, newest first).
 	Receipts(ctx context.Context, actorID string, limit int) ([]billing.Receipt, error)
@@ -74,66 +73,6 @@ type Shows interface {
 	Receipt(ctx context.Context, actorID, seatID string) (billing.Receipt, error)
 	// Earnings sums a model's (or studio's) earnings from the ledger.
 	Earnings(ctx context.Context, modelID string) (theme.Earnings, error)
-}
-
-// Show is a broadcast on air.
-type Show struct {
-	ID      string
-	ModelID string
-	Mode    theme.ShowMode
-	Title   string
-	Since   time.Time
-	// Viewers counts people watching (public) or seats (private, group).
-	Viewers int
-}
-
-// Quote is what a private seat would lock now.
-type Quote struct {
-	Policy billing.PricePolicy
-	// Funding is how this viewer would pay: card_hold, prepaid_blocks or wallet.
-	Funding string
-	// Allowed is false (with Reason) when this viewer cannot go private now:
-	// no card and not enough credits, the model has no rate, she is busy.
-	Allowed bool
-	Reason  string
-}
-
-// Request is a viewer's pending ask for a private show.
-type Request struct {
-	ID         string
-	ShowID     string
-	ViewerID   string
-	ViewerName string
-	ModelID    string
-	At         time.Time
-	Rate       money.Money
-	// SeatID is set once the model accepted.
-	SeatID string
-}
-
-// Seat is one viewer's paid place in a show, as it runs.
-type Seat struct {
-	ID         string
-	ShowID     string
-	ViewerID   string
-	ViewerName string
-	ModelID    string
-	Mode       theme.ShowMode
-	Policy     billing.PricePolicy
-	Funding    string
-	OpenedAt   time.Time
-	// Token admits the seat's viewer to the video (WHEP bearer); only the
-	// seat's own viewer is given it.
-	Token string
-	// Open is false once the seat ended.
-	Open bool
-	// BillableSeconds so far and what they cost under the locked policy.
-	BillableSeconds int64
-	RunningCost     money.Money
-	FundedSeconds   int64
-	// Billing says whether the meter is running right now (video flows both ways).
-	Billing  bool
-	Warnings []theme.FundingWarning
 }
 
 // LedgerVerifier runs `ledger verify` for the admin page.

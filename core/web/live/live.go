@@ -99,7 +99,7 @@ type broadcast struct {
 }
 
 type request struct {
-	web.Request
+	shows.Request
 }
 
 type seat struct {
@@ -157,8 +157,8 @@ func randomID(prefix string, n int) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-func (b *broadcast) show(viewers int) web.Show {
-	return web.Show{ID: b.id, ModelID: b.model, Mode: b.mode, Since: b.since, Viewers: viewers}
+func (b *broadcast) show(viewers int) shows.Show {
+	return shows.Show{ID: b.id, ModelID: b.model, Mode: b.mode, Since: b.since, Viewers: viewers}
 }
 
 // ---- broadcasts ----
@@ -168,9 +168,9 @@ func (b *broadcast) show(viewers int) web.Show {
 func (s *Service) LiveVersion() uint64 { return s.onAir.Load() }
 
 // Live lists broadcasts on air, newest first.
-func (s *Service) Live(context.Context) ([]web.Show, error) {
+func (s *Service) Live(context.Context) ([]shows.Show, error) {
 	s.mu.Lock()
-	out := make([]web.Show, 0, len(s.byID))
+	out := make([]shows.Show, 0, len(s.byID))
 	for _, b := range s.byID {
 		out = append(out, b.show(0))
 	}
@@ -188,36 +188,36 @@ func (s *Service) Live(context.Context) ([]web.Show, error) {
 }
 
 // Show returns a broadcast on air.
-func (s *Service) Show(_ context.Context, id string) (web.Show, error) {
+func (s *Service) Show(_ context.Context, id string) (shows.Show, error) {
 	s.mu.Lock()
 	b := s.byID[id]
-	var out web.Show
+	var out shows.Show
 	if b != nil {
 		out = b.show(0)
 	}
 	s.mu.Unlock()
 	if b == nil {
-		return web.Show{}, errs.E(errs.NotFound, "this show is not on air")
+		return shows.Show{}, errs.E(errs.NotFound, "this show is not on air")
 	}
 	out.Viewers = s.cfg.Chat.Viewers(id)
 	return out, nil
 }
 
 // ShowOfModel returns the model's broadcast on air.
-func (s *Service) ShowOfModel(_ context.Context, modelID string) (web.Show, bool, error) {
+func (s *Service) ShowOfModel(_ context.Context, modelID string) (shows.Show, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.byModel[modelID]
 	if b == nil {
-		return web.Show{}, false, nil
+		return shows.Show{}, false, nil
 	}
 	return b.show(0), true, nil
 }
 
 // GoLive puts an approved model on air (or returns her broadcast on air).
-func (s *Service) GoLive(ctx context.Context, modelID string) (web.Show, error) {
+func (s *Service) GoLive(ctx context.Context, modelID string) (shows.Show, error) {
 	if err := s.cfg.Accounts.CheckCanBroadcast(ctx, modelID); err != nil {
-		return web.Show{}, err
+		return shows.Show{}, err
 	}
 	s.mu.Lock()
 	b := s.byModel[modelID]
@@ -344,25 +344,25 @@ func display(m money.Money) string {
 }
 
 // Quote is what a private seat would lock now, and whether viewerID can pay.
-func (s *Service) Quote(ctx context.Context, modelID, viewerID string) (web.Quote, error) {
+func (s *Service) Quote(ctx context.Context, modelID, viewerID string) (shows.Quote, error) {
 	pol, err := s.CurrentPolicy(ctx, modelID, shows.Private)
 	if errs.CodeOf(err) == errs.Invalid {
 		// No rate yet: show the template at zero, not allowed.
 		p := s.cfg.Policy
 		p.RatePerMinute = money.Money{Currency: s.cfg.Accounts.Currency()}
 		p.MinimumCharge.Currency = p.RatePerMinute.Currency
-		return web.Quote{Policy: p, Reason: httperror.Message(err)}, nil
+		return shows.Quote{Policy: p, Reason: httperror.Message(err)}, nil
 	}
 	if err != nil {
-		return web.Quote{}, err
+		return shows.Quote{}, err
 	}
-	q := web.Quote{Policy: pol, Funding: string(s.cfg.CardStrategy)}
+	q := shows.Quote{Policy: pol, Funding: string(s.cfg.CardStrategy)}
 	if viewerID == "" {
 		return q, nil
 	}
 	_, how, ok, reason, err := s.funding(ctx, viewerID, pol)
 	if err != nil {
-		return web.Quote{}, err
+		return shows.Quote{}, err
 	}
 	if ok {
 		q.Funding = how
@@ -372,19 +372,19 @@ func (s *Service) Quote(ctx context.Context, modelID, viewerID string) (web.Quot
 }
 
 // RequestPrivate records a viewer's request to the model of showID.
-func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (web.Request, error) {
+func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (shows.Request, error) {
 	u, err := s.cfg.Accounts.User(ctx, viewerID)
 	if err != nil {
-		return web.Request{}, err
+		return shows.Request{}, err
 	}
 	if u.Role != accounts.RoleViewer {
-		return web.Request{}, errs.E(errs.Forbidden, "only viewers ask for private shows")
+		return shows.Request{}, errs.E(errs.Forbidden, "only viewers ask for private shows")
 	}
 	s.mu.Lock()
 	b := s.byID[showID]
 	if b == nil {
 		s.mu.Unlock()
-		return web.Request{}, errs.E(errs.NotFound, "this show is not on air")
+		return shows.Request{}, errs.E(errs.NotFound, "this show is not on air")
 	}
 	model, mode := b.model, b.mode
 	for _, r := range s.requests {
@@ -396,16 +396,16 @@ func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (
 	}
 	s.mu.Unlock()
 	if mode != theme.ModePublic {
-		return web.Request{}, errs.E(errs.Conflict, "the model is in a private show; try again when she is back")
+		return shows.Request{}, errs.E(errs.Conflict, "the model is in a private show; try again when she is back")
 	}
 	q, err := s.Quote(ctx, model, viewerID)
 	if err != nil {
-		return web.Request{}, err
+		return shows.Request{}, err
 	}
 	if !q.Allowed {
-		return web.Request{}, errs.E(errs.Limit, "%s", q.Reason)
+		return shows.Request{}, errs.E(errs.Limit, "%s", q.Reason)
 	}
-	r := &request{web.Request{ID: randomID("rq", 8), ShowID: showID, ViewerID: viewerID, ViewerName: u.DisplayName, ModelID: model,
+	r := &request{shows.Request{ID: randomID("rq", 8), ShowID: showID, ViewerID: viewerID, ViewerName: u.DisplayName, ModelID: model,
 		At: s.now().UTC(), Rate: q.Policy.RatePerMinute}}
 	s.mu.Lock()
 	// A concurrent twin (a double click without a key) may have asked
@@ -424,9 +424,9 @@ func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (
 }
 
 // Requests lists a model's pending requests, oldest first.
-func (s *Service) Requests(_ context.Context, modelID string) ([]web.Request, error) {
+func (s *Service) Requests(_ context.Context, modelID string) ([]shows.Request, error) {
 	s.mu.Lock()
-	var out []web.Request
+	var out []shows.Request
 	for _, r := range s.requests {
 		if r.ModelID == modelID {
 			out = append(out, r.Request)
@@ -440,7 +440,7 @@ func (s *Service) Requests(_ context.Context, modelID string) ([]web.Request, er
 }
 
 // PendingRequest is the viewer's pending request to showID.
-func (s *Service) PendingRequest(_ context.Context, viewerID, showID string) (web.Request, bool, error) {
+func (s *Service) PendingRequest(_ context.Context, viewerID, showID string) (shows.Request, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range s.requests {
@@ -448,7 +448,7 @@ func (s *Service) PendingRequest(_ context.Context, viewerID, showID string) (we
 			return r.Request, true, nil
 		}
 	}
-	return web.Request{}, false, nil
+	return shows.Request{}, false, nil
 }
 
 func (s *Service) takeRequest(modelID, requestID string) (*request, error) {
@@ -465,20 +465,20 @@ func (s *Service) takeRequest(modelID, requestID string) (*request, error) {
 // Accept opens the private show of a request: core/shows opens a paid show
 // and the seat (locking the price), the broadcast turns private, and the
 // other requests are declined.
-func (s *Service) Accept(ctx context.Context, modelID, requestID string) (web.Seat, error) {
+func (s *Service) Accept(ctx context.Context, modelID, requestID string) (shows.Seat, error) {
 	r, err := s.takeRequest(modelID, requestID)
 	if err != nil {
-		return web.Seat{}, err
+		return shows.Seat{}, err
 	}
 	s.mu.Lock()
 	b := s.byID[r.ShowID]
 	if b == nil || b.model != modelID {
 		s.mu.Unlock()
-		return web.Seat{}, errs.E(errs.NotFound, "you are not on air")
+		return shows.Seat{}, errs.E(errs.NotFound, "you are not on air")
 	}
 	if b.mode != theme.ModePublic || b.paid != "" {
 		s.mu.Unlock()
-		return web.Seat{}, errs.E(errs.Conflict, "you are already in a private show")
+		return shows.Seat{}, errs.E(errs.Conflict, "you are already in a private show")
 	}
 	b.mode = theme.ModePrivate // reserved while the seat is funded
 	s.onAir.Add(1)
@@ -491,7 +491,7 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string) (web.Se
 		s.onAir.Add(1)
 		s.mu.Unlock()
 		s.say(b.id, chat.SystemEvent{Kind: "private_failed", To: r.ViewerID, Text: "The private show could not start: " + httperror.Message(err)})
-		return web.Seat{}, err
+		return shows.Seat{}, err
 	}
 	s.mu.Lock()
 	var others []*request
@@ -512,25 +512,25 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string) (web.Se
 	return seat, nil
 }
 
-func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media bool) (web.Seat, error) {
+func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media bool) (shows.Seat, error) {
 	prof, err := s.cfg.Accounts.Profile(ctx, b.model)
 	if err != nil {
-		return web.Seat{}, err
+		return shows.Seat{}, err
 	}
 	pol, err := s.CurrentPolicy(ctx, b.model, shows.Private)
 	if err != nil {
-		return web.Seat{}, err
+		return shows.Seat{}, err
 	}
 	fund, how, ok, reason, err := s.funding(ctx, r.ViewerID, pol)
 	if err != nil {
-		return web.Seat{}, err
+		return shows.Seat{}, err
 	}
 	if !ok {
-		return web.Seat{}, errs.E(errs.Limit, "the viewer cannot pay: %s", reason)
+		return shows.Seat{}, errs.E(errs.Limit, "the viewer cannot pay: %s", reason)
 	}
 	paid, err := s.shows.OpenShow(ctx, shows.OpenShowRequest{ModelID: b.model, StudioID: prof.StudioID, Mode: shows.Private})
 	if err != nil {
-		return web.Seat{}, err
+		return shows.Seat{}, err
 	}
 	if media {
 		// The paid show is new to core/shows: tell it the model's media flows
@@ -544,7 +544,7 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 		if e := s.shows.EndShow(context.Background(), paid.ID, "seat not funded"); e != nil {
 			s.log.Warn("live: ending an unfunded paid show", "show", paid.ID, "err", e)
 		}
-		return web.Seat{}, err
+		return shows.Seat{}, err
 	}
 	if fund.Processor != "" && info.Strategy != "" {
 		how = string(info.Strategy)
@@ -583,14 +583,14 @@ func (s *Service) Decline(_ context.Context, modelID, requestID string) error {
 // ---- seats ----
 
 // view is a seat as the page shows it; call with s.mu held.
-func (s *Service) view(st *seat, withToken bool) web.Seat {
+func (s *Service) view(st *seat, withToken bool) shows.Seat {
 	now := s.now()
 	secs := st.m.BillableSeconds(now)
 	cost, err := billing.PriceInPaymentCurrency(st.policy, secs)
 	if err != nil {
 		cost = money.Money{Currency: st.policy.PaymentCurrency()}
 	}
-	out := web.Seat{ID: st.id, ShowID: st.show, ViewerID: st.viewer, ViewerName: st.viewerName, ModelID: st.model,
+	out := shows.Seat{ID: st.id, ShowID: st.show, ViewerID: st.viewer, ViewerName: st.viewerName, ModelID: st.model,
 		Mode: theme.ModePrivate, Policy: st.policy, Funding: st.funding, OpenedAt: st.opened, Open: st.open,
 		BillableSeconds: secs, RunningCost: cost, FundedSeconds: st.fundedSecs, Billing: st.open && st.m.Live(),
 		Warnings: append([]theme.FundingWarning(nil), st.warnings...)}
@@ -607,7 +607,7 @@ func (s *Service) isAdmin(ctx context.Context, userID string) bool {
 
 // Seat shows a seat to its viewer (with the video token), its model or an
 // admin. Anyone else is told there is no such seat.
-func (s *Service) Seat(ctx context.Context, actorID, seatID string) (web.Seat, error) {
+func (s *Service) Seat(ctx context.Context, actorID, seatID string) (shows.Seat, error) {
 	s.mu.Lock()
 	st := s.seats[seatID]
 	if st != nil && (actorID == st.viewer || actorID == st.model) {
@@ -622,22 +622,22 @@ func (s *Service) Seat(ctx context.Context, actorID, seatID string) (web.Seat, e
 		return s.view(st, false), nil
 	}
 	if st != nil {
-		return web.Seat{}, errs.E(errs.NotFound, "no such seat")
+		return shows.Seat{}, errs.E(errs.NotFound, "no such seat")
 	}
 	// Not in memory (ended before a restart): its receipt says what it was.
 	r, err := s.Receipt(ctx, actorID, seatID)
 	if errs.CodeOf(err) == errs.Conflict {
-		return web.Seat{ID: seatID, Open: false}, nil
+		return shows.Seat{ID: seatID, Open: false}, nil
 	}
 	if err != nil {
-		return web.Seat{}, err
+		return shows.Seat{}, err
 	}
-	return web.Seat{ID: r.SeatID, ShowID: r.ShowID, ViewerID: r.ViewerID, ModelID: r.ModelID, Mode: theme.ShowMode(r.Kind),
+	return shows.Seat{ID: r.SeatID, ShowID: r.ShowID, ViewerID: r.ViewerID, ModelID: r.ModelID, Mode: theme.ShowMode(r.Kind),
 		Policy: r.Policy, Funding: string(r.Strategy), OpenedAt: r.OpenedAt, BillableSeconds: r.BillableSeconds, RunningCost: r.Price}, nil
 }
 
 // OpenSeatOf is the viewer's open seat.
-func (s *Service) OpenSeatOf(_ context.Context, viewerID string) (web.Seat, bool, error) {
+func (s *Service) OpenSeatOf(_ context.Context, viewerID string) (shows.Seat, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, st := range s.seats {
@@ -645,7 +645,7 @@ func (s *Service) OpenSeatOf(_ context.Context, viewerID string) (web.Seat, bool
 			return s.view(st, true), true, nil
 		}
 	}
-	return web.Seat{}, false, nil
+	return shows.Seat{}, false, nil
 }
 
 // EndSeat ends a seat for its viewer or its model (or an admin, as the
@@ -728,13 +728,13 @@ func (s *Service) closeSeat(seatID string) {
 func PrivateRoomOf(seatID string) string { return web.PrivateRoom(seatID) }
 
 // OpenSeats lists seats in progress, for admins.
-func (s *Service) OpenSeats(ctx context.Context, actorID string) ([]web.Seat, error) {
+func (s *Service) OpenSeats(ctx context.Context, actorID string) ([]shows.Seat, error) {
 	if !s.isAdmin(ctx, actorID) {
 		return nil, errs.E(errs.Forbidden, "only admins list every seat")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []web.Seat
+	var out []shows.Seat
 	for _, st := range s.seats {
 		if st.open {
 			out = append(out, s.view(st, false))
