@@ -5,7 +5,10 @@ import (
 	"time"
 
 	"github.com/camkit/camkit/core/billing"
+	"github.com/camkit/camkit/core/chat"
+	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/meter"
+	"github.com/camkit/camkit/core/stream"
 )
 
 // Billing is what the show service needs of core/billing's Engine: seats
@@ -63,3 +66,42 @@ func (ModelMediaFlowing) isEvent()  {}
 func (ModelMediaStopped) isEvent()  {}
 func (ViewerConnected) isEvent()    {}
 func (ViewerDisconnected) isEvent() {}
+
+// Engine is billing as the show lifecycle uses it: Billing, and the
+// receipts of the seats it settled.
+type Engine interface {
+	Billing
+	Receipt(ctx context.Context, seatID string) (billing.Receipt, error)
+}
+
+// Chat is where the Service tells people what happened (system events in a
+// show's room or a seat's) and learns how many watch.
+type Chat interface {
+	Broadcast(room string, ev chat.SystemEvent) error
+	Viewers(room string) int
+}
+
+// Media is the part of the SFU that follows a show's mode and seats.
+type Media interface {
+	SetMode(showID string, mode stream.Mode)
+	EndSeat(seatID string)
+	EndShow(showID string)
+}
+
+// Ledger reads earnings.
+type Ledger interface {
+	Balance(ctx context.Context, code, currency string) (ledger.Balance, error)
+	Statement(ctx context.Context, code, currency, cursor string, limit int) (ledger.StatementPage, error)
+}
+
+var (
+	_ Engine              = (*billing.Engine)(nil)
+	_ Chat                = (*chat.Service)(nil)
+	_ Media               = stream.Service(nil)
+	_ Ledger              = (*ledger.Ledger)(nil)
+	_ stream.Admission    = (*Service)(nil)
+	_ stream.LivenessSink = (*Service)(nil)
+	_ chat.Shows          = (*Tips)(nil)
+	_ billing.EventSink   = (*Service)(nil)
+	_ RateSource          = (*Service)(nil)
+)

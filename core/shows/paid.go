@@ -134,42 +134,62 @@ type SeatRequest struct {
 	// model's rate currency. Another one locks an FX quote now.
 	PayCurrency string
 	Funding     billing.Funding
+	// Policy is the policy to lock, when the caller read it already (the
+	// Service reads the rate once, when the model accepts, and shows and
+	// funds that). nil: RateSource's current policy.
+	Policy *billing.PricePolicy
 }
 
 // OpenSeat locks the model's current price policy (and an FX quote) on a new
 // seat and opens it in billing. A private show takes one seat at a time.
 func (s *Paid) OpenSeat(ctx context.Context, showID string, req SeatRequest) (billing.SeatInfo, error) {
+	info, _, err := s.OpenSeatLocked(ctx, showID, req)
+	return info, err
+}
+
+// OpenSeatLocked is OpenSeat that also returns the policy billing locked on
+// the seat (the rate, with the FX quote when there is one): what the seat's
+// page shows, so the page and the bill never read the rate apart.
+func (s *Paid) OpenSeatLocked(ctx context.Context, showID string, req SeatRequest) (billing.SeatInfo, billing.PricePolicy, error) {
 	s.mu.Lock()
 	sh := s.shows[showID]
 	if sh == nil {
 		s.mu.Unlock()
-		return billing.SeatInfo{}, errs.E(errs.NotFound, "shows: no open show %q", showID)
+		return billing.SeatInfo{}, billing.PricePolicy{}, errs.E(errs.NotFound, "shows: no open show %q", showID)
 	}
 	if sh.mode == Private && len(sh.seats) > 0 {
 		s.mu.Unlock()
-		return billing.SeatInfo{}, errs.E(errs.Conflict, "shows: private show %s already has its viewer", showID)
+		return billing.SeatInfo{}, billing.PricePolicy{}, errs.E(errs.Conflict, "shows: private show %s already has its viewer", showID)
 	}
 	model, studio, mode := sh.model, sh.studio, sh.mode
 	s.mu.Unlock()
 
-	pol, err := s.cfg.Rates.CurrentPolicy(ctx, model, mode)
+	var (
+		pol billing.PricePolicy
+		err error
+	)
+	if req.Policy != nil {
+		pol = *req.Policy
+	} else {
+		pol, err = s.cfg.Rates.CurrentPolicy(ctx, model, mode)
+	}
 	if err != nil {
-		return billing.SeatInfo{}, err
+		return billing.SeatInfo{}, billing.PricePolicy{}, err
 	}
 	if pay := req.PayCurrency; pay != "" && pay != pol.RateCurrency() {
 		if s.cfg.FX == nil {
-			return billing.SeatInfo{}, errs.E(errs.Unsupported, "shows: paying in %s needs a currency plugin", pay)
+			return billing.SeatInfo{}, billing.PricePolicy{}, errs.E(errs.Unsupported, "shows: paying in %s needs a currency plugin", pay)
 		}
 		qr := currency.QuoteRequest{From: pol.RateCurrency(), To: pay}
 		if err := qr.Validate(); err != nil {
-			return billing.SeatInfo{}, err
+			return billing.SeatInfo{}, billing.PricePolicy{}, err
 		}
 		q, err := s.cfg.FX.Quote(ctx, qr)
 		if err != nil {
-			return billing.SeatInfo{}, err
+			return billing.SeatInfo{}, billing.PricePolicy{}, err
 		}
 		if err := q.Validate(qr); err != nil {
-			return billing.SeatInfo{}, err
+			return billing.SeatInfo{}, billing.PricePolicy{}, err
 		}
 		pol.FX = &billing.FXQuote{Rate: q.Rate, QuoteID: q.QuoteID, Source: q.Source, PaymentCurrency: q.To, ExpiresAt: q.ExpiresAt}
 	}
@@ -180,24 +200,24 @@ func (s *Paid) OpenSeat(ctx context.Context, showID string, req SeatRequest) (bi
 	info, err := s.cfg.Billing.OpenSeat(ctx, billing.OpenRequest{ShowID: showID, Kind: kind, ViewerID: req.ViewerID,
 		ModelID: model, StudioID: studio, AffiliateID: req.AffiliateID, Policy: pol, Funding: req.Funding})
 	if err != nil {
-		return billing.SeatInfo{}, err
+		return billing.SeatInfo{}, billing.PricePolicy{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sh = s.shows[showID]
 	if sh == nil { // the show ended while the seat was being funded
 		go s.cfg.Billing.EndSeat(context.Background(), info.ID, billing.ClosedByModel) //nolint:errcheck // settles in the background
-		return billing.SeatInfo{}, errs.E(errs.Conflict, "shows: show %s ended", showID)
+		return billing.SeatInfo{}, billing.PricePolicy{}, errs.E(errs.Conflict, "shows: show %s ended", showID)
 	}
 	sh.seats[info.ID] = true
 	s.seats[info.ID] = showID
 	if sh.media {
 		// Media is flowing already: the seat is live on the model's side from now.
 		if err := s.cfg.Billing.Liveness(info.ID, meter.Event{Kind: meter.ModelMediaFlowing, At: s.cfg.Clock.Now()}); err != nil {
-			return info, err
+			return info, pol, err
 		}
 	}
-	return info, nil
+	return info, pol, nil
 }
 
 // EndSeat ends one seat (by its viewer, or by the model): its receipt, or
@@ -314,4 +334,18 @@ func (s *Paid) viewer(showID, seatID string, ev meter.Event) error {
 		s.dropSeat(seatID)
 	}
 	return err
+}
+
+// EndRecovered ends a paid show that a previous run left open (its seats
+// were closed and settled by billing's Recover). An unknown or ended show is
+// no error.
+func (s *Paid) EndRecovered(ctx context.Context, showID, reason string) error {
+	if showID == "" {
+		return nil
+	}
+	if _, err := s.sql.ExecContext(ctx, s.q(`UPDATE shows SET state = 'ended', ended_at = ?, end_reason = ? WHERE id = ? AND state = 'open'`),
+		s.cfg.Clock.Now().UTC().Truncate(time.Microsecond), reason, showID); err != nil {
+		return errs.Retry(errs.Unavailable, "shows: %v", err)
+	}
+	return nil
 }

@@ -80,6 +80,7 @@ type (
 		Rate       money.Money `json:"rate_per_minute"`
 		RateText   string      `json:"rate_display"`
 		SeatID     string      `json:"seat_id,omitempty"`
+		State      string      `json:"state"`
 	}
 	apiSeat struct {
 		ID              string                 `json:"id"`
@@ -576,7 +577,7 @@ func (p *Product) apiRequestPrivate(c *fiber.Ctx) error {
 }
 
 func requestJSON(r shows.Request) apiRequest {
-	return apiRequest{ID: r.ID, ShowID: r.ShowID, ViewerName: r.ViewerName, At: r.At, Rate: r.Rate, RateText: display(r.Rate), SeatID: r.SeatID}
+	return apiRequest{ID: r.ID, ShowID: r.ShowID, ViewerName: r.ViewerName, At: r.At, Rate: r.Rate, RateText: display(r.Rate), SeatID: r.SeatID, State: string(r.State)}
 }
 
 func (p *Product) apiProfile(c *fiber.Ctx) error {
@@ -858,11 +859,27 @@ func (p *Product) apiAccept(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s, err := p.Shows.Accept(c.UserContext(), me(c).ID, id)
+	opt, err := acceptOptions(c.Query("others"))
+	if err != nil {
+		return err
+	}
+	s, err := p.Shows.Accept(c.UserContext(), me(c).ID, id, opt)
 	if err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(seatJSON(s, me(c).ID))
+}
+
+// acceptOptions reads the model's choice for the other waiting requesters
+// (the API's ?others=, the dashboard form's others field): keep by default.
+func acceptOptions(others string) (shows.AcceptOptions, error) {
+	switch others {
+	case "", "keep":
+		return shows.AcceptOptions{}, nil
+	case "decline":
+		return shows.AcceptOptions{DeclineOthers: true}, nil
+	}
+	return shows.AcceptOptions{}, invalid("others", "want keep or decline")
 }
 
 func (p *Product) apiDecline(c *fiber.Ctx) error {

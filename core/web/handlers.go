@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"github.com/camkit/camkit/core/clientaddr"
+	"github.com/camkit/camkit/core/shows"
 	"net/url"
 	"strconv"
 	"strings"
@@ -529,7 +530,7 @@ func (p *Product) privateData(c *fiber.Ctx, seatID string) (*theme.PrivateShowPa
 
 // PrivateRoom is the chat room of a seat: only its viewer and its model
 // are let in (see canJoinChat).
-func PrivateRoom(seatID string) string { return "seat-" + seatID }
+func PrivateRoom(seatID string) string { return shows.PrivateRoom(seatID) }
 
 func (p *Product) privateShow(c *fiber.Ctx) error {
 	id, err := param(c, "seat")

@@ -300,7 +300,11 @@ func (p *Product) accept(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	seat, err := p.Shows.Accept(c.UserContext(), me(c).ID, id)
+	opt, err := acceptOptions(c.FormValue("others"))
+	if err != nil {
+		return p.formFailed(c, "/dashboard", err)
+	}
+	seat, err := p.Shows.Accept(c.UserContext(), me(c).ID, id, opt)
 	if err != nil {
 		return p.formFailed(c, "/dashboard", err)
 	}

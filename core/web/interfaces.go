@@ -51,7 +51,9 @@ type Shows interface {
 	PendingRequest(ctx context.Context, viewerID, showID string) (shows.Request, bool, error)
 	// Accept opens the seat of a request: the price is locked now and the
 	// first block funded. A decline of the funding is the processor's error.
-	Accept(ctx context.Context, modelID, requestID string) (shows.Seat, error)
+	// opt says whether the other waiting requests are kept (held until the
+	// model is back in public) or declined; their viewers are told either way.
+	Accept(ctx context.Context, modelID, requestID string, opt shows.AcceptOptions) (shows.Seat, error)
 	// Decline refuses a request.
 	Decline(ctx context.Context, modelID, requestID string) error
 

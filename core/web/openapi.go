@@ -147,7 +147,8 @@ func components() schema {
 		"ChatMessage": schema{"type": "object", "properties": schema{"id": str, "at": when, "author": str, "role": str, "text": str, "tip": m, "system": boolean}},
 		"ChatBody":    obj([]string{"text"}, schema{"text": schema{"type": "string", "maxLength": 500}}),
 		"TipBody":     obj([]string{"tip_id", "amount"}, schema{"tip_id": schema{"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}, "amount": m, "text": str}),
-		"Request":     obj(nil, schema{"id": str, "show_id": str, "viewer_name": str, "at": when, "rate_per_minute": m, "rate_display": str, "seat_id": str}),
+		"Request": obj(nil, schema{"id": str, "show_id": str, "viewer_name": str, "at": when, "rate_per_minute": m, "rate_display": str, "seat_id": str,
+			"state": schema{"type": "string", "enum": []string{"waiting", "held"}, "description": "held: the model is private with someone else and kept this request"}}),
 		"Seat": obj(nil, schema{"id": str, "show_id": str, "model_id": str, "viewer_name": str, "open": boolean, "billing": boolean, "opened_at": when,
 			"policy": ref("Policy"), "billable_seconds": integer, "running_cost": m, "running_cost_display": str, "funded_seconds": integer,
 			"token": schema{"type": "string", "description": "WHEP bearer token; only for the seat's own viewer"}, "whep_url": str,
@@ -205,6 +206,11 @@ var OpenAPI = sync.OnceValue(func() []byte {
 		if o.path == "/shows" {
 			params = append(params, schema{"name": "q", "in": "query", "schema": schema{"type": "string", "maxLength": 100}},
 				schema{"name": "tag", "in": "query", "schema": schema{"type": "string", "maxLength": 100}})
+		}
+		if o.id == "accept" {
+			params = append(params, schema{"name": "others", "in": "query", "description": "what the other waiting requesters get: " +
+				"keep (the default) holds their requests until the model is back in public, and tells them so twice; decline declines them",
+				"schema": schema{"type": "string", "enum": []string{"keep", "decline"}, "default": "keep"}})
 		}
 		if idempotentOps[o.id] {
 			params = append(params, idempotencyKeyParam)

@@ -22,7 +22,6 @@ import (
 	"github.com/camkit/camkit/core/stream"
 	"github.com/camkit/camkit/core/stream/whiphttp"
 	"github.com/camkit/camkit/core/web"
-	"github.com/camkit/camkit/core/web/live"
 	"github.com/camkit/camkit/sdk/currency"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
@@ -67,7 +66,7 @@ type App struct {
 	Ledger  *ledger.Ledger
 	Engine  *billing.Engine
 	SFU     *stream.SFU
-	Live    *live.Service
+	Shows   *shows.Service
 	Packs   *accounts.CreditPacks
 	Audit   *audit.Log // refused webhooks and log-ins, admin actions
 	Config  config.Config
@@ -182,20 +181,24 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	if err != nil {
 		return fail(err)
 	}
-	lv := live.New(live.Config{DB: db, Clock: clk, Accounts: acc, Cards: cards, Wallets: wallets, Ledger: led, Policy: pol,
-		PreferWallet: c.Billing.Funding == "wallet", CardStrategy: strategies[pl.ProcessorName], Strategies: strategies, Log: log.With("component", "live")})
-	out.Live = lv
+	// Built in one direction, each part from the parts before it: the live
+	// store; chat (tips find their model in the store); billing (its events
+	// go to a feed whose subscribers subscribe as they are built); the show
+	// lifecycle, which builds the SFU with itself as its admission and
+	// liveness sink.
+	live := shows.NewSQLStore(db)
 	maxTip, err := c.Money("chat.max_tip", c.Chat.MaxTip)
 	if err != nil {
 		return fail(err)
 	}
-	ch, err := chat.New(db, led, pl.Split, lv, chat.Options{Currency: c.Site.Currency, Clock: clk, Log: log.With("component", "chat"), MaxTip: maxTip.Amount})
+	ch, err := chat.New(db, led, pl.Split, &shows.Tips{Store: live, Accounts: acc},
+		chat.Options{Currency: c.Site.Currency, Clock: clk, Log: log.With("component", "chat"), MaxTip: maxTip.Amount})
 	if err != nil {
 		return fail(err)
 	}
-	lv.SetChat(ch)
+	feed := &billing.Feed{}
 	eng, err := billing.NewEngine(billing.Config{DB: db, Ledger: led, Clock: clk,
-		Processors: procs, Splitter: pl.Split, Events: lv,
+		Processors: procs, Splitter: pl.Split, Events: feed,
 		RefundUnused: c.Billing.RefundUnused, Log: log.With("component", "billing")})
 	if err != nil {
 		return fail(err)
@@ -214,24 +217,30 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	} else if n > 0 {
 		log.Info("credit packs: finished purchases interrupted by the last stop", "count", n)
 	}
-	sh, err := shows.NewPaid(shows.PaidConfig{DB: db, Clock: clk, Billing: eng, Rates: lv, FX: pl.Currency})
-	if err != nil {
-		return fail(err)
-	}
 	var ice []stream.ICEServer
 	if len(c.Stream.ICEServers) > 0 {
 		ice = []stream.ICEServer{{URLs: c.Stream.ICEServers, Username: c.Stream.ICEUsername, Credential: c.Stream.ICECredential}}
 	}
-	sfu, err := stream.New(stream.Config{ICEServers: ice, UDPPort: c.Stream.UDPPort, UDPPortMin: uint16(c.Stream.UDPPortMin),
-		UDPPortMax: uint16(c.Stream.UDPPortMax), PublicIPs: c.Stream.PublicIPs, MediaTimeout: c.Stream.MediaTimeout.Duration,
-		MaxViewersPerClient: c.Stream.MaxViewersPerClient, MaxViewersPerShow: c.Stream.MaxViewersPerShow,
-		Clock: clk, Admission: lv, Liveness: lv, Registerer: reg})
+	sh, err := shows.New(ctx, shows.Config{DB: db, Clock: clk, Store: live, Accounts: acc, Cards: cards, Wallets: wallets, Ledger: led,
+		Chat: ch, Billing: eng, BillingEvents: feed, FX: pl.Currency, Policy: pol,
+		PreferWallet: c.Billing.Funding == "wallet", CardStrategy: strategies[pl.ProcessorName], Strategies: strategies,
+		Log: log.With("component", "shows"),
+		Media: func(adm stream.Admission, lv stream.LivenessSink) (shows.Media, error) {
+			sfu, err := stream.New(stream.Config{ICEServers: ice, UDPPort: c.Stream.UDPPort, UDPPortMin: uint16(c.Stream.UDPPortMin),
+				UDPPortMax: uint16(c.Stream.UDPPortMax), PublicIPs: c.Stream.PublicIPs, MediaTimeout: c.Stream.MediaTimeout.Duration,
+				MaxViewersPerClient: c.Stream.MaxViewersPerClient, MaxViewersPerShow: c.Stream.MaxViewersPerShow,
+				Clock: clk, Admission: adm, Liveness: lv, Registerer: reg})
+			if err != nil {
+				return nil, err
+			}
+			out.SFU = sfu
+			out.closers = append(out.closers, func() { _ = sfu.Close() })
+			return sfu, nil
+		}})
 	if err != nil {
 		return fail(err)
 	}
-	out.SFU = sfu
-	out.closers = append(out.closers, func() { _ = sfu.Close() })
-	lv.Attach(sh, eng, sfu)
+	out.Shows = sh
 
 	// Idempotency-Key records of the money-moving routes; answers older
 	// than a day are swept.
@@ -255,7 +264,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	out.Web = &web.Product{
 		Pages:    &web.Pages{Theme: pl.Theme, Site: web.Site{Name: c.Site.Name}},
 		Accounts: acc, HTTP: accounts.NewHTTP(acc, accounts.HTTPOptions{InsecureCookies: !c.SecureCookies()}),
-		Cards: cards, Packs: packs, Wallets: wallets, Chat: ch, Shows: lv, Ledger: led,
+		Cards: cards, Packs: packs, Wallets: wallets, Chat: ch, Shows: sh, Ledger: led,
 		Plugins: pl.Statuses, Audit: aud, Keys: keys,
 		PublicURL: c.HTTP.PublicURL, Processor: pl.ProcessorName, TipPresets: presets, ModelSignup: c.Security.ModelSignup,
 	}
@@ -304,4 +313,8 @@ func (a *App) ExpireHolds(ctx context.Context, every time.Duration) {
 	}
 }
 
-var _ = money.Money{}
+var (
+	_ web.Shows         = (*shows.Service)(nil)
+	_ web.LiveVersioner = (*shows.Service)(nil)
+	_                   = money.Money{}
+)

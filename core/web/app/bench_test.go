@@ -52,7 +52,7 @@ func benchHome(b *testing.B, signedIn bool) {
 		if _, err := s.acc.UpdateProfile(ctx, m.ID, m.ID, accounts.ProfileUpdate{Tags: []string{"tag" + fmt.Sprint(i%7), "hd"}}); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.app.Live.GoLive(ctx, m.ID); err != nil {
+		if _, err := s.app.Shows.GoLive(ctx, m.ID); err != nil {
 			b.Fatal(err)
 		}
 	}

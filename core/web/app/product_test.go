@@ -41,7 +41,7 @@ func newWorldOn(t *testing.T, s *site) *world {
 
 	// Not approved yet: she cannot go live.
 	r := w.model.form("/dashboard/live", nil, true).must(t, http.StatusForbidden, "go live unapproved")
-	if _, ok, _ := s.app.Live.ShowOfModel(context.Background(), m.ID); ok {
+	if _, ok, _ := s.app.Shows.ShowOfModel(context.Background(), m.ID); ok {
 		t.Fatal("an unapproved model went live")
 	}
 	_ = r
@@ -53,7 +53,7 @@ func newWorldOn(t *testing.T, s *site) *world {
 	w.admin.form(approve, nil, true).must(t, http.StatusSeeOther, "approve")
 	w.model.form("/dashboard/rate", url.Values{"rate": {"2.00"}, "currency": {"USD"}}, true).must(t, http.StatusSeeOther, "set rate")
 	w.model.form("/dashboard/live", nil, true).must(t, http.StatusSeeOther, "go live")
-	sh, ok, err := s.app.Live.ShowOfModel(context.Background(), m.ID)
+	sh, ok, err := s.app.Shows.ShowOfModel(context.Background(), m.ID)
 	if err != nil || !ok {
 		t.Fatalf("model not on air after going live: %v", err)
 	}

@@ -26,8 +26,8 @@ import (
 // about), for a little over a second of real time.
 func (w *world) billed(seat string) {
 	now := time.Now()
-	w.app.Live.Liveness(stream.ModelMediaFlowing{ShowID: w.showID, Since: now})
-	w.app.Live.Liveness(stream.ViewerConnected{ShowID: w.showID, SeatID: seat, At: now})
+	w.app.Shows.Liveness(stream.ModelMediaFlowing{ShowID: w.showID, Since: now})
+	w.app.Shows.Liveness(stream.ViewerConnected{ShowID: w.showID, SeatID: seat, At: now})
 	time.Sleep(1500 * time.Millisecond)
 }
 

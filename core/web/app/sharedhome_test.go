@@ -55,7 +55,7 @@ func TestHomePageSharedAmongVisitorsStaysRight(t *testing.T) {
 	if strings.Contains(home(v1), "/shows/") {
 		t.Fatal("home lists a show before the model went live")
 	}
-	sh, err := s.app.Live.GoLive(ctx, m.ID)
+	sh, err := s.app.Shows.GoLive(ctx, m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestHomePageSharedAmongVisitorsStaysRight(t *testing.T) {
 	if strings.Contains(home(v1), "Alice Signed") {
 		t.Fatal("a visitor's home carries the signed-in viewer's name")
 	}
-	if err := s.app.Live.EndShow(ctx, m.ID); err != nil {
+	if err := s.app.Shows.EndShow(ctx, m.ID); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(home(v2), "/shows/"+sh.ID) {

@@ -1,32 +1,14 @@
-// Package live is the broadcast layer between the site and the core
-// services: a model's public broadcast (its stream key, its mode), viewers'
-// private requests, and the seat of a private show while it runs. It joins
-// the pieces no single core package owns:
-//
-//   - the SFU's show id (the broadcast) to core/shows' paid show, so stream
-//     liveness reaches the seat's meter through shows.Service.Handle;
-//   - seats to the WHEP admission token of their viewer (stream.Admission);
-//   - billing's funding warnings and seat ends to the chat and the page.
-//
-// It decides nothing about money: seats are opened by core/shows (which
-// locks the price policy in core/billing), ended by core/billing or through
-// core/shows, and priced by billing alone. The running figures it shows
-// come from a display copy of the seat's meter fed the same events; the
-// receipt is billing's.
-//
-// Broadcasts and pending requests live in memory: after a restart models go
-// live again, and billing's Recover closes the seats that were open.
-package live
+package shows
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"log/slog"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,25 +19,37 @@ import (
 	"github.com/camkit/camkit/core/clock"
 	"github.com/camkit/camkit/core/httperror"
 	"github.com/camkit/camkit/core/meter"
-	"github.com/camkit/camkit/core/shows"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/stream"
-	"github.com/camkit/camkit/core/web"
+	"github.com/camkit/camkit/sdk/currency"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
-	"github.com/camkit/camkit/sdk/split"
 	"github.com/camkit/camkit/sdk/theme"
 )
 
-// Config wires a Service. Attach supplies the parts built after it.
+// Config wires a Service. Everything in it is built before the Service;
+// nothing is handed to it afterwards.
 type Config struct {
 	DB       *store.DB
 	Clock    clock.Clock
+	Store    Store
 	Accounts *accounts.Service
 	Cards    *accounts.PaymentMethods
 	Wallets  *accounts.Wallets
 	Ledger   Ledger
-	Chat     *chat.Service
+	Chat     Chat
+	// Billing opens, feeds and ends seats and keeps their receipts.
+	Billing Engine
+	// BillingEvents is the feed billing publishes its events to; the
+	// Service subscribes to it.
+	BillingEvents *billing.Feed
+	// FX quotes a rate when a viewer pays in another currency. Optional.
+	FX currency.Converter
+	// Media builds the SFU with this Service as its admission and liveness
+	// sink (the SFU is the Service's media plane and takes the Service as its
+	// gatekeeper: built here, the two are made in one direction). Optional:
+	// without it the Service follows no media.
+	Media func(stream.Admission, stream.LivenessSink) (Media, error)
 	// Policy is the operator's template: everything but the model's rate.
 	Policy billing.PricePolicy
 	// PreferWallet pays a private show from wallet credits when they cover a
@@ -71,13 +65,15 @@ type Config struct {
 	Log        *slog.Logger
 }
 
-// Service is safe for concurrent use.
+// Service is the show lifecycle: broadcasts, requests, the paid show and
+// seat of a private show, and the SFU's admission and liveness. Its state is
+// cached in memory and written through to the Store. Safe for concurrent use.
 type Service struct {
 	cfg   Config
 	log   *slog.Logger
-	shows PaidShows
-	bill  Receipts
+	paid  *Paid
 	media Media
+	store Store
 
 	mu       sync.Mutex
 	byModel  map[string]*broadcast
@@ -94,12 +90,16 @@ type broadcast struct {
 	since          time.Time
 	mode           theme.ShowMode
 	media          bool
-	paid           string // core/shows' show id while private
+	paid           string // the paid show's id while private
 	seat           string
 }
 
+func (b *broadcast) record() Broadcast {
+	return Broadcast{ID: b.id, ModelID: b.model, StreamKey: b.key, Since: b.since, Mode: b.mode, Media: b.media, PaidShowID: b.paid, SeatID: b.seat}
+}
+
 type request struct {
-	shows.Request
+	Request
 }
 
 type seat struct {
@@ -113,41 +113,114 @@ type seat struct {
 	warnings                                         []theme.FundingWarning
 }
 
-// New returns the service; call Attach before serving.
-func New(cfg Config) *Service {
+func (st *seat) record() LiveSeat {
+	return LiveSeat{ID: st.id, ShowID: st.show, PaidShowID: st.paid, ViewerID: st.viewer, ViewerName: st.viewerName, ModelID: st.model,
+		TokenHash: tokenHash(st.token), Policy: st.policy, Funding: st.funding, OpenedAt: st.opened, FundedSeconds: st.fundedSecs}
+}
+
+// tokenHash is what the store keeps of a bearer token.
+func tokenHash(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:])
+}
+
+// New builds the Service (and, through cfg.Media, the SFU) and restores the
+// live state a previous run left in the store. Billing's Recover must have
+// run: a seat of a private show open at the last stop is settled by it, so
+// here its show only goes back to public and its viewer is told.
+func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Service{cfg: cfg, log: cfg.Log, byModel: map[string]*broadcast{}, byID: map[string]*broadcast{},
+	if cfg.Store == nil || cfg.Accounts == nil || cfg.Billing == nil {
+		return nil, errs.E(errs.Invalid, "shows: Store, Accounts and Billing are required")
+	}
+	s := &Service{cfg: cfg, log: cfg.Log, store: cfg.Store, byModel: map[string]*broadcast{}, byID: map[string]*broadcast{},
 		byKey: map[string]*broadcast{}, requests: map[string]*request{}, seats: map[string]*seat{}}
+	paid, err := NewPaid(PaidConfig{DB: cfg.DB, Clock: cfg.Clock, Billing: cfg.Billing, Rates: s, FX: cfg.FX})
+	if err != nil {
+		return nil, err
+	}
+	s.paid = paid
+	if err := s.restore(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Media != nil {
+		m, err := cfg.Media(s, s)
+		if err != nil {
+			return nil, err
+		}
+		s.media = m
+	}
+	if cfg.BillingEvents != nil {
+		cfg.BillingEvents.Subscribe(s)
+	}
+	return s, nil
 }
 
-// SetChat supplies the chat, which is built after this service (it takes
-// it as its shows directory).
-func (s *Service) SetChat(c *chat.Service) { s.cfg.Chat = c }
+// Media returns the SFU built through Config.Media (nil without one).
+func (s *Service) Media() Media { return s.media }
 
-// Attach supplies the paid-show service, billing's receipts and the SFU,
-// which are built after this service (they take it as their rate source,
-// event sink and admission).
-func (s *Service) Attach(paid PaidShows, bill Receipts, media Media) {
-	s.shows, s.bill, s.media = paid, bill, media
+// restore loads the store. A broadcast comes back on air with its key (its
+// encoder reconnects with it) and without media until the SFU sees some;
+// requests come back as they were; a seat that was open is over (billing's
+// Recover closed and settled it at its last checkpoint, exactly once), so
+// its paid show ends and the broadcast is public again, with its held
+// requests waiting again.
+func (s *Service) restore(ctx context.Context) error {
+	bs, err := s.store.Broadcasts(ctx)
+	if err != nil {
+		return err
+	}
+	rs, err := s.store.Requests(ctx)
+	if err != nil {
+		return err
+	}
+	seats, err := s.store.Seats(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range bs {
+		b := &broadcast{id: r.ID, model: r.ModelID, key: r.StreamKey, since: r.Since, mode: r.Mode, paid: r.PaidShowID, seat: r.SeatID}
+		s.byModel[b.model], s.byID[b.id], s.byKey[b.key] = b, b, b
+	}
+	for _, r := range rs {
+		if s.byID[r.ShowID] == nil { // its broadcast ended in a crash between two writes
+			_ = s.store.DeleteRequest(ctx, r.ID)
+			continue
+		}
+		s.requests[r.ID] = &request{r}
+	}
+	for _, st := range seats {
+		if err := s.paid.EndRecovered(ctx, st.PaidShowID, "host restarted"); err != nil {
+			return err
+		}
+		if err := s.store.DeleteSeat(ctx, st.ID); err != nil {
+			return err
+		}
+		s.say(st.ShowID, chat.SystemEvent{Kind: "seat_ended", To: st.ViewerID, Text: "Your private show has ended; the receipt is in your wallet."})
+	}
+	for _, b := range s.byID {
+		if b.paid == "" && b.mode == theme.ModePublic {
+			continue
+		}
+		if b.paid != "" {
+			if err := s.paid.EndRecovered(ctx, b.paid, "host restarted"); err != nil {
+				return err
+			}
+		}
+		b.paid, b.seat, b.mode = "", "", theme.ModePublic
+		if err := s.store.PutBroadcast(ctx, b.record()); err != nil {
+			return err
+		}
+		s.backInPublic(b.id)
+	}
+	s.onAir.Add(1)
+	return nil
 }
-
-var (
-	_ web.Shows           = (*Service)(nil)
-	_ web.LiveVersioner   = (*Service)(nil)
-	_ stream.Admission    = (*Service)(nil)
-	_ stream.LivenessSink = (*Service)(nil)
-	_ chat.Shows          = (*Service)(nil)
-	_ billing.EventSink   = (*Service)(nil)
-	_ shows.RateSource    = (*Service)(nil)
-	_ PaidShows           = (*shows.Paid)(nil)
-	_ Receipts            = (*billing.Engine)(nil)
-	_ Media               = stream.Service(nil)
-)
 
 func (s *Service) now() time.Time { return s.cfg.Clock.Now() }
 
@@ -157,9 +230,13 @@ func randomID(prefix string, n int) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-func (b *broadcast) show(viewers int) shows.Show {
-	return shows.Show{ID: b.id, ModelID: b.model, Mode: b.mode, Since: b.since, Viewers: viewers}
+func (b *broadcast) show(viewers int) Show {
+	return Show{ID: b.id, ModelID: b.model, Mode: b.mode, Since: b.since, Viewers: viewers}
 }
+
+// PrivateRoom is the chat room of a seat: only its viewer and its model
+// are let in.
+func PrivateRoom(seatID string) string { return "seat-" + seatID }
 
 // ---- broadcasts ----
 
@@ -168,9 +245,9 @@ func (b *broadcast) show(viewers int) shows.Show {
 func (s *Service) LiveVersion() uint64 { return s.onAir.Load() }
 
 // Live lists broadcasts on air, newest first.
-func (s *Service) Live(context.Context) ([]shows.Show, error) {
+func (s *Service) Live(context.Context) ([]Show, error) {
 	s.mu.Lock()
-	out := make([]shows.Show, 0, len(s.byID))
+	out := make([]Show, 0, len(s.byID))
 	for _, b := range s.byID {
 		out = append(out, b.show(0))
 	}
@@ -188,47 +265,49 @@ func (s *Service) Live(context.Context) ([]shows.Show, error) {
 }
 
 // Show returns a broadcast on air.
-func (s *Service) Show(_ context.Context, id string) (shows.Show, error) {
+func (s *Service) Show(_ context.Context, id string) (Show, error) {
 	s.mu.Lock()
 	b := s.byID[id]
-	var out shows.Show
+	var out Show
 	if b != nil {
 		out = b.show(0)
 	}
 	s.mu.Unlock()
 	if b == nil {
-		return shows.Show{}, errs.E(errs.NotFound, "this show is not on air")
+		return Show{}, errs.E(errs.NotFound, "this show is not on air")
 	}
 	out.Viewers = s.cfg.Chat.Viewers(id)
 	return out, nil
 }
 
 // ShowOfModel returns the model's broadcast on air.
-func (s *Service) ShowOfModel(_ context.Context, modelID string) (shows.Show, bool, error) {
+func (s *Service) ShowOfModel(_ context.Context, modelID string) (Show, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.byModel[modelID]
 	if b == nil {
-		return shows.Show{}, false, nil
+		return Show{}, false, nil
 	}
 	return b.show(0), true, nil
 }
 
 // GoLive puts an approved model on air (or returns her broadcast on air).
-func (s *Service) GoLive(ctx context.Context, modelID string) (shows.Show, error) {
+func (s *Service) GoLive(ctx context.Context, modelID string) (Show, error) {
 	if err := s.cfg.Accounts.CheckCanBroadcast(ctx, modelID); err != nil {
-		return shows.Show{}, err
+		return Show{}, err
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	b := s.byModel[modelID]
 	if b == nil {
 		b = &broadcast{id: randomID("b", 8), model: modelID, key: randomID("sk_", 24), since: s.now().UTC(), mode: theme.ModePublic}
+		if err := s.store.PutBroadcast(ctx, b.record()); err != nil {
+			return Show{}, err
+		}
 		s.byModel[modelID], s.byID[b.id], s.byKey[b.key] = b, b, b
 		s.onAir.Add(1)
 	}
-	out := b.show(0)
-	s.mu.Unlock()
-	return out, nil
+	return b.show(0), nil
 }
 
 // StreamKey is the WHIP key of the model's broadcast.
@@ -250,20 +329,29 @@ func (s *Service) EndShow(ctx context.Context, modelID string) error {
 		s.mu.Unlock()
 		return errs.E(errs.NotFound, "you are not on air")
 	}
+	if err := s.store.DeleteBroadcast(ctx, b.id); err != nil {
+		s.mu.Unlock()
+		return err
+	}
 	delete(s.byModel, modelID)
 	delete(s.byID, b.id)
 	delete(s.byKey, b.key)
 	s.onAir.Add(1)
+	var asked []string
 	for id, r := range s.requests {
 		if r.ShowID == b.id {
 			delete(s.requests, id)
+			asked = append(asked, r.ViewerID)
 		}
 	}
 	paid, seatID := b.paid, b.seat
 	s.mu.Unlock()
+	for _, v := range asked {
+		s.say(b.id, chat.SystemEvent{Kind: "private_declined", To: v, Text: "The model went off air; your private request is closed."})
+	}
 	var first error
 	if paid != "" {
-		first = s.shows.EndShow(ctx, paid, "model went off air")
+		first = s.paid.EndShow(ctx, paid, "model went off air")
 		s.closeSeat(seatID)
 	}
 	if s.media != nil {
@@ -277,7 +365,7 @@ func (s *Service) EndShow(ctx context.Context, modelID string) error {
 
 // CurrentPolicy is the operator's template with the model's current rate:
 // what core/shows locks on a seat opened now.
-func (s *Service) CurrentPolicy(ctx context.Context, modelID string, _ shows.Mode) (billing.PricePolicy, error) {
+func (s *Service) CurrentPolicy(ctx context.Context, modelID string, _ Mode) (billing.PricePolicy, error) {
 	p, err := s.cfg.Accounts.Profile(ctx, modelID)
 	if err != nil {
 		return billing.PricePolicy{}, err
@@ -344,25 +432,25 @@ func display(m money.Money) string {
 }
 
 // Quote is what a private seat would lock now, and whether viewerID can pay.
-func (s *Service) Quote(ctx context.Context, modelID, viewerID string) (shows.Quote, error) {
-	pol, err := s.CurrentPolicy(ctx, modelID, shows.Private)
+func (s *Service) Quote(ctx context.Context, modelID, viewerID string) (Quote, error) {
+	pol, err := s.CurrentPolicy(ctx, modelID, Private)
 	if errs.CodeOf(err) == errs.Invalid {
 		// No rate yet: show the template at zero, not allowed.
 		p := s.cfg.Policy
 		p.RatePerMinute = money.Money{Currency: s.cfg.Accounts.Currency()}
 		p.MinimumCharge.Currency = p.RatePerMinute.Currency
-		return shows.Quote{Policy: p, Reason: httperror.Message(err)}, nil
+		return Quote{Policy: p, Reason: httperror.Message(err)}, nil
 	}
 	if err != nil {
-		return shows.Quote{}, err
+		return Quote{}, err
 	}
-	q := shows.Quote{Policy: pol, Funding: string(s.cfg.CardStrategy)}
+	q := Quote{Policy: pol, Funding: string(s.cfg.CardStrategy)}
 	if viewerID == "" {
 		return q, nil
 	}
 	_, how, ok, reason, err := s.funding(ctx, viewerID, pol)
 	if err != nil {
-		return shows.Quote{}, err
+		return Quote{}, err
 	}
 	if ok {
 		q.Funding = how
@@ -372,19 +460,19 @@ func (s *Service) Quote(ctx context.Context, modelID, viewerID string) (shows.Qu
 }
 
 // RequestPrivate records a viewer's request to the model of showID.
-func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (shows.Request, error) {
+func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (Request, error) {
 	u, err := s.cfg.Accounts.User(ctx, viewerID)
 	if err != nil {
-		return shows.Request{}, err
+		return Request{}, err
 	}
 	if u.Role != accounts.RoleViewer {
-		return shows.Request{}, errs.E(errs.Forbidden, "only viewers ask for private shows")
+		return Request{}, errs.E(errs.Forbidden, "only viewers ask for private shows")
 	}
 	s.mu.Lock()
 	b := s.byID[showID]
 	if b == nil {
 		s.mu.Unlock()
-		return shows.Request{}, errs.E(errs.NotFound, "this show is not on air")
+		return Request{}, errs.E(errs.NotFound, "this show is not on air")
 	}
 	model, mode := b.model, b.mode
 	for _, r := range s.requests {
@@ -396,17 +484,17 @@ func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (
 	}
 	s.mu.Unlock()
 	if mode != theme.ModePublic {
-		return shows.Request{}, errs.E(errs.Conflict, "the model is in a private show; try again when she is back")
+		return Request{}, errs.E(errs.Conflict, "the model is in a private show; try again when she is back")
 	}
 	q, err := s.Quote(ctx, model, viewerID)
 	if err != nil {
-		return shows.Request{}, err
+		return Request{}, err
 	}
 	if !q.Allowed {
-		return shows.Request{}, errs.E(errs.Limit, "%s", q.Reason)
+		return Request{}, errs.E(errs.Limit, "%s", q.Reason)
 	}
-	r := &request{shows.Request{ID: randomID("rq", 8), ShowID: showID, ViewerID: viewerID, ViewerName: u.DisplayName, ModelID: model,
-		At: s.now().UTC(), Rate: q.Policy.RatePerMinute}}
+	r := &request{Request{ID: randomID("rq", 8), ShowID: showID, ViewerID: viewerID, ViewerName: u.DisplayName, ModelID: model,
+		At: s.now().UTC(), Rate: q.Policy.RatePerMinute, State: Waiting}}
 	s.mu.Lock()
 	// A concurrent twin (a double click without a key) may have asked
 	// while the quote was read: it is the request, this one is not another.
@@ -417,6 +505,10 @@ func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (
 			return out, nil
 		}
 	}
+	if err := s.store.PutRequest(ctx, r.Request); err != nil {
+		s.mu.Unlock()
+		return Request{}, err
+	}
 	s.requests[r.ID] = r
 	s.mu.Unlock()
 	s.say(showID, chat.SystemEvent{Kind: "private_request", To: model, Text: u.DisplayName + " asks for a private show at " + display(r.Rate) + " a minute."})
@@ -424,9 +516,9 @@ func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (
 }
 
 // Requests lists a model's pending requests, oldest first.
-func (s *Service) Requests(_ context.Context, modelID string) ([]shows.Request, error) {
+func (s *Service) Requests(_ context.Context, modelID string) ([]Request, error) {
 	s.mu.Lock()
-	var out []shows.Request
+	var out []Request
 	for _, r := range s.requests {
 		if r.ModelID == modelID {
 			out = append(out, r.Request)
@@ -440,7 +532,7 @@ func (s *Service) Requests(_ context.Context, modelID string) ([]shows.Request, 
 }
 
 // PendingRequest is the viewer's pending request to showID.
-func (s *Service) PendingRequest(_ context.Context, viewerID, showID string) (shows.Request, bool, error) {
+func (s *Service) PendingRequest(_ context.Context, viewerID, showID string) (Request, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range s.requests {
@@ -448,37 +540,51 @@ func (s *Service) PendingRequest(_ context.Context, viewerID, showID string) (sh
 			return r.Request, true, nil
 		}
 	}
-	return shows.Request{}, false, nil
+	return Request{}, false, nil
 }
 
-func (s *Service) takeRequest(modelID, requestID string) (*request, error) {
+func (s *Service) takeRequest(ctx context.Context, modelID, requestID string) (*request, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.requests[requestID]
 	if r == nil || r.ModelID != modelID {
 		return nil, errs.E(errs.NotFound, "no such request (the viewer may have left)")
 	}
+	if r.State == Held {
+		return nil, errs.E(errs.Conflict, "this request waits until you are back in public")
+	}
+	if err := s.store.DeleteRequest(ctx, requestID); err != nil {
+		return nil, err
+	}
 	delete(s.requests, requestID)
 	return r, nil
 }
 
+// AcceptOptions is what the model chooses when she accepts a request.
+type AcceptOptions struct {
+	// DeclineOthers declines every other request waiting for her; by
+	// default they are kept (held until she is back in public).
+	DeclineOthers bool
+}
+
 // Accept opens the private show of a request: core/shows opens a paid show
-// and the seat (locking the price), the broadcast turns private, and the
-// other requests are declined.
-func (s *Service) Accept(ctx context.Context, modelID, requestID string) (shows.Seat, error) {
-	r, err := s.takeRequest(modelID, requestID)
+// and the seat (locking the price), the broadcast turns private, and every
+// other requester is told: their request is held until the model is back in
+// public (and they are told again then), or declined, as she chose.
+func (s *Service) Accept(ctx context.Context, modelID, requestID string, opt AcceptOptions) (Seat, error) {
+	r, err := s.takeRequest(ctx, modelID, requestID)
 	if err != nil {
-		return shows.Seat{}, err
+		return Seat{}, err
 	}
 	s.mu.Lock()
 	b := s.byID[r.ShowID]
 	if b == nil || b.model != modelID {
 		s.mu.Unlock()
-		return shows.Seat{}, errs.E(errs.NotFound, "you are not on air")
+		return Seat{}, errs.E(errs.NotFound, "you are not on air")
 	}
 	if b.mode != theme.ModePublic || b.paid != "" {
 		s.mu.Unlock()
-		return shows.Seat{}, errs.E(errs.Conflict, "you are already in a private show")
+		return Seat{}, errs.E(errs.Conflict, "you are already in a private show")
 	}
 	b.mode = theme.ModePrivate // reserved while the seat is funded
 	s.onAir.Add(1)
@@ -491,19 +597,34 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string) (shows.
 		s.onAir.Add(1)
 		s.mu.Unlock()
 		s.say(b.id, chat.SystemEvent{Kind: "private_failed", To: r.ViewerID, Text: "The private show could not start: " + httperror.Message(err)})
-		return shows.Seat{}, err
+		return Seat{}, err
 	}
 	s.mu.Lock()
 	var others []*request
 	for id, o := range s.requests {
-		if o.ShowID == b.id {
-			others = append(others, o)
+		if o.ShowID != b.id {
+			continue
+		}
+		others = append(others, o)
+		if opt.DeclineOthers {
+			if err := s.store.DeleteRequest(ctx, id); err != nil {
+				s.log.Warn("shows: declining a request", "request", id, "err", err)
+			}
 			delete(s.requests, id)
+			continue
+		}
+		o.State = Held
+		if err := s.store.PutRequest(ctx, o.Request); err != nil {
+			s.log.Warn("shows: holding a request", "request", id, "err", err)
 		}
 	}
 	s.mu.Unlock()
 	for _, o := range others {
-		s.say(b.id, chat.SystemEvent{Kind: "private_declined", To: o.ViewerID, Text: "The model went private with someone else."})
+		if opt.DeclineOthers {
+			s.say(b.id, chat.SystemEvent{Kind: "private_declined", To: o.ViewerID, Text: "The model went private with someone else and declined your request."})
+		} else {
+			s.say(b.id, chat.SystemEvent{Kind: "private_held", To: o.ViewerID, Text: "The model went private with someone else. Your request is kept: you will be told when she is back."})
+		}
 	}
 	if s.media != nil {
 		s.media.SetMode(b.id, stream.ModePrivate)
@@ -512,45 +633,47 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string) (shows.
 	return seat, nil
 }
 
-func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media bool) (shows.Seat, error) {
+func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media bool) (Seat, error) {
 	prof, err := s.cfg.Accounts.Profile(ctx, b.model)
 	if err != nil {
-		return shows.Seat{}, err
+		return Seat{}, err
 	}
-	pol, err := s.CurrentPolicy(ctx, b.model, shows.Private)
+	// The rate is read once, here: the funding decision, the lock in
+	// billing and the seat's page all use this policy.
+	pol, err := s.CurrentPolicy(ctx, b.model, Private)
 	if err != nil {
-		return shows.Seat{}, err
+		return Seat{}, err
 	}
 	fund, how, ok, reason, err := s.funding(ctx, r.ViewerID, pol)
 	if err != nil {
-		return shows.Seat{}, err
+		return Seat{}, err
 	}
 	if !ok {
-		return shows.Seat{}, errs.E(errs.Limit, "the viewer cannot pay: %s", reason)
+		return Seat{}, errs.E(errs.Limit, "the viewer cannot pay: %s", reason)
 	}
-	paid, err := s.shows.OpenShow(ctx, shows.OpenShowRequest{ModelID: b.model, StudioID: prof.StudioID, Mode: shows.Private})
+	paid, err := s.paid.OpenShow(ctx, OpenShowRequest{ModelID: b.model, StudioID: prof.StudioID, Mode: Private})
 	if err != nil {
-		return shows.Seat{}, err
+		return Seat{}, err
 	}
 	if media {
 		// The paid show is new to core/shows: tell it the model's media flows
 		// already, so the seat is live on her side from its first second.
-		if err := s.shows.Handle(shows.ModelMediaFlowing{ShowID: paid.ID, Since: s.now()}); err != nil {
-			s.log.Warn("live: media state of a new paid show", "show", paid.ID, "err", err)
+		if err := s.paid.Handle(ModelMediaFlowing{ShowID: paid.ID, Since: s.now()}); err != nil {
+			s.log.Warn("shows: media state of a new paid show", "show", paid.ID, "err", err)
 		}
 	}
-	info, err := s.shows.OpenSeat(ctx, paid.ID, shows.SeatRequest{ViewerID: r.ViewerID, Funding: fund})
+	info, locked, err := s.paid.OpenSeatLocked(ctx, paid.ID, SeatRequest{ViewerID: r.ViewerID, Funding: fund, Policy: &pol})
 	if err != nil {
-		if e := s.shows.EndShow(context.Background(), paid.ID, "seat not funded"); e != nil {
-			s.log.Warn("live: ending an unfunded paid show", "show", paid.ID, "err", e)
+		if e := s.paid.EndShow(context.Background(), paid.ID, "seat not funded"); e != nil {
+			s.log.Warn("shows: ending an unfunded paid show", "show", paid.ID, "err", e)
 		}
-		return shows.Seat{}, err
+		return Seat{}, err
 	}
 	if fund.Processor != "" && info.Strategy != "" {
 		how = string(info.Strategy)
 	}
 	st := &seat{id: info.ID, show: b.id, paid: paid.ID, viewer: r.ViewerID, viewerName: r.ViewerName, model: b.model,
-		token: randomID("st_", 24), policy: pol, funding: how, opened: info.OpenedAt, m: meter.New(), open: true, fundedSecs: info.FundedSeconds}
+		token: randomID("st_", 24), policy: locked, funding: how, opened: info.OpenedAt, m: meter.New(), open: true, fundedSecs: info.FundedSeconds}
 	_ = st.m.SeatOpened(info.OpenedAt)
 	s.mu.Lock()
 	if media {
@@ -558,6 +681,12 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 	}
 	s.seats[st.id] = st
 	b.paid, b.seat = paid.ID, st.id
+	if err := s.store.PutSeat(ctx, st.record()); err != nil {
+		s.log.Warn("shows: saving a seat", "seat", st.id, "err", err)
+	}
+	if err := s.store.PutBroadcast(ctx, b.record()); err != nil {
+		s.log.Warn("shows: saving a broadcast", "show", b.id, "err", err)
+	}
 	out := s.view(st, true)
 	s.mu.Unlock()
 	return out, nil
@@ -571,8 +700,8 @@ func clampAt(at, now time.Time) time.Time {
 }
 
 // Decline refuses a request and tells the viewer.
-func (s *Service) Decline(_ context.Context, modelID, requestID string) error {
-	r, err := s.takeRequest(modelID, requestID)
+func (s *Service) Decline(ctx context.Context, modelID, requestID string) error {
+	r, err := s.takeRequest(ctx, modelID, requestID)
 	if err != nil {
 		return err
 	}
@@ -583,14 +712,14 @@ func (s *Service) Decline(_ context.Context, modelID, requestID string) error {
 // ---- seats ----
 
 // view is a seat as the page shows it; call with s.mu held.
-func (s *Service) view(st *seat, withToken bool) shows.Seat {
+func (s *Service) view(st *seat, withToken bool) Seat {
 	now := s.now()
 	secs := st.m.BillableSeconds(now)
 	cost, err := billing.PriceInPaymentCurrency(st.policy, secs)
 	if err != nil {
 		cost = money.Money{Currency: st.policy.PaymentCurrency()}
 	}
-	out := shows.Seat{ID: st.id, ShowID: st.show, ViewerID: st.viewer, ViewerName: st.viewerName, ModelID: st.model,
+	out := Seat{ID: st.id, ShowID: st.show, ViewerID: st.viewer, ViewerName: st.viewerName, ModelID: st.model,
 		Mode: theme.ModePrivate, Policy: st.policy, Funding: st.funding, OpenedAt: st.opened, Open: st.open,
 		BillableSeconds: secs, RunningCost: cost, FundedSeconds: st.fundedSecs, Billing: st.open && st.m.Live(),
 		Warnings: append([]theme.FundingWarning(nil), st.warnings...)}
@@ -607,7 +736,7 @@ func (s *Service) isAdmin(ctx context.Context, userID string) bool {
 
 // Seat shows a seat to its viewer (with the video token), its model or an
 // admin. Anyone else is told there is no such seat.
-func (s *Service) Seat(ctx context.Context, actorID, seatID string) (shows.Seat, error) {
+func (s *Service) Seat(ctx context.Context, actorID, seatID string) (Seat, error) {
 	s.mu.Lock()
 	st := s.seats[seatID]
 	if st != nil && (actorID == st.viewer || actorID == st.model) {
@@ -622,22 +751,22 @@ func (s *Service) Seat(ctx context.Context, actorID, seatID string) (shows.Seat,
 		return s.view(st, false), nil
 	}
 	if st != nil {
-		return shows.Seat{}, errs.E(errs.NotFound, "no such seat")
+		return Seat{}, errs.E(errs.NotFound, "no such seat")
 	}
 	// Not in memory (ended before a restart): its receipt says what it was.
 	r, err := s.Receipt(ctx, actorID, seatID)
 	if errs.CodeOf(err) == errs.Conflict {
-		return shows.Seat{ID: seatID, Open: false}, nil
+		return Seat{ID: seatID, Open: false}, nil
 	}
 	if err != nil {
-		return shows.Seat{}, err
+		return Seat{}, err
 	}
-	return shows.Seat{ID: r.SeatID, ShowID: r.ShowID, ViewerID: r.ViewerID, ModelID: r.ModelID, Mode: theme.ShowMode(r.Kind),
+	return Seat{ID: r.SeatID, ShowID: r.ShowID, ViewerID: r.ViewerID, ModelID: r.ModelID, Mode: theme.ShowMode(r.Kind),
 		Policy: r.Policy, Funding: string(r.Strategy), OpenedAt: r.OpenedAt, BillableSeconds: r.BillableSeconds, RunningCost: r.Price}, nil
 }
 
 // OpenSeatOf is the viewer's open seat.
-func (s *Service) OpenSeatOf(_ context.Context, viewerID string) (shows.Seat, bool, error) {
+func (s *Service) OpenSeatOf(_ context.Context, viewerID string) (Seat, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, st := range s.seats {
@@ -645,7 +774,7 @@ func (s *Service) OpenSeatOf(_ context.Context, viewerID string) (shows.Seat, bo
 			return s.view(st, true), true, nil
 		}
 	}
-	return shows.Seat{}, false, nil
+	return Seat{}, false, nil
 }
 
 // EndSeat ends a seat for its viewer or its model (or an admin, as the
@@ -677,7 +806,7 @@ func (s *Service) EndSeat(ctx context.Context, actorID, seatID string) (billing.
 	default:
 		return billing.SeatEnd{}, notFound
 	}
-	end, err := s.shows.EndSeat(ctx, seatID, reason)
+	end, err := s.paid.EndSeat(ctx, seatID, reason)
 	s.closeSeat(seatID)
 	return end, err
 }
@@ -695,9 +824,16 @@ func (s *Service) closeSeat(seatID string) {
 	_ = st.m.SeatClosed(s.now())
 	b := s.byID[st.show]
 	back := b != nil && b.seat == seatID
+	ctx := context.Background()
+	if err := s.store.DeleteSeat(ctx, seatID); err != nil {
+		s.log.Warn("shows: forgetting a seat", "seat", seatID, "err", err)
+	}
 	if back {
 		b.paid, b.seat, b.mode = "", "", theme.ModePublic
 		s.onAir.Add(1)
+		if err := s.store.PutBroadcast(ctx, b.record()); err != nil {
+			s.log.Warn("shows: saving a broadcast", "show", b.id, "err", err)
+		}
 	}
 	paid, show, viewer := st.paid, st.show, st.viewer
 	s.mu.Unlock()
@@ -708,8 +844,8 @@ func (s *Service) closeSeat(seatID string) {
 		delete(s.seats, seatID)
 		s.mu.Unlock()
 	}()
-	if err := s.shows.EndShow(context.Background(), paid, "private show over"); err != nil && errs.CodeOf(err) != errs.NotFound {
-		s.log.Warn("live: ending a paid show", "show", paid, "err", err)
+	if err := s.paid.EndShow(context.Background(), paid, "private show over"); err != nil && errs.CodeOf(err) != errs.NotFound {
+		s.log.Warn("shows: ending a paid show", "show", paid, "err", err)
 	}
 	if s.media != nil {
 		s.media.EndSeat(seatID)
@@ -717,24 +853,44 @@ func (s *Service) closeSeat(seatID string) {
 			s.media.SetMode(show, stream.ModePublic)
 		}
 	}
-	s.say(PrivateRoomOf(seatID), chat.SystemEvent{Kind: "seat_ended", Text: "The private show has ended."})
+	s.say(PrivateRoom(seatID), chat.SystemEvent{Kind: "seat_ended", Text: "The private show has ended."})
 	s.say(show, chat.SystemEvent{Kind: "seat_ended", To: viewer, Text: "Your private show has ended; the receipt is in your wallet."})
 	if back {
 		s.say(show, chat.SystemEvent{Kind: "show_public", Text: "The show is public again."})
+		s.backInPublic(show)
 	}
 }
 
-// PrivateRoomOf is web.PrivateRoom, kept here so the package stands alone.
-func PrivateRoomOf(seatID string) string { return web.PrivateRoom(seatID) }
+// backInPublic puts the requests held while the model was private back in
+// her queue and tells each requester; call without s.mu.
+func (s *Service) backInPublic(showID string) {
+	ctx := context.Background()
+	var told []string
+	s.mu.Lock()
+	for _, r := range s.requests {
+		if r.ShowID != showID || r.State != Held {
+			continue
+		}
+		r.State = Waiting
+		if err := s.store.PutRequest(ctx, r.Request); err != nil {
+			s.log.Warn("shows: releasing a held request", "request", r.ID, "err", err)
+		}
+		told = append(told, r.ViewerID)
+	}
+	s.mu.Unlock()
+	for _, v := range told {
+		s.say(showID, chat.SystemEvent{Kind: "private_waiting", To: v, Text: "The model is back in public; your private request is waiting for her again."})
+	}
+}
 
 // OpenSeats lists seats in progress, for admins.
-func (s *Service) OpenSeats(ctx context.Context, actorID string) ([]shows.Seat, error) {
+func (s *Service) OpenSeats(ctx context.Context, actorID string) ([]Seat, error) {
 	if !s.isAdmin(ctx, actorID) {
 		return nil, errs.E(errs.Forbidden, "only admins list every seat")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []shows.Seat
+	var out []Seat
 	for _, st := range s.seats {
 		if st.open {
 			out = append(out, s.view(st, false))
@@ -750,7 +906,7 @@ func (s *Service) say(room string, ev chat.SystemEvent) {
 		return
 	}
 	if err := s.cfg.Chat.Broadcast(room, ev); err != nil {
-		s.log.Debug("live: chat notice", "room", room, "kind", ev.Kind, "err", err)
+		s.log.Debug("shows: chat notice", "room", room, "kind", ev.Kind, "err", err)
 	}
 }
 
@@ -802,7 +958,7 @@ func (s *Service) AdmitViewer(_ context.Context, showID, token string) (stream.A
 // events that concern a paid show go to core/shows (and the display meter).
 func (s *Service) Liveness(ev stream.LivenessEvent) {
 	var (
-		out  shows.Event
+		out  Event
 		seat *seat
 	)
 	s.mu.Lock()
@@ -815,7 +971,7 @@ func (s *Service) Liveness(ev stream.LivenessEvent) {
 		}
 		b.media = true
 		if b.paid != "" {
-			out = shows.ModelMediaFlowing{ShowID: b.paid, Since: e.Since}
+			out = ModelMediaFlowing{ShowID: b.paid, Since: e.Since}
 			if st := s.seats[b.seat]; st != nil && st.open {
 				_ = st.m.ModelMediaFlowing(clampAt(e.Since, now))
 			}
@@ -827,28 +983,28 @@ func (s *Service) Liveness(ev stream.LivenessEvent) {
 		}
 		b.media = false
 		if b.paid != "" {
-			out = shows.ModelMediaStopped{ShowID: b.paid, LastPacketAt: e.LastPacketAt}
+			out = ModelMediaStopped{ShowID: b.paid, LastPacketAt: e.LastPacketAt}
 			if st := s.seats[b.seat]; st != nil && st.open {
 				_ = st.m.ModelMediaStopped(clampAt(e.LastPacketAt, now))
 			}
 		}
 	case stream.ViewerConnected:
 		if seat = s.seats[e.SeatID]; seat != nil && seat.open {
-			out = shows.ViewerConnected{ShowID: seat.paid, SeatID: seat.id, At: e.At}
+			out = ViewerConnected{ShowID: seat.paid, SeatID: seat.id, At: e.At}
 			_ = seat.m.ViewerConnected(clampAt(e.At, now))
 		}
 	case stream.ViewerDisconnected:
 		if seat = s.seats[e.SeatID]; seat != nil && seat.open {
-			out = shows.ViewerDisconnected{ShowID: seat.paid, SeatID: seat.id, LastEvidenceAt: e.LastEvidenceAt}
+			out = ViewerDisconnected{ShowID: seat.paid, SeatID: seat.id, LastEvidenceAt: e.LastEvidenceAt}
 			_ = seat.m.ViewerDisconnected(clampAt(e.LastEvidenceAt, now))
 		}
 	}
 	s.mu.Unlock()
-	if out == nil || s.shows == nil {
+	if out == nil {
 		return
 	}
-	if err := s.shows.Handle(out); err != nil {
-		s.log.Debug("live: liveness not applied", "event", out, "err", err)
+	if err := s.paid.Handle(out); err != nil {
+		s.log.Debug("shows: liveness not applied", "event", out, "err", err)
 	}
 }
 
@@ -866,7 +1022,7 @@ func (s *Service) BillingEvent(ev billing.Event) {
 			st.warnings = append(st.warnings, w)
 		}
 		s.mu.Unlock()
-		go s.say(PrivateRoomOf(ev.SeatID), chat.SystemEvent{Kind: "funding_warning", To: ev.ViewerID, Text: w.Message})
+		go s.say(PrivateRoom(ev.SeatID), chat.SystemEvent{Kind: "funding_warning", To: ev.ViewerID, Text: w.Message})
 	case billing.EventFundingExtended:
 		s.mu.Lock()
 		if st := s.seats[ev.SeatID]; st != nil {
@@ -877,27 +1033,4 @@ func (s *Service) BillingEvent(ev billing.Event) {
 	case billing.EventSeatClosed:
 		go s.closeSeat(ev.SeatID)
 	}
-}
-
-// TipParties names who a tip in room goes to: the broadcast's model (or, in
-// a seat's room, the seat's model) and her studio.
-func (s *Service) TipParties(ctx context.Context, room, viewerID string) (split.Parties, error) {
-	var model string
-	s.mu.Lock()
-	if id, ok := strings.CutPrefix(room, "seat-"); ok {
-		if st := s.seats[id]; st != nil && st.viewer == viewerID {
-			model = st.model
-		}
-	} else if b := s.byID[room]; b != nil {
-		model = b.model
-	}
-	s.mu.Unlock()
-	if model == "" {
-		return split.Parties{}, errs.E(errs.NotFound, "this show is not on air")
-	}
-	p, err := s.cfg.Accounts.Profile(ctx, model)
-	if err != nil {
-		return split.Parties{}, err
-	}
-	return split.Parties{ModelID: model, StudioID: p.StudioID}, nil
 }

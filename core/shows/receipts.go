@@ -1,4 +1,4 @@
-package live
+package shows
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func (s *Service) Receipts(ctx context.Context, actorID string, limit int) ([]bi
 	}
 	out := make([]billing.Receipt, 0, len(ids))
 	for _, id := range ids {
-		r, err := s.bill.Receipt(ctx, id)
+		r, err := s.cfg.Billing.Receipt(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -41,7 +41,7 @@ func (s *Service) Receipt(ctx context.Context, actorID, seatID string) (billing.
 	if err != nil || (actorID != viewer && actorID != model && !s.isAdmin(ctx, actorID)) {
 		return billing.Receipt{}, errs.E(errs.NotFound, "no such receipt")
 	}
-	return s.bill.Receipt(ctx, seatID)
+	return s.cfg.Billing.Receipt(ctx, seatID)
 }
 
 // seatParties names a seat's viewer and model from billing's table; an

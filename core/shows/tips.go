@@ -1,0 +1,53 @@
+package shows
+
+import (
+	"context"
+	"strings"
+
+	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/split"
+)
+
+// Tips tells chat whose show a room is, from the live store: it is built
+// before chat (which takes it) and the Service (which takes chat), so the
+// three are made in one direction.
+type Tips struct {
+	Store    Store
+	Accounts *accounts.Service
+}
+
+// TipParties names who a tip in room goes to: the broadcast's model (or, in
+// a seat's room, the seat's model, for the seat's viewer only) and her studio.
+func (t *Tips) TipParties(ctx context.Context, room, viewerID string) (split.Parties, error) {
+	var model string
+	if id, ok := strings.CutPrefix(room, "seat-"); ok {
+		seats, err := t.Store.Seats(ctx)
+		if err != nil {
+			return split.Parties{}, err
+		}
+		for _, st := range seats {
+			if st.ID == id && st.ViewerID == viewerID {
+				model = st.ModelID
+			}
+		}
+	} else {
+		bs, err := t.Store.Broadcasts(ctx)
+		if err != nil {
+			return split.Parties{}, err
+		}
+		for _, b := range bs {
+			if b.ID == room {
+				model = b.ModelID
+			}
+		}
+	}
+	if model == "" {
+		return split.Parties{}, errs.E(errs.NotFound, "this show is not on air")
+	}
+	p, err := t.Accounts.Profile(ctx, model)
+	if err != nil {
+		return split.Parties{}, err
+	}
+	return split.Parties{ModelID: model, StudioID: p.StudioID}, nil
+}
