@@ -75,10 +75,12 @@ type App struct {
 }
 
 // Close stops the SFU and billing (open seats are checkpointed for Recover).
+// A second Close does nothing.
 func (p *App) Close() {
 	for i := len(p.closers) - 1; i >= 0; i-- {
 		p.closers[i]()
 	}
+	p.closers = nil
 }
 
 // billingPolicy is the operator's price policy template (no rate yet).

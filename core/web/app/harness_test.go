@@ -39,6 +39,8 @@ type site struct {
 	srv  *web.Server
 	acc  *accounts.Service
 	host *pluginhost.Host
+	// state is the sandbox processor's state file.
+	state string
 }
 
 func newSite(t testing.TB, tweak func(*config.Config)) *site {
@@ -68,6 +70,9 @@ type siteOptions struct {
 	// which the site then keeps loaded as retired (the tweak says so in
 	// plugins.retired_processors): a site after a swap.
 	Default string
+	// StateFile is the sandbox processor's state file; empty: a new one.
+	// A restarted site reuses its predecessor's (its card holds).
+	StateFile string
 }
 
 // newSiteWith is newSiteOn built as o says.
@@ -99,7 +104,10 @@ func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), o siteO
 		}
 		return in
 	}
-	state := filepath.Join(t.TempDir(), "sandbox.json")
+	state := o.StateFile
+	if state == "" {
+		state = filepath.Join(t.TempDir(), "sandbox.json")
+	}
 	pls := app.Plugins{
 		ProcessorName: "sandbox",
 		Processor:     pluginhost.NewProcessor(launch(pluginkit.KindProcessor, "sandbox", `{"state_file":"`+state+`","webhook_secret":"web-test-secret-0123456789abcdef"}`)),
@@ -149,7 +157,17 @@ func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), o siteO
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	return &site{t: t, url: cfg.HTTP.PublicURL, app: a, srv: srv, acc: a.Web.Accounts, host: host}
+	return &site{t: t, url: cfg.HTTP.PublicURL, app: a, srv: srv, acc: a.Web.Accounts, host: host, state: state}
+}
+
+// stop shuts the site down as `camkit serve` does on SIGTERM: the server,
+// then the app (billing checkpoints its open seats), then the plugins.
+func (s *site) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+	s.app.Close()
+	s.host.Close()
 }
 
 // browser is one person with a cookie jar. It never follows redirects by
