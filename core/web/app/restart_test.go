@@ -85,7 +85,7 @@ func (s *socket) told(kind string) string {
 
 type requestJSON struct {
 	ID, ViewerName, State string
-	ShowID               string `json:"show_id"`
+	ShowID                string `json:"show_id"`
 }
 
 func (r *requestJSON) UnmarshalJSON(b []byte) error {
