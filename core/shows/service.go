@@ -253,7 +253,7 @@ func (s *Service) Live(context.Context) ([]Show, error) {
 	}
 	s.mu.Unlock()
 	for i := range out {
-		out[i].Viewers = s.cfg.Chat.Viewers(out[i].ID)
+		out[i].Viewers = s.viewers(out[i].ID)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Since.Equal(out[j].Since) {
@@ -276,7 +276,7 @@ func (s *Service) Show(_ context.Context, id string) (Show, error) {
 	if b == nil {
 		return Show{}, errs.E(errs.NotFound, "this show is not on air")
 	}
-	out.Viewers = s.cfg.Chat.Viewers(id)
+	out.Viewers = s.viewers(id)
 	return out, nil
 }
 
@@ -1033,4 +1033,12 @@ func (s *Service) BillingEvent(ev billing.Event) {
 	case billing.EventSeatClosed:
 		go s.closeSeat(ev.SeatID)
 	}
+}
+
+// viewers is how many watch a room (0 without a chat).
+func (s *Service) viewers(room string) int {
+	if s.cfg.Chat == nil {
+		return 0
+	}
+	return s.cfg.Chat.Viewers(room)
 }
