@@ -109,10 +109,12 @@ if (path === '/dashboard') {
   every(2000, async () => {
     const reqs = await getJSON('/me/requests');
     document.dispatchEvent(new CustomEvent('camkit:requests', { detail: reqs }));
-    const ids = new Set(reqs.map((r) => r.id));
-    if (reqs.length === seen.size && reqs.every((r) => seen.has(r.id))) return true;
+    // A request's state (waiting, or held while she is private) is part of
+    // what the box shows, so a change of state redraws it.
+    const keys = new Set(reqs.map((r) => r.id + '/' + r.state));
+    if (reqs.length === seen.size && [...keys].every((k) => seen.has(k))) return true;
     seen.clear();
-    ids.forEach((id) => seen.add(id));
+    keys.forEach((k) => seen.add(k));
     box.replaceChildren();
     box.style.display = reqs.length ? 'block' : 'none';
     for (const r of reqs) {
@@ -121,24 +123,39 @@ if (path === '/dashboard') {
       row.style.cssText = 'display:flex;gap:.5rem;align-items:center;justify-content:space-between;margin:.3rem 0';
       const who = document.createElement('span');
       who.textContent = `${r.viewer_name} asks for a private show (${r.rate_display} a minute)`;
+      if (r.state === 'held') {
+        // Kept while she is private with someone else: it waits for her return.
+        who.textContent += ' (kept until you are back in public)';
+        row.append(who);
+        box.appendChild(row);
+        continue;
+      }
       const accept = document.createElement('button');
       accept.textContent = 'Accept';
       accept.setAttribute('data-accept', r.id);
+      // Accept keeps the other requests (their viewers are told, and told
+      // again when she is back); this one declines them.
+      const only = document.createElement('button');
+      only.textContent = 'Accept, decline the others';
+      only.setAttribute('data-accept-only', r.id);
       const decline = document.createElement('button');
       decline.textContent = 'Decline';
       decline.setAttribute('data-decline', r.id);
       const act = (what) => async () => {
-        accept.disabled = decline.disabled = true;
+        accept.disabled = only.disabled = decline.disabled = true;
         try {
           await post(`/requests/${r.id}/${what}`);
-          who.textContent = what === 'accept' ? `Private show with ${r.viewer_name} started.` : 'Declined.';
+          who.textContent = what === 'decline' ? 'Declined.' : `Private show with ${r.viewer_name} started.`;
         } catch (e) {
           who.textContent = e.message;
         }
       };
       accept.addEventListener('click', act('accept'));
+      only.addEventListener('click', act('accept?others=decline'));
       decline.addEventListener('click', act('decline'));
-      row.append(who, accept, decline);
+      row.append(who, accept);
+      if (reqs.length > 1) row.append(only);
+      row.append(decline);
       box.appendChild(row);
     }
     return true;
