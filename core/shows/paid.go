@@ -1,10 +1,22 @@
-// Package shows is the show and seat lifecycle: a model opens a private or
-// group show (on accepting a viewer's request), viewers take seats, and seats
-// and shows end. It locks each seat's price policy (with an FX quote when the
-// viewer pays in another currency) at the moment the seat opens, and feeds the
-// media plane's liveness events to every seat's meter through billing: a
-// model event reaches every seat of the show, a viewer event its own seat.
-// In group mode each seat is metered and funded on its own.
+// Package shows is the show lifecycle. Service is what the site and the SFU
+// use: a model's broadcast (its stream key, its mode), viewers' private
+// requests and their queue, the private show and its seat while it runs,
+// and the SFU's admission (who may publish, who may watch) and liveness
+// (the media plane's events, fed to the seat's meter in billing). Its live
+// state is kept behind Store, in the database on a host, so a restart finds
+// the shows on air and the requests again.
+//
+// Paid is the paid show underneath: it opens a private or group show, locks
+// each seat's price policy (with an FX quote when the viewer pays in another
+// currency) in billing when the seat opens, and hands liveness events to
+// every seat's meter: a model event reaches every seat of the show, a viewer
+// event its own seat. In group mode each seat is metered and funded on its
+// own.
+//
+// It decides nothing about money: billing prices, funds, settles and keeps
+// the receipts; the running figures on a seat's page come from a display
+// copy of the seat's meter fed the same events, priced under the policy
+// billing locked.
 package shows
 
 import (
