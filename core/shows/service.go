@@ -459,7 +459,8 @@ func (s *Service) Quote(ctx context.Context, modelID, viewerID string) (Quote, e
 	return q, nil
 }
 
-// RequestPrivate records a viewer's request to the model of showID.
+// RequestPrivate records a viewer's request to the model of showID. While
+// she is private with someone else it is kept (Held) for her return.
 func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (Request, error) {
 	u, err := s.cfg.Accounts.User(ctx, viewerID)
 	if err != nil {
@@ -474,7 +475,7 @@ func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (
 		s.mu.Unlock()
 		return Request{}, errs.E(errs.NotFound, "this show is not on air")
 	}
-	model, mode := b.model, b.mode
+	model := b.model
 	for _, r := range s.requests {
 		if r.ShowID == showID && r.ViewerID == viewerID {
 			out := r.Request
@@ -483,9 +484,6 @@ func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (
 		}
 	}
 	s.mu.Unlock()
-	if mode != theme.ModePublic {
-		return Request{}, errs.E(errs.Conflict, "the model is in a private show; try again when she is back")
-	}
 	q, err := s.Quote(ctx, model, viewerID)
 	if err != nil {
 		return Request{}, err
@@ -505,6 +503,15 @@ func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (
 			return out, nil
 		}
 	}
+	if b = s.byID[showID]; b == nil {
+		s.mu.Unlock()
+		return Request{}, errs.E(errs.NotFound, "this show is not on air")
+	}
+	if b.mode != theme.ModePublic {
+		// She is private with someone else: the request joins the queue
+		// kept for her return, like those she kept when she accepted.
+		r.State = Held
+	}
 	if err := s.store.PutRequest(ctx, r.Request); err != nil {
 		s.mu.Unlock()
 		return Request{}, err
@@ -512,6 +519,9 @@ func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (
 	s.requests[r.ID] = r
 	s.mu.Unlock()
 	s.say(showID, chat.SystemEvent{Kind: "private_request", To: model, Text: u.DisplayName + " asks for a private show at " + display(r.Rate) + " a minute."})
+	if r.State == Held {
+		s.say(showID, chat.SystemEvent{Kind: "private_held", To: viewerID, Text: "The model is in a private show. Your request is kept: you will be told when she is back."})
+	}
 	return r.Request, nil
 }
 

@@ -138,7 +138,7 @@ func TestService_AcceptKeepsTheOthersUntilSheIsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ann, _, _ := l.ask(sh.ID, "Ann"), l.ask(sh.ID, "Bob"), l.ask(sh.ID, "Cy")
+	ann, _ := l.ask(sh.ID, "Ann"), l.ask(sh.ID, "Bob")
 	if again := l.ask(sh.ID, "Ann"); again.ID != ann.ID {
 		t.Fatalf("a second ask made another request %s, want %s", again.ID, ann.ID)
 	}
@@ -148,6 +148,10 @@ func TestService_AcceptKeepsTheOthersUntilSheIsBack(t *testing.T) {
 	}
 	if seat.Funding != string(billing.Wallet) || seat.Policy.RatePerMinute.Amount != 200 || seat.Token == "" {
 		t.Fatalf("seat %+v", seat)
+	}
+	// Who asks while she is private joins the kept queue.
+	if cy := l.ask(sh.ID, "Cy"); cy.State != shows.Held {
+		t.Fatalf("a request while she is private: %+v, want held", cy)
 	}
 	if got := l.states(sh.ID); len(got) != 2 || got["Bob"] != shows.Held || got["Cy"] != shows.Held {
 		t.Fatalf("requests while private: %v, want Bob and Cy held", got)

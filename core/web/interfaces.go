@@ -43,7 +43,9 @@ type Shows interface {
 	// now (the viewer's own funding decides Funding).
 	Quote(ctx context.Context, modelID, viewerID string) (shows.Quote, error)
 	// RequestPrivate asks the model of showID for a private show at the
-	// quoted price. A second request while one is pending returns it.
+	// quoted price. A second request while one is pending returns it. While
+	// the model is private with someone else the request is kept (held)
+	// until she is back.
 	RequestPrivate(ctx context.Context, viewerID, showID string) (shows.Request, error)
 	// Requests lists the model's pending requests, oldest first.
 	Requests(ctx context.Context, modelID string) ([]shows.Request, error)
