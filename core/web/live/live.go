@@ -111,8 +111,11 @@ type seat struct {
 	open                                             bool
 	fundedSecs                                       int64
 	warnings                                         []theme.FundingWarning
-	// bill is billing's view of the seat as last seen (final once it closed).
-	bill billing.LiveSeat
+	// bill is billing's view of the seat as last seen; final is set once it
+	// holds the close decision, which a view read before the close must not
+	// replace.
+	bill  billing.LiveSeat
+	final bool
 }
 
 // New returns the service; call Attach before serving.
@@ -594,8 +597,8 @@ func (s *Service) view(st *seat, withToken bool) web.Seat {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ok {
-		st.bill = ls
+	if ok && !(st.final && ls.Open) {
+		st.bill, st.final = ls, !ls.Open
 	}
 	b := st.bill
 	cost := b.BilledCost
@@ -901,6 +904,7 @@ func (s *Service) BillingEvent(ev billing.Event) {
 		if st := s.seats[ev.SeatID]; st != nil {
 			// The close decision: the figures a page shows from now on.
 			st.bill = billing.LiveSeat{SeatID: ev.SeatID, BilledSeconds: ev.BillableSeconds, BilledCost: ev.Price, FundedSeconds: ev.FundedSeconds}
+			st.final = true
 		}
 		s.mu.Unlock()
 		go s.closeSeat(ev.SeatID)
