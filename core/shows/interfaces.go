@@ -67,11 +67,13 @@ func (ModelMediaStopped) isEvent()  {}
 func (ViewerConnected) isEvent()    {}
 func (ViewerDisconnected) isEvent() {}
 
-// Engine is billing as the show lifecycle uses it: Billing, and the
-// receipts of the seats it settled.
+// Engine is billing as the show lifecycle uses it: Billing, its view of
+// running seats (what a seat's page shows), and the receipts of the seats
+// it settled.
 type Engine interface {
 	Billing
 	Receipt(ctx context.Context, seatID string) (billing.Receipt, error)
+	LiveSeat(seatID string) (billing.LiveSeat, bool)
 }
 
 // Chat is where the Service tells people what happened (system events in a

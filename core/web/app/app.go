@@ -201,7 +201,8 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	feed := &billing.Feed{}
 	eng, err := billing.NewEngine(billing.Config{DB: db, Ledger: led, Clock: clk,
 		Processors: procs, Splitter: pl.Split, Events: feed,
-		RefundUnused: c.Billing.RefundUnused, Log: log.With("component", "billing")})
+		RefundUnused: c.Billing.RefundUnused, Log: log.With("component", "billing"),
+		BackdateLimit: stream.Config{MediaTimeout: c.Stream.MediaTimeout.Duration}.MaxBackdate()})
 	if err != nil {
 		return fail(err)
 	}
