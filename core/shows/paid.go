@@ -25,8 +25,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -60,9 +58,9 @@ type PaidConfig struct {
 
 // Paid is safe for concurrent use.
 type Paid struct {
-	cfg PaidConfig
-	sql *sql.DB
-	pg  bool
+	cfg     PaidConfig
+	sql     *sql.DB
+	dialect store.Dialect
 
 	mu    sync.Mutex
 	shows map[string]*show
@@ -81,26 +79,11 @@ func NewPaid(cfg PaidConfig) (*Paid, error) {
 	if cfg.DB == nil || cfg.Clock == nil || cfg.Billing == nil || cfg.Rates == nil {
 		return nil, errs.E(errs.Invalid, "shows: DB, Clock, Billing and Rates are required")
 	}
-	return &Paid{cfg: cfg, sql: cfg.DB.SQL(), pg: cfg.DB.Dialect() == store.Postgres,
+	return &Paid{cfg: cfg, sql: cfg.DB.SQL(), dialect: cfg.DB.Dialect(),
 		shows: map[string]*show{}, seats: map[string]string{}}, nil
 }
 
-func (s *Paid) q(query string) string {
-	if !s.pg {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func (s *Paid) q(query string) string { return s.dialect.Rebind(query) }
 
 // PaidShow describes an open paid show.
 type PaidShow struct {
