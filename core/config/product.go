@@ -104,13 +104,17 @@ type Stream struct {
 	// MaxViewersPerShow caps one show's WHEP sessions; free viewers over it
 	// are refused (a paid seat always gets in); 0: no cap.
 	MaxViewersPerShow int `toml:"max_viewers_per_show"`
+	// LiveOnPublish: a WHIP publish with an approved model's stream key
+	// (OBS) takes her show live; false, she goes live from her dashboard
+	// first and an encoder publishing before is refused.
+	LiveOnPublish bool `toml:"live_on_publish"`
 }
 
 // DefaultStream works on loopback and a LAN. Ten streams per address leaves
 // room for a household or an office behind one NAT; 500 per show is above
 // what one SFU was measured to carry without loss (BENCHMARKS.md: 300).
 func DefaultStream() Stream {
-	return Stream{MediaTimeout: Duration{3 * time.Second}, MaxViewersPerClient: 10, MaxViewersPerShow: 500}
+	return Stream{MediaTimeout: Duration{3 * time.Second}, MaxViewersPerClient: 10, MaxViewersPerShow: 500, LiveOnPublish: true}
 }
 
 // Chat configures rooms.

@@ -76,3 +76,13 @@ func TestProductSectionsRefuseBadValues(t *testing.T) {
 		t.Errorf("viewer caps from the environment: %+v, %v", c.Stream, err)
 	}
 }
+
+func TestLiveOnPublishDefaultsOnAndCanBeTurnedOff(t *testing.T) {
+	if !Default().Stream.LiveOnPublish {
+		t.Fatal("stream.live_on_publish defaults to false")
+	}
+	c, err := Load("", []string{"CAMKIT_STREAM_LIVE_ON_PUBLISH=false"})
+	if err != nil || c.Stream.LiveOnPublish {
+		t.Fatalf("from the environment: %v %v", c.Stream.LiveOnPublish, err)
+	}
+}

@@ -18,6 +18,9 @@ type Show struct {
 	Since   time.Time
 	// Viewers counts people watching (public) or seats (private, group).
 	Viewers int
+	// Publishing: a publisher's media is flowing (OBS or a browser). Her
+	// dashboard then starts no camera of its own unless she switches to it.
+	Publishing bool
 }
 
 // Quote is what a private seat would lock now.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
 )
 
 // MemStore is a Store in process memory: what a single test host needs.
@@ -13,11 +14,12 @@ type MemStore struct {
 	broadcasts map[string]Broadcast
 	requests   map[string]Request
 	seats      map[string]LiveSeat
+	keys       map[string]string // model → stream key
 }
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{broadcasts: map[string]Broadcast{}, requests: map[string]Request{}, seats: map[string]LiveSeat{}}
+	return &MemStore{broadcasts: map[string]Broadcast{}, requests: map[string]Request{}, seats: map[string]LiveSeat{}, keys: map[string]string{}}
 }
 
 func (m *MemStore) PutBroadcast(_ context.Context, b Broadcast) error {
@@ -108,4 +110,38 @@ func sortRequests(rs []Request) {
 		}
 		return rs[i].ID < rs[j].ID
 	})
+}
+
+func (m *MemStore) StreamKey(_ context.Context, modelID string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.keys[modelID], nil
+}
+
+func (m *MemStore) ModelOfStreamKey(_ context.Context, key string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for model, k := range m.keys {
+		if k == key {
+			return model, nil
+		}
+	}
+	return "", nil
+}
+
+func (m *MemStore) PutStreamKey(_ context.Context, modelID, key string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.keys[modelID] = key
+	return nil
+}
+
+func (m *MemStore) CreateStreamKey(_ context.Context, modelID, key string, _ time.Time) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if k, ok := m.keys[modelID]; ok {
+		return k, nil
+	}
+	m.keys[modelID] = key
+	return key, nil
 }

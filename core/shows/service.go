@@ -62,7 +62,11 @@ type Config struct {
 	// one than the default (routing); a processor missing here gets
 	// CardStrategy.
 	Strategies map[string]billing.Strategy
-	Log        *slog.Logger
+	// LiveOnPublish: a WHIP publish with a model's stream key takes her show
+	// live when she is not on air yet (config stream.live_on_publish), so
+	// OBS alone is enough; false, she goes live from her dashboard first.
+	LiveOnPublish bool
+	Log           *slog.Logger
 }
 
 // Service is the show lifecycle: broadcasts, requests, the paid show and
@@ -190,6 +194,18 @@ func (s *Service) restore(ctx context.Context) error {
 	}
 	for _, r := range bs {
 		b := &broadcast{id: r.ID, model: r.ModelID, key: r.StreamKey, since: r.Since, mode: r.Mode, paid: r.PaidShowID, seat: r.SeatID}
+		// A broadcast from before persistent keys: its key becomes hers (her
+		// encoder publishes with it); one she already holds wins.
+		key, err := s.store.CreateStreamKey(ctx, b.model, b.key, s.now().UTC())
+		if err != nil {
+			return err
+		}
+		if key != b.key {
+			b.key = key
+			if err := s.store.PutBroadcast(ctx, b.record()); err != nil {
+				return err
+			}
+		}
 		s.byModel[b.model], s.byID[b.id], s.byKey[b.key] = b, b, b
 	}
 	for _, r := range rs {
@@ -236,7 +252,7 @@ func randomID(prefix string, n int) string {
 }
 
 func (b *broadcast) show(viewers int) Show {
-	return Show{ID: b.id, ModelID: b.model, Mode: b.mode, Since: b.since, Viewers: viewers}
+	return Show{ID: b.id, ModelID: b.model, Mode: b.mode, Since: b.since, Viewers: viewers, Publishing: b.media}
 }
 
 // PrivateRoom is the chat room of a seat: only its viewer and its model
@@ -297,15 +313,20 @@ func (s *Service) ShowOfModel(_ context.Context, modelID string) (Show, bool, er
 }
 
 // GoLive puts an approved model on air (or returns her broadcast on air).
+// Her show publishes with her persistent stream key.
 func (s *Service) GoLive(ctx context.Context, modelID string) (Show, error) {
 	if err := s.cfg.Accounts.CheckCanBroadcast(ctx, modelID); err != nil {
+		return Show{}, err
+	}
+	key, err := s.StreamKey(ctx, modelID)
+	if err != nil {
 		return Show{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.byModel[modelID]
 	if b == nil {
-		b = &broadcast{id: randomID("b", 8), model: modelID, key: randomID("sk_", 24), since: s.now().UTC(), mode: theme.ModePublic}
+		b = &broadcast{id: randomID("b", 8), model: modelID, key: key, since: s.now().UTC(), mode: theme.ModePublic}
 		if err := s.store.PutBroadcast(ctx, b.record()); err != nil {
 			return Show{}, err
 		}
@@ -315,15 +336,41 @@ func (s *Service) GoLive(ctx context.Context, modelID string) (Show, error) {
 	return b.show(0), nil
 }
 
-// StreamKey is the WHIP key of the model's broadcast.
-func (s *Service) StreamKey(_ context.Context, modelID string) (string, error) {
+// StreamKey is the model's persistent WHIP key, made on its first use: the
+// one key her encoder is set up with, for every show, until she rotates it.
+func (s *Service) StreamKey(ctx context.Context, modelID string) (string, error) {
+	key, err := s.store.StreamKey(ctx, modelID)
+	if err != nil || key != "" {
+		return key, err
+	}
+	return s.store.CreateStreamKey(ctx, modelID, newStreamKey(), s.now().UTC())
+}
+
+func newStreamKey() string { return randomID("sk_", 24) }
+
+// RotateStreamKey gives the model a new stream key; the old one is refused
+// from then on (a publisher already on air with it keeps its session, but
+// cannot come back with it). Her broadcast on air, if any, takes the new key.
+func (s *Service) RotateStreamKey(ctx context.Context, modelID string) (string, error) {
+	key := newStreamKey()
+	// Under mu: a publish resolving the old key meanwhile sees either the
+	// old state or the new, never the old key on the new broadcast.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.byModel[modelID]
-	if b == nil {
-		return "", errs.E(errs.NotFound, "you are not on air")
+	if err := s.store.PutStreamKey(ctx, modelID, key, s.now().UTC()); err != nil {
+		return "", err
 	}
-	return b.key, nil
+	if b := s.byModel[modelID]; b != nil {
+		old := *b
+		old.key = key
+		if err := s.store.PutBroadcast(ctx, old.record()); err != nil {
+			return "", err
+		}
+		delete(s.byKey, b.key)
+		b.key = key
+		s.byKey[key] = b
+	}
+	return key, nil
 }
 
 // EndShow takes a model off air; a private show in progress ends with it.
@@ -944,15 +991,49 @@ func (s *Service) say(room string, ev chat.SystemEvent) {
 
 // ---- media: admission and liveness ----
 
-// ResolveStreamKey maps a model's stream key to her broadcast.
-func (s *Service) ResolveStreamKey(_ context.Context, key string) (string, error) {
+// ResolveStreamKey maps a model's stream key to her broadcast, taking her
+// live first when LiveOnPublish is on. A show has one publisher: while one
+// is on air (its media flows), another is refused unless the publish is her
+// explicit switch of device (stream.WithReplacePublisher). An encoder that
+// lost its connection is let back in once its media is seen stopped
+// (stream.media_timeout), with the show and its seats kept (paused) meanwhile.
+func (s *Service) ResolveStreamKey(ctx context.Context, key string) (string, error) {
+	s.mu.Lock()
+	b := s.byKey[key]
+	var id string
+	if b != nil {
+		if b.media && !stream.ReplacesPublisher(ctx) {
+			s.mu.Unlock()
+			return "", errs.E(errs.Conflict, "another device is already streaming this show; stop it first, "+
+				"or choose \"Go live with this browser\" on your dashboard to switch to it")
+		}
+		id = b.id
+	}
+	s.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	model, err := s.store.ModelOfStreamKey(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	if model == "" {
+		return "", errs.E(errs.Unauthenticated, "unknown stream key: copy the current one from your dashboard")
+	}
+	if !s.cfg.LiveOnPublish {
+		return "", errs.E(errs.Forbidden, "you are not on air: go live from your dashboard first")
+	}
+	sh, err := s.GoLive(ctx, model)
+	if err != nil {
+		return "", err
+	}
+	// A rotation between the lookup and GoLive leaves this key stale.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.byKey[key]
-	if b == nil {
-		return "", errs.E(errs.Unauthenticated, "unknown stream key: go live from your dashboard first")
+	if b := s.byID[sh.ID]; b == nil || b.key != key {
+		return "", errs.E(errs.Unauthenticated, "unknown stream key: copy the current one from your dashboard")
 	}
-	return b.id, nil
+	return sh.ID, nil
 }
 
 // AdmitViewer lets anyone watch a public broadcast and only the seat's

@@ -40,6 +40,10 @@ type lifecycle struct {
 	svc     *shows.Service
 	model   string
 	viewers map[string]string
+	// liveOnPublish and media configure the next start: media builds a
+	// real SFU (stored in sfu) as the host does.
+	liveOnPublish bool
+	media         func(stream.Admission, stream.LivenessSink) (shows.Media, error)
 }
 
 func newLifecycle(t *testing.T) *lifecycle {
@@ -103,7 +107,7 @@ func (l *lifecycle) start() {
 	pol := billing.DefaultPricePolicy(money.Money{Currency: "USD"})
 	svc, err := shows.New(l.ctx, shows.Config{DB: l.db, Clock: clock.Real(), Store: l.live, Accounts: l.acc, Cards: accounts.NewPaymentMethods(l.acc, "sandbox", l.sbx),
 		Wallets: accounts.NewWallets(l.acc, l.led), Ledger: l.led, Billing: eng, BillingEvents: feed, Policy: pol, CardStrategy: billing.CardHold,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		LiveOnPublish: l.liveOnPublish, Media: l.media, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

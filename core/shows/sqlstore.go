@@ -68,6 +68,14 @@ type seatRow struct {
 
 func (seatRow) TableName() string { return "shows_seats" }
 
+type streamKeyRow struct {
+	ModelID   string `gorm:"primaryKey"`
+	StreamKey string
+	CreatedAt time.Time
+}
+
+func (streamKeyRow) TableName() string { return "shows_stream_keys" }
+
 func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 func dbErr(what string, err error) error {
@@ -163,4 +171,39 @@ func (s *SQLStore) Seats(ctx context.Context) ([]LiveSeat, error) {
 			ModelID: r.ModelID, TokenHash: r.TokenHash, Policy: pol, Funding: r.Funding, OpenedAt: r.OpenedAt.UTC(), FundedSeconds: r.FundedSeconds})
 	}
 	return out, nil
+}
+
+func (s *SQLStore) StreamKey(ctx context.Context, modelID string) (string, error) {
+	var rows []streamKeyRow
+	if err := s.db.WithContext(ctx).Where("model_id = ?", modelID).Limit(1).Find(&rows).Error; err != nil {
+		return "", dbErr("reading a stream key", err)
+	}
+	if len(rows) == 0 {
+		return "", nil
+	}
+	return rows[0].StreamKey, nil
+}
+
+func (s *SQLStore) ModelOfStreamKey(ctx context.Context, key string) (string, error) {
+	var rows []streamKeyRow
+	if err := s.db.WithContext(ctx).Where("stream_key = ?", key).Limit(1).Find(&rows).Error; err != nil {
+		return "", dbErr("resolving a stream key", err)
+	}
+	if len(rows) == 0 {
+		return "", nil
+	}
+	return rows[0].ModelID, nil
+}
+
+func (s *SQLStore) PutStreamKey(ctx context.Context, modelID, key string, at time.Time) error {
+	return s.upsert(ctx, "saving a stream key", &streamKeyRow{ModelID: modelID, StreamKey: key, CreatedAt: ts(at)})
+}
+
+func (s *SQLStore) CreateStreamKey(ctx context.Context, modelID, key string, at time.Time) (string, error) {
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "model_id"}}, DoNothing: true}).
+		Create(&streamKeyRow{ModelID: modelID, StreamKey: key, CreatedAt: ts(at)}).Error
+	if err != nil {
+		return "", dbErr("creating a stream key", err)
+	}
+	return s.StreamKey(ctx, modelID)
 }

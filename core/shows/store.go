@@ -51,6 +51,16 @@ type Store interface {
 	// Requests are every pending request, oldest first.
 	Requests(ctx context.Context) ([]Request, error)
 
+	// StreamKey is the model's persistent WHIP key ("" when she has none);
+	// ModelOfStreamKey is its owner ("" for a key nobody holds, such as one
+	// rotated away). PutStreamKey replaces her key; CreateStreamKey keeps the
+	// one already there and returns whichever key she holds afterwards, so
+	// two first uses at once agree on one key.
+	StreamKey(ctx context.Context, modelID string) (string, error)
+	ModelOfStreamKey(ctx context.Context, key string) (string, error)
+	PutStreamKey(ctx context.Context, modelID, key string, at time.Time) error
+	CreateStreamKey(ctx context.Context, modelID, key string, at time.Time) (string, error)
+
 	PutSeat(ctx context.Context, s LiveSeat) error
 	DeleteSeat(ctx context.Context, id string) error
 	Seats(ctx context.Context) ([]LiveSeat, error)

@@ -96,3 +96,32 @@ func TestStoreKeepsLiveState(t *testing.T) {
 		}
 	})
 }
+
+func TestStoreKeepsStreamKeys(t *testing.T) {
+	eachStore(t, func(t *testing.T, st shows.Store) {
+		ctx := context.Background()
+		at := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+		if k, err := st.StreamKey(ctx, "m1"); err != nil || k != "" {
+			t.Fatalf("no key yet: %q %v", k, err)
+		}
+		if k, err := st.CreateStreamKey(ctx, "m1", "sk_a", at); err != nil || k != "sk_a" {
+			t.Fatalf("create: %q %v", k, err)
+		}
+		// A second first use (another request at once) gets the first key.
+		if k, err := st.CreateStreamKey(ctx, "m1", "sk_b", at); err != nil || k != "sk_a" {
+			t.Fatalf("create again: %q %v, want sk_a", k, err)
+		}
+		if m, err := st.ModelOfStreamKey(ctx, "sk_a"); err != nil || m != "m1" {
+			t.Fatalf("owner: %q %v", m, err)
+		}
+		if err := st.PutStreamKey(ctx, "m1", "sk_c", at); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := st.ModelOfStreamKey(ctx, "sk_a"); err != nil || m != "" {
+			t.Fatalf("the rotated key still names %q (%v)", m, err)
+		}
+		if k, err := st.StreamKey(ctx, "m1"); err != nil || k != "sk_c" {
+			t.Fatalf("after rotation: %q %v", k, err)
+		}
+	})
+}

@@ -788,7 +788,7 @@ func (p *Product) myShowJSON(c *fiber.Ctx, s shows.Show) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(apiMyShow{Show: sj, StreamKey: key, WHIPURL: "/whip"})
+	return c.JSON(apiMyShow{Show: sj, StreamKey: key, WHIPURL: p.absolute("/whip")})
 }
 
 func (p *Product) apiGoLive(c *fiber.Ctx) error {

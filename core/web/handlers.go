@@ -63,6 +63,7 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Get("/dashboard", model, p.dashboard)
 	app.Post("/dashboard/live", model, p.goLive)
 	app.Post("/dashboard/end", model, p.endShow)
+	app.Post("/dashboard/stream-key", model, money, p.rotateKey)
 	app.Post("/dashboard/rate", model, p.setRate)
 	app.Post("/dashboard/profile", model, p.setProfile)
 	app.Post("/dashboard/requests/:id/accept", model, money, p.accept)

@@ -213,13 +213,18 @@ func (p *Product) dashboardData(c *fiber.Ctx) (*theme.ModelDashboardPage, error)
 	if err != nil {
 		return nil, err
 	}
-	if live {
+	if u.CanBroadcast() {
+		// Her one key, for OBS and for this page's own camera alike.
 		key, err := p.Shows.StreamKey(ctx, u.ID)
 		if err != nil {
 			return nil, err
 		}
+		page.StreamKey, page.WHIPURL, page.RotateKeyAction, page.OBSHelpURL = key, p.absolute("/whip"), "/dashboard/stream-key", "/help/obs"
+		page.PublishURL, page.PublishToken = "/whip", key
+	}
+	if live {
 		page.Live, page.ShowID, page.Mode, page.Viewers = true, s.ID, showMode(s.Mode), p.Chat.Viewers(s.ID)
-		page.PublishURL, page.PublishToken, page.EndAction = "/whip", key, "/dashboard/end"
+		page.Publishing, page.EndAction = s.Publishing, "/dashboard/end"
 		page.Model.RoomURL = "/shows/" + s.ID
 	}
 	q, err := p.Shows.Quote(ctx, u.ID, "")
@@ -253,7 +258,17 @@ func (p *Product) goLive(c *fiber.Ctx) error {
 	if _, err := p.Shows.GoLive(c.UserContext(), me(c).ID); err != nil {
 		return p.formFailed(c, "/dashboard", err)
 	}
-	return back(c, "/dashboard", theme.FlashSuccess, "You are live: your camera starts below.")
+	return back(c, "/dashboard", theme.FlashSuccess, "You are live: your camera starts below, unless OBS is already streaming with your key.")
+}
+
+// rotateKey gives the model a new stream key. It runs under the
+// idempotency middleware: a double submit rotates once and shows the key
+// the first one made.
+func (p *Product) rotateKey(c *fiber.Ctx) error {
+	if _, err := p.Shows.RotateStreamKey(c.UserContext(), me(c).ID); err != nil {
+		return p.formFailed(c, "/dashboard", err)
+	}
+	return back(c, "/dashboard", theme.FlashSuccess, "Your stream key was replaced: paste the new one into OBS; the old one no longer works.")
 }
 
 func (p *Product) endShow(c *fiber.Ctx) error {

@@ -33,9 +33,11 @@ type Shows interface {
 	// GoLive opens (or returns the already open) public show of a model; an
 	// unapproved model is errs.Forbidden.
 	GoLive(ctx context.Context, modelID string) (shows.Show, error)
-	// StreamKey is the WHIP publish key of the model's show on air, for her
-	// own dashboard only.
+	// StreamKey is the model's persistent WHIP publish key (made on first
+	// use), for her own dashboard only.
 	StreamKey(ctx context.Context, modelID string) (string, error)
+	// RotateStreamKey replaces her key; the old one is refused from then on.
+	RotateStreamKey(ctx context.Context, modelID string) (string, error)
 	// EndShow takes the model off air, ending every seat of her show.
 	EndShow(ctx context.Context, modelID string) error
 

@@ -425,21 +425,32 @@ type Earnings struct {
 
 // ModelDashboardPage is a model's control room: go live, rate, requests, earnings.
 type ModelDashboardPage struct {
-	Layout       Layout           `json:"layout"`
-	Model        ModelSummary     `json:"model"`
-	Live         bool             `json:"live"`
-	ShowID       string           `json:"show_id"`
-	Mode         ShowMode         `json:"mode"`
-	Viewers      int              `json:"viewers"`
-	PublishURL   string           `json:"publish_url"`   // WHIP endpoint
-	PublishToken string           `json:"publish_token"` // for the player script
-	GoLiveAction string           `json:"go_live_action"`
-	EndAction    string           `json:"end_action"`
-	Rate         money.Money      `json:"rate"`        // current private rate per minute
-	RateAction   string           `json:"rate_action"` // POST rate (decimal, major units) + currency
-	Policy       PricePolicy      `json:"policy"`      // what a seat opened now would lock
-	Requests     []PrivateRequest `json:"requests"`
-	Earnings     Earnings         `json:"earnings"`
+	Layout       Layout       `json:"layout"`
+	Model        ModelSummary `json:"model"`
+	Live         bool         `json:"live"`
+	ShowID       string       `json:"show_id"`
+	Mode         ShowMode     `json:"mode"`
+	Viewers      int          `json:"viewers"`
+	PublishURL   string       `json:"publish_url"`   // WHIP endpoint
+	PublishToken string       `json:"publish_token"` // for the player script
+	// Publishing: a publisher (OBS, another browser) is on air. The page
+	// then starts no camera by itself: its camera publishes only when she
+	// asks (a button carrying SwitchAttr), taking the show from the other.
+	Publishing bool `json:"publishing"`
+	// StreamKey and WHIPURL (absolute) are what she types into OBS; the
+	// page shows both with copy buttons. RotateKeyAction (POST) gives her a
+	// new key and refuses the old one; OBSHelpURL explains the set-up.
+	StreamKey       string           `json:"stream_key"`
+	WHIPURL         string           `json:"whip_url"`
+	RotateKeyAction string           `json:"rotate_key_action"`
+	OBSHelpURL      string           `json:"obs_help_url"`
+	GoLiveAction    string           `json:"go_live_action"`
+	EndAction       string           `json:"end_action"`
+	Rate            money.Money      `json:"rate"`        // current private rate per minute
+	RateAction      string           `json:"rate_action"` // POST rate (decimal, major units) + currency
+	Policy          PricePolicy      `json:"policy"`      // what a seat opened now would lock
+	Requests        []PrivateRequest `json:"requests"`
+	Earnings        Earnings         `json:"earnings"`
 }
 
 // PluginStatus is one plugin process as the admin sees it.

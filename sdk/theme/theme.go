@@ -86,6 +86,11 @@ const (
 	// be empty) and data-role ("viewer" | "publisher"). Host end-to-end tests
 	// find the video by it, whatever theme is installed.
 	PlayerAttr = "data-camkit-player"
+	// SwitchAttr marks the ModelDashboard button that starts the page's own
+	// camera while another publisher (OBS) is on air: the model's explicit
+	// switch of device. The player publishes with {replace: true}, which
+	// takes the show from the other publisher; nothing else may.
+	SwitchAttr = "data-camkit-switch"
 	// ChatAttr marks the chat panel for the chat script; it carries data-url
 	// (the WebSocket URL). Inside it, the script appends messages to the
 	// element with data-chat-log and sends the form with data-chat-form (a

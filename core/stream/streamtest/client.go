@@ -84,10 +84,19 @@ func HTTPSignal(url, bearer string, location *string) Signal {
 // HTTPSignalHeaders is HTTPSignal keeping every header of the 201 answer
 // (Location, the watch id, a minted session token) in *hdr.
 func HTTPSignalHeaders(url, bearer string, hdr *http.Header) Signal {
+	return HTTPSignalExtra(url, bearer, nil, hdr)
+}
+
+// HTTPSignalExtra is HTTPSignalHeaders sending the extra request headers too
+// (such as whiphttp.HeaderReplace).
+func HTTPSignalExtra(url, bearer string, extra http.Header, hdr *http.Header) Signal {
 	return func(ctx context.Context, offer string) (string, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(offer))
 		if err != nil {
 			return "", err
+		}
+		for k, v := range extra {
+			req.Header[k] = v
 		}
 		req.Header.Set("Content-Type", "application/sdp")
 		if bearer != "" {

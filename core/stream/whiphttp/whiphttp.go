@@ -38,6 +38,10 @@ const (
 	// HeaderWatchID carries the session's public watch id, for ?watch= on
 	// the events feed. It grants nothing but that session's own events.
 	HeaderWatchID = "Camkit-Watch-Id"
+	// HeaderReplace: "1" on a WHIP offer is the model's explicit switch of
+	// device; without it a publish to a show whose publisher is on air is
+	// refused (409), so opening a page never takes the stream from OBS.
+	HeaderReplace = "Camkit-Replace-Publisher"
 )
 
 // Options configure the adapter. The zero value is usable.
@@ -113,7 +117,7 @@ func (h *handler) preflight(methods string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		h.cors(c)
 		c.Set("Access-Control-Allow-Methods", methods)
-		c.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+		c.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match, "+HeaderReplace)
 		c.Set("Access-Control-Max-Age", "86400")
 		if strings.HasPrefix(methods, "POST") {
 			c.Set("Accept-Post", "application/sdp")
@@ -230,7 +234,11 @@ func (h *handler) publish(c *fiber.Ctx) error {
 	if key == "" {
 		return h.fail(c, fiber.StatusUnauthorized, "a stream key is required: POST /whip/<key> or Authorization: Bearer <key>")
 	}
-	s, err := h.svc.Publish(c.UserContext(), key, string(b))
+	ctx := c.UserContext()
+	if c.Get(HeaderReplace) == "1" {
+		ctx = stream.WithReplacePublisher(ctx)
+	}
+	s, err := h.svc.Publish(ctx, key, string(b))
 	if err != nil {
 		return h.failErr(c, err)
 	}

@@ -263,7 +263,7 @@ func TestPreflightAndDiscovery(t *testing.T) {
 	}
 	for h, want := range map[string]string{
 		"Access-Control-Allow-Origin":  "*",
-		"Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+		"Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match, " + whiphttp.HeaderReplace,
 		"Accept-Post":                  "application/sdp",
 		"Link":                         `<stun:stun.example.net:3478>; rel="ice-server"`,
 	} {

@@ -61,7 +61,7 @@ func TestAnonymousCannotEndABroadcastThroughTheHost(t *testing.T) {
 	feedText := func() string { feedMu.Lock(); defer feedMu.Unlock(); return feed.String() }
 
 	var pubHdr, subHdr http.Header
-	pub, err := streamtest.Publish(ctx, streamtest.HTTPSignalHeaders(w.url+my.WHIPURL, my.StreamKey, &pubHdr), streamtest.PublisherOptions{})
+	pub, err := streamtest.Publish(ctx, streamtest.HTTPSignalHeaders(my.WHIPURL, my.StreamKey, &pubHdr), streamtest.PublisherOptions{})
 	if err != nil {
 		t.Fatalf("WHIP through the host: %v", err)
 	}
