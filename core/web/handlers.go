@@ -61,6 +61,7 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Get("/receipts/:seat", user, p.receipt)
 
 	app.Get("/dashboard", model, p.dashboard)
+	app.Get("/help/obs", model, p.obsHelp)
 	app.Post("/dashboard/live", model, p.goLive)
 	app.Post("/dashboard/end", model, p.endShow)
 	app.Post("/dashboard/stream-key", model, money, p.rotateKey)

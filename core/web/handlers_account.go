@@ -254,6 +254,20 @@ func (p *Product) dashboard(c *fiber.Ctx) error {
 	return p.Pages.Render(c, page)
 }
 
+// obsHelp is the "Stream from OBS" page, with her WHIP URL and key.
+func (p *Product) obsHelp(c *fiber.Ctx) error {
+	u := me(c)
+	page := &theme.StreamHelpPage{Layout: p.Pages.Layout(c), WHIPURL: p.absolute("/whip"), DashboardURL: "/dashboard"}
+	if u.CanBroadcast() {
+		key, err := p.Shows.StreamKey(c.UserContext(), u.ID)
+		if err != nil {
+			return err
+		}
+		page.StreamKey = key
+	}
+	return p.Pages.Render(c, page)
+}
+
 func (p *Product) goLive(c *fiber.Ctx) error {
 	if _, err := p.Shows.GoLive(c.UserContext(), me(c).ID); err != nil {
 		return p.formFailed(c, "/dashboard", err)

@@ -20,6 +20,7 @@ const (
 	KindWallet         Kind = "wallet"
 	KindReceipt        Kind = "receipt"
 	KindModelDashboard Kind = "model_dashboard"
+	KindStreamHelp     Kind = "stream_help"
 	KindAdmin          Kind = "admin"
 	KindCheckout       Kind = "checkout"
 	KindError          Kind = "error"
@@ -453,6 +454,20 @@ type ModelDashboardPage struct {
 	Earnings        Earnings         `json:"earnings"`
 }
 
+// StreamHelpPage tells a model how to stream from OBS (30 or later, WHIP):
+// Settings → Stream → Service "WHIP", Server = WHIPURL, Bearer Token = her
+// StreamKey, and the encoder settings the SFU plays best to every browser
+// (H.264 baseline/main without B-frames, keyframes every 1–2 s, CBR, 30 fps).
+type StreamHelpPage struct {
+	Layout Layout `json:"layout"`
+	// WHIPURL is the absolute WHIP endpoint (http.public_url + /whip).
+	WHIPURL string `json:"whip_url"`
+	// StreamKey is her key; empty for a model not yet approved.
+	StreamKey string `json:"stream_key"`
+	// DashboardURL is where she rotates the key and goes live.
+	DashboardURL string `json:"dashboard_url"`
+}
+
 // PluginStatus is one plugin process as the admin sees it.
 type PluginStatus struct {
 	Name      string `json:"name"`
@@ -550,6 +565,7 @@ func (p *PrivateShowPage) PageKind() Kind    { return KindPrivateShow }
 func (p *WalletPage) PageKind() Kind         { return KindWallet }
 func (p *ReceiptPage) PageKind() Kind        { return KindReceipt }
 func (p *ModelDashboardPage) PageKind() Kind { return KindModelDashboard }
+func (p *StreamHelpPage) PageKind() Kind     { return KindStreamHelp }
 func (p *AdminPage) PageKind() Kind          { return KindAdmin }
 func (p *CheckoutPage) PageKind() Kind       { return KindCheckout }
 func (p *ErrorPage) PageKind() Kind          { return KindError }
@@ -564,6 +580,7 @@ func (p *PrivateShowPage) PageLayout() *Layout    { return &p.Layout }
 func (p *WalletPage) PageLayout() *Layout         { return &p.Layout }
 func (p *ReceiptPage) PageLayout() *Layout        { return &p.Layout }
 func (p *ModelDashboardPage) PageLayout() *Layout { return &p.Layout }
+func (p *StreamHelpPage) PageLayout() *Layout     { return &p.Layout }
 func (p *AdminPage) PageLayout() *Layout          { return &p.Layout }
 func (p *CheckoutPage) PageLayout() *Layout       { return &p.Layout }
 func (p *ErrorPage) PageLayout() *Layout          { return &p.Layout }
@@ -578,6 +595,7 @@ var (
 	_ Page = (*PrivateShowPage)(nil)
 	_ Page = (*WalletPage)(nil)
 	_ Page = (*ReceiptPage)(nil)
+	_ Page = (*StreamHelpPage)(nil)
 	_ Page = (*ModelDashboardPage)(nil)
 	_ Page = (*AdminPage)(nil)
 	_ Page = (*CheckoutPage)(nil)

@@ -25,6 +25,7 @@ var kinds = []struct {
 	{KindWallet, func() Page { return new(WalletPage) }},
 	{KindReceipt, func() Page { return new(ReceiptPage) }},
 	{KindModelDashboard, func() Page { return new(ModelDashboardPage) }},
+	{KindStreamHelp, func() Page { return new(StreamHelpPage) }},
 	{KindAdmin, func() Page { return new(AdminPage) }},
 	{KindCheckout, func() Page { return new(CheckoutPage) }},
 	{KindError, func() Page { return new(ErrorPage) }},

@@ -274,6 +274,8 @@ func SamplePages() []Sample {
 			Name: "model-dashboard", Status: 200,
 			Page: &ModelDashboardPage{Layout: modelLayout("/dashboard"), Model: mira, Live: true, ShowID: "s-1", Mode: ModePublic,
 				Viewers: 87, PublishURL: "/whip/s-1", PublishToken: "pub-token-xyz", GoLiveAction: "/dashboard/live",
+				Publishing: true, StreamKey: "sk_sample_key_42", WHIPURL: "https://cams.example/whip",
+				RotateKeyAction: "/dashboard/stream-key", OBSHelpURL: "/help/obs",
 				EndAction: "/dashboard/end", Rate: usd(399), RateAction: "/dashboard/rate", Policy: samplePolicy,
 				Requests: []PrivateRequest{{ID: "rq-1", Viewer: "Ivan " + HostileText, At: at(5), Mode: ModePrivate,
 					RatePerMinute: usd(399), AcceptAction: "/dashboard/requests/rq-1/accept", DeclineAction: "/dashboard/requests/rq-1/decline"}},
@@ -283,7 +285,8 @@ func SamplePages() []Sample {
 				"Tip from Tom Tipper", fd(usd(1750))},
 			Attrs: []Attr{{PlayerAttr, ""}, {"data-src", "/whip/s-1"}, {"data-token", "pub-token-xyz"}, {"data-role", "publisher"},
 				{"action", "/dashboard/requests/rq-1/accept"}, {"action", "/dashboard/requests/rq-1/decline"},
-				{"action", "/dashboard/rate"}, {"action", "/dashboard/end"}},
+				{"action", "/dashboard/rate"}, {"action", "/dashboard/end"}, {"action", "/dashboard/stream-key"},
+				{SwitchAttr, ""}, {"value", "https://cams.example/whip"}, {"value", "sk_sample_key_42"}, {"href", "/help/obs"}},
 			Scripts: []string{PlayerScript},
 		},
 		{
@@ -294,6 +297,13 @@ func SamplePages() []Sample {
 			Text:    []string{"Mira Model", fd(usd(399))},
 			Attrs:   []Attr{{"action", "/dashboard/live"}, {PlayerAttr, ""}, {"data-role", "publisher"}},
 			Scripts: []string{PlayerScript},
+		},
+		{
+			Name: "stream-help", Status: 200,
+			Page: &StreamHelpPage{Layout: modelLayout("/help/obs"), WHIPURL: "https://cams.example/whip", StreamKey: "sk_sample_key_42",
+				DashboardURL: "/dashboard"},
+			Text:  []string{"OBS", "WHIP", "https://cams.example/whip", "sk_sample_key_42"},
+			Attrs: []Attr{{"href", "/dashboard"}},
 		},
 		{
 			Name: "admin", Status: 200,

@@ -89,6 +89,8 @@ func (s *site) view(page theme.Page) (string, int, templ.Component) {
 	case *theme.ModelDashboardPage:
 		s.player = true
 		return "Dashboard", 200, dashboardPage(s, p)
+	case *theme.StreamHelpPage:
+		return "Stream from OBS", 200, streamHelpPage(s, p)
 	case *theme.AdminPage:
 		return "Operator console", 200, adminPage(s, p)
 	case *theme.CheckoutPage:

@@ -100,6 +100,8 @@ func (t *midnight) compose(page theme.Page) (view, *site, bool) {
 	case *theme.ModelDashboardPage:
 		s.player = true
 		v.title, v.kicker, v.layout, v.body = "Studio", "Studio", "wide", dashboardPage(s, p)
+	case *theme.StreamHelpPage:
+		v.title, v.kicker, v.body = "Stream from OBS", "Studio", streamHelpPage(s, p)
 	case *theme.AdminPage:
 		v.title, v.kicker, v.layout, v.body = "Operator's office", "Operator's office", "wide", adminPage(s, p)
 	case *theme.CheckoutPage:

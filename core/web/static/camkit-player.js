@@ -5,6 +5,9 @@
 //
 //   import { publish, play } from '/static/camkit-player.js';
 //   const cam = publish(videoEl, { whipUrl: '/whip', streamKey });
+//   // replace: true takes the show from a publisher on air (OBS): only on
+//   // the model's explicit "go live with this browser".
+//   const cam2 = publish(videoEl, { whipUrl: '/whip', streamKey, replace: true });
 //   const show = play(videoEl, { whepUrl: '/whep/' + showId, token: seatToken });
 //   show.addEventListener('live', ...);    // media is flowing
 //   show.addEventListener('paused', ...);  // the model's media stopped (may resume)
@@ -114,6 +117,9 @@ class StreamSession extends EventTarget {
     await waitGathering(pc);
     const headers = { 'Content-Type': 'application/sdp' };
     if (this.bearer) headers.Authorization = 'Bearer ' + this.bearer;
+    // The model's explicit switch of device: without it the host refuses a
+    // publish while another publisher (OBS) is on air, with a 409.
+    if (this.role === 'publish' && this.opts.replace) headers['Camkit-Replace-Publisher'] = '1';
     let resp;
     try {
       resp = await fetch(this.url, { method: 'POST', headers, body: pc.localDescription.sdp });

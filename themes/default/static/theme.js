@@ -16,8 +16,25 @@ const STATUS = {
   ended: "This show has ended.",
 };
 
-const players = document.querySelectorAll("video[data-camkit-player][data-start=true]");
-if (players.length > 0) {
+// Copy buttons (data-copy names the input to copy): the WHIP URL and the
+// stream key for OBS.
+for (const button of document.querySelectorAll("button[data-copy]")) {
+  button.addEventListener("click", async () => {
+    const input = document.getElementById(button.dataset.copy);
+    if (!input) return;
+    try {
+      await navigator.clipboard.writeText(input.value);
+      button.textContent = "Copied";
+    } catch {
+      input.type = "text";
+      input.select();
+    }
+  });
+}
+
+// bind hands videos to the player; replace (the model's "go live with this
+// browser") takes the show from a publisher on air, which nothing else does.
+async function bind(players, replace) {
   const { play, publish } = await import("/static/camkit-player.js");
   for (const video of players) {
     const stage = video.closest(".stage") || video.parentElement;
@@ -28,7 +45,7 @@ if (players.length > 0) {
     };
     const { src, token, role } = video.dataset;
     const session = role === "publisher"
-      ? publish(video, { whipUrl: src, streamKey: token })
+      ? publish(video, { whipUrl: src, streamKey: token, replace })
       : play(video, { whepUrl: src, token: token || undefined });
     show("connecting", STATUS.connecting);
     session.addEventListener("live", () => show("live", STATUS.live));
@@ -39,6 +56,20 @@ if (players.length > 0) {
     session.addEventListener("error", (e) => show("error", e.detail?.message || "Connection problem, retrying…"));
     window.addEventListener("pagehide", () => session.stop(), { once: true });
   }
+}
+
+// Only videos marked data-start=true start by themselves: the dashboard's
+// camera is not one while OBS is on air.
+const players = document.querySelectorAll("video[data-camkit-player][data-start=true]");
+if (players.length > 0) await bind(players, false);
+
+for (const button of document.querySelectorAll("button[data-camkit-switch]")) {
+  button.addEventListener("click", () => {
+    const cams = document.querySelectorAll("video[data-camkit-player][data-role=publisher]:not([data-start=true])");
+    button.disabled = true;
+    for (const v of cams) v.dataset.start = "true";
+    bind(cams, true);
+  }, { once: true });
 }
 
 // The private-show clock and cost are not ticked here: billing pauses when

@@ -18,7 +18,9 @@ function captions(role, paidSeat) {
   };
 }
 
-async function bindScreens(videos) {
+// replace is the model's "go live with this browser": it alone takes the
+// show from a publisher on air (OBS).
+async function bindScreens(videos, replace = false) {
   const player = await import("/static/camkit-player.js");
   videos.forEach((video) => {
     const frame = video.closest(".screen") ?? video.parentElement;
@@ -30,7 +32,7 @@ async function bindScreens(videos) {
       if (caption) caption.textContent = text;
     };
     const session = role === "publisher"
-      ? player.publish(video, { whipUrl: src, streamKey: token })
+      ? player.publish(video, { whipUrl: src, streamKey: token, replace })
       : player.play(video, { whepUrl: src, token: token || undefined });
     set("connecting", words.connecting);
     ["live", "paused", "ended"].forEach((state) =>
@@ -41,8 +43,32 @@ async function bindScreens(videos) {
   });
 }
 
+// Only screens marked data-start=true start by themselves: the studio's
+// camera is not one while OBS is on air.
 const screens = [...document.querySelectorAll("video[data-camkit-player][data-start=true]")];
 if (screens.length) bindScreens(screens);
+
+document.querySelectorAll("button[data-camkit-switch]").forEach((button) =>
+  button.addEventListener("click", () => {
+    const cams = [...document.querySelectorAll("video[data-camkit-player][data-role=publisher]:not([data-start=true])")];
+    button.disabled = true;
+    cams.forEach((v) => { v.dataset.start = "true"; });
+    bindScreens(cams, true);
+  }, { once: true }));
+
+// Copy buttons for the WHIP URL and the stream key (data-copy names the input).
+document.querySelectorAll("button[data-copy]").forEach((button) =>
+  button.addEventListener("click", async () => {
+    const input = document.getElementById(button.dataset.copy);
+    if (!input) return;
+    try {
+      await navigator.clipboard.writeText(input.value);
+      button.textContent = "Copied";
+    } catch {
+      input.type = "text";
+      input.select();
+    }
+  }));
 
 // The running time and cost of a private show are not ticked here: billing
 // pauses when the picture stops, and only the host knows when.
