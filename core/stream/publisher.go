@@ -80,6 +80,9 @@ type upTrack struct {
 	ssrc  uint32
 	kf    keyframeLimiter
 	hist  *history // video only: viewers' NACKs are answered from it
+
+	// tap is a snapshot waiting for a keyframe (SFU.Keyframe).
+	tap atomic.Pointer[frameTap]
 }
 
 func (u *upTrack) run() {
@@ -112,7 +115,9 @@ func (u *upTrack) run() {
 		if u.hist != nil {
 			u.hist.add(fp.pkt.SequenceNumber, fp.pkt.Timestamp, fp.pkt.Marker, fp.pkt.Payload)
 		}
-		u.room.onPacket(u.pub, s.now())
+		now := s.now()
+		u.room.onPacket(u.pub, now)
+		u.feedTap(&fp.pkt, fp.keyframe, now)
 		downs := *u.room.downs[kindIdx(u.kind)].Load()
 		if len(downs) == 0 {
 			continue
