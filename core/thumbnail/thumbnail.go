@@ -17,6 +17,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"log/slog"
+	"os/exec"
 	"sync"
 	"time"
 
@@ -89,14 +90,17 @@ func New(src Source, o Options) (*Service, error) {
 	if o.Wait <= 0 {
 		o.Wait = 3 * time.Second
 	}
-	if o.Decoder == nil {
-		o.Decoder = FFmpeg{}
-	}
 	if o.Clock == nil {
 		o.Clock = clock.Real()
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.Decoder == nil {
+		o.Decoder = FFmpeg{}
+		if _, err := exec.LookPath("ffmpeg"); err != nil {
+			o.Log.Warn("thumbnail: ffmpeg not found (Debian: apt-get install ffmpeg); live shows get the placeholder picture", "err", err)
+		}
 	}
 	s := &Service{src: src, opts: o, log: o.Log, frames: map[string]Frame{}, tried: map[string]time.Time{},
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "camkit", Subsystem: "thumbnails", Name: "total",

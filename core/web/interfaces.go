@@ -8,6 +8,7 @@ import (
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/theme"
+	"github.com/gofiber/fiber/v2"
 )
 
 // LiveVersioner is optionally implemented by a Shows: LiveVersion changes
@@ -134,6 +135,22 @@ type Seat struct {
 	// Billing says whether the meter is running right now (video flows both ways).
 	Billing  bool
 	Warnings []theme.FundingWarning
+}
+
+// Audience counts a show's viewers and says whether its model's media is
+// really there (core/audience).
+type Audience interface {
+	// Viewers is what pages show: WHEP viewers and chat (see core/audience).
+	Viewers(showID string) int
+	// OnAir is false once a show on air since since has had no media from
+	// its model for the presence window: it leaves the grid.
+	OnAir(showID string, since time.Time) bool
+}
+
+// Thumbnails answers a show's picture (core/thumbnail): its latest frame
+// when public is true and the SFU agrees, else a placeholder image.
+type Thumbnails interface {
+	Serve(c *fiber.Ctx, showID string, public bool) error
 }
 
 // LedgerVerifier runs `ledger verify` for the admin page.
