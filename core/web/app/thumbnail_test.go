@@ -128,7 +128,7 @@ func TestThumbnailsCountsAndPresenceThroughTheHost(t *testing.T) {
 	if img, err := jpeg.Decode(bytes.NewReader(pic)); err != nil || img.Bounds().Dx() != 320 {
 		t.Fatalf("the thumbnail is not the stream's picture: %v", err)
 	}
-	if room := visitor.get("/shows/" + w.showID).must(t, http.StatusOK, "room").body; !strings.Contains(room, `poster="`+thumb+`"`) {
+	if room := visitor.get("/shows/"+w.showID).must(t, http.StatusOK, "room").body; !strings.Contains(room, `poster="`+thumb+`"`) {
 		t.Fatal("the room's player has no poster")
 	}
 
