@@ -81,8 +81,10 @@ type upTrack struct {
 	kf    keyframeLimiter
 	hist  *history // video only: viewers' NACKs are answered from it
 
-	// tap is a snapshot waiting for a keyframe (SFU.Keyframe).
-	tap atomic.Pointer[frameTap]
+	// tap is a snapshot waiting for a keyframe (SFU.Keyframe); params the
+	// latest H.264 parameter sets, for a keyframe sent without them.
+	tap    atomic.Pointer[frameTap]
+	params paramSets
 }
 
 func (u *upTrack) run() {

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,12 +118,21 @@ func (s *SFU) Keyframe(ctx context.Context, showID string) (Keyframe, error) {
 		}
 	} else {
 		defer up.tap.CompareAndSwap(t, nil)
-		up.requestKeyframe()
 	}
-	select {
-	case <-t.done:
-	case <-ctx.Done():
-		return Keyframe{}, errs.Retry(errs.Timeout, "show %s sent no keyframe in time: %v", showID, ctx.Err())
+	// An encoder with a keyframe interval (OBS: 2 s) sends one soon by
+	// itself; only one that waits to be asked (a browser) gets a PLI, so
+	// snapshots do not add keyframes to every stream.
+	ask := time.NewTimer(naturalKeyframeWait)
+	defer ask.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-t.done:
+			waiting = false
+		case <-ask.C:
+			up.requestKeyframe()
+		case <-ctx.Done():
+			return Keyframe{}, errs.Retry(errs.Timeout, "show %s sent no keyframe in time: %v", showID, ctx.Err())
+		}
 	}
 	r.mu.Lock()
 	mode, now := r.mode, r.modeSeq
@@ -130,8 +140,16 @@ func (s *SFU) Keyframe(ctx context.Context, showID string) (Keyframe, error) {
 	if mode != ModePublic || now != seq {
 		return Keyframe{}, errs.E(errs.Forbidden, "show %s changed mode during the frame", showID)
 	}
-	return Keyframe{ShowID: showID, MimeType: up.mime, ModeSeq: seq, At: t.at, Packets: t.pkts}, nil
+	pkts := t.pkts
+	if strings.EqualFold(up.mime, webrtc.MimeTypeH264) {
+		pkts = up.params.complete(pkts)
+	}
+	return Keyframe{ShowID: showID, MimeType: up.mime, ModeSeq: seq, At: t.at, Packets: pkts}, nil
 }
+
+// naturalKeyframeWait is how long Keyframe waits for the encoder's own next
+// keyframe before asking for one.
+const naturalKeyframeWait = 1500 * time.Millisecond
 
 // frameTap collects one keyframe from an up track's read loop. The loop
 // only pays an atomic load per packet while no snapshot is asked for.
@@ -172,12 +190,109 @@ func (t *frameTap) feed(p *rtp.Packet, keyframe bool, now time.Time) {
 	}
 }
 
-// feedTap hands the packet to a pending snapshot, if any (video only).
+// feedTap hands the packet to a pending snapshot, if any (video only), and
+// keeps H.264 parameter sets: an encoder may send them once, not with every
+// keyframe, and a decoder needs them.
 func (u *upTrack) feedTap(p *rtp.Packet, keyframe bool, now time.Time) {
 	if u.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
+	if len(p.Payload) > 0 && isParamSetCarrier(p.Payload[0]) && strings.EqualFold(u.mime, webrtc.MimeTypeH264) {
+		u.params.note(p.Payload)
+	}
 	if t := u.tap.Load(); t != nil {
 		t.feed(p, keyframe, now)
 	}
+}
+
+// isParamSetCarrier: an SPS, a PPS or a STAP-A, by the NAL type in an H.264
+// payload's first byte (one byte looked at per packet).
+func isParamSetCarrier(b byte) bool {
+	t := b & 0x1f
+	return t == 7 || t == 8 || t == 24
+}
+
+// paramSets keeps a track's latest H.264 SPS and PPS (RFC 6184: single NAL
+// units or aggregated in a STAP-A).
+type paramSets struct {
+	mu       sync.Mutex
+	sps, pps []byte
+}
+
+func (ps *paramSets) note(payload []byte) {
+	keep := func(nal []byte) {
+		if len(nal) == 0 {
+			return
+		}
+		switch nal[0] & 0x1f {
+		case 7:
+			ps.mu.Lock()
+			ps.sps = append(ps.sps[:0], nal...)
+			ps.mu.Unlock()
+		case 8:
+			ps.mu.Lock()
+			ps.pps = append(ps.pps[:0], nal...)
+			ps.mu.Unlock()
+		}
+	}
+	switch payload[0] & 0x1f {
+	case 7, 8:
+		keep(payload)
+	case 24: // STAP-A
+		for i := 1; i+2 <= len(payload); {
+			n := int(payload[i])<<8 | int(payload[i+1])
+			i += 2
+			if n == 0 || i+n > len(payload) {
+				return
+			}
+			keep(payload[i : i+n])
+			i += n
+		}
+	}
+}
+
+// complete puts the kept SPS and PPS before a keyframe that carries none.
+func (ps *paramSets) complete(pkts []*rtp.Packet) []*rtp.Packet {
+	if len(pkts) == 0 || h264HasSPS(pkts[0].Payload) {
+		return pkts
+	}
+	ps.mu.Lock()
+	sps, pps := append([]byte(nil), ps.sps...), append([]byte(nil), ps.pps...)
+	ps.mu.Unlock()
+	if len(sps) == 0 || len(pps) == 0 {
+		return pkts
+	}
+	first := pkts[0].Header
+	out := make([]*rtp.Packet, 0, len(pkts)+2)
+	for i, nal := range [][]byte{sps, pps} {
+		h := first.Clone()
+		h.Marker = false
+		h.SequenceNumber = first.SequenceNumber - uint16(2-i)
+		out = append(out, &rtp.Packet{Header: h, Payload: nal})
+	}
+	return append(out, pkts...)
+}
+
+// h264HasSPS reports whether a payload is or aggregates an SPS.
+func h264HasSPS(p []byte) bool {
+	if len(p) == 0 {
+		return false
+	}
+	switch p[0] & 0x1f {
+	case 7:
+		return true
+	case 24:
+		for i := 1; i+2 <= len(p); {
+			n := int(p[i])<<8 | int(p[i+1])
+			i += 2
+			if n == 0 || i+n > len(p) {
+				return false
+			}
+			if p[i]&0x1f == 7 {
+				return true
+			}
+			i += n
+		}
+	}
+	return false
 }

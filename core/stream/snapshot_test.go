@@ -26,7 +26,10 @@ func TestKeyframeAndShowState(t *testing.T) {
 	v := f.subscribe(t, "show-1", "")
 	defer v.Close()
 	var st stream.ShowState
-	if !streamtest.WaitFor(5*time.Second, func() bool { st, _ = f.sfu.ShowState("show-1"); return st.Flowing && st.Viewers == 1 && st.VideoCodec != "" }) {
+	if !streamtest.WaitFor(5*time.Second, func() bool {
+		st, _ = f.sfu.ShowState("show-1")
+		return st.Flowing && st.Viewers == 1 && st.VideoCodec != ""
+	}) {
 		t.Fatalf("state: %+v", st)
 	}
 	if !st.Publisher || st.Mode != stream.ModePublic || st.VideoCodec != webrtc.MimeTypeVP8 || st.LastPacketAt.IsZero() {

@@ -86,6 +86,8 @@ func TestLiveShowGetsADecodedJPEGWithinTenSeconds(t *testing.T) {
 	}{
 		{"H264", streamtest.MediaOptions{H264: true, Width: 320, Height: 240}},
 		{"VP8", streamtest.MediaOptions{Width: 352, Height: 288}},
+		// Parameter sets with the first keyframe only: the SFU keeps them.
+		{"H264HeadersOnce", streamtest.MediaOptions{H264: true, HeadersOnce: true, Width: 320, Height: 240}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)

@@ -26,6 +26,9 @@ type MediaOptions struct {
 	Width, Height int
 	// FPS, default 15; a keyframe starts every second.
 	FPS int
+	// HeadersOnce sends the H.264 parameter sets (SPS, PPS) with the first
+	// keyframe only, as some encoders do; a decoder must keep them.
+	HeadersOnce bool
 }
 
 // MediaPublisher is a pion WHIP publisher sending real, decodable video:
@@ -52,6 +55,8 @@ func EncodeTestPattern(ctx context.Context, dir string, o MediaOptions, seconds 
 	args := append(common, "-c:v", "libvpx", "-deadline", "realtime", "-b:v", "400k", "-f", "ivf", out)
 	if o.H264 {
 		out = filepath.Join(dir, "pattern.h264")
+		// Headers with every keyframe; HeadersOnce drops them from all but
+		// the first below (ffmpeg's raw muxer loses x264's global ones).
 		args = append(common, "-c:v", "libx264", "-profile:v", "baseline", "-level", "3.1", "-bf", "0",
 			"-x264-params", "repeat-headers=1:slices=1", "-f", "h264", out)
 	}
@@ -67,7 +72,7 @@ func EncodeTestPattern(ctx context.Context, dir string, o MediaOptions, seconds 
 	}
 	dur := time.Second / time.Duration(o.FPS)
 	if o.H264 {
-		return h264AccessUnits(b, dur), nil
+		return h264AccessUnits(b, dur, o.HeadersOnce), nil
 	}
 	r, _, err := ivfreader.NewWith(bytes.NewReader(b))
 	if err != nil {
@@ -88,7 +93,7 @@ func EncodeTestPattern(ctx context.Context, dir string, o MediaOptions, seconds 
 
 // h264AccessUnits cuts an Annex-B stream into pictures: the parameter sets
 // and SEI before a slice travel with it.
-func h264AccessUnits(b []byte, dur time.Duration) []media.Sample {
+func h264AccessUnits(b []byte, dur time.Duration, headersOnce bool) []media.Sample {
 	var nals [][]byte
 	for len(b) > 0 {
 		i := bytes.Index(b, []byte{0, 0, 1})
@@ -108,7 +113,14 @@ func h264AccessUnits(b []byte, dur time.Duration) []media.Sample {
 	}
 	var out []media.Sample
 	var au []byte
+	seen := false
 	for _, n := range nals {
+		if t := n[0] & 0x1f; headersOnce && seen && (t == 7 || t == 8) {
+			continue
+		}
+		if n[0]&0x1f == 5 {
+			seen = true
+		}
 		au = append(au, 0, 0, 0, 1)
 		au = append(au, n...)
 		if t := n[0] & 0x1f; t == 1 || t == 5 {
