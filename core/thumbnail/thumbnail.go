@@ -74,6 +74,9 @@ type Service struct {
 	log  *slog.Logger
 	runs *prometheus.CounterVec
 
+	// decoding holds the one decoder slot.
+	decoding chan struct{}
+
 	mu     sync.Mutex
 	frames map[string]Frame
 	tried  map[string]time.Time // last attempt per show
@@ -102,7 +105,7 @@ func New(src Source, o Options) (*Service, error) {
 			o.Log.Warn("thumbnail: ffmpeg not found (Debian: apt-get install ffmpeg); live shows get the placeholder picture", "err", err)
 		}
 	}
-	s := &Service{src: src, opts: o, log: o.Log, frames: map[string]Frame{}, tried: map[string]time.Time{},
+	s := &Service{src: src, opts: o, log: o.Log, frames: map[string]Frame{}, tried: map[string]time.Time{}, decoding: make(chan struct{}, 1),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "camkit", Subsystem: "thumbnails", Name: "total",
 			Help: "Show snapshots attempted, by result: ok, no_keyframe (none arrived in time), refused (the show is not public), decode_failed."},
 			[]string{"result"})}
@@ -114,8 +117,8 @@ func New(src Source, o Options) (*Service, error) {
 	return s, nil
 }
 
-// Run renews pictures until ctx ends. Shows are taken one after another:
-// one decoder at a time is all the CPU a host spends on thumbnails.
+// Run renews pictures until ctx ends. One decoder runs at a time: that is
+// all the CPU a host spends on thumbnails.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.opts.Tick)
 	defer t.Stop()
@@ -160,13 +163,29 @@ func (s *Service) Refresh(ctx context.Context) {
 		}
 	}
 	s.mu.Unlock()
+	// Waiting for keyframes (up to Wait each) overlaps across shows; the
+	// decodes, which cost CPU, run one at a time.
+	grab := make(chan struct{}, maxWaiting)
+	var wg sync.WaitGroup
 	for _, id := range due {
-		if ctx.Err() != nil {
+		select {
+		case grab <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
 			return
 		}
-		s.take(ctx, id)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-grab }()
+			s.take(ctx, id)
+		}()
 	}
+	wg.Wait()
 }
+
+// maxWaiting bounds the shows waiting for a keyframe at once.
+const maxWaiting = 32
 
 // take snapshots one show.
 func (s *Service) take(ctx context.Context, showID string) {
@@ -185,9 +204,15 @@ func (s *Service) take(ctx context.Context, showID string) {
 		}
 		return
 	}
+	select {
+	case s.decoding <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
 	dctx, cancel := context.WithTimeout(ctx, s.opts.Wait)
 	jpeg, err := s.opts.Decoder.Decode(dctx, kf)
 	cancel()
+	<-s.decoding
 	if err != nil {
 		s.runs.WithLabelValues("decode_failed").Inc()
 		s.log.Debug("thumbnail: decode", "show", showID, "codec", kf.MimeType, "err", err)
