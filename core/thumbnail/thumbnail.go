@@ -49,7 +49,11 @@ type Options struct {
 	// Tick is how often the shows are looked over (a show that just went
 	// on air gets its first picture within about one tick); 1 s.
 	Tick time.Duration
-	// Wait bounds the wait for a keyframe and the decode, each; 3 s.
+	// KeyframeWait bounds the wait for a show's next keyframe; 10 s. An
+	// encoder that ignores keyframe requests (OBS's x264) is caught at its
+	// own keyframe interval, which may be several seconds.
+	KeyframeWait time.Duration
+	// Wait bounds a decode; 3 s.
 	Wait    time.Duration
 	Decoder Decoder // FFmpeg{} when nil
 	Clock   clock.Clock
@@ -77,9 +81,12 @@ type Service struct {
 	// decoding holds the one decoder slot.
 	decoding chan struct{}
 
+	inflight sync.WaitGroup
+
 	mu     sync.Mutex
 	frames map[string]Frame
 	tried  map[string]time.Time // last attempt per show
+	busy   map[string]bool      // a picture under way
 }
 
 // New returns a Service reading src.
@@ -93,6 +100,9 @@ func New(src Source, o Options) (*Service, error) {
 	if o.Wait <= 0 {
 		o.Wait = 3 * time.Second
 	}
+	if o.KeyframeWait <= 0 {
+		o.KeyframeWait = 10 * time.Second
+	}
 	if o.Clock == nil {
 		o.Clock = clock.Real()
 	}
@@ -105,7 +115,7 @@ func New(src Source, o Options) (*Service, error) {
 			o.Log.Warn("thumbnail: ffmpeg not found (Debian: apt-get install ffmpeg); live shows get the placeholder picture", "err", err)
 		}
 	}
-	s := &Service{src: src, opts: o, log: o.Log, frames: map[string]Frame{}, tried: map[string]time.Time{}, decoding: make(chan struct{}, 1),
+	s := &Service{src: src, opts: o, log: o.Log, frames: map[string]Frame{}, tried: map[string]time.Time{}, busy: map[string]bool{}, decoding: make(chan struct{}, 1),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "camkit", Subsystem: "thumbnails", Name: "total",
 			Help: "Show snapshots attempted, by result: ok, no_keyframe (none arrived in time), refused (the show is not public), decode_failed."},
 			[]string{"result"})}
@@ -122,6 +132,7 @@ func New(src Source, o Options) (*Service, error) {
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.opts.Tick)
 	defer t.Stop()
+	defer s.inflight.Wait()
 	for {
 		s.Refresh(ctx)
 		select {
@@ -132,8 +143,9 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// Refresh takes a picture of every public show with media whose picture is
-// due, and forgets the pictures of shows that left or changed mode.
+// Refresh starts taking a picture of every public show with media whose
+// picture is due, and forgets the pictures of shows that left or changed
+// mode.
 func (s *Service) Refresh(ctx context.Context) {
 	states := s.src.ShowStates()
 	now := s.opts.Clock.Now()
@@ -163,36 +175,41 @@ func (s *Service) Refresh(ctx context.Context) {
 		}
 	}
 	s.mu.Unlock()
-	// Waiting for keyframes (up to Wait each) overlaps across shows; the
-	// decodes, which cost CPU, run one at a time.
-	grab := make(chan struct{}, maxWaiting)
-	var wg sync.WaitGroup
 	for _, id := range due {
-		select {
-		case grab <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-grab }()
-			s.take(ctx, id)
-		}()
+		s.start(ctx, id)
 	}
-	wg.Wait()
 }
 
 // maxWaiting bounds the shows waiting for a keyframe at once.
 const maxWaiting = 32
 
+// start takes a show's picture in the background, unless one is under way
+// or maxWaiting shows already wait (it is tried again next tick). Waiting
+// for keyframes (up to KeyframeWait) overlaps across shows, so a slow
+// encoder never holds back another show's picture; decodes, which cost
+// CPU, run one at a time.
+func (s *Service) start(ctx context.Context, showID string) {
+	s.mu.Lock()
+	if s.busy[showID] || len(s.busy) >= maxWaiting {
+		s.mu.Unlock()
+		return
+	}
+	s.busy[showID] = true
+	s.tried[showID] = s.opts.Clock.Now()
+	s.inflight.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.inflight.Done()
+		s.take(ctx, showID)
+		s.mu.Lock()
+		delete(s.busy, showID)
+		s.mu.Unlock()
+	}()
+}
+
 // take snapshots one show.
 func (s *Service) take(ctx context.Context, showID string) {
-	s.mu.Lock()
-	s.tried[showID] = s.opts.Clock.Now()
-	s.mu.Unlock()
-	wctx, cancel := context.WithTimeout(ctx, s.opts.Wait)
+	wctx, cancel := context.WithTimeout(ctx, s.opts.KeyframeWait)
 	kf, err := s.src.Keyframe(wctx, showID)
 	cancel()
 	if err != nil {

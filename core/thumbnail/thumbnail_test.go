@@ -61,9 +61,15 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) publish(t *testing.T, show string, o streamtest.MediaOptions) {
 	t.Helper()
+	f.publishFor(t, show, o, 3)
+}
+
+// publishFor loops a pattern of the given seconds.
+func (f *fixture) publishFor(t *testing.T, show string, o streamtest.MediaOptions, seconds int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	frames, err := streamtest.EncodeTestPattern(ctx, t.TempDir(), o, 3)
+	frames, err := streamtest.EncodeTestPattern(ctx, t.TempDir(), o, seconds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +136,22 @@ func TestLiveShowGetsADecodedJPEGWithinTenSeconds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A show whose encoder sends a keyframe only every 20 s (and ignores
+// keyframe requests, as OBS's x264 does) does not hold back the picture of
+// a show that comes on air after it.
+func TestSlowKeyframesHoldNoOtherShowBack(t *testing.T) {
+	needFFmpeg(t)
+	f := newFixture(t)
+	f.publishFor(t, "slow", streamtest.MediaOptions{H264: true, KeyframeEvery: 15 * 20}, 21)
+	time.Sleep(1500 * time.Millisecond) // its snapshot is waiting now
+	start := time.Now()
+	f.publish(t, "fast", streamtest.MediaOptions{})
+	if !streamtest.WaitFor(10*time.Second, func() bool { _, ok := f.thumb.Frame("fast"); return ok }) {
+		t.Fatalf("no thumbnail of the second show within 10 s; snapshots: %v", counts(t, f.reg))
+	}
+	t.Logf("second show's thumbnail after %v", time.Since(start).Round(time.Millisecond))
 }
 
 // A private show exposes no frame: the picture taken while public is

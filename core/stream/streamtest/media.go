@@ -24,8 +24,11 @@ type MediaOptions struct {
 	H264 bool
 	// Width and Height of the picture; default 320x240.
 	Width, Height int
-	// FPS, default 15; a keyframe starts every second.
+	// FPS, default 15.
 	FPS int
+	// KeyframeEvery is the keyframe interval in frames; FPS (one a
+	// second) when 0. The publisher never answers a keyframe request.
+	KeyframeEvery int
 	// HeadersOnce sends the H.264 parameter sets (SPS, PPS) with the first
 	// keyframe only, as some encoders do; a decoder must keep them.
 	HeadersOnce bool
@@ -50,7 +53,7 @@ type MediaPublisher struct {
 func EncodeTestPattern(ctx context.Context, dir string, o MediaOptions, seconds int) ([]media.Sample, error) {
 	o = o.withDefaults()
 	src := fmt.Sprintf("testsrc=size=%dx%d:rate=%d", o.Width, o.Height, o.FPS)
-	common := []string{"-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", src, "-t", fmt.Sprint(seconds), "-pix_fmt", "yuv420p", "-g", fmt.Sprint(o.FPS), "-threads", "1"}
+	common := []string{"-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", src, "-t", fmt.Sprint(seconds), "-pix_fmt", "yuv420p", "-g", fmt.Sprint(o.KeyframeEvery), "-threads", "1"}
 	out := filepath.Join(dir, "pattern.ivf")
 	args := append(common, "-c:v", "libvpx", "-deadline", "realtime", "-b:v", "400k", "-f", "ivf", out)
 	if o.H264 {
@@ -137,6 +140,9 @@ func (o MediaOptions) withDefaults() MediaOptions {
 	}
 	if o.FPS == 0 {
 		o.FPS = 15
+	}
+	if o.KeyframeEvery == 0 {
+		o.KeyframeEvery = o.FPS
 	}
 	return o
 }
