@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -63,23 +62,7 @@ func newDB(s *store.DB) *db {
 	return d
 }
 
-func (d *db) q(query string) string {
-	if d.dialect != store.Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(query[i])
-	}
-	return b.String()
-}
+func (d *db) q(query string) string { return d.dialect.Rebind(query) }
 
 // execer is a *sql.DB or a *sql.Tx.
 type execer interface {

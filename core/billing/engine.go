@@ -60,6 +60,13 @@ type Config struct {
 	// FutureTolerance: a liveness event stamped up to this far ahead of the
 	// engine's clock is taken as "now"; further ahead it is refused. Default 2 s.
 	FutureTolerance time.Duration
+	// BackdateLimit is the furthest back the stream layer dates a loss (the
+	// last packet or the last viewer evidence, learnt after its timeout):
+	// stream.Config.MaxBackdate. Billed-so-far figures (LiveSeat) count only
+	// billable time older than this, so a backdated pause never takes back
+	// what a page showed. Default 7 s (the SFU's default 5 s viewer timeout,
+	// its check interval and a margin).
+	BackdateLimit time.Duration
 }
 
 func (c *Config) defaults() error {
@@ -77,6 +84,7 @@ func (c *Config) defaults() error {
 	def(&c.CheckpointEvery, 5*time.Second)
 	def(&c.FlushEvery, 250*time.Millisecond)
 	def(&c.FutureTolerance, 2*time.Second)
+	def(&c.BackdateLimit, 7*time.Second)
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}

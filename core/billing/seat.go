@@ -45,6 +45,10 @@ type seat struct {
 	tried     chan struct{}
 	triedOnce sync.Once
 
+	// shownSecs is the highest BilledSeconds a LiveSeat has shown: the
+	// figure never goes back.
+	shownSecs int64
+
 	seq     int64     // checkpoint sequence
 	lastCk  time.Time // when the last checkpoint was taken
 	dirtyAt time.Time // first unwritten transition; zero when clean
@@ -157,7 +161,8 @@ func (s *seat) closeLocked(at time.Time, reason CloseReason) {
 	s.decision = &decision{closeDecision: closeDecision{at: at, reason: reason, billable: billable, price: price,
 		fundedAmount: s.funded.Amount, fundedSeconds: s.fundedSecs, ck: s.takeCheckpointLocked(now)}}
 	s.e.emit(Event{Type: EventSeatClosed, SeatID: s.row.ID, ShowID: s.row.ShowID, ViewerID: s.row.ViewerID, At: at,
-		Funded: s.funded, FundedSeconds: s.fundedSecs, BillableSeconds: billable, Reason: reason})
+		Funded: s.funded, FundedSeconds: s.fundedSecs, BillableSeconds: billable, Reason: reason,
+		Price: money.Money{Amount: price, Currency: s.row.Currency}})
 }
 
 // checkDueLocked closes the seat when its funded time is used up or it has

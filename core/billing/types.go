@@ -76,8 +76,11 @@ type Event struct {
 	FundedSeconds int64
 	// BillableSeconds so far (at At).
 	BillableSeconds int64
-	Reason          CloseReason // EventSeatClosed
-	Code            errs.Code   // EventFundingWarning: the processor's or ledger's error code
+	// Price is what settlement takes (EventSeatClosed): the price of
+	// BillableSeconds, the seat's final figure.
+	Price  money.Money
+	Reason CloseReason // EventSeatClosed
+	Code   errs.Code   // EventFundingWarning: the processor's or ledger's error code
 	// Err is why an extension failed (EventFundingWarning). It is written
 	// for the log: tell people httperror.Message(Err), never Err.Error().
 	Err     error

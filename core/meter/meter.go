@@ -118,7 +118,7 @@ const (
 	SeatClosed                         // At: when the seat ended (may be backdated)
 	ModelMediaFlowing                  // At: the first packet after a gap
 	ModelMediaStopped                  // At: the last packet seen, not when the timeout fired
-	ViewerConnected                    // At: when the viewer's connection became live
+	ViewerConnected                    // At: when video first reached the viewer (or its connection came back)
 	ViewerDisconnected                 // At: the last evidence of the viewer, not when the timeout fired
 )
 
@@ -329,6 +329,29 @@ func (m *Meter) Phase() Phase { return m.phase }
 
 // Live reports whether the seat is billable right now.
 func (m *Meter) Live() bool { return m.live() }
+
+// Present reports which side is there now: the model's media flowing, the
+// viewer connected (and seeing it). A paused open seat lacks one or both.
+func (m *Meter) Present() (model, viewer bool) { return m.model.present, m.viewer.present }
+
+// BillableSecondsBefore is BillableSeconds counting only the billable time
+// before t, floored to whole seconds (t is rounded down to the millisecond).
+// Time before a horizon that no loss may be backdated past is final: billing
+// shows it as billed so far (see billing.LiveSeat).
+func (m *Meter) BillableSecondsBefore(t time.Time) int64 {
+	h := clampMs(floorMs(t))
+	var ms int64
+	for _, iv := range m.intervals {
+		if iv.StartMs >= h {
+			break
+		}
+		ms += min(iv.EndMs, h) - iv.StartMs
+	}
+	if m.live() && m.liveSince < h {
+		ms += h - m.liveSince
+	}
+	return ms / 1000
+}
 
 // LastEventAt returns the latest accepted timestamp (zero time if none).
 func (m *Meter) LastEventAt() time.Time {

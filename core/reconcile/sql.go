@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -34,23 +33,7 @@ var (
 // NewSQL reads db.
 func NewSQL(db *store.DB) *SQL { return &SQL{db: db.SQL(), dialect: db.Dialect()} }
 
-// q rewrites '?' placeholders to $n on PostgreSQL.
-func (s *SQL) q(query string) string {
-	if s.dialect != store.Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(query[i])
-	}
-	return b.String()
-}
+func (s *SQL) q(query string) string { return s.dialect.Rebind(query) }
 
 func dbErr(err error) error {
 	if err == nil {

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -291,4 +292,26 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// Rebind rewrites the '?' placeholders of query to PostgreSQL's $1, $2, …;
+// SQLite takes '?' as it is. The host's hand-written SQL (billing's hot path,
+// reconcile) is written once with '?' for both dialects.
+func (d Dialect) Rebind(query string) string {
+	if d != Postgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -163,6 +164,22 @@ func TestNormaliseType(t *testing.T) {
 	} {
 		if got := store.NormaliseType(in); got != want {
 			t.Errorf("NormaliseType(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRebindNumbersPlaceholdersOnPostgresOnly(t *testing.T) {
+	q := "SELECT a FROM t WHERE b = ? AND c IN (?, ?) AND d = 'x'"
+	if got := store.SQLite.Rebind(q); got != q {
+		t.Fatalf("sqlite rewrote the query: %q", got)
+	}
+	want := "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3) AND d = 'x'"
+	if got := store.Postgres.Rebind(q); got != want {
+		t.Fatalf("postgres: got %q, want %q", got, want)
+	}
+	for i := 1; i <= 12; i++ {
+		if got := store.Postgres.Rebind(strings.Repeat("?,", i)); !strings.HasSuffix(got, "$"+strconv.Itoa(i)+",") {
+			t.Fatalf("%d placeholders: %q", i, got)
 		}
 	}
 }

@@ -85,6 +85,16 @@ func (c *Config) withDefaults() Config {
 	return out
 }
 
+// MaxBackdate is the furthest back a loss event is dated (ModelMediaStopped's
+// last packet, ViewerDisconnected's last evidence) relative to when it is
+// delivered: the longer timeout, plus the check interval that notices it, plus
+// a second for the event's way to the sink. Billing counts time older than
+// this as final (billing.Config.BackdateLimit).
+func (c Config) MaxBackdate() time.Duration {
+	d := c.withDefaults()
+	return max(d.MediaTimeout, d.ViewerTimeout) + d.LivenessTick + time.Second
+}
+
 // buildAPI makes the pion APIs the SFU's PeerConnections share: one for
 // models, one for viewers. It returns the UDP mux too so Close can
 // release the port, and the send queue the fan-out brackets its writes

@@ -145,6 +145,7 @@ func (d *downTrack) write(p *fwdPacket) (int, bool) {
 		return 0, false
 	}
 	in := &p.pkt
+	first := false
 	if !d.started {
 		if !p.keyframe || len(in.Payload) == 0 {
 			d.mu.Unlock()
@@ -165,6 +166,7 @@ func (d *downTrack) write(p *fwdPacket) (int, bool) {
 		d.lastIn = in.SequenceNumber
 		d.started = true
 		d.epoch = outSeq
+		first = d.kind == webrtc.RTPCodecTypeVideo
 	} else {
 		diff := int16(in.SequenceNumber - d.lastIn)
 		if diff > 0 {
@@ -201,6 +203,11 @@ func (d *downTrack) write(p *fwdPacket) (int, bool) {
 	d.mu.Unlock()
 	if _, err := w.WriteRTP(&hdr, in.Payload); err != nil {
 		return 0, false
+	}
+	if first {
+		// The keyframe a picture starts from is on the viewer's transport:
+		// from here the viewer can see the model (see subscriber.videoDelivered).
+		d.sub.videoDelivered(d.sub.sfu.now())
 	}
 	return len(in.Payload), false
 }

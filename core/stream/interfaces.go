@@ -137,7 +137,11 @@ type ModelMediaStopped struct {
 	Reason       string
 }
 
-// ViewerConnected: the viewer's PeerConnection connected at At.
+// ViewerConnected: the viewer is there and sees the model since At. The first
+// one of a session waits for both its PeerConnection to connect and the first
+// video keyframe to be written to its transport, and At is the later of the
+// two (in practice the keyframe); a viewer coming back after a
+// ViewerDisconnected is there again at its connection's next evidence.
 type ViewerConnected struct {
 	ShowID       string
 	SeatID       string

@@ -21,8 +21,12 @@ type subscriber struct {
 	audio      *downTrack
 	closed     atomic.Bool
 
-	mu           sync.Mutex
-	pcConnected  bool
+	mu          sync.Mutex
+	pcConnected bool
+	// firstFrame is when the first video keyframe was written to the
+	// viewer's transport. Before it the viewer sees nothing, however
+	// connected: ViewerConnected waits for it.
+	firstFrame   time.Time
 	reported     bool // ViewerConnected sent and not yet matched by ViewerDisconnected
 	lastEvidence time.Time
 }
@@ -67,12 +71,33 @@ func (s *subscriber) disconnectLocked(reason string) {
 	s.sfu.events.push(ViewerDisconnected{ShowID: s.room.showID, SeatID: s.seatID, SubscriberID: s.id, LastEvidenceAt: s.lastEvidence, Reason: reason})
 }
 
+// connectLocked reports the viewer there at now, once its connection is up
+// and video has reached it (the first time; a viewer back after a loss is
+// there again as soon as its connection vouches for it, its picture goes on).
 func (s *subscriber) connectLocked(now time.Time) {
-	if s.reported || s.closed.Load() {
+	if s.reported || s.closed.Load() || s.firstFrame.IsZero() {
 		return
 	}
 	s.reported = true
 	s.sfu.events.push(ViewerConnected{ShowID: s.room.showID, SeatID: s.seatID, SubscriberID: s.id, At: now})
+}
+
+// videoDelivered records the first video keyframe written to the viewer at
+// at: billing starts there, not when the connection came up (the picture
+// follows it by a keyframe request's round trip and the encoder's answer).
+func (s *subscriber) videoDelivered(at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.firstFrame.IsZero() {
+		return
+	}
+	s.firstFrame = at
+	if s.pcConnected {
+		if at.After(s.lastEvidence) {
+			s.lastEvidence = at
+		}
+		s.connectLocked(at)
+	}
 }
 
 func (s *subscriber) onState(st webrtc.PeerConnectionState) {

@@ -87,6 +87,8 @@ type (
 		ViewerName      string                 `json:"viewer_name"`
 		Open            bool                   `json:"open"`
 		Billing         bool                   `json:"billing"`
+		PauseReason     string                 `json:"pause_reason,omitempty"`
+		EndsAt          *time.Time             `json:"ends_at,omitempty"`
 		OpenedAt        time.Time              `json:"opened_at"`
 		Policy          apiPolicy              `json:"policy"`
 		BillableSeconds int64                  `json:"billable_seconds"`
@@ -360,6 +362,13 @@ func seatJSON(s Seat, viewerID string) apiSeat {
 		RunningDisplay: display(s.RunningCost), FundedSeconds: s.FundedSeconds, WHEPURL: "/whep/" + s.ShowID, Warnings: s.Warnings}
 	if out.Warnings == nil {
 		out.Warnings = []theme.FundingWarning{}
+	}
+	if s.Open {
+		out.PauseReason = s.PauseReason
+		if !s.EndsAt.IsZero() {
+			at := s.EndsAt.UTC()
+			out.EndsAt = &at
+		}
 	}
 	if s.ViewerID == viewerID {
 		out.Token = s.Token

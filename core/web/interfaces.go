@@ -133,8 +133,13 @@ type Seat struct {
 	RunningCost     money.Money
 	FundedSeconds   int64
 	// Billing says whether the meter is running right now (video flows both ways).
-	Billing  bool
-	Warnings []theme.FundingWarning
+	Billing bool
+	// PauseReason says why an open seat is not billing (billing.PauseReason:
+	// "model_media" or "viewer_connection"; "" while billing), EndsAt when
+	// the seat ends by itself unless that changes (zero: nothing is due).
+	PauseReason string
+	EndsAt      time.Time
+	Warnings    []theme.FundingWarning
 }
 
 // Audience counts a show's viewers and says whether its model's media is

@@ -68,41 +68,6 @@ func outcomeOf(number string) outcome {
 	return approve
 }
 
-// normalizeCardNumber drops the spaces and dashes people type.
-func normalizeCardNumber(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' {
-			return -1
-		}
-		return r
-	}, s)
-}
-
-// luhnValid reports whether number is 12-19 digits with a valid check digit.
-func luhnValid(number string) bool {
-	if len(number) < 12 || len(number) > 19 {
-		return false
-	}
-	sum := 0
-	double := false
-	for i := len(number) - 1; i >= 0; i-- {
-		c := number[i]
-		if c < '0' || c > '9' {
-			return false
-		}
-		d := int(c - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
-}
-
 // brandOf recognises the brand from the leading digits (IIN ranges).
 func brandOf(number string) string {
 	switch {

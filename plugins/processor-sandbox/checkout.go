@@ -177,24 +177,13 @@ func (s *Sandbox) checkoutPost(req processor.HTTPRequest) (processor.HTTPRespons
 		return textResponse(http.StatusBadRequest, "malformed form"), nil
 	}
 	ref := form.Get("ref")
-	number := normalizeCardNumber(form.Get("card_number"))
-	month, year, expOK := parseExpiry(form.Get("exp"))
-	cvc := strings.TrimSpace(form.Get("cvc"))
 	now := s.now()
-	problem := ""
-	switch {
-	case !luhnValid(number):
-		problem = "That card number is not valid."
-	case !expOK:
-		problem = "Enter the expiry as MM/YY."
-	case year < now.Year() || (year == now.Year() && month < int(now.Month())):
-		problem = "That card has expired."
-	case len(cvc) < 3 || len(cvc) > 4 || strings.Trim(cvc, "0123456789") != "":
-		problem = "The CVC is the 3 or 4 digits on the card."
-	}
+	// The same checks and words as every HostedCardPage (processorkit).
+	card, problem := processorkit.ParseCard(form.Get("card_number"), form.Get("exp"), form.Get("cvc"), now)
 	if problem != "" {
 		return s.checkoutPage(req.Path, ref, problem), nil
 	}
+	number, month, year := card.Number, card.ExpMonth, card.ExpYear
 	oc := outcomeOf(number)
 
 	// The purchase is charged here, on the processor's side, as a hosted page
@@ -264,27 +253,6 @@ func (s *Sandbox) tokeniseLocked(req processor.HTTPRequest, ref, number string, 
 	h := pageHeaders("text/plain; charset=utf-8")
 	h.Set("Location", back)
 	return processor.HTTPResponse{Status: http.StatusSeeOther, Headers: h}, tk, nil
-}
-
-// parseExpiry reads MM/YY or MM/YYYY.
-func parseExpiry(s string) (month, year int, ok bool) {
-	mm, yy, found := strings.Cut(strings.ReplaceAll(s, " ", ""), "/")
-	if !found {
-		return 0, 0, false
-	}
-	m, err1 := strconv.Atoi(mm)
-	y, err2 := strconv.Atoi(yy)
-	if err1 != nil || err2 != nil || m < 1 || m > 12 {
-		return 0, 0, false
-	}
-	switch len(yy) {
-	case 2:
-		y += 2000
-	case 4:
-	default:
-		return 0, 0, false
-	}
-	return m, y, true
 }
 
 // pageHeaders keep the card page out of caches and frames and let it load nothing.

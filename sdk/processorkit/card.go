@@ -45,9 +45,10 @@ func (c Card) String() string {
 // GoString keeps %#v from printing the number too.
 func (c Card) GoString() string { return c.String() }
 
-// parseCard checks the page's fields and says what is wrong in words a
+// ParseCard checks a card form's fields (a HostedCardPage's, or a plugin's
+// own card page) and says what is wrong in words a
 // viewer understands ("" when the card is well formed).
-func parseCard(number, exp, cvc string, now time.Time) (Card, string) {
+func ParseCard(number, exp, cvc string, now time.Time) (Card, string) {
 	number = strings.Map(func(r rune) rune {
 		if r == ' ' || r == '-' {
 			return -1

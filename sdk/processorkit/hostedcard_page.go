@@ -117,7 +117,7 @@ func (h *HostedCardPage) post(ctx context.Context, req processor.HTTPRequest) pr
 		return h.text(http.StatusBadRequest, "malformed form")
 	}
 	ref := form.Get("ref")
-	card, problem := parseCard(form.Get("card_number"), form.Get("exp"), form.Get("cvc"), h.now())
+	card, problem := ParseCard(form.Get("card_number"), form.Get("exp"), form.Get("cvc"), h.now())
 	if problem != "" {
 		return h.page(ref, problem)
 	}

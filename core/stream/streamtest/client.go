@@ -247,6 +247,11 @@ type PublisherOptions struct {
 	NoAudio       bool
 	// H264 sends H.264 (IDR / non-IDR slices in FU-A fragments) instead of VP8.
 	H264 bool
+	// KeyframesAfter holds every keyframe (the first, scheduled ones and
+	// answers to requests) until this long after sending starts: only delta
+	// frames before it, a keyframe at once after it. An encoder that takes
+	// its time to produce a picture a viewer can start from.
+	KeyframesAfter time.Duration
 }
 
 // Publisher sends synthetic VP8 (with a real keyframe pattern: a VP8
@@ -263,6 +268,8 @@ type Publisher struct {
 	PLIs      atomic.Int64
 	Keyframes atomic.Int64
 	Packets   atomic.Int64
+	// FirstKeyAt is when the first keyframe was sent (UnixNano).
+	FirstKeyAt atomic.Int64
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -374,11 +381,15 @@ func (p *Publisher) sendVideo() {
 		if !p.sending.Load() {
 			continue
 		}
-		key := p.forceKey.Swap(false) || frame%p.opts.KeyframeEvery == 0
+		key := false
+		if time.Since(start) >= p.opts.KeyframesAfter {
+			key = p.forceKey.Swap(false) || frame%p.opts.KeyframeEvery == 0
+		}
 		size := frameBytes
 		if key {
 			size = 2 * frameBytes
 			p.Keyframes.Add(1)
+			p.FirstKeyAt.CompareAndSwap(0, time.Now().UnixNano())
 		}
 		for off := 0; off < size; off += mtu {
 			n := min(mtu, size-off)

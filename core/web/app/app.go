@@ -203,7 +203,8 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	lv.SetChat(ch)
 	eng, err := billing.NewEngine(billing.Config{DB: db, Ledger: led, Clock: clk,
 		Processors: procs, Splitter: pl.Split, Events: lv,
-		RefundUnused: c.Billing.RefundUnused, Log: log.With("component", "billing")})
+		RefundUnused: c.Billing.RefundUnused, Log: log.With("component", "billing"),
+		BackdateLimit: stream.Config{MediaTimeout: c.Stream.MediaTimeout.Duration}.MaxBackdate()})
 	if err != nil {
 		return fail(err)
 	}

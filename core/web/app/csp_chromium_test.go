@@ -138,6 +138,11 @@ func pagesPassCSP(t *testing.T, browser context.Context, w *world, th string, ho
 	alice.settle()
 	seat := strings.TrimPrefix(alice.path(), "/seats/")
 	alice.waitJS(`window.__stats().then((s) => s.framesDecoded > 5)`, 30*time.Second, "the private video to play")
+	// Billing runs once her video plays, and the page says so (the status
+	// line camkit-site.js adds in every theme).
+	alice.waitJS(`document.documentElement.dataset.camkitBilling === 'running' &&
+		[...document.querySelectorAll('[data-billing-status]')].some((e) => e.textContent.startsWith('Billing runs'))`,
+		15*time.Second, "the page to say billing runs")
 	alice.submit("/seats/"+seat+"/end", nil)
 	if p := alice.path(); p != "/receipts/"+seat {
 		t.Fatalf("after ending the show alice is on %s", p)

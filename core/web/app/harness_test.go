@@ -78,7 +78,19 @@ func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), o siteO
 		pluginPath = func(file string) string { return testbin.Plugin(t, file) }
 	}
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// The host's log is kept and printed when the test fails: a 500 seen by a
+	// test client says nothing of its cause by design (core/httperror).
+	logs := &testbin.Output{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	t.Cleanup(func() {
+		if t.Failed() {
+			out := logs.String()
+			if len(out) > 8000 {
+				out = "…" + out[len(out)-8000:]
+			}
+			t.Logf("host log:\n%s", out)
+		}
+	})
 	cfg := config.Default()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

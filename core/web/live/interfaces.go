@@ -18,9 +18,10 @@ type PaidShows interface {
 	Handle(ev shows.Event) error
 }
 
-// Receipts is billing's receipt store.
+// Receipts is billing's receipt store and its view of running seats.
 type Receipts interface {
 	Receipt(ctx context.Context, seatID string) (billing.Receipt, error)
+	LiveSeat(seatID string) (billing.LiveSeat, bool)
 }
 
 // Media is the part of the SFU that follows a show's mode and seats.

@@ -111,6 +111,11 @@ type seat struct {
 	open                                             bool
 	fundedSecs                                       int64
 	warnings                                         []theme.FundingWarning
+	// bill is billing's view of the seat as last seen; final is set once it
+	// holds the close decision, which a view read before the close must not
+	// replace.
+	bill  billing.LiveSeat
+	final bool
 }
 
 // New returns the service; call Attach before serving.
@@ -558,9 +563,8 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 	}
 	s.seats[st.id] = st
 	b.paid, b.seat = paid.ID, st.id
-	out := s.view(st, true)
 	s.mu.Unlock()
-	return out, nil
+	return s.view(st, true), nil
 }
 
 func clampAt(at, now time.Time) time.Time {
@@ -582,18 +586,32 @@ func (s *Service) Decline(_ context.Context, modelID, requestID string) error {
 
 // ---- seats ----
 
-// view is a seat as the page shows it; call with s.mu held.
+// view is a seat as the page shows it. The running figures and the pause are
+// billing's (billed so far: monotone, never above the receipt). Call it
+// without s.mu: billing's seat lock is taken first, as billing's events
+// (which take s.mu) do.
 func (s *Service) view(st *seat, withToken bool) web.Seat {
-	now := s.now()
-	secs := st.m.BillableSeconds(now)
-	cost, err := billing.PriceInPaymentCurrency(st.policy, secs)
-	if err != nil {
+	ls, ok := billing.LiveSeat{}, false
+	if s.bill != nil {
+		ls, ok = s.bill.LiveSeat(st.id)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ok && !(st.final && ls.Open) {
+		st.bill, st.final = ls, !ls.Open
+	}
+	b := st.bill
+	cost := b.BilledCost
+	if cost.Currency == "" {
 		cost = money.Money{Currency: st.policy.PaymentCurrency()}
 	}
 	out := web.Seat{ID: st.id, ShowID: st.show, ViewerID: st.viewer, ViewerName: st.viewerName, ModelID: st.model,
 		Mode: theme.ModePrivate, Policy: st.policy, Funding: st.funding, OpenedAt: st.opened, Open: st.open,
-		BillableSeconds: secs, RunningCost: cost, FundedSeconds: st.fundedSecs, Billing: st.open && st.m.Live(),
+		BillableSeconds: b.BilledSeconds, RunningCost: cost, FundedSeconds: st.fundedSecs, Billing: st.open && b.Billing,
 		Warnings: append([]theme.FundingWarning(nil), st.warnings...)}
+	if st.open && b.Open {
+		out.PauseReason, out.EndsAt = string(b.PauseReason), b.EndsAt
+	}
 	if withToken {
 		out.Token = st.token
 	}
@@ -610,15 +628,13 @@ func (s *Service) isAdmin(ctx context.Context, userID string) bool {
 func (s *Service) Seat(ctx context.Context, actorID, seatID string) (web.Seat, error) {
 	s.mu.Lock()
 	st := s.seats[seatID]
-	if st != nil && (actorID == st.viewer || actorID == st.model) {
-		out := s.view(st, actorID == st.viewer)
-		s.mu.Unlock()
-		return out, nil
-	}
+	party := st != nil && (actorID == st.viewer || actorID == st.model)
+	isViewer := st != nil && actorID == st.viewer
 	s.mu.Unlock()
+	if party {
+		return s.view(st, isViewer), nil
+	}
 	if st != nil && s.isAdmin(ctx, actorID) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
 		return s.view(st, false), nil
 	}
 	if st != nil {
@@ -639,13 +655,18 @@ func (s *Service) Seat(ctx context.Context, actorID, seatID string) (web.Seat, e
 // OpenSeatOf is the viewer's open seat.
 func (s *Service) OpenSeatOf(_ context.Context, viewerID string) (web.Seat, bool, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var mine *seat
 	for _, st := range s.seats {
 		if st.viewer == viewerID && st.open {
-			return s.view(st, true), true, nil
+			mine = st
+			break
 		}
 	}
-	return web.Seat{}, false, nil
+	s.mu.Unlock()
+	if mine == nil {
+		return web.Seat{}, false, nil
+	}
+	return s.view(mine, true), true, nil
 }
 
 // EndSeat ends a seat for its viewer or its model (or an admin, as the
@@ -733,12 +754,16 @@ func (s *Service) OpenSeats(ctx context.Context, actorID string) ([]web.Seat, er
 		return nil, errs.E(errs.Forbidden, "only admins list every seat")
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []web.Seat
+	var open []*seat
 	for _, st := range s.seats {
 		if st.open {
-			out = append(out, s.view(st, false))
+			open = append(open, st)
 		}
+	}
+	s.mu.Unlock()
+	var out []web.Seat
+	for _, st := range open {
+		out = append(out, s.view(st, false))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].OpenedAt.Before(out[j].OpenedAt) })
 	return out, nil
@@ -875,6 +900,13 @@ func (s *Service) BillingEvent(ev billing.Event) {
 		}
 		s.mu.Unlock()
 	case billing.EventSeatClosed:
+		s.mu.Lock()
+		if st := s.seats[ev.SeatID]; st != nil {
+			// The close decision: the figures a page shows from now on.
+			st.bill = billing.LiveSeat{SeatID: ev.SeatID, BilledSeconds: ev.BillableSeconds, BilledCost: ev.Price, FundedSeconds: ev.FundedSeconds}
+			st.final = true
+		}
+		s.mu.Unlock()
 		go s.closeSeat(ev.SeatID)
 	}
 }

@@ -5,7 +5,8 @@
 //   - a room page moves to the private show once the model accepts;
 //   - a private show page ticks its clock and cost from the host's figures
 //     (billing pauses when video stops, so the page never counts by itself),
-//     and moves to the receipt when the show ends;
+//     says why billing is paused and when the show ends by itself, and moves
+//     to the receipt when the show ends;
 //   - the model's dashboard shows private requests as they arrive, with
 //     accept and decline buttons.
 //
@@ -74,6 +75,41 @@ if (room) {
   });
 }
 
+// Why a seat is not billing, as billing says (seat.pause_reason), and when
+// it ends by itself (seat.ends_at), counted down against this page's clock
+// only after the host's answer: the deadline itself is the host's.
+const pauseText = {
+  model_media: "Billing is paused: the model's video stopped.",
+  viewer_connection: 'Billing is paused: the video is not reaching you (connecting, or your connection dropped).',
+};
+
+function billingStatus(seat) {
+  if (!seat.open) return 'The private show has ended.';
+  if (seat.billing) return 'Billing runs while the video reaches you.';
+  let text = pauseText[seat.pause_reason] || 'Billing is paused.';
+  if (seat.ends_at) {
+    const left = Math.max(0, Math.round((Date.parse(seat.ends_at) - Date.now()) / 1000));
+    text += ` The show ends by itself in ${clock(left)} unless the video comes back.`;
+  }
+  return text;
+}
+
+// The status line: a theme's own [data-billing-status] element, or one the
+// script adds after the running cost, so every theme gets it.
+function statusLines() {
+  const own = document.querySelectorAll('[data-billing-status]');
+  if (own.length) return own;
+  const cost = document.querySelector('[data-running-cost]');
+  if (!cost) return [];
+  const line = document.createElement('p');
+  line.setAttribute('data-billing-status', '');
+  line.setAttribute('role', 'status');
+  line.setAttribute('aria-live', 'polite');
+  const host = cost.closest('dl, div, section') || cost.parentElement;
+  host.insertAdjacentElement('afterend', line);
+  return [line];
+}
+
 // A private show: the running figures, then the receipt.
 const seatPage = path.match(/^\/seats\/([A-Za-z0-9_-]+)$/);
 if (seatPage) {
@@ -88,6 +124,11 @@ if (seatPage) {
       el.textContent = seat.running_cost_display;
     }
     document.documentElement.dataset.camkitBilling = seat.billing ? 'running' : 'paused';
+    document.documentElement.dataset.camkitPause = seat.pause_reason || '';
+    for (const el of statusLines()) {
+      el.dataset.pauseReason = seat.pause_reason || '';
+      el.textContent = billingStatus(seat);
+    }
     document.dispatchEvent(new CustomEvent('camkit:seat', { detail: seat }));
     if (!seat.open) {
       setTimeout(() => location.assign('/receipts/' + seat.id), 1500);
