@@ -223,7 +223,7 @@ func (p *Product) dashboardData(c *fiber.Ctx) (*theme.ModelDashboardPage, error)
 		page.PublishURL, page.PublishToken = "/whip", key
 	}
 	if live {
-		page.Live, page.ShowID, page.Mode, page.Viewers = true, s.ID, showMode(s.Mode), p.Chat.Viewers(s.ID)
+		page.Live, page.ShowID, page.Mode, page.Viewers = true, s.ID, showMode(s.Mode), p.viewers(s)
 		page.Publishing, page.EndAction = s.Publishing, "/dashboard/end"
 		page.Model.RoomURL = "/shows/" + s.ID
 	}
