@@ -677,7 +677,7 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 			s.log.Warn("shows: media state of a new paid show", "show", paid.ID, "err", err)
 		}
 	}
-	info, locked, err := s.paid.OpenSeatLocked(ctx, paid.ID, SeatRequest{ViewerID: r.ViewerID, Funding: fund, Policy: &pol})
+	info, locked, err := s.paid.OpenSeatLocked(ctx, paid.ID, SeatRequest{ViewerID: r.ViewerID, BroadcastID: b.id, Funding: fund, Policy: &pol})
 	if err != nil {
 		if e := s.paid.EndShow(context.Background(), paid.ID, "seat not funded"); e != nil {
 			s.log.Warn("shows: ending an unfunded paid show", "show", paid.ID, "err", e)

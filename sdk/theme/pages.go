@@ -378,23 +378,26 @@ type LedgerTransfer struct {
 
 // ReceiptPage is a seat's receipt: readable by the viewer and by a dispute team.
 type ReceiptPage struct {
-	Layout          Layout           `json:"layout"`
-	SeatID          string           `json:"seat_id"`
-	ShowID          string           `json:"show_id"`
-	Model           ModelSummary     `json:"model"`
-	Viewer          string           `json:"viewer"`
-	Mode            ShowMode         `json:"mode"`
-	OpenedAt        time.Time        `json:"opened_at"`
-	ClosedAt        time.Time        `json:"closed_at"`
-	EndReason       string           `json:"end_reason"` // "viewer ended", "funding ran out", ...
-	Intervals       []Interval       `json:"intervals"`
-	BillableSeconds int64            `json:"billable_seconds"`
-	Policy          PricePolicy      `json:"policy"`
-	Price           money.Money      `json:"price"`   // in the policy's currency
-	FX              *FXQuote         `json:"fx"`      // nil when no conversion
-	Charged         money.Money      `json:"charged"` // what the viewer paid, in their currency
-	Charges         []Charge         `json:"charges"`
-	Transfers       []LedgerTransfer `json:"transfers"`
+	Layout          Layout       `json:"layout"`
+	SeatID          string       `json:"seat_id"`
+	ShowID          string       `json:"show_id"`
+	Model           ModelSummary `json:"model"`
+	Viewer          string       `json:"viewer"`
+	Mode            ShowMode     `json:"mode"`
+	OpenedAt        time.Time    `json:"opened_at"`
+	ClosedAt        time.Time    `json:"closed_at"`
+	EndReason       string       `json:"end_reason"` // "viewer ended", "funding ran out", ...
+	Intervals       []Interval   `json:"intervals"`
+	BillableSeconds int64        `json:"billable_seconds"`
+	Policy          PricePolicy  `json:"policy"`
+	Price           money.Money  `json:"price"` // in the policy's currency
+	// MinimumApplied: Price is the policy's minimum charge, not the rate
+	// times the billable time.
+	MinimumApplied bool             `json:"minimum_applied"`
+	FX             *FXQuote         `json:"fx"`      // nil when no conversion
+	Charged        money.Money      `json:"charged"` // what the viewer paid, in their currency
+	Charges        []Charge         `json:"charges"`
+	Transfers      []LedgerTransfer `json:"transfers"`
 }
 
 // PrivateRequest is a viewer asking a model for a private show.
