@@ -836,6 +836,9 @@ func (s *Service) EndSeat(ctx context.Context, actorID, seatID string) (billing.
 	}
 	end, err := s.paid.EndSeat(ctx, seatID, reason)
 	s.closeSeat(seatID)
+	if end.Settled {
+		end.Receipt = s.receiptFor(actorID, end.Receipt, reason == billing.ClosedByModel && actorID != model)
+	}
 	return end, err
 }
 
