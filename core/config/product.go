@@ -104,6 +104,32 @@ type Stream struct {
 	// MaxViewersPerShow caps one show's WHEP sessions; free viewers over it
 	// are refused (a paid seat always gets in); 0: no cap.
 	MaxViewersPerShow int `toml:"max_viewers_per_show"`
+
+	// ReconnectGrace: a show whose model's media has been gone for
+	// media_timeout plus this long leaves the home grid (a publisher that
+	// reconnects within it never left). 0: 10s.
+	ReconnectGrace Duration `toml:"reconnect_grace"`
+	// ThumbnailEvery is how often each live public show's picture is
+	// renewed (a keyframe decoded by ffmpeg). 0: 5s.
+	ThumbnailEvery Duration `toml:"thumbnail_every"`
+}
+
+// PresenceWindow is how long after the model's last packet a show stays on
+// the home grid: media_timeout + reconnect_grace.
+func (s Stream) PresenceWindow() time.Duration {
+	g := s.ReconnectGrace.Duration
+	if g == 0 {
+		g = 10 * time.Second
+	}
+	return s.MediaTimeout.Duration + g
+}
+
+// ThumbnailInterval is thumbnail_every with its default.
+func (s Stream) ThumbnailInterval() time.Duration {
+	if s.ThumbnailEvery.Duration == 0 {
+		return 5 * time.Second
+	}
+	return s.ThumbnailEvery.Duration
 }
 
 // DefaultStream works on loopback and a LAN. Ten streams per address leaves
@@ -208,6 +234,12 @@ func (c Config) validateProduct() error {
 	}
 	if s.MediaTimeout.Duration < 500*time.Millisecond {
 		return errs.E(errs.Invalid, "config: stream.media_timeout must be at least 500ms")
+	}
+	if s.ReconnectGrace.Duration < 0 {
+		return errs.E(errs.Invalid, "config: stream.reconnect_grace must not be negative")
+	}
+	if d := s.ThumbnailEvery.Duration; d != 0 && d < time.Second {
+		return errs.E(errs.Invalid, "config: stream.thumbnail_every must be at least 1s")
 	}
 	if s.MaxViewersPerClient < 0 || s.MaxViewersPerShow < 0 {
 		return errs.E(errs.Invalid, "config: stream.max_viewers_per_client and max_viewers_per_show must be 0 (no cap) or more (got %d, %d)",

@@ -80,6 +80,11 @@ type upTrack struct {
 	ssrc  uint32
 	kf    keyframeLimiter
 	hist  *history // video only: viewers' NACKs are answered from it
+
+	// tap is a snapshot waiting for a keyframe (SFU.Keyframe); params the
+	// latest H.264 parameter sets, for a keyframe sent without them.
+	tap    atomic.Pointer[frameTap]
+	params paramSets
 }
 
 func (u *upTrack) run() {
@@ -112,7 +117,9 @@ func (u *upTrack) run() {
 		if u.hist != nil {
 			u.hist.add(fp.pkt.SequenceNumber, fp.pkt.Timestamp, fp.pkt.Marker, fp.pkt.Payload)
 		}
-		u.room.onPacket(u.pub, s.now())
+		now := s.now()
+		u.room.onPacket(u.pub, now)
+		u.feedTap(&fp.pkt, fp.keyframe, now)
 		downs := *u.room.downs[kindIdx(u.kind)].Load()
 		if len(downs) == 0 {
 			continue

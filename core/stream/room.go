@@ -35,6 +35,7 @@ type room struct {
 
 	mu           sync.Mutex
 	mode         Mode
+	modeSeq      uint64 // counts mode changes (ShowState.ModeSeq)
 	pub          *publisher
 	ups          [2]*upTrack
 	subs         map[string]*subscriber
@@ -113,6 +114,7 @@ func (r *room) setMode(mode Mode) {
 		return
 	}
 	r.mode = mode
+	r.modeSeq++
 	var cut []*subscriber
 	if mode != ModePublic {
 		for _, s := range r.subs {

@@ -384,7 +384,7 @@ func (p *Product) showJSON(c *fiber.Ctx, s shows.Show) (apiShow, error) {
 		return apiShow{}, err
 	}
 	return apiShow{ID: s.ID, ModelID: s.ModelID, ModelName: m.User.DisplayName, Mode: string(showMode(s.Mode)), Title: s.Title,
-		Since: s.Since, Viewers: s.Viewers, RatePerMinute: m.RatePerMinute, WHEPURL: "/whep/" + s.ID, ChatURL: "/ws/chat/" + s.ID}, nil
+		Since: s.Since, Viewers: p.viewers(s), RatePerMinute: m.RatePerMinute, WHEPURL: "/whep/" + s.ID, ChatURL: "/ws/chat/" + s.ID}, nil
 }
 
 // ---- session ----

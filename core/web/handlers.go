@@ -43,6 +43,7 @@ func (p *Product) mountPages(app *fiber.App) {
 
 	app.Get("/models/:id", p.profile)
 	app.Get("/shows/:show", p.room)
+	app.Get("/shows/:show/thumbnail", p.thumbnail)
 	app.Post("/shows/:show/tip", user, money, p.tipForm)
 	app.Post("/shows/:show/private", viewer, money, p.requestPrivate)
 
@@ -158,11 +159,14 @@ func (p *Product) homePage(ctx context.Context, l theme.Layout, q, tag string) (
 		if !ok {
 			continue // filtered out by the search
 		}
+		if !p.present(s) {
+			continue // on air, but her media has been gone too long
+		}
 		onAir[s.ModelID] = true
 		sum := modelSummary(m.User.ID, m.User.DisplayName)
 		sum.RoomURL = "/shows/" + s.ID
-		page.Live = append(page.Live, theme.LiveModel{Model: sum, ShowID: s.ID, Mode: showMode(s.Mode), Viewers: s.Viewers,
-			RatePerMinute: m.RatePerMinute, Tags: m.Tags})
+		page.Live = append(page.Live, theme.LiveModel{Model: sum, ShowID: s.ID, Mode: showMode(s.Mode), Viewers: p.viewers(s),
+			ThumbnailURL: p.thumbnailURL(s.ID), RatePerMinute: m.RatePerMinute, Tags: m.Tags})
 	}
 	for _, m := range models {
 		if !onAir[m.User.ID] && len(page.Offline) < 24 {
@@ -174,6 +178,48 @@ func (p *Product) homePage(ctx context.Context, l theme.Layout, q, tag string) (
 	}
 	sortStrings(page.Tags)
 	return page, nil
+}
+
+// viewers is a show's count as pages show it.
+func (p *Product) viewers(s shows.Show) int {
+	if p.Audience != nil {
+		return p.Audience.Viewers(s.ID)
+	}
+	return s.Viewers
+}
+
+// present says whether a show on air belongs on the grid.
+func (p *Product) present(s shows.Show) bool {
+	return p.Audience == nil || p.Audience.OnAir(s.ID, s.Since)
+}
+
+// thumbnailURL is the show's picture route, "" without thumbnails.
+func (p *Product) thumbnailURL(showID string) string {
+	if p.Thumbnails == nil {
+		return ""
+	}
+	return "/shows/" + url.PathEscape(showID) + "/thumbnail"
+}
+
+// thumbnail answers a show's picture. Whatever cannot show a frame (a show
+// off air, private or group, or without a picture yet) still answers an
+// image, so no page's <img> breaks; only a show the host has on air in
+// public may get a frame.
+func (p *Product) thumbnail(c *fiber.Ctx) error {
+	if p.Thumbnails == nil {
+		return fiber.ErrNotFound
+	}
+	id, err := param(c, "show")
+	if err != nil {
+		return err
+	}
+	public := false
+	if s, err := p.Shows.Show(c.UserContext(), id); err == nil {
+		public = s.Mode == theme.ModePublic
+	} else if errs.CodeOf(err) != errs.NotFound {
+		return err
+	}
+	return p.Thumbnails.Serve(c, id, public)
 }
 
 // home is shared among visitors without a session (Pages.RenderShared): it
@@ -359,7 +405,7 @@ func (p *Product) roomData(c *fiber.Ctx, showID string) (*theme.RoomPage, error)
 	sum := modelSummary(m.User.ID, m.User.DisplayName)
 	sum.RoomURL = "/shows/" + s.ID
 	page := &theme.RoomPage{Layout: p.Pages.Layout(c), ShowID: s.ID, Model: sum, Mode: showMode(s.Mode), Title: s.Title,
-		Viewers: p.Chat.Viewers(s.ID), PlayerURL: "/whep/" + s.ID, ChatURL: "/ws/chat/" + s.ID, Chat: hist}
+		Viewers: p.viewers(s), PlayerURL: "/whep/" + s.ID, ChatURL: "/ws/chat/" + s.ID, Chat: hist, PosterURL: p.thumbnailURL(s.ID)}
 	u, signedIn := accounts.CurrentUser(c)
 	page.CanChat = signedIn
 	q, err := p.Shows.Quote(ctx, s.ModelID, u.ID)

@@ -218,7 +218,7 @@ func (p *Product) dashboardData(c *fiber.Ctx) (*theme.ModelDashboardPage, error)
 		if err != nil {
 			return nil, err
 		}
-		page.Live, page.ShowID, page.Mode, page.Viewers = true, s.ID, showMode(s.Mode), p.Chat.Viewers(s.ID)
+		page.Live, page.ShowID, page.Mode, page.Viewers = true, s.ID, showMode(s.Mode), p.viewers(s)
 		page.PublishURL, page.PublishToken, page.EndAction = "/whip", key, "/dashboard/end"
 		page.Model.RoomURL = "/shows/" + s.ID
 	}

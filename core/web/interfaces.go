@@ -2,11 +2,13 @@ package web
 
 import (
 	"context"
-	"github.com/camkit/camkit/core/shows"
+	"time"
 
 	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/ledger"
+	"github.com/camkit/camkit/core/shows"
 	"github.com/camkit/camkit/sdk/theme"
+	"github.com/gofiber/fiber/v2"
 )
 
 // LiveVersioner is optionally implemented by a Shows: LiveVersion changes
@@ -77,6 +79,22 @@ type Shows interface {
 	Receipt(ctx context.Context, actorID, seatID string) (billing.Receipt, error)
 	// Earnings sums a model's (or studio's) earnings from the ledger.
 	Earnings(ctx context.Context, modelID string) (theme.Earnings, error)
+}
+
+// Audience counts a show's viewers and says whether its model's media is
+// really there (core/audience).
+type Audience interface {
+	// Viewers is what pages show: WHEP viewers and chat (see core/audience).
+	Viewers(showID string) int
+	// OnAir is false once a show on air since since has had no media from
+	// its model for the presence window: it leaves the grid.
+	OnAir(showID string, since time.Time) bool
+}
+
+// Thumbnails answers a show's picture (core/thumbnail): its latest frame
+// when public is true and the SFU agrees, else a placeholder image.
+type Thumbnails interface {
+	Serve(c *fiber.Ctx, showID string, public bool) error
 }
 
 // LedgerVerifier runs `ledger verify` for the admin page.

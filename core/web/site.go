@@ -43,6 +43,13 @@ type Product struct {
 	TipPresets  []money.Money
 	ModelSignup bool
 
+	// Audience, when set, gives viewer counts (WHEP and chat) and the grid's
+	// presence; without it the counts are Shows' and every show is listed.
+	Audience Audience
+	// Thumbnails, when set, serves /shows/<id>/thumbnail for the grid and
+	// the room's poster.
+	Thumbnails Thumbnails
+
 	csrfCheck  fiber.Handler
 	idem       *idempotency.Middleware
 	directory  directory

@@ -291,6 +291,13 @@ func themeCheckPage(t themeReporter, s theme.Sample, r theme.Rendered, m theme.M
 		}
 	}
 
+	// No broken image: an <img> always has a source (a theme without a
+	// picture to show draws none, rather than an empty src).
+	for _, n := range all {
+		if n.DataAtom == atom.Img && strings.TrimSpace(themeAttr(n, "src")) == "" && strings.TrimSpace(themeAttr(n, "srcset")) == "" {
+			t.Errorf("an <img> without a source")
+		}
+	}
 	for _, a := range s.Attrs {
 		if !themeHasAttr(all, a) {
 			if a.Value == "" {

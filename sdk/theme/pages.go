@@ -228,7 +228,7 @@ type SignupPage struct {
 type LiveModel struct {
 	Model         ModelSummary `json:"model"`
 	ShowID        string       `json:"show_id"`
-	ThumbnailURL  string       `json:"thumbnail_url"`
+	ThumbnailURL  string       `json:"thumbnail_url"` // always an image from the host (its placeholder while none); "": use Model.AvatarURL
 	Mode          ShowMode     `json:"mode"`
 	Viewers       int          `json:"viewers"`
 	RatePerMinute money.Money  `json:"rate_per_minute"` // private rate
@@ -279,6 +279,11 @@ type RoomPage struct {
 	PrivateAction  string        `json:"private_action"` // POST to request a private show
 	PrivatePending bool          `json:"private_pending"`
 	CanChat        bool          `json:"can_chat"` // signed in and not muted
+
+	// PosterURL is a recent picture of the show for the player's poster
+	// (the host answers it with its placeholder while it has none); may be
+	// empty.
+	PosterURL string `json:"poster_url"`
 }
 
 // FundingWarning tells a viewer in a paid show that funding needs attention.

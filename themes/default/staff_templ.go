@@ -94,7 +94,7 @@ func dashboardPage(s *site, p *theme.ModelDashboardPage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = player(p.PublishURL, p.PublishToken, "publisher", true, p.Live).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = player(p.PublishURL, p.PublishToken, "publisher", "", true, p.Live).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -7,9 +7,11 @@ package app
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/audience"
 	"github.com/camkit/camkit/core/audit"
 	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/chat"
@@ -21,6 +23,7 @@ import (
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/stream"
 	"github.com/camkit/camkit/core/stream/whiphttp"
+	"github.com/camkit/camkit/core/thumbnail"
 	"github.com/camkit/camkit/core/web"
 	"github.com/camkit/camkit/sdk/currency"
 	"github.com/camkit/camkit/sdk/errs"
@@ -72,6 +75,10 @@ type App struct {
 	Config  config.Config
 	Log     *slog.Logger
 	closers []func()
+
+	// Thumbnails keeps the live shows' pictures; Audience counts viewers.
+	Thumbnails *thumbnail.Service
+	Audience   *audience.Service
 }
 
 // Close stops the SFU and billing (open seats are checkpointed for Recover).
@@ -245,6 +252,32 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	}
 	out.Shows = sh
 
+	// Thumbnails and the audience only read the SFU and the chat.
+	thumbs, err := thumbnail.New(out.SFU, thumbnail.Options{Every: c.Stream.ThumbnailInterval(), Clock: clk,
+		Log: log.With("component", "thumbnail"), Registerer: reg})
+	if err != nil {
+		return fail(err)
+	}
+	watchers, err := audience.New(out.SFU, ch, audience.Options{Window: c.Stream.PresenceWindow(), Clock: clk, Registerer: reg,
+		OnAir: func(ctx context.Context) ([]audience.OnAirShow, error) {
+			live, err := sh.Live(ctx)
+			out := make([]audience.OnAirShow, 0, len(live))
+			for _, s := range live {
+				out = append(out, audience.OnAirShow{ID: s.ID, Since: s.Since})
+			}
+			return out, err
+		}})
+	if err != nil {
+		return fail(err)
+	}
+	out.Thumbnails, out.Audience = thumbs, watchers
+	bgCtx, stopBg := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() { defer bg.Done(); thumbs.Run(bgCtx) }()
+	go func() { defer bg.Done(); watchers.Run(bgCtx) }()
+	out.closers = append(out.closers, func() { stopBg(); bg.Wait() })
+
 	// Idempotency-Key records of the money-moving routes; answers older
 	// than a day are swept.
 	keys := idempotency.NewSQLStore(db)
@@ -270,6 +303,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 		Cards: cards, Packs: packs, Wallets: wallets, Chat: ch, Shows: sh, Ledger: led,
 		Plugins: pl.Statuses, Audit: aud, Keys: keys,
 		PublicURL: c.HTTP.PublicURL, Processor: pl.ProcessorName, TipPresets: presets, ModelSignup: c.Security.ModelSignup,
+		Audience: watchers, Thumbnails: thumbs,
 	}
 	return out, nil
 }

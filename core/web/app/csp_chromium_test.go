@@ -30,7 +30,8 @@ import (
 // TestPagesPassTheContentSecurityPolicyInChromium loads the product's pages
 // in both themes in headless Chromium, as the people they are for (a visitor,
 // a viewer, a model on air with the fake camera, an admin), and fails on any
-// Content-Security-Policy violation: a listener for securitypolicyviolation
+// Content-Security-Policy violation and on any broken image (every <img> of
+// every page must load: naturalWidth > 0): a listener for securitypolicyviolation
 // is installed before any page script runs, and the browser's own log is
 // read too. It also checks that the pages still work under the policy: the
 // model's camera publishes over WHIP, the viewer's video plays over WHEP,
@@ -178,8 +179,14 @@ func pagesPassCSP(t *testing.T, browser context.Context, w *world, th string, ho
 		tab.collect()
 	}
 	var all []string
+	images := 0
 	for _, tab := range []*tab{visitor, model, alice, admin} {
 		all = append(all, tab.problems()...)
+		images += tab.images
+	}
+	// The home grid with the model on air has her card's picture at least.
+	if images == 0 {
+		all = append(all, "no page had an image to check")
 	}
 	if len(all) > 0 {
 		t.Fatalf("%s theme: %d problems under the policy:\n%s", th, len(all), strings.Join(all, "\n"))
@@ -226,8 +233,9 @@ type tab struct {
 	name string
 
 	mu       sync.Mutex
-	found    []string // violations and uncaught exceptions, where they happened
+	found    []string // violations, uncaught exceptions and broken images, where they happened
 	forgetTo int
+	images   int // images checked, all pages together
 }
 
 func openTab(t *testing.T, parent context.Context, s *site, who *browser, name string) *tab {
@@ -291,6 +299,38 @@ func (b *tab) nav(path string) {
 	b.settle()
 	// Let the page's modules run and connect (chat, player, polling).
 	time.Sleep(500 * time.Millisecond)
+	b.checkImages()
+}
+
+// brokenImages lists the <img> of the page that did not load (no natural
+// width), after making lazy ones load and waiting for those in flight.
+const brokenImages = `(async () => {
+  const imgs = [...document.images];
+  imgs.forEach((i) => { if (i.loading === 'lazy') i.loading = 'eager'; });
+  const settled = (i) => i.complete ? null : new Promise((r) => {
+    i.addEventListener('load', r, { once: true });
+    i.addEventListener('error', r, { once: true });
+  });
+  await Promise.race([Promise.all(imgs.map(settled)), new Promise((r) => setTimeout(r, 5000))]);
+  return imgs.filter((i) => !(i.complete && i.naturalWidth > 0)).map((i) => i.getAttribute('src') || '(no src)');
+})()`
+
+// checkImages records every image of the page that did not load: no page
+// of either theme may show a broken image.
+func (b *tab) checkImages() {
+	b.t.Helper()
+	broken, err := evalOn[[]string](b, brokenImages)
+	if err != nil {
+		b.t.Fatalf("%s: checking images: %v", b.name, err)
+	}
+	path, _ := evalOn[string](b, `location.pathname`)
+	n, _ := evalOn[int](b, `document.images.length`)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, src := range broken {
+		b.found = append(b.found, fmt.Sprintf("broken image %s on %s", src, path))
+	}
+	b.images += n
 }
 
 // collect moves the page's recorded violations into found.
@@ -394,4 +434,7 @@ func (b *tab) submit(action string, fields map[string]string) {
 })()`, action, action, set))
 	b.waitJS(`!window.__leaving && document.readyState === 'complete'`, 30*time.Second, "the page after "+action)
 	time.Sleep(300 * time.Millisecond)
+	if strings.HasPrefix(b.str(`location.origin`), b.base) {
+		b.checkImages()
+	}
 }

@@ -15,8 +15,12 @@ import (
 // socket is a browser's chat connection to a room.
 type socket struct {
 	t      *testing.T
+	conn   *fws.Conn
 	frames chan chatFrame
 }
+
+// Close hangs up, as a closed tab does.
+func (s *socket) Close() error { return s.conn.Close() }
 
 type chatFrame struct {
 	Type    string `json:"type"`
@@ -44,7 +48,7 @@ func (b *browser) chat(t *testing.T, room string) *socket {
 		t.Fatalf("%s: chat %s: %v (HTTP %d)", b.name, room, err, code)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	s := &socket{t: t, frames: make(chan chatFrame, 256)}
+	s := &socket{t: t, conn: conn, frames: make(chan chatFrame, 256)}
 	go func() {
 		defer close(s.frames)
 		for {
