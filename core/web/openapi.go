@@ -384,7 +384,9 @@ func addStreamPaths(paths schema) {
 		if o.reqType != "" {
 			resp["415"] = textErr("wrong content type: want " + o.reqType)
 		}
-		op := schema{"operationId": o.id, "summary": o.summary, "responses": resp}
+		// The media endpoints are at the site root, not under the API base.
+		op := schema{"operationId": o.id, "summary": o.summary, "responses": resp,
+			"servers": []schema{{"url": "/", "description": "the site root"}}}
 		if o.bearer != "" {
 			op["security"] = []schema{{"bearer": []string{}}}
 			op["description"] = "Authorization: Bearer " + o.bearer + "."
@@ -407,8 +409,7 @@ func addStreamPaths(paths schema) {
 		}
 		item, _ := paths[o.path].(schema)
 		if item == nil {
-			// The media endpoints are at the site root, not under the API base.
-			item = schema{"servers": []schema{{"url": "/", "description": "the site root"}}}
+			item = schema{}
 			paths[o.path] = item
 		}
 		item[o.method] = op
