@@ -91,7 +91,7 @@ const (
 
 // Layout is what every page shares: the site chrome.
 type Layout struct {
-	SiteName  string    `json:"site_name"`  // the operator's site, "camkit.example"
+	SiteName  string    `json:"site_name"`  // site.name: every theme's brand unless the operator configured the theme's own
 	Brand     string    `json:"brand"`      // overrides the theme's configured brand when not empty
 	AssetBase string    `json:"asset_base"` // URL prefix of theme assets; DefaultAssetBase when empty
 	Path      string    `json:"path"`       // the request path, to mark the active nav item
