@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/camkit/camkit/core/ledger"
@@ -51,6 +52,8 @@ type WalletEntry struct {
 	Pending     bool        // a hold or a hold's release, not a settled movement
 	Reference   string      // the transfer's idempotency key: "creditpack/<id>/credits", "tip/..."
 	Kind        ledger.Kind
+	// tipModel is the model a tip line went to, named in its description.
+	tipModel string
 }
 
 // History returns the newest limit lines of a wallet, newest first, from
@@ -71,7 +74,7 @@ func (w *Wallets) History(ctx context.Context, userID string, limit int) ([]Wall
 			return nil, err
 		}
 		for _, e := range page.Entries {
-			ring = append(ring, entryOf(e))
+			ring = appendEntry(ring, e)
 		}
 		if len(ring) > limit {
 			ring = append(ring[:0:0], ring[len(ring)-limit:]...)
@@ -82,10 +85,57 @@ func (w *Wallets) History(ctx context.Context, userID string, limit int) ([]Wall
 		cursor = page.Next
 	}
 	out := make([]WalletEntry, len(ring))
+	names := map[string]string{}
 	for i, e := range ring {
+		if e.tipModel != "" {
+			name, ok := names[e.tipModel]
+			if !ok {
+				name = e.tipModel
+				if u, err := w.svc.User(ctx, e.tipModel); err == nil && u.DisplayName != "" {
+					name = u.DisplayName
+				}
+				names[e.tipModel] = name
+			}
+			e.Description = "Tip to " + name
+		}
 		out[len(ring)-1-i] = e
 	}
 	return out, nil
+}
+
+// appendEntry adds a statement entry to the chronological lines. A tip is
+// one transfer per share of its split (model, studio, platform), booked in
+// one batch: the viewer paid one tip, so its shares are one line, the tip's
+// whole amount, named after the model rather than the show.
+func appendEntry(lines []WalletEntry, e ledger.Entry) []WalletEntry {
+	line := entryOf(e)
+	tip, isTip := tipOf(e.Transfer.Key)
+	if isTip {
+		line.Reference = tip
+		if id, ok := strings.CutPrefix(e.Transfer.Credit, "model:"); ok {
+			line.tipModel, _, _ = strings.Cut(id, ":")
+		}
+	}
+	if n := len(lines); isTip && n > 0 && lines[n-1].Reference == tip && lines[n-1].Amount.Currency == line.Amount.Currency {
+		last := &lines[n-1]
+		last.Amount.Amount += line.Amount.Amount
+		last.Balance = line.Balance
+		if last.tipModel == "" {
+			last.tipModel = line.tipModel
+		}
+		return lines
+	}
+	return append(lines, line)
+}
+
+// tipOf is the tip a transfer key belongs to: chat books a tip's shares
+// under tip/<viewer>/<tip id>/<role>.
+func tipOf(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, "tip/")
+	if !ok || strings.Count(rest, "/") != 2 {
+		return "", false
+	}
+	return key[:strings.LastIndexByte(key, '/')], true
 }
 
 func entryOf(e ledger.Entry) WalletEntry {

@@ -133,6 +133,23 @@ func price(p PricePolicy, s int64) (money.Money, error) {
 	return money.Money{Amount: amount, Currency: p.RateCurrency()}, nil
 }
 
+// MinimumApplied says whether the policy's minimum charge, not the rate,
+// decided the price of billableSeconds: a receipt says so instead of letting
+// the viewer wonder why a short show cost more than its minutes.
+func MinimumApplied(p PricePolicy, billableSeconds int64) (bool, error) {
+	if err := p.Validate(); err != nil {
+		return false, err
+	}
+	if billableSeconds <= p.GraceSeconds {
+		return false, nil
+	}
+	amount, err := rawPrice(p, billableSeconds, money.RoundHalfUp)
+	if err != nil {
+		return false, err
+	}
+	return amount > 0 && amount < p.MinimumCharge.Amount, nil
+}
+
 func priceInPayment(p PricePolicy, s int64) (money.Money, error) {
 	pr, err := price(p, s)
 	if err != nil || p.FX == nil {

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/meter"
@@ -27,6 +28,9 @@ func (e *Engine) buildReceipt(v *seatView) (*Receipt, error) {
 	}
 	var err error
 	if rec.RatePrice, err = Price(sr.Policy, rec.BillableSeconds); err != nil {
+		return nil, err
+	}
+	if rec.MinimumApplied, err = MinimumApplied(sr.Policy, rec.BillableSeconds); err != nil {
 		return nil, err
 	}
 	rec.Released = money.Money{Amount: max(0, rec.Funded.Amount-rec.Price.Amount), Currency: cur}
@@ -90,4 +94,24 @@ func askedOf(r intentRequest) money.Money {
 		return r.Refund.Amount
 	}
 	return money.Money{}
+}
+
+// ForViewer is the receipt as its viewer reads it: what she paid and why
+// (the policy, intervals, seconds, price, whether the minimum applied, her
+// funding and processor calls, and the ledger transfers on her own
+// accounts). How the platform divides the price (the allocation, and the
+// transfers to earnings and revenue accounts) is for the model, her studio
+// and admins.
+func (r Receipt) ForViewer() Receipt {
+	r.Allocation = nil
+	r.StudioID, r.AffiliateID = "", ""
+	own := "viewer:" + r.ViewerID + ":"
+	ts := []LedgerTransfer{}
+	for _, t := range r.LedgerTransfers {
+		if strings.HasPrefix(t.Debit, own) || strings.HasPrefix(t.Credit, own) {
+			ts = append(ts, t)
+		}
+	}
+	r.LedgerTransfers = ts
+	return r
 }

@@ -177,8 +177,11 @@ type Receipt struct {
 	// RatePrice is the price in the rate currency, Price what was charged in
 	// the payment currency (equal without an FX quote).
 	RatePrice money.Money `json:"rate_price"`
-	Price     money.Money `json:"price"`
-	Funded    money.Money `json:"funded"`
+	// MinimumApplied: the policy's minimum charge, not the rate times the
+	// billed time, is RatePrice.
+	MinimumApplied bool        `json:"minimum_applied"`
+	Price          money.Money `json:"price"`
+	Funded         money.Money `json:"funded"`
 	// Released is what was held or prepaid and not taken: voided, left in
 	// the wallet, or refunded (Refunded says how much went back to the card).
 	Released        money.Money      `json:"released"`

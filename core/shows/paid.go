@@ -125,6 +125,9 @@ func (s *Paid) OpenShow(ctx context.Context, req OpenShowRequest) (PaidShow, err
 type SeatRequest struct {
 	ViewerID    string
 	AffiliateID string
+	// BroadcastID is the show id billing records for the seat (so its receipt
+	// names the show the API lists); empty: the paid show's id.
+	BroadcastID string
 	// PayCurrency is the currency the viewer pays in; empty means the
 	// model's rate currency. Another one locks an FX quote now.
 	PayCurrency string
@@ -192,7 +195,11 @@ func (s *Paid) OpenSeatLocked(ctx context.Context, showID string, req SeatReques
 	if mode == Group {
 		kind = split.KindGroup
 	}
-	info, err := s.cfg.Billing.OpenSeat(ctx, billing.OpenRequest{ShowID: showID, Kind: kind, ViewerID: req.ViewerID,
+	recorded := showID
+	if req.BroadcastID != "" {
+		recorded = req.BroadcastID
+	}
+	info, err := s.cfg.Billing.OpenSeat(ctx, billing.OpenRequest{ShowID: recorded, Kind: kind, ViewerID: req.ViewerID,
 		ModelID: model, StudioID: studio, AffiliateID: req.AffiliateID, Policy: pol, Funding: req.Funding})
 	if err != nil {
 		return billing.SeatInfo{}, billing.PricePolicy{}, err

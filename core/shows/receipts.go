@@ -29,19 +29,34 @@ func (s *Service) Receipts(ctx context.Context, actorID string, limit int) ([]bi
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		out = append(out, s.receiptFor(actorID, r, false))
 	}
 	return out, nil
 }
 
 // Receipt is one receipt for its viewer, its model or an admin; anyone else
-// is told there is none.
+// is told there is none. The viewer reads it without the platform's
+// allocation (see billing.Receipt.ForViewer).
 func (s *Service) Receipt(ctx context.Context, actorID, seatID string) (billing.Receipt, error) {
 	viewer, model, err := s.seatParties(ctx, seatID)
-	if err != nil || (actorID != viewer && actorID != model && !s.isAdmin(ctx, actorID)) {
+	admin := err == nil && actorID != viewer && actorID != model && s.isAdmin(ctx, actorID)
+	if err != nil || (actorID != viewer && actorID != model && !admin) {
 		return billing.Receipt{}, errs.E(errs.NotFound, "no such receipt")
 	}
-	return s.cfg.Billing.Receipt(ctx, seatID)
+	r, err := s.cfg.Billing.Receipt(ctx, seatID)
+	if err != nil {
+		return billing.Receipt{}, err
+	}
+	return s.receiptFor(actorID, r, admin), nil
+}
+
+// receiptFor is r as actorID may read it: whole for its model and admins,
+// the viewer's view for its viewer.
+func (*Service) receiptFor(actorID string, r billing.Receipt, admin bool) billing.Receipt {
+	if admin || actorID == r.ModelID {
+		return r
+	}
+	return r.ForViewer()
 }
 
 // seatParties names a seat's viewer and model from billing's table; an

@@ -724,7 +724,7 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 			s.log.Warn("shows: media state of a new paid show", "show", paid.ID, "err", err)
 		}
 	}
-	info, locked, err := s.paid.OpenSeatLocked(ctx, paid.ID, SeatRequest{ViewerID: r.ViewerID, Funding: fund, Policy: &pol})
+	info, locked, err := s.paid.OpenSeatLocked(ctx, paid.ID, SeatRequest{ViewerID: r.ViewerID, BroadcastID: b.id, Funding: fund, Policy: &pol})
 	if err != nil {
 		if e := s.paid.EndShow(context.Background(), paid.ID, "seat not funded"); e != nil {
 			s.log.Warn("shows: ending an unfunded paid show", "show", paid.ID, "err", e)
@@ -883,6 +883,9 @@ func (s *Service) EndSeat(ctx context.Context, actorID, seatID string) (billing.
 	}
 	end, err := s.paid.EndSeat(ctx, seatID, reason)
 	s.closeSeat(seatID)
+	if end.Settled {
+		end.Receipt = s.receiptFor(actorID, end.Receipt, reason == billing.ClosedByModel && actorID != model)
+	}
 	return end, err
 }
 

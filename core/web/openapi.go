@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/camkit/camkit/core/stream/whiphttp"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -48,7 +49,7 @@ var apiOps = []apiOp{
 	{"post", "/session", "login", "Log in; the token is a bearer token (no cookie is set)", "", ref("LoginBody"), 201, ref("Session")},
 	{"delete", "/session", "logout", "Log out: revoke this session", "", nil, 200, ref("OK")},
 	{"post", "/signup", "signup", "Create a viewer or model account and a session", "", ref("SignupBody"), 201, ref("Session")},
-	{"post", "/age-confirmations", "confirmAge", "Record an 18+ confirmation and set the age cookie", "", nil, 201, schema{"type": "object"}},
+	{"post", "/age-confirmations", "confirmAge", "Record an 18+ confirmation and set the age cookie", "", nil, 201, ref("AgeConfirmation")},
 	{"get", "/me", "me", "The signed-in user (with the wallet balance for a viewer)", "user", nil, 200, ref("User")},
 
 	{"get", "/shows", "listShows", "Shows on air; q searches names, tag filters", "", nil, 200, arrayOf(ref("Show"))},
@@ -78,12 +79,12 @@ var apiOps = []apiOp{
 	{"put", "/me/rate", "setRate", "Set the per-minute private rate; open seats keep theirs", "model", ref("RateBody"), 200, ref("Profile")},
 	{"put", "/me/profile", "setProfile", "Set bio and tags", "model", ref("ProfileBody"), 200, ref("Profile")},
 	{"get", "/me/requests", "myRequests", "Pending private requests", "model", nil, 200, arrayOf(ref("Request"))},
-	{"get", "/me/earnings", "myEarnings", "Earnings from the ledger", "model", nil, 200, schema{"type": "object"}},
+	{"get", "/me/earnings", "myEarnings", "Earnings from the ledger", "model", nil, 200, ref("Earnings")},
 	{"post", "/requests/{id}/accept", "accept", "Accept a request: the seat opens and the price is locked", "model", nil, 201, ref("Seat")},
 	{"post", "/requests/{id}/decline", "decline", "Decline a request", "model", nil, 200, ref("OK")},
 
-	{"get", "/admin/plugins", "plugins", "Plugins and their health", "admin", nil, 200, arrayOf(schema{"type": "object"})},
-	{"post", "/admin/ledger/verify", "verifyLedger", "Run ledger verify now", "admin", nil, 200, schema{"type": "object"}},
+	{"get", "/admin/plugins", "plugins", "Plugins and their health", "admin", nil, 200, arrayOf(ref("PluginStatus"))},
+	{"post", "/admin/ledger/verify", "verifyLedger", "Run ledger verify now", "admin", nil, 200, ref("LedgerVerify")},
 	{"get", "/admin/seats", "openSeats", "Seats in progress", "admin", nil, 200, arrayOf(ref("Seat"))},
 	{"get", "/admin/pending-models", "pendingModels", "Models waiting for approval", "admin", nil, 200, arrayOf(ref("User"))},
 	{"post", "/admin/models/{id}/approve", "approveModel", "Approve a model", "admin", nil, 200, ref("User")},
@@ -126,7 +127,8 @@ var moneySchema = obj([]string{"amount", "currency"}, schema{
 
 func components() schema {
 	m := ref("Money")
-	policy := obj(nil, schema{"rate_per_minute": m, "granularity": schema{"type": "string", "enum": []string{"second", "started_minute", "completed_minute"}},
+	granularity := schema{"type": "string", "enum": []string{"second", "started_minute", "completed_minute"}}
+	policy := obj(nil, schema{"rate_per_minute": m, "granularity": granularity,
 		"minimum_charge": m, "grace_seconds": integer, "block_seconds": integer, "block_cost": m, "max_pause_seconds": integer,
 		"funding": schema{"type": "string", "enum": []string{"card_hold", "prepaid_blocks", "wallet", ""}}})
 	return schema{
@@ -161,13 +163,61 @@ func components() schema {
 			"running_cost_display": str, "funded_seconds": integer,
 			"token": schema{"type": "string", "description": "WHEP bearer token; only for the seat's own viewer"}, "whep_url": str,
 			"warnings": arrayOf(obj(nil, schema{"level": str, "message": str}))}),
-		"Receipt": schema{"type": "object", "description": "billing.Receipt: locked policy, live intervals, billable seconds, price, processor calls and ledger transfers"},
+		"LockedPolicy": obj([]string{"rate_per_minute", "granularity", "minimum_charge", "grace_seconds", "block_seconds", "extension_lead_seconds", "max_pause_seconds"}, schema{
+			"rate_per_minute": m, "granularity": granularity, "minimum_charge": m, "grace_seconds": integer, "block_seconds": integer,
+			"extension_lead_seconds": integer, "max_pause_seconds": integer,
+			"fx": obj([]string{"rate", "quote_id", "source", "payment_currency", "expires_at"}, schema{"rate": schema{"type": "string", "description": "a decimal: payment units per rate unit"},
+				"quote_id": str, "source": str, "payment_currency": str, "expires_at": when})}),
+		"Share": obj([]string{"Role", "PartyID", "Amount"}, schema{"Role": schema{"type": "string", "enum": []string{"model", "studio", "affiliate", "platform"}},
+			"PartyID": str, "Amount": m}),
+		"LedgerTransfer": obj([]string{"key", "id", "kind", "debit", "credit", "amount"}, schema{"key": str, "id": integer, "kind": str, "debit": str, "credit": str, "amount": m}),
+		"Receipt": obj([]string{"seat_id", "show_id", "kind", "viewer_id", "model_id", "strategy", "policy", "opened_at", "closed_at", "close_reason",
+			"intervals", "billable_seconds", "rate_price", "minimum_applied", "price", "funded", "released", "refunded", "funding", "processor_calls",
+			"ledger_transfers", "settled_at"}, schema{
+			"seat_id": str, "show_id": schema{"type": "string", "description": "the show's id in this API (GET /shows/{show})"},
+			"kind": schema{"type": "string", "enum": []string{"private", "group"}}, "viewer_id": str, "model_id": str,
+			"studio_id":    schema{"type": "string", "description": "only in the model's and an admin's copy"},
+			"affiliate_id": schema{"type": "string", "description": "only in the model's and an admin's copy"},
+			"strategy":     schema{"type": "string", "enum": []string{"card_hold", "prepaid_blocks", "wallet"}}, "processor": str,
+			"policy": ref("LockedPolicy"), "opened_at": when, "closed_at": when,
+			"close_reason":     schema{"type": "string", "enum": []string{"viewer", "model", "funding_exhausted", "pause_exceeded", "funding_rejected", "recovered"}},
+			"intervals":        arrayOf(obj([]string{"start_ms", "end_ms"}, schema{"start_ms": integer, "end_ms": integer})),
+			"billable_seconds": schema{"type": "integer", "description": "whole seconds billed, truncated in the viewer's favour"},
+			"rate_price":       schema{"allOf": []schema{m}, "description": "the price in the rate's currency"},
+			"minimum_applied":  schema{"type": "boolean", "description": "the policy's minimum charge, not the rate times billable_seconds, is rate_price"},
+			"price":            schema{"allOf": []schema{m}, "description": "what was charged, in the payment currency"},
+			"funded":           m, "released": m, "refunded": m,
+			"allocation": schema{"type": "array", "items": ref("Share"),
+				"description": "how the platform divides the price; only in the model's and an admin's copy, never the viewer's"},
+			"funding": arrayOf(obj([]string{"n", "kind", "amount", "ceiling", "reference", "status"}, schema{"n": integer, "kind": str, "amount": m,
+				"ceiling": m, "reference": str, "status": str, "late": boolean})),
+			"processor_calls": arrayOf(obj([]string{"key", "op", "state", "amount"}, schema{"key": str, "op": str, "state": str, "reference": str,
+				"amount": m, "error_code": str})),
+			"ledger_transfers": schema{"type": "array", "items": ref("LedgerTransfer"),
+				"description": "the viewer's copy lists only the transfers on her own accounts"},
+			"settled_at": when,
+			"reversals": arrayOf(obj([]string{"event_id", "type", "reference", "related_reference", "amount", "from_wallet", "at", "ledger_transfers"}, schema{
+				"event_id": str, "type": schema{"type": "string", "enum": []string{"refund", "chargeback"}}, "reference": str, "related_reference": str,
+				"amount": m, "from_wallet": m, "clawback": arrayOf(ref("Share")), "reason": str, "at": when, "ledger_transfers": arrayOf(ref("LedgerTransfer"))})),
+		}),
+		"AgeConfirmation": obj([]string{"id", "minimum_age", "confirmed_at"}, schema{"id": str, "minimum_age": integer, "confirmed_at": when}),
+		"PluginStatus":    obj(nil, schema{"name": str, "kind": str, "version": str, "healthy": boolean, "restarts": integer, "last_error": str}),
+		"LedgerVerify":    obj(nil, schema{"ok": boolean, "at": when, "accounts": integer, "transfers": integer, "problems": arrayOf(str)}),
+		"Earnings": obj([]string{"today", "week", "balance", "recent"}, schema{"today": m, "week": m, "balance": m,
+			"recent": arrayOf(obj(nil, schema{"at": when, "description": str, "amount": m}))}),
+		"LedgerRow": obj(nil, schema{"at": when, "description": schema{"type": "string", "description": "e.g. \"Tip to Mia\": a tip is one row, its whole amount"},
+			"amount": schema{"allOf": []schema{m}, "description": "signed: negative is money out"}, "balance": m, "pending": boolean,
+			"reference": str, "receipt_url": str}),
+		"ShowEvent": obj([]string{"type", "show", "at"}, schema{"type": schema{"type": "string", "enum": []string{"mode", "live", "paused", "ended"}},
+			"show": str, "mode": schema{"type": "string", "enum": []string{"public", "private", "group", "offline"}},
+			"reason": schema{"type": "string", "enum": []string{"closed", "seat_ended", "show_private", "show_ended", "replaced", "failed", "timeout", "shutdown"}},
+			"at":     when}),
 		"SeatSettling": obj([]string{"seat_id", "state", "closed_at", "close_reason", "billable_seconds", "price", "funded"}, schema{
 			"seat_id": str, "state": schema{"type": "string", "enum": []string{"settling"}}, "closed_at": when,
 			"close_reason":     schema{"type": "string", "enum": []string{"viewer", "model", "funding_exhausted", "pause_exceeded", "funding_rejected", "recovered"}},
 			"billable_seconds": integer, "price": schema{"allOf": []schema{m}, "description": "what settlement takes, decided at the close"},
 			"funded": schema{"allOf": []schema{m}, "description": "what secured the seat when it ended"}}),
-		"Wallet":           obj(nil, schema{"balance": m, "held": m, "posted": m, "history": arrayOf(schema{"type": "object"})}),
+		"Wallet":           obj(nil, schema{"balance": m, "held": m, "posted": m, "history": arrayOf(ref("LedgerRow"))}),
 		"Pack":             obj(nil, schema{"id": str, "name": str, "price": m, "credits": m, "badge": str}),
 		"Purchase":         obj(nil, schema{"id": str, "pack_id": str, "processor": str, "state": str, "price": m, "credits": m}),
 		"Card":             obj(nil, schema{"processor": str, "brand": str, "last4": str, "exp_month": integer, "exp_year": integer, "added_at": when, "retired": boolean}),
@@ -235,6 +285,7 @@ var OpenAPI = sync.OnceValue(func() []byte {
 		}
 		item[o.method] = op
 	}
+	addStreamPaths(paths)
 	doc := schema{
 		"openapi": "3.0.3",
 		"info": schema{"title": "camkit API", "version": "1.0.0",
@@ -262,4 +313,105 @@ func (p *Product) openAPI(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
 	return c.Send(OpenAPI())
+}
+
+// streamOp is one media endpoint (core/stream/whiphttp): mounted at the site
+// root, not under APIBase, speaking SDP and server-sent events, not JSON.
+type streamOp struct {
+	method, path, id, summary string
+	// bearer says what Authorization: Bearer carries, "" for nothing.
+	bearer      string
+	reqType     string
+	status      int
+	respType    string
+	resp        schema
+	headers     schema
+	errs        map[string]string
+	description string
+}
+
+var sdp = schema{"type": "string", "description": "an SDP document (RFC 8866)"}
+
+// createdHeaders are the headers of a WHIP or WHEP 201 (RFC 9725).
+var createdHeaders = schema{
+	"Location": schema{"description": "the session URL, /stream/sessions/{id}: PATCH it to trickle, DELETE it to leave", "schema": str},
+	"ETag":     schema{"description": "the ICE session's entity tag (RFC 9725)", "schema": str},
+	whiphttp.HeaderSessionToken: schema{"description": "the session's bearer for PATCH and DELETE, when the offer sent none (a public viewer)",
+		"schema": str},
+	whiphttp.HeaderWatchID: schema{"description": "the session's public watch id: ?watch= on the events stream adds this session's own events",
+		"schema": str},
+	"Link": schema{"description": `STUN/TURN servers, rel="ice-server" (RFC 9725 section 4.6)`, "schema": str},
+}
+
+var streamOps = []streamOp{
+	{method: "post", path: "/whip", id: "whipPublish", summary: "WHIP: publish the model's show (OBS 30+: Service WHIP, this URL, the stream key as Bearer Token)",
+		bearer: "the model's stream key", reqType: "application/sdp", status: 201, respType: "application/sdp", resp: sdp, headers: createdHeaders,
+		errs: map[string]string{"401": "no stream key, or an unknown one"}},
+	{method: "post", path: "/whip/{key}", id: "whipPublishKey", summary: "WHIP with the stream key in the path (for clients that cannot set a bearer)",
+		reqType: "application/sdp", status: 201, respType: "application/sdp", resp: sdp, headers: createdHeaders,
+		errs: map[string]string{"401": "unknown stream key"}},
+	{method: "post", path: "/whep/{show}", id: "whepWatch", summary: "WHEP: watch a show. A public show needs no bearer (one that is no seat token, " +
+		"such as the API session's, is served as public); a private show needs the seat token of GET /seats/{seat}",
+		bearer: "the seat token (optional for a public show)", reqType: "application/sdp", status: 201, respType: "application/sdp", resp: sdp, headers: createdHeaders,
+		errs: map[string]string{"401": "an unknown or expired seat token on a show that is not public", "403": "the show is private and no seat token was sent, or the token is for another show", "404": "the show is not on air"}},
+	{method: "patch", path: "/stream/sessions/{id}", id: "trickle", summary: "Trickle ICE candidates for a session (RFC 8840 fragment); an ICE restart answers 422",
+		bearer: "the session's bearer (the stream key, the seat token or the minted session token)", reqType: "application/trickle-ice-sdpfrag", status: 204,
+		errs: map[string]string{"401": "wrong bearer", "404": "no such stream session", "422": "ICE restart is not supported: send a new offer"}},
+	{method: "delete", path: "/stream/sessions/{id}", id: "leave", summary: "End a stream session",
+		bearer: "the session's bearer", status: 200, errs: map[string]string{"401": "wrong bearer", "404": "no such stream session"}},
+	{method: "get", path: "/stream/events/{show}", id: "roomEvents", summary: "The room's events as server-sent events (text/event-stream): " +
+		"event: <type>, data: a ShowEvent; a comment line every heartbeat. Public; ?watch=<Camkit-Watch-Id> adds that session's own (ended, and why)",
+		status: 200, respType: "text/event-stream", resp: schema{"allOf": []schema{ref("ShowEvent")}, "description": "the data of each event"}},
+}
+
+func addStreamPaths(paths schema) {
+	textErr := func(d string) schema {
+		return schema{"description": d, "content": schema{"text/plain": schema{"schema": schema{"type": "string", "description": "why, for a person"}}}}
+	}
+	for _, o := range streamOps {
+		ok := schema{"description": "OK"}
+		if o.respType != "" {
+			ok["content"] = schema{o.respType: schema{"schema": o.resp}}
+		}
+		if o.headers != nil {
+			ok["headers"] = o.headers
+		}
+		resp := schema{strconv.Itoa(o.status): ok, "400": textErr("bad input: not an offer, or oversized"),
+			"default": textErr("refused: the status and a reason a person can act on (core/httperror's table; Retry-After on a cap or an outage)")}
+		for code, d := range o.errs {
+			resp[code] = textErr(d)
+		}
+		if o.reqType != "" {
+			resp["415"] = textErr("wrong content type: want " + o.reqType)
+		}
+		// The media endpoints are at the site root, not under the API base.
+		op := schema{"operationId": o.id, "summary": o.summary, "responses": resp,
+			"servers": []schema{{"url": "/", "description": "the site root"}}}
+		if o.bearer != "" {
+			op["security"] = []schema{{"bearer": []string{}}}
+			op["description"] = "Authorization: Bearer " + o.bearer + "."
+		}
+		if o.reqType != "" {
+			op["requestBody"] = schema{"required": true, "content": schema{o.reqType: schema{"schema": schema{"type": "string"}}}}
+		}
+		var params []schema
+		for _, seg := range strings.Split(o.path, "/") {
+			if strings.HasPrefix(seg, "{") {
+				params = append(params, schema{"name": strings.Trim(seg, "{}"), "in": "path", "required": true, "schema": str})
+			}
+		}
+		if o.id == "roomEvents" {
+			params = append(params, schema{"name": "watch", "in": "query", "schema": str,
+				"description": "the Camkit-Watch-Id of the page's own session"})
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		item, _ := paths[o.path].(schema)
+		if item == nil {
+			item = schema{}
+			paths[o.path] = item
+		}
+		item[o.method] = op
+	}
 }

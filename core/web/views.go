@@ -54,6 +54,7 @@ func receiptView(r billing.Receipt, modelName, viewerName string) theme.ReceiptP
 		SeatID: r.SeatID, ShowID: r.ShowID, Model: modelSummary(r.ModelID, modelName), Viewer: viewerName,
 		Mode: theme.ShowMode(r.Kind), OpenedAt: r.OpenedAt, ClosedAt: r.ClosedAt, EndReason: closeReasonText(r.CloseReason),
 		BillableSeconds: r.BillableSeconds, Policy: policyView(r.Policy, string(r.Strategy)), Price: r.RatePrice, Charged: r.Price,
+		MinimumApplied: r.MinimumApplied,
 	}
 	for _, iv := range r.Intervals {
 		p.Intervals = append(p.Intervals, theme.Interval{Start: iv.Start(), End: iv.End(), Seconds: (iv.EndMs - iv.StartMs) / 1000})

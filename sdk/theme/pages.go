@@ -92,7 +92,7 @@ const (
 
 // Layout is what every page shares: the site chrome.
 type Layout struct {
-	SiteName  string    `json:"site_name"`  // the operator's site, "camkit.example"
+	SiteName  string    `json:"site_name"`  // site.name: every theme's brand unless the operator configured the theme's own
 	Brand     string    `json:"brand"`      // overrides the theme's configured brand when not empty
 	AssetBase string    `json:"asset_base"` // URL prefix of theme assets; DefaultAssetBase when empty
 	Path      string    `json:"path"`       // the request path, to mark the active nav item
@@ -384,23 +384,26 @@ type LedgerTransfer struct {
 
 // ReceiptPage is a seat's receipt: readable by the viewer and by a dispute team.
 type ReceiptPage struct {
-	Layout          Layout           `json:"layout"`
-	SeatID          string           `json:"seat_id"`
-	ShowID          string           `json:"show_id"`
-	Model           ModelSummary     `json:"model"`
-	Viewer          string           `json:"viewer"`
-	Mode            ShowMode         `json:"mode"`
-	OpenedAt        time.Time        `json:"opened_at"`
-	ClosedAt        time.Time        `json:"closed_at"`
-	EndReason       string           `json:"end_reason"` // "viewer ended", "funding ran out", ...
-	Intervals       []Interval       `json:"intervals"`
-	BillableSeconds int64            `json:"billable_seconds"`
-	Policy          PricePolicy      `json:"policy"`
-	Price           money.Money      `json:"price"`   // in the policy's currency
-	FX              *FXQuote         `json:"fx"`      // nil when no conversion
-	Charged         money.Money      `json:"charged"` // what the viewer paid, in their currency
-	Charges         []Charge         `json:"charges"`
-	Transfers       []LedgerTransfer `json:"transfers"`
+	Layout          Layout       `json:"layout"`
+	SeatID          string       `json:"seat_id"`
+	ShowID          string       `json:"show_id"`
+	Model           ModelSummary `json:"model"`
+	Viewer          string       `json:"viewer"`
+	Mode            ShowMode     `json:"mode"`
+	OpenedAt        time.Time    `json:"opened_at"`
+	ClosedAt        time.Time    `json:"closed_at"`
+	EndReason       string       `json:"end_reason"` // "viewer ended", "funding ran out", ...
+	Intervals       []Interval   `json:"intervals"`
+	BillableSeconds int64        `json:"billable_seconds"`
+	Policy          PricePolicy  `json:"policy"`
+	Price           money.Money  `json:"price"` // in the policy's currency
+	// MinimumApplied: Price is the policy's minimum charge, not the rate
+	// times the billable time.
+	MinimumApplied bool             `json:"minimum_applied"`
+	FX             *FXQuote         `json:"fx"`      // nil when no conversion
+	Charged        money.Money      `json:"charged"` // what the viewer paid, in their currency
+	Charges        []Charge         `json:"charges"`
+	Transfers      []LedgerTransfer `json:"transfers"`
 }
 
 // PrivateRequest is a viewer asking a model for a private show.

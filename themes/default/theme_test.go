@@ -195,3 +195,30 @@ func BenchmarkHomeRender(b *testing.B) {
 		}
 	}
 }
+
+// site.name is every theme's default brand: the header and the title say
+// it unless the operator gave the theme a brand of its own.
+func TestSiteNameIsTheDefaultBrand(t *testing.T) {
+	ctx := context.Background()
+	th := newTheme()
+	page := theme.SampleHomePage(3)
+	page.Layout.SiteName = "Foxy Cams"
+	r, err := th.Render(ctx, page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(r.HTML)
+	if !strings.Contains(html, `<span class="brand-name">Foxy Cams</span>`) || !strings.Contains(html, "<title>") ||
+		!strings.Contains(html[strings.Index(html, "<title>"):], "Foxy Cams</title>") || !strings.Contains(r.Title, "Foxy Cams") {
+		t.Fatalf("site.name not the brand: title %q\n%s", r.Title, html)
+	}
+	if strings.Contains(html, ">camkit<") {
+		t.Fatal("the page still says camkit")
+	}
+	if err := th.Configure(ctx, []byte(`{"brand": "Velvet"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = th.Render(ctx, page); err != nil || !strings.Contains(r.Title, "Velvet") || strings.Contains(r.Title, "Foxy Cams") {
+		t.Fatalf("the operator's theme brand does not win over site.name: %q %v", r.Title, err)
+	}
+}

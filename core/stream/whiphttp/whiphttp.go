@@ -28,6 +28,7 @@ import (
 	"github.com/camkit/camkit/core/clientaddr"
 	"github.com/camkit/camkit/core/httperror"
 	"github.com/camkit/camkit/core/stream"
+	"github.com/camkit/camkit/sdk/errs"
 )
 
 // Headers of a 201 answer besides RFC 9725's.
@@ -250,8 +251,20 @@ func (h *handler) subscribe(c *fiber.Ctx) error {
 	if !ok {
 		return err
 	}
-	s, err := h.svc.Subscribe(c.UserContext(), stream.SubscribeRequest{
-		ShowID: param(c, "show"), Token: bearer(c), OfferSDP: string(b), Client: clientaddr.Of(c)})
+	req := stream.SubscribeRequest{ShowID: param(c, "show"), Token: bearer(c), OfferSDP: string(b), Client: clientaddr.Of(c)}
+	s, err := h.svc.Subscribe(c.UserContext(), req)
+	if errs.CodeOf(err) == errs.Unauthenticated && req.Token != "" {
+		// A bearer that is no seat token (a client sending its API session
+		// bearer on every request, as HTTP clients do) asks for nothing a
+		// visitor does not get: a public show serves it as public. Anything
+		// else (a private show, a seat for another show) keeps the first
+		// answer, which names the token's fault.
+		pub := req
+		pub.Token = ""
+		if ps, perr := h.svc.Subscribe(c.UserContext(), pub); perr == nil {
+			s, err = ps, nil
+		}
+	}
 	if err != nil {
 		return h.failErr(c, err)
 	}

@@ -137,6 +137,13 @@ func TestWHIPAndWHEPOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatalf("WHEP: %v", err)
 	}
+	// A client that sends its API session bearer with every request is a
+	// public viewer of a public show, not refused as an unknown seat token.
+	sv, err := streamtest.Subscribe(ctx(t), streamtest.HTTPSignal(s.url+"/whep/show-1", "sess_0123456789abcdef", nil))
+	if err != nil {
+		t.Fatalf("public WHEP with a session bearer: %v", err)
+	}
+	sv.Close()
 	subLoc = subHdr.Get("Location")
 	subToken := subHdr.Get(whiphttp.HeaderSessionToken)
 	if subToken == "" || subHdr.Get(whiphttp.HeaderWatchID) == "" || subHdr.Get("Cache-Control") != "no-store" {
@@ -236,6 +243,7 @@ func TestBadInputGetsA4xxWithAReasonWhileOtherShowsStream(t *testing.T) {
 		// The query string is not read: a valid seat token there is no token.
 		{"seat token in the query", streamtest.HTTPSignal(s.url+"/whep/show-2?token=tok-2", "", nil), 403, "seat token is required"},
 		{"foreign token", streamtest.HTTPSignal(s.url+"/whep/show-2", "tok-1", nil), 403, "another show"},
+		{"session bearer on a private show", streamtest.HTTPSignal(s.url+"/whep/show-2", "sess_0123456789abcdef", nil), 401, "unknown seat token"},
 	}
 	for _, tc := range offers {
 		var err error

@@ -476,6 +476,7 @@ func TestIdempotencyKeyIsHonouredByExactlyTheDocumentedOperations(t *testing.T) 
 			ID         string `json:"operationId"`
 			Security   []any
 			Parameters []struct{ Name, In string }
+			Servers    []any
 		}
 	}
 	w.alice.api(http.MethodGet, "/openapi.json", nil, "").must(t, 200, "document").json(t, &doc)
@@ -489,8 +490,8 @@ func TestIdempotencyKeyIsHonouredByExactlyTheDocumentedOperations(t *testing.T) 
 	checked, keyed := 0, 0
 	for path, methods := range doc.Paths {
 		op, ok := methods["post"]
-		if !ok {
-			continue
+		if !ok || len(op.Servers) > 0 {
+			continue // the media endpoints (WHIP, WHEP) at the site root move no money
 		}
 		documented := false
 		for _, prm := range op.Parameters {

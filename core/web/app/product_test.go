@@ -134,6 +134,16 @@ func siteFlow(t *testing.T, w *world) {
 	if wal.Balance.Amount != 900 {
 		t.Fatalf("wallet after a 1.00 tip: %+v", wal.Balance)
 	}
+	// One wallet line for the tip, whatever its split, named after the model.
+	var tipLines []theme.LedgerRow
+	for _, r := range wal.History {
+		if strings.HasPrefix(r.Reference, "tip/") {
+			tipLines = append(tipLines, r)
+		}
+	}
+	if len(tipLines) != 1 || tipLines[0].Amount.Amount != -100 || tipLines[0].Description != "Tip to Mia" {
+		t.Fatalf("a 1.00 tip in the wallet: want one line -1.00 \"Tip to Mia\", got %+v", tipLines)
+	}
 	if hist, _ := w.app.Web.Chat.History(ctx, w.showID, 10); len(hist) == 0 || hist[len(hist)-1].Tip == nil {
 		t.Fatalf("the tip is not in the room's chat: %+v", hist)
 	}
@@ -174,6 +184,25 @@ func siteFlow(t *testing.T, w *world) {
 	rec := w.alice.get("/receipts/"+seatID).must(t, http.StatusOK, "receipt page")
 	if !strings.Contains(rec.body, "2.00") {
 		t.Fatalf("receipt does not show the locked 2.00 rate:\n%s", rec.body)
+	}
+	if !strings.Contains(rec.body, "Minimum applied") {
+		t.Fatalf("receipt page does not say whether the minimum applied:\n%s", rec.body)
+	}
+	// The viewer's receipt: what she paid and why, not the platform's split;
+	// its show id is the API's. Her model and the admin see the allocation.
+	var mine map[string]any
+	w.alice.api(http.MethodGet, "/receipts/"+seatID, nil, "").must(t, http.StatusOK, "viewer's receipt").json(t, &mine)
+	if _, ok := mine["allocation"]; ok {
+		t.Fatalf("the viewer's receipt shows the allocation: %v", mine["allocation"])
+	}
+	if _, ok := mine["minimum_applied"].(bool); !ok || mine["show_id"] != w.showID {
+		t.Fatalf("viewer's receipt: minimum_applied %v, show_id %v (want %s)", mine["minimum_applied"], mine["show_id"], w.showID)
+	}
+	for _, tr := range mine["ledger_transfers"].([]any) {
+		m := tr.(map[string]any)
+		if d, c := m["debit"].(string), m["credit"].(string); !strings.HasPrefix(d, "viewer:") && !strings.HasPrefix(c, "viewer:") {
+			t.Fatalf("the viewer's receipt lists a transfer between the platform's accounts: %v", m)
+		}
 	}
 	var receipts []struct {
 		SeatID string `json:"seat_id"`

@@ -124,7 +124,25 @@ func TestSeatEnd_DoubleEndThroughTheAPI_SameReceiptCapturedOnce(t *testing.T) {
 	w.billed(seat)
 
 	ends := w.alice.endsAtOnce(seat, 2)
-	ends = append(ends, w.alice.api(http.MethodPost, "/seats/"+seat+"/end", nil, ""), w.model.api(http.MethodPost, "/seats/"+seat+"/end", nil, ""))
+	ends = append(ends, w.alice.api(http.MethodPost, "/seats/"+seat+"/end", nil, ""))
+	// The model's end answers the same receipt, with the platform's
+	// allocation the viewer's copy leaves out.
+	var mine, hers map[string]any
+	w.model.api(http.MethodPost, "/seats/"+seat+"/end", nil, "").must(t, http.StatusOK, "the model's end").json(t, &hers)
+	ends[0].json(t, &mine)
+	if a, _ := hers["allocation"].([]any); len(a) == 0 {
+		t.Fatalf("the model's receipt lacks the allocation: %v", hers)
+	}
+	if _, ok := mine["allocation"]; ok || mine["minimum_applied"] == nil {
+		t.Fatalf("the viewer's receipt: allocation %v, minimum_applied %v", mine["allocation"], mine["minimum_applied"])
+	}
+	if hers["price"].(map[string]any)["amount"] != mine["price"].(map[string]any)["amount"] || hers["show_id"] != w.showID || mine["show_id"] != w.showID {
+		t.Fatalf("the model's and the viewer's receipts disagree: %v / %v, show %v / %v (want %s)", hers["price"], mine["price"], hers["show_id"], mine["show_id"], w.showID)
+	}
+	w.admin.api(http.MethodGet, "/receipts/"+seat, nil, "").must(t, http.StatusOK, "the admin's copy").json(t, &hers)
+	if a, _ := hers["allocation"].([]any); len(a) == 0 {
+		t.Fatalf("the admin's receipt lacks the allocation: %v", hers)
+	}
 	for i, r := range ends {
 		r.must(t, http.StatusOK, "end "+strconv.Itoa(i))
 		if r.body != ends[0].body {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -124,10 +125,16 @@ func (k *Kit) Unrenderable(page theme.Page) error {
 }
 
 // Brand is what the page calls the site: the layout's override, else the
-// configured brand.
+// brand the operator configured for the theme, else the site's name
+// (site.name), else the theme's default.
 func Brand(s Settings, l *theme.Layout) string {
-	if l.Brand != "" {
+	switch {
+	case l.Brand != "":
 		return l.Brand
+	case s.brandSet:
+		return s.Brand
+	case strings.TrimSpace(l.SiteName) != "":
+		return strings.TrimSpace(l.SiteName)
 	}
 	return s.Brand
 }

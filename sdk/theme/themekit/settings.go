@@ -8,6 +8,8 @@
 package themekit
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"unicode/utf8"
 
@@ -28,6 +30,9 @@ type Settings struct {
 	Accent     string `json:"accent"`
 	Background string `json:"background"`
 	Text       string `json:"text"`
+	// brandSet: the operator gave the brand, so it wins over the site's
+	// name; a theme's default brand is used only when the site has none.
+	brandSet bool
 }
 
 // Colors is the manifest form of the colour settings.
@@ -42,6 +47,12 @@ func DecodeSettings(settingsJSON []byte, defaults Settings) (Settings, error) {
 	s := defaults
 	if err := pluginkit.DecodeSettings(settingsJSON, &s); err != nil {
 		return Settings{}, err
+	}
+	var given struct {
+		Brand *string `json:"brand"`
+	}
+	if len(bytes.TrimSpace(settingsJSON)) > 0 && json.Unmarshal(settingsJSON, &given) == nil {
+		s.brandSet = given.Brand != nil
 	}
 	s.Brand = strings.TrimSpace(s.Brand)
 	return s, s.Validate()
