@@ -333,15 +333,17 @@ func (s *Service) Broadcast(showID string, ev SystemEvent) error {
 		return err
 	}
 	msg := theme.ChatMessage{ID: newID(), At: s.now(), Text: text, System: true}
+	var stored error
 	if ev.To == "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.store(ctx, showID, "", "system", msg); err != nil {
-			return err
-		}
+		stored = s.store(ctx, showID, "", "system", msg)
 	}
+	// The people in the room are told even when the history could not keep
+	// the notice (a busy database): "the show ended" or "she went private"
+	// matters now, and CloseRoom drops them right after.
 	s.room(showID).broadcast(frameSystem(msg, ev.Kind), ev.To)
-	return nil
+	return stored
 }
 
 // History returns a show's latest messages, oldest first (what a page shows

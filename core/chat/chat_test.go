@@ -301,3 +301,23 @@ func TestSystemEventsReachTheRoomOrOneViewer(t *testing.T) {
 		t.Fatalf("after CloseRoom: %v, want close 1001", err)
 	}
 }
+
+// A notice the history cannot keep (the database refuses it) still reaches
+// the room: CloseRoom's "show ended" is the last thing its viewers hear.
+func TestSystemEventsReachTheRoomWhenTheHistoryFails(t *testing.T) {
+	e := newEnv(t, splitPlugin(t), chat.Options{})
+	ann := e.dial(t, "show-1", "ann")
+	if err := e.db.Gorm().Exec(`DROP TABLE chat_messages`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Broadcast("show-1", chat.SystemEvent{Kind: "show_private", Text: "Mia went private"}); err == nil {
+		t.Fatal("Broadcast reported no error although its history could not keep it")
+	}
+	if f := ann.next(); f.Kind != "show_private" {
+		t.Fatalf("got %+v", f)
+	}
+	e.svc.CloseRoom("show-1", "Mia ended the show")
+	if f := ann.next(); f.Kind != "show_ended" {
+		t.Fatalf("end: %+v", f)
+	}
+}
