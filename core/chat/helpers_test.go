@@ -218,7 +218,14 @@ func (c *wsClient) read(wait time.Duration) (chat.Frame, error) {
 	case b = <-c.frames:
 	case err := <-c.err:
 		c.err <- err
-		return chat.Frame{}, err
+		// The reader queues the last frames before the close it then
+		// reports; select picks at random among ready cases, so a frame
+		// still queued comes first.
+		select {
+		case b = <-c.frames:
+		default:
+			return chat.Frame{}, err
+		}
 	case <-time.After(wait):
 		return chat.Frame{}, errSilence
 	}
