@@ -25,7 +25,7 @@ say "## issue 5: SFU fan-out and WHEP join"
 go build -o bin/streambench ./cmd/streambench
 run bin/streambench -joins 20 -steps 100,150,200,300 -window 10s
 say "## issue 6: home page through the theme plugin, chat fan-out"
-run go test -run '^$' -bench HomePage100Live -benchtime 5s ./core/web/app
+run go test -run '^$' -bench HomePage100Live -benchtime 5s ./core/app
 run go test -run '^$' -bench RoomFanout1000 -benchtime 200x ./core/chat
 say "## issue 10: the host's own cost of a request (fiber Immutable, metrics, security headers)"
 run go test -run '^$' -bench RequestOverhead -benchtime 300000x ./core/web

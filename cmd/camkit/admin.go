@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/camkit/camkit/core/accounts"
-	"github.com/camkit/camkit/core/web/app"
+	"github.com/camkit/camkit/core/app"
 	"github.com/spf13/cobra"
 )
 

@@ -9,10 +9,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/camkit/camkit/core/app"
 	"github.com/camkit/camkit/core/clientaddr"
 	"github.com/camkit/camkit/core/pluginhost"
 	"github.com/camkit/camkit/core/web"
-	"github.com/camkit/camkit/core/web/app"
 	"github.com/spf13/cobra"
 )
 

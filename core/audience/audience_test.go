@@ -13,7 +13,7 @@ import (
 )
 
 // WHEP viewers are counted per show (the chat half is tested on the
-// assembled host, core/web/app), and a show whose publisher left drops off
+// assembled host, core/app), and a show whose publisher left drops off
 // the grid within the window of its last packet, not before.
 func TestWHEPViewersAndPresence(t *testing.T) {
 	adm := streamtest.NewAdmission()

@@ -85,7 +85,7 @@ func New(o Options) *Server {
 		// (fiber's Body copies each header name it scans for
 		// Content-Encoding). That is against 28-57 us of CPU for the
 		// cheapest page (the shared anonymous home page) and about 1 ms for
-		// a signed-in one; BenchmarkHomePage100Live (core/web/app) cannot
+		// a signed-in one; BenchmarkHomePage100Live (core/app) cannot
 		// resolve it on the shared 2-core machine (before: 7,000-23,100
 		// pages/s, after: 4,400-12,500, at load averages 1 to 27).
 		Immutable:             true,

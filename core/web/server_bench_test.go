@@ -22,7 +22,7 @@ import (
 // parameter and a query; for the API call a JSON body read three times as
 // apiGuard and decode do. It is what Immutable (fiber copying every request
 // string it hands out) and the headers cost per request, measured on their
-// own; compare it with a page (BenchmarkHomePage100Live in core/web/app).
+// own; compare it with a page (BenchmarkHomePage100Live in core/app).
 //
 //	go test -run '^$' -bench RequestOverhead -benchmem ./core/web
 func BenchmarkRequestOverhead(b *testing.B) {

@@ -17,12 +17,12 @@ import (
 	"time"
 
 	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/app"
 	"github.com/camkit/camkit/core/config"
 	"github.com/camkit/camkit/core/pluginhost"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/store/storetest"
 	"github.com/camkit/camkit/core/web"
-	"github.com/camkit/camkit/core/web/app"
 	"github.com/camkit/camkit/internal/testbin"
 	"github.com/camkit/camkit/sdk/pluginkit"
 	"github.com/camkit/camkit/sdk/processor"

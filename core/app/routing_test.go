@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/app"
 	"github.com/camkit/camkit/core/config"
 	"github.com/camkit/camkit/core/store/storetest"
-	"github.com/camkit/camkit/core/web/app"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/processor"
 )

@@ -20,9 +20,9 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/camkit/camkit/core/app"
 	"github.com/camkit/camkit/core/config"
 	"github.com/camkit/camkit/core/store/storetest"
-	"github.com/camkit/camkit/core/web/app"
 	"github.com/camkit/camkit/internal/testbin"
 	"github.com/camkit/camkit/sdk/processor"
 )

@@ -20,14 +20,14 @@ import (
 // page is shared among them for up to a second (web.Pages.RenderShared). It
 // reports pages/s; the target on the 2-core reference machine is 2,000.
 //
-//	go test -run '^$' -bench HomePage100Live -benchtime 5s ./core/web/app
+//	go test -run '^$' -bench HomePage100Live -benchtime 5s ./core/app
 func BenchmarkHomePage100Live(b *testing.B) { benchHome(b, false) }
 
 // BenchmarkHomePage100LiveSignedIn is the same page for a signed-in viewer:
 // her name and wallet are on it, so every request is rendered through the
 // theme plugin (the anonymous page is shared for a second).
 //
-//	go test -run '^$' -bench HomePage100LiveSignedIn -benchtime 5s ./core/web/app
+//	go test -run '^$' -bench HomePage100LiveSignedIn -benchtime 5s ./core/app
 func BenchmarkHomePage100LiveSignedIn(b *testing.B) { benchHome(b, true) }
 
 func benchHome(b *testing.B, signedIn bool) {
