@@ -36,18 +36,35 @@ type Resolver struct {
 // New parses trusted proxies (addresses or CIDRs). header is the one header
 // the proxies set; only it is read, so a client cannot pick the other one.
 func New(trusted []string, header Header) (*Resolver, error) {
-	r := &Resolver{header: header}
-	switch header {
-	case "":
-		r.header = XForwardedFor
-	case XForwardedFor, Forwarded:
-	default:
-		return nil, fmt.Errorf("forwarding header %q is neither %s nor %s", header, XForwardedFor, Forwarded)
+	h, err := ParseHeader(string(header))
+	if err != nil {
+		return nil, err
 	}
+	prefixes, err := ParseTrusted(trusted)
+	if err != nil {
+		return nil, err
+	}
+	return &Resolver{trusted: prefixes, header: h}, nil
+}
+
+// ParseHeader reads a configured forwarding header; "" is X-Forwarded-For.
+func ParseHeader(s string) (Header, error) {
+	switch h := Header(s); h {
+	case "":
+		return XForwardedFor, nil
+	case XForwardedFor, Forwarded:
+		return h, nil
+	}
+	return "", fmt.Errorf("forwarding header %q is neither %s nor %s", s, XForwardedFor, Forwarded)
+}
+
+// ParseTrusted reads trusted proxies: IP addresses or CIDRs.
+func ParseTrusted(trusted []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
 	for _, s := range trusted {
 		s = strings.TrimSpace(s)
 		if p, err := netip.ParsePrefix(s); err == nil {
-			r.trusted = append(r.trusted, p.Masked())
+			out = append(out, p.Masked())
 			continue
 		}
 		a, err := netip.ParseAddr(s)
@@ -55,9 +72,9 @@ func New(trusted []string, header Header) (*Resolver, error) {
 			return nil, fmt.Errorf("trusted proxy %q is neither an IP address nor a CIDR", s)
 		}
 		a = a.Unmap()
-		r.trusted = append(r.trusted, netip.PrefixFrom(a, a.BitLen()))
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
-	return r, nil
+	return out, nil
 }
 
 // Trusts reports whether a is a trusted proxy.

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/camkit/camkit/core/clientaddr"
 	"github.com/camkit/camkit/core/pluginhost"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
@@ -58,8 +58,8 @@ type HTTP struct {
 	// ProxyHeader, walked from the right past every trusted proxy (see
 	// core/clientaddr). Empty: the direct peer is the client (no proxy).
 	TrustedProxies []string `toml:"trusted_proxies"`
-	// ProxyHeader is the header the proxies write: X-Forwarded-For (default)
-	// or Forwarded (RFC 7239). Only that one is read.
+	// ProxyHeader is the header the proxies write (clientaddr.ParseHeader:
+	// the de-facto forwarding header by default, or RFC 7239). Only it is read.
 	ProxyHeader string `toml:"proxy_header"`
 }
 
@@ -130,7 +130,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 func Default() Config {
 	return Config{
 		Site:     Site{Name: "camkit", Currency: "USD"},
-		HTTP:     HTTP{Addr: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080", ProxyHeader: "X-Forwarded-For"},
+		HTTP:     HTTP{Addr: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080", ProxyHeader: string(clientaddr.XForwardedFor)},
 		Database: Database{URL: "sqlite://./data/camkit.db"},
 		Log:      Log{Level: "info", Format: "text"},
 		Plugins: Plugins{
@@ -203,13 +203,11 @@ func (c Config) Validate() error {
 	if _, err := money.Lookup(c.Site.Currency); err != nil {
 		return errs.E(errs.UnknownCurrency, "config: site.currency %q is not an ISO 4217 currency code", c.Site.Currency)
 	}
-	for _, p := range c.HTTP.TrustedProxies {
-		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
-			return errs.E(errs.Invalid, "config: http.trusted_proxies: %q is neither an IP address nor a CIDR", p)
-		}
+	if _, err := clientaddr.ParseTrusted(c.HTTP.TrustedProxies); err != nil {
+		return errs.E(errs.Invalid, "config: http.trusted_proxies: %v", err)
 	}
-	if h := c.HTTP.ProxyHeader; h != "" && h != "X-Forwarded-For" && h != "Forwarded" {
-		return errs.E(errs.Invalid, "config: http.proxy_header %q: want X-Forwarded-For or Forwarded", h)
+	if _, err := clientaddr.ParseHeader(c.HTTP.ProxyHeader); err != nil {
+		return errs.E(errs.Invalid, "config: http.proxy_header: %v", err)
 	}
 	if c.HTTP.Addr == "" {
 		return errs.E(errs.Invalid, "config: http.addr is empty")
