@@ -18,7 +18,7 @@ import (
 // (a JPEG of the stream's size, loaded by the browser) and a count above
 // zero.
 func TestHomeGridThumbnailAndCountInChromium(t *testing.T) {
-	needFFmpeg(t)
+	testbin.Need(t, "ffmpeg", "ffmpeg")
 	browser := testbin.Browser(t)
 	for _, c := range []struct {
 		theme, count string

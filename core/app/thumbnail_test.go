@@ -6,26 +6,14 @@ import (
 	"image/jpeg"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/camkit/camkit/core/config"
 	"github.com/camkit/camkit/core/stream/streamtest"
+	"github.com/camkit/camkit/internal/testbin"
 )
-
-// needFFmpeg fails under CI (which installs it: .ci/run) and skips elsewhere.
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ffmpeg is not installed (apt-get install ffmpeg)")
-		}
-		t.Skip("ffmpeg is not installed (apt-get install ffmpeg)")
-	}
-}
 
 // publishPattern streams ffmpeg's test pattern in H.264 (or VP8) from a
 // pion WHIP client with the model's stream key, as OBS would.
@@ -74,7 +62,7 @@ func (b *browser) fetch(t *testing.T, path string) (int, string, []byte) {
 // /metrics; a private show serves no frame; a show whose publisher left
 // drops off the grid within media_timeout + reconnect_grace.
 func TestThumbnailsCountsAndPresenceThroughTheHost(t *testing.T) {
-	needFFmpeg(t)
+	testbin.Need(t, "ffmpeg", "ffmpeg")
 	w := newWorldOn(t, newSite(t, func(c *config.Config) {
 		c.Stream.MediaTimeout = config.Duration{Duration: time.Second}
 		c.Stream.ReconnectGrace = config.Duration{Duration: 2 * time.Second}

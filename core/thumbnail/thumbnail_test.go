@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -19,18 +17,8 @@ import (
 	"github.com/camkit/camkit/core/stream"
 	"github.com/camkit/camkit/core/stream/streamtest"
 	"github.com/camkit/camkit/core/thumbnail"
+	"github.com/camkit/camkit/internal/testbin"
 )
-
-// needFFmpeg fails under CI (which installs it: .ci/run) and skips elsewhere.
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ffmpeg is not installed (apt-get install ffmpeg)")
-		}
-		t.Skip("ffmpeg is not installed (apt-get install ffmpeg)")
-	}
-}
 
 type fixture struct {
 	sfu   *stream.SFU
@@ -85,7 +73,7 @@ func (f *fixture) publishFor(t *testing.T, show string, o streamtest.MediaOption
 // the show's decoded JPEG is there within 10 s, of the stream's size, and
 // served with its ETag; a repeat with If-None-Match is a 304.
 func TestLiveShowGetsADecodedJPEGWithinTenSeconds(t *testing.T) {
-	needFFmpeg(t)
+	testbin.Need(t, "ffmpeg", "ffmpeg")
 	for _, c := range []struct {
 		name string
 		opts streamtest.MediaOptions
@@ -142,7 +130,7 @@ func TestLiveShowGetsADecodedJPEGWithinTenSeconds(t *testing.T) {
 // keyframe requests, as OBS's x264 does) does not hold back the picture of
 // a show that comes on air after it.
 func TestSlowKeyframesHoldNoOtherShowBack(t *testing.T) {
-	needFFmpeg(t)
+	testbin.Need(t, "ffmpeg", "ffmpeg")
 	f := newFixture(t)
 	f.publishFor(t, "slow", streamtest.MediaOptions{H264: true, KeyframeEvery: 15 * 20}, 21)
 	time.Sleep(1500 * time.Millisecond) // its snapshot is waiting now
@@ -158,7 +146,7 @@ func TestSlowKeyframesHoldNoOtherShowBack(t *testing.T) {
 // dropped the moment the mode changes, the SFU hands over no keyframe, the
 // handler serves the placeholder; back in public a new one is taken.
 func TestPrivateShowServesNoFrame(t *testing.T) {
-	needFFmpeg(t)
+	testbin.Need(t, "ffmpeg", "ffmpeg")
 	f := newFixture(t)
 	f.publish(t, "show-1", streamtest.MediaOptions{H264: true})
 	if !streamtest.WaitFor(10*time.Second, func() bool { _, ok := f.thumb.Frame("show-1"); return ok }) {

@@ -2,8 +2,6 @@ package testbin
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -19,12 +17,7 @@ const ChromiumPath = "/usr/bin/chromium"
 // and skips with a message otherwise.
 func Browser(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	if _, err := exec.LookPath(ChromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chromium not found at %s (CI=true: browser tests must run; apt-get install chromium)", ChromiumPath)
-		}
-		t.Skipf("chromium not found at %s: skipping the browser test (under CI=true this fails)", ChromiumPath)
-	}
+	Need(t, ChromiumPath, "chromium")
 	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(ChromiumPath),
 		chromedp.UserDataDir(t.TempDir()),
