@@ -109,6 +109,9 @@ func Theme(t *testing.T, binaryPath string, opts ThemeOptions) {
 		}
 	})
 
+	t.Run("card pictures never break", func(t *testing.T) { themeCheckCardPictures(t, th) })
+	t.Run("room player poster", func(t *testing.T) { themeCheckRoomPoster(t, th) })
+
 	t.Run("unknown page kind", func(t *testing.T) {
 		_, err := th.Render(ctx, &themeUnknownPage{})
 		if errs.CodeOf(err) != errs.Invalid {

@@ -1,4 +1,4 @@
-package main
+package plugintest
 
 import (
 	"context"
@@ -9,19 +9,24 @@ import (
 	"github.com/camkit/camkit/sdk/theme"
 )
 
-var imgTag = regexp.MustCompile(`<img\b[^>]*>`)
-var srcAttr = regexp.MustCompile(`\bsrc="([^"]*)"`)
+var (
+	themeImgTag     = regexp.MustCompile(`<img\b[^>]*>`)
+	themeSrcAttr    = regexp.MustCompile(`\bsrc="([^"]*)"`)
+	themePosterAttr = regexp.MustCompile(`<video\b[^>]*\bposter="([^"]*)"`)
+	themeAnyPoster  = regexp.MustCompile(`<video\b[^>]*\bposter=`)
+)
 
-// imgSources lists the src of every <img> of a page ("" for one without).
-func imgSources(t *testing.T, p theme.Page) []string {
+// themeImgSources lists the src of every <img> of a rendered page ("" for
+// one without).
+func themeImgSources(t *testing.T, th theme.Theme, p theme.Page) []string {
 	t.Helper()
-	r, err := newTheme().Render(context.Background(), p)
+	r, err := th.Render(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
-	for _, tag := range imgTag.FindAllString(string(r.HTML), -1) {
-		m := srcAttr.FindStringSubmatch(tag)
+	for _, tag := range themeImgTag.FindAllString(string(r.HTML), -1) {
+		m := themeSrcAttr.FindStringSubmatch(tag)
 		if m == nil {
 			out = append(out, "")
 			continue
@@ -31,9 +36,10 @@ func imgSources(t *testing.T, p theme.Page) []string {
 	return out
 }
 
-// A card shows the host's thumbnail, else the model's profile picture, else
-// no <img> at all: never one without a source (a broken image).
-func TestCardPicturesNeverBreak(t *testing.T) {
+// themeCheckCardPictures: a card shows the host's thumbnail, else the
+// model's profile picture, else no <img> at all: never one without a source
+// (a broken image).
+func themeCheckCardPictures(t *testing.T, th theme.Theme) {
 	card := func(id, thumb, avatar string) theme.LiveModel {
 		return theme.LiveModel{ShowID: "s-" + id, ThumbnailURL: thumb, Mode: theme.ModePublic, Viewers: 3,
 			Model: theme.ModelSummary{ID: id, DisplayName: "Model " + id, AvatarURL: avatar, RoomURL: "/shows/s-" + id}}
@@ -43,7 +49,7 @@ func TestCardPicturesNeverBreak(t *testing.T) {
 		card("b", "", "/media/b.jpg"),
 		card("c", "", ""),
 	}}
-	got := imgSources(t, page)
+	got := themeImgSources(t, th, page)
 	for _, src := range got {
 		if src == "" {
 			t.Fatalf("an <img> without a source: %q", got)
@@ -59,20 +65,24 @@ func TestCardPicturesNeverBreak(t *testing.T) {
 	}
 }
 
-// The room's player shows the show's picture as its poster.
-func TestRoomPlayerPoster(t *testing.T) {
+// themeCheckRoomPoster: the room's player shows the show's picture as its
+// poster, and writes no empty one.
+func themeCheckRoomPoster(t *testing.T, th theme.Theme) {
 	room := &theme.RoomPage{ShowID: "s-1", Mode: theme.ModePublic, PlayerURL: "/whep/s-1", ChatURL: "/ws/chat/s-1",
 		PosterURL: "/shows/s-1/thumbnail"}
-	r, err := newTheme().Render(context.Background(), room)
+	r, err := th.Render(context.Background(), room)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !regexp.MustCompile(`<video\b[^>]*\bposter="/shows/s-1/thumbnail"`).Match(r.HTML) {
+	if m := themePosterAttr.FindSubmatch(r.HTML); m == nil || string(m[1]) != "/shows/s-1/thumbnail" {
 		t.Fatal("the room's player has no poster")
 	}
 	room.PosterURL = ""
-	r, _ = newTheme().Render(context.Background(), room)
-	if regexp.MustCompile(`<video\b[^>]*\bposter=`).Match(r.HTML) {
+	r, err = th.Render(context.Background(), room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if themeAnyPoster.Match(r.HTML) {
 		t.Fatal("an empty poster is written out")
 	}
 }
