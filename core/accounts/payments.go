@@ -486,23 +486,8 @@ func (p *PaymentMethods) Remove(ctx context.Context, userID string) error {
 // changes plugins.processor.
 func CardProcessors(ctx context.Context, db *store.DB) (cards, pending map[string]int, err error) {
 	count := func(q string) (map[string]int, error) {
-		rows, err := db.Gorm().WithContext(ctx).Raw(q).Rows()
-		if err != nil {
-			return nil, dbErr("cards by processor", err)
-		}
-		defer rows.Close()
-		out := map[string]int{}
-		for rows.Next() {
-			var (
-				name string
-				n    int
-			)
-			if err := rows.Scan(&name, &n); err != nil {
-				return nil, dbErr("cards by processor", err)
-			}
-			out[name] = n
-		}
-		return out, dbErr("cards by processor", rows.Err())
+		m, err := db.CountBy(ctx, q)
+		return m, dbErr("cards by processor", err)
 	}
 	if cards, err = count(`SELECT processor, COUNT(*) FROM payment_methods GROUP BY processor`); err != nil {
 		return nil, nil, err

@@ -471,23 +471,7 @@ WHERE id = ? AND state = 'closed'`, args: []any{ts(r.SettledAt), r.SeatID}, affe
 // open, or closed and waiting for settlement): each needs its processor
 // loaded to finish, whatever the configuration says now.
 func SeatProcessors(ctx context.Context, s *store.DB) (map[string]int, error) {
-	d := newDB(s)
-	rows, err := d.sql.QueryContext(ctx, d.q(`SELECT processor, COUNT(*) FROM billing_seats
-		WHERE state IN ('opening', 'open', 'closed') AND processor <> '' GROUP BY processor`))
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var (
-			name string
-			n    int
-		)
-		if err := rows.Scan(&name, &n); err != nil {
-			return nil, dbErr(err)
-		}
-		out[name] = n
-	}
-	return out, dbErr(rows.Err())
+	m, err := s.CountBy(ctx, `SELECT processor, COUNT(*) FROM billing_seats
+		WHERE state IN ('opening', 'open', 'closed') AND processor <> '' GROUP BY processor`)
+	return m, dbErr(err)
 }

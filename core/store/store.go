@@ -315,3 +315,25 @@ func (d Dialect) Rebind(query string) string {
 	}
 	return b.String()
 }
+
+// CountBy runs query, which selects (key, count) rows — a GROUP BY — and
+// answers the counts by key. Written with '?' placeholders (see Rebind).
+func (db *DB) CountBy(ctx context.Context, query string, args ...any) (map[string]int, error) {
+	rows, err := db.sql.QueryContext(ctx, db.dialect.Rebind(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var (
+			key string
+			n   int
+		)
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, err
+		}
+		out[key] = n
+	}
+	return out, rows.Err()
+}
