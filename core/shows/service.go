@@ -18,7 +18,6 @@ import (
 	"github.com/camkit/camkit/core/chat"
 	"github.com/camkit/camkit/core/clock"
 	"github.com/camkit/camkit/core/httperror"
-	"github.com/camkit/camkit/core/meter"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/stream"
 	"github.com/camkit/camkit/sdk/currency"
@@ -111,7 +110,6 @@ type seat struct {
 	policy                                           billing.PricePolicy
 	funding                                          string
 	opened                                           time.Time
-	m                                                *meter.Meter
 	open                                             bool
 	fundedSecs                                       int64
 	warnings                                         []theme.FundingWarning
@@ -735,12 +733,8 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 		how = string(info.Strategy)
 	}
 	st := &seat{id: info.ID, show: b.id, paid: paid.ID, viewer: r.ViewerID, viewerName: r.ViewerName, model: b.model,
-		token: randomID("st_", 24), policy: locked, funding: how, opened: info.OpenedAt, m: meter.New(), open: true, fundedSecs: info.FundedSeconds}
-	_ = st.m.SeatOpened(info.OpenedAt)
+		token: randomID("st_", 24), policy: locked, funding: how, opened: info.OpenedAt, open: true, fundedSecs: info.FundedSeconds}
 	s.mu.Lock()
-	if media {
-		_ = st.m.ModelMediaFlowing(clampAt(info.OpenedAt, s.now()))
-	}
 	s.seats[st.id] = st
 	b.paid, b.seat = paid.ID, st.id
 	if err := s.store.PutSeat(ctx, st.record()); err != nil {
@@ -751,13 +745,6 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 	}
 	s.mu.Unlock()
 	return s.view(st, true), nil
-}
-
-func clampAt(at, now time.Time) time.Time {
-	if at.After(now) {
-		return now
-	}
-	return at
 }
 
 // Decline refuses a request and tells the viewer.
@@ -899,7 +886,6 @@ func (s *Service) closeSeat(seatID string) {
 		return
 	}
 	st.open = false
-	_ = st.m.SeatClosed(s.now())
 	b := s.byID[st.show]
 	back := b != nil && b.seat == seatID
 	ctx := context.Background()
@@ -1078,7 +1064,6 @@ func (s *Service) Liveness(ev stream.LivenessEvent) {
 		seat *seat
 	)
 	s.mu.Lock()
-	now := s.now()
 	switch e := ev.(type) {
 	case stream.ModelMediaFlowing:
 		b := s.byID[e.ShowID]
@@ -1088,9 +1073,6 @@ func (s *Service) Liveness(ev stream.LivenessEvent) {
 		b.media = true
 		if b.paid != "" {
 			out = ModelMediaFlowing{ShowID: b.paid, Since: e.Since}
-			if st := s.seats[b.seat]; st != nil && st.open {
-				_ = st.m.ModelMediaFlowing(clampAt(e.Since, now))
-			}
 		}
 	case stream.ModelMediaStopped:
 		b := s.byID[e.ShowID]
@@ -1100,19 +1082,14 @@ func (s *Service) Liveness(ev stream.LivenessEvent) {
 		b.media = false
 		if b.paid != "" {
 			out = ModelMediaStopped{ShowID: b.paid, LastPacketAt: e.LastPacketAt}
-			if st := s.seats[b.seat]; st != nil && st.open {
-				_ = st.m.ModelMediaStopped(clampAt(e.LastPacketAt, now))
-			}
 		}
 	case stream.ViewerConnected:
 		if seat = s.seats[e.SeatID]; seat != nil && seat.open {
 			out = ViewerConnected{ShowID: seat.paid, SeatID: seat.id, At: e.At}
-			_ = seat.m.ViewerConnected(clampAt(e.At, now))
 		}
 	case stream.ViewerDisconnected:
 		if seat = s.seats[e.SeatID]; seat != nil && seat.open {
 			out = ViewerDisconnected{ShowID: seat.paid, SeatID: seat.id, LastEvidenceAt: e.LastEvidenceAt}
-			_ = seat.m.ViewerDisconnected(clampAt(e.LastEvidenceAt, now))
 		}
 	}
 	s.mu.Unlock()
