@@ -47,6 +47,14 @@ func New(trusted []string, header Header) (*Resolver, error) {
 	return &Resolver{trusted: prefixes, header: h}, nil
 }
 
+// IsForwarding reports whether a request header names a client address a
+// proxy may have written (either forwarding header, whichever is
+// configured): what a client wrote there must not reach anyone who would
+// believe it, such as a plugin (which gets the resolved address instead).
+func IsForwarding(name string) bool {
+	return strings.EqualFold(name, string(XForwardedFor)) || strings.EqualFold(name, string(Forwarded))
+}
+
 // ParseHeader reads a configured forwarding header; "" is X-Forwarded-For.
 func ParseHeader(s string) (Header, error) {
 	switch h := Header(s); h {

@@ -99,7 +99,7 @@ func proxiedRequest(c *fiber.Ctx) (processor.HTTPRequest, error) {
 		if strings.EqualFold(key, fiber.HeaderCookie) || strings.EqualFold(key, fiber.HeaderAuthorization) {
 			return // the host's session is none of the plugin's business
 		}
-		if strings.EqualFold(key, fiber.HeaderXForwardedFor) || strings.EqualFold(key, "Forwarded") {
+		if clientaddr.IsForwarding(key) {
 			return // RemoteAddr is the client, resolved once by clientaddr; what a client wrote here is not
 		}
 		h.Add(key, string(v))
