@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"github.com/camkit/camkit/core/pricing"
 	"io"
 	"log/slog"
 	"math"
@@ -167,7 +168,7 @@ func benchMeter(ctx context.Context, db *store.DB, n int, dur, flapEvery time.Du
 	eng, err := billing.NewEngine(billing.Config{DB: db, Ledger: led, Clock: clk, Log: quiet()})
 	check(err)
 	heap0 := heapInUse()
-	pol := billing.DefaultPricePolicy(money.Money{Amount: 120, Currency: "USD"})
+	pol := pricing.DefaultPolicy(money.Money{Amount: 120, Currency: "USD"})
 	pol.MaxPauseSeconds = 3600
 	var fails atomic.Int64
 	parallel(n, workers, func(i int) {
@@ -280,7 +281,7 @@ func benchSettle(ctx context.Context, db *store.DB, n, workers int, sandboxPath 
 	eng, err := billing.NewEngine(billing.Config{DB: db, Ledger: led, Clock: clk, Log: quiet(),
 		Processors: map[string]processor.Processor{"sandbox": sbx}})
 	check(err)
-	pol := billing.DefaultPricePolicy(money.Money{Amount: 120, Currency: "USD"})
+	pol := pricing.DefaultPolicy(money.Money{Amount: 120, Currency: "USD"})
 	t := time.Now()
 	var fails atomic.Int64
 	parallel(n, workers, func(i int) {

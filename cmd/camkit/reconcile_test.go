@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/camkit/camkit/core/pricing"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -148,7 +149,7 @@ func TestReconcileCommandFindsPlantedMismatches(t *testing.T) {
 			var capture string
 			b.with(func(sbx processor.Processor, eng *billing.Engine, clk *clocktest.Fake) {
 				if _, err := eng.OpenSeat(ctx, billing.OpenRequest{SeatID: "seat1", ShowID: "show1", Kind: split.KindPrivate, ViewerID: "v1", ModelID: "m1",
-					Policy:  billing.DefaultPricePolicy(money.Money{Amount: 120, Currency: "USD"}),
+					Policy:  pricing.DefaultPolicy(money.Money{Amount: 120, Currency: "USD"}),
 					Funding: billing.Funding{Processor: "sandbox", Credential: sandboxCard(t, sbx, "card/1")}}); err != nil {
 					t.Fatal(err)
 				}
@@ -327,7 +328,7 @@ func TestReconcileCommandAgainstMobiusPayQueryPHP(t *testing.T) {
 	var capture string
 	with(func(nmi processor.Processor, eng *billing.Engine, clk *clocktest.Fake) {
 		if _, err := eng.OpenSeat(ctx, billing.OpenRequest{SeatID: "seat1", ShowID: "show1", Kind: split.KindPrivate, ViewerID: "v1", ModelID: "m1",
-			Policy: billing.DefaultPricePolicy(usd(120)), Funding: billing.Funding{Processor: "mobiuspay", Credential: card(nmi, "card/1")}}); err != nil {
+			Policy: pricing.DefaultPolicy(usd(120)), Funding: billing.Funding{Processor: "mobiuspay", Credential: card(nmi, "card/1")}}); err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range []meter.Kind{meter.ModelMediaFlowing, meter.ViewerConnected} {

@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"github.com/camkit/camkit/core/pricing"
 	"log/slog"
 	"sync"
 	"time"
@@ -91,13 +92,13 @@ func (p *App) Close() {
 }
 
 // billingPolicy is the operator's price policy template (no rate yet).
-func billingPolicy(c config.Config) (billing.PricePolicy, error) {
+func billingPolicy(c config.Config) (pricing.Policy, error) {
 	minimum, err := c.Money("billing.minimum_charge", c.Billing.MinimumCharge)
 	if err != nil {
-		return billing.PricePolicy{}, err
+		return pricing.Policy{}, err
 	}
-	return billing.PricePolicy{
-		Granularity: billing.Granularity(c.Billing.Granularity), MinimumCharge: minimum, GraceSeconds: c.Billing.GraceSeconds,
+	return pricing.Policy{
+		Granularity: pricing.Granularity(c.Billing.Granularity), MinimumCharge: minimum, GraceSeconds: c.Billing.GraceSeconds,
 		BlockSeconds: c.Billing.BlockSeconds, ExtensionLeadSeconds: c.Billing.LeadSeconds, MaxPauseSeconds: c.Billing.MaxPauseSeconds,
 	}, nil
 }

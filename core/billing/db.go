@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"github.com/camkit/camkit/core/pricing"
 	"strings"
 	"time"
 
@@ -110,7 +111,7 @@ type seatRow struct {
 	Strategy                             Strategy
 	Processor                            string
 	Currency                             string
-	Policy                               PricePolicy
+	Policy                               pricing.Policy
 	Credential                           *processor.StoredCredential
 	RefundUnused                         bool
 	FundedAmount, FundedSeconds          int64

@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"fmt"
+	"github.com/camkit/camkit/core/pricing"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func TestCheckpointUpsertIsBatchedAndNeverGoesBackOnBothDialects(t *testing.T) {
 		for i := 0; i < 2500; i++ { // more than one chunk of the portable path
 			id := fmt.Sprintf("s%d", i)
 			if err := d.insertSeat(ctx, &seatRow{ID: id, ShowID: "sh", Kind: split.KindGroup, ViewerID: "v", ModelID: "m", State: stateOpen,
-				Strategy: Wallet, Currency: "USD", Policy: DefaultPricePolicy(money.Money{Amount: 60, Currency: "USD"}), OpenedAt: now}); err != nil {
+				Strategy: Wallet, Currency: "USD", Policy: pricing.DefaultPolicy(money.Money{Amount: 60, Currency: "USD"}), OpenedAt: now}); err != nil {
 				t.Fatal(err)
 			}
 			cks = append(cks, checkpoint{SeatID: id, Seq: 2, AtMs: 2000, Snap: []byte(`{"v":2}`)})

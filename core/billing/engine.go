@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/camkit/camkit/core/pricing"
 	"log/slog"
 	"sync"
 	"time"
@@ -278,7 +279,7 @@ func (e *Engine) OpenSeat(ctx context.Context, req OpenRequest) (SeatInfo, error
 	if strategy != CardHold && e.ledger == nil {
 		return SeatInfo{}, errs.E(errs.Invalid, "billing: %s funding needs a ledger", strategy)
 	}
-	block, err := BlockAmountInPaymentCurrency(pol)
+	block, err := pricing.BlockAmountInPaymentCurrency(pol)
 	if err != nil {
 		return SeatInfo{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/camkit/camkit/core/pricing"
 
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/sdk/errs"
@@ -39,7 +40,7 @@ func (e *Engine) fundStep(ctx context.Context, s *seat, n int) fundResult {
 	r := fundResult{step: n}
 	var err error
 	if r.ceiling, err = prev.Add(s.block); err == nil {
-		r.secs, err = FundedSeconds(s.row.Policy, r.ceiling)
+		r.secs, err = pricing.FundedSeconds(s.row.Policy, r.ceiling)
 	}
 	if err != nil {
 		r.err, r.rejected = errs.E(errs.Invalid, "billing: seat %s: funding ceiling: %v", s.row.ID, err), true

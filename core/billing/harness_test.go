@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/camkit/camkit/core/pricing"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -193,9 +194,9 @@ func cents(n int64) money.Money { return money.Money{Amount: n, Currency: "USD"}
 
 // stdPolicy is 120 USD cents a minute (2 cents a second), per second, with
 // five-minute blocks, a minute of lead and two minutes of maximum pause.
-func stdPolicy() billing.PricePolicy { return billing.DefaultPricePolicy(cents(120)) }
+func stdPolicy() pricing.Policy { return pricing.DefaultPolicy(cents(120)) }
 
-func (v *env) openCard(seat, number string, pol billing.PricePolicy) billing.SeatInfo {
+func (v *env) openCard(seat, number string, pol pricing.Policy) billing.SeatInfo {
 	v.t.Helper()
 	info, err := v.eng.OpenSeat(v.ctx, billing.OpenRequest{SeatID: seat, ShowID: "show1", Kind: split.KindPrivate,
 		ViewerID: "v1", ModelID: "m1", Policy: pol, Funding: billing.Funding{Processor: "sandbox", Credential: v.card(number)}})

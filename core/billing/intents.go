@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/camkit/camkit/core/pricing"
 	"time"
 
 	"github.com/camkit/camkit/core/ledger"
@@ -342,7 +343,7 @@ func (e *Engine) applySuccess(sr *seatRow, it *intentRow, result any, now time.T
 
 // raiseFunded records a new cumulative ceiling and the time it funds.
 func (e *Engine) raiseFunded(sr *seatRow, ceiling int64) (stmt, func(*seatView), error) {
-	secs, err := FundedSeconds(sr.Policy, money.Money{Amount: ceiling, Currency: sr.Currency})
+	secs, err := pricing.FundedSeconds(sr.Policy, money.Money{Amount: ceiling, Currency: sr.Currency})
 	if err != nil {
 		return stmt{}, nil, err
 	}

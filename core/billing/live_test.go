@@ -2,6 +2,7 @@ package billing_test
 
 import (
 	"fmt"
+	"github.com/camkit/camkit/core/pricing"
 	"testing"
 	"time"
 
@@ -114,7 +115,7 @@ func TestLiveSeatBilledSoFarProperty_MonotoneAndNeverAboveTheReceipt(t *testing.
 		seq++
 		seat := fmt.Sprintf("m%d", seq)
 		pol := stdPolicy()
-		pol.Granularity = rapid.SampledFrom([]billing.Granularity{billing.PerSecond, billing.PerStartedMinute, billing.PerCompletedMinute}).Draw(rt, "granularity")
+		pol.Granularity = rapid.SampledFrom([]pricing.Granularity{pricing.PerSecond, pricing.PerStartedMinute, pricing.PerCompletedMinute}).Draw(rt, "granularity")
 		pol.MinimumCharge = cents(rapid.SampledFrom([]int64{0, 50, 300}).Draw(rt, "minimum"))
 		pol.GraceSeconds = rapid.Int64Range(0, 20).Draw(rt, "grace")
 		pol.BlockSeconds = rapid.Int64Range(60, 120).Draw(rt, "block")

@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"fmt"
+	"github.com/camkit/camkit/core/pricing"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestPipelineIsAtomicAndOrderedOnBothDialects(t *testing.T) {
 		d := newDB(s)
 		now := time.Now().UTC()
 		if err := d.insertSeat(ctx, &seatRow{ID: "p1", ShowID: "sh", Kind: split.KindGroup, ViewerID: "v", ModelID: "m", State: stateOpen,
-			Strategy: Wallet, Currency: "USD", Policy: DefaultPricePolicy(money.Money{Amount: 60, Currency: "USD"}), OpenedAt: now}); err != nil {
+			Strategy: Wallet, Currency: "USD", Policy: pricing.DefaultPolicy(money.Money{Amount: 60, Currency: "USD"}), OpenedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		var seen int64
@@ -76,7 +77,7 @@ func TestLoadViewReadsSeatIntentsFundingAndCheckpoint(t *testing.T) {
 			t.Fatalf("view of an unknown seat: %v, want NotFound", err)
 		}
 		if err := d.insertSeat(ctx, &seatRow{ID: "p2", ShowID: "sh", Kind: split.KindGroup, ViewerID: "v", ModelID: "m", State: stateOpen,
-			Strategy: Wallet, Currency: "USD", Policy: DefaultPricePolicy(money.Money{Amount: 60, Currency: "USD"}), OpenedAt: now}); err != nil {
+			Strategy: Wallet, Currency: "USD", Policy: pricing.DefaultPolicy(money.Money{Amount: 60, Currency: "USD"}), OpenedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		it, err := d.createIntent(ctx, &intentRow{Key: "seat/p2/ledger/hold/1", SeatID: "p2", Op: opLedger, Step: 1,
@@ -120,7 +121,7 @@ func TestGroupCommitIsolatesAFailingPipeline(t *testing.T) {
 	const n = 60
 	for i := 0; i < n; i++ {
 		if err := d.insertSeat(ctx, &seatRow{ID: fmt.Sprint("g", i), ShowID: "sh", Kind: split.KindGroup, ViewerID: "v", ModelID: "m", State: stateOpen,
-			Strategy: Wallet, Currency: "USD", Policy: DefaultPricePolicy(money.Money{Amount: 60, Currency: "USD"}), OpenedAt: now}); err != nil {
+			Strategy: Wallet, Currency: "USD", Policy: pricing.DefaultPolicy(money.Money{Amount: 60, Currency: "USD"}), OpenedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 	}

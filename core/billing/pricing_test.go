@@ -1,6 +1,7 @@
 package billing_test
 
 import (
+	"github.com/camkit/camkit/core/pricing"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func TestForeignCurrency_FXLockedAtOpen_ProcessorAskedInAcceptedCurrency(t *test
 	must(t, err)
 	must(t, q.Validate(currency.QuoteRequest{From: "USD", To: "JPY"}))
 	pol := stdPolicy()
-	pol.FX = &billing.FXQuote{Rate: q.Rate, QuoteID: q.QuoteID, Source: q.Source, PaymentCurrency: q.To, ExpiresAt: q.ExpiresAt}
+	pol.FX = &pricing.FXQuote{Rate: q.Rate, QuoteID: q.QuoteID, Source: q.Source, PaymentCurrency: q.To, ExpiresAt: q.ExpiresAt}
 	info := v.openCard("seat1", cardOK, pol)
 	// One block: 600 USD cents = 6.00 USD * 151.37 = 908.22 JPY, held rounded up.
 	if info.Currency != "JPY" || info.Funded != (money.Money{Amount: 909, Currency: "JPY"}) || info.FundedSeconds != 300 {
@@ -54,12 +55,12 @@ func TestForeignCurrency_FXLockedAtOpen_ProcessorAskedInAcceptedCurrency(t *test
 
 	// A payment currency the processor does not take is refused before
 	// anything is held.
-	pol.FX = &billing.FXQuote{Rate: "0.88", QuoteID: "q-chf", Source: "fixed", PaymentCurrency: "CHF", ExpiresAt: v.clk.Now().Add(time.Hour)}
+	pol.FX = &pricing.FXQuote{Rate: "0.88", QuoteID: "q-chf", Source: "fixed", PaymentCurrency: "CHF", ExpiresAt: v.clk.Now().Add(time.Hour)}
 	_, err = v.eng.OpenSeat(v.ctx, billing.OpenRequest{SeatID: "seat2", ShowID: "show1", Kind: split.KindPrivate, ViewerID: "v1",
 		ModelID: "m1", Policy: pol, Funding: billing.Funding{Processor: "sandbox", Credential: v.card(cardOK)}})
 	wantCode(t, err, errs.UnknownCurrency, "CHF")
 	// An expired quote cannot be locked.
-	pol.FX = &billing.FXQuote{Rate: q.Rate, QuoteID: q.QuoteID, Source: q.Source, PaymentCurrency: "JPY", ExpiresAt: v.clk.Now().Add(-time.Second)}
+	pol.FX = &pricing.FXQuote{Rate: q.Rate, QuoteID: q.QuoteID, Source: q.Source, PaymentCurrency: "JPY", ExpiresAt: v.clk.Now().Add(-time.Second)}
 	_, err = v.eng.OpenSeat(v.ctx, billing.OpenRequest{SeatID: "seat3", ShowID: "show1", Kind: split.KindPrivate, ViewerID: "v1",
 		ModelID: "m1", Policy: pol, Funding: billing.Funding{Processor: "sandbox", Credential: v.card(cardOK)}})
 	wantCode(t, err, errs.Invalid, "expired")
@@ -73,20 +74,20 @@ func TestFractionalMinutes_AllGranularitiesWithMinimumAndGrace_PricedOnceFromThe
 	v := newEnv(t)
 	cred := v.card(cardOK)
 	cases := []struct {
-		g       billing.Granularity
+		g       pricing.Granularity
 		seconds int64
 		want    int64
 	}{
-		{billing.PerSecond, 10, 0},           // inside the grace
-		{billing.PerSecond, 61, 150},         // 122, raised to the minimum
-		{billing.PerSecond, 101, 202},        // 2 cents a second
-		{billing.PerStartedMinute, 10, 0},    // inside the grace
-		{billing.PerStartedMinute, 61, 240},  // two started minutes
-		{billing.PerStartedMinute, 120, 240}, // exactly two
-		{billing.PerCompletedMinute, 30, 0},  // past the grace, but no completed minute: nothing, not the minimum
-		{billing.PerCompletedMinute, 61, 150},
-		{billing.PerCompletedMinute, 179, 240}, // two completed minutes
-		{billing.PerCompletedMinute, 180, 360},
+		{pricing.PerSecond, 10, 0},           // inside the grace
+		{pricing.PerSecond, 61, 150},         // 122, raised to the minimum
+		{pricing.PerSecond, 101, 202},        // 2 cents a second
+		{pricing.PerStartedMinute, 10, 0},    // inside the grace
+		{pricing.PerStartedMinute, 61, 240},  // two started minutes
+		{pricing.PerStartedMinute, 120, 240}, // exactly two
+		{pricing.PerCompletedMinute, 30, 0},  // past the grace, but no completed minute: nothing, not the minimum
+		{pricing.PerCompletedMinute, 61, 150},
+		{pricing.PerCompletedMinute, 179, 240}, // two completed minutes
+		{pricing.PerCompletedMinute, 180, 360},
 	}
 	for i, c := range cases {
 		pol := stdPolicy()

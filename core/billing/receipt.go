@@ -2,6 +2,7 @@ package billing
 
 import (
 	"encoding/json"
+	"github.com/camkit/camkit/core/pricing"
 	"strings"
 
 	"github.com/camkit/camkit/core/ledger"
@@ -27,10 +28,10 @@ func (e *Engine) buildReceipt(v *seatView) (*Receipt, error) {
 		rec.ClosedAt = sr.ClosedAt.Time.UTC()
 	}
 	var err error
-	if rec.RatePrice, err = Price(sr.Policy, rec.BillableSeconds); err != nil {
+	if rec.RatePrice, err = pricing.Price(sr.Policy, rec.BillableSeconds); err != nil {
 		return nil, err
 	}
-	if rec.MinimumApplied, err = MinimumApplied(sr.Policy, rec.BillableSeconds); err != nil {
+	if rec.MinimumApplied, err = pricing.MinimumApplied(sr.Policy, rec.BillableSeconds); err != nil {
 		return nil, err
 	}
 	rec.Released = money.Money{Amount: max(0, rec.Funded.Amount-rec.Price.Amount), Currency: cur}

@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"encoding/json"
+	"github.com/camkit/camkit/core/pricing"
 	"sync"
 	"time"
 
@@ -127,7 +128,7 @@ func (s *seat) takeCheckpointLocked(now time.Time) checkpoint {
 // priceOf is the price of billable seconds in the payment currency, never
 // above what is funded.
 func priceOf(e *Engine, r *seatRow, billable int64, funded int64) int64 {
-	p, err := PriceInPaymentCurrency(r.Policy, billable)
+	p, err := pricing.PriceInPaymentCurrency(r.Policy, billable)
 	if err != nil || p.Currency != r.Currency {
 		// The policy was validated when the seat opened; a price that cannot
 		// be computed now is a bug. Take nothing rather than guess.

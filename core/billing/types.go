@@ -3,6 +3,7 @@ package billing
 import (
 	"errors"
 	"fmt"
+	"github.com/camkit/camkit/core/pricing"
 	"regexp"
 	"time"
 
@@ -106,7 +107,7 @@ type OpenRequest struct {
 	AffiliateID string // optional
 	// Policy is the snapshot locked for the seat's whole life (with its FX
 	// quote when the viewer pays in another currency).
-	Policy  PricePolicy
+	Policy  pricing.Policy
 	Funding Funding
 }
 
@@ -167,7 +168,7 @@ type Receipt struct {
 	Strategy    Strategy   `json:"strategy"`
 	Processor   string     `json:"processor,omitempty"`
 	// Policy is the locked snapshot, FX quote included.
-	Policy      PricePolicy      `json:"policy"`
+	Policy      pricing.Policy   `json:"policy"`
 	OpenedAt    time.Time        `json:"opened_at"`
 	ClosedAt    time.Time        `json:"closed_at"`
 	CloseReason CloseReason      `json:"close_reason"`

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/camkit/camkit/core/pricing"
 	"net"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ func (c Config) SecureCookies() bool {
 // Billing is the price policy every new seat locks, apart from the model's
 // rate: the operator's rules for how time becomes money.
 type Billing struct {
-	// Granularity is second | started_minute | completed_minute.
+	// Granularity is one of core/pricing.Granularities.
 	Granularity string `toml:"granularity"`
 	// MinimumCharge is a decimal in the site currency ("0" for none): the
 	// least a seat that costs anything costs.
@@ -204,10 +205,8 @@ func (c Config) validateProduct() error {
 		return errs.E(errs.Invalid, "config: security.session_ttl and session_idle must be positive")
 	}
 	b := c.Billing
-	switch b.Granularity {
-	case "second", "started_minute", "completed_minute":
-	default:
-		return errs.E(errs.Invalid, "config: billing.granularity %q: want second, started_minute or completed_minute", b.Granularity)
+	if _, err := pricing.ParseGranularity(b.Granularity); err != nil {
+		return errs.E(errs.Invalid, "config: billing.%v", err)
 	}
 	if _, err := c.Money("billing.minimum_charge", b.MinimumCharge); err != nil {
 		return err

@@ -1,6 +1,6 @@
 // Package money is the host's side of money: the one Money type (an alias of
-// the SDK's, so host and plugins share it), exact integer rounding helpers and
-// decimal FX conversion. No floats, no I/O, no clock.
+// the SDK's, so host and plugins share it) and currency lookups with errs
+// codes. Prices, rounding and FX are core/pricing's.
 //
 // Errors carry an sdk/errs code (errs.CodeOf) and still match the SDK's
 // sentinels (errors.Is(err, money.ErrOverflow)).
@@ -55,12 +55,6 @@ func Exponent(code string) (int, error) {
 		return 0, err
 	}
 	return c.Exponent, nil
-}
-
-// fail builds an error that has both an errs code and a money sentinel in its
-// chain.
-func fail(code errs.Code, sentinel error, format string, args ...any) error {
-	return fmt.Errorf("%w: %w", errs.E(code, format, args...), sentinel)
 }
 
 // coded gives an SDK money error its errs code, keeping the sentinel.

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"github.com/camkit/camkit/core/pricing"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -96,7 +97,7 @@ func (w *world) card(n int) *processor.StoredCredential {
 func (w *world) seat(id string, secs time.Duration) billing.Receipt {
 	w.t.Helper()
 	_, err := w.eng.OpenSeat(w.ctx, billing.OpenRequest{SeatID: id, ShowID: "show1", Kind: split.KindPrivate, ViewerID: "v1", ModelID: "m1",
-		Policy: billing.DefaultPricePolicy(usd(120)), Funding: billing.Funding{Processor: "sandbox", Credential: w.card(len(id))}})
+		Policy: pricing.DefaultPolicy(usd(120)), Funding: billing.Funding{Processor: "sandbox", Credential: w.card(len(id))}})
 	if err != nil {
 		w.t.Fatalf("OpenSeat: %v", err)
 	}

@@ -1,9 +1,9 @@
 package shows
 
 import (
+	"github.com/camkit/camkit/core/pricing"
 	"time"
 
-	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/theme"
 )
@@ -25,7 +25,7 @@ type Show struct {
 
 // Quote is what a private seat would lock now.
 type Quote struct {
-	Policy billing.PricePolicy
+	Policy pricing.Policy
 	// Funding is how this viewer would pay: card_hold, prepaid_blocks or wallet.
 	Funding string
 	// Allowed is false (with Reason) when this viewer cannot go private now:
@@ -67,7 +67,7 @@ type Seat struct {
 	ViewerName string
 	ModelID    string
 	Mode       theme.ShowMode
-	Policy     billing.PricePolicy
+	Policy     pricing.Policy
 	Funding    string
 	OpenedAt   time.Time
 	// Token admits the seat's viewer to the video (WHEP bearer); only the

@@ -2,6 +2,7 @@ package shows
 
 import (
 	"context"
+	"github.com/camkit/camkit/core/pricing"
 	"time"
 
 	"github.com/camkit/camkit/core/billing"
@@ -24,7 +25,7 @@ type Billing interface {
 // grace, block, lead, maximum pause). The show service snapshots it when a
 // seat opens; later answers never reach that seat.
 type RateSource interface {
-	CurrentPolicy(ctx context.Context, modelID string, mode Mode) (billing.PricePolicy, error)
+	CurrentPolicy(ctx context.Context, modelID string, mode Mode) (pricing.Policy, error)
 }
 
 var (

@@ -25,6 +25,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"github.com/camkit/camkit/core/pricing"
 	"sync"
 	"time"
 
@@ -135,7 +136,7 @@ type SeatRequest struct {
 	// Policy is the policy to lock, when the caller read it already (the
 	// Service reads the rate once, when the model accepts, and shows and
 	// funds that). nil: RateSource's current policy.
-	Policy *billing.PricePolicy
+	Policy *pricing.Policy
 }
 
 // OpenSeat locks the model's current price policy (and an FX quote) on a new
@@ -148,22 +149,22 @@ func (s *Paid) OpenSeat(ctx context.Context, showID string, req SeatRequest) (bi
 // OpenSeatLocked is OpenSeat that also returns the policy billing locked on
 // the seat (the rate, with the FX quote when there is one): what the seat's
 // page shows, so the page and the bill never read the rate apart.
-func (s *Paid) OpenSeatLocked(ctx context.Context, showID string, req SeatRequest) (billing.SeatInfo, billing.PricePolicy, error) {
+func (s *Paid) OpenSeatLocked(ctx context.Context, showID string, req SeatRequest) (billing.SeatInfo, pricing.Policy, error) {
 	s.mu.Lock()
 	sh := s.shows[showID]
 	if sh == nil {
 		s.mu.Unlock()
-		return billing.SeatInfo{}, billing.PricePolicy{}, errs.E(errs.NotFound, "shows: no open show %q", showID)
+		return billing.SeatInfo{}, pricing.Policy{}, errs.E(errs.NotFound, "shows: no open show %q", showID)
 	}
 	if sh.mode == Private && len(sh.seats) > 0 {
 		s.mu.Unlock()
-		return billing.SeatInfo{}, billing.PricePolicy{}, errs.E(errs.Conflict, "shows: private show %s already has its viewer", showID)
+		return billing.SeatInfo{}, pricing.Policy{}, errs.E(errs.Conflict, "shows: private show %s already has its viewer", showID)
 	}
 	model, studio, mode := sh.model, sh.studio, sh.mode
 	s.mu.Unlock()
 
 	var (
-		pol billing.PricePolicy
+		pol pricing.Policy
 		err error
 	)
 	if req.Policy != nil {
@@ -172,24 +173,24 @@ func (s *Paid) OpenSeatLocked(ctx context.Context, showID string, req SeatReques
 		pol, err = s.cfg.Rates.CurrentPolicy(ctx, model, mode)
 	}
 	if err != nil {
-		return billing.SeatInfo{}, billing.PricePolicy{}, err
+		return billing.SeatInfo{}, pricing.Policy{}, err
 	}
 	if pay := req.PayCurrency; pay != "" && pay != pol.RateCurrency() {
 		if s.cfg.FX == nil {
-			return billing.SeatInfo{}, billing.PricePolicy{}, errs.E(errs.Unsupported, "shows: paying in %s needs a currency plugin", pay)
+			return billing.SeatInfo{}, pricing.Policy{}, errs.E(errs.Unsupported, "shows: paying in %s needs a currency plugin", pay)
 		}
 		qr := currency.QuoteRequest{From: pol.RateCurrency(), To: pay}
 		if err := qr.Validate(); err != nil {
-			return billing.SeatInfo{}, billing.PricePolicy{}, err
+			return billing.SeatInfo{}, pricing.Policy{}, err
 		}
 		q, err := s.cfg.FX.Quote(ctx, qr)
 		if err != nil {
-			return billing.SeatInfo{}, billing.PricePolicy{}, err
+			return billing.SeatInfo{}, pricing.Policy{}, err
 		}
 		if err := q.Validate(qr); err != nil {
-			return billing.SeatInfo{}, billing.PricePolicy{}, err
+			return billing.SeatInfo{}, pricing.Policy{}, err
 		}
-		pol.FX = &billing.FXQuote{Rate: q.Rate, QuoteID: q.QuoteID, Source: q.Source, PaymentCurrency: q.To, ExpiresAt: q.ExpiresAt}
+		pol.FX = &pricing.FXQuote{Rate: q.Rate, QuoteID: q.QuoteID, Source: q.Source, PaymentCurrency: q.To, ExpiresAt: q.ExpiresAt}
 	}
 	kind := split.KindPrivate
 	if mode == Group {
@@ -202,14 +203,14 @@ func (s *Paid) OpenSeatLocked(ctx context.Context, showID string, req SeatReques
 	info, err := s.cfg.Billing.OpenSeat(ctx, billing.OpenRequest{ShowID: recorded, Kind: kind, ViewerID: req.ViewerID,
 		ModelID: model, StudioID: studio, AffiliateID: req.AffiliateID, Policy: pol, Funding: req.Funding})
 	if err != nil {
-		return billing.SeatInfo{}, billing.PricePolicy{}, err
+		return billing.SeatInfo{}, pricing.Policy{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sh = s.shows[showID]
 	if sh == nil { // the show ended while the seat was being funded
 		go s.cfg.Billing.EndSeat(context.Background(), info.ID, billing.ClosedByModel) //nolint:errcheck // settles in the background
-		return billing.SeatInfo{}, billing.PricePolicy{}, errs.E(errs.Conflict, "shows: show %s ended", showID)
+		return billing.SeatInfo{}, pricing.Policy{}, errs.E(errs.Conflict, "shows: show %s ended", showID)
 	}
 	sh.seats[info.ID] = true
 	s.seats[info.ID] = showID

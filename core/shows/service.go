@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"github.com/camkit/camkit/core/pricing"
 	"log/slog"
 	"sort"
 	"sync"
@@ -50,7 +51,7 @@ type Config struct {
 	// without it the Service follows no media.
 	Media func(stream.Admission, stream.LivenessSink) (Media, error)
 	// Policy is the operator's template: everything but the model's rate.
-	Policy billing.PricePolicy
+	Policy pricing.Policy
 	// PreferWallet pays a private show from wallet credits when they cover a
 	// block, before the card on file.
 	PreferWallet bool
@@ -107,7 +108,7 @@ type request struct {
 
 type seat struct {
 	id, show, paid, viewer, viewerName, model, token string
-	policy                                           billing.PricePolicy
+	policy                                           pricing.Policy
 	funding                                          string
 	opened                                           time.Time
 	open                                             bool
@@ -415,13 +416,13 @@ func (s *Service) EndShow(ctx context.Context, modelID string) error {
 
 // CurrentPolicy is the operator's template with the model's current rate:
 // what core/shows locks on a seat opened now.
-func (s *Service) CurrentPolicy(ctx context.Context, modelID string, _ Mode) (billing.PricePolicy, error) {
+func (s *Service) CurrentPolicy(ctx context.Context, modelID string, _ Mode) (pricing.Policy, error) {
 	p, err := s.cfg.Accounts.Profile(ctx, modelID)
 	if err != nil {
-		return billing.PricePolicy{}, err
+		return pricing.Policy{}, err
 	}
 	if p.RatePerMinute.Amount <= 0 {
-		return billing.PricePolicy{}, errs.E(errs.Invalid, "%s has not set a private rate yet", p.User.DisplayName)
+		return pricing.Policy{}, errs.E(errs.Invalid, "%s has not set a private rate yet", p.User.DisplayName)
 	}
 	pol := s.cfg.Policy
 	pol.RatePerMinute = p.RatePerMinute
@@ -434,8 +435,8 @@ func (s *Service) CurrentPolicy(ctx context.Context, modelID string, _ Mode) (bi
 // funding decides how viewerID would pay for a seat under pol: the card on
 // file or wallet credits, as the operator prefers, falling back to the
 // other. ok is false with a reason when neither can.
-func (s *Service) funding(ctx context.Context, viewerID string, pol billing.PricePolicy) (billing.Funding, string, bool, string, error) {
-	block, err := billing.BlockAmountInPaymentCurrency(pol)
+func (s *Service) funding(ctx context.Context, viewerID string, pol pricing.Policy) (billing.Funding, string, bool, string, error) {
+	block, err := pricing.BlockAmountInPaymentCurrency(pol)
 	if err != nil {
 		return billing.Funding{}, "", false, "", err
 	}

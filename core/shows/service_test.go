@@ -2,6 +2,7 @@ package shows_test
 
 import (
 	"context"
+	"github.com/camkit/camkit/core/pricing"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -104,7 +105,7 @@ func (l *lifecycle) start() {
 	if _, err := eng.Recover(l.ctx); err != nil {
 		t.Fatal(err)
 	}
-	pol := billing.DefaultPricePolicy(money.Money{Currency: "USD"})
+	pol := pricing.DefaultPolicy(money.Money{Currency: "USD"})
 	svc, err := shows.New(l.ctx, shows.Config{DB: l.db, Clock: clock.Real(), Store: l.live, Accounts: l.acc, Cards: accounts.NewPaymentMethods(l.acc, "sandbox", l.sbx),
 		Wallets: accounts.NewWallets(l.acc, l.led), Ledger: l.led, Billing: eng, BillingEvents: feed, Policy: pol, CardStrategy: billing.CardHold,
 		LiveOnPublish: l.liveOnPublish, Media: l.media, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -2,6 +2,7 @@ package shows_test
 
 import (
 	"context"
+	"github.com/camkit/camkit/core/pricing"
 	"io"
 	"log/slog"
 	"net/http"
@@ -36,14 +37,14 @@ func (r *rates) set(model string, cents int64) {
 	r.rate[model] = cents
 }
 
-func (r *rates) CurrentPolicy(_ context.Context, model string, _ shows.Mode) (billing.PricePolicy, error) {
+func (r *rates) CurrentPolicy(_ context.Context, model string, _ shows.Mode) (pricing.Policy, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c, ok := r.rate[model]
 	if !ok {
-		return billing.PricePolicy{}, errs.E(errs.NotFound, "no rate for %s", model)
+		return pricing.Policy{}, errs.E(errs.NotFound, "no rate for %s", model)
 	}
-	return billing.DefaultPricePolicy(money.Money{Amount: c, Currency: "USD"}), nil
+	return pricing.DefaultPolicy(money.Money{Amount: c, Currency: "USD"}), nil
 }
 
 type world struct {

@@ -3,9 +3,9 @@ package shows
 import (
 	"context"
 	"encoding/json"
+	"github.com/camkit/camkit/core/pricing"
 	"time"
 
-	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
@@ -163,7 +163,7 @@ func (s *SQLStore) Seats(ctx context.Context) ([]LiveSeat, error) {
 	}
 	out := make([]LiveSeat, 0, len(rows))
 	for _, r := range rows {
-		var pol billing.PricePolicy
+		var pol pricing.Policy
 		if err := json.Unmarshal([]byte(r.Policy), &pol); err != nil {
 			return nil, errs.E(errs.Internal, "shows: seat %s: stored policy: %v", r.ID, err)
 		}

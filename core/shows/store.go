@@ -2,9 +2,9 @@ package shows
 
 import (
 	"context"
+	"github.com/camkit/camkit/core/pricing"
 	"time"
 
-	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/sdk/theme"
 )
 
@@ -29,7 +29,7 @@ type LiveSeat struct {
 	ModelID                string
 	// TokenHash is SHA-256 (hex) of the viewer's WHEP bearer.
 	TokenHash     string
-	Policy        billing.PricePolicy
+	Policy        pricing.Policy
 	Funding       string
 	OpenedAt      time.Time
 	FundedSeconds int64

@@ -2,11 +2,11 @@ package shows_test
 
 import (
 	"context"
+	"github.com/camkit/camkit/core/pricing"
 	"reflect"
 	"testing"
 	"time"
 
-	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/shows"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/store/storetest"
@@ -64,7 +64,7 @@ func TestStoreKeepsLiveState(t *testing.T) {
 			t.Fatalf("deleting twice: %v", err)
 		}
 
-		pol := billing.PricePolicy{RatePerMinute: usd(300), Granularity: billing.PerSecond, BlockSeconds: 300, MinimumCharge: usd(0)}
+		pol := pricing.Policy{RatePerMinute: usd(300), Granularity: pricing.PerSecond, BlockSeconds: 300, MinimumCharge: usd(0)}
 		s := shows.LiveSeat{ID: "seat1", ShowID: "b1", PaidShowID: "sh1", ViewerID: "v3", ViewerName: "Cy", ModelID: "m1",
 			TokenHash: "ab12", Policy: pol, Funding: "card_hold", OpenedAt: at, FundedSeconds: 300}
 		if err := st.PutSeat(ctx, s); err != nil {

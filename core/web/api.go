@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/camkit/camkit/core/clientaddr"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/shows"
 	"io"
 	"mime"
@@ -352,7 +353,7 @@ func userJSON(u accounts.User) apiUser {
 	return apiUser{ID: u.ID, DisplayName: u.DisplayName, Role: string(u.Role), Approved: !u.ApprovedAt.IsZero()}
 }
 
-func policyJSON(p billing.PricePolicy, funding string) apiPolicy {
+func policyJSON(p pricing.Policy, funding string) apiPolicy {
 	v := policyView(p, funding)
 	return apiPolicy{RatePerMinute: v.RatePerMinute, Granularity: string(v.Granularity), MinimumCharge: v.Minimum,
 		GraceSeconds: v.GraceSeconds, BlockSeconds: v.BlockSeconds, BlockCost: v.BlockCost, MaxPauseSeconds: v.MaxPauseSec, Funding: funding}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"github.com/camkit/camkit/core/pricing"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,7 +128,7 @@ var moneySchema = obj([]string{"amount", "currency"}, schema{
 
 func components() schema {
 	m := ref("Money")
-	granularity := schema{"type": "string", "enum": []string{"second", "started_minute", "completed_minute"}}
+	granularity := schema{"type": "string", "enum": pricing.Granularities()}
 	policy := obj(nil, schema{"rate_per_minute": m, "granularity": granularity,
 		"minimum_charge": m, "grace_seconds": integer, "block_seconds": integer, "block_cost": m, "max_pause_seconds": integer,
 		"funding": schema{"type": "string", "enum": []string{"card_hold", "prepaid_blocks", "wallet", ""}}})

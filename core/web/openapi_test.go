@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"github.com/camkit/camkit/core/pricing"
 	"reflect"
 	"slices"
 	"sort"
@@ -156,7 +157,7 @@ func TestOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	for name, typ := range map[string]reflect.Type{
 		"Receipt":        reflect.TypeFor[billing.Receipt](),
-		"LockedPolicy":   reflect.TypeFor[billing.PricePolicy](),
+		"LockedPolicy":   reflect.TypeFor[pricing.Policy](),
 		"LedgerTransfer": reflect.TypeFor[billing.LedgerTransfer](),
 		"LedgerRow":      reflect.TypeFor[theme.LedgerRow](),
 		"Earnings":       reflect.TypeFor[theme.Earnings](),

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"github.com/camkit/camkit/core/pricing"
 	"net/url"
 	"strconv"
 	"strings"
@@ -20,10 +21,10 @@ func modelSummary(id, name string) theme.ModelSummary {
 	return theme.ModelSummary{ID: id, DisplayName: name, ProfileURL: "/models/" + url.PathEscape(id)}
 }
 
-func policyView(p billing.PricePolicy, funding string) theme.PricePolicy {
+func policyView(p pricing.Policy, funding string) theme.PricePolicy {
 	out := theme.PricePolicy{
 		RatePerMinute: p.RatePerMinute,
-		Granularity:   theme.Granularity(p.Granularity),
+		Granularity:   p.Granularity,
 		Minimum:       p.MinimumCharge,
 		GraceSeconds:  p.GraceSeconds,
 		BlockSeconds:  p.BlockSeconds,
@@ -33,7 +34,7 @@ func policyView(p billing.PricePolicy, funding string) theme.PricePolicy {
 	if out.Minimum.Currency == "" {
 		out.Minimum.Currency = p.RatePerMinute.Currency
 	}
-	if b, err := billing.BlockAmountInPaymentCurrency(p); err == nil {
+	if b, err := pricing.BlockAmountInPaymentCurrency(p); err == nil {
 		out.BlockCost = b
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/camkit/camkit/core/pricing"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -159,7 +160,7 @@ func TestSwapProcessorsOnARunningSite(t *testing.T) {
 		t.Fatalf("credential %s %v", procName, err)
 	}
 	info, err := w.eng.OpenSeat(w.ctx, billing.OpenRequest{SeatID: "seat1", ShowID: "show1", Kind: split.KindPrivate,
-		ViewerID: s.viewerID, ModelID: model, Policy: billing.DefaultPricePolicy(usd(ratePerMinute)),
+		ViewerID: s.viewerID, ModelID: model, Policy: pricing.DefaultPolicy(usd(ratePerMinute)),
 		Funding: billing.Funding{Processor: procName, Credential: &cred}})
 	if err != nil || info.Strategy != billing.CardHold {
 		t.Fatalf("OpenSeat: %+v %v", info, err)
@@ -269,7 +270,7 @@ func TestDeclinedExtensionNeverSwitchesProcessor(t *testing.T) {
 		t.Fatalf("routes %+v %v", routes, err)
 	}
 	info, err := w.eng.OpenSeat(w.ctx, billing.OpenRequest{SeatID: "seat1", ShowID: "show1", Kind: split.KindPrivate,
-		ViewerID: s.viewerID, ModelID: model, Policy: billing.DefaultPricePolicy(usd(ratePerMinute)),
+		ViewerID: s.viewerID, ModelID: model, Policy: pricing.DefaultPolicy(usd(ratePerMinute)),
 		Funding: billing.Funding{Processor: routes[0].Processor, Credential: &routes[0].Credential}})
 	if err != nil {
 		t.Fatal(err)

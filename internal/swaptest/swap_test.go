@@ -3,6 +3,7 @@ package swaptest_test
 import (
 	"context"
 	"fmt"
+	"github.com/camkit/camkit/core/pricing"
 	"io"
 	"log/slog"
 	"net/http"
@@ -238,7 +239,7 @@ func TestPrivateShowSwapsProcessorsByConfigOnly(t *testing.T) {
 func privateShow(t *testing.T, w *world, sw swap, fk *fake) billing.Receipt {
 	funding := fk.pay(w)
 	info, err := w.eng.OpenSeat(w.ctx, billing.OpenRequest{SeatID: "seat1", ShowID: "show1", Kind: split.KindPrivate,
-		ViewerID: viewer, ModelID: model, Policy: billing.DefaultPricePolicy(usd(ratePerMinute)), Funding: funding})
+		ViewerID: viewer, ModelID: model, Policy: pricing.DefaultPolicy(usd(ratePerMinute)), Funding: funding})
 	if err != nil {
 		t.Fatalf("OpenSeat: %v", err)
 	}

@@ -1,6 +1,7 @@
 package theme
 
 import (
+	"github.com/camkit/camkit/sdk/pricing"
 	"time"
 
 	"github.com/camkit/camkit/sdk/money"
@@ -160,14 +161,8 @@ type ModelSummary struct {
 	RoomURL     string `json:"room_url"`
 }
 
-// Granularity is how seconds become a price (see DESIGN.md, Money).
-type Granularity string
-
-const (
-	GranularitySecond          Granularity = "second"
-	GranularityStartedMinute   Granularity = "started_minute"
-	GranularityCompletedMinute Granularity = "completed_minute"
-)
+// Granularity is how seconds become a price: sdk/pricing's, the one list.
+type Granularity = pricing.Granularity
 
 // PricePolicy is what a seat locks when it opens: shown before a private show
 // is requested ("this is what you will pay") and on the receipt.

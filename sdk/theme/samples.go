@@ -2,6 +2,7 @@ package theme
 
 import (
 	"fmt"
+	"github.com/camkit/camkit/sdk/pricing"
 	"time"
 
 	"github.com/camkit/camkit/sdk/money"
@@ -100,7 +101,7 @@ var (
 // samplePolicy is the private price policy the samples lock: 3.99 USD a
 // minute, per second, minimum 7.98, 30 s grace, 5-minute blocks of 19.95.
 var samplePolicy = PricePolicy{
-	RatePerMinute: usd(399), Granularity: GranularitySecond, Minimum: usd(798),
+	RatePerMinute: usd(399), Granularity: pricing.PerSecond, Minimum: usd(798),
 	GraceSeconds: 30, BlockSeconds: 300, BlockCost: usd(1995), MaxPauseSec: 120, Funding: "card_hold",
 }
 

@@ -2,6 +2,7 @@ package themekit
 
 import (
 	"fmt"
+	"github.com/camkit/camkit/sdk/pricing"
 	"net/url"
 	"strconv"
 	"strings"
@@ -137,11 +138,11 @@ func FieldError(errors []theme.FieldError, field string) string {
 // GranularityLabel says how a price policy turns seconds into money.
 func GranularityLabel(g theme.Granularity) string {
 	switch g {
-	case theme.GranularitySecond:
+	case pricing.PerSecond:
 		return "billed per second"
-	case theme.GranularityStartedMinute:
+	case pricing.PerStartedMinute:
 		return "billed per started minute"
-	case theme.GranularityCompletedMinute:
+	case pricing.PerCompletedMinute:
 		return "billed per completed minute"
 	}
 	return string(g)

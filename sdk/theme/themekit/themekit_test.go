@@ -3,6 +3,7 @@ package themekit
 import (
 	"context"
 	"errors"
+	"github.com/camkit/camkit/sdk/pricing"
 	"io"
 	"strings"
 	"testing"
@@ -216,7 +217,7 @@ func TestTextHelpers(t *testing.T) {
 	if FieldError(fe, "") != "whole" || FieldError(fe, "email") != "bad email" || FieldError(fe, "password") != "" {
 		t.Errorf("FieldError")
 	}
-	if GranularityLabel(theme.GranularityStartedMinute) != "billed per started minute" || FundingLabel("wallet") != "wallet credits" ||
+	if GranularityLabel(pricing.PerStartedMinute) != "billed per started minute" || FundingLabel("wallet") != "wallet credits" ||
 		FundingLabel("other") != "other" {
 		t.Errorf("labels")
 	}

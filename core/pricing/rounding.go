@@ -1,9 +1,11 @@
-package money
+package pricing
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 
+	"github.com/camkit/camkit/core/money"
 	"github.com/camkit/camkit/sdk/errs"
 	sdkmoney "github.com/camkit/camkit/sdk/money"
 )
@@ -49,7 +51,7 @@ func MulDiv(a, b, c int64, r Rounding) (int64, error) {
 	}
 	hi, lo := bits.Mul64(uint64(a), uint64(b))
 	if hi >= uint64(c) { // the quotient would not fit in 64 bits
-		return 0, fail(errs.Invalid, ErrOverflow, "%d * %d / %d", a, b, c)
+		return 0, fail(errs.Invalid, money.ErrOverflow, "%d * %d / %d", a, b, c)
 	}
 	q, rem := bits.Div64(hi, lo, uint64(c))
 	switch r {
@@ -63,7 +65,7 @@ func MulDiv(a, b, c int64, r Rounding) (int64, error) {
 		}
 	}
 	if q > math.MaxInt64 {
-		return 0, fail(errs.Invalid, ErrOverflow, "%d * %d / %d", a, b, c)
+		return 0, fail(errs.Invalid, money.ErrOverflow, "%d * %d / %d", a, b, c)
 	}
 	return int64(q), nil
 }
@@ -72,7 +74,13 @@ func MulDiv(a, b, c int64, r Rounding) (int64, error) {
 func Mul(a, b int64) (int64, error) {
 	p, ok := sdkmoney.MulInt64(a, b)
 	if !ok {
-		return 0, fail(errs.Invalid, ErrOverflow, "%d * %d", a, b)
+		return 0, fail(errs.Invalid, money.ErrOverflow, "%d * %d", a, b)
 	}
 	return p, nil
+}
+
+// fail builds an error that has both an errs code and a money sentinel in its
+// chain, so callers may test either.
+func fail(code errs.Code, sentinel error, format string, args ...any) error {
+	return fmt.Errorf("%w: %w", errs.E(code, format, args...), sentinel)
 }

@@ -1,4 +1,4 @@
-package money_test
+package pricing_test
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/camkit/camkit/core/money"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/sdk/errs"
 )
 
@@ -18,41 +19,41 @@ func TestConvertExact(t *testing.T) {
 		amount   int64
 		from     string
 		rate, to string
-		r        money.Rounding
+		r        pricing.Rounding
 		want     int64
 	}{
 		// USD -> JPY (exponent 0): 12.34 * 151.37 = 1867.9058
-		{1234, "USD", "151.37", "JPY", money.RoundHalfUp, 1868},
-		{1234, "USD", "151.37", "JPY", money.RoundDown, 1867},
-		{1234, "USD", "151.37", "JPY", money.RoundUp, 1868},
+		{1234, "USD", "151.37", "JPY", pricing.RoundHalfUp, 1868},
+		{1234, "USD", "151.37", "JPY", pricing.RoundDown, 1867},
+		{1234, "USD", "151.37", "JPY", pricing.RoundUp, 1868},
 		// exactly half a yen: 0.01 USD * 150.5 = 1.505 JPY -> 2 half up
-		{1, "USD", "150.5", "JPY", money.RoundHalfUp, 2},
-		{1, "USD", "149.5", "JPY", money.RoundHalfUp, 1}, // 1.495
+		{1, "USD", "150.5", "JPY", pricing.RoundHalfUp, 2},
+		{1, "USD", "149.5", "JPY", pricing.RoundHalfUp, 1}, // 1.495
 		// JPY -> USD: 1000 yen * 0.0066 = 6.60 USD
-		{1000, "JPY", "0.0066", "USD", money.RoundHalfUp, 660},
-		{1, "JPY", "0.00665", "USD", money.RoundHalfUp, 1}, // 0.665 cents
-		{1, "JPY", "0.00649", "USD", money.RoundHalfUp, 1}, // 0.649 cents
-		{1, "JPY", "0.00449", "USD", money.RoundHalfUp, 0}, // 0.449 cents
-		{1, "JPY", "0.00001", "USD", money.RoundUp, 1},     // a hold covers a sliver
+		{1000, "JPY", "0.0066", "USD", pricing.RoundHalfUp, 660},
+		{1, "JPY", "0.00665", "USD", pricing.RoundHalfUp, 1}, // 0.665 cents
+		{1, "JPY", "0.00649", "USD", pricing.RoundHalfUp, 1}, // 0.649 cents
+		{1, "JPY", "0.00449", "USD", pricing.RoundHalfUp, 0}, // 0.449 cents
+		{1, "JPY", "0.00001", "USD", pricing.RoundUp, 1},     // a hold covers a sliver
 		// USD -> BHD (exponent 3): 10.00 * 0.376 = 3.760 BHD
-		{1000, "USD", "0.376", "BHD", money.RoundHalfUp, 3760},
+		{1000, "USD", "0.376", "BHD", pricing.RoundHalfUp, 3760},
 		// 0.01 USD * 0.3765 = 0.003765 BHD -> 4 fils half up, 3 down
-		{1, "USD", "0.3765", "BHD", money.RoundHalfUp, 4},
-		{1, "USD", "0.3765", "BHD", money.RoundDown, 3},
+		{1, "USD", "0.3765", "BHD", pricing.RoundHalfUp, 4},
+		{1, "USD", "0.3765", "BHD", pricing.RoundDown, 3},
 		// BHD -> USD: 1 fils * 2.65 = 0.265 cents -> 0; 2 fils = 0.53 cents -> 1
-		{1, "BHD", "2.65", "USD", money.RoundHalfUp, 0},
-		{2, "BHD", "2.65", "USD", money.RoundHalfUp, 1}, // 0.53 cents
+		{1, "BHD", "2.65", "USD", pricing.RoundHalfUp, 0},
+		{2, "BHD", "2.65", "USD", pricing.RoundHalfUp, 1}, // 0.53 cents
 		// BHD -> JPY: 1.005 BHD * 400 = 402 JPY
-		{1005, "BHD", "400", "JPY", money.RoundHalfUp, 402},
+		{1005, "BHD", "400", "JPY", pricing.RoundHalfUp, 402},
 		// JPY -> BHD: 1 yen * 0.0025 = 0.0025 BHD = 2.5 fils -> 3 (half away from zero)
-		{1, "JPY", "0.0025", "BHD", money.RoundHalfUp, 3},
+		{1, "JPY", "0.0025", "BHD", pricing.RoundHalfUp, 3},
 		// negatives round on the magnitude
-		{-1, "USD", "150.5", "JPY", money.RoundHalfUp, -2},
-		{-1, "JPY", "0.0025", "BHD", money.RoundDown, -2},
-		{-1, "JPY", "0.0025", "BHD", money.RoundUp, -3},
-		{0, "USD", "151.37", "JPY", money.RoundUp, 0},
+		{-1, "USD", "150.5", "JPY", pricing.RoundHalfUp, -2},
+		{-1, "JPY", "0.0025", "BHD", pricing.RoundDown, -2},
+		{-1, "JPY", "0.0025", "BHD", pricing.RoundUp, -3},
+		{0, "USD", "151.37", "JPY", pricing.RoundUp, 0},
 	} {
-		got, err := money.Convert(money.Money{Amount: c.amount, Currency: c.from}, c.rate, c.to, c.r)
+		got, err := pricing.Convert(money.Money{Amount: c.amount, Currency: c.from}, c.rate, c.to, c.r)
 		if err != nil || got != (money.Money{Amount: c.want, Currency: c.to}) {
 			t.Errorf("Convert(%d %s @%s -> %s, %v) = %v, %v; want %d", c.amount, c.from, c.rate, c.to, c.r, got, err, c.want)
 		}
@@ -62,27 +63,27 @@ func TestConvertExact(t *testing.T) {
 func TestConvertRejectsBadInput(t *testing.T) {
 	usd := money.Money{Amount: 100, Currency: "USD"}
 	for _, rate := range []string{"", "0", "0.000", "-1.2", "+1.2", "1e3", "1.", ".5", "1..2", "1.2.3", " 1.2", "1,2", "NaN", "Inf", strings.Repeat("1", 65)} {
-		_, err := money.Convert(usd, rate, "JPY", money.RoundHalfUp)
+		_, err := pricing.Convert(usd, rate, "JPY", pricing.RoundHalfUp)
 		if errs.CodeOf(err) != errs.Invalid || !errors.Is(err, money.ErrMalformed) {
 			t.Errorf("rate %q: err = %v, want invalid/malformed", rate, err)
 		}
 	}
-	if _, err := money.Convert(usd, "1", "XYZ", money.RoundHalfUp); errs.CodeOf(err) != errs.UnknownCurrency {
+	if _, err := pricing.Convert(usd, "1", "XYZ", pricing.RoundHalfUp); errs.CodeOf(err) != errs.UnknownCurrency {
 		t.Errorf("unknown target: %v", err)
 	}
-	if _, err := money.Convert(money.Money{Amount: 1, Currency: "ABC"}, "1", "USD", money.RoundHalfUp); errs.CodeOf(err) != errs.UnknownCurrency {
+	if _, err := pricing.Convert(money.Money{Amount: 1, Currency: "ABC"}, "1", "USD", pricing.RoundHalfUp); errs.CodeOf(err) != errs.UnknownCurrency {
 		t.Errorf("unknown source: %v", err)
 	}
-	if _, err := money.Convert(usd, "1", "JPY", money.Rounding(7)); errs.CodeOf(err) != errs.Invalid {
+	if _, err := pricing.Convert(usd, "1", "JPY", pricing.Rounding(7)); errs.CodeOf(err) != errs.Invalid {
 		t.Errorf("unknown rounding: %v", err)
 	}
 	// Overflow: MaxInt64 cents to yen at 151 needs more than 63 bits.
-	_, err := money.Convert(money.Money{Amount: math.MaxInt64, Currency: "USD"}, "151", "JPY", money.RoundHalfUp)
+	_, err := pricing.Convert(money.Money{Amount: math.MaxInt64, Currency: "USD"}, "151", "JPY", pricing.RoundHalfUp)
 	if !errors.Is(err, money.ErrOverflow) || errs.CodeOf(err) != errs.Invalid {
 		t.Errorf("overflow: %v", err)
 	}
 	// The largest amount that still fits is accepted: MaxInt64 yen -> yen at 1.
-	got, err := money.Convert(money.Money{Amount: math.MaxInt64, Currency: "JPY"}, "1", "KRW", money.RoundHalfUp)
+	got, err := pricing.Convert(money.Money{Amount: math.MaxInt64, Currency: "JPY"}, "1", "KRW", pricing.RoundHalfUp)
 	if err != nil || got.Amount != math.MaxInt64 {
 		t.Errorf("MaxInt64 at rate 1 = %v, %v", got, err)
 	}
@@ -108,7 +109,7 @@ func TestConvertMatchesRationalArithmeticProperty(t *testing.T) {
 			fs = fs[:fracDigits]
 			rate += "." + fs
 		}
-		r := money.Rounding(rapid.IntRange(0, 2).Draw(t, "r"))
+		r := pricing.Rounding(rapid.IntRange(0, 2).Draw(t, "r"))
 
 		rateNum, _ := new(big.Int).SetString(big.NewInt(intPart).String()+fs, 10)
 		rateDen := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(len(fs))), nil)
@@ -121,7 +122,7 @@ func TestConvertMatchesRationalArithmeticProperty(t *testing.T) {
 		} else {
 			den.Mul(den, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(ef-et)), nil))
 		}
-		got, err := money.Convert(money.Money{Amount: amount, Currency: from}, rate, to, r)
+		got, err := pricing.Convert(money.Money{Amount: amount, Currency: from}, rate, to, r)
 		if rateNum.Sign() == 0 {
 			if err == nil {
 				t.Fatalf("zero rate %q accepted", rate)

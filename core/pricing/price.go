@@ -1,4 +1,4 @@
-package billing
+package pricing
 
 import (
 	"math"
@@ -29,7 +29,7 @@ const MaxBillableSeconds = math.MaxInt64 / int64(time.Second)
 //
 // billableSeconds is the meter's BillableSeconds (floored, so a started second
 // is never billed). Results beyond int64 are refused, never wrapped.
-func Price(p PricePolicy, billableSeconds int64) (money.Money, error) {
+func Price(p Policy, billableSeconds int64) (money.Money, error) {
 	if err := p.Validate(); err != nil {
 		return money.Money{}, err
 	}
@@ -39,7 +39,7 @@ func Price(p PricePolicy, billableSeconds int64) (money.Money, error) {
 // PriceInPaymentCurrency is Price converted once, half up, at the locked FX
 // quote into the payment currency: what the viewer is charged. Without a
 // quote it is Price.
-func PriceInPaymentCurrency(p PricePolicy, billableSeconds int64) (money.Money, error) {
+func PriceInPaymentCurrency(p Policy, billableSeconds int64) (money.Money, error) {
 	if err := p.Validate(); err != nil {
 		return money.Money{}, err
 	}
@@ -53,7 +53,7 @@ func PriceInPaymentCurrency(p PricePolicy, billableSeconds int64) (money.Money, 
 // cover the price of n*BlockSeconds, whatever n: a seat is never billable
 // beyond its funding because of a rounding. The excess is released at
 // settlement. Grace is ignored: a hold must cover the seat that goes past it.
-func BlockAmount(p PricePolicy) (money.Money, error) {
+func BlockAmount(p Policy) (money.Money, error) {
 	if err := p.Validate(); err != nil {
 		return money.Money{}, err
 	}
@@ -63,12 +63,12 @@ func BlockAmount(p PricePolicy) (money.Money, error) {
 // BlockAmountInPaymentCurrency is BlockAmount converted at the locked quote,
 // rounded up, so n blocks cover PriceInPaymentCurrency of n*BlockSeconds.
 // Without a quote it is BlockAmount.
-func BlockAmountInPaymentCurrency(p PricePolicy) (money.Money, error) {
+func BlockAmountInPaymentCurrency(p Policy) (money.Money, error) {
 	b, err := BlockAmount(p)
 	if err != nil || p.FX == nil {
 		return b, err
 	}
-	return money.Convert(b, p.FX.Rate, p.FX.PaymentCurrency, money.RoundUp)
+	return Convert(b, p.FX.Rate, p.FX.PaymentCurrency, RoundUp)
 }
 
 // FundedSeconds is the inverse of the price: the most billable seconds whose
@@ -77,11 +77,11 @@ func BlockAmountInPaymentCurrency(p PricePolicy) (money.Money, error) {
 // exact, not estimated: Price(FundedSeconds(h)) <= h < Price(FundedSeconds(h)+1),
 // so billing can end a seat exactly when its funding runs out. Seconds inside
 // the grace cost nothing, so even a zero hold funds GraceSeconds.
-func FundedSeconds(p PricePolicy, held money.Money) (int64, error) {
+func FundedSeconds(p Policy, held money.Money) (int64, error) {
 	if err := p.Validate(); err != nil {
 		return 0, err
 	}
-	var cost func(PricePolicy, int64) (money.Money, error)
+	var cost func(Policy, int64) (money.Money, error)
 	switch held.Currency {
 	case p.PaymentCurrency():
 		cost = priceInPayment
@@ -115,7 +115,7 @@ func FundedSeconds(p PricePolicy, held money.Money) (int64, error) {
 	return lo, nil
 }
 
-func price(p PricePolicy, s int64) (money.Money, error) {
+func price(p Policy, s int64) (money.Money, error) {
 	if s < 0 || s > MaxBillableSeconds {
 		return money.Money{}, errs.E(errs.Invalid, "price: billable seconds %d, want 0..%d", s, MaxBillableSeconds)
 	}
@@ -123,7 +123,7 @@ func price(p PricePolicy, s int64) (money.Money, error) {
 	if s <= p.GraceSeconds {
 		return zero, nil
 	}
-	amount, err := rawPrice(p, s, money.RoundHalfUp)
+	amount, err := rawPrice(p, s, RoundHalfUp)
 	if err != nil {
 		return money.Money{}, err
 	}
@@ -136,30 +136,30 @@ func price(p PricePolicy, s int64) (money.Money, error) {
 // MinimumApplied says whether the policy's minimum charge, not the rate,
 // decided the price of billableSeconds: a receipt says so instead of letting
 // the viewer wonder why a short show cost more than its minutes.
-func MinimumApplied(p PricePolicy, billableSeconds int64) (bool, error) {
+func MinimumApplied(p Policy, billableSeconds int64) (bool, error) {
 	if err := p.Validate(); err != nil {
 		return false, err
 	}
 	if billableSeconds <= p.GraceSeconds {
 		return false, nil
 	}
-	amount, err := rawPrice(p, billableSeconds, money.RoundHalfUp)
+	amount, err := rawPrice(p, billableSeconds, RoundHalfUp)
 	if err != nil {
 		return false, err
 	}
 	return amount > 0 && amount < p.MinimumCharge.Amount, nil
 }
 
-func priceInPayment(p PricePolicy, s int64) (money.Money, error) {
+func priceInPayment(p Policy, s int64) (money.Money, error) {
 	pr, err := price(p, s)
 	if err != nil || p.FX == nil {
 		return pr, err
 	}
-	return money.Convert(pr, p.FX.Rate, p.FX.PaymentCurrency, money.RoundHalfUp)
+	return Convert(pr, p.FX.Rate, p.FX.PaymentCurrency, RoundHalfUp)
 }
 
-func blockAmount(p PricePolicy) (money.Money, error) {
-	amount, err := rawPrice(p, p.BlockSeconds, money.RoundUp)
+func blockAmount(p Policy) (money.Money, error) {
+	amount, err := rawPrice(p, p.BlockSeconds, RoundUp)
 	if err != nil {
 		return money.Money{}, err
 	}
@@ -170,19 +170,19 @@ func blockAmount(p PricePolicy) (money.Money, error) {
 // perSecond rounds the per-second formula; RoundUp (used for holds) also
 // counts a completed-minute policy's minutes as started, so a hold covers
 // every granularity.
-func rawPrice(p PricePolicy, s int64, perSecond money.Rounding) (int64, error) {
+func rawPrice(p Policy, s int64, perSecond Rounding) (int64, error) {
 	rate := p.RatePerMinute.Amount
 	g := p.Granularity
-	if perSecond == money.RoundUp && g == PerCompletedMinute {
+	if perSecond == RoundUp && g == PerCompletedMinute {
 		g = PerStartedMinute
 	}
 	switch g {
 	case PerSecond:
-		return money.MulDiv(rate, s, 60, perSecond)
+		return MulDiv(rate, s, 60, perSecond)
 	case PerStartedMinute:
-		return money.Mul((s+59)/60, rate)
+		return Mul((s+59)/60, rate)
 	case PerCompletedMinute:
-		return money.Mul(s/60, rate)
+		return Mul(s/60, rate)
 	}
 	return 0, errs.E(errs.Invalid, "price: granularity %q", p.Granularity)
 }

@@ -1,37 +1,44 @@
-// Package billing turns a seat's billable time into money: the price policy a
-// seat locks when it opens, the price of its billable time, and (built on
-// these) funding, extension, settlement and receipts.
-package billing
+// Package pricing is the one place a price is made: the policy a seat locks
+// when it opens, the price of its billable time, the funding block, the
+// inverse (seconds a hold funds), exact integer rounding and FX conversion at
+// a locked quote. It is pure: no I/O, no clock, no floats. Billing, shows,
+// the web layer and the tools price through it and nothing else.
+package pricing
 
 import (
 	"time"
 
 	"github.com/camkit/camkit/core/money"
 	"github.com/camkit/camkit/sdk/errs"
+	sdkpricing "github.com/camkit/camkit/sdk/pricing"
 )
 
-// Granularity is how billable seconds become chargeable units.
-type Granularity string
+// Granularity is the SDK's (sdk/pricing), the one list of granularities.
+type Granularity = sdkpricing.Granularity
 
+// The granularities, re-exported so the host's callers need one import.
 const (
-	// PerSecond charges round_half_up(rate_per_minute * seconds / 60).
-	PerSecond Granularity = "second"
-	// PerStartedMinute charges every minute begun: ceil(seconds/60) * rate.
-	PerStartedMinute Granularity = "started_minute"
-	// PerCompletedMinute charges whole minutes only: floor(seconds/60) * rate.
-	PerCompletedMinute Granularity = "completed_minute"
+	PerSecond          = sdkpricing.PerSecond
+	PerStartedMinute   = sdkpricing.PerStartedMinute
+	PerCompletedMinute = sdkpricing.PerCompletedMinute
 )
+
+// Granularities lists every granularity (sdk/pricing.Granularities).
+func Granularities() []Granularity { return sdkpricing.Granularities() }
+
+// ParseGranularity reads a configured granularity (sdk/pricing.ParseGranularity).
+func ParseGranularity(s string) (Granularity, error) { return sdkpricing.ParseGranularity(s) }
 
 // MaxPolicySeconds bounds every duration in a policy (one year). Nothing
 // sensible is longer, and the bound keeps every product of seconds and rates
 // inside the overflow checks' comfortable range.
 const MaxPolicySeconds = 365 * 24 * 3600
 
-// PricePolicy is the snapshot a seat takes when it opens and keeps until it is
+// Policy is the snapshot a seat takes when it opens and keeps until it is
 // settled: a model's later rate change or an operator's policy change never
 // touches an open seat. It round-trips through encoding/json for storage with
 // the seat and on its receipt.
-type PricePolicy struct {
+type Policy struct {
 	// RatePerMinute is the model's rate in minor units per minute; its
 	// currency is the rate currency, in which Price answers.
 	RatePerMinute money.Money `json:"rate_per_minute"`
@@ -75,9 +82,9 @@ const (
 	DefaultMaxPauseSeconds      = 120
 )
 
-// DefaultPricePolicy returns a policy at rate with DESIGN.md's defaults.
-func DefaultPricePolicy(rate money.Money) PricePolicy {
-	return PricePolicy{
+// DefaultPolicy returns a policy at rate with DESIGN.md's defaults.
+func DefaultPolicy(rate money.Money) Policy {
+	return Policy{
 		RatePerMinute:        rate,
 		Granularity:          PerSecond,
 		BlockSeconds:         DefaultBlockSeconds,
@@ -87,11 +94,11 @@ func DefaultPricePolicy(rate money.Money) PricePolicy {
 }
 
 // RateCurrency is the currency Price answers in.
-func (p PricePolicy) RateCurrency() string { return p.RatePerMinute.Currency }
+func (p Policy) RateCurrency() string { return p.RatePerMinute.Currency }
 
 // PaymentCurrency is the currency the viewer is charged in: the FX quote's
 // when there is one, else the rate currency.
-func (p PricePolicy) PaymentCurrency() string {
+func (p Policy) PaymentCurrency() string {
 	if p.FX != nil {
 		return p.FX.PaymentCurrency
 	}
@@ -99,17 +106,17 @@ func (p PricePolicy) PaymentCurrency() string {
 }
 
 // Block, ExtensionLead, MaxPause and Grace return the policy's durations.
-func (p PricePolicy) Block() time.Duration         { return seconds(p.BlockSeconds) }
-func (p PricePolicy) ExtensionLead() time.Duration { return seconds(p.ExtensionLeadSeconds) }
-func (p PricePolicy) MaxPause() time.Duration      { return seconds(p.MaxPauseSeconds) }
-func (p PricePolicy) Grace() time.Duration         { return seconds(p.GraceSeconds) }
+func (p Policy) Block() time.Duration         { return seconds(p.BlockSeconds) }
+func (p Policy) ExtensionLead() time.Duration { return seconds(p.ExtensionLeadSeconds) }
+func (p Policy) MaxPause() time.Duration      { return seconds(p.MaxPauseSeconds) }
+func (p Policy) Grace() time.Duration         { return seconds(p.GraceSeconds) }
 
 func seconds(n int64) time.Duration { return time.Duration(n) * time.Second }
 
 // Validate reports the first thing wrong with the policy as an errs.Invalid
 // (or errs.UnknownCurrency) error naming the field. Price and the functions
 // beside it validate the policy first, so none of them works on a bad one.
-func (p PricePolicy) Validate() error {
+func (p Policy) Validate() error {
 	bad := func(format string, args ...any) error {
 		return errs.E(errs.Invalid, "price policy: "+format, args...)
 	}
@@ -120,10 +127,8 @@ func (p PricePolicy) Validate() error {
 	if rate.Amount <= 0 {
 		return bad("rate_per_minute must be positive, got %v", rate)
 	}
-	switch p.Granularity {
-	case PerSecond, PerStartedMinute, PerCompletedMinute:
-	default:
-		return bad("granularity %q: want %q, %q or %q", p.Granularity, PerSecond, PerStartedMinute, PerCompletedMinute)
+	if !p.Granularity.Valid() {
+		return bad("granularity %q: want %s", p.Granularity, sdkpricing.OneOf())
 	}
 	if minimum := p.MinimumCharge; minimum != (money.Money{}) {
 		if minimum.Currency != rate.Currency {
@@ -173,7 +178,7 @@ func (q *FXQuote) validate(rateCurrency string) error {
 	if q.PaymentCurrency == rateCurrency {
 		return bad("payment_currency equals the rate currency %s: leave fx out", rateCurrency)
 	}
-	if _, err := money.ParseRate(q.Rate); err != nil {
+	if _, err := ParseRate(q.Rate); err != nil {
 		return bad("rate: %v", err)
 	}
 	if q.QuoteID == "" {
