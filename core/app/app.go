@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"github.com/camkit/camkit/core/pricing"
 	"log/slog"
 	"sync"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/camkit/camkit/core/config"
 	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/core/ledger"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/shows"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/stream"

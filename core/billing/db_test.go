@@ -3,10 +3,10 @@ package billing
 import (
 	"context"
 	"fmt"
-	"github.com/camkit/camkit/core/pricing"
 	"testing"
 	"time"
 
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/store/storetest"
 	"github.com/camkit/camkit/sdk/money"

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/camkit/camkit/core/pricing"
 
 	"github.com/camkit/camkit/core/ledger"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"

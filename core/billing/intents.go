@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/camkit/camkit/core/pricing"
 	"time"
 
 	"github.com/camkit/camkit/core/ledger"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"

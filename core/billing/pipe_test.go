@@ -3,11 +3,11 @@ package billing
 import (
 	"context"
 	"fmt"
-	"github.com/camkit/camkit/core/pricing"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/store/storetest"
 	"github.com/camkit/camkit/sdk/errs"

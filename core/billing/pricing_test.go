@@ -1,12 +1,12 @@
 package billing_test
 
 import (
-	"github.com/camkit/camkit/core/pricing"
 	"testing"
 	"time"
 
 	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/meter"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/sdk/currency"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"

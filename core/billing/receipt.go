@@ -2,11 +2,11 @@ package billing
 
 import (
 	"encoding/json"
-	"github.com/camkit/camkit/core/pricing"
 	"strings"
 
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/meter"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 )

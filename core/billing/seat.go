@@ -3,12 +3,12 @@ package billing
 import (
 	"context"
 	"encoding/json"
-	"github.com/camkit/camkit/core/pricing"
 	"sync"
 	"time"
 
 	"github.com/camkit/camkit/core/clock"
 	"github.com/camkit/camkit/core/meter"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 )

@@ -3,11 +3,11 @@ package billing
 import (
 	"errors"
 	"fmt"
-	"github.com/camkit/camkit/core/pricing"
 	"regexp"
 	"time"
 
 	"github.com/camkit/camkit/core/meter"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/processor"

@@ -1,11 +1,11 @@
 package config
 
 import (
-	"github.com/camkit/camkit/core/pricing"
 	"net"
 	"strings"
 	"time"
 
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 )

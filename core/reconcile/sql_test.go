@@ -3,7 +3,6 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
-	"github.com/camkit/camkit/core/pricing"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/meter"
 	"github.com/camkit/camkit/core/pluginhost"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/reconcile"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/store/storetest"

@@ -1,9 +1,9 @@
 package shows
 
 import (
-	"github.com/camkit/camkit/core/pricing"
 	"time"
 
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/theme"
 )

@@ -2,13 +2,13 @@ package shows
 
 import (
 	"context"
-	"github.com/camkit/camkit/core/pricing"
 	"time"
 
 	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/chat"
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/meter"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/stream"
 )
 

@@ -2,7 +2,6 @@ package shows_test
 
 import (
 	"context"
-	"github.com/camkit/camkit/core/pricing"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"github.com/camkit/camkit/core/clock"
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/pluginhost"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/shows"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/store/storetest"

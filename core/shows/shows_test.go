@@ -2,7 +2,6 @@ package shows_test
 
 import (
 	"context"
-	"github.com/camkit/camkit/core/pricing"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/camkit/camkit/core/clock/clocktest"
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/pluginhost"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/shows"
 	"github.com/camkit/camkit/core/store/storetest"
 	"github.com/camkit/camkit/internal/testbin"

@@ -3,9 +3,9 @@ package shows
 import (
 	"context"
 	"encoding/json"
-	"github.com/camkit/camkit/core/pricing"
 	"time"
 
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"

@@ -2,9 +2,9 @@ package shows
 
 import (
 	"context"
-	"github.com/camkit/camkit/core/pricing"
 	"time"
 
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/sdk/theme"
 )
 

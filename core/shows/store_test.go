@@ -2,11 +2,11 @@ package shows_test
 
 import (
 	"context"
-	"github.com/camkit/camkit/core/pricing"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/shows"
 	"github.com/camkit/camkit/core/store"
 	"github.com/camkit/camkit/core/store/storetest"

@@ -2,11 +2,11 @@ package web
 
 import (
 	"encoding/json"
-	"github.com/camkit/camkit/core/pricing"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/stream/whiphttp"
 	"github.com/gofiber/fiber/v2"
 )

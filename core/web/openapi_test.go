@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"encoding/json"
-	"github.com/camkit/camkit/core/pricing"
 	"reflect"
 	"slices"
 	"sort"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/camkit/camkit/core/billing"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/web"
 	"github.com/camkit/camkit/sdk/theme"
 )

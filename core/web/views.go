@@ -2,13 +2,13 @@ package web
 
 import (
 	"context"
-	"github.com/camkit/camkit/core/pricing"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/camkit/camkit/core/accounts"
 	"github.com/camkit/camkit/core/billing"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/theme"
 	"github.com/gofiber/fiber/v2"

@@ -3,7 +3,6 @@ package swaptest_test
 import (
 	"context"
 	"fmt"
-	"github.com/camkit/camkit/core/pricing"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/meter"
 	"github.com/camkit/camkit/core/pluginhost"
+	"github.com/camkit/camkit/core/pricing"
 	"github.com/camkit/camkit/core/store/storetest"
 	"github.com/camkit/camkit/internal/testbin"
 	"github.com/camkit/camkit/sdk/errs"

@@ -1,10 +1,10 @@
 package theme
 
 import (
-	"github.com/camkit/camkit/sdk/pricing"
 	"time"
 
 	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/pricing"
 )
 
 // Kind names a page kind. It is what crosses the wire beside the page's JSON.

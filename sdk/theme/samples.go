@@ -2,10 +2,10 @@ package theme
 
 import (
 	"fmt"
-	"github.com/camkit/camkit/sdk/pricing"
 	"time"
 
 	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/pricing"
 )
 
 // HostileText is put in user-controlled fields (display names, chat, bios) of

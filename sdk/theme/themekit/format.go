@@ -2,13 +2,13 @@ package themekit
 
 import (
 	"fmt"
-	"github.com/camkit/camkit/sdk/pricing"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/pricing"
 	"github.com/camkit/camkit/sdk/theme"
 )
 

@@ -3,7 +3,6 @@ package themekit
 import (
 	"context"
 	"errors"
-	"github.com/camkit/camkit/sdk/pricing"
 	"io"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/pricing"
 	"github.com/camkit/camkit/sdk/theme"
 )
 
