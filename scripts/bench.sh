@@ -21,6 +21,9 @@ run go test -run '^$' -bench . -benchtime 2s ./core/meter
 go build -o bin/billbench ./cmd/billbench
 run bin/billbench -mode meter -seats 20000 -duration 30s
 run bin/billbench -mode settle -settle 1000 -workers 32 -sandbox bin/plugins/processor-sandbox
+say "## issue 13: one group show with 200 paying seats (card holds, then wallet)"
+run bin/billbench -mode group -group 200 -duration 30s -sandbox bin/plugins/processor-sandbox
+run bin/billbench -mode group -group 200 -duration 30s -strategy wallet
 say "## issue 5: SFU fan-out and WHEP join"
 go build -o bin/streambench ./cmd/streambench
 run bin/streambench -joins 20 -steps 100,150,200,300 -window 10s

@@ -4,6 +4,11 @@
 //     processor) metered by one engine on the real clock, with liveness churn
 //     and checkpoints batched to PostgreSQL; it reports checkpoint lag
 //     percentiles and CPU and memory per seat.
+//   - group: one group show (core/shows.Paid) with G paying seats, each
+//     funded on its own (card holds on the sandbox plugin, or wallet), its
+//     viewers churning and the model's media dropping once for everyone; it
+//     reports checkpoint lag percentiles, then the model ends the show and it
+//     reports how long until every seat is settled.
 //   - settle: M card-hold seats on the sandbox processor plugin (or wallet
 //     seats with -strategy wallet), then all ended at once by C workers; it
 //     reports settlements per second and the CPU each settlement cost this
@@ -16,6 +21,7 @@
 //
 //	go run ./cmd/billbench -mode meter -seats 20000 -duration 60s
 //	go run ./cmd/billbench -mode settle -settle 2000 -workers 32 -sandbox bin/plugins/processor-sandbox
+//	go run ./cmd/billbench -mode group -group 200 -duration 30s -sandbox bin/plugins/processor-sandbox
 package main
 
 import (
@@ -58,15 +64,16 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "meter", "meter or settle")
+	mode := flag.String("mode", "meter", "meter, group or settle")
 	admin := flag.String("db", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server to create the bench database on")
 	seats := flag.Int("seats", 20000, "meter: concurrent open seats")
 	dur := flag.Duration("duration", 60*time.Second, "meter: measured run time")
 	flapEvery := flag.Duration("flap", 30*time.Second, "meter: mean time between one seat's viewer drops")
 	nSettle := flag.Int("settle", 2000, "settle: seats to settle")
+	nGroup := flag.Int("group", 200, "group: paying seats in the one group show")
 	workers := flag.Int("workers", 32, "concurrent openers / settlers")
 	sandbox := flag.String("sandbox", "bin/plugins/processor-sandbox", "settle: sandbox plugin binary")
-	strategy := flag.String("strategy", "card_hold", "settle: card_hold (sandbox plugin) or wallet (ledger holds only)")
+	strategy := flag.String("strategy", "card_hold", "settle, group: card_hold (sandbox plugin) or wallet (ledger holds only)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -88,6 +95,8 @@ func main() {
 		benchMeter(ctx, db, *seats, *dur, *flapEvery, *workers)
 	case "settle":
 		benchSettle(ctx, db, *nSettle, *workers, *sandbox, *strategy == "wallet")
+	case "group":
+		benchGroup(ctx, db, *nGroup, *dur, *flapEvery, *workers, *sandbox, *strategy == "wallet")
 	default:
 		check(fmt.Errorf("unknown -mode %q", *mode))
 	}
@@ -250,36 +259,9 @@ func benchMeter(ctx context.Context, db *store.DB, n int, dur, flapEvery time.Du
 func benchSettle(ctx context.Context, db *store.DB, n, workers int, sandboxPath string, wallet bool) {
 	clk := clock.Real()
 	led := ledger.New(db, ledger.Options{Clock: clk})
-	host := pluginhost.NewHost(quiet(), nil)
-	defer host.Close()
-	stateDir, err := os.MkdirTemp("/dev/shm", "billbench-")
-	if err != nil {
-		stateDir, err = os.MkdirTemp("", "billbench-")
-		check(err)
-	}
-	defer os.RemoveAll(stateDir)
-	abs, err := filepath.Abs(sandboxPath)
-	check(err)
-	in, err := host.Launch(ctx, pluginhost.Spec{Kind: pluginkit.KindProcessor, Name: "sandbox", Path: abs,
-		Settings: []byte(`{"state_file":"` + filepath.Join(stateDir, "sbx.json") + `","webhook_secret":"billbench-secret-0123456789"}`)})
-	check(err)
-	sbx := pluginhost.NewProcessor(in)
-	cred := tokenise(ctx, sbx)
-	funding := billing.Funding{Processor: "sandbox", Credential: cred}
-	if wallet {
-		funding = billing.Funding{}
-		for i := 0; i < n; i += ledger.MaxBatch {
-			var reqs []ledger.Request
-			for j := i; j < min(n, i+ledger.MaxBatch); j++ {
-				reqs = append(reqs, ledger.Request{Key: fmt.Sprintf("topup/%d", j), Kind: ledger.Single, Debit: "processor:bench:clearing",
-					Credit: fmt.Sprintf("viewer:v%d:wallet", j), Amount: money.Money{Amount: 100000, Currency: "USD"}})
-			}
-			_, err := led.Batch(ctx, reqs)
-			check(err)
-		}
-	}
-	eng, err := billing.NewEngine(billing.Config{DB: db, Ledger: led, Clock: clk, Log: quiet(),
-		Processors: map[string]processor.Processor{"sandbox": sbx}})
+	funding, procs, done := setupFunding(ctx, led, n, sandboxPath, wallet)
+	defer done()
+	eng, err := billing.NewEngine(billing.Config{DB: db, Ledger: led, Clock: clk, Log: quiet(), Processors: procs})
 	check(err)
 	pol := pricing.DefaultPolicy(money.Money{Amount: 120, Currency: "USD"})
 	t := time.Now()
@@ -421,4 +403,36 @@ func tokenise(ctx context.Context, p processor.Processor) *processor.StoredCrede
 	res, err := p.CompleteCheckout(ctx, processor.CompleteCheckoutRequest{CheckoutReference: co.Reference, CustomerRef: "bench", Params: back.Query()})
 	check(err)
 	return res.Credential
+}
+
+// setupFunding is how n viewers (v0..v{n-1}) pay: a card on file with the
+// sandbox processor plugin (launched here; done stops it), or wallet credits
+// put on the ledger now.
+func setupFunding(ctx context.Context, led *ledger.Ledger, n int, sandboxPath string, wallet bool) (billing.Funding, map[string]processor.Processor, func()) {
+	if wallet {
+		for i := 0; i < n; i += ledger.MaxBatch {
+			var reqs []ledger.Request
+			for j := i; j < min(n, i+ledger.MaxBatch); j++ {
+				reqs = append(reqs, ledger.Request{Key: fmt.Sprintf("topup/%d", j), Kind: ledger.Single, Debit: "processor:bench:clearing",
+					Credit: fmt.Sprintf("viewer:v%d:wallet", j), Amount: money.Money{Amount: 100000, Currency: "USD"}})
+			}
+			_, err := led.Batch(ctx, reqs)
+			check(err)
+		}
+		return billing.Funding{}, nil, func() {}
+	}
+	host := pluginhost.NewHost(quiet(), nil)
+	stateDir, err := os.MkdirTemp("/dev/shm", "billbench-")
+	if err != nil {
+		stateDir, err = os.MkdirTemp("", "billbench-")
+		check(err)
+	}
+	done := func() { host.Close(); os.RemoveAll(stateDir) }
+	abs, err := filepath.Abs(sandboxPath)
+	check(err)
+	in, err := host.Launch(ctx, pluginhost.Spec{Kind: pluginkit.KindProcessor, Name: "sandbox", Path: abs,
+		Settings: []byte(`{"state_file":"` + filepath.Join(stateDir, "sbx.json") + `","webhook_secret":"billbench-secret-0123456789"}`)})
+	check(err)
+	sbx := pluginhost.NewProcessor(in)
+	return billing.Funding{Processor: "sandbox", Credential: tokenise(ctx, sbx)}, map[string]processor.Processor{"sandbox": sbx}, done
 }
