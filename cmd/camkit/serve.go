@@ -58,11 +58,11 @@ func serveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("config: http: %w", err)
 			}
-			srv := web.New(web.Options{Log: log, Registry: reg, ClientAddr: clients, PublicURL: cfg.HTTP.PublicURL, Checks: []web.ReadinessCheck{
+			srv := web.New(web.Options{Log: log, Registry: reg, ClientAddr: clients, PublicURL: cfg.HTTP.PublicURL, PageError: site.Web.PageError, Checks: []web.ReadinessCheck{
 				{Name: "database", Check: db.Ping},
 				{Name: "plugins", Check: pl.host.Healthy},
 			}})
-			site.Mount(srv.App(), srv, pls)
+			site.Mount(srv.App(), pls)
 
 			ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 			if err != nil {

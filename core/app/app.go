@@ -311,9 +311,9 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 
 // Mount adds every route to app: the processor's routes and webhook, WHIP and
 // WHEP (before the session, CSRF and age-gate middleware: they authenticate
-// otherwise), then the pages and the API. srv, when given, renders error
-// pages through the theme.
-func (a *App) Mount(app *fiber.App, srv *web.Server, pl Plugins) {
+// otherwise), then the pages and the API. The server renders error pages
+// with a.Web.PageError, given to web.New.
+func (a *App) Mount(app *fiber.App, pl Plugins) {
 	// Billing books refunds, chargebacks and hosted top-ups from verified
 	// webhook events, idempotently by event.
 	// Every loaded processor, retired ones too: their refunds, chargebacks
@@ -327,9 +327,6 @@ func (a *App) Mount(app *fiber.App, srv *web.Server, pl Plugins) {
 	}
 	whiphttp.Mount(app, a.SFU, whiphttp.Options{ICEServers: ice, Log: a.Log})
 	a.Web.Mount(app)
-	if srv != nil {
-		srv.SetPageError(a.Web.PageError)
-	}
 }
 
 // ExpireHolds releases timed-out ledger holds every interval until ctx ends

@@ -159,8 +159,8 @@ func newSiteWith(t testing.TB, db *store.DB, tweak func(*config.Config), o siteO
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	srv := web.New(web.Options{Log: log, Registry: reg, PublicURL: cfg.HTTP.PublicURL})
-	a.Mount(srv.App(), srv, pls)
+	srv := web.New(web.Options{Log: log, Registry: reg, PublicURL: cfg.HTTP.PublicURL, PageError: a.Web.PageError})
+	a.Mount(srv.App(), pls)
 	go func() { _ = srv.App().Listener(ln) }()
 	t.Cleanup(func() {
 		// An open server-sent events stream holds Shutdown until its next

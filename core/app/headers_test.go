@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/camkit/camkit/core/config"
 )
 
 // TestEveryRouteKindCarriesTheSecurityHeaders asks the assembled site for
@@ -156,5 +158,24 @@ func checkSecurityHeaders(t *testing.T, what string, h http.Header, ownCSP strin
 	}
 	if v := h.Values("Strict-Transport-Security"); len(v) != 0 {
 		t.Errorf("%s: HSTS %q on a site whose public URL is http", what, v)
+	}
+}
+
+// TestErrorPagesAreThemedAndAPIErrorsAreJSON: a page that fails answers the
+// theme's error page (the site's layout, in HTML, under its brand), while an
+// API route that fails answers JSON, so a browser never lands on a bare
+// "Not Found" and a client never has to parse HTML.
+func TestErrorPagesAreThemedAndAPIErrorsAreJSON(t *testing.T) {
+	s := newSite(t, func(c *config.Config) { c.Site.Name = "Errand Cams" })
+	anon := s.browser("visitor")
+	anon.passAge()
+	page := anon.get("/no/such/page")
+	if page.code != 404 || !strings.HasPrefix(page.hdr.Get("Content-Type"), "text/html") ||
+		!strings.Contains(page.body, "<html") || !strings.Contains(page.body, "Errand Cams") {
+		t.Fatalf("page 404: %d %q, want the themed HTML error page under the site's name:\n%.400s", page.code, page.hdr.Get("Content-Type"), page.body)
+	}
+	api := anon.api("GET", "/api/v1/shows/no-such-show", nil, "")
+	if api.code != 404 || !strings.HasPrefix(api.hdr.Get("Content-Type"), "application/json") || !strings.Contains(api.body, `"error"`) {
+		t.Fatalf("API 404: %d %q %s, want a JSON error", api.code, api.hdr.Get("Content-Type"), api.body)
 	}
 }

@@ -41,9 +41,6 @@ type Server struct {
 	pageError func(c *fiber.Ctx, status int, err error) error
 }
 
-// SetPageError installs the renderer of error pages (the product's themed one).
-func (s *Server) SetPageError(f func(c *fiber.Ctx, status int, err error) error) { s.pageError = f }
-
 // Options configure New.
 type Options struct {
 	Log      *slog.Logger
@@ -57,6 +54,9 @@ type Options struct {
 	// PublicURL is http.public_url: HSTS is sent when it is https, and its
 	// WebSocket origin is named in the Content-Security-Policy.
 	PublicURL string
+	// PageError renders an error for a page route (the product's themed
+	// Product.PageError); nil answers plain text.
+	PageError func(c *fiber.Ctx, status int, err error) error
 }
 
 // New builds the app with the operational routes. Feature routes are added by
@@ -65,7 +65,7 @@ func New(o Options) *Server {
 	if o.BodyLimit == 0 {
 		o.BodyLimit = 1 << 20
 	}
-	s := &Server{log: o.Log, checks: o.Checks}
+	s := &Server{log: o.Log, checks: o.Checks, pageError: o.PageError}
 	secure := newSecurityHeaders(o.PublicURL)
 	s.app = fiber.New(fiber.Config{
 		AppName: "camkit",
