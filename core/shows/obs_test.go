@@ -344,6 +344,19 @@ func TestSecondPublisherIsRefusedUnlessSheSwitchesDevice(t *testing.T) {
 // viewer. While the first encoder's media flowed, a second device was
 // refused.
 func TestOBSReconnectIsAdmittedOnceItsMediaStalled(t *testing.T) {
+	cuts := map[string]func(*streamtest.Publisher){
+		// The network went or the encoder froze: nothing arrives, the
+		// connection still looks up.
+		"packets stop": func(p *streamtest.Publisher) { p.SetSending(false) },
+		// OBS closed its connection without a DELETE.
+		"connection closed": func(p *streamtest.Publisher) { _ = p.PC.Close() },
+	}
+	for name, cut := range cuts {
+		t.Run(name, func(t *testing.T) { testOBSReconnect(t, cut) })
+	}
+}
+
+func testOBSReconnect(t *testing.T, drop func(*streamtest.Publisher)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	h := newOBSHostWith(t, true, 3*time.Second)
@@ -381,7 +394,7 @@ func TestOBSReconnectIsAdmittedOnceItsMediaStalled(t *testing.T) {
 		t.Fatal("the refused publish cut OBS")
 	}
 
-	obs.SetSending(false) // the drop: nothing arrives any more, no DELETE
+	drop(obs) // no DELETE
 	cut := time.Now()
 	time.Sleep(1300 * time.Millisecond) // the encoder's reconnect delay
 	back, err := h.publish(ctx, key, false)
