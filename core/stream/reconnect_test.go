@@ -33,6 +33,7 @@ func TestPublisherActiveFollowsItsPackets(t *testing.T) {
 	if took := time.Since(cut); took < 900*time.Millisecond || took > 1600*time.Millisecond {
 		t.Fatalf("inactive %v after its packets stopped, want about PublisherStall (1 s)", took)
 	}
+	t.Logf("inactive %v after its packets stopped", time.Since(cut).Round(time.Millisecond))
 	if _, ok := f.rec.Wait(0, isStopped("show-1")); ok {
 		t.Fatal("media reported stopped before the media timeout")
 	}
