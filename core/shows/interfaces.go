@@ -84,11 +84,14 @@ type Chat interface {
 	Viewers(room string) int
 }
 
-// Media is the part of the SFU that follows a show's mode and seats.
+// Media is the part of the SFU that follows a show's mode and seats and
+// knows whether its publisher's media really flows.
 type Media interface {
 	SetMode(showID string, mode stream.Mode)
 	EndSeat(seatID string)
 	EndShow(showID string)
+	EndPublisher(showID string)
+	PublisherActive(showID string) bool
 }
 
 // Ledger reads earnings.

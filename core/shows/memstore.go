@@ -14,12 +14,12 @@ type MemStore struct {
 	broadcasts map[string]Broadcast
 	requests   map[string]Request
 	seats      map[string]LiveSeat
-	keys       map[string]string // model → stream key
+	keys       map[string]StoredKey // by model
 }
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{broadcasts: map[string]Broadcast{}, requests: map[string]Request{}, seats: map[string]LiveSeat{}, keys: map[string]string{}}
+	return &MemStore{broadcasts: map[string]Broadcast{}, requests: map[string]Request{}, seats: map[string]LiveSeat{}, keys: map[string]StoredKey{}}
 }
 
 func (m *MemStore) PutBroadcast(_ context.Context, b Broadcast) error {
@@ -112,36 +112,36 @@ func sortRequests(rs []Request) {
 	})
 }
 
-func (m *MemStore) StreamKey(_ context.Context, modelID string) (string, error) {
+func (m *MemStore) StreamKey(_ context.Context, modelID string) (StoredKey, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.keys[modelID], nil
 }
 
-func (m *MemStore) ModelOfStreamKey(_ context.Context, key string) (string, error) {
+func (m *MemStore) ModelOfStreamKey(_ context.Context, digest string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for model, k := range m.keys {
-		if k == key {
+		if k.Digest == digest {
 			return model, nil
 		}
 	}
 	return "", nil
 }
 
-func (m *MemStore) PutStreamKey(_ context.Context, modelID, key string, _ time.Time) error {
+func (m *MemStore) PutStreamKey(_ context.Context, modelID string, k StoredKey, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.keys[modelID] = key
+	m.keys[modelID] = k
 	return nil
 }
 
-func (m *MemStore) CreateStreamKey(_ context.Context, modelID, key string, _ time.Time) (string, error) {
+func (m *MemStore) CreateStreamKey(_ context.Context, modelID string, k StoredKey, _ time.Time) (StoredKey, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if k, ok := m.keys[modelID]; ok {
-		return k, nil
+	if have, ok := m.keys[modelID]; ok {
+		return have, nil
 	}
-	m.keys[modelID] = key
-	return key, nil
+	m.keys[modelID] = k
+	return k, nil
 }

@@ -82,24 +82,31 @@ type Service struct {
 	mu       sync.Mutex
 	byModel  map[string]*broadcast
 	byID     map[string]*broadcast
-	byKey    map[string]*broadcast
+	byKey    map[string]*broadcast // by key digest
 	requests map[string]*request
 	seats    map[string]*seat
+	// reveal holds a model's key just made or rotated until her dashboard
+	// shows it once (StreamKey); camPass are the passes of her dashboards'
+	// own cameras (CameraPass). Both live in this process only, never in
+	// the store.
+	reveal  map[string]revealed
+	camPass map[string][]camPass // by model
 	// onAir counts changes of who is on air and in what mode (LiveVersion).
 	onAir atomic.Uint64
 }
 
 type broadcast struct {
-	id, model, key string
-	since          time.Time
-	mode           theme.ShowMode
-	media          bool
-	paid           string // the paid show's id while private
-	seat           string
+	id, model string
+	key       string // the stream key's digest
+	since     time.Time
+	mode      theme.ShowMode
+	media     bool
+	paid      string // the paid show's id while private
+	seat      string
 }
 
 func (b *broadcast) record() Broadcast {
-	return Broadcast{ID: b.id, ModelID: b.model, StreamKey: b.key, Since: b.since, Mode: b.mode, Media: b.media, PaidShowID: b.paid, SeatID: b.seat}
+	return Broadcast{ID: b.id, ModelID: b.model, KeyDigest: b.key, Since: b.since, Mode: b.mode, Media: b.media, PaidShowID: b.paid, SeatID: b.seat}
 }
 
 type request struct {
@@ -132,6 +139,24 @@ func tokenHash(tok string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// StreamKeyDigest is all the store keeps of a stream key, and what a publish
+// is looked up by: SHA-256 (hex), the same as a seat token. A fast hash is
+// enough because the key is 24 random bytes (192 bits) the host made, not
+// something a person chose: nobody can guess or brute-force it from its
+// digest, so a slow password KDF would only cost every publish time.
+func StreamKeyDigest(key string) string { return tokenHash(key) }
+
+// StreamKeyHint is what her dashboard shows of a key once it can no longer
+// show the key itself: its first characters ("sk_" and 5 hex digits, 20 of
+// its 192 bits), enough to tell two keys apart, far too little to publish.
+func StreamKeyHint(key string) string {
+	const n = 8
+	if len(key) > n {
+		key = key[:n]
+	}
+	return key + "…"
+}
+
 // New builds the Service (and, through cfg.Media, the SFU) and restores the
 // live state a previous run left in the store. Billing's Recover must have
 // run: a seat of a private show open at the last stop is settled by it, so
@@ -147,7 +172,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, errs.E(errs.Invalid, "shows: Store, Accounts and Billing are required")
 	}
 	s := &Service{cfg: cfg, log: cfg.Log, store: cfg.Store, byModel: map[string]*broadcast{}, byID: map[string]*broadcast{},
-		byKey: map[string]*broadcast{}, requests: map[string]*request{}, seats: map[string]*seat{}}
+		byKey: map[string]*broadcast{}, requests: map[string]*request{}, seats: map[string]*seat{},
+		reveal: map[string]revealed{}, camPass: map[string][]camPass{}}
 	paid, err := NewPaid(PaidConfig{DB: cfg.DB, Clock: cfg.Clock, Billing: cfg.Billing, Rates: s, FX: cfg.FX})
 	if err != nil {
 		return nil, err
@@ -192,15 +218,15 @@ func (s *Service) restore(ctx context.Context) error {
 		return err
 	}
 	for _, r := range bs {
-		b := &broadcast{id: r.ID, model: r.ModelID, key: r.StreamKey, since: r.Since, mode: r.Mode, paid: r.PaidShowID, seat: r.SeatID}
+		b := &broadcast{id: r.ID, model: r.ModelID, key: r.KeyDigest, since: r.Since, mode: r.Mode, paid: r.PaidShowID, seat: r.SeatID}
 		// A broadcast from before persistent keys: its key becomes hers (her
 		// encoder publishes with it); one she already holds wins.
-		key, err := s.store.CreateStreamKey(ctx, b.model, b.key, s.now().UTC())
+		key, err := s.store.CreateStreamKey(ctx, b.model, StoredKey{Digest: b.key}, s.now().UTC())
 		if err != nil {
 			return err
 		}
-		if key != b.key {
-			b.key = key
+		if key.Digest != b.key {
+			b.key = key.Digest
 			if err := s.store.PutBroadcast(ctx, b.record()); err != nil {
 				return err
 			}
@@ -317,7 +343,7 @@ func (s *Service) GoLive(ctx context.Context, modelID string) (Show, error) {
 	if err := s.cfg.Accounts.CheckCanBroadcast(ctx, modelID); err != nil {
 		return Show{}, err
 	}
-	key, err := s.StreamKey(ctx, modelID)
+	key, err := s.storedKey(ctx, modelID)
 	if err != nil {
 		return Show{}, err
 	}
@@ -325,7 +351,7 @@ func (s *Service) GoLive(ctx context.Context, modelID string) (Show, error) {
 	defer s.mu.Unlock()
 	b := s.byModel[modelID]
 	if b == nil {
-		b = &broadcast{id: randomID("b", 8), model: modelID, key: key, since: s.now().UTC(), mode: theme.ModePublic}
+		b = &broadcast{id: randomID("b", 8), model: modelID, key: key.Digest, since: s.now().UTC(), mode: theme.ModePublic}
 		if err := s.store.PutBroadcast(ctx, b.record()); err != nil {
 			return Show{}, err
 		}
@@ -335,41 +361,158 @@ func (s *Service) GoLive(ctx context.Context, modelID string) (Show, error) {
 	return b.show(0), nil
 }
 
-// StreamKey is the model's persistent WHIP key, made on its first use: the
-// one key her encoder is set up with, for every show, until she rotates it.
-func (s *Service) StreamKey(ctx context.Context, modelID string) (string, error) {
-	key, err := s.store.StreamKey(ctx, modelID)
-	if err != nil || key != "" {
-		return key, err
+// StreamKeyView is what her dashboard may show of her stream key.
+type StreamKeyView struct {
+	// Hint tells which key is hers (StreamKeyHint); it cannot publish.
+	Hint string
+	// Key is the key itself, only on the first view after it was made or
+	// rotated: the store keeps its digest alone, so it is never shown again
+	// (she rotates to get a new one).
+	Key string
+}
+
+// revealed is a key waiting for its one showing.
+type revealed struct {
+	key   string
+	until time.Time
+}
+
+// revealFor is how long a key just made or rotated waits to be shown.
+const revealFor = 10 * time.Minute
+
+// StreamKey is the model's persistent WHIP key as her dashboard shows it,
+// made on its first use: the one key her encoder is set up with, for every
+// show, until she rotates it. The whole key comes once (see StreamKeyView).
+func (s *Service) StreamKey(ctx context.Context, modelID string) (StreamKeyView, error) {
+	k, err := s.storedKey(ctx, modelID)
+	if err != nil {
+		return StreamKeyView{}, err
 	}
-	return s.store.CreateStreamKey(ctx, modelID, newStreamKey(), s.now().UTC())
+	out := StreamKeyView{Hint: k.Hint}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.reveal[modelID]; ok {
+		delete(s.reveal, modelID)
+		if s.now().Before(r.until) && StreamKeyDigest(r.key) == k.Digest {
+			out.Key = r.key
+		}
+	}
+	return out, nil
+}
+
+// storedKey is the model's key as stored, made when she has none (the new
+// key then waits for its one showing, whoever made it: GoLive or a publish
+// may come before her first dashboard).
+func (s *Service) storedKey(ctx context.Context, modelID string) (StoredKey, error) {
+	k, err := s.store.StreamKey(ctx, modelID)
+	if err == nil && k.Digest == "" {
+		key := newStreamKey()
+		mine := StoredKey{Digest: StreamKeyDigest(key), Hint: StreamKeyHint(key)}
+		if k, err = s.store.CreateStreamKey(ctx, modelID, mine, s.now().UTC()); err == nil && k.Digest == mine.Digest {
+			s.mu.Lock()
+			s.reveal[modelID] = revealed{key: key, until: s.now().Add(revealFor)}
+			s.mu.Unlock()
+		}
+	}
+	if err != nil {
+		return StoredKey{}, err
+	}
+	if k.Hint == "" {
+		// Adopted from a broadcast saved before keys had hints.
+		k.Hint = StreamKeyHint("sk_")
+	}
+	return k, nil
 }
 
 func newStreamKey() string { return randomID("sk_", 24) }
 
-// RotateStreamKey gives the model a new stream key; the old one is refused
-// from then on (a publisher already on air with it keeps its session, but
-// cannot come back with it). Her broadcast on air, if any, takes the new key.
+// RotateStreamKey gives the model a new stream key and returns it (and her
+// dashboard shows it once more). The old one is refused from then on, and
+// the publisher on air is cut off as by its DELETE, whatever it published
+// with: a leaked key must stop streaming now. Her show stays on air (seats
+// paused, not billed) for her to reconnect OBS with the new key within
+// stream.reconnect_grace. The passes of her dashboards' cameras end too.
 func (s *Service) RotateStreamKey(ctx context.Context, modelID string) (string, error) {
 	key := newStreamKey()
+	k := StoredKey{Digest: StreamKeyDigest(key), Hint: StreamKeyHint(key)}
 	// Under mu: a publish resolving the old key meanwhile sees either the
 	// old state or the new, never the old key on the new broadcast.
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.store.PutStreamKey(ctx, modelID, key, s.now().UTC()); err != nil {
+	if err := s.store.PutStreamKey(ctx, modelID, k, s.now().UTC()); err != nil {
+		s.mu.Unlock()
 		return "", err
 	}
+	showID := ""
 	if b := s.byModel[modelID]; b != nil {
 		old := *b
-		old.key = key
+		old.key = k.Digest
 		if err := s.store.PutBroadcast(ctx, old.record()); err != nil {
+			s.mu.Unlock()
 			return "", err
 		}
 		delete(s.byKey, b.key)
-		b.key = key
-		s.byKey[key] = b
+		b.key = k.Digest
+		s.byKey[b.key] = b
+		showID = b.id
+	}
+	delete(s.camPass, modelID)
+	s.reveal[modelID] = revealed{key: key, until: s.now().Add(revealFor)}
+	s.mu.Unlock()
+	if showID != "" && s.media != nil {
+		s.media.EndPublisher(showID)
 	}
 	return key, nil
+}
+
+// camPass is one pass of a dashboard's own camera.
+type camPass struct {
+	digest string
+	until  time.Time
+}
+
+const (
+	// camPassFor is how long a dashboard page's camera may start publishing
+	// after the page was made: a working day; a reload makes a new pass.
+	camPassFor = 12 * time.Hour
+	// camPassesKept bounds a model's passes: the oldest pages lose theirs.
+	camPassesKept = 16
+)
+
+// CameraPass is the WHIP bearer her dashboard hands its own browser camera,
+// since the page can no longer hand it her stream key. It publishes to her
+// show as the key does (the same one-publisher rule), for camPassFor, and is
+// refused after she rotates her key. It is kept in this process only, as a
+// digest: a page made before a restart reloads for a new one.
+func (s *Service) CameraPass(_ context.Context, modelID string) (string, error) {
+	pass := randomID("cp_", 24)
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := s.camPass[modelID][:0]
+	for _, p := range s.camPass[modelID] {
+		if now.Before(p.until) {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) >= camPassesKept {
+		kept = kept[len(kept)-camPassesKept+1:]
+	}
+	s.camPass[modelID] = append(kept, camPass{digest: tokenHash(pass), until: now.Add(camPassFor)})
+	return pass, nil
+}
+
+// cameraOwner is the model whose camera pass has digest d ("" for none);
+// call with s.mu held.
+func (s *Service) cameraOwner(d string) string {
+	now := s.now()
+	for model, ps := range s.camPass {
+		for _, p := range ps {
+			if subtle.ConstantTimeCompare([]byte(p.digest), []byte(d)) == 1 && now.Before(p.until) {
+				return model
+			}
+		}
+	}
+	return ""
 }
 
 // EndShow takes a model off air; a private show in progress ends with it.
@@ -981,31 +1124,43 @@ func (s *Service) say(room string, ev chat.SystemEvent) {
 
 // ---- media: admission and liveness ----
 
-// ResolveStreamKey maps a model's stream key to her broadcast, taking her
-// live first when LiveOnPublish is on. A show has one publisher: while one
-// is on air (its media flows), another is refused unless the publish is her
-// explicit switch of device (stream.WithReplacePublisher). An encoder that
-// lost its connection is let back in once its media is seen stopped
-// (stream.media_timeout), with the show and its seats kept (paused) meanwhile.
+// ResolveStreamKey maps a model's stream key (or her dashboard camera's
+// pass, CameraPass) to her broadcast, taking her live first when
+// LiveOnPublish is on. Both are looked up by digest. A show has one
+// publisher: while one is on air (its media really flows, as the SFU sees
+// it: stream.PublisherActive), another is refused unless the publish is her
+// explicit switch of device (stream.WithReplacePublisher). An encoder whose
+// connection dropped is let back in as soon as its media has stalled (about
+// a second, stream.Config.PublisherStall), replacing its dead session, with
+// the show and its seats kept (paused for the gap).
 func (s *Service) ResolveStreamKey(ctx context.Context, key string) (string, error) {
+	d := StreamKeyDigest(key)
 	s.mu.Lock()
-	b := s.byKey[key]
-	var id string
-	if b != nil {
-		if b.media && !stream.ReplacesPublisher(ctx) {
-			s.mu.Unlock()
-			return "", errs.E(errs.Conflict, "another device is already streaming this show; stop it first, "+
-				"or choose \"Go live with this browser\" on your dashboard to switch to it")
+	b := s.byKey[d]
+	model := ""
+	if b == nil {
+		if model = s.cameraOwner(d); model != "" {
+			b = s.byModel[model]
 		}
-		id = b.id
+	}
+	var id string
+	media := false
+	if b != nil {
+		id, media = b.id, b.media
 	}
 	s.mu.Unlock()
 	if id != "" {
+		if !stream.ReplacesPublisher(ctx) && s.publisherOnAir(id, media) {
+			return "", errs.E(errs.Conflict, "another device is already streaming this show; stop it first, "+
+				"or choose \"Go live with this browser\" on your dashboard to switch to it")
+		}
 		return id, nil
 	}
-	model, err := s.store.ModelOfStreamKey(ctx, key)
-	if err != nil {
-		return "", err
+	if model == "" {
+		var err error
+		if model, err = s.store.ModelOfStreamKey(ctx, d); err != nil {
+			return "", err
+		}
 	}
 	if model == "" {
 		return "", errs.E(errs.Unauthenticated, "unknown stream key: copy the current one from your dashboard")
@@ -1020,10 +1175,20 @@ func (s *Service) ResolveStreamKey(ctx context.Context, key string) (string, err
 	// A rotation between the lookup and GoLive leaves this key stale.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if b := s.byID[sh.ID]; b == nil || b.key != key {
+	if b := s.byID[sh.ID]; b == nil || (b.key != d && s.cameraOwner(d) != model) {
 		return "", errs.E(errs.Unauthenticated, "unknown stream key: copy the current one from your dashboard")
 	}
 	return sh.ID, nil
+}
+
+// publisherOnAir says whether show's publisher holds it: the SFU's own
+// view when there is one (RTP this very second), else the last liveness
+// event (media). Call without s.mu.
+func (s *Service) publisherOnAir(showID string, media bool) bool {
+	if s.media != nil {
+		return s.media.PublisherActive(showID)
+	}
+	return media
 }
 
 // AdmitViewer lets anyone watch a public broadcast and only the seat's

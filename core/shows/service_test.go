@@ -36,7 +36,7 @@ type lifecycle struct {
 	led     *ledger.Ledger
 	acc     *accounts.Service
 	sbx     processor.Processor
-	live    *shows.MemStore
+	live    shows.Store // MemStore unless a test wants SQLStore's tables
 	eng     *billing.Engine
 	svc     *shows.Service
 	model   string
@@ -113,6 +113,17 @@ func (l *lifecycle) start() {
 		t.Fatal(err)
 	}
 	l.eng, l.svc = eng, svc
+}
+
+// keyOf is the model's stream key as her dashboard shows it the one time it
+// can: right after it was made (or rotated).
+func (l *lifecycle) keyOf() string {
+	l.t.Helper()
+	v, err := l.svc.StreamKey(l.ctx, l.model)
+	if err != nil || v.Key == "" {
+		l.t.Fatalf("her key, shown once after it was made: %+v %v", v, err)
+	}
+	return v.Key
 }
 
 func (l *lifecycle) ask(show, who string) shows.Request {
@@ -225,7 +236,7 @@ func TestService_RestartKeepsShowAndRequestsAndSettlesTheSeat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := l.svc.StreamKey(l.ctx, l.model)
+	key := l.keyOf()
 	ann := l.ask(sh.ID, "Ann")
 	l.ask(sh.ID, "Bob")
 	l.ask(sh.ID, "Cy")

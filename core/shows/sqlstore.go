@@ -15,7 +15,8 @@ import (
 )
 
 // SQLStore keeps the live state in the shows_broadcasts, shows_requests and
-// shows_seats tables (PostgreSQL or SQLite, migrations 00009). Each call is
+// shows_seats tables (PostgreSQL or SQLite, migrations 00009), and the
+// models' stream keys, as digests, in shows_stream_keys (00010, 00011). Each call is
 // one statement (a broadcast's delete, two in a transaction), so a crash
 // between calls leaves rows the next start reconciles (New does).
 type SQLStore struct {
@@ -28,7 +29,7 @@ func NewSQLStore(db *store.DB) *SQLStore { return &SQLStore{db: db.Gorm()} }
 type broadcastRow struct {
 	ID         string `gorm:"primaryKey"`
 	ModelID    string
-	StreamKey  string
+	KeyDigest  string
 	Since      time.Time
 	Mode       string
 	Media      bool
@@ -70,7 +71,8 @@ func (seatRow) TableName() string { return "shows_seats" }
 
 type streamKeyRow struct {
 	ModelID   string `gorm:"primaryKey"`
-	StreamKey string
+	KeyDigest string
+	KeyHint   string
 	CreatedAt time.Time
 }
 
@@ -90,7 +92,7 @@ func (s *SQLStore) upsert(ctx context.Context, what string, row any) error {
 }
 
 func (s *SQLStore) PutBroadcast(ctx context.Context, b Broadcast) error {
-	return s.upsert(ctx, "saving a broadcast", &broadcastRow{ID: b.ID, ModelID: b.ModelID, StreamKey: b.StreamKey, Since: ts(b.Since),
+	return s.upsert(ctx, "saving a broadcast", &broadcastRow{ID: b.ID, ModelID: b.ModelID, KeyDigest: b.KeyDigest, Since: ts(b.Since),
 		Mode: string(b.Mode), Media: b.Media, PaidShowID: b.PaidShowID, SeatID: b.SeatID})
 }
 
@@ -110,7 +112,7 @@ func (s *SQLStore) Broadcasts(ctx context.Context) ([]Broadcast, error) {
 	}
 	out := make([]Broadcast, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, Broadcast{ID: r.ID, ModelID: r.ModelID, StreamKey: r.StreamKey, Since: r.Since.UTC(), Mode: theme.ShowMode(r.Mode),
+		out = append(out, Broadcast{ID: r.ID, ModelID: r.ModelID, KeyDigest: r.KeyDigest, Since: r.Since.UTC(), Mode: theme.ShowMode(r.Mode),
 			Media: r.Media, PaidShowID: r.PaidShowID, SeatID: r.SeatID})
 	}
 	return out, nil
@@ -173,20 +175,20 @@ func (s *SQLStore) Seats(ctx context.Context) ([]LiveSeat, error) {
 	return out, nil
 }
 
-func (s *SQLStore) StreamKey(ctx context.Context, modelID string) (string, error) {
+func (s *SQLStore) StreamKey(ctx context.Context, modelID string) (StoredKey, error) {
 	var rows []streamKeyRow
 	if err := s.db.WithContext(ctx).Where("model_id = ?", modelID).Limit(1).Find(&rows).Error; err != nil {
-		return "", dbErr("reading a stream key", err)
+		return StoredKey{}, dbErr("reading a stream key", err)
 	}
 	if len(rows) == 0 {
-		return "", nil
+		return StoredKey{}, nil
 	}
-	return rows[0].StreamKey, nil
+	return StoredKey{Digest: rows[0].KeyDigest, Hint: rows[0].KeyHint}, nil
 }
 
-func (s *SQLStore) ModelOfStreamKey(ctx context.Context, key string) (string, error) {
+func (s *SQLStore) ModelOfStreamKey(ctx context.Context, digest string) (string, error) {
 	var rows []streamKeyRow
-	if err := s.db.WithContext(ctx).Where("stream_key = ?", key).Limit(1).Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("key_digest = ?", digest).Limit(1).Find(&rows).Error; err != nil {
 		return "", dbErr("resolving a stream key", err)
 	}
 	if len(rows) == 0 {
@@ -195,15 +197,15 @@ func (s *SQLStore) ModelOfStreamKey(ctx context.Context, key string) (string, er
 	return rows[0].ModelID, nil
 }
 
-func (s *SQLStore) PutStreamKey(ctx context.Context, modelID, key string, at time.Time) error {
-	return s.upsert(ctx, "saving a stream key", &streamKeyRow{ModelID: modelID, StreamKey: key, CreatedAt: ts(at)})
+func (s *SQLStore) PutStreamKey(ctx context.Context, modelID string, k StoredKey, at time.Time) error {
+	return s.upsert(ctx, "saving a stream key", &streamKeyRow{ModelID: modelID, KeyDigest: k.Digest, KeyHint: k.Hint, CreatedAt: ts(at)})
 }
 
-func (s *SQLStore) CreateStreamKey(ctx context.Context, modelID, key string, at time.Time) (string, error) {
+func (s *SQLStore) CreateStreamKey(ctx context.Context, modelID string, k StoredKey, at time.Time) (StoredKey, error) {
 	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "model_id"}}, DoNothing: true}).
-		Create(&streamKeyRow{ModelID: modelID, StreamKey: key, CreatedAt: ts(at)}).Error
+		Create(&streamKeyRow{ModelID: modelID, KeyDigest: k.Digest, KeyHint: k.Hint, CreatedAt: ts(at)}).Error
 	if err != nil {
-		return "", dbErr("creating a stream key", err)
+		return StoredKey{}, dbErr("creating a stream key", err)
 	}
 	return s.StreamKey(ctx, modelID)
 }

@@ -11,14 +11,24 @@ import (
 // Broadcast is a model's show on air as the live store keeps it.
 type Broadcast struct {
 	ID, ModelID string
-	// StreamKey is the WHIP bearer of the broadcast.
-	StreamKey string
+	// KeyDigest is the digest (StreamKeyDigest) of the broadcast's WHIP
+	// bearer, its model's stream key: the key itself is never stored.
+	KeyDigest string
 	Since     time.Time
 	Mode      theme.ShowMode
 	// Media: the publisher's media was flowing at the last change.
 	Media bool
 	// PaidShowID and SeatID are the paid show and its seat while private.
 	PaidShowID, SeatID string
+}
+
+// StoredKey is all a store keeps of a stream key: it cannot publish.
+type StoredKey struct {
+	// Digest is StreamKeyDigest of the key, what a publish is looked up by.
+	Digest string
+	// Hint is the key's first characters and "…" (StreamKeyHint), so her
+	// dashboard can say which key OBS should hold.
+	Hint string
 }
 
 // LiveSeat is the seat of a private show as the live store keeps it: enough
@@ -51,15 +61,16 @@ type Store interface {
 	// Requests are every pending request, oldest first.
 	Requests(ctx context.Context) ([]Request, error)
 
-	// StreamKey is the model's persistent WHIP key ("" when she has none);
-	// ModelOfStreamKey is its owner ("" for a key nobody holds, such as one
-	// rotated away). PutStreamKey replaces her key; CreateStreamKey keeps the
-	// one already there and returns whichever key she holds afterwards, so
-	// two first uses at once agree on one key.
-	StreamKey(ctx context.Context, modelID string) (string, error)
-	ModelOfStreamKey(ctx context.Context, key string) (string, error)
-	PutStreamKey(ctx context.Context, modelID, key string, at time.Time) error
-	CreateStreamKey(ctx context.Context, modelID, key string, at time.Time) (string, error)
+	// StreamKey is what is kept of the model's persistent WHIP key (the
+	// zero StoredKey when she has none); ModelOfStreamKey is the owner of a
+	// key digest ("" for a key nobody holds, such as one rotated away).
+	// PutStreamKey replaces her key; CreateStreamKey keeps the one already
+	// there and returns whichever she holds afterwards, so two first uses
+	// at once agree on one key.
+	StreamKey(ctx context.Context, modelID string) (StoredKey, error)
+	ModelOfStreamKey(ctx context.Context, digest string) (string, error)
+	PutStreamKey(ctx context.Context, modelID string, k StoredKey, at time.Time) error
+	CreateStreamKey(ctx context.Context, modelID string, k StoredKey, at time.Time) (StoredKey, error)
 
 	PutSeat(ctx context.Context, s LiveSeat) error
 	DeleteSeat(ctx context.Context, id string) error

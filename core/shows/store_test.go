@@ -25,7 +25,7 @@ func TestStoreKeepsLiveState(t *testing.T) {
 	eachStore(t, func(t *testing.T, st shows.Store) {
 		ctx := context.Background()
 		at := time.Date(2026, 12, 4, 3, 0, 0, 123000, time.UTC)
-		b := shows.Broadcast{ID: "b1", ModelID: "m1", StreamKey: "sk_1", Since: at, Mode: theme.ModePublic}
+		b := shows.Broadcast{ID: "b1", ModelID: "m1", KeyDigest: "d1", Since: at, Mode: theme.ModePublic}
 		if err := st.PutBroadcast(ctx, b); err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +33,7 @@ func TestStoreKeepsLiveState(t *testing.T) {
 		if err := st.PutBroadcast(ctx, b); err != nil { // an update, not a second row
 			t.Fatal(err)
 		}
-		other := shows.Broadcast{ID: "b2", ModelID: "m2", StreamKey: "sk_2", Since: at, Mode: theme.ModePublic}
+		other := shows.Broadcast{ID: "b2", ModelID: "m2", KeyDigest: "d2", Since: at, Mode: theme.ModePublic}
 		if err := st.PutBroadcast(ctx, other); err != nil {
 			t.Fatal(err)
 		}
@@ -101,27 +101,30 @@ func TestStoreKeepsStreamKeys(t *testing.T) {
 	eachStore(t, func(t *testing.T, st shows.Store) {
 		ctx := context.Background()
 		at := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
-		if k, err := st.StreamKey(ctx, "m1"); err != nil || k != "" {
-			t.Fatalf("no key yet: %q %v", k, err)
+		a := shows.StoredKey{Digest: "da", Hint: "sk_a…"}
+		b := shows.StoredKey{Digest: "db", Hint: "sk_b…"}
+		c := shows.StoredKey{Digest: "dc", Hint: "sk_c…"}
+		if k, err := st.StreamKey(ctx, "m1"); err != nil || k != (shows.StoredKey{}) {
+			t.Fatalf("no key yet: %+v %v", k, err)
 		}
-		if k, err := st.CreateStreamKey(ctx, "m1", "sk_a", at); err != nil || k != "sk_a" {
-			t.Fatalf("create: %q %v", k, err)
+		if k, err := st.CreateStreamKey(ctx, "m1", a, at); err != nil || k != a {
+			t.Fatalf("create: %+v %v", k, err)
 		}
 		// A second first use (another request at once) gets the first key.
-		if k, err := st.CreateStreamKey(ctx, "m1", "sk_b", at); err != nil || k != "sk_a" {
-			t.Fatalf("create again: %q %v, want sk_a", k, err)
+		if k, err := st.CreateStreamKey(ctx, "m1", b, at); err != nil || k != a {
+			t.Fatalf("create again: %+v %v, want %+v", k, err, a)
 		}
-		if m, err := st.ModelOfStreamKey(ctx, "sk_a"); err != nil || m != "m1" {
+		if m, err := st.ModelOfStreamKey(ctx, a.Digest); err != nil || m != "m1" {
 			t.Fatalf("owner: %q %v", m, err)
 		}
-		if err := st.PutStreamKey(ctx, "m1", "sk_c", at); err != nil {
+		if err := st.PutStreamKey(ctx, "m1", c, at); err != nil {
 			t.Fatal(err)
 		}
-		if m, err := st.ModelOfStreamKey(ctx, "sk_a"); err != nil || m != "" {
+		if m, err := st.ModelOfStreamKey(ctx, a.Digest); err != nil || m != "" {
 			t.Fatalf("the rotated key still names %q (%v)", m, err)
 		}
-		if k, err := st.StreamKey(ctx, "m1"); err != nil || k != "sk_c" {
-			t.Fatalf("after rotation: %q %v", k, err)
+		if k, err := st.StreamKey(ctx, "m1"); err != nil || k != c {
+			t.Fatalf("after rotation: %+v %v", k, err)
 		}
 	})
 }

@@ -38,6 +38,12 @@ type Config struct {
 
 	// MediaTimeout: no RTP from the model for this long means media stopped.
 	MediaTimeout time.Duration
+	// PublisherStall: a publisher sending no RTP for this long, or whose
+	// connection is disconnected, failed or closed, no longer holds its show
+	// (PublisherActive is false), so an encoder reconnecting with the same
+	// key is let in at once instead of waiting out MediaTimeout. Far below
+	// it, well above the gaps between a live encoder's packets.
+	PublisherStall time.Duration
 	// ViewerTimeout: no RTCP from a viewer being sent media for this long
 	// means the viewer is gone.
 	ViewerTimeout time.Duration
@@ -66,6 +72,9 @@ func (c *Config) withDefaults() Config {
 	out := *c
 	if out.MediaTimeout <= 0 {
 		out.MediaTimeout = 3 * time.Second
+	}
+	if out.PublisherStall <= 0 {
+		out.PublisherStall = time.Second
 	}
 	if out.ViewerTimeout <= 0 {
 		out.ViewerTimeout = 5 * time.Second

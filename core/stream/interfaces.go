@@ -47,6 +47,15 @@ type Service interface {
 	SetMode(showID string, mode Mode)
 	// EndShow closes the show's publisher and every viewer.
 	EndShow(showID string)
+	// EndPublisher closes the show's publisher as its DELETE would (its
+	// watcher is told "closed"); viewers stay, waiting for the next one.
+	EndPublisher(showID string)
+	// PublisherActive reports whether the show has a publisher whose media
+	// is really flowing: RTP within Config.PublisherStall and a connection
+	// not disconnected, failed or closed. An Admission asks it before
+	// refusing a second publisher, so an encoder whose connection dropped is
+	// let back in at once.
+	PublisherActive(showID string) bool
 	// Watch streams a show's public events (mode changes, live/paused) for
 	// pages, and the events of the one session whose Session.WatchID is
 	// watchID (it ended, and why); "" watches the public events only. stop

@@ -17,6 +17,16 @@ type publisher struct {
 	room   *room
 	pc     *webrtc.PeerConnection
 	closed atomic.Bool
+	// lastRTP is the clock time (UnixNano) of its last RTP packet, 0 before
+	// the first; down is set while its connection is disconnected or failed.
+	lastRTP atomic.Int64
+	down    atomic.Bool
+}
+
+// active: its media is flowing right now (see Service.PublisherActive).
+func (p *publisher) active(now time.Time, stall time.Duration) bool {
+	last := p.lastRTP.Load()
+	return !p.closed.Load() && !p.down.Load() && last != 0 && now.Sub(time.Unix(0, last)) <= stall
 }
 
 var _ session = (*publisher)(nil)
@@ -118,6 +128,7 @@ func (u *upTrack) run() {
 			u.hist.add(fp.pkt.SequenceNumber, fp.pkt.Timestamp, fp.pkt.Marker, fp.pkt.Payload)
 		}
 		now := s.now()
+		u.pub.lastRTP.Store(now.UnixNano())
 		u.room.onPacket(u.pub, now)
 		u.feedTap(&fp.pkt, fp.keyframe, now)
 		downs := *u.room.downs[kindIdx(u.kind)].Load()

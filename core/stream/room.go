@@ -146,12 +146,19 @@ func (r *room) endAll(reason string) {
 	}
 }
 
+// setPublisher makes p the show's publisher. The one it replaces is cut
+// at once, so its media, if flowing, is reported stopped now (backdated to
+// its last packet) and the new publisher's first packet reports it flowing
+// again: a seat is paused for exactly the gap between the two.
 func (r *room) setPublisher(p *publisher) (old *publisher) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old = r.pub
 	r.pub = p
 	r.ups = [2]*upTrack{}
+	if old != nil && r.flowing {
+		r.stopFlowing(old.id, ReasonReplaced)
+	}
 	return old
 }
 
@@ -190,7 +197,7 @@ func (r *room) publisherGone(p *publisher, reason string) {
 	defer r.mu.Unlock()
 	r.tell(p.auth.watchID, ShowEvent{Type: EventEnded, Reason: reason, At: r.sfu.now()})
 	if r.pub != p {
-		return // replaced: the media timeout judges the gap before the new one flows
+		return // replaced: setPublisher reported its media stopped
 	}
 	r.pub = nil
 	r.ups = [2]*upTrack{}

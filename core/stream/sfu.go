@@ -263,6 +263,7 @@ func (s *SFU) Publish(ctx context.Context, streamKey, offerSDP string) (Session,
 	pub := &publisher{id: secret(sessionIDBytes), auth: auth, sfu: s, room: r, pc: pc}
 	pc.OnTrack(pub.onTrack)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		pub.down.Store(st == webrtc.PeerConnectionStateDisconnected || st == webrtc.PeerConnectionStateFailed)
 		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
 			pub.close(ReasonFailed)
 		}
@@ -444,6 +445,36 @@ func (s *SFU) EndShow(showID string) {
 	r := s.room(showID)
 	r.endAll(ReasonShowEnded)
 	s.dropIfIdle(r)
+}
+
+// EndPublisher implements Service.
+func (s *SFU) EndPublisher(showID string) {
+	s.mu.Lock()
+	r := s.rooms[showID]
+	s.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	pub := r.pub
+	r.mu.Unlock()
+	if pub != nil {
+		pub.close(ReasonClosed)
+	}
+}
+
+// PublisherActive implements Service.
+func (s *SFU) PublisherActive(showID string) bool {
+	s.mu.Lock()
+	r := s.rooms[showID]
+	s.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	pub := r.pub
+	r.mu.Unlock()
+	return pub != nil && pub.active(s.now(), s.cfg.PublisherStall)
 }
 
 // Watch implements Service.

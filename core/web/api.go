@@ -149,9 +149,12 @@ type (
 		ShowID        string      `json:"show_id,omitempty"`
 	}
 	apiMyShow struct {
-		Show      apiShow `json:"show"`
-		StreamKey string  `json:"stream_key"`
-		WHIPURL   string  `json:"whip_url"`
+		Show apiShow `json:"show"`
+		// StreamKey only in the first answer after the key was made or
+		// rotated: it is stored as a digest and cannot be read back.
+		StreamKey     string `json:"stream_key,omitempty"`
+		StreamKeyHint string `json:"stream_key_hint"`
+		WHIPURL       string `json:"whip_url"`
 	}
 	apiOK struct {
 		OK bool `json:"ok"`
@@ -789,7 +792,7 @@ func (p *Product) myShowJSON(c *fiber.Ctx, s shows.Show) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(apiMyShow{Show: sj, StreamKey: key, WHIPURL: p.absolute("/whip")})
+	return c.JSON(apiMyShow{Show: sj, StreamKey: key.Key, StreamKeyHint: key.Hint, WHIPURL: p.absolute("/whip")})
 }
 
 func (p *Product) apiGoLive(c *fiber.Ctx) error {

@@ -214,13 +214,20 @@ func (p *Product) dashboardData(c *fiber.Ctx) (*theme.ModelDashboardPage, error)
 		return nil, err
 	}
 	if u.CanBroadcast() {
-		// Her one key, for OBS and for this page's own camera alike.
+		// Her one key, for OBS: whole only on the first page after it was
+		// made or rotated. This page's own camera publishes with a pass of
+		// its own, since the page cannot read the key back.
 		key, err := p.Shows.StreamKey(ctx, u.ID)
 		if err != nil {
 			return nil, err
 		}
-		page.StreamKey, page.WHIPURL, page.RotateKeyAction, page.OBSHelpURL = key, p.absolute("/whip"), "/dashboard/stream-key", "/help/obs"
-		page.PublishURL, page.PublishToken = "/whip", key
+		pass, err := p.Shows.CameraPass(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		page.StreamKey, page.StreamKeyHint = key.Key, key.Hint
+		page.WHIPURL, page.RotateKeyAction, page.OBSHelpURL = p.absolute("/whip"), "/dashboard/stream-key", "/help/obs"
+		page.PublishURL, page.PublishToken = "/whip", pass
 	}
 	if live {
 		page.Live, page.ShowID, page.Mode, page.Viewers = true, s.ID, showMode(s.Mode), p.viewers(s)
@@ -263,7 +270,7 @@ func (p *Product) obsHelp(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		page.StreamKey = key
+		page.StreamKey, page.StreamKeyHint = key.Key, key.Hint
 	}
 	return p.Pages.Render(c, page)
 }
@@ -275,14 +282,16 @@ func (p *Product) goLive(c *fiber.Ctx) error {
 	return back(c, "/dashboard", theme.FlashSuccess, "You are live: your camera starts below, unless OBS is already streaming with your key.")
 }
 
-// rotateKey gives the model a new stream key. It runs under the
-// idempotency middleware: a double submit rotates once and shows the key
-// the first one made.
+// rotateKey gives the model a new stream key, shown once on the dashboard
+// it redirects to (the key is not in the flash: the idempotency record
+// keeps a form's answer, cookies included, and must not hold a key). It
+// runs under the idempotency middleware: a double submit rotates once.
 func (p *Product) rotateKey(c *fiber.Ctx) error {
 	if _, err := p.Shows.RotateStreamKey(c.UserContext(), me(c).ID); err != nil {
 		return p.formFailed(c, "/dashboard", err)
 	}
-	return back(c, "/dashboard", theme.FlashSuccess, "Your stream key was replaced: paste the new one into OBS; the old one no longer works.")
+	return back(c, "/dashboard", theme.FlashSuccess, "Your stream key was replaced and whoever streamed with the old one was cut off: "+
+		"paste the new one into OBS.")
 }
 
 func (p *Product) endShow(c *fiber.Ctx) error {

@@ -35,11 +35,16 @@ type Shows interface {
 	// GoLive opens (or returns the already open) public show of a model; an
 	// unapproved model is errs.Forbidden.
 	GoLive(ctx context.Context, modelID string) (shows.Show, error)
-	// StreamKey is the model's persistent WHIP publish key (made on first
-	// use), for her own dashboard only.
-	StreamKey(ctx context.Context, modelID string) (string, error)
-	// RotateStreamKey replaces her key; the old one is refused from then on.
+	// StreamKey is what her own dashboard shows of the model's persistent
+	// WHIP publish key (made on first use): its hint always, the key itself
+	// only on the first view after it was made or rotated (only its digest
+	// is stored).
+	StreamKey(ctx context.Context, modelID string) (shows.StreamKeyView, error)
+	// RotateStreamKey replaces her key; the old one is refused from then on
+	// and the publisher on air is cut off.
 	RotateStreamKey(ctx context.Context, modelID string) (string, error)
+	// CameraPass is the WHIP bearer her dashboard gives its own camera.
+	CameraPass(ctx context.Context, modelID string) (string, error)
 	// EndShow takes the model off air, ending every seat of her show.
 	EndShow(ctx context.Context, modelID string) error
 

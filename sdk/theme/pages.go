@@ -429,22 +429,30 @@ type Earnings struct {
 
 // ModelDashboardPage is a model's control room: go live, rate, requests, earnings.
 type ModelDashboardPage struct {
-	Layout       Layout       `json:"layout"`
-	Model        ModelSummary `json:"model"`
-	Live         bool         `json:"live"`
-	ShowID       string       `json:"show_id"`
-	Mode         ShowMode     `json:"mode"`
-	Viewers      int          `json:"viewers"`
-	PublishURL   string       `json:"publish_url"`   // WHIP endpoint
-	PublishToken string       `json:"publish_token"` // for the player script
+	Layout     Layout       `json:"layout"`
+	Model      ModelSummary `json:"model"`
+	Live       bool         `json:"live"`
+	ShowID     string       `json:"show_id"`
+	Mode       ShowMode     `json:"mode"`
+	Viewers    int          `json:"viewers"`
+	PublishURL string       `json:"publish_url"` // WHIP endpoint
+	// PublishToken is the WHIP bearer of this page's own camera, for the
+	// player script: a pass the host made for this page, not her stream key.
+	PublishToken string `json:"publish_token"`
 	// Publishing: a publisher (OBS, another browser) is on air. The page
 	// then starts no camera by itself: its camera publishes only when she
 	// asks (a button carrying SwitchAttr), taking the show from the other.
 	Publishing bool `json:"publishing"`
-	// StreamKey and WHIPURL (absolute) are what she types into OBS; the
-	// page shows both with copy buttons. RotateKeyAction (POST) gives her a
-	// new key and refuses the old one; OBSHelpURL explains the set-up.
-	StreamKey       string           `json:"stream_key"`
+	// StreamKey and WHIPURL (absolute) are what she types into OBS. The
+	// host keeps only a digest of the key, so StreamKey is set on the one
+	// page right after the key was made or rotated (the page says: copy it
+	// now, it will not be shown again) and empty afterwards, when the page
+	// shows StreamKeyHint (its first characters and "…"; set whenever she
+	// has a key) and the Rotate button. RotateKeyAction (POST) gives her a
+	// new key, refuses the old one and cuts off its publisher; OBSHelpURL
+	// explains the set-up.
+	StreamKey       string           `json:"stream_key,omitempty"`
+	StreamKeyHint   string           `json:"stream_key_hint"`
 	WHIPURL         string           `json:"whip_url"`
 	RotateKeyAction string           `json:"rotate_key_action"`
 	OBSHelpURL      string           `json:"obs_help_url"`
@@ -465,8 +473,11 @@ type StreamHelpPage struct {
 	Layout Layout `json:"layout"`
 	// WHIPURL is the absolute WHIP endpoint (http.public_url + /whip).
 	WHIPURL string `json:"whip_url"`
-	// StreamKey is her key; empty for a model not yet approved.
-	StreamKey string `json:"stream_key"`
+	// StreamKey is her key, only right after it was made or rotated (see
+	// ModelDashboardPage); StreamKeyHint its hint, empty for a model not
+	// yet approved.
+	StreamKey     string `json:"stream_key,omitempty"`
+	StreamKeyHint string `json:"stream_key_hint"`
 	// DashboardURL is where she rotates the key and goes live.
 	DashboardURL string `json:"dashboard_url"`
 }

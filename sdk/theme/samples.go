@@ -276,7 +276,7 @@ func SamplePages() []Sample {
 			Name: "model-dashboard", Status: 200,
 			Page: &ModelDashboardPage{Layout: modelLayout("/dashboard"), Model: mira, Live: true, ShowID: "s-1", Mode: ModePublic,
 				Viewers: 87, PublishURL: "/whip/s-1", PublishToken: "pub-token-xyz", GoLiveAction: "/dashboard/live",
-				Publishing: true, StreamKey: "sk_sample_key_42", WHIPURL: "https://cams.example/whip",
+				Publishing: true, StreamKey: "sk_sample_key_42", StreamKeyHint: "sk_sampl…", WHIPURL: "https://cams.example/whip",
 				RotateKeyAction: "/dashboard/stream-key", OBSHelpURL: "/help/obs",
 				EndAction: "/dashboard/end", Rate: usd(399), RateAction: "/dashboard/rate", Policy: samplePolicy,
 				Requests: []PrivateRequest{{ID: "rq-1", Viewer: "Ivan " + HostileText, At: at(5), Mode: ModePrivate,
@@ -292,6 +292,17 @@ func SamplePages() []Sample {
 			Scripts: []string{PlayerScript},
 		},
 		{
+			// The key was made or rotated earlier: only its hint is known.
+			Name: "model-dashboard-key-hidden", Status: 200,
+			Page: &ModelDashboardPage{Layout: modelLayout("/dashboard"), Model: mira, PublishURL: "/whip", PublishToken: "cp_pass",
+				GoLiveAction: "/dashboard/live", StreamKeyHint: "sk_sampl…", WHIPURL: "https://cams.example/whip",
+				RotateKeyAction: "/dashboard/stream-key", OBSHelpURL: "/help/obs", RateAction: "/dashboard/rate",
+				Rate: usd(399), Policy: samplePolicy},
+			Text:    []string{"sk_sampl…", "Rotate key"},
+			Attrs:   []Attr{{"action", "/dashboard/stream-key"}, {"value", "https://cams.example/whip"}, {"href", "/help/obs"}},
+			Scripts: []string{PlayerScript},
+		},
+		{
 			Name: "model-dashboard-offline", Status: 200,
 			Page: &ModelDashboardPage{Layout: modelLayout("/dashboard"), Model: mira, PublishURL: "/whip/new",
 				PublishToken: "pub-token-new", GoLiveAction: "/dashboard/live", RateAction: "/dashboard/rate",
@@ -302,9 +313,9 @@ func SamplePages() []Sample {
 		},
 		{
 			Name: "stream-help", Status: 200,
-			Page: &StreamHelpPage{Layout: modelLayout("/help/obs"), WHIPURL: "https://cams.example/whip", StreamKey: "sk_sample_key_42",
+			Page: &StreamHelpPage{Layout: modelLayout("/help/obs"), WHIPURL: "https://cams.example/whip", StreamKeyHint: "sk_sampl…",
 				DashboardURL: "/dashboard"},
-			Text:  []string{"OBS", "WHIP", "https://cams.example/whip", "sk_sample_key_42"},
+			Text:  []string{"OBS", "WHIP", "https://cams.example/whip", "sk_sampl…"},
 			Attrs: []Attr{{"href", "/dashboard"}},
 		},
 		{
