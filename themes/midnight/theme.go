@@ -5,6 +5,8 @@ import (
 	_ "embed"
 	"fmt"
 	"html"
+	"net/url"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/camkit/camkit/sdk/theme"
@@ -142,6 +144,23 @@ func build(cfg themekit.Settings) *themekit.Assets {
 	a.Add(logoPath, themekit.SVG, []byte(monogramSVG(cfg)))
 	a.Add(faviconPath, themekit.SVG, []byte(faviconSVG(cfg)))
 	return a
+}
+
+// monogram is the rail's mark, inline and drawn from the page's brand: the
+// static asset knows only the configured brand, so a site named by
+// site.name showed camkit's "c" in it. The brand's name is the text beside
+// it, so the picture is hidden from assistive technology.
+func (s *site) monogram() templ.Component {
+	cfg := s.Settings
+	cfg.Brand = s.brand
+	return templ.Raw(strings.Replace(monogramSVG(cfg), `role="img"`, `class="monogram" aria-hidden="true" focusable="false"`, 1))
+}
+
+// favicon is the tab's icon as a data: URL with the page's brand initial.
+func (s *site) favicon() templ.SafeURL {
+	cfg := s.Settings
+	cfg.Brand = s.brand
+	return templ.SafeURL("data:image/svg+xml," + url.PathEscape(faviconSVG(cfg)))
 }
 
 // monogramSVG is a gold ring around the brand's initial in a serif, with a
