@@ -170,7 +170,7 @@ func TestTipGoalAndMenuThroughTheHost(t *testing.T) {
 
 	// Alice picks Song from the room's form with a forged amount: the
 	// menu's 1.00 moves; a double submit of the page's form moves it once.
-	page = w.alice.get("/shows/" + w.showID).must(t, http.StatusOK, "room")
+	page = w.alice.get("/shows/"+w.showID).must(t, http.StatusOK, "room")
 	for range 2 {
 		w.alice.postPage(page.body, "/shows/"+w.showID+"/menu-tip", url.Values{"item": {tp.Menu[1].ID}, "amount": {"0.01"}}).
 			must(t, http.StatusSeeOther, "alice tips Song from the form")
