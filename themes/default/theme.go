@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"fmt"
 	"html"
-	"net/url"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -145,11 +144,6 @@ func (s *site) wordmark() templ.Component {
 	return templ.Raw(strings.Replace(logoSVG(s.Settings), "<svg ", `<svg class="gate-logo" `, 1))
 }
 
-// favicon is the tab's icon as a data: URL drawn from the page's own
-// settings, never from what the static asset was built from.
-func (s *site) favicon() templ.SafeURL {
-	return templ.SafeURL("data:image/svg+xml," + url.PathEscape(faviconSVG(s.Settings)))
-}
 
 const markBody = `<rect x="1" y="1" width="30" height="30" rx="9" fill="url(#brand-g)"/>` +
 	`<path d="M12.5 9.5v13l10.5-6.5z" fill="#fff"/>` +

@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"fmt"
 	"html"
-	"net/url"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -156,12 +155,6 @@ func (s *site) monogram() templ.Component {
 	return templ.Raw(strings.Replace(monogramSVG(cfg), `role="img"`, `class="monogram" aria-hidden="true" focusable="false"`, 1))
 }
 
-// favicon is the tab's icon as a data: URL with the page's brand initial.
-func (s *site) favicon() templ.SafeURL {
-	cfg := s.Settings
-	cfg.Brand = s.brand
-	return templ.SafeURL("data:image/svg+xml," + url.PathEscape(faviconSVG(cfg)))
-}
 
 // monogramSVG is a gold ring around the brand's initial in a serif, with a
 // diamond above it. Brand text is XML-escaped: it is operator input.
@@ -176,9 +169,13 @@ func monogramSVG(cfg themekit.Settings) string {
 		`</svg>`, name, cfg.Background, cfg.Primary, cfg.Primary, cfg.Primary, cfg.Primary, letter)
 }
 
+// faviconSVG is the monogram's ring and diamond without a letter: the icon
+// is a static asset (the policy allows only the site's own images), built
+// from the configured settings alone, so it must not spell a brand that a
+// page may take from site.name instead.
 func faviconSVG(cfg themekit.Settings) string {
 	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">`+
 		`<circle cx="16" cy="16" r="15" fill="%s" stroke="%s" stroke-width="1.5"/>`+
-		`<text x="16" y="22" text-anchor="middle" font-family="Georgia,serif" font-size="16" font-style="italic" fill="%s">%s</text></svg>`,
-		cfg.Background, cfg.Primary, cfg.Primary, html.EscapeString(themekit.Initial(cfg.Brand)))
+		`<path d="M16 8.5l7.5 7.5-7.5 7.5-7.5-7.5z" fill="%s"/></svg>`,
+		cfg.Background, cfg.Primary, cfg.Primary)
 }
