@@ -195,6 +195,15 @@ func TestTipGoalAndMenuThroughTheHost(t *testing.T) {
 		}
 	}
 
+	// A viewer without credits is refused with the tips' own words, and
+	// nothing moves.
+	carol := w.site.browser("carol")
+	carol.signup("carol@example.com", "Carol", "viewer")
+	broke := carol.post("/shows/"+w.showID+"/menu-tips", `{"tip_id":"carol-menu-0001","item_id":"`+dance+`"}`, "k-carol-0001")
+	if broke.code < 400 || broke.code >= 500 || !strings.Contains(broke.body, "not enough credits in your wallet") {
+		t.Fatalf("a menu tip beyond the wallet: %d %s", broke.code, broke.body)
+	}
+
 	w.model.api(http.MethodGet, "/me/tipping", nil, "").must(t, http.StatusOK, "her tipping").json(t, &tp)
 	if tp.Goal == nil || tp.Goal.Rounds != 1 || tp.Goal.Received.Amount != 300 {
 		t.Fatalf("8.00 on a 5.00 goal that resets: %+v", tp.Goal)
