@@ -144,7 +144,6 @@ func (s *site) wordmark() templ.Component {
 	return templ.Raw(strings.Replace(logoSVG(s.Settings), "<svg ", `<svg class="gate-logo" `, 1))
 }
 
-
 const markBody = `<rect x="1" y="1" width="30" height="30" rx="9" fill="url(#brand-g)"/>` +
 	`<path d="M12.5 9.5v13l10.5-6.5z" fill="#fff"/>` +
 	`<circle cx="25.5" cy="6.5" r="3.5" fill="#ff3b30" stroke="#fff" stroke-width="1.5"/>`

@@ -155,7 +155,6 @@ func (s *site) monogram() templ.Component {
 	return templ.Raw(strings.Replace(monogramSVG(cfg), `role="img"`, `class="monogram" aria-hidden="true" focusable="false"`, 1))
 }
 
-
 // monogramSVG is a gold ring around the brand's initial in a serif, with a
 // diamond above it. Brand text is XML-escaped: it is operator input.
 func monogramSVG(cfg themekit.Settings) string {
