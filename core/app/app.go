@@ -294,7 +294,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	// Goals and menus follow tips through chat's observer: tipping is built
 	// on chat, so chat hears it by a setter, not at construction.
 	tips, err := tipping.New(tipping.NewSQLStore(db), ch, &shows.Tips{Store: live, Accounts: acc},
-		tipping.Options{Currency: c.Site.Currency, MaxTip: maxTip.Amount, Clock: clk, Log: log.With("component", "tipping")})
+		tipping.Options{Currency: c.Site.Currency, MaxTip: maxTip.Amount, Homes: sh, Clock: clk, Log: log.With("component", "tipping")})
 	if err != nil {
 		return fail(err)
 	}

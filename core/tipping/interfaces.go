@@ -44,6 +44,12 @@ type Rooms interface {
 	TipParties(ctx context.Context, room, viewerID string) (split.Parties, error)
 }
 
+// Homes finds a model's show on air (shows.Service): a tip in a seat's
+// room moves the goal bar of her public room too.
+type Homes interface {
+	ShowOfModel(ctx context.Context, modelID string) (shows.Show, bool, error)
+}
+
 var (
 	_ Store            = (*MemStore)(nil)
 	_ Store            = (*SQLStore)(nil)

@@ -26,8 +26,11 @@ type Options struct {
 	MaxTip int64
 	// MaxGoal caps a goal's amount (default 1000 × MaxTip).
 	MaxGoal int64
-	Clock   clock.Clock
-	Log     *slog.Logger
+	// Homes, when set, finds the model's show on air, whose room also
+	// hears her goal move when a tip is made in another room of hers.
+	Homes Homes
+	Clock clock.Clock
+	Log   *slog.Logger
 }
 
 // Service keeps models' goals and menus and follows tips into them.
@@ -238,9 +241,11 @@ func EventOf(p Progress) GoalEvent {
 		Display: r + " / " + a + " " + p.Amount.Currency}
 }
 
-// Tipped follows a tip into the model's goal: the room's bar moves, and a
-// goal reached is announced once per time it is reached (compare-and-set
-// in the store, so two tips crossing it together announce once).
+// Tipped follows a tip into the model's goal: the bar moves in the room of
+// the tip and in her show's room, and a goal reached is announced there
+// once per time it is reached (compare-and-set in the store, so two tips
+// crossing it together announce once; a crash between the tip and the
+// mark is caught up by her next tip).
 func (s *Service) Tipped(ctx context.Context, t chat.Tipped) {
 	g, ok, err := s.store.Goal(ctx, t.ModelID)
 	if err != nil {
@@ -256,6 +261,14 @@ func (s *Service) Tipped(ctx context.Context, t chat.Tipped) {
 		return
 	}
 	p := progress(g, total)
+	rooms := []string{t.Room}
+	if s.o.Homes != nil {
+		if sh, ok, err := s.o.Homes.ShowOfModel(ctx, t.ModelID); err != nil {
+			s.o.Log.Warn("tip goal: finding her show", "model", t.ModelID, "err", err)
+		} else if ok && sh.ID != t.Room {
+			rooms = append(rooms, sh.ID)
+		}
+	}
 	if p.Rounds > g.Reached {
 		won, err := s.store.MarkReached(ctx, t.ModelID, g.SetAt, p.Rounds)
 		if err != nil {
@@ -265,12 +278,16 @@ func (s *Service) Tipped(ctx context.Context, t chat.Tipped) {
 			if g.OnReach == Reset {
 				text += " The goal starts again."
 			}
-			if err := s.chat.Broadcast(t.Room, chat.SystemEvent{Kind: "goal_reached", Text: text}); err != nil {
-				s.o.Log.Warn("tip goal: announcing it", "room", t.Room, "err", err)
+			for _, r := range rooms {
+				if err := s.chat.Broadcast(r, chat.SystemEvent{Kind: "goal_reached", Text: text}); err != nil {
+					s.o.Log.Warn("tip goal: announcing it", "room", r, "err", err)
+				}
 			}
 		}
 	}
-	s.chat.Notify(t.Room, "goal", EventOf(p))
+	for _, r := range rooms {
+		s.chat.Notify(r, "goal", EventOf(p))
+	}
 }
 
 // errText is an error's message without its code.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/camkit/camkit/core/chat"
 	"github.com/camkit/camkit/core/clock/clocktest"
+	"github.com/camkit/camkit/core/shows"
 	"github.com/camkit/camkit/core/tipping"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
@@ -30,6 +31,8 @@ type room struct {
 	byID     map[string]theme.ChatMessage
 	notices  []string
 	events   []tipping.GoalEvent
+	// where notices and events went
+	noticeRooms, eventRooms []string
 }
 
 func (r *room) Tip(ctx context.Context, showID string, m chat.Member, req chat.TipRequest) (theme.ChatMessage, error) {
@@ -67,18 +70,20 @@ func (r *room) ReceivedSince(_ context.Context, modelID, currency string, since 
 	return sum, nil
 }
 
-func (r *room) Broadcast(_ string, ev chat.SystemEvent) error {
+func (r *room) Broadcast(showID string, ev chat.SystemEvent) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.notices = append(r.notices, ev.Text)
+	r.noticeRooms = append(r.noticeRooms, showID)
 	return nil
 }
 
-func (r *room) Notify(_, kind string, data any) {
+func (r *room) Notify(showID, kind string, data any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if kind == "goal" {
 		r.events = append(r.events, data.(tipping.GoalEvent))
+		r.eventRooms = append(r.eventRooms, showID)
 	}
 }
 
@@ -317,5 +322,45 @@ func TestMenuTipPaysTheMenuPrice(t *testing.T) {
 	}
 	if _, err := f.svc.MenuTip(ctx, "show-1", alice, "x", menu[0].ID); errs.CodeOf(err) != errs.Invalid {
 		t.Fatalf("a bad tip id: %v", err)
+	}
+}
+
+// homes says Mia is on air in show-1.
+type homes struct{}
+
+func (homes) ShowOfModel(_ context.Context, modelID string) (shows.Show, bool, error) {
+	return shows.Show{ID: "show-1", ModelID: modelID}, modelID == "mia", nil
+}
+
+// A tip in a seat's room moves the bar and announces the goal there and in
+// her show's room; a tip in her show's room, there once.
+func TestGoalReachesHerShowsRoomFromASeat(t *testing.T) {
+	clk := clocktest.NewFake(time.Date(2026, 12, 4, 20, 0, 0, 0, time.UTC))
+	r := &room{clk: clk, byID: map[string]theme.ChatMessage{}}
+	svc, err := tipping.New(tipping.NewMemStore(), r, r, tipping.Options{Currency: "USD", MaxTip: 10_000, Clock: clk, Homes: homes{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.observer = svc
+	ctx := context.Background()
+	if _, err := svc.SetGoal(ctx, "mia", tipping.GoalInput{Title: "Song", Amount: usd(500)}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	vic := chat.Member{UserID: "vic", Name: "Vic", Role: theme.RoleViewer}
+	if _, err := r.Tip(ctx, "seat-9", vic, chat.TipRequest{TipID: "tip-seat-0001", Amount: usd(600)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(r.eventRooms, ","); got != "seat-9,show-1" {
+		t.Fatalf("goal events went to %s", got)
+	}
+	if got := strings.Join(r.noticeRooms, ","); got != "seat-9,show-1" {
+		t.Fatalf("the announcement went to %s", got)
+	}
+	if _, err := r.Tip(ctx, "show-1", vic, chat.TipRequest{TipID: "tip-show-0001", Amount: usd(100)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(r.eventRooms, ","); got != "seat-9,show-1,show-1" {
+		t.Fatalf("goal events went to %s", got)
 	}
 }
