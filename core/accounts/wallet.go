@@ -52,8 +52,9 @@ type WalletEntry struct {
 	Pending     bool        // a hold or a hold's release, not a settled movement
 	Reference   string      // the transfer's idempotency key: "creditpack/<id>/credits", "tip/..."
 	Kind        ledger.Kind
-	// tipModel is the model a tip line went to, named in its description.
-	tipModel string
+	// tipModel is the model a tip line went to, named in its description;
+	// tipItem the tip-menu item it paid for, if any.
+	tipModel, tipItem string
 }
 
 // History returns the newest limit lines of a wallet, newest first, from
@@ -97,6 +98,9 @@ func (w *Wallets) History(ctx context.Context, userID string, limit int) ([]Wall
 				names[e.tipModel] = name
 			}
 			e.Description = "Tip to " + name
+			if e.tipItem != "" {
+				e.Description += " for " + e.tipItem
+			}
 		}
 		out[len(ring)-1-i] = e
 	}
@@ -112,6 +116,7 @@ func appendEntry(lines []WalletEntry, e ledger.Entry) []WalletEntry {
 	tip, isTip := tipOf(e.Transfer.Key)
 	if isTip {
 		line.Reference = tip
+		line.tipItem = tipItemOf(e.Transfer.Memo)
 		if id, ok := strings.CutPrefix(e.Transfer.Credit, "model:"); ok {
 			line.tipModel, _, _ = strings.Cut(id, ":")
 		}
@@ -126,6 +131,17 @@ func appendEntry(lines []WalletEntry, e ledger.Entry) []WalletEntry {
 		return lines
 	}
 	return append(lines, line)
+}
+
+// tipItemOf is the tip-menu item a tip's memo names: chat writes
+// "Tip in show <id> for <item>" (show ids have no spaces).
+func tipItemOf(memo string) string {
+	rest, ok := strings.CutPrefix(memo, "Tip in show ")
+	if !ok {
+		return ""
+	}
+	_, item, _ := strings.Cut(rest, " for ")
+	return item
 }
 
 // tipOf is the tip a transfer key belongs to: chat books a tip's shares

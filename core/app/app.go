@@ -25,6 +25,7 @@ import (
 	"github.com/camkit/camkit/core/stream"
 	"github.com/camkit/camkit/core/stream/whiphttp"
 	"github.com/camkit/camkit/core/thumbnail"
+	"github.com/camkit/camkit/core/tipping"
 	"github.com/camkit/camkit/core/web"
 	"github.com/camkit/camkit/sdk/currency"
 	"github.com/camkit/camkit/sdk/errs"
@@ -67,6 +68,7 @@ func (p Plugins) processors() map[string]processor.Processor {
 // App is the site's services, wired together.
 type App struct {
 	Web     *web.Product
+	Tipping *tipping.Service
 	Ledger  *ledger.Ledger
 	Engine  *billing.Engine
 	SFU     *stream.SFU
@@ -290,6 +292,16 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	}()
 	out.closers = append(out.closers, func() { stopSweep(); <-swept })
 
+	// Goals and menus follow tips through chat's observer: tipping is built
+	// on chat, so chat hears it by a setter, not at construction.
+	tips, err := tipping.New(tipping.NewSQLStore(db), ch, &shows.Tips{Store: live, Accounts: acc},
+		tipping.Options{Currency: c.Site.Currency, MaxTip: maxTip.Amount, Homes: sh, Clock: clk, Log: log.With("component", "tipping")})
+	if err != nil {
+		return fail(err)
+	}
+	ch.ObserveTips(tips)
+	out.Tipping = tips
+
 	var presets []money.Money
 	for _, t := range c.Chat.TipPresets {
 		m, err := c.Money("chat.tip_presets", t)
@@ -304,7 +316,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 		Cards: cards, Packs: packs, Wallets: wallets, Chat: ch, Shows: sh, Ledger: led,
 		Plugins: pl.Statuses, Audit: aud, Keys: keys,
 		PublicURL: c.HTTP.PublicURL, Processor: pl.ProcessorName, TipPresets: presets, ModelSignup: c.Security.ModelSignup,
-		Audience: watchers, Thumbnails: thumbs,
+		Audience: watchers, Thumbnails: thumbs, Tipping: tips,
 	}
 	return out, nil
 }

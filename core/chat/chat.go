@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -67,6 +68,25 @@ type TipRequest struct {
 	TipID  string
 	Amount money.Money
 	Text   string // an optional message with the tip
+	// Item names the tip-menu item the tip pays for (core/tipping sets it
+	// with the item's price); the ledger memo and the wallet line name it.
+	Item string
+}
+
+// Tipped is a tip that has just moved money, as a TipObserver hears it.
+type Tipped struct {
+	Room    string // the room (show id, or seat-<id>) it was sent in
+	ModelID string
+	Amount  money.Money
+	At      time.Time
+	Message theme.ChatMessage
+}
+
+// TipObserver hears every tip once, after its money moved and its message
+// was recorded: a repeat of a tip id is not heard again. core/tipping counts
+// goals with it.
+type TipObserver interface {
+	Tipped(ctx context.Context, t Tipped)
 }
 
 // Service is the chat of every room. It is safe for concurrent use.
@@ -82,7 +102,14 @@ type Service struct {
 	mu     sync.Mutex
 	rooms  map[string]*room
 	closed bool
+	// observer is set once at wiring, after the services built on chat.
+	observer atomic.Pointer[TipObserver]
 }
+
+// ObserveTips makes o hear every tip from now on. The host wires it after
+// building the services that take chat (core/tipping), so it is a setter
+// rather than an option.
+func (s *Service) ObserveTips(o TipObserver) { s.observer.Store(&o) }
 
 // New returns the chat service. db must be migrated.
 func New(db *store.DB, book Book, alloc Allocator, shows Shows, o Options) (*Service, error) {
@@ -247,13 +274,23 @@ func (s *Service) Tip(ctx context.Context, showID string, m Member, r TipRequest
 		s.log.Error("split plugin returned a bad allocation; the tip was refused", "ref", ref, "err", err)
 		return theme.ChatMessage{}, errs.E(errs.Internal, "the tip could not be split: nothing was charged (%v)", err)
 	}
+	memo := "Tip in show " + showID
+	item, err := CleanText(r.Item, MaxItemLen, true)
+	if err != nil {
+		return theme.ChatMessage{}, err
+	}
+	if item != "" {
+		// The wallet's line reads the item back from here (accounts.Wallets):
+		// the ledger is the one source of a wallet's history.
+		memo += TipItemMemo + item
+	}
 	reqs := make([]ledger.Request, 0, len(alloc.Shares))
 	for _, sh := range alloc.Shares {
 		if sh.Amount.Amount == 0 {
 			continue
 		}
 		reqs = append(reqs, ledger.Request{Key: ref + "/" + string(sh.Role), Debit: "viewer:" + m.UserID + ":wallet",
-			Credit: shareAccount(sh), Amount: sh.Amount, Memo: "Tip in show " + showID})
+			Credit: shareAccount(sh), Amount: sh.Amount, Memo: memo})
 	}
 	if _, err := s.book.Batch(ctx, reqs); err != nil {
 		if errs.CodeOf(err) == errs.Limit {
@@ -265,9 +302,9 @@ func (s *Service) Tip(ctx context.Context, showID string, m Member, r TipRequest
 	msg := theme.ChatMessage{ID: newID(), At: s.now(), Author: m.Name, Role: m.Role, Text: text, Tip: &tip}
 	var fresh bool
 	err = s.db.Gorm().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`INSERT INTO chat_tips (viewer_id, tip_id, show_id, model_id, amount, currency, message_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (viewer_id, tip_id) DO NOTHING`,
-			m.UserID, r.TipID, showID, parties.ModelID, tip.Amount, tip.Currency, msg.ID, msg.At)
+		res := tx.Exec(`INSERT INTO chat_tips (viewer_id, tip_id, show_id, model_id, amount, currency, message_id, created_at, item)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (viewer_id, tip_id) DO NOTHING`,
+			m.UserID, r.TipID, showID, parties.ModelID, tip.Amount, tip.Currency, msg.ID, msg.At, item)
 		if res.Error != nil {
 			return res.Error
 		}
@@ -286,7 +323,57 @@ func (s *Service) Tip(ctx context.Context, showID string, m Member, r TipRequest
 	}
 	s.afterInsert(ctx, showID)
 	s.room(showID).broadcast(frameMessage(msg), "")
+	if o := s.observer.Load(); o != nil {
+		(*o).Tipped(ctx, Tipped{Room: showID, ModelID: parties.ModelID, Amount: tip, At: msg.At, Message: msg})
+	}
 	return msg, nil
+}
+
+// MaxItemLen caps a tip-menu item's name, in characters.
+const MaxItemLen = 60
+
+// TipItemMemo joins a tip's ledger memo to the menu item it paid for.
+const TipItemMemo = " for "
+
+// TipByID is the message of a viewer's earlier tip under tipID, whatever
+// its amount: a menu tip's repeat is answered with it even when the model
+// has repriced the item since.
+func (s *Service) TipByID(ctx context.Context, viewerID, tipID string) (theme.ChatMessage, bool, error) {
+	var (
+		amount int64
+		cur    string
+	)
+	err := s.db.Gorm().WithContext(ctx).Raw(`SELECT amount, currency FROM chat_tips WHERE viewer_id = ? AND tip_id = ?`,
+		viewerID, tipID).Row().Scan(&amount, &cur)
+	if errors.Is(err, errNoRows) {
+		return theme.ChatMessage{}, false, nil
+	}
+	if err != nil {
+		return theme.ChatMessage{}, false, dbErr("look up tip", err)
+	}
+	return s.findTip(ctx, viewerID, TipRequest{TipID: tipID, Amount: money.Money{Amount: amount, Currency: cur}})
+}
+
+// ReceivedSince is the sum of a model's tips in currency at or after since,
+// in every room of hers.
+func (s *Service) ReceivedSince(ctx context.Context, modelID, currency string, since time.Time) (int64, error) {
+	var sum int64
+	err := s.db.Gorm().WithContext(ctx).Raw(`SELECT COALESCE(SUM(amount), 0) FROM chat_tips
+		WHERE model_id = ? AND currency = ? AND created_at >= ?`, modelID, currency, since.UTC()).Row().Scan(&sum)
+	if err != nil {
+		return 0, dbErr("sum tips", err)
+	}
+	return sum, nil
+}
+
+// Notify sends an event that is not a message (a tip goal's progress) to
+// everyone in a room, as {"type":"event","kind":kind,"data":data}; it is
+// not kept in history: a page load reads the state itself.
+func (s *Service) Notify(showID, kind string, data any) {
+	if checkShowID(showID) != nil {
+		return
+	}
+	s.room(showID).broadcast(prepare(Frame{Type: "event", Kind: kind, Data: data}), "")
 }
 
 // shareAccount is where a role's share is credited.

@@ -36,14 +36,16 @@ func dbErr(what string, err error) error {
 }
 
 // Frame is one server-to-client WebSocket message (JSON). Type is hello,
-// message, tip, system, ack or error.
+// message, tip, system, event, ack or error.
 type Frame struct {
 	Type    string             `json:"type"`
 	Message *theme.ChatMessage `json:"message,omitempty"`
 	// TipDisplay is the tip's amount in major units ("5.00"), so the script
 	// never does money arithmetic.
 	TipDisplay string `json:"tip_display,omitempty"`
-	Kind       string `json:"kind,omitempty"` // a system event's kind
+	Kind       string `json:"kind,omitempty"` // a system event's or an event's kind
+	// Data is an event's payload (Type "event"), plain data.
+	Data any `json:"data,omitempty"`
 	// Hello: who you are (nil when anonymous) and the recent history.
 	Member  *Member             `json:"member,omitempty"`
 	History []theme.ChatMessage `json:"history,omitempty"`

@@ -254,6 +254,8 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Post("/admin/models/:id/approve", admin, p.apiApprove)
 	api.Post("/admin/models/:id/reject", admin, p.apiReject)
 
+	p.mountTippingAPI(api, viewer, model, money)
+
 	// Anything else under the API is a JSON 404, never a page.
 	api.All("/*", func(c *fiber.Ctx) error { return errs.E(errs.NotFound, "no API route %s %s", c.Method(), c.Path()) })
 }

@@ -75,6 +75,8 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Post("/admin/verify", admin, p.adminVerify)
 	app.Post("/admin/models/:id/approve", admin, p.approve)
 	app.Post("/admin/models/:id/reject", admin, p.reject)
+
+	p.mountTippingPages(app, viewer, model, money)
 }
 
 // Chrome fills the layout of every page from the request's session.
@@ -428,6 +430,9 @@ func (p *Product) roomData(c *fiber.Ctx, showID string) (*theme.RoomPage, error)
 		if !q.Allowed && q.Reason != "" {
 			page.Layout.Flashes = append(page.Layout.Flashes, theme.Flash{Level: theme.FlashInfo, Message: q.Reason})
 		}
+	}
+	if err := p.roomTipping(ctx, page, s.ModelID, signedIn && u.Role == accounts.RoleViewer); err != nil {
+		return nil, err
 	}
 	return page, nil
 }

@@ -250,6 +250,9 @@ func (p *Product) dashboardData(c *fiber.Ctx) (*theme.ModelDashboardPage, error)
 	if page.Earnings, err = p.Shows.Earnings(ctx, u.ID); err != nil {
 		return nil, err
 	}
+	if err := p.dashboardTipping(ctx, page, u.ID); err != nil {
+		return nil, err
+	}
 	return page, nil
 }
 

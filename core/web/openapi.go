@@ -59,6 +59,8 @@ var apiOps = []apiOp{
 	{"get", "/shows/{show}/chat", "chatHistory", "Recent chat of a room (a show, or seat-<id> for a private show)", "", nil, 200, arrayOf(ref("ChatMessage"))},
 	{"post", "/shows/{show}/chat", "chatPost", "Say something in a room", "user", ref("ChatBody"), 201, ref("ChatMessage")},
 	{"post", "/shows/{show}/tips", "tip", "Tip from the wallet; tip_id makes a retry safe", "viewer", ref("TipBody"), 201, ref("ChatMessage")},
+	{"get", "/shows/{show}/tipping", "roomTipping", "The model's tip goal (with its progress) and tip menu", "", nil, 200, ref("Tipping")},
+	{"post", "/shows/{show}/menu-tips", "menuTip", "Tip a menu item: exactly its price on the menu now, announced with its name; tip_id makes a retry safe", "viewer", ref("MenuTipBody"), 201, ref("ChatMessage")},
 	{"post", "/shows/{show}/private-requests", "requestPrivate", "Ask the model for a private show at the quoted price", "viewer", nil, 201, ref("Request")},
 	{"get", "/models/{id}", "getModel", "A model's public profile", "", nil, 200, ref("Profile")},
 
@@ -79,6 +81,10 @@ var apiOps = []apiOp{
 	{"delete", "/me/show", "endShow", "Go off air; every seat ends", "model", nil, 200, ref("OK")},
 	{"put", "/me/rate", "setRate", "Set the per-minute private rate; open seats keep theirs", "model", ref("RateBody"), 200, ref("Profile")},
 	{"put", "/me/profile", "setProfile", "Set bio and tags", "model", ref("ProfileBody"), 200, ref("Profile")},
+	{"get", "/me/tipping", "myTipping", "Her tip goal and tip menu", "model", nil, 200, ref("Tipping")},
+	{"put", "/me/tip-goal", "setTipGoal", "Set her tip goal; it counts tips from now", "model", ref("TipGoalBody"), 200, ref("Tipping")},
+	{"delete", "/me/tip-goal", "clearTipGoal", "Remove her tip goal", "model", nil, 200, ref("Tipping")},
+	{"put", "/me/tip-menu", "setTipMenu", "Replace her tip menu (at most 30 items; an item keeps its id when sent with it)", "model", ref("TipMenuBody"), 200, ref("Tipping")},
 	{"get", "/me/requests", "myRequests", "Pending private requests", "model", nil, 200, arrayOf(ref("Request"))},
 	{"get", "/me/earnings", "myEarnings", "Earnings from the ledger", "model", nil, 200, ref("Earnings")},
 	{"post", "/requests/{id}/accept", "accept", "Accept a request: the seat opens and the price is locked", "model", nil, 201, ref("Seat")},
@@ -96,7 +102,7 @@ var apiOps = []apiOp{
 // Idempotency-Key (core/idempotency; mountAPI puts the middleware on exactly
 // these routes, and a test checks the two agree).
 var idempotentOps = map[string]bool{
-	"tip": true, "requestPrivate": true, "endSeat": true, "buyPack": true,
+	"tip": true, "menuTip": true, "requestPrivate": true, "endSeat": true, "buyPack": true,
 	"startCardCheckout": true, "completeCardCheckout": true, "accept": true,
 }
 
@@ -230,7 +236,25 @@ func components() schema {
 		"Checkout":         obj(nil, schema{"url": str, "method": str, "processor": str, "fields": schema{"type": "object", "additionalProperties": str}}),
 		"Profile":          obj(nil, schema{"id": str, "display_name": str, "bio": str, "tags": arrayOf(str), "rate_per_minute": m, "show_id": str}),
 		"RateBody":         obj([]string{"rate"}, schema{"rate": m}),
-		"ProfileBody":      obj(nil, schema{"bio": schema{"type": "string", "maxLength": 2000}, "tags": schema{"type": "array", "maxItems": 12, "items": schema{"type": "string", "maxLength": 24}}}),
+		"TipGoal": obj([]string{"title", "amount", "received", "percent", "on_reach", "done", "rounds", "set_at"}, schema{"title": str, "amount": m,
+			"received": schema{"allOf": []schema{m}, "description": "towards this round: tips in any of her rooms since set_at, less the rounds reached (reset), or capped at amount (stay)"},
+			"percent":  schema{"type": "integer", "minimum": 0, "maximum": 100},
+			"on_reach": schema{"type": "string", "enum": []string{"reset", "stay"}, "description": "reset: starts again once reached; stay: stays reached until the next goal"},
+			"done":     schema{"type": "boolean", "description": "a stay goal that is reached"},
+			"rounds":   schema{"type": "integer", "description": "times the goal was reached"}, "set_at": when}),
+		"TipMenuItem": obj([]string{"id", "name", "price", "price_display"}, schema{"id": str, "name": schema{"type": "string", "minLength": 1, "maxLength": 60},
+			"price": m, "price_display": str}),
+		"Tipping": obj([]string{"model_id", "goal", "menu"}, schema{"model_id": str,
+			"goal": schema{"allOf": []schema{ref("TipGoal")}, "nullable": true, "description": "null when she has no goal"},
+			"menu": schema{"type": "array", "maxItems": 30, "items": ref("TipMenuItem")}}),
+		"TipGoalBody": obj([]string{"title", "amount"}, schema{"title": schema{"type": "string", "minLength": 1, "maxLength": 80},
+			"amount": m, "on_reach": schema{"type": "string", "enum": []string{"reset", "stay"}, "description": "default reset"}}),
+		"TipMenuBody": obj(nil, schema{"items": schema{"type": "array", "maxItems": 30, "items": obj([]string{"name", "price"}, schema{
+			"id":   schema{"type": "string", "description": "an item of her menu, to keep its id; absent for a new item"},
+			"name": schema{"type": "string", "minLength": 1, "maxLength": 60}, "price": schema{"allOf": []schema{m}, "description": "above zero and at most chat.max_tip"}})}}),
+		"MenuTipBody": obj([]string{"tip_id", "item_id"}, schema{"tip_id": schema{"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
+			"item_id": schema{"type": "string", "description": "the item's id; the price is the menu's, never the client's"}}),
+		"ProfileBody": obj(nil, schema{"bio": schema{"type": "string", "maxLength": 2000}, "tags": schema{"type": "array", "maxItems": 12, "items": schema{"type": "string", "maxLength": 24}}}),
 	}
 }
 

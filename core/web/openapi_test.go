@@ -163,6 +163,11 @@ func TestOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		"Earnings":       reflect.TypeFor[theme.Earnings](),
 		"PluginStatus":   reflect.TypeFor[theme.PluginStatus](),
 		"LedgerVerify":   reflect.TypeFor[theme.LedgerVerify](),
+		"TipGoal":        reflect.TypeFor[web.APIGoal](),
+		"TipMenuItem":    reflect.TypeFor[web.APIMenuItem](),
+		"Tipping":        reflect.TypeFor[web.APITipping](),
+		"TipGoalBody":    reflect.TypeFor[web.GoalBody](),
+		"MenuTipBody":    reflect.TypeFor[web.MenuTipBody](),
 	} {
 		s := doc.Components.Schemas[name]
 		var props []string

@@ -49,6 +49,9 @@ type Product struct {
 	// Thumbnails, when set, serves /shows/<id>/thumbnail for the grid and
 	// the room's poster.
 	Thumbnails Thumbnails
+	// Tipping, when set, gives rooms a tip goal and a tip menu and models
+	// their editors.
+	Tipping Tipping
 
 	csrfCheck  fiber.Handler
 	idem       *idempotency.Middleware

@@ -42,6 +42,9 @@ type ThemeOptions struct {
 //     the idempotency key in every POST form to the host, and shows
 //     theme.HostileText as text, never as markup;
 //   - rendering is deterministic and safe to do concurrently;
+//   - with no brand of its own configured, site.name is every page's brand:
+//     nothing a person sees (text, title, alt/title/aria-label, SVG text,
+//     pictures the page shows) still spells camkit;
 //   - an unknown page kind is errs.Invalid.
 func Theme(t *testing.T, binaryPath string, opts ThemeOptions) {
 	t.Helper()
@@ -111,6 +114,9 @@ func Theme(t *testing.T, binaryPath string, opts ThemeOptions) {
 
 	t.Run("card pictures never break", func(t *testing.T) { themeCheckCardPictures(t, th) })
 	t.Run("room player poster", func(t *testing.T) { themeCheckRoomPoster(t, th) })
+	t.Run("site.name is every page's brand", func(t *testing.T) {
+		themeCheckSiteNameBrand(t, th, opts.Samples, opts.Settings)
+	})
 
 	t.Run("unknown page kind", func(t *testing.T) {
 		_, err := th.Render(ctx, &themeUnknownPage{})

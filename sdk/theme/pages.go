@@ -280,6 +280,39 @@ type RoomPage struct {
 	// (the host answers it with its placeholder while it has none); may be
 	// empty.
 	PosterURL string `json:"poster_url"`
+
+	// Goal is the model's tip goal, nil when she has none. The page shows
+	// it in an element with GoalAttr (see there) so that the chat script
+	// moves it live as anyone tips.
+	Goal *TipGoal `json:"goal"`
+	// TipMenu is the model's tip menu; TipMenuAction takes a POST of one
+	// item's id (field "item", with the CSRF and idempotency fields): a tip
+	// of exactly the item's price, announced in chat with its name. The
+	// page never sends a price for it. Empty for someone who may not tip.
+	TipMenu       []TipMenuItem `json:"tip_menu"`
+	TipMenuAction string        `json:"tip_menu_action"`
+}
+
+// TipGoal is a model's tip goal and how far it has come.
+type TipGoal struct {
+	Title    string      `json:"title"`
+	Amount   money.Money `json:"amount"`
+	Received money.Money `json:"received"` // towards this round of the goal
+	Percent  int         `json:"percent"`  // Received of Amount, 0-100
+	// Resets: once reached the goal starts again (Rounds counts the times);
+	// otherwise it stays reached (Done) until the model sets the next.
+	Resets bool `json:"resets"`
+	Done   bool `json:"done"`
+	Rounds int  `json:"rounds"`
+}
+
+// TipMenuItem is a line of a model's tip menu. RemoveAction (POST, the
+// model's dashboard only) takes the item off her menu.
+type TipMenuItem struct {
+	ID           string      `json:"id"`
+	Name         string      `json:"name"`
+	Price        money.Money `json:"price"`
+	RemoveAction string      `json:"remove_action,omitempty"`
 }
 
 // FundingWarning tells a viewer in a paid show that funding needs attention.
@@ -463,6 +496,20 @@ type ModelDashboardPage struct {
 	Policy          PricePolicy      `json:"policy"`      // what a seat opened now would lock
 	Requests        []PrivateRequest `json:"requests"`
 	Earnings        Earnings         `json:"earnings"`
+
+	// Goal is her tip goal (nil: none). GoalAction takes a POST of title,
+	// amount (decimal, major units), currency and on_reach ("reset" or
+	// "stay"), replacing the goal and starting it from zero;
+	// ClearGoalAction (POST) removes it.
+	Goal            *TipGoal `json:"goal"`
+	GoalAction      string   `json:"goal_action"`
+	ClearGoalAction string   `json:"clear_goal_action"`
+	// TipMenu is her menu, each item with its RemoveAction; MenuAddAction
+	// takes a POST of name, amount (decimal, major units) and currency
+	// adding an item. MenuMax is how many items a menu may have.
+	TipMenu       []TipMenuItem `json:"tip_menu"`
+	MenuAddAction string        `json:"menu_add_action"`
+	MenuMax       int           `json:"menu_max"`
 }
 
 // StreamHelpPage tells a model how to stream from OBS (30 or later, WHIP):

@@ -96,6 +96,11 @@ const (
 	// element with data-chat-log and sends the form with data-chat-form (a
 	// text input named "text").
 	ChatAttr = "data-camkit-chat"
+	// GoalAttr marks a room's tip-goal element. The chat script moves it as
+	// tips arrive: it sets the value of the <progress> inside it (max 100)
+	// and the text of its descendants marked data-goal-text (received /
+	// amount) and data-goal-state (empty, or "Reached!").
+	GoalAttr = "data-camkit-goal"
 
 	// CSRFField is the name of the hidden input that every POST form to the
 	// host must carry, with Layout.CSRFToken as its value.

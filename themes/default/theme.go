@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"html"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/camkit/camkit/sdk/theme"
@@ -131,18 +132,42 @@ func build(cfg settings) *themekit.Assets {
 	return a
 }
 
-// logoSVG draws a play-button mark in the brand colours beside the brand
-// name. Brand text is XML-escaped: it is operator input.
+// logo is the header's mark, inline: the old <img> of the static logo asset
+// showed a picture built from the configured brand only, so a site named by
+// site.name still carried "camkit" in it. The mark has no text; the brand is
+// the text beside it.
+func (s *site) logo() templ.Component { return templ.Raw(markSVG(s.Settings)) }
+
+// wordmark is the whole logo (the mark beside the page's brand name),
+// inline for the same reason as logo.
+func (s *site) wordmark() templ.Component {
+	return templ.Raw(strings.Replace(logoSVG(s.Settings), "<svg ", `<svg class="gate-logo" `, 1))
+}
+
+const markBody = `<rect x="1" y="1" width="30" height="30" rx="9" fill="url(#brand-g)"/>` +
+	`<path d="M12.5 9.5v13l10.5-6.5z" fill="#fff"/>` +
+	`<circle cx="25.5" cy="6.5" r="3.5" fill="#ff3b30" stroke="#fff" stroke-width="1.5"/>`
+
+func markGradient(cfg settings) string {
+	return fmt.Sprintf(`<defs><linearGradient id="brand-g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="%s"/><stop offset="1" stop-color="%s"/></linearGradient></defs>`,
+		cfg.Primary, cfg.Accent)
+}
+
+// markSVG is the play-button mark alone, for the page header.
+func markSVG(cfg settings) string {
+	return `<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewBox="0 0 32 32" class="brand-mark" aria-hidden="true" focusable="false">` +
+		markGradient(cfg) + markBody + `</svg>`
+}
+
+// logoSVG is the mark beside the brand name, the manifest's logo for the
+// host's own uses. Brand text is XML-escaped: it is operator input.
 func logoSVG(cfg settings) string {
 	name := html.EscapeString(cfg.Brand)
 	w := 44 + 13*len([]rune(cfg.Brand))
-	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="32" viewBox="0 0 %d 32" role="img" aria-label="%s">`+
-		`<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="%s"/><stop offset="1" stop-color="%s"/></linearGradient></defs>`+
-		`<rect x="1" y="1" width="30" height="30" rx="9" fill="url(#g)"/>`+
-		`<path d="M12.5 9.5v13l10.5-6.5z" fill="#fff"/>`+
-		`<circle cx="25.5" cy="6.5" r="3.5" fill="#ff3b30" stroke="#fff" stroke-width="1.5"/>`+
-		`<text x="40" y="22" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="19" font-weight="800" letter-spacing="-0.5" fill="%s">%s</text>`+
-		`</svg>`, w, w, name, cfg.Primary, cfg.Accent, cfg.Text, name)
+	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="32" viewBox="0 0 %d 32" role="img" aria-label="%s">`, w, w, name) +
+		markGradient(cfg) + markBody +
+		fmt.Sprintf(`<text x="40" y="22" font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif" font-size="19" font-weight="800" letter-spacing="-0.5" fill="%s">%s</text>`, cfg.Text, name) +
+		`</svg>`
 }
 
 func faviconSVG(cfg settings) string {

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"html"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/camkit/camkit/sdk/theme"
@@ -144,6 +145,16 @@ func build(cfg themekit.Settings) *themekit.Assets {
 	return a
 }
 
+// monogram is the rail's mark, inline and drawn from the page's brand: the
+// static asset knows only the configured brand, so a site named by
+// site.name showed camkit's "c" in it. The brand's name is the text beside
+// it, so the picture is hidden from assistive technology.
+func (s *site) monogram() templ.Component {
+	cfg := s.Settings
+	cfg.Brand = s.brand
+	return templ.Raw(strings.Replace(monogramSVG(cfg), `role="img"`, `class="monogram" aria-hidden="true" focusable="false"`, 1))
+}
+
 // monogramSVG is a gold ring around the brand's initial in a serif, with a
 // diamond above it. Brand text is XML-escaped: it is operator input.
 func monogramSVG(cfg themekit.Settings) string {
@@ -157,9 +168,13 @@ func monogramSVG(cfg themekit.Settings) string {
 		`</svg>`, name, cfg.Background, cfg.Primary, cfg.Primary, cfg.Primary, cfg.Primary, letter)
 }
 
+// faviconSVG is the monogram's ring and diamond without a letter: the icon
+// is a static asset (the policy allows only the site's own images), built
+// from the configured settings alone, so it must not spell a brand that a
+// page may take from site.name instead.
 func faviconSVG(cfg themekit.Settings) string {
 	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">`+
 		`<circle cx="16" cy="16" r="15" fill="%s" stroke="%s" stroke-width="1.5"/>`+
-		`<text x="16" y="22" text-anchor="middle" font-family="Georgia,serif" font-size="16" font-style="italic" fill="%s">%s</text></svg>`,
-		cfg.Background, cfg.Primary, cfg.Primary, html.EscapeString(themekit.Initial(cfg.Brand)))
+		`<path d="M16 8.5l7.5 7.5-7.5 7.5-7.5-7.5z" fill="%s"/></svg>`,
+		cfg.Background, cfg.Primary, cfg.Primary)
 }

@@ -14,7 +14,10 @@
 //   const chat = bind(el);
 //   chat.send('hello');
 //   chat.tip('5.00', 'USD', 'optional message');   // resolves on the server's ack
-//   chat.addEventListener('message' | 'tip' | 'system' | 'error' | 'state', e => e.detail);
+//   chat.addEventListener('message' | 'tip' | 'system' | 'event' | 'error' | 'state', e => e.detail);
+//
+// An 'event' frame of kind 'goal' moves the page's tip-goal elements
+// ([data-camkit-goal]: its <progress>, [data-goal-text], [data-goal-state]).
 //
 // A form anywhere with [data-chat-tip] (inputs amount, currency, optional
 // text) is sent as a tip over the socket instead of a page POST.
@@ -145,6 +148,10 @@ class ChatRoom extends EventTarget {
         if (f.message) this.render(f.message, f.tip_display || '');
         this.dispatchEvent(new CustomEvent(f.type, { detail: f }));
         break;
+      case 'event':
+        if (f.kind === 'goal' && f.data) updateGoals(f.data);
+        this.dispatchEvent(new CustomEvent('event', { detail: f }));
+        break;
       case 'ack': {
         const p = this.pendingTips.get(f.ref);
         if (p) { this.pendingTips.delete(f.ref); p.resolve(f.ref); }
@@ -233,6 +240,23 @@ class ChatRoom extends EventTarget {
   close() {
     this.closed = true;
     if (this.ws) this.ws.close(1000, 'bye');
+  }
+}
+
+// updateGoals moves every tip-goal element of the page ([data-camkit-goal],
+// see sdk/theme GoalAttr) to the goal's state from the server: the bar's
+// value is a whole percentage and the figures are the server's own text.
+function updateGoals(g) {
+  for (const root of document.querySelectorAll('[data-camkit-goal]')) {
+    const bar = root.querySelector('progress');
+    if (bar) {
+      const pct = Math.max(0, Math.min(100, Number(g.percent) || 0));
+      bar.value = pct;
+      bar.textContent = pct + '%';
+    }
+    for (const n of root.querySelectorAll('[data-goal-text]')) n.textContent = String(g.display || '');
+    for (const n of root.querySelectorAll('[data-goal-state]')) n.textContent = g.done ? 'Reached!' : '';
+    root.setAttribute('data-goal-percent', String(Number(g.percent) || 0));
   }
 }
 
