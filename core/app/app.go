@@ -203,8 +203,9 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	if err != nil {
 		return fail(err)
 	}
+	tipFeed := &chat.TipFeed{} // core/tipping follows tips through it
 	ch, err := chat.New(db, led, pl.Split, &shows.Tips{Store: live, Accounts: acc},
-		chat.Options{Currency: c.Site.Currency, Clock: clk, Log: log.With("component", "chat"), MaxTip: maxTip.Amount})
+		chat.Options{Currency: c.Site.Currency, Clock: clk, Log: log.With("component", "chat"), MaxTip: maxTip.Amount, Tips: tipFeed})
 	if err != nil {
 		return fail(err)
 	}
@@ -292,14 +293,12 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	}()
 	out.closers = append(out.closers, func() { stopSweep(); <-swept })
 
-	// Goals and menus follow tips through chat's observer: tipping is built
-	// on chat, so chat hears it by a setter, not at construction.
+	// Goals and menus follow tips through chat's tip feed.
 	tips, err := tipping.New(tipping.NewSQLStore(db), ch, &shows.Tips{Store: live, Accounts: acc},
-		tipping.Options{Currency: c.Site.Currency, MaxTip: maxTip.Amount, Homes: sh, Clock: clk, Log: log.With("component", "tipping")})
+		tipping.Options{Currency: c.Site.Currency, MaxTip: maxTip.Amount, Homes: sh, Clock: clk, Log: log.With("component", "tipping"), Tips: tipFeed})
 	if err != nil {
 		return fail(err)
 	}
-	ch.ObserveTips(tips)
 	out.Tipping = tips
 
 	var presets []money.Money

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -40,6 +39,8 @@ type Options struct {
 	// SendQueue is each client's queue of outgoing frames (default 256). A
 	// client whose queue fills is disconnected instead of slowing the room.
 	SendQueue int
+	// Tips, when set, hears every tip once, after its money moved.
+	Tips *TipFeed
 }
 
 // Member is who is in a room: a signed-in user, or an anonymous visitor
@@ -102,14 +103,37 @@ type Service struct {
 	mu     sync.Mutex
 	rooms  map[string]*room
 	closed bool
-	// observer is set once at wiring, after the services built on chat.
-	observer atomic.Pointer[TipObserver]
 }
 
-// ObserveTips makes o hear every tip from now on. The host wires it after
-// building the services that take chat (core/tipping), so it is a setter
-// rather than an option.
-func (s *Service) ObserveTips(o TipObserver) { s.observer.Store(&o) }
+// TipFeed is a TipObserver that hands each tip to every subscriber, in the
+// order they subscribed (billing.Feed's pattern). It lets chat be built
+// before the services that follow its tips (core/tipping takes chat, so chat
+// cannot take it): chat is given the feed, and each subscriber is given the
+// feed and subscribes itself while it is built.
+type TipFeed struct {
+	mu   sync.RWMutex
+	subs []TipObserver
+}
+
+var _ TipObserver = (*TipFeed)(nil)
+
+// Subscribe adds a subscriber; it is called on the tipping request's
+// goroutine, after the money moved.
+func (f *TipFeed) Subscribe(o TipObserver) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subs = append(f.subs, o)
+}
+
+// Tipped hands t to every subscriber.
+func (f *TipFeed) Tipped(ctx context.Context, t Tipped) {
+	f.mu.RLock()
+	subs := f.subs
+	f.mu.RUnlock()
+	for _, o := range subs {
+		o.Tipped(ctx, t)
+	}
+}
 
 // New returns the chat service. db must be migrated.
 func New(db *store.DB, book Book, alloc Allocator, shows Shows, o Options) (*Service, error) {
@@ -323,8 +347,8 @@ func (s *Service) Tip(ctx context.Context, showID string, m Member, r TipRequest
 	}
 	s.afterInsert(ctx, showID)
 	s.room(showID).broadcast(frameMessage(msg), "")
-	if o := s.observer.Load(); o != nil {
-		(*o).Tipped(ctx, Tipped{Room: showID, ModelID: parties.ModelID, Amount: tip, At: msg.At, Message: msg})
+	if s.o.Tips != nil {
+		s.o.Tips.Tipped(ctx, Tipped{Room: showID, ModelID: parties.ModelID, Amount: tip, At: msg.At, Message: msg})
 	}
 	return msg, nil
 }

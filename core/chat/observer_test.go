@@ -37,13 +37,13 @@ func TestTipObserverItemsAndReceivedSince(t *testing.T) {
 		ctx := context.Background()
 		clk := clocktest.NewFake(t0)
 		book := ledger.New(db, ledger.Options{Clock: clk})
+		h, feed := &heard{}, &chat.TipFeed{}
+		feed.Subscribe(h)
 		svc, err := chat.New(db, book, alloc, shows{"show-1": {ModelID: "mia"}, "show-2": {ModelID: "zoe"}},
-			chat.Options{Currency: "USD", Clock: clk, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			chat.Options{Currency: "USD", Clock: clk, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Tips: feed})
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := &heard{}
-		svc.ObserveTips(h)
 		if _, err := book.Transfer(ctx, ledger.Request{Key: "test/fund/ann", Debit: "processor:test:clearing",
 			Credit: "viewer:ann:wallet", Amount: usd(10_000)}); err != nil {
 			t.Fatal(err)

@@ -31,6 +31,9 @@ type Options struct {
 	Homes Homes
 	Clock clock.Clock
 	Log   *slog.Logger
+	// Tips is chat's tip feed: the service subscribes to it, so goals see
+	// every tip. Without it nothing moves a goal.
+	Tips *chat.TipFeed
 }
 
 // Service keeps models' goals and menus and follows tips into them.
@@ -41,8 +44,7 @@ type Service struct {
 	o     Options
 }
 
-// New returns the service. Wire it as chat's tip observer
-// (chat.Service.ObserveTips) so goals see tips.
+// New returns the service, subscribed to o.Tips.
 func New(st Store, ch Chat, rooms Rooms, o Options) (*Service, error) {
 	if _, err := money.Lookup(o.Currency); err != nil {
 		return nil, errs.E(errs.UnknownCurrency, "tipping: site currency %q is not an ISO 4217 code", o.Currency)
@@ -59,7 +61,11 @@ func New(st Store, ch Chat, rooms Rooms, o Options) (*Service, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	return &Service{store: st, chat: ch, rooms: rooms, o: o}, nil
+	s := &Service{store: st, chat: ch, rooms: rooms, o: o}
+	if o.Tips != nil {
+		o.Tips.Subscribe(s)
+	}
+	return s, nil
 }
 
 func (s *Service) now() time.Time { return s.o.Clock.Now().UTC().Truncate(time.Microsecond) }

@@ -13,7 +13,7 @@ import (
 )
 
 // SQLStore keeps goals and menus in tip_goals and tip_menu_items
-// (PostgreSQL or SQLite, migration 00011).
+// (PostgreSQL or SQLite, migration 00012).
 type SQLStore struct {
 	db *gorm.DB
 }
