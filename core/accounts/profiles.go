@@ -167,12 +167,8 @@ func (s *Service) SetRate(ctx context.Context, actorID, modelID string, rate mon
 	if err := s.mayEditModel(ctx, actorID, modelID); err != nil {
 		return ModelProfile{}, err
 	}
-	if rate.Currency != s.currency {
-		return ModelProfile{}, errs.E(errs.UnknownCurrency, "rates are in the site currency %s, not %q", s.currency, rate.Currency)
-	}
-	if rate.Amount <= 0 || rate.Amount > s.maxRate {
-		max, _ := money.FormatDecimal(money.Money{Amount: s.maxRate, Currency: s.currency})
-		return ModelProfile{}, errs.E(errs.Invalid, "the per-minute rate must be above zero and at most %s %s", max, s.currency)
+	if err := s.CheckRate(rate); err != nil {
+		return ModelProfile{}, err
 	}
 	now := s.now()
 	var out ModelProfile
@@ -197,6 +193,20 @@ func (s *Service) SetRate(ctx context.Context, actorID, modelID string, rate mon
 		return err
 	})
 	return out, dbErr("set rate", err)
+}
+
+// CheckRate is the rule every per-minute rate a model asks for obeys (her
+// private rate, the rate of a group show she opens): the site currency,
+// above zero, at most accounts.max_rate_per_minute.
+func (s *Service) CheckRate(rate money.Money) error {
+	if rate.Currency != s.currency {
+		return errs.E(errs.UnknownCurrency, "rates are in the site currency %s, not %q", s.currency, rate.Currency)
+	}
+	if rate.Amount <= 0 || rate.Amount > s.maxRate {
+		max, _ := money.FormatDecimal(money.Money{Amount: s.maxRate, Currency: s.currency})
+		return errs.E(errs.Invalid, "the per-minute rate must be above zero and at most %s %s", max, s.currency)
+	}
+	return nil
 }
 
 // RateHistory lists a model's rate changes, oldest first.
