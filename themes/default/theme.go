@@ -88,6 +88,7 @@ func (s *site) view(page theme.Page) (string, int, templ.Component) {
 		return "Receipt " + p.SeatID, 200, receiptPage(s, p)
 	case *theme.ModelDashboardPage:
 		s.player = true
+		s.chat = p.Group != nil && p.Group.ChatURL != "" // the group's room
 		return "Dashboard", 200, dashboardPage(s, p)
 	case *theme.StreamHelpPage:
 		return "Stream from OBS", 200, streamHelpPage(s, p)

@@ -99,6 +99,7 @@ func (t *midnight) compose(page theme.Page) (view, *site, bool) {
 		v.title, v.kicker, v.body = "Receipt "+p.SeatID, "Receipt", receiptPage(s, p)
 	case *theme.ModelDashboardPage:
 		s.player = true
+		s.chat = p.Group != nil && p.Group.ChatURL != "" // the group's room
 		v.title, v.kicker, v.layout, v.body = "Studio", "Studio", "wide", dashboardPage(s, p)
 	case *theme.StreamHelpPage:
 		v.title, v.kicker, v.body = "Stream from OBS", "Studio", streamHelpPage(s, p)
