@@ -327,6 +327,21 @@ func (s *Service) openSeatLocked(viewerID string) *seat {
 	return nil
 }
 
+// WaitingForGroup says whether the viewer has joined the group show of
+// showID and waits for it to start.
+func (s *Service) WaitingForGroup(_ context.Context, viewerID, showID string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b := s.byID[showID]; b != nil && b.group != nil {
+		for _, j := range b.group.waiting {
+			if j.viewer == viewerID {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
 // LeaveGroup takes a waiting viewer out of a group show that has not
 // started (a seat holder leaves by ending their seat).
 func (s *Service) LeaveGroup(_ context.Context, viewerID, showID string) error {

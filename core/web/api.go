@@ -100,6 +100,8 @@ type (
 		FundedSeconds   int64                  `json:"funded_seconds"`
 		Token           string                 `json:"token,omitempty"`
 		WHEPURL         string                 `json:"whep_url"`
+		Mode            string                 `json:"mode"`
+		ChatURL         string                 `json:"chat_url,omitempty"`
 		Warnings        []theme.FundingWarning `json:"warnings"`
 	}
 	apiWallet struct {
@@ -220,6 +222,9 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Post("/shows/:show/chat", user, p.apiChatPost)
 	api.Post("/shows/:show/tips", viewer, money, p.apiTip)
 	api.Post("/shows/:show/private-requests", viewer, money, p.apiRequestPrivate)
+	api.Get("/shows/:show/group", p.apiGroupOffer)
+	api.Post("/shows/:show/group/seats", viewer, money, p.apiJoinGroup)
+	api.Delete("/shows/:show/group/waiting", viewer, p.apiLeaveGroupWaiting)
 	api.Get("/models/:id", p.apiProfile)
 
 	api.Get("/me/seat", viewer, p.apiMySeat)
@@ -240,6 +245,9 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Put("/me/rate", model, p.apiSetRate)
 	api.Put("/me/profile", model, p.apiSetProfile)
 	api.Get("/me/requests", model, p.apiRequests)
+	api.Get("/me/group", model, p.apiMyGroup)
+	api.Post("/me/group", model, p.apiStartGroup)
+	api.Delete("/me/group", model, money, p.apiEndGroup)
 	api.Get("/me/earnings", model, p.apiEarnings)
 	api.Post("/requests/:id/accept", model, money, p.apiAccept)
 	api.Post("/requests/:id/decline", model, p.apiDecline)
@@ -362,7 +370,10 @@ func policyJSON(p pricing.Policy, funding string) apiPolicy {
 func seatJSON(s shows.Seat, viewerID string) apiSeat {
 	out := apiSeat{ID: s.ID, ShowID: s.ShowID, ModelID: s.ModelID, ViewerName: s.ViewerName, Open: s.Open, Billing: s.Billing,
 		OpenedAt: s.OpenedAt, Policy: policyJSON(s.Policy, s.Funding), BillableSeconds: s.BillableSeconds, RunningCost: s.RunningCost,
-		RunningDisplay: display(s.RunningCost), FundedSeconds: s.FundedSeconds, WHEPURL: "/whep/" + s.ShowID, Warnings: s.Warnings}
+		RunningDisplay: display(s.RunningCost), FundedSeconds: s.FundedSeconds, WHEPURL: "/whep/" + s.ShowID, Mode: string(s.Mode), Warnings: s.Warnings}
+	if s.Room != "" {
+		out.ChatURL = "/ws/chat/" + s.Room
+	}
 	if out.Warnings == nil {
 		out.Warnings = []theme.FundingWarning{}
 	}
@@ -520,7 +531,7 @@ func (p *Product) chatRoom(c *fiber.Ctx) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if strings.HasPrefix(id, "seat-") {
+	if strings.HasPrefix(id, "seat-") || strings.HasPrefix(id, "group-") {
 		return id, p.canJoinChat(c, id)
 	}
 	_, err = p.Shows.Show(c.UserContext(), id)

@@ -243,6 +243,12 @@ func (p *Product) dashboardData(c *fiber.Ctx) (*theme.ModelDashboardPage, error)
 	if page.Earnings, err = p.Shows.Earnings(ctx, u.ID); err != nil {
 		return nil, err
 	}
+	if live && page.Mode != theme.ModePrivate {
+		page.GroupAction = "/dashboard/group"
+	}
+	if page.Group, err = p.groupState(c); err != nil {
+		return nil, err
+	}
 	return page, nil
 }
 

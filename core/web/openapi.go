@@ -56,10 +56,13 @@ var apiOps = []apiOp{
 	{"get", "/shows", "listShows", "Shows on air; q searches names, tag filters", "", nil, 200, arrayOf(ref("Show"))},
 	{"get", "/shows/{show}", "getShow", "One show on air", "", nil, 200, ref("Show")},
 	{"get", "/shows/{show}/quote", "quote", "The price a private seat would lock now", "", nil, 200, ref("Quote")},
-	{"get", "/shows/{show}/chat", "chatHistory", "Recent chat of a room (a show, or seat-<id> for a private show)", "", nil, 200, arrayOf(ref("ChatMessage"))},
+	{"get", "/shows/{show}/chat", "chatHistory", "Recent chat of a room (a show, seat-<id> for a private show, group-<id> for a group show's seat holders)", "", nil, 200, arrayOf(ref("ChatMessage"))},
 	{"post", "/shows/{show}/chat", "chatPost", "Say something in a room", "user", ref("ChatBody"), 201, ref("ChatMessage")},
 	{"post", "/shows/{show}/tips", "tip", "Tip from the wallet; tip_id makes a retry safe", "viewer", ref("TipBody"), 201, ref("ChatMessage")},
 	{"post", "/shows/{show}/private-requests", "requestPrivate", "Ask the model for a private show at the quoted price", "viewer", nil, 201, ref("Request")},
+	{"get", "/shows/{show}/group", "groupOffer", "The show's group show: the price a seat would lock now and whether this viewer can pay", "", nil, 200, ref("GroupOffer")},
+	{"post", "/shows/{show}/group/seats", "joinGroup", "Join the group show: a seat at the current group rate (locked now), or, before its minimum is reached, a place among those waiting (nothing is held or billed until it starts); a repeat answers the same", "viewer", nil, 201, ref("GroupJoin")},
+	{"delete", "/shows/{show}/group/waiting", "leaveGroupWaiting", "Stop waiting for a group show that has not started (a seat holder ends the seat instead)", "viewer", nil, 200, ref("OK")},
 	{"get", "/models/{id}", "getModel", "A model's public profile", "", nil, 200, ref("Profile")},
 
 	{"get", "/me/seat", "mySeat", "The viewer's private show in progress", "viewer", nil, 200, ref("Seat")},
@@ -81,6 +84,9 @@ var apiOps = []apiOp{
 	{"put", "/me/profile", "setProfile", "Set bio and tags", "model", ref("ProfileBody"), 200, ref("Profile")},
 	{"get", "/me/requests", "myRequests", "Pending private requests", "model", nil, 200, arrayOf(ref("Request"))},
 	{"get", "/me/earnings", "myEarnings", "Earnings from the ledger", "model", nil, 200, ref("Earnings")},
+	{"get", "/me/group", "myGroup", "The model's group show and its open seats", "model", nil, 200, ref("MyGroup")},
+	{"post", "/me/group", "startGroup", "Open a group show from the public show (rate: default her profile's; minimum paying viewers: default none), or re-price the open one for later joiners; open seats keep their price", "model", ref("GroupBody"), 201, ref("Group")},
+	{"delete", "/me/group", "endGroup", "End the group show for all: every seat ends and settles once; the show is public again", "model", nil, 200, ref("OK")},
 	{"post", "/requests/{id}/accept", "accept", "Accept a request: the seat opens and the price is locked", "model", nil, 201, ref("Seat")},
 	{"post", "/requests/{id}/decline", "decline", "Decline a request", "model", nil, 200, ref("OK")},
 
@@ -98,6 +104,7 @@ var apiOps = []apiOp{
 var idempotentOps = map[string]bool{
 	"tip": true, "requestPrivate": true, "endSeat": true, "buyPack": true,
 	"startCardCheckout": true, "completeCardCheckout": true, "accept": true,
+	"joinGroup": true, "endGroup": true,
 }
 
 // idempotencyKeyParam is the header of the IETF httpapi draft.
@@ -163,6 +170,8 @@ func components() schema {
 			"running_cost":         schema{"allOf": []schema{m}, "description": "the price of billable_seconds under the locked policy"},
 			"running_cost_display": str, "funded_seconds": integer,
 			"token": schema{"type": "string", "description": "WHEP bearer token; only for the seat's own viewer"}, "whep_url": str,
+			"mode":     schema{"type": "string", "enum": []string{"private", "group", ""}},
+			"chat_url": schema{"type": "string", "description": "the seat's chat room: its own in a private show, the group's in a group show"},
 			"warnings": arrayOf(obj(nil, schema{"level": str, "message": str}))}),
 		"LockedPolicy": obj([]string{"rate_per_minute", "granularity", "minimum_charge", "grace_seconds", "block_seconds", "extension_lead_seconds", "max_pause_seconds"}, schema{
 			"rate_per_minute": m, "granularity": granularity, "minimum_charge": m, "grace_seconds": integer, "block_seconds": integer,
@@ -227,7 +236,18 @@ func components() schema {
 		"Checkout":         obj(nil, schema{"url": str, "method": str, "processor": str, "fields": schema{"type": "object", "additionalProperties": str}}),
 		"Profile":          obj(nil, schema{"id": str, "display_name": str, "bio": str, "tags": arrayOf(str), "rate_per_minute": m, "show_id": str}),
 		"RateBody":         obj([]string{"rate"}, schema{"rate": m}),
-		"ProfileBody":      obj(nil, schema{"bio": schema{"type": "string", "maxLength": 2000}, "tags": schema{"type": "array", "maxItems": 12, "items": schema{"type": "string", "maxLength": 24}}}),
+		"Group": obj(nil, schema{"show_id": str, "model_id": str, "policy": ref("Policy"),
+			"minimum": schema{"type": "integer", "description": "paying viewers it waits for before it starts (0: it started at once)"},
+			"started": schema{"type": "boolean", "description": "the show is in group mode and seats bill; before, it is public and joiners wait without a seat"},
+			"waiting": integer, "seats": schema{"type": "integer", "description": "open seats"},
+			"chat_url": schema{"type": "string", "description": "the group's chat room (seat holders and the model), once started"}}),
+		"GroupOffer": obj(nil, schema{"group": ref("Group"), "allowed": boolean, "reason": str}),
+		"GroupJoin": obj(nil, schema{"waiting": schema{"type": "boolean", "description": "joined before the minimum: no seat yet, nothing billed"},
+			"group": ref("Group"), "seat": ref("Seat")}),
+		"MyGroup": obj(nil, schema{"group": ref("Group"), "seats": arrayOf(ref("Seat"))}),
+		"GroupBody": obj(nil, schema{"rate": schema{"allOf": []schema{m}, "description": "per minute, in the site currency; absent: her profile's rate"},
+			"minimum": schema{"type": "integer", "minimum": 0, "maximum": 100}}),
+		"ProfileBody": obj(nil, schema{"bio": schema{"type": "string", "maxLength": 2000}, "tags": schema{"type": "array", "maxItems": 12, "items": schema{"type": "string", "maxLength": 24}}}),
 	}
 }
 
