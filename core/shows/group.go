@@ -388,7 +388,14 @@ func (s *Service) EndGroup(ctx context.Context, modelID string) error {
 	if !started {
 		return nil
 	}
-	// Billing first: the seats stop billing before anyone else sees video.
+	// Every seat's video stops first, at once, so no viewer watches while
+	// the seats ahead of theirs settle; the meters see the viewers go
+	// (backdated to their last packet) and then each seat ends and settles.
+	if s.media != nil {
+		for _, id := range seats {
+			s.media.EndSeat(id)
+		}
+	}
 	first := s.paid.EndShow(ctx, paid, "group show over")
 	for _, id := range seats {
 		s.closeSeat(id)
