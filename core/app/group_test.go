@@ -122,7 +122,7 @@ func TestGroupShowWithFivePayingViewersThroughTheHost(t *testing.T) {
 	// The dashboard's form: 3.00 a minute, at least two paying viewers.
 	w.model.form("/dashboard/group", url.Values{"rate": {"3.00"}, "currency": {"USD"}, "minimum": {"2"}}, true).
 		must(t, http.StatusSeeOther, "start group")
-	room := w.alice.get("/shows/" + w.showID).must(t, http.StatusOK, "room with a group offer")
+	room := w.alice.get("/shows/"+w.showID).must(t, http.StatusOK, "room with a group offer")
 	if findAttr(room.body, "/shows/"+w.showID+"/group/join") == "" || !containsText(room.body, "Join group show") {
 		t.Fatalf("the room offers no group show:\n%s", room.body)
 	}
