@@ -66,7 +66,8 @@ type joiner struct {
 
 // GroupOptions is what the model chooses when she opens a group show.
 type GroupOptions struct {
-	// Rate per minute; zero: the rate on her profile.
+	// Rate per minute; zero: her profile's group rate (her private rate
+	// while she has none).
 	Rate money.Money
 	// Minimum paying viewers before the show starts (0 or 1: at once, or
 	// at the first).
@@ -83,10 +84,13 @@ func (s *Service) StartGroup(ctx context.Context, modelID string, opt GroupOptio
 		if err != nil {
 			return GroupShow{}, err
 		}
-		if p.RatePerMinute.Amount <= 0 {
+		rate = p.GroupRatePerMinute
+		if rate.Amount <= 0 {
+			rate = p.RatePerMinute // no group rate of her own: her private one
+		}
+		if rate.Amount <= 0 {
 			return GroupShow{}, errs.E(errs.Invalid, "set a rate per minute first (or give the group rate)")
 		}
-		rate = p.RatePerMinute
 	} else if err := s.cfg.Accounts.CheckRate(rate); err != nil {
 		return GroupShow{}, err
 	}

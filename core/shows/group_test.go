@@ -373,3 +373,41 @@ func TestGroupShow_RestartSettlesEverySeatOnceAndComesBackPublic(t *testing.T) {
 		t.Fatalf("seats stay in the store: %+v", seats)
 	}
 }
+
+// The rate of a group show opened without one: her profile's group rate,
+// or her private rate while she has none; the group rate obeys the private
+// rate's rule, and a change reaches only seats opened after it.
+func TestGroupShow_RateIsHerGroupRateElseHerPrivateRate(t *testing.T) {
+	l, _, sh := groupWorld(t)
+	gs, err := l.svc.StartGroup(l.ctx, l.model, shows.GroupOptions{})
+	if err != nil || gs.Policy.RatePerMinute != usd(200) {
+		t.Fatalf("without a group rate: %+v %v, want her private 2.00", gs.Policy.RatePerMinute, err)
+	}
+	if err := l.svc.EndGroup(l.ctx, l.model); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []money.Money{usd(0), usd(-5), {Amount: 100, Currency: "EUR"}, usd(1_000_000)} {
+		if _, err := l.acc.SetGroupRate(l.ctx, l.model, l.model, bad); err == nil {
+			t.Fatalf("group rate %v accepted", bad)
+		}
+	}
+	if _, err := l.acc.SetGroupRate(l.ctx, l.viewers["Ann"], l.model, usd(150)); errs.CodeOf(err) != errs.Forbidden {
+		t.Fatalf("a viewer sets her group rate: %v", err)
+	}
+	if p, err := l.acc.SetGroupRate(l.ctx, l.model, l.model, usd(150)); err != nil || p.GroupRatePerMinute != usd(150) || p.RatePerMinute != usd(200) {
+		t.Fatalf("set group rate: %+v %v", p, err)
+	}
+	if gs, err = l.svc.StartGroup(l.ctx, l.model, shows.GroupOptions{}); err != nil || gs.Policy.RatePerMinute != usd(150) {
+		t.Fatalf("with her group rate: %+v %v", gs.Policy.RatePerMinute, err)
+	}
+	ann := l.join(sh.ID, "Ann").Seat
+	if _, err := l.acc.SetGroupRate(l.ctx, l.model, l.model, usd(900)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := l.svc.Seat(l.ctx, l.viewers["Ann"], ann.ID); got.Policy.RatePerMinute != usd(150) {
+		t.Fatalf("Ann's open seat after a group rate change: %v", got.Policy.RatePerMinute)
+	}
+	if err := l.svc.EndGroup(l.ctx, l.model); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -148,7 +148,9 @@ type (
 		Bio           string      `json:"bio"`
 		Tags          []string    `json:"tags"`
 		RatePerMinute money.Money `json:"rate_per_minute"`
-		ShowID        string      `json:"show_id,omitempty"`
+		// GroupRate is her group shows' rate; zero amount: her private rate.
+		GroupRate money.Money `json:"group_rate_per_minute"`
+		ShowID    string      `json:"show_id,omitempty"`
 	}
 	apiMyShow struct {
 		Show      apiShow `json:"show"`
@@ -246,6 +248,7 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Put("/me/profile", model, p.apiSetProfile)
 	api.Get("/me/requests", model, p.apiRequests)
 	api.Get("/me/group", model, p.apiMyGroup)
+	api.Put("/me/group-rate", model, p.apiSetGroupRate)
 	api.Post("/me/group", model, p.apiStartGroup)
 	api.Delete("/me/group", model, money, p.apiEndGroup)
 	api.Get("/me/earnings", model, p.apiEarnings)
@@ -614,7 +617,7 @@ func (p *Product) apiProfile(c *fiber.Ctx) error {
 	if m.User.ApprovedAt.IsZero() || m.User.Status != accounts.StatusActive {
 		return errs.E(errs.NotFound, "no such model")
 	}
-	out := apiProfile{ID: m.User.ID, DisplayName: m.User.DisplayName, Bio: m.Bio, Tags: m.Tags, RatePerMinute: m.RatePerMinute}
+	out := apiProfile{ID: m.User.ID, DisplayName: m.User.DisplayName, Bio: m.Bio, Tags: m.Tags, RatePerMinute: m.RatePerMinute, GroupRate: m.GroupRatePerMinute}
 	if out.Tags == nil {
 		out.Tags = []string{}
 	}
@@ -829,7 +832,20 @@ func (p *Product) apiSetRate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(apiProfile{ID: u.ID, DisplayName: u.DisplayName, Bio: m.Bio, Tags: nonNil(m.Tags), RatePerMinute: m.RatePerMinute})
+	return c.JSON(apiProfile{ID: u.ID, DisplayName: u.DisplayName, Bio: m.Bio, Tags: nonNil(m.Tags), RatePerMinute: m.RatePerMinute, GroupRate: m.GroupRatePerMinute})
+}
+
+func (p *Product) apiSetGroupRate(c *fiber.Ctx) error {
+	var b rateBody
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	u := me(c)
+	m, err := p.Accounts.SetGroupRate(c.UserContext(), u.ID, u.ID, *b.Rate)
+	if err != nil {
+		return err
+	}
+	return c.JSON(apiProfile{ID: u.ID, DisplayName: u.DisplayName, Bio: m.Bio, Tags: nonNil(m.Tags), RatePerMinute: m.RatePerMinute, GroupRate: m.GroupRatePerMinute})
 }
 
 func nonNil(s []string) []string {
@@ -852,7 +868,7 @@ func (p *Product) apiSetProfile(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(apiProfile{ID: u.ID, DisplayName: u.DisplayName, Bio: m.Bio, Tags: nonNil(m.Tags), RatePerMinute: m.RatePerMinute})
+	return c.JSON(apiProfile{ID: u.ID, DisplayName: u.DisplayName, Bio: m.Bio, Tags: nonNil(m.Tags), RatePerMinute: m.RatePerMinute, GroupRate: m.GroupRatePerMinute})
 }
 
 func (p *Product) apiRequests(c *fiber.Ctx) error {

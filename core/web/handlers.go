@@ -69,6 +69,7 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Post("/dashboard/stream-key", model, money, p.rotateKey)
 	app.Post("/dashboard/rate", model, p.setRate)
 	app.Post("/dashboard/group", model, p.groupForm)
+	app.Post("/dashboard/group-rate", model, p.setGroupRate)
 	app.Post("/dashboard/group/end", model, money, p.endGroupForm)
 	app.Post("/dashboard/profile", model, p.setProfile)
 	app.Post("/dashboard/requests/:id/accept", model, money, p.accept)

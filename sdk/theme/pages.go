@@ -37,7 +37,8 @@ const (
 //	SignupPage.Action              email, display_name, password, role, adult ("yes")
 //	RoomPage/PrivateShowPage.TipAction   amount (decimal in major units, for money.ParseDecimal), currency
 //	ModelDashboardPage.RateAction  rate (decimal in major units), currency
-//	ModelDashboardPage.GroupAction rate (decimal in major units; empty: her rate), currency, minimum (whole number, may be empty)
+//	ModelDashboardPage.GroupAction rate (decimal in major units; empty: her group rate), currency, minimum (whole number, may be empty)
+//	ModelDashboardPage.GroupRateAction  rate (decimal in major units), currency
 //	WalletPage.BuyAction           pack (a CreditPack.ID)
 //	HomePage search                GET to Links.Home: q, tag
 //	every other *Action and Links.Logout: no field but the CSRF token (and the idempotency key)
@@ -507,6 +508,10 @@ type ModelDashboardPage struct {
 	// cannot (offline, private). Group is the group show she runs.
 	GroupAction string      `json:"group_action"`
 	Group       *GroupState `json:"group"`
+	// GroupRate is her profile's group rate (what the group form offers
+	// first); GroupRateAction (POST rate, currency) saves a new one.
+	GroupRate       money.Money `json:"group_rate"`
+	GroupRateAction string      `json:"group_rate_action"`
 }
 
 // StreamHelpPage tells a model how to stream from OBS (30 or later, WHIP):

@@ -54,10 +54,14 @@ func homeLink(s *site) string { return themekit.HomeURL(s.L) }
 
 func tagLink(s *site, tag string) string { return themekit.TagURL(s.L, tag) }
 
-// groupRate is the group form's rate: the open group's, else her private rate.
+// groupRate is the group form's rate: the open group's, else her group
+// rate, else her private rate.
 func groupRate(p *theme.ModelDashboardPage) string {
 	if p.Group != nil {
 		return themekit.Decimal(p.Group.Policy.RatePerMinute)
+	}
+	if p.GroupRate.Amount > 0 {
+		return themekit.Decimal(p.GroupRate)
 	}
 	return themekit.Decimal(p.Rate)
 }
