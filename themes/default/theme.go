@@ -81,6 +81,9 @@ func (s *site) view(page theme.Page) (string, int, templ.Component) {
 		return p.Model.DisplayName + " live", 200, roomPage(s, p)
 	case *theme.PrivateShowPage:
 		s.player, s.chat = true, true
+		if p.Mode == theme.ModeGroup {
+			return "Group show with " + p.Model.DisplayName, 200, privatePage(s, p)
+		}
 		return "Private show with " + p.Model.DisplayName, 200, privatePage(s, p)
 	case *theme.WalletPage:
 		return "Wallet", 200, walletPage(s, p)

@@ -93,6 +93,9 @@ func (t *midnight) compose(page theme.Page) (view, *site, bool) {
 	case *theme.PrivateShowPage:
 		s.player, s.chat = true, true
 		v.title, v.layout, v.body = "In private with "+p.Model.DisplayName, "theatre", privatePage(s, p)
+		if p.Mode == theme.ModeGroup {
+			v.title = "In the group show of " + p.Model.DisplayName
+		}
 	case *theme.WalletPage:
 		v.title, v.kicker, v.body = "Wallet", "Wallet", walletPage(s, p)
 	case *theme.ReceiptPage:
