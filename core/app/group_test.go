@@ -189,6 +189,23 @@ func TestGroupShowWithFivePayingViewersThroughTheHost(t *testing.T) {
 		t.Fatalf("a public WHEP during the group show: %v, want 403", err)
 	}
 
+	// The room told everyone, and offers the seat at its price.
+	var roomChat []struct {
+		Text   string `json:"text"`
+		System bool   `json:"system"`
+	}
+	w.bob.api(http.MethodGet, "/shows/"+w.showID+"/chat", nil, "").must(t, http.StatusOK, "the room's chat").json(t, &roomChat)
+	told := false
+	for _, m := range roomChat {
+		told = told || m.System && strings.Contains(m.Text, "now a group show at 3.00 USD")
+	}
+	if !told {
+		t.Fatalf("the room was not told the show turned group: %+v", roomChat)
+	}
+	if room := w.alice.get("/shows/"+w.showID).must(t, http.StatusOK, "room in a group show"); !containsText(room.body, "Join group show — $3.00/min") {
+		t.Fatalf("the room does not offer the group show at its price:\n%s", room.body)
+	}
+
 	j3 := join(viewers[2])
 	viewers[2].seat = *j3.Seat
 	watch(viewers[2])

@@ -900,6 +900,11 @@ func (s *Service) EndSeat(ctx context.Context, actorID, seatID string) (billing.
 	default:
 		return billing.SeatEnd{}, notFound
 	}
+	if st != nil && st.mode == theme.ModeGroup && s.media != nil {
+		// A group seat's video stops before its settlement runs, so the
+		// viewer does not watch on while the processor answers.
+		s.media.EndSeat(seatID)
+	}
 	end, err := s.paid.EndSeat(ctx, seatID, reason)
 	s.closeSeat(seatID)
 	if end.Settled {
