@@ -27,7 +27,7 @@ type ModelProfile struct {
 	// rate is taken then).
 	GroupRatePerMinute money.Money
 	StudioID           string // "" when she works alone
-	UpdatedAt     time.Time
+	UpdatedAt          time.Time
 }
 
 // RateChange is one entry of a model's rate history.
