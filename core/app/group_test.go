@@ -46,6 +46,10 @@ type groupReceiptJSON struct {
 	Policy          struct {
 		RatePerMinute money.Money `json:"rate_per_minute"`
 	} `json:"policy"`
+	Intervals []struct {
+		StartMS int64 `json:"start_ms"`
+		EndMS   int64 `json:"end_ms"`
+	} `json:"intervals"`
 	Allocation []struct {
 		Role   string
 		Amount money.Money
@@ -280,7 +284,8 @@ func TestGroupShowWithFivePayingViewersThroughTheHost(t *testing.T) {
 		last := time.Unix(0, v.sub.Video.LastAt.Load())
 		received := last.Sub(first)
 		if diff := time.Duration(r.BillableSeconds)*time.Second - received; diff < -time.Second || diff > time.Second {
-			t.Errorf("%s: billed %d s, received %v of video", v.name, r.BillableSeconds, received)
+			t.Errorf("%s: billed %d s, received %v of video (first key %d ms, last %d ms; intervals %+v)", v.name, r.BillableSeconds, received,
+				first.UnixMilli(), last.UnixMilli(), r.Intervals)
 		}
 		if r.Kind != "group" || r.ShowID != w.showID || r.Policy.RatePerMinute.Amount != 300 || r.Price.Amount != (300*r.BillableSeconds+30)/60 {
 			t.Errorf("%s's receipt: kind %s show %s rate %v, %d s for %v", v.name, r.Kind, r.ShowID, r.Policy.RatePerMinute, r.BillableSeconds, r.Price)

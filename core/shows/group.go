@@ -392,14 +392,8 @@ func (s *Service) EndGroup(ctx context.Context, modelID string) error {
 	if !started {
 		return nil
 	}
-	// Every seat's video stops first, at once, so no viewer watches while
-	// the seats ahead of theirs settle; the meters see the viewers go
-	// (backdated to their last packet) and then each seat ends and settles.
-	if s.media != nil {
-		for _, id := range seats {
-			s.media.EndSeat(id)
-		}
-	}
+	// Each seat's video stops as billing closes it (its close event, see
+	// closeSeat), while the seats before it settle.
 	first := s.paid.EndShow(ctx, paid, "group show over")
 	for _, id := range seats {
 		s.closeSeat(id)

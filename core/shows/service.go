@@ -900,11 +900,6 @@ func (s *Service) EndSeat(ctx context.Context, actorID, seatID string) (billing.
 	default:
 		return billing.SeatEnd{}, notFound
 	}
-	if st != nil && st.mode == theme.ModeGroup && s.media != nil {
-		// A group seat's video stops before its settlement runs, so the
-		// viewer does not watch on while the processor answers.
-		s.media.EndSeat(seatID)
-	}
 	end, err := s.paid.EndSeat(ctx, seatID, reason)
 	s.closeSeat(seatID)
 	if end.Settled {
@@ -927,6 +922,15 @@ func (s *Service) closeSeat(seatID string) {
 	grouped := st.mode == theme.ModeGroup
 	back := !grouped && b != nil && b.seat == seatID
 	ctx := context.Background()
+	if grouped && s.media != nil {
+		// Billing has closed the seat (its close event brings us here while
+		// settlement runs): the video stops now, not after the store write
+		// and the settlement, so the receipt is the video received.
+		s.mu.Unlock()
+		s.media.EndSeat(seatID)
+		s.mu.Lock()
+		b = s.byID[st.show]
+	}
 	if err := s.store.DeleteSeat(ctx, seatID); err != nil {
 		s.log.Warn("shows: forgetting a seat", "seat", seatID, "err", err)
 	}
