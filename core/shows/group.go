@@ -107,11 +107,14 @@ func (s *Service) StartGroup(ctx context.Context, modelID string, opt GroupOptio
 		s.mu.Unlock()
 		return GroupShow{}, errs.E(errs.Conflict, "you are in a private show: end it first")
 	}
-	fresh := b.group == nil
+	fresh := s.groups[b.id] == nil
 	if fresh {
-		b.group = &group{}
+		if s.groups == nil {
+			s.groups = map[string]*group{}
+		}
+		s.groups[b.id] = &group{}
 	}
-	g := b.group
+	g := s.groups[b.id]
 	g.policy, g.minimum = s.policyAt(rate), opt.Minimum
 	start := !g.started && !g.starting && len(g.waiting) >= g.minimum
 	if start {
@@ -155,7 +158,7 @@ func (s *Service) startGroup(ctx context.Context, b *broadcast, g *group) {
 		return
 	}
 	s.mu.Lock()
-	if b.group != g || s.byID[b.id] != b {
+	if s.groups[b.id] != g || s.byID[b.id] != b {
 		// Ended (or off air) while the paid show opened.
 		s.mu.Unlock()
 		_ = s.paid.EndShow(context.Background(), paid.ID, "group show cancelled")
@@ -206,7 +209,7 @@ func (s *Service) openGroupSeat(ctx context.Context, b *broadcast, g *group, j *
 	st := &seat{id: info.ID, show: b.id, paid: paidID, viewer: j.viewer, viewerName: j.name, model: b.model, mode: theme.ModeGroup,
 		token: randomID("st_", 24), policy: locked, funding: how, opened: info.OpenedAt, open: true, fundedSecs: info.FundedSeconds}
 	s.mu.Lock()
-	if b.group != g {
+	if s.groups[b.id] != g {
 		// The group ended while this seat was funded: its end ended the
 		// seat in billing too (Paid.EndShow ends every seat it holds).
 		s.mu.Unlock()
@@ -244,7 +247,7 @@ func (s *Service) JoinGroup(ctx context.Context, viewerID, showID string) (Group
 		s.mu.Unlock()
 		return GroupJoin{}, errs.E(errs.NotFound, "this show is not on air")
 	}
-	g := b.group
+	g := s.groups[b.id]
 	if g == nil {
 		s.mu.Unlock()
 		return GroupJoin{}, errs.E(errs.Conflict, "there is no group show to join here")
@@ -275,7 +278,7 @@ func (s *Service) JoinGroup(ctx context.Context, viewerID, showID string) (Group
 	}
 	j := &joiner{viewer: viewerID, name: u.DisplayName, policy: pol, funding: fund, how: how}
 	s.mu.Lock()
-	if b.group != g {
+	if s.groups[b.id] != g {
 		s.mu.Unlock()
 		return GroupJoin{}, errs.E(errs.Conflict, "the group show has ended")
 	}
@@ -336,8 +339,8 @@ func (s *Service) openSeatLocked(viewerID string) *seat {
 func (s *Service) WaitingForGroup(_ context.Context, viewerID, showID string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if b := s.byID[showID]; b != nil && b.group != nil {
-		for _, j := range b.group.waiting {
+	if b := s.byID[showID]; b != nil && s.groups[b.id] != nil {
+		for _, j := range s.groups[b.id].waiting {
 			if j.viewer == viewerID {
 				return true, nil
 			}
@@ -352,10 +355,10 @@ func (s *Service) LeaveGroup(_ context.Context, viewerID, showID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.byID[showID]
-	if b == nil || b.group == nil {
+	if b == nil || s.groups[b.id] == nil {
 		return errs.E(errs.NotFound, "there is no group show here")
 	}
-	g := b.group
+	g := s.groups[b.id]
 	for i, j := range g.waiting {
 		if j.viewer == viewerID {
 			g.waiting = append(g.waiting[:i:i], g.waiting[i+1:]...)
@@ -372,12 +375,12 @@ func (s *Service) LeaveGroup(_ context.Context, viewerID, showID string) error {
 func (s *Service) EndGroup(ctx context.Context, modelID string) error {
 	s.mu.Lock()
 	b := s.byModel[modelID]
-	if b == nil || b.group == nil {
+	if b == nil || s.groups[b.id] == nil {
 		s.mu.Unlock()
 		return errs.E(errs.NotFound, "you have no group show")
 	}
-	g := b.group
-	b.group = nil
+	g := s.groups[b.id]
+	delete(s.groups, b.id)
 	started, paid := g.started, g.paid
 	seats := s.groupSeatsLocked(g)
 	if started {
@@ -436,7 +439,7 @@ func (s *Service) cancelWaiting(showID string, g *group, text string) {
 }
 
 func (s *Service) groupShowLocked(b *broadcast) GroupShow {
-	g := b.group
+	g := s.groups[b.id]
 	out := GroupShow{ShowID: b.id, ModelID: b.model, Policy: g.policy, Minimum: g.minimum, Started: g.started, Waiting: len(g.waiting)}
 	if g.started {
 		out.Room = GroupRoom(g.paid)
@@ -450,7 +453,7 @@ func (s *Service) GroupOf(_ context.Context, showID string) (GroupShow, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.byID[showID]
-	if b == nil || b.group == nil {
+	if b == nil || s.groups[b.id] == nil {
 		return GroupShow{}, false
 	}
 	return s.groupShowLocked(b), true
@@ -484,8 +487,8 @@ func (s *Service) GroupSeats(_ context.Context, modelID string) ([]Seat, error) 
 	s.mu.Lock()
 	b := s.byModel[modelID]
 	var open []*seat
-	if b != nil && b.group != nil {
-		for _, id := range s.groupSeatsLocked(b.group) {
+	if b != nil && s.groups[b.id] != nil {
+		for _, id := range s.groupSeatsLocked(s.groups[b.id]) {
 			open = append(open, s.seats[id])
 		}
 	}

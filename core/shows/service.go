@@ -87,6 +87,10 @@ type Service struct {
 	seats    map[string]*seat
 	// onAir counts changes of who is on air and in what mode (LiveVersion).
 	onAir atomic.Uint64
+
+	// groups are the group shows models opened (waiting for their minimum,
+	// or running), by broadcast; under mu, made on first use.
+	groups map[string]*group
 }
 
 type broadcast struct {
@@ -94,11 +98,8 @@ type broadcast struct {
 	since          time.Time
 	mode           theme.ShowMode
 	media          bool
-	paid           string // the paid show's id while private or group
+	paid           string // the paid show's id while private
 	seat           string
-	// group is the group show she opened (waiting for its minimum, or
-	// running); nil when there is none.
-	group *group
 }
 
 func (b *broadcast) record() Broadcast {
@@ -400,8 +401,8 @@ func (s *Service) EndShow(ctx context.Context, modelID string) error {
 		}
 	}
 	paid, seatID := b.paid, b.seat
-	g := b.group
-	b.group = nil
+	g := s.groups[b.id]
+	delete(s.groups, b.id)
 	groupSeats := s.groupSeatsLocked(g)
 	s.mu.Unlock()
 	for _, v := range asked {
@@ -655,7 +656,7 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string, opt Acc
 	s.mu.Lock()
 	pending := s.requests[requestID]
 	inGroup := pending != nil && pending.ModelID == modelID && pending.State == Waiting &&
-		s.byModel[modelID] != nil && s.byModel[modelID].group != nil
+		s.byModel[modelID] != nil && s.groups[s.byModel[modelID].id] != nil
 	s.mu.Unlock()
 	if inGroup {
 		// Group to private: every group seat ends and settles at the price
@@ -674,7 +675,7 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string, opt Acc
 		s.mu.Unlock()
 		return Seat{}, errs.E(errs.NotFound, "you are not on air")
 	}
-	if b.mode != theme.ModePublic || b.paid != "" || b.group != nil {
+	if b.mode != theme.ModePublic || b.paid != "" || s.groups[b.id] != nil {
 		s.mu.Unlock()
 		return Seat{}, errs.E(errs.Conflict, "you are already in a private show")
 	}
