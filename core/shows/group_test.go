@@ -315,6 +315,19 @@ func TestGroupShow_SwitchToPrivateSettlesTheGroupSeatsFirst(t *testing.T) {
 	if j := l.join(sh.ID, "Cy"); !j.Waiting {
 		t.Fatalf("Cy: %+v", j)
 	}
+	// Leaving the queue and joining again: one place, still nothing held.
+	if err := l.svc.LeaveGroup(l.ctx, l.viewers["Cy"], sh.ID); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := l.svc.WaitingForGroup(l.ctx, l.viewers["Cy"], sh.ID); w {
+		t.Fatal("Cy still waits after leaving")
+	}
+	if err := l.svc.LeaveGroup(l.ctx, l.viewers["Cy"], sh.ID); errs.CodeOf(err) != errs.NotFound {
+		t.Fatalf("leaving twice: %v", err)
+	}
+	if j := l.join(sh.ID, "Cy"); !j.Waiting || j.Group.Waiting != 1 {
+		t.Fatalf("Cy joins again: %+v", j)
+	}
 	clk.Advance(2 * time.Minute)
 	if err := l.svc.EndGroup(l.ctx, l.model); err != nil {
 		t.Fatal(err)

@@ -181,7 +181,22 @@ func (p *Product) groupOffer(c *fiber.Ctx, showID string) (*theme.GroupOffer, er
 	} else {
 		out.Joined = w
 	}
+	if out.Joined {
+		out.LeaveAction = "/shows/" + showID + "/group/leave"
+	}
 	return out, nil
+}
+
+func (p *Product) leaveGroupForm(c *fiber.Ctx) error {
+	id, err := param(c, "show")
+	if err != nil {
+		return err
+	}
+	to := "/shows/" + id
+	if err := p.Shows.LeaveGroup(c.UserContext(), me(c).ID, id); err != nil {
+		return p.formFailed(c, to, err)
+	}
+	return back(c, to, theme.FlashInfo, "You left the group show's queue; nothing was charged.")
 }
 
 func (p *Product) joinGroupForm(c *fiber.Ctx) error {

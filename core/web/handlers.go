@@ -47,6 +47,7 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Post("/shows/:show/tip", user, money, p.tipForm)
 	app.Post("/shows/:show/private", viewer, money, p.requestPrivate)
 	app.Post("/shows/:show/group/join", viewer, money, p.joinGroupForm)
+	app.Post("/shows/:show/group/leave", viewer, p.leaveGroupForm)
 
 	app.Get("/seats/:seat", user, p.privateShow)
 	app.Post("/seats/:seat/end", user, money, p.endSeat)

@@ -302,9 +302,11 @@ type GroupOffer struct {
 	Reason  string `json:"reason"`
 	// JoinAction (POST, no field) joins; empty for who may not join.
 	JoinAction string `json:"join_action"`
-	// Joined: this viewer waits for the start. SeatURL is their open seat.
-	Joined  bool   `json:"joined"`
-	SeatURL string `json:"seat_url"`
+	// Joined: this viewer waits for the start; LeaveAction (POST, no
+	// field) takes them out. SeatURL is their open seat.
+	Joined      bool   `json:"joined"`
+	LeaveAction string `json:"leave_action"`
+	SeatURL     string `json:"seat_url"`
 }
 
 // GroupSeatRow is one paying viewer of a group show, on the model's dashboard.

@@ -230,6 +230,15 @@ func SamplePages() []Sample {
 			Scripts: []string{PlayerScript, ChatScript},
 		},
 		{
+			Name: "room-group-joined", Status: 200,
+			Page: &RoomPage{Layout: viewerLayout("/rooms/m-1"), ShowID: "s-1", Model: mira, Mode: ModePublic,
+				Viewers: 40, PlayerURL: "/whep/s-1", ChatURL: "/ws/chat/s-1", Private: samplePolicy, CanChat: true,
+				Group: &GroupOffer{Policy: sampleGroupPolicy, Minimum: 3, Waiting: 2, Allowed: true, Joined: true,
+					JoinAction: "/rooms/m-1/group/join", LeaveAction: "/rooms/m-1/group/leave"}},
+			Text:  []string{"You joined", fd(usd(199))},
+			Attrs: []Attr{{"action", "/rooms/m-1/group/leave"}},
+		},
+		{
 			Name: "room", Status: 200,
 			Page: &RoomPage{Layout: viewerLayout("/rooms/m-1"), ShowID: "s-1", Model: mira, Mode: ModePublic,
 				Title: "Sunday painting stream", Viewers: 87, PlayerURL: "/whep/s-1", ChatURL: "/ws/chat/s-1",
