@@ -22,8 +22,12 @@ type ModelProfile struct {
 	// RatePerMinute is the private rate a seat opened now would lock; a seat
 	// already open keeps its own copy and never sees a later change.
 	RatePerMinute money.Money
-	StudioID      string // "" when she works alone
-	UpdatedAt     time.Time
+	// GroupRatePerMinute is what a seat of a group show she opens without
+	// naming a rate locks; zero amount until she sets one (her private
+	// rate is taken then).
+	GroupRatePerMinute money.Money
+	StudioID           string // "" when she works alone
+	UpdatedAt          time.Time
 }
 
 // RateChange is one entry of a model's rate history.
@@ -57,13 +61,14 @@ func (s *Service) profile(tx *gorm.DB, modelID string) (ModelProfile, error) {
 		studio sql.NullString
 		appr   sql.NullTime
 	)
-	err := tx.Raw(`SELECT `+userCols+`, p.bio, p.tags, p.rate_amount, p.rate_currency, p.studio_id, p.updated_at
+	err := tx.Raw(`SELECT `+userCols+`, p.bio, p.tags, p.rate_amount, p.rate_currency, p.group_rate_amount, p.studio_id, p.updated_at
 		FROM model_profiles p JOIN users u ON u.id = p.user_id WHERE p.user_id = ?`, modelID).Row().Scan(
 		&p.User.ID, &p.User.Email, &p.User.DisplayName, &p.User.Role, &p.User.Status, &appr, &p.User.ApprovedBy, &p.User.CreatedAt,
-		&p.Bio, &tags, &p.RatePerMinute.Amount, &p.RatePerMinute.Currency, &studio, &p.UpdatedAt)
+		&p.Bio, &tags, &p.RatePerMinute.Amount, &p.RatePerMinute.Currency, &p.GroupRatePerMinute.Amount, &studio, &p.UpdatedAt)
 	if err != nil {
 		return ModelProfile{}, dbErr("model profile "+modelID, err)
 	}
+	p.GroupRatePerMinute.Currency = p.RatePerMinute.Currency
 	p.User.ApprovedAt = nullTime(appr)
 	p.User.CreatedAt, p.UpdatedAt = p.User.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	p.StudioID = studio.String
@@ -167,12 +172,8 @@ func (s *Service) SetRate(ctx context.Context, actorID, modelID string, rate mon
 	if err := s.mayEditModel(ctx, actorID, modelID); err != nil {
 		return ModelProfile{}, err
 	}
-	if rate.Currency != s.currency {
-		return ModelProfile{}, errs.E(errs.UnknownCurrency, "rates are in the site currency %s, not %q", s.currency, rate.Currency)
-	}
-	if rate.Amount <= 0 || rate.Amount > s.maxRate {
-		max, _ := money.FormatDecimal(money.Money{Amount: s.maxRate, Currency: s.currency})
-		return ModelProfile{}, errs.E(errs.Invalid, "the per-minute rate must be above zero and at most %s %s", max, s.currency)
+	if err := s.CheckRate(rate); err != nil {
+		return ModelProfile{}, err
 	}
 	now := s.now()
 	var out ModelProfile
@@ -197,6 +198,37 @@ func (s *Service) SetRate(ctx context.Context, actorID, modelID string, rate mon
 		return err
 	})
 	return out, dbErr("set rate", err)
+}
+
+// SetGroupRate changes the per-minute rate of the group shows a model opens
+// without naming one, under the same rule as her private rate (CheckRate).
+// Open seats keep the rate they locked.
+func (s *Service) SetGroupRate(ctx context.Context, actorID, modelID string, rate money.Money) (ModelProfile, error) {
+	if err := s.mayEditModel(ctx, actorID, modelID); err != nil {
+		return ModelProfile{}, err
+	}
+	if err := s.CheckRate(rate); err != nil {
+		return ModelProfile{}, err
+	}
+	if err := s.db.Gorm().WithContext(ctx).Exec(`UPDATE model_profiles SET group_rate_amount = ?, rate_currency = ?, updated_at = ? WHERE user_id = ?`,
+		rate.Amount, rate.Currency, s.now(), modelID).Error; err != nil {
+		return ModelProfile{}, dbErr("set group rate", err)
+	}
+	return s.Profile(ctx, modelID)
+}
+
+// CheckRate is the rule every per-minute rate a model asks for obeys (her
+// private rate, the rate of a group show she opens): the site currency,
+// above zero, at most accounts.max_rate_per_minute.
+func (s *Service) CheckRate(rate money.Money) error {
+	if rate.Currency != s.currency {
+		return errs.E(errs.UnknownCurrency, "rates are in the site currency %s, not %q", s.currency, rate.Currency)
+	}
+	if rate.Amount <= 0 || rate.Amount > s.maxRate {
+		max, _ := money.FormatDecimal(money.Money{Amount: s.maxRate, Currency: s.currency})
+		return errs.E(errs.Invalid, "the per-minute rate must be above zero and at most %s %s", max, s.currency)
+	}
+	return nil
 }
 
 // RateHistory lists a model's rate changes, oldest first.

@@ -67,9 +67,12 @@ type Seat struct {
 	ViewerName string
 	ModelID    string
 	Mode       theme.ShowMode
-	Policy     pricing.Policy
-	Funding    string
-	OpenedAt   time.Time
+	// Room is the seat's chat room: its own (PrivateRoom) in a private
+	// show, the group's (GroupRoom) in a group show.
+	Room     string
+	Policy   pricing.Policy
+	Funding  string
+	OpenedAt time.Time
 	// Token admits the seat's viewer to the video (WHEP bearer); only the
 	// seat's own viewer is given it.
 	Token string
@@ -87,4 +90,31 @@ type Seat struct {
 	PauseReason string
 	EndsAt      time.Time
 	Warnings    []theme.FundingWarning
+}
+
+// GroupShow is a model's group show as pages and the API show it.
+type GroupShow struct {
+	// ShowID is the broadcast it runs in.
+	ShowID, ModelID string
+	// Policy is what a seat opened now locks (at the group rate); a seat
+	// already open keeps its own.
+	Policy pricing.Policy
+	// Minimum paying viewers before it starts (0: it started at once).
+	Minimum int
+	// Started: the broadcast is in group mode and seats bill. Before, the
+	// show stays public and Waiting viewers have joined without a seat.
+	Started bool
+	Waiting int
+	// Seats open now.
+	Seats int
+	// Room is the group's chat room once it started ("" before).
+	Room string
+}
+
+// GroupJoin is what joining a group show gave a viewer: an open seat, or a
+// place among those waiting for the minimum (nothing is billed meanwhile).
+type GroupJoin struct {
+	Seat    Seat
+	Waiting bool
+	Group   GroupShow
 }

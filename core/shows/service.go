@@ -93,6 +93,10 @@ type Service struct {
 	camPass map[string][]camPass // by model
 	// onAir counts changes of who is on air and in what mode (LiveVersion).
 	onAir atomic.Uint64
+
+	// groups are the group shows models opened (waiting for their minimum,
+	// or running), by broadcast; under mu, made on first use.
+	groups map[string]*group
 }
 
 type broadcast struct {
@@ -115,6 +119,7 @@ type request struct {
 
 type seat struct {
 	id, show, paid, viewer, viewerName, model, token string
+	mode                                             theme.ShowMode // private or group
 	policy                                           pricing.Policy
 	funding                                          string
 	opened                                           time.Time
@@ -247,7 +252,7 @@ func (s *Service) restore(ctx context.Context) error {
 		if err := s.store.DeleteSeat(ctx, st.ID); err != nil {
 			return err
 		}
-		s.say(st.ShowID, chat.SystemEvent{Kind: "seat_ended", To: st.ViewerID, Text: "Your private show has ended; the receipt is in your wallet."})
+		s.say(st.ShowID, chat.SystemEvent{Kind: "seat_ended", To: st.ViewerID, Text: "Your paid show has ended; the receipt is in your wallet."})
 	}
 	for _, b := range s.byID {
 		if b.paid == "" && b.mode == theme.ModePublic {
@@ -539,14 +544,23 @@ func (s *Service) EndShow(ctx context.Context, modelID string) error {
 		}
 	}
 	paid, seatID := b.paid, b.seat
+	g := s.groups[b.id]
+	delete(s.groups, b.id)
+	groupSeats := s.groupSeatsLocked(g)
 	s.mu.Unlock()
 	for _, v := range asked {
 		s.say(b.id, chat.SystemEvent{Kind: "private_declined", To: v, Text: "The model went off air; your private request is closed."})
 	}
+	s.cancelWaiting(b.id, g, "The model went off air; the group show is cancelled and you were not charged.")
 	var first error
 	if paid != "" {
 		first = s.paid.EndShow(ctx, paid, "model went off air")
-		s.closeSeat(seatID)
+		if seatID != "" {
+			s.closeSeat(seatID)
+		}
+		for _, id := range groupSeats {
+			s.closeSeat(id)
+		}
 	}
 	if s.media != nil {
 		s.media.EndShow(b.id)
@@ -567,12 +581,17 @@ func (s *Service) CurrentPolicy(ctx context.Context, modelID string, _ Mode) (pr
 	if p.RatePerMinute.Amount <= 0 {
 		return pricing.Policy{}, errs.E(errs.Invalid, "%s has not set a private rate yet", p.User.DisplayName)
 	}
+	return s.policyAt(p.RatePerMinute), nil
+}
+
+// policyAt is the operator's template at a per-minute rate.
+func (s *Service) policyAt(rate money.Money) pricing.Policy {
 	pol := s.cfg.Policy
-	pol.RatePerMinute = p.RatePerMinute
+	pol.RatePerMinute = rate
 	if pol.MinimumCharge.Currency == "" {
-		pol.MinimumCharge.Currency = p.RatePerMinute.Currency
+		pol.MinimumCharge.Currency = rate.Currency
 	}
-	return pol, nil
+	return pol
 }
 
 // funding decides how viewerID would pay for a seat under pol: the card on
@@ -701,9 +720,10 @@ func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (
 		s.mu.Unlock()
 		return Request{}, errs.E(errs.NotFound, "this show is not on air")
 	}
-	if b.mode != theme.ModePublic {
+	if b.mode == theme.ModePrivate {
 		// She is private with someone else: the request joins the queue
-		// kept for her return, like those she kept when she accepted.
+		// kept for her return, like those she kept when she accepted. In a
+		// group show it waits for her: accepting it ends the group show.
 		r.State = Held
 	}
 	if err := s.store.PutRequest(ctx, r.Request); err != nil {
@@ -776,6 +796,18 @@ type AcceptOptions struct {
 // other requester is told: their request is held until the model is back in
 // public (and they are told again then), or declined, as she chose.
 func (s *Service) Accept(ctx context.Context, modelID, requestID string, opt AcceptOptions) (Seat, error) {
+	s.mu.Lock()
+	pending := s.requests[requestID]
+	inGroup := pending != nil && pending.ModelID == modelID && pending.State == Waiting &&
+		s.byModel[modelID] != nil && s.groups[s.byModel[modelID].id] != nil
+	s.mu.Unlock()
+	if inGroup {
+		// Group to private: every group seat ends and settles at the price
+		// its viewer accepted; the private viewer accepted the new one.
+		if err := s.EndGroup(ctx, modelID); err != nil && errs.CodeOf(err) != errs.NotFound {
+			return Seat{}, err
+		}
+	}
 	r, err := s.takeRequest(ctx, modelID, requestID)
 	if err != nil {
 		return Seat{}, err
@@ -786,7 +818,7 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string, opt Acc
 		s.mu.Unlock()
 		return Seat{}, errs.E(errs.NotFound, "you are not on air")
 	}
-	if b.mode != theme.ModePublic || b.paid != "" {
+	if b.mode != theme.ModePublic || b.paid != "" || s.groups[b.id] != nil {
 		s.mu.Unlock()
 		return Seat{}, errs.E(errs.Conflict, "you are already in a private show")
 	}
@@ -877,7 +909,7 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 		how = string(info.Strategy)
 	}
 	st := &seat{id: info.ID, show: b.id, paid: paid.ID, viewer: r.ViewerID, viewerName: r.ViewerName, model: b.model,
-		token: randomID("st_", 24), policy: locked, funding: how, opened: info.OpenedAt, open: true, fundedSecs: info.FundedSeconds}
+		token: randomID("st_", 24), mode: theme.ModePrivate, policy: locked, funding: how, opened: info.OpenedAt, open: true, fundedSecs: info.FundedSeconds}
 	s.mu.Lock()
 	s.seats[st.id] = st
 	b.paid, b.seat = paid.ID, st.id
@@ -920,7 +952,7 @@ func (s *Service) view(st *seat, withToken bool) Seat {
 		cost = money.Money{Currency: st.policy.PaymentCurrency()}
 	}
 	out := Seat{ID: st.id, ShowID: st.show, ViewerID: st.viewer, ViewerName: st.viewerName, ModelID: st.model,
-		Mode: theme.ModePrivate, Policy: st.policy, Funding: st.funding, OpenedAt: st.opened, Open: st.open,
+		Mode: st.mode, Room: st.room(), Policy: st.policy, Funding: st.funding, OpenedAt: st.opened, Open: st.open,
 		BillableSeconds: b.BilledSeconds, RunningCost: cost, FundedSeconds: st.fundedSecs, Billing: st.open && b.Billing,
 		Warnings: append([]theme.FundingWarning(nil), st.warnings...)}
 	if st.open && b.Open {
@@ -1031,8 +1063,18 @@ func (s *Service) closeSeat(seatID string) {
 	}
 	st.open = false
 	b := s.byID[st.show]
-	back := b != nil && b.seat == seatID
+	grouped := st.mode == theme.ModeGroup
+	back := !grouped && b != nil && b.seat == seatID
 	ctx := context.Background()
+	if grouped && s.media != nil {
+		// Billing has closed the seat (its close event brings us here while
+		// settlement runs): the video stops now, not after the store write
+		// and the settlement, so the receipt is the video received.
+		s.mu.Unlock()
+		s.media.EndSeat(seatID)
+		s.mu.Lock()
+		b = s.byID[st.show]
+	}
 	if err := s.store.DeleteSeat(ctx, seatID); err != nil {
 		s.log.Warn("shows: forgetting a seat", "seat", seatID, "err", err)
 	}
@@ -1043,7 +1085,7 @@ func (s *Service) closeSeat(seatID string) {
 			s.log.Warn("shows: saving a broadcast", "show", b.id, "err", err)
 		}
 	}
-	paid, show, viewer := st.paid, st.show, st.viewer
+	paid, show, viewer, name := st.paid, st.show, st.viewer, st.viewerName
 	s.mu.Unlock()
 	go func() {
 		// Seats linger a while so the page can show "ended" and link the receipt.
@@ -1052,6 +1094,17 @@ func (s *Service) closeSeat(seatID string) {
 		delete(s.seats, seatID)
 		s.mu.Unlock()
 	}()
+	if grouped {
+		// One seat of a group show: the show goes on for the others.
+		// Billing ended the seat already (its viewer, the model, funding,
+		// or the group's end): here it leaves the show.
+		if s.media != nil {
+			s.media.EndSeat(seatID)
+		}
+		s.say(GroupRoom(paid), chat.SystemEvent{Kind: "group_left", Text: name + " left the group show."})
+		s.say(show, chat.SystemEvent{Kind: "seat_ended", To: viewer, Text: "Your seat in the group show has ended; the receipt is in your wallet."})
+		return
+	}
 	if err := s.paid.EndShow(context.Background(), paid, "private show over"); err != nil && errs.CodeOf(err) != errs.NotFound {
 		s.log.Warn("shows: ending a paid show", "show", paid, "err", err)
 	}
@@ -1215,6 +1268,9 @@ func (s *Service) AdmitViewer(_ context.Context, showID, token string) (stream.A
 			return stream.Admit{SeatID: st.id}, nil
 		}
 		return stream.Admit{}, errs.E(errs.Unauthenticated, "unknown seat token")
+	}
+	if b.mode == theme.ModeGroup {
+		return stream.Admit{}, errs.E(errs.Forbidden, "the show is a group show: join it to watch")
 	}
 	if b.mode != theme.ModePublic {
 		return stream.Admit{}, errs.E(errs.Forbidden, "the show is private")

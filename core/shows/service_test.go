@@ -45,13 +45,19 @@ type lifecycle struct {
 	// real SFU (stored in sfu) as the host does.
 	liveOnPublish bool
 	media         func(stream.Admission, stream.LivenessSink) (shows.Media, error)
+	// clk is the clock of billing and the Service (real unless a test
+	// built the lifecycle with newLifecycleAt).
+	clk clock.Clock
 }
 
-func newLifecycle(t *testing.T) *lifecycle {
+func newLifecycle(t *testing.T) *lifecycle { return newLifecycleAt(t, clock.Real()) }
+
+// newLifecycleAt is newLifecycle on clk (a fake clock drives the meters).
+func newLifecycleAt(t *testing.T, clk clock.Clock) *lifecycle {
 	ctx := context.Background()
 	db := storetest.Postgres(t)
-	l := &lifecycle{t: t, ctx: ctx, db: db, led: ledger.New(db, ledger.Options{Clock: clock.Real()}), live: shows.NewMemStore(), viewers: map[string]string{}}
-	acc, err := accounts.New(ctx, db, accounts.Options{Currency: "USD", Secret: []byte("shows-test-secret-0123456789")})
+	l := &lifecycle{t: t, ctx: ctx, db: db, led: ledger.New(db, ledger.Options{Clock: clk}), live: shows.NewMemStore(), viewers: map[string]string{}, clk: clk}
+	acc, err := accounts.New(ctx, db, accounts.Options{Currency: "USD", Secret: []byte("shows-test-secret-0123456789"), Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +103,7 @@ func (l *lifecycle) user(email, name string, role accounts.Role) string {
 func (l *lifecycle) start() {
 	t := l.t
 	feed := &billing.Feed{}
-	eng, err := billing.NewEngine(billing.Config{DB: l.db, Ledger: l.led, Clock: clock.Real(), Processors: map[string]processor.Processor{"sandbox": l.sbx}, Events: feed})
+	eng, err := billing.NewEngine(billing.Config{DB: l.db, Ledger: l.led, Clock: l.clk, Processors: map[string]processor.Processor{"sandbox": l.sbx}, Events: feed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +112,7 @@ func (l *lifecycle) start() {
 		t.Fatal(err)
 	}
 	pol := pricing.DefaultPolicy(money.Money{Currency: "USD"})
-	svc, err := shows.New(l.ctx, shows.Config{DB: l.db, Clock: clock.Real(), Store: l.live, Accounts: l.acc, Cards: accounts.NewPaymentMethods(l.acc, "sandbox", l.sbx),
+	svc, err := shows.New(l.ctx, shows.Config{DB: l.db, Clock: l.clk, Store: l.live, Accounts: l.acc, Cards: accounts.NewPaymentMethods(l.acc, "sandbox", l.sbx),
 		Wallets: accounts.NewWallets(l.acc, l.led), Ledger: l.led, Billing: eng, BillingEvents: feed, Policy: pol, CardStrategy: billing.CardHold,
 		LiveOnPublish: l.liveOnPublish, Media: l.media, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

@@ -18,10 +18,23 @@ type Tips struct {
 }
 
 // TipParties names who a tip in room goes to: the broadcast's model (or, in
-// a seat's room, the seat's model, for the seat's viewer only) and her studio.
+// a seat's room, the seat's model, for the seat's viewer only; in a group
+// room, the group's model, for its seat holders only) and her studio.
 func (t *Tips) TipParties(ctx context.Context, room, viewerID string) (split.Parties, error) {
 	var model string
-	if id, ok := strings.CutPrefix(room, "seat-"); ok {
+	if id, ok := strings.CutPrefix(room, "group-"); ok {
+		// A group room: a tip there is the whole group's to see, from a
+		// viewer holding a seat in it.
+		seats, err := t.Store.Seats(ctx)
+		if err != nil {
+			return split.Parties{}, err
+		}
+		for _, st := range seats {
+			if st.PaidShowID == id && st.ViewerID == viewerID {
+				model = st.ModelID
+			}
+		}
+	} else if id, ok := strings.CutPrefix(room, "seat-"); ok {
 		seats, err := t.Store.Seats(ctx)
 		if err != nil {
 			return split.Parties{}, err

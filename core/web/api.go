@@ -100,6 +100,8 @@ type (
 		FundedSeconds   int64                  `json:"funded_seconds"`
 		Token           string                 `json:"token,omitempty"`
 		WHEPURL         string                 `json:"whep_url"`
+		Mode            string                 `json:"mode"`
+		ChatURL         string                 `json:"chat_url,omitempty"`
 		Warnings        []theme.FundingWarning `json:"warnings"`
 	}
 	apiWallet struct {
@@ -146,7 +148,9 @@ type (
 		Bio           string      `json:"bio"`
 		Tags          []string    `json:"tags"`
 		RatePerMinute money.Money `json:"rate_per_minute"`
-		ShowID        string      `json:"show_id,omitempty"`
+		// GroupRate is her group shows' rate; zero amount: her private rate.
+		GroupRate money.Money `json:"group_rate_per_minute"`
+		ShowID    string      `json:"show_id,omitempty"`
 	}
 	apiMyShow struct {
 		Show apiShow `json:"show"`
@@ -223,6 +227,9 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Post("/shows/:show/chat", user, p.apiChatPost)
 	api.Post("/shows/:show/tips", viewer, money, p.apiTip)
 	api.Post("/shows/:show/private-requests", viewer, money, p.apiRequestPrivate)
+	api.Get("/shows/:show/group", p.apiGroupOffer)
+	api.Post("/shows/:show/group/seats", viewer, money, p.apiJoinGroup)
+	api.Delete("/shows/:show/group/waiting", viewer, p.apiLeaveGroupWaiting)
 	api.Get("/models/:id", p.apiProfile)
 
 	api.Get("/me/seat", viewer, p.apiMySeat)
@@ -243,6 +250,10 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Put("/me/rate", model, p.apiSetRate)
 	api.Put("/me/profile", model, p.apiSetProfile)
 	api.Get("/me/requests", model, p.apiRequests)
+	api.Get("/me/group", model, p.apiMyGroup)
+	api.Put("/me/group-rate", model, p.apiSetGroupRate)
+	api.Post("/me/group", model, p.apiStartGroup)
+	api.Delete("/me/group", model, money, p.apiEndGroup)
 	api.Get("/me/earnings", model, p.apiEarnings)
 	api.Post("/requests/:id/accept", model, money, p.apiAccept)
 	api.Post("/requests/:id/decline", model, p.apiDecline)
@@ -367,7 +378,10 @@ func policyJSON(p pricing.Policy, funding string) apiPolicy {
 func seatJSON(s shows.Seat, viewerID string) apiSeat {
 	out := apiSeat{ID: s.ID, ShowID: s.ShowID, ModelID: s.ModelID, ViewerName: s.ViewerName, Open: s.Open, Billing: s.Billing,
 		OpenedAt: s.OpenedAt, Policy: policyJSON(s.Policy, s.Funding), BillableSeconds: s.BillableSeconds, RunningCost: s.RunningCost,
-		RunningDisplay: display(s.RunningCost), FundedSeconds: s.FundedSeconds, WHEPURL: "/whep/" + s.ShowID, Warnings: s.Warnings}
+		RunningDisplay: display(s.RunningCost), FundedSeconds: s.FundedSeconds, WHEPURL: "/whep/" + s.ShowID, Mode: string(s.Mode), Warnings: s.Warnings}
+	if s.Room != "" {
+		out.ChatURL = "/ws/chat/" + s.Room
+	}
 	if out.Warnings == nil {
 		out.Warnings = []theme.FundingWarning{}
 	}
@@ -525,7 +539,7 @@ func (p *Product) chatRoom(c *fiber.Ctx) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if strings.HasPrefix(id, "seat-") {
+	if strings.HasPrefix(id, "seat-") || strings.HasPrefix(id, "group-") {
 		return id, p.canJoinChat(c, id)
 	}
 	_, err = p.Shows.Show(c.UserContext(), id)
@@ -608,7 +622,7 @@ func (p *Product) apiProfile(c *fiber.Ctx) error {
 	if m.User.ApprovedAt.IsZero() || m.User.Status != accounts.StatusActive {
 		return errs.E(errs.NotFound, "no such model")
 	}
-	out := apiProfile{ID: m.User.ID, DisplayName: m.User.DisplayName, Bio: m.Bio, Tags: m.Tags, RatePerMinute: m.RatePerMinute}
+	out := apiProfile{ID: m.User.ID, DisplayName: m.User.DisplayName, Bio: m.Bio, Tags: m.Tags, RatePerMinute: m.RatePerMinute, GroupRate: m.GroupRatePerMinute}
 	if out.Tags == nil {
 		out.Tags = []string{}
 	}
@@ -823,7 +837,20 @@ func (p *Product) apiSetRate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(apiProfile{ID: u.ID, DisplayName: u.DisplayName, Bio: m.Bio, Tags: nonNil(m.Tags), RatePerMinute: m.RatePerMinute})
+	return c.JSON(apiProfile{ID: u.ID, DisplayName: u.DisplayName, Bio: m.Bio, Tags: nonNil(m.Tags), RatePerMinute: m.RatePerMinute, GroupRate: m.GroupRatePerMinute})
+}
+
+func (p *Product) apiSetGroupRate(c *fiber.Ctx) error {
+	var b rateBody
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	u := me(c)
+	m, err := p.Accounts.SetGroupRate(c.UserContext(), u.ID, u.ID, *b.Rate)
+	if err != nil {
+		return err
+	}
+	return c.JSON(apiProfile{ID: u.ID, DisplayName: u.DisplayName, Bio: m.Bio, Tags: nonNil(m.Tags), RatePerMinute: m.RatePerMinute, GroupRate: m.GroupRatePerMinute})
 }
 
 func nonNil(s []string) []string {
@@ -846,7 +873,7 @@ func (p *Product) apiSetProfile(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(apiProfile{ID: u.ID, DisplayName: u.DisplayName, Bio: m.Bio, Tags: nonNil(m.Tags), RatePerMinute: m.RatePerMinute})
+	return c.JSON(apiProfile{ID: u.ID, DisplayName: u.DisplayName, Bio: m.Bio, Tags: nonNil(m.Tags), RatePerMinute: m.RatePerMinute, GroupRate: m.GroupRatePerMinute})
 }
 
 func (p *Product) apiRequests(c *fiber.Ctx) error {

@@ -46,6 +46,8 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Get("/shows/:show/thumbnail", p.thumbnail)
 	app.Post("/shows/:show/tip", user, money, p.tipForm)
 	app.Post("/shows/:show/private", viewer, money, p.requestPrivate)
+	app.Post("/shows/:show/group/join", viewer, money, p.joinGroupForm)
+	app.Post("/shows/:show/group/leave", viewer, p.leaveGroupForm)
 
 	app.Get("/seats/:seat", user, p.privateShow)
 	app.Post("/seats/:seat/end", user, money, p.endSeat)
@@ -67,6 +69,9 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Post("/dashboard/end", model, p.endShow)
 	app.Post("/dashboard/stream-key", model, money, p.rotateKey)
 	app.Post("/dashboard/rate", model, p.setRate)
+	app.Post("/dashboard/group", model, p.groupForm)
+	app.Post("/dashboard/group-rate", model, p.setGroupRate)
+	app.Post("/dashboard/group/end", model, money, p.endGroupForm)
 	app.Post("/dashboard/profile", model, p.setProfile)
 	app.Post("/dashboard/requests/:id/accept", model, money, p.accept)
 	app.Post("/dashboard/requests/:id/decline", model, p.decline)
@@ -434,6 +439,9 @@ func (p *Product) roomData(c *fiber.Ctx, showID string) (*theme.RoomPage, error)
 	if err := p.roomTipping(ctx, page, s.ModelID, signedIn && u.Role == accounts.RoleViewer); err != nil {
 		return nil, err
 	}
+	if page.Group, err = p.groupOffer(c, s.ID); err != nil {
+		return nil, err
+	}
 	return page, nil
 }
 
@@ -564,7 +572,7 @@ func (p *Product) privateData(c *fiber.Ctx, seatID string) (*theme.PrivateShowPa
 	page := &theme.PrivateShowPage{Layout: p.Pages.Layout(c), SeatID: s.ID, ShowID: s.ShowID,
 		Model: modelSummary(s.ModelID, p.userName(ctx, s.ModelID)), Mode: showMode(s.Mode), Policy: policyView(s.Policy, s.Funding),
 		RunningSeconds: s.BillableSeconds, RunningCost: s.RunningCost, FundedSeconds: s.FundedSeconds, Warnings: s.Warnings,
-		PlayerURL: "/whep/" + s.ShowID, ChatURL: "/ws/chat/" + PrivateRoom(s.ID)}
+		PlayerURL: "/whep/" + s.ShowID, ChatURL: "/ws/chat/" + s.Room}
 	if s.ViewerID == u.ID {
 		page.SeatToken = s.Token
 		page.TipAction = "/seats/" + s.ID + "/tip"
@@ -573,7 +581,7 @@ func (p *Product) privateData(c *fiber.Ctx, seatID string) (*theme.PrivateShowPa
 	if s.Open {
 		page.EndAction = "/seats/" + s.ID + "/end"
 	}
-	hist, err := p.Chat.History(ctx, PrivateRoom(s.ID), 50)
+	hist, err := p.Chat.History(ctx, s.Room, 50)
 	if err != nil {
 		return nil, err
 	}
@@ -626,25 +634,34 @@ func (p *Product) tipSeatForm(c *fiber.Ctx) error {
 		return err
 	}
 	to := "/seats/" + id
-	if _, err := p.Shows.Seat(c.UserContext(), me(c).ID, id); err != nil {
+	s, err := p.Shows.Seat(c.UserContext(), me(c).ID, id)
+	if err != nil {
 		return err
 	}
-	if err := p.tip(c, PrivateRoom(id)); err != nil {
+	if s.Room == "" { // ended before a restart: its own room
+		s.Room = PrivateRoom(id)
+	}
+	if err := p.tip(c, s.Room); err != nil {
 		return p.formFailed(c, to, err)
 	}
 	return back(c, to, theme.FlashSuccess, "Thank you for the tip!")
 }
 
 // canJoinChat lets anyone read a public room and only a seat's viewer and
-// model (and admins) into a seat's room.
+// model (and admins) into a seat's room; a group's room is its seat
+// holders' and its model's (core/shows says who).
 func (p *Product) canJoinChat(c *fiber.Ctx, room string) error {
 	seatID, ok := strings.CutPrefix(room, "seat-")
-	if !ok {
+	group := strings.HasPrefix(room, "group-")
+	if !ok && !group {
 		return nil
 	}
 	u, signedIn := accounts.CurrentUser(c)
 	if !signedIn {
 		return accounts.ErrNoSession
+	}
+	if group {
+		return p.Shows.GroupMember(c.UserContext(), u.ID, room)
 	}
 	_, err := p.Shows.Seat(c.UserContext(), u.ID, seatID)
 	return err

@@ -202,7 +202,7 @@ func (p *Product) dashboardData(c *fiber.Ctx) (*theme.ModelDashboardPage, error)
 		return nil, err
 	}
 	page := &theme.ModelDashboardPage{Layout: p.Pages.Layout(c), Model: modelSummary(u.ID, u.DisplayName), Mode: theme.ModeOffline,
-		Rate: m.RatePerMinute, RateAction: "/dashboard/rate"}
+		Rate: m.RatePerMinute, RateAction: "/dashboard/rate", GroupRate: m.GroupRatePerMinute, GroupRateAction: "/dashboard/group-rate"}
 	if !u.CanBroadcast() {
 		page.Layout.Flashes = append(page.Layout.Flashes, theme.Flash{Level: theme.FlashWarning,
 			Message: "Your account is waiting for an admin's approval; you can go live once approved."})
@@ -251,6 +251,12 @@ func (p *Product) dashboardData(c *fiber.Ctx) (*theme.ModelDashboardPage, error)
 		return nil, err
 	}
 	if err := p.dashboardTipping(ctx, page, u.ID); err != nil {
+		return nil, err
+	}
+	if live && page.Mode != theme.ModePrivate {
+		page.GroupAction = "/dashboard/group"
+	}
+	if page.Group, err = p.groupState(c); err != nil {
 		return nil, err
 	}
 	return page, nil
@@ -319,6 +325,23 @@ func (p *Product) setRate(c *fiber.Ctx) error {
 		return p.formFailed(c, "/dashboard", err)
 	}
 	return back(c, "/dashboard", theme.FlashSuccess, "Your rate is now %s a minute for shows that start from now on.", display(rate))
+}
+
+func (p *Product) setGroupRate(c *fiber.Ctx) error {
+	rate, err := parseAmount("rate", c.FormValue("rate"), p.Accounts.Currency())
+	if err == nil {
+		if cur := c.FormValue("currency"); cur != "" && cur != rate.Currency {
+			err = invalid("currency", "rates are in %s", rate.Currency)
+		}
+	}
+	if err == nil {
+		u := me(c)
+		_, err = p.Accounts.SetGroupRate(c.UserContext(), u.ID, u.ID, rate)
+	}
+	if err != nil {
+		return p.formFailed(c, "/dashboard", err)
+	}
+	return back(c, "/dashboard", theme.FlashSuccess, "Your group rate is now %s a minute for group shows you open from now on.", display(rate))
 }
 
 func (p *Product) setProfile(c *fiber.Ctx) error {

@@ -80,6 +80,30 @@ type Shows interface {
 	// OpenSeats lists every seat in progress, for the admin page.
 	OpenSeats(ctx context.Context, actorID string) ([]shows.Seat, error)
 
+	// StartGroup opens a group show from the model's public show at a
+	// rate (zero: her profile's) with an optional minimum of paying
+	// viewers, or re-prices her open one for later joiners.
+	StartGroup(ctx context.Context, modelID string, opt shows.GroupOptions) (shows.GroupShow, error)
+	// EndGroup ends her group show for all: every seat ends and settles.
+	EndGroup(ctx context.Context, modelID string) error
+	// GroupOf is the group show of showID, if one is open.
+	GroupOf(ctx context.Context, showID string) (shows.GroupShow, bool)
+	// GroupQuote is what joining it would lock now and whether the viewer
+	// can pay; ok is false without a group show.
+	GroupQuote(ctx context.Context, showID, viewerID string) (q shows.Quote, g shows.GroupShow, ok bool, err error)
+	// JoinGroup gives the viewer a seat (or, before the minimum, a place
+	// among those waiting, unbilled); again answers the same.
+	JoinGroup(ctx context.Context, viewerID, showID string) (shows.GroupJoin, error)
+	// WaitingForGroup: the viewer joined and waits for the start.
+	WaitingForGroup(ctx context.Context, viewerID, showID string) (bool, error)
+	// LeaveGroup takes a waiting viewer out (a seat holder ends the seat).
+	LeaveGroup(ctx context.Context, viewerID, showID string) error
+	// GroupSeats lists the open seats of the model's group show.
+	GroupSeats(ctx context.Context, modelID string) ([]shows.Seat, error)
+	// GroupMember is nil when actorID may be in a group room (its seat
+	// holders, its model, admins); errs.NotFound otherwise.
+	GroupMember(ctx context.Context, actorID, room string) error
+
 	// Receipts lists the actor's receipts (a viewer's seats, newest first).
 	Receipts(ctx context.Context, actorID string, limit int) ([]billing.Receipt, error)
 	// Receipt is one receipt for its viewer, its model or an admin.

@@ -37,6 +37,8 @@ const (
 //	SignupPage.Action              email, display_name, password, role, adult ("yes")
 //	RoomPage/PrivateShowPage.TipAction   amount (decimal in major units, for money.ParseDecimal), currency
 //	ModelDashboardPage.RateAction  rate (decimal in major units), currency
+//	ModelDashboardPage.GroupAction rate (decimal in major units; empty: her group rate), currency, minimum (whole number, may be empty)
+//	ModelDashboardPage.GroupRateAction  rate (decimal in major units), currency
 //	WalletPage.BuyAction           pack (a CreditPack.ID)
 //	HomePage search                GET to Links.Home: q, tag
 //	every other *Action and Links.Logout: no field but the CSRF token (and the idempotency key)
@@ -275,6 +277,10 @@ type RoomPage struct {
 	PrivateAction  string        `json:"private_action"` // POST to request a private show
 	PrivatePending bool          `json:"private_pending"`
 	CanChat        bool          `json:"can_chat"` // signed in and not muted
+	// Group is the model's group show, when she opened one: the price a
+	// seat would lock now and how to join ("Join group show — 3.00/min").
+	// nil when there is none.
+	Group *GroupOffer `json:"group"`
 
 	// PosterURL is a recent picture of the show for the player's poster
 	// (the host answers it with its placeholder while it has none); may be
@@ -313,6 +319,50 @@ type TipMenuItem struct {
 	Name         string      `json:"name"`
 	Price        money.Money `json:"price"`
 	RemoveAction string      `json:"remove_action,omitempty"`
+}
+
+// GroupOffer is a group show as its room offers it.
+type GroupOffer struct {
+	Policy PricePolicy `json:"policy"` // what a seat opened now locks (its rate is the group rate)
+	// Minimum paying viewers it waits for before it starts (0: at once);
+	// Waiting have joined so far. Nobody pays before it starts.
+	Minimum int  `json:"minimum"`
+	Waiting int  `json:"waiting"`
+	Started bool `json:"started"`
+	Seats   int  `json:"seats"` // paying viewers in it now
+	// Allowed: this viewer can pay for a seat (else Reason says why).
+	Allowed bool   `json:"allowed"`
+	Reason  string `json:"reason"`
+	// JoinAction (POST, no field) joins; empty for who may not join.
+	JoinAction string `json:"join_action"`
+	// Joined: this viewer waits for the start; LeaveAction (POST, no
+	// field) takes them out. SeatURL is their open seat.
+	Joined      bool   `json:"joined"`
+	LeaveAction string `json:"leave_action"`
+	SeatURL     string `json:"seat_url"`
+}
+
+// GroupSeatRow is one paying viewer of a group show, on the model's dashboard.
+type GroupSeatRow struct {
+	Viewer         string      `json:"viewer"`
+	RatePerMinute  money.Money `json:"rate_per_minute"` // locked when they joined
+	Billing        bool        `json:"billing"`
+	RunningSeconds int64       `json:"running_seconds"`
+	RunningCost    money.Money `json:"running_cost"`
+}
+
+// GroupState is the model's group show on her dashboard.
+type GroupState struct {
+	Policy  PricePolicy    `json:"policy"` // what the next seat locks
+	Minimum int            `json:"minimum"`
+	Waiting int            `json:"waiting"`
+	Started bool           `json:"started"`
+	Seats   []GroupSeatRow `json:"seats"`
+	// EndAction (POST) ends it for all: every seat ends and settles.
+	EndAction string `json:"end_action"`
+	// ChatURL is the group's room (its seat holders and her), once started.
+	ChatURL string        `json:"chat_url"`
+	Chat    []ChatMessage `json:"chat"`
 }
 
 // FundingWarning tells a viewer in a paid show that funding needs attention.
@@ -510,6 +560,16 @@ type ModelDashboardPage struct {
 	TipMenu       []TipMenuItem `json:"tip_menu"`
 	MenuAddAction string        `json:"menu_add_action"`
 	MenuMax       int           `json:"menu_max"`
+
+	// GroupAction (POST, see Forms) opens a group show from her public
+	// show, or re-prices the open one for later joiners; empty while she
+	// cannot (offline, private). Group is the group show she runs.
+	GroupAction string      `json:"group_action"`
+	Group       *GroupState `json:"group"`
+	// GroupRate is her profile's group rate (what the group form offers
+	// first); GroupRateAction (POST rate, currency) saves a new one.
+	GroupRate       money.Money `json:"group_rate"`
+	GroupRateAction string      `json:"group_rate_action"`
 }
 
 // StreamHelpPage tells a model how to stream from OBS (30 or later, WHIP):

@@ -98,6 +98,9 @@ var (
 		ProfileURL: "/models/m-666", RoomURL: "/rooms/m-666"}
 )
 
+// sampleGroupPolicy is a group show's policy: 1.99 USD a minute.
+var sampleGroupPolicy = func() PricePolicy { p := samplePolicy; p.RatePerMinute = usd(199); return p }()
+
 // samplePolicy is the private price policy the samples lock: 3.99 USD a
 // minute, per second, minimum 7.98, 30 s grace, 5-minute blocks of 19.95.
 var samplePolicy = PricePolicy{
@@ -206,6 +209,36 @@ func SamplePages() []Sample {
 			Attrs: []Attr{{"href", "/rooms/m-666"}, {"action", "/models/m-666/follow"}, {"src", "/media/m-666/g1.jpg"}},
 		},
 		{
+			Name: "room-group", Status: 200,
+			Page: &RoomPage{Layout: viewerLayout("/rooms/m-1"), ShowID: "s-1", Model: mira, Mode: ModePublic,
+				Viewers: 40, PlayerURL: "/whep/s-1", ChatURL: "/ws/chat/s-1", Private: samplePolicy, CanChat: true,
+				Group: &GroupOffer{Policy: sampleGroupPolicy, Minimum: 3, Waiting: 2, Allowed: true, JoinAction: "/rooms/m-1/group/join"}},
+			Text:  []string{"Join group show", fd(usd(199)), "2 of 3"},
+			Attrs: []Attr{{"action", "/rooms/m-1/group/join"}},
+		},
+		{
+			Name: "model-dashboard-group", Status: 200,
+			Page: &ModelDashboardPage{Layout: modelLayout("/dashboard"), Model: mira, Live: true, ShowID: "s-1", Mode: ModeGroup,
+				Viewers: 2, PublishURL: "/whip/s-1", PublishToken: "pub-token-xyz", EndAction: "/dashboard/end",
+				Rate: usd(399), RateAction: "/dashboard/rate", Policy: samplePolicy, GroupAction: "/dashboard/group",
+				Group: &GroupState{Policy: sampleGroupPolicy, Minimum: 2, Started: true, EndAction: "/dashboard/group/end",
+					ChatURL: "/ws/chat/group-sh1", Chat: chat[:1],
+					Seats: []GroupSeatRow{{Viewer: "Gus " + HostileText, RatePerMinute: usd(199), Billing: true, RunningSeconds: 95, RunningCost: usd(315)}}}},
+			Text: []string{"Mira Model", "Gus " + HostileText, fd(usd(199)), fd(usd(315)), "End group show"},
+			Attrs: []Attr{{"action", "/dashboard/group"}, {"action", "/dashboard/group/end"}, {ChatAttr, ""}, {"data-url", "/ws/chat/group-sh1"},
+				{"name", "minimum"}},
+			Scripts: []string{PlayerScript, ChatScript},
+		},
+		{
+			Name: "room-group-joined", Status: 200,
+			Page: &RoomPage{Layout: viewerLayout("/rooms/m-1"), ShowID: "s-1", Model: mira, Mode: ModePublic,
+				Viewers: 40, PlayerURL: "/whep/s-1", ChatURL: "/ws/chat/s-1", Private: samplePolicy, CanChat: true,
+				Group: &GroupOffer{Policy: sampleGroupPolicy, Minimum: 3, Waiting: 2, Allowed: true, Joined: true,
+					JoinAction: "/rooms/m-1/group/join", LeaveAction: "/rooms/m-1/group/leave"}},
+			Text:  []string{"You joined", fd(usd(199))},
+			Attrs: []Attr{{"action", "/rooms/m-1/group/leave"}},
+		},
+		{
 			Name: "room", Status: 200,
 			Page: &RoomPage{Layout: viewerLayout("/rooms/m-1"), ShowID: "s-1", Model: mira, Mode: ModePublic,
 				Title: "Sunday painting stream", Viewers: 87, PlayerURL: "/whep/s-1", ChatURL: "/ws/chat/s-1",
@@ -284,6 +317,7 @@ func SamplePages() []Sample {
 				Publishing: true, StreamKey: "sk_sample_key_42", StreamKeyHint: "sk_sampl…", WHIPURL: "https://cams.example/whip",
 				RotateKeyAction: "/dashboard/stream-key", OBSHelpURL: "/help/obs",
 				EndAction: "/dashboard/end", Rate: usd(399), RateAction: "/dashboard/rate", Policy: samplePolicy,
+				GroupAction: "/dashboard/group", GroupRate: usd(249), GroupRateAction: "/dashboard/group-rate",
 				Requests: []PrivateRequest{{ID: "rq-1", Viewer: "Ivan " + HostileText, At: at(5), Mode: ModePrivate,
 					RatePerMinute: usd(399), AcceptAction: "/dashboard/requests/rq-1/accept", DeclineAction: "/dashboard/requests/rq-1/decline"}},
 				Earnings: Earnings{Today: usd(12345), Week: usd(67890), Balance: usd(45678),
@@ -293,8 +327,9 @@ func SamplePages() []Sample {
 				TipMenu:       []TipMenuItem{{ID: "item-1", Name: "Dance " + HostileText, Price: usd(500), RemoveAction: "/dashboard/tip-menu/item-1/remove"}},
 				MenuAddAction: "/dashboard/tip-menu", MenuMax: 30},
 			Text: []string{"Mira Model", "87", fd(usd(399)), "Ivan " + HostileText, fd(usd(12345)), fd(usd(67890)), fd(usd(45678)),
-				"Tip from Tom Tipper", fd(usd(1750)), "New easel", fd(usd(9000)), "Dance " + HostileText, fd(usd(500))},
+				"Tip from Tom Tipper", fd(usd(1750)), "New easel", fd(usd(9000)), "Dance " + HostileText, fd(usd(500)), "Start group show", fd(usd(249))},
 			Attrs: []Attr{{PlayerAttr, ""}, {"data-src", "/whip/s-1"}, {"data-token", "pub-token-xyz"}, {"data-role", "publisher"},
+				{"action", "/dashboard/group"}, {"action", "/dashboard/group-rate"},
 				{"action", "/dashboard/requests/rq-1/accept"}, {"action", "/dashboard/requests/rq-1/decline"},
 				{"action", "/dashboard/tip-goal"}, {"action", "/dashboard/tip-goal/clear"}, {"action", "/dashboard/tip-menu"},
 				{"action", "/dashboard/tip-menu/item-1/remove"},

@@ -52,3 +52,22 @@ func flashClass(l theme.FlashLevel) string {
 func homeLink(s *site) string { return themekit.HomeURL(s.L) }
 
 func tagLink(s *site, tag string) string { return themekit.TagURL(s.L, tag) }
+
+// groupRate is the group form's rate: the open group's, else her group
+// rate, else her private rate.
+func groupRate(p *theme.ModelDashboardPage) string {
+	if p.Group != nil {
+		return decimal(p.Group.Policy.RatePerMinute)
+	}
+	if p.GroupRate.Amount > 0 {
+		return decimal(p.GroupRate)
+	}
+	return decimal(p.Rate)
+}
+
+func groupMinimum(p *theme.ModelDashboardPage) string {
+	if p.Group != nil {
+		return itoa(p.Group.Minimum)
+	}
+	return "0"
+}

@@ -82,6 +82,9 @@ func (s *site) view(page theme.Page) (string, int, templ.Component) {
 		return p.Model.DisplayName + " live", 200, roomPage(s, p)
 	case *theme.PrivateShowPage:
 		s.player, s.chat = true, true
+		if p.Mode == theme.ModeGroup {
+			return "Group show with " + p.Model.DisplayName, 200, privatePage(s, p)
+		}
 		return "Private show with " + p.Model.DisplayName, 200, privatePage(s, p)
 	case *theme.WalletPage:
 		return "Wallet", 200, walletPage(s, p)
@@ -89,6 +92,7 @@ func (s *site) view(page theme.Page) (string, int, templ.Component) {
 		return "Receipt " + p.SeatID, 200, receiptPage(s, p)
 	case *theme.ModelDashboardPage:
 		s.player = true
+		s.chat = p.Group != nil && p.Group.ChatURL != "" // the group's room
 		return "Dashboard", 200, dashboardPage(s, p)
 	case *theme.StreamHelpPage:
 		return "Stream from OBS", 200, streamHelpPage(s, p)

@@ -53,3 +53,22 @@ func ordinal(i int) string { return fmt.Sprintf("%02d", i+1) }
 func homeLink(s *site) string { return themekit.HomeURL(s.L) }
 
 func tagLink(s *site, tag string) string { return themekit.TagURL(s.L, tag) }
+
+// groupRate is the group form's rate: the open group's, else her group
+// rate, else her private rate.
+func groupRate(p *theme.ModelDashboardPage) string {
+	if p.Group != nil {
+		return themekit.Decimal(p.Group.Policy.RatePerMinute)
+	}
+	if p.GroupRate.Amount > 0 {
+		return themekit.Decimal(p.GroupRate)
+	}
+	return themekit.Decimal(p.Rate)
+}
+
+func groupMinimum(p *theme.ModelDashboardPage) string {
+	if p.Group != nil {
+		return themekit.Itoa(p.Group.Minimum)
+	}
+	return "0"
+}

@@ -94,12 +94,16 @@ func (t *midnight) compose(page theme.Page) (view, *site, bool) {
 	case *theme.PrivateShowPage:
 		s.player, s.chat = true, true
 		v.title, v.layout, v.body = "In private with "+p.Model.DisplayName, "theatre", privatePage(s, p)
+		if p.Mode == theme.ModeGroup {
+			v.title = "In the group show of " + p.Model.DisplayName
+		}
 	case *theme.WalletPage:
 		v.title, v.kicker, v.body = "Wallet", "Wallet", walletPage(s, p)
 	case *theme.ReceiptPage:
 		v.title, v.kicker, v.body = "Receipt "+p.SeatID, "Receipt", receiptPage(s, p)
 	case *theme.ModelDashboardPage:
 		s.player = true
+		s.chat = p.Group != nil && p.Group.ChatURL != "" // the group's room
 		v.title, v.kicker, v.layout, v.body = "Studio", "Studio", "wide", dashboardPage(s, p)
 	case *theme.StreamHelpPage:
 		v.title, v.kicker, v.body = "Stream from OBS", "Studio", streamHelpPage(s, p)

@@ -75,6 +75,19 @@ if (room) {
   });
 }
 
+// A room: the model opening, starting or ending a group show changes what
+// the page offers (the join button, the video): it reloads on those events.
+if (room) {
+  const chatEl = document.querySelector('[data-camkit-chat]');
+  if (chatEl) {
+    import('/static/camkit-chat.js').then(({ bind }) => {
+      bind(chatEl).addEventListener('system', (e) => {
+        if (['group_offered', 'show_group', 'show_public', 'group_cancelled'].includes(e.detail.kind)) location.reload();
+      });
+    }).catch(() => { /* no chat script: the page stays as rendered */ });
+  }
+}
+
 // Why a seat is not billing, as billing says (seat.pause_reason), and when
 // it ends by itself (seat.ends_at), counted down against this page's clock
 // only after the host's answer: the deadline itself is the host's.
