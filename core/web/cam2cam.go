@@ -2,9 +2,11 @@ package web
 
 import (
 	"context"
+	"strings"
 
 	"github.com/camkit/camkit/core/shows"
 	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/theme"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -123,4 +125,53 @@ func cam2camChoice(v string, opt *shows.AcceptOptions) error {
 		return invalid("cam2cam", "want grant or refuse")
 	}
 	return nil
+}
+
+// cam2camDashboard puts the model's cam2cam offer and, while her private
+// show has cam2cam, the viewer's camera on her dashboard.
+func (p *Product) cam2camDashboard(ctx context.Context, page *theme.ModelDashboardPage, offer *money.Money) error {
+	page.Cam2camSurcharge, page.Cam2camAction = offer, "/dashboard/cam2cam"
+	x, ok, err := p.Shows.Cam2camOfModel(ctx, page.Model.ID)
+	if err != nil || !ok || !x.Granted {
+		return err
+	}
+	viewer := ""
+	if s, err := p.Shows.Seat(ctx, page.Model.ID, x.SeatID); err == nil {
+		viewer = s.ViewerName
+	}
+	page.Cam2cam = &theme.Cam2camPlayer{Viewer: viewer, PlayerURL: "/whep/" + x.Room, Token: x.ModelToken,
+		StopAction: "/dashboard/seats/" + x.SeatID + "/cam2cam/stop"}
+	return nil
+}
+
+// setCam2cam is the dashboard's cam2cam form: empty or "off" stops offering
+// it, an amount (0 is free) offers it at that surcharge a minute.
+func (p *Product) setCam2cam(c *fiber.Ctx) error {
+	var sur *money.Money
+	if v := strings.TrimSpace(c.FormValue("surcharge")); v != "" && !strings.EqualFold(v, "off") {
+		m, err := parseAmount("surcharge", v, p.Accounts.Currency())
+		if err != nil {
+			return p.formFailed(c, "/dashboard", err)
+		}
+		sur = &m
+	}
+	u := me(c)
+	if _, err := p.Accounts.SetCam2cam(c.UserContext(), u.ID, u.ID, sur); err != nil {
+		return p.formFailed(c, "/dashboard", err)
+	}
+	if sur == nil {
+		return back(c, "/dashboard", theme.FlashSuccess, "Cam2cam is no longer offered in shows that start from now on.")
+	}
+	return back(c, "/dashboard", theme.FlashSuccess, "Cam2cam is offered at %s a minute on top of your rate, for shows that start from now on.", display(*sur))
+}
+
+func (p *Product) stopCam2cam(c *fiber.Ctx) error {
+	id, err := param(c, "seat")
+	if err != nil {
+		return err
+	}
+	if err := p.Shows.RefuseCam2cam(c.UserContext(), me(c).ID, id); err != nil {
+		return p.formFailed(c, "/dashboard", err)
+	}
+	return back(c, "/dashboard", theme.FlashInfo, "The viewer's camera is off for the rest of this show; its price stays as it was agreed.")
 }
