@@ -58,7 +58,7 @@ func TestCam2camThroughTheHost(t *testing.T) {
 			if q.Cam2cam == nil || *q.Cam2cam != (money.Money{Amount: 150, Currency: "USD"}) {
 				t.Fatalf("quote's cam2cam: %+v", q.Cam2cam)
 			}
-			room := w.alice.get("/shows/" + w.showID).must(t, http.StatusOK, "room")
+			room := w.alice.get("/shows/"+w.showID).must(t, http.StatusOK, "room")
 			if !strings.Contains(room.body, `name="cam2cam"`) || !strings.Contains(room.body, "1.50") {
 				t.Fatalf("the room offers no cam2cam:\n%s", trim(room.body))
 			}
@@ -104,7 +104,7 @@ func TestCam2camThroughTheHost(t *testing.T) {
 
 			// Her page has the toggle (the host e2e tests use the theme
 			// attributes, whatever the theme); the model's dashboard her camera.
-			page := w.alice.get("/seats/" + seat.ID).must(t, http.StatusOK, "private page")
+			page := w.alice.get("/seats/"+seat.ID).must(t, http.StatusOK, "private page")
 			for _, a := range []string{theme.Cam2camToggleAttr, theme.Cam2camAttr, `data-src="/whip"`, `data-token="` + seat.Token + `"`} {
 				if !strings.Contains(page.body, a) {
 					t.Fatalf("the private page lacks %s:\n%s", a, trim(page.body))
@@ -171,7 +171,7 @@ func TestCam2camThroughTheHost(t *testing.T) {
 				rec.Cam2cam.Amount.Amount != want.Amount-base.Amount || rec.Cam2cam.Sur.Amount != 150 {
 				t.Fatalf("receipt: %d s, price %v (want %v), cam2cam %+v", rec.Billable, rec.Price, want, rec.Cam2cam)
 			}
-			if r := w.alice.get("/receipts/" + seat.ID).must(t, http.StatusOK, "receipt page"); !strings.Contains(r.body, "cam2cam-line") {
+			if r := w.alice.get("/receipts/"+seat.ID).must(t, http.StatusOK, "receipt page"); !strings.Contains(r.body, "cam2cam-line") {
 				t.Fatalf("the receipt page does not say the surcharge:\n%s", trim(r.body))
 			}
 		})
