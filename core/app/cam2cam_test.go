@@ -101,6 +101,13 @@ func TestCam2camThroughTheHost(t *testing.T) {
 				t.Fatalf("the viewer's seat: %+v", seat.Cam2cam)
 			}
 			w.bob.api(http.MethodGet, "/seats/"+seat.ID, nil, "").must(t, http.StatusNotFound, "another viewer reads the seat")
+			// An admin reads the seat, without its camera.
+			var adm struct{ Cam2cam *c2c }
+			w.admin.api(http.MethodGet, "/seats/"+seat.ID, nil, "").must(t, http.StatusOK, "an admin reads the seat").json(t, &adm)
+			w.admin.get("/seats/"+seat.ID).must(t, http.StatusOK, "an admin opens the seat's page")
+			if adm.Cam2cam != nil {
+				t.Fatalf("an admin is given the seat's camera: %+v", adm.Cam2cam)
+			}
 
 			// Her page has the toggle (the host e2e tests use the theme
 			// attributes, whatever the theme); the model's dashboard her camera.

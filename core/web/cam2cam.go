@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/camkit/camkit/core/shows"
+	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/theme"
 	"github.com/gofiber/fiber/v2"
@@ -54,9 +55,19 @@ type (
 	}
 )
 
+// cam2camOf is the seat's cam2cam for actorID. Only the seat's two parties
+// see it: anyone else who may read the seat (an admin) reads it without.
+func (p *Product) cam2camOf(ctx context.Context, actorID, seatID string) (shows.Cam2cam, bool, error) {
+	x, ok, err := p.Shows.Cam2cam(ctx, actorID, seatID)
+	if errs.CodeOf(err) == errs.NotFound {
+		return shows.Cam2cam{}, false, nil
+	}
+	return x, ok, err
+}
+
 // cam2camJSON is the seat's cam2cam for the signed-in user; nil without one.
 func (p *Product) cam2camJSON(c *fiber.Ctx, seatID string) (*apiCam2cam, error) {
-	x, ok, err := p.Shows.Cam2cam(c.UserContext(), me(c).ID, seatID)
+	x, ok, err := p.cam2camOf(c.UserContext(), me(c).ID, seatID)
 	if err != nil || !ok {
 		return nil, err
 	}

@@ -573,7 +573,7 @@ func (p *Product) privateData(c *fiber.Ctx, seatID string) (*theme.PrivateShowPa
 	}
 	if s.Open {
 		page.EndAction = "/seats/" + s.ID + "/end"
-		if x, ok, err := p.Shows.Cam2cam(ctx, u.ID, s.ID); err != nil {
+		if x, ok, err := p.cam2camOf(ctx, u.ID, s.ID); err != nil {
 			return nil, err
 		} else if ok && x.Granted && s.ViewerID == u.ID {
 			page.Cam2cam = &theme.Cam2camPublish{PublishURL: "/whip", SurchargePerMinute: x.SurchargePerMinute}
