@@ -26,8 +26,11 @@ type ModelProfile struct {
 	// naming a rate locks; zero amount until she sets one (her private
 	// rate is taken then).
 	GroupRatePerMinute money.Money
-	StudioID           string // "" when she works alone
-	UpdatedAt          time.Time
+	// Cam2camSurcharge is what cam2cam adds to RatePerMinute in a private
+	// show (same currency; zero is free); nil: she does not offer cam2cam.
+	Cam2camSurcharge *money.Money
+	StudioID         string // "" when she works alone
+	UpdatedAt        time.Time
 }
 
 // RateChange is one entry of a model's rate history.
@@ -60,11 +63,12 @@ func (s *Service) profile(tx *gorm.DB, modelID string) (ModelProfile, error) {
 		tags   string
 		studio sql.NullString
 		appr   sql.NullTime
+		c2c    sql.NullInt64
 	)
-	err := tx.Raw(`SELECT `+userCols+`, p.bio, p.tags, p.rate_amount, p.rate_currency, p.group_rate_amount, p.studio_id, p.updated_at
+	err := tx.Raw(`SELECT `+userCols+`, p.bio, p.tags, p.rate_amount, p.rate_currency, p.group_rate_amount, p.cam2cam_surcharge, p.studio_id, p.updated_at
 		FROM model_profiles p JOIN users u ON u.id = p.user_id WHERE p.user_id = ?`, modelID).Row().Scan(
 		&p.User.ID, &p.User.Email, &p.User.DisplayName, &p.User.Role, &p.User.Status, &appr, &p.User.ApprovedBy, &p.User.CreatedAt,
-		&p.Bio, &tags, &p.RatePerMinute.Amount, &p.RatePerMinute.Currency, &p.GroupRatePerMinute.Amount, &studio, &p.UpdatedAt)
+		&p.Bio, &tags, &p.RatePerMinute.Amount, &p.RatePerMinute.Currency, &p.GroupRatePerMinute.Amount, &c2c, &studio, &p.UpdatedAt)
 	if err != nil {
 		return ModelProfile{}, dbErr("model profile "+modelID, err)
 	}
@@ -72,6 +76,9 @@ func (s *Service) profile(tx *gorm.DB, modelID string) (ModelProfile, error) {
 	p.User.ApprovedAt = nullTime(appr)
 	p.User.CreatedAt, p.UpdatedAt = p.User.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	p.StudioID = studio.String
+	if c2c.Valid {
+		p.Cam2camSurcharge = &money.Money{Amount: c2c.Int64, Currency: p.RatePerMinute.Currency}
+	}
 	if err := json.Unmarshal([]byte(tags), &p.Tags); err != nil {
 		return ModelProfile{}, errs.E(errs.Internal, "accounts: model %s has unreadable tags: %v", modelID, err)
 	}
@@ -213,6 +220,32 @@ func (s *Service) SetGroupRate(ctx context.Context, actorID, modelID string, rat
 	if err := s.db.Gorm().WithContext(ctx).Exec(`UPDATE model_profiles SET group_rate_amount = ?, rate_currency = ?, updated_at = ? WHERE user_id = ?`,
 		rate.Amount, rate.Currency, s.now(), modelID).Error; err != nil {
 		return ModelProfile{}, dbErr("set group rate", err)
+	}
+	return s.Profile(ctx, modelID)
+}
+
+// SetCam2cam sets what cam2cam costs on top of the model's private rate, per
+// minute, in the site currency (zero: free), or with nil stops offering it.
+// Like SetRate it changes what the NEXT seat locks: an open seat keeps the
+// price it opened with.
+func (s *Service) SetCam2cam(ctx context.Context, actorID, modelID string, surcharge *money.Money) (ModelProfile, error) {
+	if err := s.mayEditModel(ctx, actorID, modelID); err != nil {
+		return ModelProfile{}, err
+	}
+	var v any
+	if surcharge != nil {
+		if surcharge.Currency != s.currency {
+			return ModelProfile{}, errs.E(errs.UnknownCurrency, "the cam2cam surcharge is in the site currency %s, not %q", s.currency, surcharge.Currency)
+		}
+		if surcharge.Amount < 0 || surcharge.Amount > s.maxRate {
+			max, _ := money.FormatDecimal(money.Money{Amount: s.maxRate, Currency: s.currency})
+			return ModelProfile{}, errs.E(errs.Invalid, "the cam2cam surcharge per minute must be between zero and %s %s", max, s.currency)
+		}
+		v = surcharge.Amount
+	}
+	if err := s.db.Gorm().WithContext(ctx).Exec(`UPDATE model_profiles SET cam2cam_surcharge = ?, updated_at = ? WHERE user_id = ?`,
+		v, s.now(), modelID).Error; err != nil {
+		return ModelProfile{}, dbErr("set cam2cam", err)
 	}
 	return s.Profile(ctx, modelID)
 }

@@ -483,7 +483,7 @@ func TestIdempotencyKeyIsHonouredByExactlyTheDocumentedOperations(t *testing.T) 
 	ops := map[string]string{ // who may call it, as the document's summary of auth cannot say
 		"requestPrivate": "viewer", "tip": "viewer", "menuTip": "viewer", "buyPack": "viewer", "startCardCheckout": "viewer", "completeCardCheckout": "viewer",
 		"endSeat": "viewer", "chatPost": "viewer", "confirmAge": "viewer", "login": "viewer", "signup": "viewer",
-		"goLive": "model", "accept": "model", "decline": "model", "joinGroup": "viewer", "startGroup": "model",
+		"goLive": "model", "accept": "model", "decline": "model", "joinGroup": "viewer", "startGroup": "model", "stopCam2cam": "model",
 		"verifyLedger": "admin", "approveModel": "admin", "rejectModel": "admin",
 	}
 	by := map[string]*browser{"viewer": w.alice, "model": w.model, "admin": w.admin}

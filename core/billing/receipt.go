@@ -34,6 +34,13 @@ func (e *Engine) buildReceipt(v *seatView) (*Receipt, error) {
 	if rec.MinimumApplied, err = pricing.MinimumApplied(sr.Policy, rec.BillableSeconds); err != nil {
 		return nil, err
 	}
+	if sr.Policy.HasCam2cam() {
+		share, err := pricing.Cam2camShare(sr.Policy, rec.BillableSeconds)
+		if err != nil {
+			return nil, err
+		}
+		rec.Cam2cam = &Cam2camLine{SurchargePerMinute: sr.Policy.Cam2camSurchargePerMinute, Amount: share}
+	}
 	rec.Released = money.Money{Amount: max(0, rec.Funded.Amount-rec.Price.Amount), Currency: cur}
 	if v.ck != nil {
 		m, err := meter.Restore(*v.ck)

@@ -180,9 +180,13 @@ type Receipt struct {
 	RatePrice money.Money `json:"rate_price"`
 	// MinimumApplied: the policy's minimum charge, not the rate times the
 	// billed time, is RatePrice.
-	MinimumApplied bool        `json:"minimum_applied"`
-	Price          money.Money `json:"price"`
-	Funded         money.Money `json:"funded"`
+	MinimumApplied bool `json:"minimum_applied"`
+	// Cam2cam is set on a seat whose viewer was granted cam2cam: how much
+	// of RatePrice its surcharge accounts for. It is a reading of the one
+	// price, not an addition to it.
+	Cam2cam *Cam2camLine `json:"cam2cam,omitempty"`
+	Price   money.Money  `json:"price"`
+	Funded  money.Money  `json:"funded"`
 	// Released is what was held or prepaid and not taken: voided, left in
 	// the wallet, or refunded (Refunded says how much went back to the card).
 	Released        money.Money      `json:"released"`
@@ -195,6 +199,14 @@ type Receipt struct {
 	// Reversals are refunds and chargebacks the processor reported after
 	// settlement, as booked (see HandleProcessorEvents).
 	Reversals []Reversal `json:"reversals,omitempty"`
+}
+
+// Cam2camLine is a receipt's cam2cam surcharge (pricing.Cam2camShare).
+type Cam2camLine struct {
+	// SurchargePerMinute is the part of the locked rate that is cam2cam's.
+	SurchargePerMinute money.Money `json:"surcharge_per_minute"`
+	// Amount is the part of RatePrice it accounts for, in the rate currency.
+	Amount money.Money `json:"amount"`
 }
 
 // ProcessorCall is one processor call of a seat, from the intent log.

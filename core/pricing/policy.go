@@ -61,6 +61,41 @@ type Policy struct {
 	// FX is the quote locked when the seat opened, present when the viewer
 	// pays in a currency other than the rate currency.
 	FX *FXQuote `json:"fx,omitempty"`
+	// Cam2camSurchargePerMinute is set (in the rate currency, possibly zero)
+	// on a seat whose viewer was granted cam2cam: it is the part of
+	// RatePerMinute that pays for it. It is a label, never a second rate:
+	// RatePerMinute already includes it and Price reads only RatePerMinute,
+	// so the seat has one meter and one price, locked once at the seat.
+	Cam2camSurchargePerMinute money.Money `json:"cam2cam_surcharge_per_minute,omitzero"`
+}
+
+// HasCam2cam reports whether the seat was granted cam2cam.
+func (p Policy) HasCam2cam() bool { return p.Cam2camSurchargePerMinute != (money.Money{}) }
+
+// WithoutCam2cam is the policy the seat would have locked without cam2cam:
+// the rate less the surcharge.
+func (p Policy) WithoutCam2cam() Policy {
+	if p.HasCam2cam() {
+		p.RatePerMinute.Amount -= p.Cam2camSurchargePerMinute.Amount
+		p.Cam2camSurchargePerMinute = money.Money{}
+	}
+	return p
+}
+
+// Cam2camShare is the part of Price(p, billable) that cam2cam's surcharge
+// accounts for: the price less the price of the same seconds without it, so
+// the two parts always add up to the one price (rounding and a minimum
+// charge fall on the base part). Zero without cam2cam.
+func Cam2camShare(p Policy, billable int64) (money.Money, error) {
+	total, err := Price(p, billable)
+	if err != nil || !p.HasCam2cam() {
+		return money.Money{Amount: 0, Currency: total.Currency}, err
+	}
+	base, err := Price(p.WithoutCam2cam(), billable)
+	if err != nil {
+		return money.Money{}, err
+	}
+	return money.Money{Amount: total.Amount - base.Amount, Currency: total.Currency}, nil
 }
 
 // FXQuote is a currency plugin's quote, locked on the seat.
@@ -155,6 +190,15 @@ func (p Policy) Validate() error {
 	if p.BlockSeconds < p.ExtensionLeadSeconds {
 		return bad("block_seconds %d is shorter than extension_lead_seconds %d: every extension would be due at once",
 			p.BlockSeconds, p.ExtensionLeadSeconds)
+	}
+	if c := p.Cam2camSurchargePerMinute; c != (money.Money{}) {
+		if c.Currency != rate.Currency {
+			return bad("cam2cam_surcharge_per_minute %v must be in the rate currency %s", c, rate.Currency)
+		}
+		// The rate includes the surcharge and the model's own rate is positive.
+		if c.Amount < 0 || c.Amount >= rate.Amount {
+			return bad("cam2cam_surcharge_per_minute %v must be at least zero and below rate_per_minute %v, which includes it", c, rate)
+		}
 	}
 	if p.FX != nil {
 		if err := p.FX.validate(rate.Currency); err != nil {

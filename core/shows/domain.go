@@ -57,6 +57,10 @@ type Request struct {
 	State      RequestState
 	// SeatID is set once the model accepted.
 	SeatID string
+	// Cam2cam: the viewer asks to share her camera with the model, at
+	// Cam2camSurcharge a minute on top of Rate (see RequestPrivateWith).
+	Cam2cam          bool
+	Cam2camSurcharge money.Money
 }
 
 // Seat is one viewer's paid place in a show, as it runs.

@@ -97,6 +97,8 @@ type Service struct {
 	// groups are the group shows models opened (waiting for their minimum,
 	// or running), by broadcast; under mu, made on first use.
 	groups map[string]*group
+
+	c2c cam2camSeats
 }
 
 type broadcast struct {
@@ -789,6 +791,9 @@ type AcceptOptions struct {
 	// DeclineOthers declines every other request waiting for her; by
 	// default they are kept (held until she is back in public).
 	DeclineOthers bool
+	// Cam2cam grants the viewer's cam2cam ask (Request.Cam2cam); false
+	// refuses it, and the seat locks the rate without its surcharge.
+	Cam2cam bool
 }
 
 // Accept opens the private show of a request: core/shows opens a paid show
@@ -812,6 +817,7 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string, opt Acc
 	if err != nil {
 		return Seat{}, err
 	}
+	r.Cam2cam = r.Cam2cam && opt.Cam2cam // r is ours now: the seat opens with her answer
 	s.mu.Lock()
 	b := s.byID[r.ShowID]
 	if b == nil || b.model != modelID {
@@ -880,6 +886,7 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 	if err != nil {
 		return Seat{}, err
 	}
+	pol, c2c := withCam2cam(pol, &r.Request)
 	fund, how, ok, reason, err := s.funding(ctx, r.ViewerID, pol)
 	if err != nil {
 		return Seat{}, err
@@ -909,7 +916,8 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 		how = string(info.Strategy)
 	}
 	st := &seat{id: info.ID, show: b.id, paid: paid.ID, viewer: r.ViewerID, viewerName: r.ViewerName, model: b.model,
-		token: randomID("st_", 24), mode: theme.ModePrivate, policy: locked, funding: how, opened: info.OpenedAt, open: true, fundedSecs: info.FundedSeconds}
+		token: randomID(seatTokenPrefix, 24), mode: theme.ModePrivate, policy: locked, funding: how, opened: info.OpenedAt, open: true, fundedSecs: info.FundedSeconds}
+	s.openCam2cam(st, c2c)
 	s.mu.Lock()
 	s.seats[st.id] = st
 	b.paid, b.seat = paid.ID, st.id
@@ -1108,6 +1116,7 @@ func (s *Service) closeSeat(seatID string) {
 	if err := s.paid.EndShow(context.Background(), paid, "private show over"); err != nil && errs.CodeOf(err) != errs.NotFound {
 		s.log.Warn("shows: ending a paid show", "show", paid, "err", err)
 	}
+	s.endCam2cam(seatID)
 	if s.media != nil {
 		s.media.EndSeat(seatID)
 		if back {
@@ -1187,6 +1196,9 @@ func (s *Service) say(room string, ev chat.SystemEvent) {
 // a second, stream.Config.PublisherStall), replacing its dead session, with
 // the show and its seats kept (paused for the gap).
 func (s *Service) ResolveStreamKey(ctx context.Context, key string) (string, error) {
+	if isSeatToken(key) {
+		return s.resolveCam2cam(key)
+	}
 	d := StreamKeyDigest(key)
 	s.mu.Lock()
 	b := s.byKey[d]
@@ -1247,6 +1259,9 @@ func (s *Service) publisherOnAir(showID string, media bool) bool {
 // AdmitViewer lets anyone watch a public broadcast and only the seat's
 // viewer (by token) watch a private one.
 func (s *Service) AdmitViewer(_ context.Context, showID, token string) (stream.Admit, error) {
+	if seatID, ok := cam2camSeatOf(showID); ok {
+		return s.admitCam2cam(seatID, token)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.byID[showID]
@@ -1281,6 +1296,9 @@ func (s *Service) AdmitViewer(_ context.Context, showID, token string) (stream.A
 // Liveness takes the SFU's events: the broadcast's media state is kept, and
 // events that concern a paid show go to core/shows (and the display meter).
 func (s *Service) Liveness(ev stream.LivenessEvent) {
+	if isCam2camEvent(ev) {
+		return // the viewer's camera is no part of any meter
+	}
 	var (
 		out  Event
 		seat *seat

@@ -72,6 +72,9 @@ type (
 		Policy  apiPolicy `json:"policy"`
 		Allowed bool      `json:"allowed"`
 		Reason  string    `json:"reason,omitempty"`
+		// Cam2camSurcharge is what cam2cam adds to the rate a minute when
+		// asked for with the request and granted; absent: not offered.
+		Cam2camSurcharge *money.Money `json:"cam2cam_surcharge_per_minute,omitempty"`
 	}
 	apiRequest struct {
 		ID         string      `json:"id"`
@@ -82,6 +85,9 @@ type (
 		RateText   string      `json:"rate_display"`
 		SeatID     string      `json:"seat_id,omitempty"`
 		State      string      `json:"state"`
+		Cam2cam    bool        `json:"cam2cam"`
+		// Cam2camSurcharge is what the viewer was shown for cam2cam.
+		Cam2camSurcharge *money.Money `json:"cam2cam_surcharge_per_minute,omitempty"`
 	}
 	apiSeat struct {
 		ID              string                 `json:"id"`
@@ -103,6 +109,7 @@ type (
 		Mode            string                 `json:"mode"`
 		ChatURL         string                 `json:"chat_url,omitempty"`
 		Warnings        []theme.FundingWarning `json:"warnings"`
+		Cam2cam         *apiCam2cam            `json:"cam2cam,omitempty"`
 	}
 	apiWallet struct {
 		Balance money.Money       `json:"balance"`
@@ -257,6 +264,8 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Get("/me/earnings", model, p.apiEarnings)
 	api.Post("/requests/:id/accept", model, money, p.apiAccept)
 	api.Post("/requests/:id/decline", model, p.apiDecline)
+	api.Put("/me/cam2cam", model, p.apiSetCam2cam)
+	api.Post("/seats/:seat/cam2cam/stop", model, p.apiStopCam2cam)
 
 	api.Get("/admin/plugins", admin, p.apiPlugins)
 	api.Post("/admin/ledger/verify", admin, p.apiVerify)
@@ -529,7 +538,11 @@ func (p *Product) apiQuote(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(apiQuote{Policy: policyJSON(q.Policy, q.Funding), Allowed: q.Allowed, Reason: q.Reason})
+	c2c, err := p.cam2camOffer(c.UserContext(), s.ModelID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(apiQuote{Policy: policyJSON(q.Policy, q.Funding), Allowed: q.Allowed, Reason: q.Reason, Cam2camSurcharge: c2c})
 }
 
 // chatRoom checks a room id from the path: a show on air, or a seat the
@@ -598,7 +611,13 @@ func (p *Product) apiRequestPrivate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	r, err := p.Shows.RequestPrivate(c.UserContext(), me(c).ID, id)
+	var b requestPrivateBody
+	if len(c.Body()) > 0 { // the body is optional: no body asks without cam2cam
+		if err := decode(c, &b); err != nil {
+			return err
+		}
+	}
+	r, err := p.Shows.RequestPrivateWith(c.UserContext(), me(c).ID, id, shows.PrivateOptions{Cam2cam: b.Cam2cam})
 	if err != nil {
 		return err
 	}
@@ -606,7 +625,13 @@ func (p *Product) apiRequestPrivate(c *fiber.Ctx) error {
 }
 
 func requestJSON(r shows.Request) apiRequest {
-	return apiRequest{ID: r.ID, ShowID: r.ShowID, ViewerName: r.ViewerName, At: r.At, Rate: r.Rate, RateText: display(r.Rate), SeatID: r.SeatID, State: string(r.State)}
+	out := apiRequest{ID: r.ID, ShowID: r.ShowID, ViewerName: r.ViewerName, At: r.At, Rate: r.Rate, RateText: display(r.Rate), SeatID: r.SeatID, State: string(r.State),
+		Cam2cam: r.Cam2cam}
+	if r.Cam2cam {
+		sur := r.Cam2camSurcharge
+		out.Cam2camSurcharge = &sur
+	}
+	return out
 }
 
 func (p *Product) apiProfile(c *fiber.Ctx) error {
@@ -644,7 +669,11 @@ func (p *Product) apiMySeat(c *fiber.Ctx) error {
 	if !ok {
 		return errs.E(errs.NotFound, "you have no private show in progress")
 	}
-	return c.JSON(seatJSON(s, me(c).ID))
+	out, err := p.seatWithCam2cam(c, s)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
 }
 
 func (p *Product) apiSeat(c *fiber.Ctx) error {
@@ -656,7 +685,11 @@ func (p *Product) apiSeat(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(seatJSON(s, me(c).ID))
+	out, err := p.seatWithCam2cam(c, s)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
 }
 
 func (p *Product) apiEndSeat(c *fiber.Ctx) error {
@@ -905,11 +938,18 @@ func (p *Product) apiAccept(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := cam2camChoice(c.Query("cam2cam"), &opt); err != nil {
+		return err
+	}
 	s, err := p.Shows.Accept(c.UserContext(), me(c).ID, id, opt)
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(seatJSON(s, me(c).ID))
+	out, err := p.seatWithCam2cam(c, s)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(out)
 }
 
 // acceptOptions reads the model's choice for the other waiting requesters

@@ -75,6 +75,8 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Post("/dashboard/profile", model, p.setProfile)
 	app.Post("/dashboard/requests/:id/accept", model, money, p.accept)
 	app.Post("/dashboard/requests/:id/decline", model, p.decline)
+	app.Post("/dashboard/cam2cam", model, p.setCam2cam)
+	app.Post("/dashboard/seats/:seat/cam2cam/stop", model, p.stopCam2cam)
 
 	app.Get("/admin", admin, p.admin)
 	app.Post("/admin/verify", admin, p.adminVerify)
@@ -422,6 +424,9 @@ func (p *Product) roomData(c *fiber.Ctx, showID string) (*theme.RoomPage, error)
 		return nil, err
 	}
 	page.Private = policyView(q.Policy, q.Funding)
+	if page.Cam2camSurcharge, err = p.cam2camOffer(ctx, s.ModelID); err != nil {
+		return nil, err
+	}
 	if signedIn && u.Role == accounts.RoleViewer {
 		page.TipAction = "/shows/" + s.ID + "/tip"
 		page.TipPresets = p.TipPresets
@@ -554,7 +559,8 @@ func (p *Product) requestPrivate(c *fiber.Ctx) error {
 		return err
 	}
 	to := "/shows/" + id
-	if _, err := p.Shows.RequestPrivate(c.UserContext(), me(c).ID, id); err != nil {
+	opt := shows.PrivateOptions{Cam2cam: c.FormValue("cam2cam") == "1"}
+	if _, err := p.Shows.RequestPrivateWith(c.UserContext(), me(c).ID, id, opt); err != nil {
 		return p.formFailed(c, to, err)
 	}
 	return back(c, to, theme.FlashInfo, "Request sent: the price shown is locked when the model accepts.")
@@ -580,6 +586,11 @@ func (p *Product) privateData(c *fiber.Ctx, seatID string) (*theme.PrivateShowPa
 	}
 	if s.Open {
 		page.EndAction = "/seats/" + s.ID + "/end"
+		if x, ok, err := p.cam2camOf(ctx, u.ID, s.ID); err != nil {
+			return nil, err
+		} else if ok && x.Granted && s.ViewerID == u.ID {
+			page.Cam2cam = &theme.Cam2camPublish{PublishURL: "/whip", SurchargePerMinute: x.SurchargePerMinute}
+		}
 	}
 	hist, err := p.Chat.History(ctx, s.Room, 50)
 	if err != nil {

@@ -245,7 +245,11 @@ func (p *Product) dashboardData(c *fiber.Ctx) (*theme.ModelDashboardPage, error)
 	}
 	for _, r := range reqs {
 		page.Requests = append(page.Requests, theme.PrivateRequest{ID: r.ID, Viewer: r.ViewerName, At: r.At, Mode: theme.ModePrivate,
-			RatePerMinute: r.Rate, AcceptAction: "/dashboard/requests/" + r.ID + "/accept", DeclineAction: "/dashboard/requests/" + r.ID + "/decline"})
+			RatePerMinute: r.Rate, AcceptAction: "/dashboard/requests/" + r.ID + "/accept", DeclineAction: "/dashboard/requests/" + r.ID + "/decline",
+			Cam2cam: r.Cam2cam, Cam2camSurcharge: r.Cam2camSurcharge})
+	}
+	if err := p.cam2camDashboard(ctx, page, m.Cam2camSurcharge); err != nil {
+		return nil, err
 	}
 	if page.Earnings, err = p.Shows.Earnings(ctx, u.ID); err != nil {
 		return nil, err
@@ -365,6 +369,9 @@ func (p *Product) accept(c *fiber.Ctx) error {
 		return err
 	}
 	opt, err := acceptOptions(c.FormValue("others"))
+	if err == nil {
+		err = cam2camChoice(c.FormValue("cam2cam"), &opt)
+	}
 	if err != nil {
 		return p.formFailed(c, "/dashboard", err)
 	}

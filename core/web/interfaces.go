@@ -110,6 +110,8 @@ type Shows interface {
 	Receipt(ctx context.Context, actorID, seatID string) (billing.Receipt, error)
 	// Earnings sums a model's (or studio's) earnings from the ledger.
 	Earnings(ctx context.Context, modelID string) (theme.Earnings, error)
+
+	Cam2camShows
 }
 
 // Audience counts a show's viewers and says whether its model's media is

@@ -61,7 +61,7 @@ var apiOps = []apiOp{
 	{"post", "/shows/{show}/tips", "tip", "Tip from the wallet; tip_id makes a retry safe", "viewer", ref("TipBody"), 201, ref("ChatMessage")},
 	{"get", "/shows/{show}/tipping", "roomTipping", "The model's tip goal (with its progress) and tip menu", "", nil, 200, ref("Tipping")},
 	{"post", "/shows/{show}/menu-tips", "menuTip", "Tip a menu item: exactly its price on the menu now, announced with its name; tip_id makes a retry safe", "viewer", ref("MenuTipBody"), 201, ref("ChatMessage")},
-	{"post", "/shows/{show}/private-requests", "requestPrivate", "Ask the model for a private show at the quoted price", "viewer", nil, 201, ref("Request")},
+	{"post", "/shows/{show}/private-requests", "requestPrivate", "Ask the model for a private show at the quoted price; the optional body asks for cam2cam at the quoted surcharge", "viewer", ref("PrivateRequestBody"), 201, ref("Request")},
 	{"get", "/shows/{show}/group", "groupOffer", "The show's group show: the price a seat would lock now and whether this viewer can pay", "", nil, 200, ref("GroupOffer")},
 	{"post", "/shows/{show}/group/seats", "joinGroup", "Join the group show: a seat at the current group rate (locked now), or, before its minimum is reached, a place among those waiting (nothing is held or billed until it starts); a repeat answers the same", "viewer", nil, 201, ref("GroupJoin")},
 	{"delete", "/shows/{show}/group/waiting", "leaveGroupWaiting", "Stop waiting for a group show that has not started (a seat holder ends the seat instead)", "viewer", nil, 200, ref("OK")},
@@ -96,6 +96,8 @@ var apiOps = []apiOp{
 	{"delete", "/me/group", "endGroup", "End the group show for all: every seat ends and settles once; the show is public again", "model", nil, 200, ref("OK")},
 	{"post", "/requests/{id}/accept", "accept", "Accept a request: the seat opens and the price is locked", "model", nil, 201, ref("Seat")},
 	{"post", "/requests/{id}/decline", "decline", "Decline a request", "model", nil, 200, ref("OK")},
+	{"put", "/me/cam2cam", "setCam2cam", "Offer cam2cam in private shows at a per-minute surcharge (0: free), or stop offering it (null); open seats keep their price", "model", ref("Cam2camBody"), 200, ref("Cam2camOffer")},
+	{"post", "/seats/{seat}/cam2cam/stop", "stopCam2cam", "Stop the viewer's camera for the rest of the seat; the seat's locked price does not change", "model", nil, 200, ref("OK")},
 
 	{"get", "/admin/plugins", "plugins", "Plugins and their health", "admin", nil, 200, arrayOf(ref("PluginStatus"))},
 	{"post", "/admin/ledger/verify", "verifyLedger", "Run ledger verify now", "admin", nil, 200, ref("LedgerVerify")},
@@ -163,11 +165,17 @@ func components() schema {
 			"stream_key":      schema{"type": "string", "description": "the whole stream key (the WHIP bearer), only in the first answer after it was made or rotated: the host keeps its SHA-256 alone and cannot show it again; copy it now, or rotate on the dashboard for a new one"},
 			"stream_key_hint": schema{"type": "string", "description": "the key's first characters and an ellipsis: which key is current, never enough to publish"},
 			"whip_url":        schema{"type": "string", "description": "absolute: http.public_url + /whip"}}),
-		"Quote":       obj(nil, schema{"policy": ref("Policy"), "allowed": boolean, "reason": str}),
-		"ChatMessage": schema{"type": "object", "properties": schema{"id": str, "at": when, "author": str, "role": str, "text": str, "tip": m, "system": boolean}},
-		"ChatBody":    obj([]string{"text"}, schema{"text": schema{"type": "string", "maxLength": 500}}),
-		"TipBody":     obj([]string{"tip_id", "amount"}, schema{"tip_id": schema{"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}, "amount": m, "text": str}),
+		"Quote": obj(nil, schema{"policy": ref("Policy"), "allowed": boolean, "reason": str,
+			"cam2cam_surcharge_per_minute": schema{"allOf": []schema{m}, "description": "what cam2cam adds to rate_per_minute when asked for with the request and granted by the model; absent: she does not offer it"}}),
+		"PrivateRequestBody": obj(nil, schema{"cam2cam": schema{"type": "boolean", "description": "ask to share your camera with the model (she may refuse it when she accepts)"}}),
+		"Cam2camBody": obj(nil, schema{"surcharge_per_minute": schema{"allOf": []schema{m}, "nullable": true,
+			"description": "added to the private rate a minute for a seat granted cam2cam, in the site currency; 0 is free; null or absent stops offering cam2cam"}}),
+		"Cam2camOffer": obj([]string{"offered"}, schema{"offered": boolean, "surcharge_per_minute": m}),
+		"ChatMessage":  schema{"type": "object", "properties": schema{"id": str, "at": when, "author": str, "role": str, "text": str, "tip": m, "system": boolean}},
+		"ChatBody":     obj([]string{"text"}, schema{"text": schema{"type": "string", "maxLength": 500}}),
+		"TipBody":      obj([]string{"tip_id", "amount"}, schema{"tip_id": schema{"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}, "amount": m, "text": str}),
 		"Request": obj(nil, schema{"id": str, "show_id": str, "viewer_name": str, "at": when, "rate_per_minute": m, "rate_display": str, "seat_id": str,
+			"cam2cam": schema{"type": "boolean", "description": "the viewer asks to share her camera"}, "cam2cam_surcharge_per_minute": m,
 			"state": schema{"type": "string", "enum": []string{"waiting", "held"}, "description": "held: the model is private with someone else and kept this request"}}),
 		"Seat": obj(nil, schema{"id": str, "show_id": str, "model_id": str, "viewer_name": str, "open": boolean,
 			"billing": schema{"type": "boolean", "description": "the meter runs now: the model's video flows and reaches the viewer (from the first frame delivered)"},
@@ -182,10 +190,16 @@ func components() schema {
 			"token": schema{"type": "string", "description": "WHEP bearer token; only for the seat's own viewer"}, "whep_url": str,
 			"mode":     schema{"type": "string", "enum": []string{"private", "group", ""}},
 			"chat_url": schema{"type": "string", "description": "the seat's chat room: its own in a private show, the group's in a group show"},
-			"warnings": arrayOf(obj(nil, schema{"level": str, "message": str}))}),
+			"warnings": arrayOf(obj(nil, schema{"level": str, "message": str})),
+			"cam2cam": obj([]string{"granted", "surcharge_per_minute"}, schema{"granted": boolean,
+				"surcharge_per_minute": schema{"allOf": []schema{m}, "description": "the part of policy.rate_per_minute that pays for cam2cam: one rate, locked once at the seat"},
+				"whip_url":             schema{"type": "string", "description": "the seat's viewer publishes her camera here (WHIP) with the seat token as bearer"},
+				"whep_url":             schema{"type": "string", "description": "the model's player of the viewer's camera (WHEP), with token as bearer; only the model gets it"},
+				"token":                schema{"type": "string", "description": "the model's WHEP bearer for whep_url; only for the model"}})}),
 		"LockedPolicy": obj([]string{"rate_per_minute", "granularity", "minimum_charge", "grace_seconds", "block_seconds", "extension_lead_seconds", "max_pause_seconds"}, schema{
 			"rate_per_minute": m, "granularity": granularity, "minimum_charge": m, "grace_seconds": integer, "block_seconds": integer,
 			"extension_lead_seconds": integer, "max_pause_seconds": integer,
+			"cam2cam_surcharge_per_minute": schema{"allOf": []schema{m}, "description": "present on a seat granted cam2cam: the part of rate_per_minute that pays for it (rate_per_minute includes it)"},
 			"fx": obj([]string{"rate", "quote_id", "source", "payment_currency", "expires_at"}, schema{"rate": schema{"type": "string", "description": "a decimal: payment units per rate unit"},
 				"quote_id": str, "source": str, "payment_currency": str, "expires_at": when})}),
 		"Share": obj([]string{"Role", "PartyID", "Amount"}, schema{"Role": schema{"type": "string", "enum": []string{"model", "studio", "affiliate", "platform"}},
@@ -205,8 +219,10 @@ func components() schema {
 			"billable_seconds": schema{"type": "integer", "description": "whole seconds billed, truncated in the viewer's favour"},
 			"rate_price":       schema{"allOf": []schema{m}, "description": "the price in the rate's currency"},
 			"minimum_applied":  schema{"type": "boolean", "description": "the policy's minimum charge, not the rate times billable_seconds, is rate_price"},
-			"price":            schema{"allOf": []schema{m}, "description": "what was charged, in the payment currency"},
-			"funded":           m, "released": m, "refunded": m,
+			"cam2cam": obj([]string{"surcharge_per_minute", "amount"}, schema{"surcharge_per_minute": m,
+				"amount": schema{"allOf": []schema{m}, "description": "the part of rate_price cam2cam accounts for: rate_price less the price of the same seconds without the surcharge; a reading of the one price, not an addition"}}),
+			"price":  schema{"allOf": []schema{m}, "description": "what was charged, in the payment currency"},
+			"funded": m, "released": m, "refunded": m,
 			"allocation": schema{"type": "array", "items": ref("Share"),
 				"description": "how the platform divides the price; only in the model's and an admin's copy, never the viewer's"},
 			"funding": arrayOf(obj([]string{"n", "kind", "amount", "ceiling", "reference", "status"}, schema{"n": integer, "kind": str, "amount": m,
@@ -300,7 +316,7 @@ var OpenAPI = sync.OnceValue(func() []byte {
 		}
 		op["responses"] = resp
 		if o.body != nil {
-			op["requestBody"] = schema{"required": true, "content": schema{"application/json": schema{"schema": o.body}}}
+			op["requestBody"] = schema{"required": o.id != "requestPrivate", "content": schema{"application/json": schema{"schema": o.body}}}
 			resp["413"] = errResp("body larger than 16 KiB")
 			resp["415"] = errResp("not application/json")
 		}
@@ -318,7 +334,10 @@ var OpenAPI = sync.OnceValue(func() []byte {
 		if o.id == "accept" {
 			params = append(params, schema{"name": "others", "in": "query", "description": "what the other waiting requesters get: " +
 				"keep (the default) holds their requests until the model is back in public, and tells them so twice; decline declines them",
-				"schema": schema{"type": "string", "enum": []string{"keep", "decline"}, "default": "keep"}})
+				"schema": schema{"type": "string", "enum": []string{"keep", "decline"}, "default": "keep"}},
+				schema{"name": "cam2cam", "in": "query", "description": "the answer to the request's cam2cam ask: grant locks the rate plus the " +
+					"surcharge the viewer was shown; refuse (the default) locks the rate alone and the viewer's camera is refused",
+					"schema": schema{"type": "string", "enum": []string{"grant", "refuse"}, "default": "refuse"}})
 		}
 		if idempotentOps[o.id] {
 			params = append(params, idempotencyKeyParam)
@@ -395,15 +414,17 @@ var createdHeaders = schema{
 
 var streamOps = []streamOp{
 	{method: "post", path: "/whip", id: "whipPublish", summary: "WHIP: publish the model's show (OBS 30+: Service WHIP, this URL, the stream key as Bearer Token)",
-		bearer: "the model's stream key", reqType: "application/sdp", status: 201, respType: "application/sdp", resp: sdp, headers: createdHeaders,
+		bearer:  "the model's stream key; or, for cam2cam, the seat token of a private show's viewer, who then publishes her camera to the model alone",
+		reqType: "application/sdp", status: 201, respType: "application/sdp", resp: sdp, headers: createdHeaders,
 		errs: map[string]string{"401": "no stream key, or an unknown (or rotated-away) one",
-			"403": "the model is not approved, or (stream.live_on_publish = false) not on air yet",
+			"403": "the model is not approved, or (stream.live_on_publish = false) not on air yet; a seat token: the seat has ended, or cam2cam was not granted",
 			"409": "another publisher is on air; send " + whiphttp.HeaderReplace + ": 1 to replace it (the model's explicit switch of device)"}},
 	{method: "post", path: "/whip/{key}", id: "whipPublishKey", summary: "WHIP with the stream key in the path (for clients that cannot set a bearer)",
 		reqType: "application/sdp", status: 201, respType: "application/sdp", resp: sdp, headers: createdHeaders,
 		errs: map[string]string{"401": "unknown stream key"}},
 	{method: "post", path: "/whep/{show}", id: "whepWatch", summary: "WHEP: watch a show. A public show needs no bearer (one that is no seat token, " +
-		"such as the API session's, is served as public); a private show needs the seat token of GET /seats/{seat}",
+		"such as the API session's, is served as public); a private show needs the seat token of GET /seats/{seat}. The viewer's camera of a cam2cam seat (c2c-<seat id>, GET /seats/{seat} cam2cam.whep_url) " +
+		"is played only with the model's cam2cam.token; every other bearer is refused with 403",
 		bearer: "the seat token (optional for a public show)", reqType: "application/sdp", status: 201, respType: "application/sdp", resp: sdp, headers: createdHeaders,
 		errs: map[string]string{"401": "an unknown or expired seat token on a show that is not public", "403": "the show is private and no seat token was sent, or the token is for another show", "404": "the show is not on air"}},
 	{method: "patch", path: "/stream/sessions/{id}", id: "trickle", summary: "Trickle ICE candidates for a session (RFC 8840 fragment); an ICE restart answers 422",

@@ -142,7 +142,7 @@ func jsonFields(t reflect.Type) (all, required []string) {
 			name = f.Name
 		}
 		all = append(all, name)
-		if !strings.Contains(opts, "omitempty") {
+		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
 			required = append(required, name)
 		}
 	}

@@ -57,6 +57,9 @@ func receiptView(r billing.Receipt, modelName, viewerName string) theme.ReceiptP
 		BillableSeconds: r.BillableSeconds, Policy: policyView(r.Policy, string(r.Strategy)), Price: r.RatePrice, Charged: r.Price,
 		MinimumApplied: r.MinimumApplied,
 	}
+	if c := r.Cam2cam; c != nil {
+		p.Cam2cam = &theme.Cam2camLine{SurchargePerMinute: c.SurchargePerMinute, Amount: c.Amount}
+	}
 	for _, iv := range r.Intervals {
 		p.Intervals = append(p.Intervals, theme.Interval{Start: iv.Start(), End: iv.End(), Seconds: (iv.EndMs - iv.StartMs) / 1000})
 	}

@@ -281,6 +281,11 @@ type RoomPage struct {
 	// seat would lock now and how to join ("Join group show — 3.00/min").
 	// nil when there is none.
 	Group *GroupOffer `json:"group"`
+	// Cam2camSurcharge is what cam2cam (the viewer's camera shown to the
+	// model alone) adds to the private rate a minute; nil when the model does
+	// not offer it. The private request form then offers a "cam2cam" field
+	// (value "1") asking for it.
+	Cam2camSurcharge *money.Money `json:"cam2cam_surcharge"`
 
 	// PosterURL is a recent picture of the show for the player's poster
 	// (the host answers it with its placeholder while it has none); may be
@@ -390,6 +395,34 @@ type PrivateShowPage struct {
 	TipPresets     []money.Money    `json:"tip_presets"`
 	TipAction      string           `json:"tip_action"` // as RoomPage.TipAction
 	EndAction      string           `json:"end_action"` // POST ends the seat
+	// Cam2cam is set when the model granted the seat's viewer cam2cam.
+	Cam2cam *Cam2camPublish `json:"cam2cam"`
+}
+
+// Cam2camPublish is the viewer's "share my camera" toggle in a private show:
+// a publisher video (PublishURL, the SeatToken as its bearer) started and
+// stopped by the viewer, seen by the model alone.
+type Cam2camPublish struct {
+	PublishURL string `json:"publish_url"` // WHIP endpoint
+	// SurchargePerMinute is the part of the locked rate that pays for it.
+	SurchargePerMinute money.Money `json:"surcharge_per_minute"`
+}
+
+// Cam2camPlayer is the viewer's camera on the model's dashboard.
+type Cam2camPlayer struct {
+	Viewer    string `json:"viewer"`
+	PlayerURL string `json:"player_url"` // WHEP endpoint
+	Token     string `json:"token"`      // the player's bearer, hers alone
+	// StopAction (POST) stops the viewer's camera for the rest of the seat;
+	// the seat's price does not change.
+	StopAction string `json:"stop_action"`
+}
+
+// Cam2camLine is a receipt's cam2cam surcharge: the part of Price it
+// accounts for (Price already includes it).
+type Cam2camLine struct {
+	SurchargePerMinute money.Money `json:"surcharge_per_minute"`
+	Amount             money.Money `json:"amount"`
 }
 
 // CreditPack is a wallet top-up on offer.
@@ -482,6 +515,8 @@ type ReceiptPage struct {
 	Charged        money.Money      `json:"charged"` // what the viewer paid, in their currency
 	Charges        []Charge         `json:"charges"`
 	Transfers      []LedgerTransfer `json:"transfers"`
+	// Cam2cam is set on a seat granted cam2cam.
+	Cam2cam *Cam2camLine `json:"cam2cam"`
 }
 
 // PrivateRequest is a viewer asking a model for a private show.
@@ -493,6 +528,11 @@ type PrivateRequest struct {
 	RatePerMinute money.Money `json:"rate_per_minute"` // what the seat will lock
 	AcceptAction  string      `json:"accept_action"`
 	DeclineAction string      `json:"decline_action"`
+	// Cam2cam: the viewer asks to share her camera at Cam2camSurcharge a
+	// minute on top of the rate. The accept form then carries a "cam2cam"
+	// field: "grant" grants it, anything else (or none) refuses it.
+	Cam2cam          bool        `json:"cam2cam"`
+	Cam2camSurcharge money.Money `json:"cam2cam_surcharge"`
 }
 
 // EarningRow is one credit to a model's earnings.
@@ -570,6 +610,14 @@ type ModelDashboardPage struct {
 	// first); GroupRateAction (POST rate, currency) saves a new one.
 	GroupRate       money.Money `json:"group_rate"`
 	GroupRateAction string      `json:"group_rate_action"`
+
+	// Cam2camSurcharge is her cam2cam offer (nil: none), Cam2camAction
+	// (POST surcharge, decimal major units; empty or "off" stops offering)
+	// sets it.
+	Cam2camSurcharge *money.Money `json:"cam2cam_surcharge"`
+	Cam2camAction    string       `json:"cam2cam_action"`
+	// Cam2cam is the viewer's camera while her private show has cam2cam.
+	Cam2cam *Cam2camPlayer `json:"cam2cam"`
 }
 
 // StreamHelpPage tells a model how to stream from OBS (30 or later, WHIP):

@@ -270,6 +270,26 @@ func SamplePages() []Sample {
 			Scripts: []string{PlayerScript, ChatScript},
 		},
 		{
+			Name: "room-cam2cam", Status: 200,
+			Page: &RoomPage{Layout: viewerLayout("/rooms/m-1"), ShowID: "s-1", Model: mira, Mode: ModePublic, PlayerURL: "/whep/s-1",
+				ChatURL: "/ws/chat/s-1", Private: samplePolicy, PrivateAllowed: true, PrivateAction: "/rooms/m-1/private", CanChat: true,
+				Cam2camSurcharge: &money.Money{Amount: 150, Currency: "USD"}},
+			Text:    []string{"Mira Model", fd(usd(399)), fd(usd(150))},
+			Attrs:   []Attr{{"action", "/rooms/m-1/private"}, {"name", "cam2cam"}, {"value", "1"}},
+			Scripts: []string{PlayerScript, ChatScript},
+		},
+		{
+			Name: "private-show-cam2cam", Status: 200,
+			Page: &PrivateShowPage{Layout: viewerLayout("/seats/seat-42"), SeatID: "seat-42", ShowID: "s-2", Model: mira,
+				Mode: ModePrivate, Policy: samplePolicy, RunningSeconds: 60, RunningCost: usd(399), FundedSeconds: 300,
+				SeatToken: "seat-token-abc123", PlayerURL: "/whep/s-2", ChatURL: "/ws/chat/s-2", EndAction: "/seats/seat-42/end",
+				Cam2cam: &Cam2camPublish{PublishURL: "/whip", SurchargePerMinute: usd(150)}},
+			Text: []string{"Mira Model", fd(usd(150))},
+			Attrs: []Attr{{PlayerAttr, ""}, {"data-src", "/whep/s-2"}, {Cam2camAttr, ""}, {"data-src", "/whip"}, {"data-role", "publisher"},
+				{"data-token", "seat-token-abc123"}, {Cam2camToggleAttr, ""}},
+			Scripts: []string{PlayerScript, ChatScript},
+		},
+		{
 			Name: "wallet", Status: 200,
 			Page: &WalletPage{Layout: func() Layout {
 				l := viewerLayout("/wallet")
@@ -311,6 +331,14 @@ func SamplePages() []Sample {
 				fd(eur(1612)), fd(eur(1838)), "auth-9001", "cap-9002", "model:m-1:earnings", "platform:revenue", fd(eur(1128)), fd(eur(484))},
 		},
 		{
+			Name: "receipt-cam2cam", Status: 200,
+			Page: &ReceiptPage{Layout: viewerLayout("/receipts/seat-43"), SeatID: "seat-43", ShowID: "s-2", Model: mira,
+				Viewer: "Vic Viewer", Mode: ModePrivate, OpenedAt: at(0), ClosedAt: at(2), EndReason: "viewer ended the show",
+				Intervals: []Interval{{Start: at(0), End: at(2), Seconds: 120}}, BillableSeconds: 120, Policy: samplePolicy,
+				Price: usd(798), Charged: usd(798), Cam2cam: &Cam2camLine{SurchargePerMinute: usd(150), Amount: usd(300)}},
+			Text: []string{"seat-43", fd(usd(798)), fd(usd(150)), fd(usd(300))},
+		},
+		{
 			Name: "model-dashboard", Status: 200,
 			Page: &ModelDashboardPage{Layout: modelLayout("/dashboard"), Model: mira, Live: true, ShowID: "s-1", Mode: ModePublic,
 				Viewers: 87, PublishURL: "/whip/s-1", PublishToken: "pub-token-xyz", GoLiveAction: "/dashboard/live",
@@ -346,6 +374,21 @@ func SamplePages() []Sample {
 				Rate: usd(399), Policy: samplePolicy},
 			Text:    []string{"sk_sampl…", "Rotate key"},
 			Attrs:   []Attr{{"action", "/dashboard/stream-key"}, {"value", "https://cams.example/whip"}, {"href", "/help/obs"}},
+			Scripts: []string{PlayerScript},
+		},
+		{
+			Name: "model-dashboard-cam2cam", Status: 200,
+			Page: &ModelDashboardPage{Layout: modelLayout("/dashboard"), Model: mira, Live: true, ShowID: "s-1", Mode: ModePrivate,
+				PublishURL: "/whip", PublishToken: "pub-token-xyz", EndAction: "/dashboard/end", Rate: usd(399), RateAction: "/dashboard/rate",
+				Policy: samplePolicy, Cam2camSurcharge: &money.Money{Amount: 150, Currency: "USD"}, Cam2camAction: "/dashboard/cam2cam",
+				Requests: []PrivateRequest{{ID: "rq-2", Viewer: "Ivan " + HostileText, At: at(5), Mode: ModePrivate, RatePerMinute: usd(399),
+					AcceptAction: "/dashboard/requests/rq-2/accept", DeclineAction: "/dashboard/requests/rq-2/decline",
+					Cam2cam: true, Cam2camSurcharge: usd(150)}},
+				Cam2cam: &Cam2camPlayer{Viewer: "Vic Viewer", PlayerURL: "/whep/c2c-seat-42", Token: "c2m_token_42", StopAction: "/dashboard/seats/seat-42/cam2cam/stop"}},
+			Text: []string{"Mira Model", "Ivan " + HostileText, "Vic Viewer", fd(usd(150))},
+			Attrs: []Attr{{Cam2camAttr, ""}, {"data-src", "/whep/c2c-seat-42"}, {"data-token", "c2m_token_42"}, {"data-role", "viewer"},
+				{"action", "/dashboard/seats/seat-42/cam2cam/stop"}, {"action", "/dashboard/cam2cam"}, {"name", "surcharge"},
+				{"action", "/dashboard/requests/rq-2/accept"}, {"name", "cam2cam"}, {"value", "grant"}},
 			Scripts: []string{PlayerScript},
 		},
 		{

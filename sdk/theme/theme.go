@@ -91,6 +91,18 @@ const (
 	// switch of device. The player publishes with {replace: true}, which
 	// takes the show from the other publisher; nothing else may.
 	SwitchAttr = "data-camkit-switch"
+	// Cam2camAttr marks a cam2cam <video> (it never carries PlayerAttr, so
+	// a page's show video stays the one PlayerAttr finds). On the
+	// PrivateShow page it is the viewer's own camera: data-role "publisher",
+	// data-src the WHIP endpoint, data-token her seat token, started and
+	// stopped only by the button carrying Cam2camToggleAttr (its value is
+	// the video's id). On the ModelDashboard it is the viewer's camera as the
+	// model sees it: data-role "viewer", data-src the WHEP endpoint,
+	// data-token the model's bearer, data-start "true"; it is no paid seat
+	// of hers, so a pause bills nobody.
+	Cam2camAttr = "data-camkit-cam2cam"
+	// Cam2camToggleAttr marks the viewer's "share my camera" button.
+	Cam2camToggleAttr = "data-camkit-cam2cam-toggle"
 	// ChatAttr marks the chat panel for the chat script; it carries data-url
 	// (the WebSocket URL). Inside it, the script appends messages to the
 	// element with data-chat-log and sends the form with data-chat-form (a

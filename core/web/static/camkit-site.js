@@ -177,6 +177,7 @@ if (path === '/dashboard') {
       row.style.cssText = 'display:flex;gap:.5rem;align-items:center;justify-content:space-between;margin:.3rem 0';
       const who = document.createElement('span');
       who.textContent = `${r.viewer_name} asks for a private show (${r.rate_display} a minute)`;
+      if (r.cam2cam) who.textContent += ' with cam2cam: they would show you their camera';
       if (r.state === 'held') {
         // Kept while she is private with someone else: it waits for her return.
         who.textContent += ' (kept until you are back in public)';
@@ -185,7 +186,7 @@ if (path === '/dashboard') {
         continue;
       }
       const accept = document.createElement('button');
-      accept.textContent = 'Accept';
+      accept.textContent = r.cam2cam ? 'Accept with cam2cam' : 'Accept';
       accept.setAttribute('data-accept', r.id);
       // Accept keeps the other requests (their viewers are told, and told
       // again when she is back); this one declines them.
@@ -195,19 +196,29 @@ if (path === '/dashboard') {
       const decline = document.createElement('button');
       decline.textContent = 'Decline';
       decline.setAttribute('data-decline', r.id);
-      const act = (what) => async () => {
-        accept.disabled = only.disabled = decline.disabled = true;
+      // A cam2cam ask is answered on accept: granted by the accept buttons,
+      // refused by this one (the rate is then locked without the surcharge).
+      const without = document.createElement('button');
+      without.textContent = 'Accept without cam2cam';
+      without.setAttribute('data-accept-without-cam2cam', r.id);
+      const grant = r.cam2cam ? 'cam2cam=grant' : '';
+      const act = (what, query) => async () => {
+        accept.disabled = only.disabled = decline.disabled = without.disabled = true;
         try {
-          await post(`/requests/${r.id}/${what}`);
+          await post(`/requests/${r.id}/${what}` + (query ? '?' + query : ''));
           who.textContent = what === 'decline' ? 'Declined.' : `Private show with ${r.viewer_name} started.`;
+          // The dashboard shows the viewer's camera once her show has cam2cam.
+          if (what === 'accept' && query.includes('cam2cam=grant')) setTimeout(() => location.reload(), 800);
         } catch (e) {
           who.textContent = e.message;
         }
       };
-      accept.addEventListener('click', act('accept'));
-      only.addEventListener('click', act('accept?others=decline'));
-      decline.addEventListener('click', act('decline'));
+      accept.addEventListener('click', act('accept', grant));
+      only.addEventListener('click', act('accept', [grant, 'others=decline'].filter(Boolean).join('&')));
+      without.addEventListener('click', act('accept', ''));
+      decline.addEventListener('click', act('decline', ''));
       row.append(who, accept);
+      if (r.cam2cam) row.append(without);
       if (reqs.length > 1) row.append(only);
       row.append(decline);
       box.appendChild(row);

@@ -80,3 +80,59 @@ for (const log of document.querySelectorAll("[data-chat-log]")) {
   log.scrollTop = log.scrollHeight;
   new MutationObserver(() => { log.scrollTop = log.scrollHeight; }).observe(log, { childList: true });
 }
+
+// Cam2cam: the viewer's camera in a private show, seen by the model alone
+// (videos marked data-camkit-cam2cam, never data-camkit-player). The
+// viewer's own camera publishes only while her toggle is on; the model's
+// dashboard plays it by itself. Neither is a paid seat of the page's user,
+// so a pause says nothing of billing.
+const CAM2CAM = {
+  off: "Your camera is off.",
+  on: "The model sees your camera.",
+  waiting: "Waiting for their camera…",
+  paused: "Camera paused, reconnecting…",
+};
+async function cam2cam() {
+  const videos = document.querySelectorAll("video[data-camkit-cam2cam]");
+  if (videos.length === 0) return;
+  const { play, publish } = await import("/static/camkit-player.js");
+  const wire = (video, session, live) => {
+    const stage = video.closest(".stage") || video.parentElement;
+    const status = stage.querySelector("[data-player-status]");
+    const show = (state, text) => {
+      stage.dataset.state = state;
+      if (status) status.textContent = text;
+    };
+    show("connecting", STATUS.connecting);
+    session.addEventListener("live", () => show("live", live));
+    session.addEventListener("paused", () => show("paused", CAM2CAM.paused));
+    session.addEventListener("ended", () => show("ended", video.dataset.role === "publisher" ? CAM2CAM.off : STATUS.ended));
+    session.addEventListener("error", (e) => show("error", e.detail?.message || "Connection problem, retrying…"));
+    window.addEventListener("pagehide", () => session.stop(), { once: true });
+  };
+  for (const video of videos) {
+    if (video.dataset.role === "viewer" && video.dataset.start === "true") {
+      wire(video, play(video, { whepUrl: video.dataset.src, token: video.dataset.token }), "");
+    }
+  }
+  for (const button of document.querySelectorAll("button[data-camkit-cam2cam-toggle]")) {
+    const video = document.getElementById(button.dataset.camkitCam2camToggle);
+    if (!video) continue;
+    const label = button.textContent;
+    let session = null;
+    button.addEventListener("click", () => {
+      if (session) {
+        session.stop();
+        session = null;
+        button.textContent = label;
+        button.setAttribute("aria-pressed", "false");
+        return;
+      }
+      session = publish(video, { whipUrl: video.dataset.src, streamKey: video.dataset.token });
+      wire(video, session, CAM2CAM.on);
+      button.textContent = "Stop my camera";
+      button.setAttribute("aria-pressed", "true");
+    });
+  }
+}
+await cam2cam();

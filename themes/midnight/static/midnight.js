@@ -79,3 +79,49 @@ document.querySelectorAll("[data-chat-log]").forEach((log) => {
   follow();
   new MutationObserver(follow).observe(log, { childList: true });
 });
+
+// Cam2cam: a private guest's camera, seen by the performer alone (videos
+// marked data-camkit-cam2cam, never data-camkit-player). The guest's camera
+// publishes only while the toggle is lit; the studio plays it by itself.
+// Neither is a paid seat of whoever looks at the page, so a pause bills nobody.
+async function cam2cam() {
+  const videos = [...document.querySelectorAll("video[data-camkit-cam2cam]")];
+  if (!videos.length) return;
+  const player = await import("/static/camkit-player.js");
+  const wire = (video, session, lit) => {
+    const frame = video.closest(".screen") ?? video.parentElement;
+    const caption = frame.querySelector("[data-player-status]");
+    const set = (state, text) => {
+      frame.dataset.state = state;
+      if (caption) caption.textContent = text;
+    };
+    set("connecting", "Connecting…");
+    session.addEventListener("live", () => set("live", lit));
+    session.addEventListener("paused", () => set("paused", "The camera has paused; reconnecting…"));
+    session.addEventListener("ended", () => set("ended", video.dataset.role === "publisher" ? "Your camera is dark." : "The curtain has fallen on this show."));
+    session.addEventListener("error", (e) => set("error", e.detail?.message || "A connection problem; trying again…"));
+    addEventListener("pagehide", () => session.stop(), { once: true });
+  };
+  videos.filter((v) => v.dataset.role === "viewer" && v.dataset.start === "true").forEach((video) =>
+    wire(video, player.play(video, { whepUrl: video.dataset.src, token: video.dataset.token }), ""));
+  document.querySelectorAll("button[data-camkit-cam2cam-toggle]").forEach((button) => {
+    const video = document.getElementById(button.dataset.camkitCam2camToggle);
+    if (!video) return;
+    const label = button.textContent;
+    let session = null;
+    button.addEventListener("click", () => {
+      if (session) {
+        session.stop();
+        session = null;
+        button.textContent = label;
+        button.setAttribute("aria-pressed", "false");
+        return;
+      }
+      session = player.publish(video, { whipUrl: video.dataset.src, streamKey: video.dataset.token });
+      wire(video, session, "The performer sees you.");
+      button.textContent = "Darken my camera";
+      button.setAttribute("aria-pressed", "true");
+    });
+  });
+}
+cam2cam();
