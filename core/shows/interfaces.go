@@ -91,6 +91,14 @@ type Media interface {
 	EndShow(showID string)
 }
 
+// TicketAdmission gates a broadcast while its model runs a ticket show
+// (core/tickets). AdmitViewer asks it first: running is false when she runs
+// none (or token is not a ticket's) and the usual rules apply; otherwise
+// seatID is the ticket's seat, or err says why the viewer may not watch.
+type TicketAdmission interface {
+	AdmitTicket(ctx context.Context, modelID, token string) (seatID string, running bool, err error)
+}
+
 // Ledger reads earnings.
 type Ledger interface {
 	Balance(ctx context.Context, code, currency string) (ledger.Balance, error)

@@ -66,7 +66,10 @@ type Config struct {
 	// live when she is not on air yet (config stream.live_on_publish), so
 	// OBS alone is enough; false, she goes live from her dashboard first.
 	LiveOnPublish bool
-	Log           *slog.Logger
+	// Tickets admits only ticket holders while a model runs a ticket show.
+	// Optional: without it there are no ticket shows.
+	Tickets TicketAdmission
+	Log     *slog.Logger
 }
 
 // Service is the show lifecycle: broadcasts, requests, the paid show and
@@ -1028,7 +1031,12 @@ func (s *Service) ResolveStreamKey(ctx context.Context, key string) (string, err
 
 // AdmitViewer lets anyone watch a public broadcast and only the seat's
 // viewer (by token) watch a private one.
-func (s *Service) AdmitViewer(_ context.Context, showID, token string) (stream.Admit, error) {
+func (s *Service) AdmitViewer(ctx context.Context, showID, token string) (stream.Admit, error) {
+	if s.cfg.Tickets != nil {
+		if admit, ok, err := s.admitTicket(ctx, showID, token); ok {
+			return admit, err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.byID[showID]
@@ -1055,6 +1063,23 @@ func (s *Service) AdmitViewer(_ context.Context, showID, token string) (stream.A
 		return stream.Admit{}, errs.E(errs.Forbidden, "the show is private")
 	}
 	return stream.Admit{}, nil
+}
+
+// admitTicket asks core/tickets about the model of showID, outside s.mu
+// (it reads the database); ok is false when she runs no ticket show.
+func (s *Service) admitTicket(ctx context.Context, showID, token string) (stream.Admit, bool, error) {
+	s.mu.Lock()
+	b := s.byID[showID]
+	var model string
+	if b != nil {
+		model = b.model
+	}
+	s.mu.Unlock()
+	if model == "" {
+		return stream.Admit{}, false, nil
+	}
+	seat, running, err := s.cfg.Tickets.AdmitTicket(ctx, model, token)
+	return stream.Admit{SeatID: seat}, running, err
 }
 
 // Liveness takes the SFU's events: the broadcast's media state is kept, and
