@@ -91,7 +91,9 @@ func (e *env) balance(code string) (posted, held int64) {
 	return b.Posted().Amount, b.DebitsPending
 }
 
-func (e *env) wallet(viewer string) (posted, held int64) { return e.balance("viewer:" + viewer + ":wallet") }
+func (e *env) wallet(viewer string) (posted, held int64) {
+	return e.balance("viewer:" + viewer + ":wallet")
+}
 
 func (e *env) verify() {
 	e.t.Helper()

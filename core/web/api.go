@@ -244,6 +244,10 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Post("/requests/:id/accept", model, money, p.apiAccept)
 	api.Post("/requests/:id/decline", model, p.apiDecline)
 
+	if p.Tickets != nil {
+		p.mountTicketAPI(api, viewer, model, money)
+	}
+
 	api.Get("/admin/plugins", admin, p.apiPlugins)
 	api.Post("/admin/ledger/verify", admin, p.apiVerify)
 	api.Get("/admin/seats", admin, p.apiAdminSeats)
