@@ -1,0 +1,292 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/camkit/camkit/core/config"
+	"github.com/camkit/camkit/core/ledger"
+	"github.com/camkit/camkit/core/stream/streamtest"
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/money"
+)
+
+type ticketShowJSON struct {
+	ID    string      `json:"id"`
+	State string      `json:"state"`
+	Sold  int         `json:"sold"`
+	Price money.Money `json:"price"`
+}
+
+type ticketJSON struct {
+	ID       string      `json:"id"`
+	State    string      `json:"state"`
+	Token    string      `json:"token"`
+	WHEPURL  string      `json:"whep_url"`
+	Posted   money.Money `json:"posted"`
+	Refunded money.Money `json:"refunded"`
+}
+
+// ticketWorld is the product with a model on air and four more viewers:
+// alice paid for her credits with a card (newWorld), the others' wallets
+// are credited as a credit pack would.
+type ticketWorld struct {
+	*world
+	cat, dan *browser
+	ids      map[*browser]string
+}
+
+func newTicketWorld(t *testing.T) *ticketWorld {
+	// A show of a few seconds is not refunded for being short: what this
+	// test checks is the money of a show that happened.
+	w := &ticketWorld{world: newWorldOn(t, newSite(t, func(c *config.Config) { c.Tickets.RefundIfShorterThan = "0" }))}
+	w.cat, w.dan = w.site.browser("cat"), w.site.browser("dan")
+	w.cat.signup("cat@example.com", "Cat", "viewer")
+	w.dan.signup("dan@example.com", "Dan", "viewer")
+	w.ids = map[*browser]string{}
+	for b, email := range map[*browser]string{w.alice: "alice@example.com", w.bob: "bob@example.com", w.cat: "cat@example.com", w.dan: "dan@example.com"} {
+		u, err := w.acc.UserByEmail(context.Background(), email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.ids[b] = u.ID
+		if b != w.alice {
+			if _, err := w.app.Ledger.Transfer(context.Background(), ledger.Request{Key: "test/credits/" + u.ID, Debit: "processor:sandbox:clearing",
+				Credit: "viewer:" + u.ID + ":wallet", Amount: money.Money{Amount: 10_00, Currency: "USD"}, Memo: "credit pack"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return w
+}
+
+// schedule has the model announce a $5 show starting in two seconds,
+// doors open for a minute after.
+func (w *ticketWorld) schedule(capacity int) (ticketShowJSON, time.Time) {
+	start := time.Now().Add(2 * time.Second).Truncate(time.Second).Add(time.Second)
+	body := fmt.Sprintf(`{"title":"Friday night","price":{"amount":500,"currency":"USD"},"starts_at":%q,"duration_seconds":600,"doors_close_at":%q,"capacity":%d}`,
+		start.UTC().Format(time.RFC3339), start.Add(time.Minute).UTC().Format(time.RFC3339), capacity)
+	var sh ticketShowJSON
+	w.model.post("/me/ticket-shows", body, "").must(w.t, http.StatusCreated, "schedule").json(w.t, &sh)
+	return sh, start
+}
+
+func (w *ticketWorld) buy(b *browser, showID, key string) ticketJSON {
+	var tk ticketJSON
+	b.post("/ticket-shows/"+showID+"/tickets", "", key).must(w.t, http.StatusCreated, b.name+" buys").json(w.t, &tk)
+	return tk
+}
+
+func (w *ticketWorld) ticketCall(path, key string) ticketShowJSON {
+	var sh ticketShowJSON
+	w.model.post(path, "", key).must(w.t, http.StatusOK, path).json(w.t, &sh)
+	return sh
+}
+
+// Three viewers buy tickets from their wallets (one with a double click),
+// a fourth is refused once the show is sold out and then refused the
+// video once it starts, while the holders watch; when it ends the tickets
+// are posted and split, and the ledger verifies clean. Media is real: the
+// model publishes over WHIP and the viewers are pion WHEP clients.
+func TestTicketShowThroughTheHost(t *testing.T) {
+	w := newTicketWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sh, start := w.schedule(3)
+
+	var profile ticketShowJSON
+	w.dan.api(http.MethodGet, "/models/"+w.modelID+"/ticket-show", nil, "").must(t, http.StatusOK, "profile's ticket show").json(t, &profile)
+	if profile.ID != sh.ID || profile.Price.Amount != 500 {
+		t.Fatalf("the model's upcoming ticket show %+v, want %s at $5", profile, sh.ID)
+	}
+
+	// A double click (one key twice) and a retry with another key buy once.
+	first := w.buy(w.alice, sh.ID, "alice-click-0001")
+	again := w.buy(w.alice, sh.ID, "alice-click-0001")
+	other := w.buy(w.alice, sh.ID, "alice-retry-0002")
+	if first.ID == "" || again.ID != first.ID || other.ID != first.ID || first.State != "held" {
+		t.Fatalf("alice's tickets %+v %+v %+v, want one held ticket", first, again, other)
+	}
+	tickets := map[*browser]ticketJSON{w.alice: first}
+	for _, b := range []*browser{w.bob, w.cat} {
+		tickets[b] = w.buy(b, sh.ID, b.name+"-buys-0001")
+	}
+	r := w.dan.post("/ticket-shows/"+sh.ID+"/tickets", "", "dan-buys-0001").must(t, http.StatusPaymentRequired, "a fourth ticket of three")
+	if !strings.Contains(r.body, "sold out") {
+		t.Fatalf("sold-out refusal says %s", r.body)
+	}
+	for b := range tickets {
+		if posted, held := w.walletOf(b); posted != 10_00 || held != 5_00 {
+			t.Fatalf("%s's wallet before the show: posted %d held %d, want 1000 and 500 held", b.name, posted, held)
+		}
+	}
+
+	var my struct {
+		StreamKey string `json:"stream_key"`
+		WHIPURL   string `json:"whip_url"`
+	}
+	w.model.api(http.MethodGet, "/me/show", nil, "").must(t, http.StatusOK, "my show").json(t, &my)
+	pub, err := streamtest.Publish(ctx, streamtest.HTTPSignal(my.WHIPURL, my.StreamKey, nil), streamtest.PublisherOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	whep := w.url + "/whep/" + w.showID
+	// Before the ticket show her broadcast is public: dan watches for free.
+	free, err := streamtest.Subscribe(ctx, streamtest.HTTPSignal(whep, "", nil))
+	if err != nil {
+		t.Fatalf("dan watches the public show: %v", err)
+	}
+	defer free.Close()
+	if !streamtest.WaitFor(15*time.Second, func() bool { return free.Video.Packets.Load() > 30 }) {
+		t.Fatal("dan receives nothing of the public show")
+	}
+
+	w.model.post("/me/ticket-shows/"+sh.ID+"/start", "", "").must(t, http.StatusBadRequest, "start before the start time")
+	time.Sleep(time.Until(start))
+	if got := w.ticketCall("/me/ticket-shows/"+sh.ID+"/start", ""); got.State != "running" || got.Sold != 3 {
+		t.Fatalf("started %+v, want running with 3 sold", got)
+	}
+	// Dan's free session was cut when it started, and he cannot come back.
+	if !streamtest.WaitFor(10*time.Second, func() bool {
+		n := free.Video.Packets.Load()
+		time.Sleep(700 * time.Millisecond)
+		return free.Video.Packets.Load() == n
+	}) {
+		t.Fatal("dan still receives the ticket show")
+	}
+	_, err = streamtest.Subscribe(ctx, streamtest.HTTPSignal(whep, "", nil))
+	if he, ok := err.(*streamtest.HTTPError); !ok || he.Status != http.StatusForbidden || !strings.Contains(he.Body, "ticket") {
+		t.Fatalf("dan without a ticket: %v, want 403", err)
+	}
+	_, err = streamtest.Subscribe(ctx, streamtest.HTTPSignal(whep, tickets[w.bob].Token+"x", nil))
+	if he, ok := err.(*streamtest.HTTPError); !ok || he.Status != http.StatusUnauthorized {
+		t.Fatalf("a forged ticket: %v, want 401", err)
+	}
+	// The holders watch with their tickets' tokens (as GET /me/tickets gives them).
+	var mine []ticketJSON
+	w.bob.api(http.MethodGet, "/me/tickets", nil, "").must(t, http.StatusOK, "bob's tickets").json(t, &mine)
+	if len(mine) != 1 || mine[0].Token != tickets[w.bob].Token || mine[0].WHEPURL != "/whep/"+w.showID {
+		t.Fatalf("bob's tickets %+v", mine)
+	}
+	for _, b := range []*browser{w.alice, w.bob, w.cat} {
+		v, err := streamtest.Subscribe(ctx, streamtest.HTTPSignal(w.url+tickets[b].WHEPURL, tickets[b].Token, nil))
+		if err != nil {
+			t.Fatalf("%s watches with her ticket: %v", b.name, err)
+		}
+		defer v.Close()
+		if !streamtest.WaitFor(15*time.Second, func() bool { return v.Video.Keyframes.Load() > 0 && v.Video.Packets.Load() > 30 }) {
+			t.Fatalf("%s's ticket admits her but no media arrives", b.name)
+		}
+	}
+
+	time.Sleep(time.Second)
+	if got := w.ticketCall("/me/ticket-shows/"+sh.ID+"/end", "end-0001"); got.State != "ended" {
+		t.Fatalf("ended %+v", got)
+	}
+	w.ticketCall("/me/ticket-shows/"+sh.ID+"/end", "end-0002") // a retry settles nothing twice
+	for b := range tickets {
+		if posted, held := w.walletOf(b); posted != 5_00 || held != 0 {
+			t.Fatalf("%s's wallet after the show: posted %d held %d, want 500 and nothing held", b.name, posted, held)
+		}
+	}
+	if posted, held := w.walletOf(w.dan); posted != 10_00 || held != 0 {
+		t.Fatalf("dan's wallet: %d held %d, want untouched", posted, held)
+	}
+	// The default split (60% model; no studio or affiliate: the platform
+	// keeps theirs) of three $5 tickets.
+	if got := w.balance("model:" + w.modelID + ":earnings"); got != 9_00 {
+		t.Fatalf("model earnings %d, want 900", got)
+	}
+	if got := w.balance("platform:revenue"); got != 6_00 {
+		t.Fatalf("platform revenue %d, want 600", got)
+	}
+	var wallet struct {
+		History []struct {
+			Description string      `json:"description"`
+			Amount      money.Money `json:"amount"`
+			Pending     bool        `json:"pending"`
+		} `json:"history"`
+	}
+	w.cat.api(http.MethodGet, "/wallet", nil, "").must(t, http.StatusOK, "cat's wallet").json(t, &wallet)
+	var lines []string
+	for _, h := range wallet.History {
+		lines = append(lines, fmt.Sprintf("%s %d %v", h.Description, h.Amount.Amount, h.Pending))
+	}
+	if got := strings.Join(lines, "\n"); !strings.Contains(got, "Ticket: Friday night -500 false") || !strings.Contains(got, "Ticket held: Friday night -500 true") {
+		t.Fatalf("cat's wallet does not show the ticket held, then posted:\n%s", got)
+	}
+	w.ledgerClean()
+}
+
+// A cancelled ticket show refunds every ticket exactly once, however often
+// the model's cancel is retried (the same key, another key, after the
+// show started).
+func TestCancelledTicketShowRefundsOnceThroughTheHost(t *testing.T) {
+	w := newTicketWorld(t)
+	sh, start := w.schedule(0)
+	tickets := map[*browser]ticketJSON{}
+	for _, b := range []*browser{w.alice, w.bob, w.cat} {
+		tickets[b] = w.buy(b, sh.ID, b.name+"-buys-0001")
+	}
+	time.Sleep(time.Until(start))
+	w.ticketCall("/me/ticket-shows/"+sh.ID+"/start", "")
+	for _, key := range []string{"cancel-0001", "cancel-0001", "cancel-0002", ""} {
+		if got := w.ticketCall("/me/ticket-shows/"+sh.ID+"/cancel", key); got.State != "cancelled" {
+			t.Fatalf("cancel (%q): %+v", key, got)
+		}
+	}
+	for b, tk := range tickets {
+		if posted, held := w.walletOf(b); posted != 10_00 || held != 0 {
+			t.Fatalf("%s's wallet after the cancel: posted %d held %d, want 1000 and nothing held", b.name, posted, held)
+		}
+		var mine []ticketJSON
+		b.api(http.MethodGet, "/me/tickets", nil, "").must(t, http.StatusOK, "tickets").json(t, &mine)
+		if len(mine) != 1 || mine[0].State != "refunded" || mine[0].Refunded.Amount != 500 || mine[0].Posted.Amount != 0 {
+			t.Fatalf("%s's ticket after the cancel: %+v", b.name, mine)
+		}
+		tr, err := w.app.Ledger.TransferByKey(context.Background(), "ticket/"+tk.ID+"/refund")
+		if err != nil || tr.Kind != ledger.Void || tr.Amount.Amount != 500 {
+			t.Fatalf("%s's refund: %+v %v", b.name, tr, err)
+		}
+		if _, err := w.app.Ledger.TransferByKey(context.Background(), "ticket/"+tk.ID+"/post"); errs.CodeOf(err) != errs.NotFound {
+			t.Fatalf("a cancelled ticket was posted: %v", err)
+		}
+	}
+	if got := w.balance("model:" + w.modelID + ":earnings"); got != 0 {
+		t.Fatalf("model earnings %d after a cancelled show", got)
+	}
+	r := w.dan.post("/ticket-shows/"+sh.ID+"/tickets", "", "dan-0001").must(t, http.StatusBadRequest, "a ticket to a cancelled show")
+	var e struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	_ = json.Unmarshal([]byte(r.body), &e)
+	if !strings.Contains(e.Error.Message, "cancelled") {
+		t.Fatalf("refusal says %q", e.Error.Message)
+	}
+	w.ledgerClean()
+}
+
+func (w *ticketWorld) walletOf(b *browser) (posted, held int64) {
+	bal, err := w.app.Web.Wallets.Balance(context.Background(), w.ids[b])
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return bal.Posted.Amount, bal.Held.Amount
+}
+
+func (w *ticketWorld) balance(code string) int64 {
+	b, err := w.app.Ledger.Balance(context.Background(), code, "USD")
+	if errs.CodeOf(err) == errs.NotFound {
+		return 0
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return b.Posted().Amount
+}
