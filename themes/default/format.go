@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/camkit/camkit/sdk/theme"
 	"github.com/camkit/camkit/sdk/theme/themekit"
 )
@@ -52,3 +54,6 @@ func flashClass(l theme.FlashLevel) string {
 func homeLink(s *site) string { return themekit.HomeURL(s.L) }
 
 func tagLink(s *site, tag string) string { return themekit.TagURL(s.L, tag) }
+
+// minutes is an announced duration for the templates' clock arithmetic.
+func minutes(n int64) time.Duration { return time.Duration(n) * time.Minute }
