@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/camkit/camkit/core/stream/streamtest"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
+	"github.com/camkit/camkit/sdk/theme"
 )
 
 type ticketShowJSON struct {
@@ -289,4 +291,69 @@ func (w *ticketWorld) balance(code string) int64 {
 		w.t.Fatal(err)
 	}
 	return b.Posted().Amount
+}
+
+// The pages of a ticket show, in both themes: the model schedules it from
+// her dashboard, her profile and room offer "Buy ticket — $5.00", a viewer
+// buys it with the form (a double submit buys once), her wallet lists it
+// held, and after the model cancels it, refunded.
+func TestTicketShowPagesInBothThemes(t *testing.T) {
+	for _, th := range []string{"default", "midnight"} {
+		t.Run(th, func(t *testing.T) {
+			w := newWorldOn(t, newSite(t, func(c *config.Config) { c.Plugins.Theme = th }))
+			start := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04")
+			form := url.Values{"title": {"Midnight gala"}, "price": {"5"}, "currency": {"USD"}, "starts_at": {start},
+				"minutes": {"45"}, "doors_minutes": {"10"}, "capacity": {"20"}}
+			w.model.form("/dashboard/ticket-shows", form, true).must(t, http.StatusSeeOther, "schedule from the dashboard")
+			dash := w.model.get("/dashboard").must(t, http.StatusOK, "dashboard").body
+			cancelAt := findAttr(dash, "/dashboard/ticket-shows/")
+			if !strings.Contains(dash, "Midnight gala") || !strings.HasSuffix(cancelAt, "/start") && !strings.HasSuffix(cancelAt, "/cancel") {
+				t.Fatalf("the dashboard does not list the ticket show with its actions (%q)", cancelAt)
+			}
+			for _, path := range []string{"/models/" + w.modelID, "/shows/" + w.showID} {
+				page := w.alice.get(path).must(t, http.StatusOK, path).body
+				if !strings.Contains(htmlUnescape(page), "Buy ticket — $5.00") {
+					t.Fatalf("%s does not offer the ticket:\n%s", path, page)
+				}
+			}
+			room := w.alice.get("/shows/" + w.showID).body
+			buy := findAttr(room, "/ticket-shows/")
+			if !strings.Contains(buy, "/buy") {
+				t.Fatalf("no buy form in the room (%q)", buy)
+			}
+			// The same rendered form submitted twice (its one idempotency field): one ticket.
+			for range 2 {
+				w.alice.form(buy, url.Values{theme.IdempotencyField: {"idem-ticket-0123456789"}}, true).must(t, http.StatusSeeOther, "buy from the room")
+			}
+			if after := w.alice.get("/shows/" + w.showID).body; !strings.Contains(after, "You have a ticket") {
+				t.Fatal("the room does not say she has a ticket")
+			}
+			wallet := w.alice.get("/wallet").must(t, http.StatusOK, "wallet").body
+			if !strings.Contains(wallet, "Midnight gala") || !strings.Contains(wallet, "held") {
+				t.Fatalf("the wallet does not list the held ticket:\n%s", wallet)
+			}
+			u, err := w.acc.UserByEmail(context.Background(), "alice@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bal, err := w.app.Web.Wallets.Balance(context.Background(), u.ID); err != nil || bal.Held.Amount != 5_00 {
+				t.Fatalf("alice's wallet holds %+v %v, want one $5 ticket", bal.Held, err)
+			}
+			dash = w.model.get("/dashboard").body
+			var cancel string
+			for _, a := range attrs(dash) {
+				if strings.HasPrefix(a, "/dashboard/ticket-shows/") && strings.HasSuffix(a, "/cancel") {
+					cancel = a
+				}
+			}
+			w.model.form(cancel, nil, true).must(t, http.StatusSeeOther, "cancel from the dashboard")
+			if wallet := w.alice.get("/wallet").body; !strings.Contains(wallet, "refunded") {
+				t.Fatalf("the wallet does not show the ticket refunded:\n%s", wallet)
+			}
+			if bal, _ := w.app.Web.Wallets.Balance(context.Background(), u.ID); bal.Held.Amount != 0 || bal.Posted.Amount != 10_00 {
+				t.Fatalf("alice's wallet after the cancel: %+v", bal)
+			}
+			w.ledgerClean()
+		})
+	}
 }

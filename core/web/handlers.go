@@ -71,6 +71,10 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Post("/dashboard/requests/:id/accept", model, money, p.accept)
 	app.Post("/dashboard/requests/:id/decline", model, p.decline)
 
+	if p.Tickets != nil {
+		p.mountTicketPages(app, viewer, model, money)
+	}
+
 	app.Get("/admin", admin, p.admin)
 	app.Post("/admin/verify", admin, p.adminVerify)
 	app.Post("/admin/models/:id/approve", admin, p.approve)
@@ -265,6 +269,9 @@ func (p *Product) profile(c *fiber.Ctx) error {
 		page.Mode = showMode(s.Mode)
 		page.Model.RoomURL = "/shows/" + s.ID
 	}
+	if page.TicketShow, _, err = p.ticketOffer(c, id, "/models/"+id); err != nil {
+		return err
+	}
 	return p.Pages.Render(c, page)
 }
 
@@ -415,6 +422,9 @@ func (p *Product) roomData(c *fiber.Ctx, showID string) (*theme.RoomPage, error)
 		return nil, err
 	}
 	page.Private = policyView(q.Policy, q.Funding)
+	if page.TicketShow, page.TicketToken, err = p.ticketOffer(c, s.ModelID, "/shows/"+s.ID); err != nil {
+		return nil, err
+	}
 	if signedIn && u.Role == accounts.RoleViewer {
 		page.TipAction = "/shows/" + s.ID + "/tip"
 		page.TipPresets = p.TipPresets
