@@ -230,7 +230,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	} else if n > 0 {
 		log.Info("credit packs: finished purchases interrupted by the last stop", "count", n)
 	}
-	tk, err := newTickets(ctx, c, db, led, pl, acc, clk, log)
+	tk, err := newTickets(ctx, c, db, led, pl, acc, packs, clk, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -317,11 +317,12 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	return out, nil
 }
 
-// newTickets builds ticket shows: sold from wallets, split by the split
+// newTickets builds ticket shows: sold from wallets (or by card, topped up
+// into the wallet through the credit packs' purchase path), split by the split
 // plugin, refunded by the [tickets] policy; tokens keyed by the deployment's
 // own secret.
 func newTickets(ctx context.Context, c config.Config, db *store.DB, led *ledger.Ledger, pl Plugins, acc *accounts.Service,
-	clk clock.Clock, log *slog.Logger) (*tickets.Service, error) {
+	packs *accounts.CreditPacks, clk clock.Clock, log *slog.Logger) (*tickets.Service, error) {
 	maxPrice, err := c.Money("tickets.max_price", c.Tickets.MaxPrice)
 	if err != nil {
 		return nil, err
@@ -335,7 +336,7 @@ func newTickets(ctx context.Context, c config.Config, db *store.DB, led *ledger.
 		return nil, err
 	}
 	return tickets.New(tickets.Config{Store: tickets.NewSQLStore(db), Book: led, Splitter: pl.Split,
-		Parties: tickets.AccountParties{Accounts: acc}, Clock: clk, Currency: c.Site.Currency, MaxPrice: maxPrice.Amount,
+		Parties: tickets.AccountParties{Accounts: acc}, Cards: packs, Clock: clk, Currency: c.Site.Currency, MaxPrice: maxPrice.Amount,
 		Secret: secret, Policy: tickets.Policy{RefundBelowBps: bps, Prorate: c.Tickets.Prorate}, Log: log.With("component", "tickets")})
 }
 

@@ -357,3 +357,41 @@ func TestTicketShowPagesInBothThemes(t *testing.T) {
 		})
 	}
 }
+
+// A ticket paid by card: the card on file is charged the price into the
+// wallet (one purchase however often the request is retried with its
+// key), the wallet holds it like any ticket, and a cancel refunds it to
+// the wallet. A viewer without a card is sent to add one and charged
+// nothing.
+func TestTicketPaidByCardThroughTheHost(t *testing.T) {
+	w := newTicketWorld(t)
+	sh, _ := w.schedule(0)
+	alice := w.ids[w.alice]
+	before := w.purchases(alice)
+	var tk ticketJSON
+	for range 3 {
+		w.alice.post("/ticket-shows/"+sh.ID+"/tickets", `{"pay":"card"}`, "alice-card-0001").must(t, http.StatusCreated, "buy by card").json(t, &tk)
+	}
+	if tk.State != "held" {
+		t.Fatalf("ticket paid by card: %+v", tk)
+	}
+	if n := w.purchases(alice); n != before+1 {
+		t.Fatalf("%d card payments for one ticket, want 1", n-before)
+	}
+	if posted, held := w.walletOf(w.alice); posted != 15_00 || held != 5_00 {
+		t.Fatalf("alice's wallet after paying by card: posted %d held %d, want 1500 and 500 held", posted, held)
+	}
+	r := w.bob.post("/ticket-shows/"+sh.ID+"/tickets", `{"pay":"card"}`, "bob-card-0001")
+	if r.code < 400 || !strings.Contains(r.body, "card") {
+		t.Fatalf("bob has no card: %d %s, want a refusal naming the card", r.code, r.body)
+	}
+	if posted, held := w.walletOf(w.bob); posted != 10_00 || held != 0 {
+		t.Fatalf("bob's wallet after a refused card payment: %d held %d", posted, held)
+	}
+	w.bob.post("/ticket-shows/"+sh.ID+"/tickets", `{"pay":"cash"}`, "").must(t, http.StatusBadRequest, "pay cash")
+	w.ticketCall("/me/ticket-shows/"+sh.ID+"/cancel", "cancel-0001")
+	if posted, held := w.walletOf(w.alice); posted != 15_00 || held != 0 {
+		t.Fatalf("alice's wallet after the cancel: posted %d held %d, want the card payment back in the wallet", posted, held)
+	}
+	w.ledgerClean()
+}

@@ -120,7 +120,7 @@ func (e *env) schedule(capacity int) tickets.Show {
 
 func (e *env) buy(viewer, showID string) tickets.Ticket {
 	e.t.Helper()
-	tk, err := e.svc.Buy(e.ctx, viewer, showID, "key-"+viewer)
+	tk, err := e.svc.Buy(e.ctx, viewer, showID, "key-"+viewer, tickets.PayWallet)
 	if err != nil {
 		e.t.Fatalf("%s buys: %v", viewer, err)
 	}

@@ -3,8 +3,10 @@ package tickets
 import (
 	"context"
 
+	"github.com/camkit/camkit/core/accounts"
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/shows"
+	"github.com/camkit/camkit/sdk/money"
 	"github.com/camkit/camkit/sdk/split"
 )
 
@@ -25,6 +27,13 @@ type Parties interface {
 	PartiesOf(ctx context.Context, modelID string) (split.Parties, error)
 }
 
+// Cards pays a ticket by card: the card on file is charged exactly its
+// price into the wallet (core/accounts' card top-up, a credit-pack purchase
+// of that amount), and the ticket is then held there like any other.
+type Cards interface {
+	TopUp(ctx context.Context, userID string, amount money.Money, key string) (accounts.Purchase, error)
+}
+
 // Broadcasts is the part of core/shows a ticket show follows: the model's
 // broadcast on air and the SFU under it, so starting a ticket show cuts the
 // viewers already watching without a ticket.
@@ -35,6 +44,7 @@ type Broadcasts interface {
 
 var (
 	_ Book                  = (*ledger.Ledger)(nil)
+	_ Cards                 = (*accounts.CreditPacks)(nil)
 	_ Broadcasts            = (*shows.Service)(nil)
 	_ shows.TicketAdmission = (*Service)(nil)
 	_ Store                 = (*MemStore)(nil)

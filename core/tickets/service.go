@@ -45,7 +45,9 @@ type Config struct {
 	Book     Book
 	Splitter Allocator
 	Parties  Parties
-	Clock    clock.Clock
+	// Cards, optional, lets a viewer pay a ticket by card.
+	Cards Cards
+	Clock clock.Clock
 	// Currency is the site currency: ticket prices are in it.
 	Currency string
 	// MaxPrice caps a ticket's price, in minor units (like a tip).
@@ -454,6 +456,17 @@ func (s *Service) allocate(ctx context.Context, sh Show, t Ticket, amount money.
 	return alloc.Shares, nil
 }
 
+// Payment is how a viewer pays a ticket.
+type Payment string
+
+const (
+	// PayWallet holds the price on the wallet's credits.
+	PayWallet Payment = "wallet"
+	// PayCard charges the card on file the price into the wallet first,
+	// then holds it there: refunds return to the wallet.
+	PayCard Payment = "card"
+)
+
 // TicketID is the one ticket a viewer can hold to a show: a double click,
 // a retry after a lost answer or a crash all find it.
 func TicketID(showID, viewerID string) string {
@@ -466,8 +479,20 @@ func TicketID(showID, viewerID string) string {
 // show errs.Limit, closed doors errs.Invalid; none of them moves money.
 // clientKey is the request's idempotency key (core/idempotency); the ticket
 // id is derived from the show and the viewer, which a key's retry shares.
-func (s *Service) Buy(ctx context.Context, viewerID, showID, clientKey string) (Ticket, error) {
-	_ = clientKey
+//
+// Paid by card, the card on file is charged exactly the price into the
+// wallet (under a key derived from the ticket and clientKey, so a retry
+// with the key charges once) once the seat is reserved, and the ticket is then held
+// there; a decline is the processor's error and reserves nothing.
+func (s *Service) Buy(ctx context.Context, viewerID, showID, clientKey string, pay Payment) (Ticket, error) {
+	switch {
+	case pay == "":
+		pay = PayWallet
+	case pay == PayCard && s.cfg.Cards == nil:
+		return Ticket{}, errs.E(errs.Unsupported, "tickets are paid from the wallet here")
+	case pay != PayWallet && pay != PayCard:
+		return Ticket{}, errs.E(errs.Invalid, "pay with wallet or card, not %q", pay)
+	}
 	sh, err := s.cfg.Store.Show(ctx, showID)
 	if err != nil {
 		return Ticket{}, err
@@ -485,6 +510,22 @@ func (s *Service) Buy(ctx context.Context, viewerID, showID, clientKey string) (
 	}
 	if t.State != Buying {
 		return t, nil
+	}
+	if pay == PayCard {
+		// Without a client key nothing protects a retry: as with credit
+		// packs, each call is a new charge.
+		key := ""
+		if clientKey != "" {
+			key = "ticket/" + t.ID + "/card/" + clientKey
+		}
+		if _, err := s.cfg.Cards.TopUp(ctx, viewerID, t.Price, key); err != nil {
+			// Nothing was charged, or (an unknown outcome) the top-up
+			// finishes by itself into the wallet: the seat goes back on sale.
+			if derr := s.cfg.Store.DeleteTicket(ctx, t.ID); derr != nil {
+				s.cfg.Log.Warn("tickets: releasing a seat whose card payment failed", "ticket", t.ID, "err", derr)
+			}
+			return Ticket{}, err
+		}
 	}
 	_, err = s.cfg.Book.Batch(ctx, []ledger.Request{{Key: holdKey(t), Kind: ledger.Pending, Debit: "viewer:" + viewerID + ":wallet",
 		Credit: revenueAccount, Amount: t.Price, Memo: "Ticket held: " + sh.Title}})

@@ -118,7 +118,7 @@ func TestDoorsCloseLateBuyers(t *testing.T) {
 		t.Fatalf("late ticket %+v", late)
 	}
 	e.clk.Advance(5 * time.Minute) // exactly at the doors
-	_, err := e.svc.Buy(e.ctx, "cat", sh.ID, "k")
+	_, err := e.svc.Buy(e.ctx, "cat", sh.ID, "k", tickets.PayWallet)
 	if errs.CodeOf(err) != errs.Invalid || !strings.Contains(err.Error(), "doors") {
 		t.Fatalf("buy at the doors: %v, want the doors closed", err)
 	}
@@ -126,14 +126,14 @@ func TestDoorsCloseLateBuyers(t *testing.T) {
 		t.Fatalf("a refused buyer was charged: %d held %d", posted, held)
 	}
 	// Holding a ticket already is not a new sale: its holder gets it back.
-	if again, err := e.svc.Buy(e.ctx, "ann", sh.ID, "other-key"); err != nil || again.State != tickets.Held {
+	if again, err := e.svc.Buy(e.ctx, "ann", sh.ID, "other-key", tickets.PayWallet); err != nil || again.State != tickets.Held {
 		t.Fatalf("ann's ticket after the doors: %+v %v", again, err)
 	}
 	e.clk.Advance(50 * time.Minute)
 	if _, err := e.svc.End(e.ctx, "mia", sh.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.Buy(e.ctx, "dan", sh.ID, "k")
+	_, err = e.svc.Buy(e.ctx, "dan", sh.ID, "k", tickets.PayWallet)
 	wantCode(t, err, errs.Invalid, "buy after the end")
 	if n, err := e.svc.Sold(e.ctx, sh.ID); err != nil || n != 2 {
 		t.Fatalf("sold %d %v, want 2", n, err)
@@ -149,7 +149,7 @@ func TestCapacityAndShortWallets(t *testing.T) {
 	e.fund("dan", 30_00)
 	sh := e.schedule(2)
 	e.buy("ann", sh.ID)
-	_, err := e.svc.Buy(e.ctx, "ben", sh.ID, "k")
+	_, err := e.svc.Buy(e.ctx, "ben", sh.ID, "k", tickets.PayWallet)
 	if errs.CodeOf(err) != errs.Limit || !strings.Contains(err.Error(), "not enough credits") {
 		t.Fatalf("a $9.99 wallet buys a $10 ticket: %v, want refused", err)
 	}
@@ -157,14 +157,14 @@ func TestCapacityAndShortWallets(t *testing.T) {
 		t.Fatalf("refused buyer: posted %d held %d", posted, held)
 	}
 	e.buy("cat", sh.ID) // ben's refused purchase did not take a seat
-	_, err = e.svc.Buy(e.ctx, "dan", sh.ID, "k")
+	_, err = e.svc.Buy(e.ctx, "dan", sh.ID, "k", tickets.PayWallet)
 	if errs.CodeOf(err) != errs.Limit || !strings.Contains(err.Error(), "sold out") {
 		t.Fatalf("third buyer of two seats: %v, want sold out", err)
 	}
-	if again, err := e.svc.Buy(e.ctx, "ann", sh.ID, "k2"); err != nil || again.State != tickets.Held {
+	if again, err := e.svc.Buy(e.ctx, "ann", sh.ID, "k2", tickets.PayWallet); err != nil || again.State != tickets.Held {
 		t.Fatalf("a holder of a sold-out show: %+v %v", again, err)
 	}
-	_, err = e.svc.Buy(e.ctx, "mia", sh.ID, "k")
+	_, err = e.svc.Buy(e.ctx, "mia", sh.ID, "k", tickets.PayWallet)
 	wantCode(t, err, errs.Invalid, "the model buys her own ticket")
 	e.verify()
 }
@@ -185,7 +185,7 @@ func TestBuyIsIdempotent(t *testing.T) {
 			if i%2 == 1 {
 				key = "another-key"
 			}
-			tk, err := e.svc.Buy(e.ctx, "ann", sh.ID, key)
+			tk, err := e.svc.Buy(e.ctx, "ann", sh.ID, key, tickets.PayWallet)
 			if err != nil {
 				t.Error(err)
 				return
@@ -364,5 +364,18 @@ func TestAdmitTicketHoldersOnly(t *testing.T) {
 	}
 	if _, running, err := e.svc.AdmitTicket(e.ctx, "mia", ""); running || err != nil {
 		t.Fatalf("after the end: running %v %v, want the usual rules", running, err)
+	}
+}
+
+func TestPaymentChoices(t *testing.T) {
+	e := newEnv(t, tickets.Policy{})
+	e.fund("ann", 20_00)
+	sh := e.schedule(0)
+	_, err := e.svc.Buy(e.ctx, "ann", sh.ID, "k", tickets.PayCard)
+	wantCode(t, err, errs.Unsupported, "card without a card path")
+	_, err = e.svc.Buy(e.ctx, "ann", sh.ID, "k", "cash")
+	wantCode(t, err, errs.Invalid, "cash")
+	if tk, err := e.svc.Buy(e.ctx, "ann", sh.ID, "k", ""); err != nil || tk.State != tickets.Held {
+		t.Fatalf("the default payment: %+v %v, want the wallet", tk, err)
 	}
 }

@@ -88,7 +88,8 @@ var apiOps = []apiOp{
 	{"get", "/models/{id}/ticket-show", "modelTicketShow", "The model's next ticket show on sale or running", "", nil, 200, ref("TicketShow")},
 	{"post", "/ticket-shows/{id}/tickets", "buyTicket", "Buy a ticket from the wallet: held until the show is over, then posted or refunded. " +
 		"One ticket per viewer and show: a repeat answers the same ticket. A short wallet or a sold-out show is 402, closed doors 400, " +
-		"each with a message; none moves money", "viewer", nil, 201, ref("Ticket")},
+		"each with a message; none moves money. Body optional: {\"pay\":\"card\"} charges the card on file the price into the wallet first " +
+		"(a decline is the processor's error and reserves nothing); refunds return to the wallet", "viewer", ref("BuyTicketBody"), 201, ref("Ticket")},
 	{"get", "/me/tickets", "myTickets", "The viewer's tickets, newest first, each with its WHEP token", "viewer", nil, 200, arrayOf(ref("Ticket"))},
 	{"get", "/me/ticket-shows", "myTicketShows", "The model's ticket shows, soonest first", "model", nil, 200, arrayOf(ref("TicketShow"))},
 	{"post", "/me/ticket-shows", "scheduleTicketShow", "Schedule a ticket show", "model", ref("ScheduleBody"), 201, ref("TicketShow")},
@@ -257,6 +258,7 @@ func components() schema {
 			"price": m, "posted": m, "refunded": m, "bought_at": when, "settled_at": when,
 			"token":    schema{"type": "string", "description": "the WHEP bearer that admits this ticket's holder to the show"},
 			"whep_url": schema{"type": "string", "description": "the model's broadcast, while she is on air and the ticket is held"}}),
+		"BuyTicketBody": obj(nil, schema{"pay": schema{"type": "string", "enum": []string{"wallet", "card"}, "default": "wallet"}}),
 		"ScheduleBody": obj([]string{"title", "price", "starts_at", "duration_seconds"}, schema{
 			"title": schema{"type": "string", "maxLength": 120}, "price": m, "starts_at": when,
 			"duration_seconds": schema{"type": "integer", "minimum": 60},

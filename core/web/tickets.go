@@ -23,7 +23,7 @@ type Tickets interface {
 	ShowsOfModel(ctx context.Context, modelID string) ([]tickets.Show, error)
 	Upcoming(ctx context.Context, modelID string) (tickets.Show, bool, error)
 	Sold(ctx context.Context, showID string) (int, error)
-	Buy(ctx context.Context, viewerID, showID, clientKey string) (tickets.Ticket, error)
+	Buy(ctx context.Context, viewerID, showID, clientKey string, pay tickets.Payment) (tickets.Ticket, error)
 	TicketOf(ctx context.Context, viewerID, showID string) (tickets.Ticket, bool, error)
 	Tickets(ctx context.Context, viewerID string) ([]tickets.Ticket, error)
 	Token(t tickets.Ticket) string
@@ -61,6 +61,10 @@ type (
 		// runs; only the ticket's own viewer is given it.
 		Token   string `json:"token"`
 		WHEPURL string `json:"whep_url,omitempty"`
+	}
+	buyTicketBody struct {
+		// Pay is wallet (the default) or card.
+		Pay string `json:"pay"`
 	}
 	scheduleBody struct {
 		Title           string       `json:"title" req:"1"`
@@ -154,7 +158,13 @@ func (p *Product) apiBuyTicket(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := p.Tickets.Buy(c.UserContext(), me(c).ID, id, idempotency.Key(c))
+	var b buyTicketBody
+	if len(c.Body()) > 0 {
+		if err := decode(c, &b); err != nil {
+			return err
+		}
+	}
+	t, err := p.Tickets.Buy(c.UserContext(), me(c).ID, id, idempotency.Key(c), tickets.Payment(b.Pay))
 	if err != nil {
 		return err
 	}

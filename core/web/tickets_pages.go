@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/camkit/camkit/core/accounts"
 	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/core/tickets"
+	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/theme"
 	"github.com/gofiber/fiber/v2"
 )
@@ -64,6 +66,7 @@ func (p *Product) ticketOffer(c *fiber.Ctx, modelID, returnTo string) (*theme.Ti
 	open := time.Now().Before(sh.DoorsCloseAt) && (sh.Capacity == 0 || sold < sh.Capacity)
 	if !v.Holding && open {
 		v.BuyAction = "/ticket-shows/" + sh.ID + "/buy?return_to=" + returnTo
+		v.CardPay = p.Cards != nil
 	}
 	return &v, token, nil
 }
@@ -74,8 +77,15 @@ func (p *Product) buyTicketForm(c *fiber.Ctx) error {
 		return err
 	}
 	to := accounts.SafeReturnTo(c.Query("return_to"))
-	t, err := p.Tickets.Buy(c.UserContext(), me(c).ID, id, idempotency.Key(c))
+	t, err := p.Tickets.Buy(c.UserContext(), me(c).ID, id, idempotency.Key(c), tickets.Payment(c.FormValue("pay")))
 	if err != nil {
+		var need *accounts.NeedCard
+		if errors.As(err, &need) {
+			return back(c, "/wallet/card", theme.FlashInfo, "%s", retiredCard(need.Was)+" Add a card to continue.")
+		}
+		if errs.CodeOf(err) == errs.NotFound && strings.Contains(err.Error(), "card") {
+			return back(c, "/wallet/card", theme.FlashInfo, "Add a card first: the ticket is charged to it.")
+		}
 		return p.formFailed(c, to, err)
 	}
 	return back(c, to, theme.FlashSuccess, "You have a ticket: %s is held on your wallet until the show is over.", display(t.Price))

@@ -276,6 +276,9 @@ type TicketShow struct {
 	// (a guest, doors closed, sold out); Holding: she has one.
 	BuyAction string `json:"buy_action"`
 	Holding   bool   `json:"holding"`
+	// CardPay: the buy form may also post pay=card (the card on file is
+	// charged the price into the wallet, which then holds it).
+	CardPay bool `json:"card_pay"`
 	// For its model: each POST acts on the show; empty when it does not apply.
 	StartAction  string `json:"start_action"`
 	EndAction    string `json:"end_action"`

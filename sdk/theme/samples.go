@@ -203,11 +203,11 @@ func SamplePages() []Sample {
 				Mode: ModePublic, RatePerMinute: usd(449), Followers: 321, FollowAction: "/models/m-666/follow",
 				Gallery: []string{"/media/m-666/g1.jpg"}, Schedule: []string{"Mon-Fri 20:00-23:00 UTC"},
 				TicketShow: &TicketShow{ID: "ts-1", Title: "Saturday gala " + HostileText, Price: usd(1500), StartsAt: at(120), Minutes: 60,
-					DoorsCloseAt: at(135), Capacity: 50, Sold: 12, State: "scheduled", BuyAction: "/ticket-shows/ts-1/buy"}},
+					DoorsCloseAt: at(135), Capacity: 50, Sold: 12, State: "scheduled", BuyAction: "/ticket-shows/ts-1/buy", CardPay: true}},
 			Text: []string{hostileModel.DisplayName, "Painter by day.", HostileText, "artsy", "Français", fd(usd(449)), "321", "Mon-Fri 20:00-23:00 UTC",
 				"Saturday gala " + HostileText, "Buy ticket", fd(usd(1500)), "12", "50"},
 			Attrs: []Attr{{"href", "/rooms/m-666"}, {"action", "/models/m-666/follow"}, {"src", "/media/m-666/g1.jpg"},
-				{"action", "/ticket-shows/ts-1/buy"}},
+				{"action", "/ticket-shows/ts-1/buy"}, {"value", "card"}},
 		},
 		{
 			Name: "room-ticket-show", Status: 200,
