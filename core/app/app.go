@@ -282,9 +282,11 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	out.Thumbnails, out.Audience = thumbs, watchers
 	bgCtx, stopBg := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	bg.Add(2)
+	bg.Add(3)
 	go func() { defer bg.Done(); thumbs.Run(bgCtx) }()
 	go func() { defer bg.Done(); watchers.Run(bgCtx) }()
+	// Ticket shows their models never started are cancelled and refunded.
+	go func() { defer bg.Done(); tk.Run(bgCtx, time.Minute) }()
 	out.closers = append(out.closers, func() { stopBg(); bg.Wait() })
 
 	// Idempotency-Key records of the money-moving routes; answers older

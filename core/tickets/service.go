@@ -337,6 +337,46 @@ func (s *Service) finish(ctx context.Context, modelID, showID string, to State, 
 	return sh, nil
 }
 
+// CancelNoShows cancels, and refunds in full, every show whose model never
+// started it by its announced end: a viewer's money is not held for a show
+// that did not happen. It returns how many it cancelled.
+func (s *Service) CancelNoShows(ctx context.Context) (int, error) {
+	now := s.now()
+	due, err := s.cfg.Store.ScheduledBefore(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, sh := range due {
+		if now.Before(sh.StartsAt.Add(sh.Duration)) {
+			continue
+		}
+		if _, err := s.finish(ctx, sh.ModelID, sh.ID, Cancelled, []State{Scheduled}); err != nil {
+			return n, err
+		}
+		s.cfg.Log.Info("tickets: cancelled a show its model never started", "show", sh.ID, "model", sh.ModelID)
+		n++
+	}
+	return n, nil
+}
+
+// Run cancels no-shows every interval until ctx ends (and once at once:
+// shows that passed while the host was down).
+func (s *Service) Run(ctx context.Context, every time.Duration) {
+	t := s.cfg.Clock.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := s.CancelNoShows(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Log.Warn("tickets: cancelling no-shows", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+	}
+}
+
 // Kept is what a show that is over keeps of one ticket's price under p:
 // nothing when cancelled or never started, else by how long it ran.
 func (p Policy) Kept(sh Show) (money.Money, error) {

@@ -379,3 +379,36 @@ func TestPaymentChoices(t *testing.T) {
 		t.Fatalf("the default payment: %+v %v, want the wallet", tk, err)
 	}
 }
+
+// A show its model never starts is cancelled at its announced end and every
+// ticket refunded; a show she started, or one not yet over, is left alone.
+func TestNoShowsAreCancelledAndRefunded(t *testing.T) {
+	e := newEnv(t, tickets.Policy{})
+	e.fund("ann", 30_00)
+	missed := e.schedule(0) // t0+1h, one hour long
+	later, err := e.svc.Schedule(e.ctx, "mia", tickets.ScheduleRequest{Title: "Tomorrow", Price: usd(5_00),
+		StartsAt: t0.Add(26 * time.Hour), Duration: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.buy("ann", missed.ID)
+	e.buy("ann", later.ID)
+	e.clk.Advance(2*time.Hour - time.Second)
+	if n, err := e.svc.CancelNoShows(e.ctx); err != nil || n != 0 {
+		t.Fatalf("before the announced end: %d cancelled %v", n, err)
+	}
+	e.clk.Advance(time.Second)
+	if n, err := e.svc.CancelNoShows(e.ctx); err != nil || n != 1 {
+		t.Fatalf("at the announced end: %d cancelled %v, want 1", n, err)
+	}
+	if sh, _ := e.svc.Show(e.ctx, missed.ID); sh.State != tickets.Cancelled {
+		t.Fatalf("the missed show is %s", sh.State)
+	}
+	if posted, held := e.wallet("ann"); posted != 30_00 || held != 5_00 {
+		t.Fatalf("wallet posted %d held %d, want the missed ticket refunded and tomorrow's held", posted, held)
+	}
+	if n, err := e.svc.CancelNoShows(e.ctx); err != nil || n != 0 {
+		t.Fatalf("a second sweep: %d %v", n, err)
+	}
+	e.verify()
+}

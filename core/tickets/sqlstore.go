@@ -146,6 +146,18 @@ func (s *SQLStore) ShowsOfModel(ctx context.Context, modelID string) ([]Show, er
 	return out, nil
 }
 
+func (s *SQLStore) ScheduledBefore(ctx context.Context, before time.Time) ([]Show, error) {
+	var rows []showRow
+	if err := s.db.WithContext(ctx).Where("state = ? AND starts_at < ?", string(Scheduled), ts(before)).Order("starts_at, id").Find(&rows).Error; err != nil {
+		return nil, dbErr("list scheduled shows", err)
+	}
+	out := make([]Show, len(rows))
+	for i, r := range rows {
+		out[i] = r.show()
+	}
+	return out, nil
+}
+
 func (s *SQLStore) Transition(ctx context.Context, id string, from []State, to State, at time.Time) (Show, bool, error) {
 	var (
 		out Show

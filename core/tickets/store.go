@@ -19,6 +19,9 @@ type Store interface {
 	Show(ctx context.Context, id string) (Show, error)
 	// ShowsOfModel lists a model's shows, soonest start first.
 	ShowsOfModel(ctx context.Context, modelID string) ([]Show, error)
+	// Scheduled lists the shows still scheduled whose start is before
+	// before, soonest first.
+	ScheduledBefore(ctx context.Context, before time.Time) ([]Show, error)
 	// Transition moves a show from one of from to to, stamping StartedAt
 	// (Running) or EndedAt (Ended, Cancelled) with at. ok is false, and the
 	// show is returned as it is, when it was in none of from.
@@ -81,6 +84,24 @@ func (m *MemStore) ShowsOfModel(_ context.Context, modelID string) ([]Show, erro
 			out = append(out, sh)
 		}
 	}
+	slices.SortFunc(out, func(a, b Show) int {
+		if c := a.StartsAt.Compare(b.StartsAt); c != 0 {
+			return c
+		}
+		return compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func (m *MemStore) ScheduledBefore(_ context.Context, before time.Time) ([]Show, error) {
+	m.mu.Lock()
+	var out []Show
+	for _, sh := range m.shows {
+		if sh.State == Scheduled && sh.StartsAt.Before(before) {
+			out = append(out, sh)
+		}
+	}
+	m.mu.Unlock()
 	slices.SortFunc(out, func(a, b Show) int {
 		if c := a.StartsAt.Compare(b.StartsAt); c != 0 {
 			return c

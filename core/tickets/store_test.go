@@ -42,6 +42,12 @@ func TestStoreKeepsShowsAndTickets(t *testing.T) {
 			t.Fatalf("shows of mia %+v %v, want soonest first", got, err)
 		}
 
+		if got, err := st.ScheduledBefore(ctx, at.Add(time.Hour)); err != nil || len(got) != 1 || got[0].ID != "ts0" {
+			t.Fatalf("scheduled before the hour: %+v %v, want ts0 only", got, err)
+		}
+		if got, err := st.ScheduledBefore(ctx, at.Add(2*time.Hour)); err != nil || len(got) != 2 || got[0].ID != "ts0" {
+			t.Fatalf("scheduled before two hours: %+v %v, want both, soonest first", got, err)
+		}
 		tk := func(id, viewer string, bought time.Time) tickets.Ticket {
 			return tickets.Ticket{ID: id, ShowID: "ts1", ViewerID: viewer, ModelID: "mia", Price: usd(10_00), State: tickets.Buying,
 				Posted: usd(0), Refunded: usd(0), BoughtAt: bought}
@@ -98,6 +104,9 @@ func TestStoreKeepsShowsAndTickets(t *testing.T) {
 		ended := started.Add(time.Hour)
 		if got, ok, err := st.Transition(ctx, "ts1", []tickets.State{tickets.Running}, tickets.Ended, ended); err != nil || !ok || !got.EndedAt.Equal(ended) {
 			t.Fatalf("end %+v %v %v", got, ok, err)
+		}
+		if got, err := st.ScheduledBefore(ctx, at.Add(2*time.Hour)); err != nil || len(got) != 1 || got[0].ID != "ts0" {
+			t.Fatalf("scheduled after ts1 ran: %+v %v, want ts0 only", got, err)
 		}
 		sh.State, sh.StartedAt, sh.EndedAt = tickets.Ended, started, ended
 		if got, err := st.Show(ctx, "ts1"); err != nil || !reflect.DeepEqual(got, sh) {
