@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/core/tickets"
 	"github.com/camkit/camkit/sdk/errs"
 )
@@ -411,4 +412,67 @@ func TestNoShowsAreCancelledAndRefunded(t *testing.T) {
 		t.Fatalf("a second sweep: %d %v", n, err)
 	}
 	e.verify()
+}
+
+// A purchase the host stopped in the middle of (its seat reserved, its hold
+// placed or not) is finished by the show's settlement: with a hold it is a
+// ticket like any other, without one it is dropped and nothing moves.
+func TestSettlementFinishesInterruptedPurchases(t *testing.T) {
+	e := newEnv(t, tickets.Policy{})
+	e.fund("ann", 20_00)
+	e.fund("ben", 20_00)
+	sh := e.schedule(0)
+	for _, v := range []string{"ann", "ben"} {
+		tk := tickets.Ticket{ID: tickets.TicketID(sh.ID, v), ShowID: sh.ID, ViewerID: v, ModelID: "mia", Price: usd(10_00),
+			State: tickets.Buying, Posted: usd(0), Refunded: usd(0), BoughtAt: e.clk.Now()}
+		if _, _, err := e.st.ReserveTicket(e.ctx, tk, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Ann's hold was placed just before the stop; Ben's never was.
+	if _, err := e.book.Transfer(e.ctx, ledger.Request{Key: "ticket/" + tickets.TicketID(sh.ID, "ann") + "/hold", Kind: ledger.Pending,
+		Debit: "viewer:ann:wallet", Credit: "platform:revenue", Amount: usd(10_00), Memo: "Ticket held: Friday night"}); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(time.Hour)
+	if _, err := e.svc.Start(e.ctx, "mia", sh.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(time.Hour)
+	if _, err := e.svc.End(e.ctx, "mia", sh.ID); err != nil {
+		t.Fatal(err)
+	}
+	if tk, ok, err := e.svc.TicketOf(e.ctx, "ann", sh.ID); err != nil || !ok || tk.State != tickets.Posted {
+		t.Fatalf("ann's interrupted purchase: %+v %v %v, want posted", tk, ok, err)
+	}
+	if _, ok, err := e.svc.TicketOf(e.ctx, "ben", sh.ID); err != nil || ok {
+		t.Fatalf("ben's purchase without a hold survived: %v %v", ok, err)
+	}
+	if posted, held := e.wallet("ann"); posted != 10_00 || held != 0 {
+		t.Fatalf("ann: %d held %d", posted, held)
+	}
+	if posted, held := e.wallet("ben"); posted != 20_00 || held != 0 {
+		t.Fatalf("ben: %d held %d", posted, held)
+	}
+	e.verify()
+}
+
+// A purchase retried after the host stopped between the reservation and
+// the hold finishes it: one hold, one ticket.
+func TestRetriedPurchaseFinishesTheReservation(t *testing.T) {
+	e := newEnv(t, tickets.Policy{})
+	e.fund("ann", 20_00)
+	sh := e.schedule(0)
+	tk := tickets.Ticket{ID: tickets.TicketID(sh.ID, "ann"), ShowID: sh.ID, ViewerID: "ann", ModelID: "mia", Price: usd(10_00),
+		State: tickets.Buying, Posted: usd(0), Refunded: usd(0), BoughtAt: e.clk.Now()}
+	if _, _, err := e.st.ReserveTicket(e.ctx, tk, 0); err != nil {
+		t.Fatal(err)
+	}
+	got := e.buy("ann", sh.ID)
+	if got.ID != tk.ID || got.State != tickets.Held {
+		t.Fatalf("retry: %+v", got)
+	}
+	if _, held := e.wallet("ann"); held != 10_00 {
+		t.Fatalf("held %d, want one hold", held)
+	}
 }
