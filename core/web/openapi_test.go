@@ -163,6 +163,8 @@ func TestOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		"Earnings":       reflect.TypeFor[theme.Earnings](),
 		"PluginStatus":   reflect.TypeFor[theme.PluginStatus](),
 		"LedgerVerify":   reflect.TypeFor[theme.LedgerVerify](),
+		"TicketShow":     reflect.TypeFor[web.APITicketShow](),
+		"Ticket":         reflect.TypeFor[web.APITicket](),
 	} {
 		s := doc.Components.Schemas[name]
 		var props []string
