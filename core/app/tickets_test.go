@@ -149,6 +149,16 @@ func TestTicketShowThroughTheHost(t *testing.T) {
 		t.Fatal("dan receives nothing of the public show")
 	}
 
+	// A holder's token plays the public broadcast before the start too.
+	early, err := streamtest.Subscribe(ctx, streamtest.HTTPSignal(whep, first.Token, nil))
+	if err != nil {
+		t.Fatalf("alice watches the public show with her ticket's token: %v", err)
+	}
+	defer early.Close()
+	if !streamtest.WaitFor(15*time.Second, func() bool { return early.Video.Packets.Load() > 30 }) {
+		t.Fatal("alice's ticket token plays nothing of the public show")
+	}
+
 	w.model.post("/me/ticket-shows/"+sh.ID+"/start", "", "").must(t, http.StatusBadRequest, "start before the start time")
 	time.Sleep(time.Until(start))
 	if got := w.ticketCall("/me/ticket-shows/"+sh.ID+"/start", ""); got.State != "running" || got.Sold != 3 {
@@ -169,6 +179,16 @@ func TestTicketShowThroughTheHost(t *testing.T) {
 	_, err = streamtest.Subscribe(ctx, streamtest.HTTPSignal(whep, tickets[w.bob].Token+"x", nil))
 	if he, ok := err.(*streamtest.HTTPError); !ok || he.Status != http.StatusUnauthorized {
 		t.Fatalf("a forged ticket: %v, want 401", err)
+	}
+	// A private show would let the ticket holders' seats into it: she ends
+	// the ticket show first.
+	var req struct {
+		ID string `json:"id"`
+	}
+	w.dan.post("/shows/"+w.showID+"/private-requests", "", "dan-private-0001").must(t, http.StatusCreated, "dan asks for a private show").json(t, &req)
+	r = w.model.post("/requests/"+req.ID+"/accept", "", "accept-0001").must(t, http.StatusConflict, "accept a private show during the ticket show")
+	if !strings.Contains(r.body, "ticket show") {
+		t.Fatalf("the refusal says %s", r.body)
 	}
 	// The holders watch with their tickets' tokens (as GET /me/tickets gives them).
 	var mine []ticketJSON

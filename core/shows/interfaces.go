@@ -95,8 +95,12 @@ type Media interface {
 // (core/tickets). AdmitViewer asks it first: running is false when she runs
 // none (or token is not a ticket's) and the usual rules apply; otherwise
 // seatID is the ticket's seat, or err says why the viewer may not watch.
+// TicketShowRunning is asked before she accepts a private request: a
+// ticket seat would survive the private mode, so she ends the ticket
+// show first.
 type TicketAdmission interface {
 	AdmitTicket(ctx context.Context, modelID, token string) (seatID string, running bool, err error)
+	TicketShowRunning(ctx context.Context, modelID string) (bool, error)
 }
 
 // Ledger reads earnings.

@@ -636,6 +636,14 @@ type AcceptOptions struct {
 // other requester is told: their request is held until the model is back in
 // public (and they are told again then), or declined, as she chose.
 func (s *Service) Accept(ctx context.Context, modelID, requestID string, opt AcceptOptions) (Seat, error) {
+	if s.cfg.Tickets != nil {
+		if on, err := s.cfg.Tickets.TicketShowRunning(ctx, modelID); err != nil || on {
+			if err == nil {
+				err = errs.E(errs.Conflict, "your ticket show is running: end it before you go private")
+			}
+			return Seat{}, err
+		}
+	}
 	r, err := s.takeRequest(ctx, modelID, requestID)
 	if err != nil {
 		return Seat{}, err

@@ -239,6 +239,11 @@ func (s *Service) Start(ctx context.Context, modelID, showID string) (Show, erro
 	} else if ok {
 		return Show{}, errs.E(errs.Conflict, "another ticket show of yours is running: end it first")
 	}
+	if s.private(ctx, modelID) {
+		// Her private seat's show is its viewer's: ticket holders are not
+		// let into it.
+		return Show{}, errs.E(errs.Conflict, "you are in a private show: end it before you start the ticket show")
+	}
 	unlock := s.lock(showID)
 	sh, ok, err := s.cfg.Store.Transition(ctx, showID, []State{Scheduled}, Running, now)
 	unlock()
@@ -620,30 +625,34 @@ func (s *Service) mac(id string) string {
 // AdmitTicket is core/shows' TicketAdmission: while modelID runs a ticket
 // show, token must be a held ticket to it (the seat is the ticket's);
 // running is false when she runs none and core/shows decides as usual.
+//
+// Before the show, on her public broadcast, a ticket token is served as a
+// public viewer's (any visitor may watch it; the room page hands a holder
+// her token from the moment she buys). It is not given the ticket's seat
+// then: a seat survives her going private, and the private show is not
+// the ticket holders'. So starting the show cuts a holder watching since
+// before it too, and her player reconnects under the ticket's seat. On a
+// broadcast that is not public core/shows decides.
 func (s *Service) AdmitTicket(ctx context.Context, modelID, token string) (string, bool, error) {
 	sh, ok, err := s.running(ctx, modelID)
 	if err != nil {
 		return "", true, err
 	}
+	rest, isTicket := strings.CutPrefix(token, "tt_")
 	if !ok {
-		return "", false, nil
+		if !isTicket || !s.public(ctx, modelID) {
+			return "", false, nil
+		}
+		return "", true, nil
 	}
 	if token == "" {
 		return "", true, errs.E(errs.Forbidden, "this is a ticket show: buy a ticket to watch")
 	}
-	rest, isTicket := strings.CutPrefix(token, "tt_")
 	if !isTicket {
 		// A seat token: core/shows admits its seat or refuses it.
 		return "", false, nil
 	}
-	id, mac, ok := strings.Cut(rest, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(s.mac(id))) {
-		return "", true, errs.E(errs.Unauthenticated, "unknown ticket")
-	}
-	t, err := s.cfg.Store.Ticket(ctx, id)
-	if errs.CodeOf(err) == errs.NotFound {
-		return "", true, errs.E(errs.Unauthenticated, "unknown ticket")
-	}
+	t, err := s.ticketOfToken(ctx, rest)
 	if err != nil {
 		return "", true, err
 	}
@@ -654,4 +663,51 @@ func (s *Service) AdmitTicket(ctx context.Context, modelID, token string) (strin
 		return "", true, errs.E(errs.Forbidden, "this ticket is %s", t.State)
 	}
 	return t.SeatID(), true, nil
+}
+
+// TicketShowRunning is core/shows' question before she goes private: a
+// running ticket show is its holders', so she ends it first.
+func (s *Service) TicketShowRunning(ctx context.Context, modelID string) (bool, error) {
+	_, ok, err := s.running(ctx, modelID)
+	return ok, err
+}
+
+// ticketOfToken is the ticket a token (less its tt_ prefix) names, when its
+// MAC is good; errs.Unauthenticated otherwise.
+func (s *Service) ticketOfToken(ctx context.Context, rest string) (Ticket, error) {
+	id, mac, ok := strings.Cut(rest, ".")
+	if !ok || !hmac.Equal([]byte(mac), []byte(s.mac(id))) {
+		return Ticket{}, errs.E(errs.Unauthenticated, "unknown ticket")
+	}
+	t, err := s.cfg.Store.Ticket(ctx, id)
+	if errs.CodeOf(err) == errs.NotFound {
+		return Ticket{}, errs.E(errs.Unauthenticated, "unknown ticket")
+	}
+	return t, err
+}
+
+// private says whether the model's broadcast is on air in a mode other
+// than public (a private or group show of core/shows).
+func (s *Service) private(ctx context.Context, modelID string) bool {
+	s.mu.Lock()
+	b := s.broadcasts
+	s.mu.Unlock()
+	if b == nil {
+		return false
+	}
+	on, ok, err := b.ShowOfModel(ctx, modelID)
+	return err == nil && ok && string(on.Mode) != string(stream.ModePublic)
+}
+
+// public says whether the model's broadcast is on air in public; false
+// when the broadcasts are not attached.
+func (s *Service) public(ctx context.Context, modelID string) bool {
+	s.mu.Lock()
+	b := s.broadcasts
+	s.mu.Unlock()
+	if b == nil {
+		return false
+	}
+	on, ok, err := b.ShowOfModel(ctx, modelID)
+	return err == nil && ok && string(on.Mode) == string(stream.ModePublic)
 }

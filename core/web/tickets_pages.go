@@ -58,10 +58,9 @@ func (p *Product) ticketOffer(c *fiber.Ctx, modelID, returnTo string) (*theme.Ti
 	}
 	var token string
 	if holds && (t.State == tickets.Held || t.State == tickets.Buying) {
-		v.Holding = true
-		if sh.State == tickets.Running {
-			token = p.Tickets.Token(t)
-		}
+		// From before the start: her player keeps its seat when the show
+		// starts and cuts everyone else.
+		v.Holding, token = true, p.Tickets.Token(t)
 	}
 	open := time.Now().Before(sh.DoorsCloseAt) && (sh.Capacity == 0 || sold < sh.Capacity)
 	if !v.Holding && open {
