@@ -257,6 +257,20 @@ func TestCancelledTicketShowRefundsOnceThroughTheHost(t *testing.T) {
 		tickets[b] = w.buy(b, sh.ID, b.name+"-buys-0001")
 	}
 	time.Sleep(time.Until(start))
+	// While she is in a private show the ticket show waits: its holders are
+	// not let into someone's private show.
+	var req, seat struct {
+		ID string `json:"id"`
+	}
+	w.dan.post("/shows/"+w.showID+"/private-requests", "", "dan-private-0001").must(t, http.StatusCreated, "dan asks for a private show").json(t, &req)
+	w.model.post("/requests/"+req.ID+"/accept", "", "accept-0001").must(t, http.StatusCreated, "accept").json(t, &seat)
+	r := w.model.post("/me/ticket-shows/"+sh.ID+"/start", "", "")
+	if r.code != http.StatusConflict || !strings.Contains(r.body, "private show") {
+		t.Fatalf("start during a private show: %d %s, want 409", r.code, r.body)
+	}
+	if r := w.model.post("/seats/"+seat.ID+"/end", "", "end-seat-0001"); r.code != http.StatusOK && r.code != http.StatusAccepted {
+		t.Fatalf("end the private seat: %d %s", r.code, r.body)
+	}
 	w.ticketCall("/me/ticket-shows/"+sh.ID+"/start", "")
 	for _, key := range []string{"cancel-0001", "cancel-0001", "cancel-0002", ""} {
 		if got := w.ticketCall("/me/ticket-shows/"+sh.ID+"/cancel", key); got.State != "cancelled" {
@@ -283,7 +297,7 @@ func TestCancelledTicketShowRefundsOnceThroughTheHost(t *testing.T) {
 	if got := w.balance("model:" + w.modelID + ":earnings"); got != 0 {
 		t.Fatalf("model earnings %d after a cancelled show", got)
 	}
-	r := w.dan.post("/ticket-shows/"+sh.ID+"/tickets", "", "dan-0001").must(t, http.StatusBadRequest, "a ticket to a cancelled show")
+	r = w.dan.post("/ticket-shows/"+sh.ID+"/tickets", "", "dan-0001").must(t, http.StatusBadRequest, "a ticket to a cancelled show")
 	var e struct {
 		Error struct{ Message string } `json:"error"`
 	}
