@@ -75,6 +75,8 @@ func NewCreditPacks(svc *Service, cards *PaymentMethods, book Book, packs []Pack
 		switch {
 		case p.ID == "" || len(p.ID) > 32 || strings.Trim(p.ID, "abcdefghijklmnopqrstuvwxyz0123456789-") != "":
 			return nil, errs.E(errs.Invalid, "credit pack %d: id %q: use 1-32 of a-z, 0-9 and -", i, p.ID)
+		case p.ID == TopUpPackID:
+			return nil, errs.E(errs.Invalid, "credit pack id %q is the card payments' own", p.ID)
 		case c.byID[p.ID].ID != "":
 			return nil, errs.E(errs.Invalid, "credit pack %q is defined twice", p.ID)
 		case strings.TrimSpace(p.Name) == "":
@@ -132,6 +134,30 @@ func (c *CreditPacks) Buy(ctx context.Context, userID, packID, key string) (Purc
 	if err != nil {
 		return Purchase{}, err
 	}
+	return c.buy(ctx, userID, pack, key)
+}
+
+// TopUpPackID is the pack id of TopUp's purchases; no configured pack may
+// take it.
+const TopUpPackID = "card-top-up"
+
+// topUpName names a top-up on the statement, the same on a first attempt
+// and on Resume (a ledger retry must carry the same memo).
+const topUpName = "card payment"
+
+// TopUp charges the card on file exactly amount and credits it to the
+// wallet: a purchase like a credit pack's (routing, cascade, Resume, the
+// same ledger keys), of that price and no bonus. It pays a one-off purchase
+// by card (a ticket) whose money the wallet then holds. key as Buy's; under
+// a key used for another amount it is errs.Conflict.
+func (c *CreditPacks) TopUp(ctx context.Context, userID string, amount money.Money, key string) (Purchase, error) {
+	if amount.Currency != c.svc.currency || amount.Amount <= 0 {
+		return Purchase{}, errs.E(errs.Invalid, "a card payment is above zero in %s", c.svc.currency)
+	}
+	return c.buy(ctx, userID, Pack{ID: TopUpPackID, Name: topUpName, Price: amount, Bonus: money.Money{Currency: amount.Currency}}, key)
+}
+
+func (c *CreditPacks) buy(ctx context.Context, userID string, pack Pack, key string) (Purchase, error) {
 	if len(key) > maxClientKeyLen {
 		return Purchase{}, errs.E(errs.Invalid, "idempotency key longer than %d characters", maxClientKeyLen)
 	}
@@ -208,6 +234,9 @@ func (c *CreditPacks) again(ctx context.Context, userID, key string, pack Pack) 
 	}
 	if p.PackID != pack.ID {
 		return Purchase{}, true, errs.E(errs.Conflict, "this idempotency key was used to buy credit pack %q, not %q", p.PackID, pack.ID)
+	}
+	if pack.ID == TopUpPackID && p.Price != pack.Price {
+		return Purchase{}, true, errs.E(errs.Conflict, "this idempotency key was used for a payment of another amount")
 	}
 	switch p.State {
 	case PurchaseSucceeded:
@@ -378,6 +407,8 @@ func (c *CreditPacks) Resume(ctx context.Context) (int, error) {
 		name := t.p.PackID
 		if pk, ok := c.byID[t.p.PackID]; ok {
 			name = pk.Name
+		} else if t.p.PackID == TopUpPackID {
+			name = topUpName
 		}
 		if _, err := c.finish(ctx, t.p, name, t.at.legacy(t.p.ID), c.rest(ctx, t.p, t.declined)); err != nil && errs.IsRetryable(err) {
 			return done, err

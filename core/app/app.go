@@ -25,6 +25,7 @@ import (
 	"github.com/camkit/camkit/core/stream"
 	"github.com/camkit/camkit/core/stream/whiphttp"
 	"github.com/camkit/camkit/core/thumbnail"
+	"github.com/camkit/camkit/core/tickets"
 	"github.com/camkit/camkit/core/tipping"
 	"github.com/camkit/camkit/core/web"
 	"github.com/camkit/camkit/sdk/currency"
@@ -73,6 +74,7 @@ type App struct {
 	Engine  *billing.Engine
 	SFU     *stream.SFU
 	Shows   *shows.Service
+	Tickets *tickets.Service
 	Packs   *accounts.CreditPacks
 	Audit   *audit.Log // refused webhooks and log-ins, admin actions
 	Config  config.Config
@@ -231,6 +233,11 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	} else if n > 0 {
 		log.Info("credit packs: finished purchases interrupted by the last stop", "count", n)
 	}
+	tk, err := newTickets(ctx, c, db, led, pl, acc, packs, clk, log)
+	if err != nil {
+		return fail(err)
+	}
+	out.Tickets = tk
 	var ice []stream.ICEServer
 	if len(c.Stream.ICEServers) > 0 {
 		ice = []stream.ICEServer{{URLs: c.Stream.ICEServers, Username: c.Stream.ICEUsername, Credential: c.Stream.ICECredential}}
@@ -238,7 +245,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	sh, err := shows.New(ctx, shows.Config{DB: db, Clock: clk, Store: live, Accounts: acc, Cards: cards, Wallets: wallets, Ledger: led,
 		Chat: ch, Billing: eng, BillingEvents: feed, FX: pl.Currency, Policy: pol,
 		PreferWallet: c.Billing.Funding == "wallet", CardStrategy: strategies[pl.ProcessorName], Strategies: strategies,
-		LiveOnPublish: c.Stream.LiveOnPublish, Log: log.With("component", "shows"),
+		LiveOnPublish: c.Stream.LiveOnPublish, Log: log.With("component", "shows"), Tickets: tk,
 		Media: func(adm stream.Admission, lv stream.LivenessSink) (shows.Media, error) {
 			sfu, err := stream.New(stream.Config{ICEServers: ice, UDPPort: c.Stream.UDPPort, UDPPortMin: uint16(c.Stream.UDPPortMin),
 				UDPPortMax: uint16(c.Stream.UDPPortMax), PublicIPs: c.Stream.PublicIPs, MediaTimeout: c.Stream.MediaTimeout.Duration,
@@ -255,6 +262,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 		return fail(err)
 	}
 	out.Shows = sh
+	tk.Attach(sh)
 
 	// Thumbnails and the audience only read the SFU and the chat.
 	thumbs, err := thumbnail.New(out.SFU, thumbnail.Options{Every: c.Stream.ThumbnailInterval(), Clock: clk,
@@ -277,9 +285,11 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	out.Thumbnails, out.Audience = thumbs, watchers
 	bgCtx, stopBg := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	bg.Add(2)
+	bg.Add(3)
 	go func() { defer bg.Done(); thumbs.Run(bgCtx) }()
 	go func() { defer bg.Done(); watchers.Run(bgCtx) }()
+	// Ticket shows their models never started are cancelled and refunded.
+	go func() { defer bg.Done(); tk.Run(bgCtx, time.Minute) }()
 	out.closers = append(out.closers, func() { stopBg(); bg.Wait() })
 
 	// Idempotency-Key records of the money-moving routes; answers older
@@ -312,12 +322,35 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	out.Web = &web.Product{
 		Pages:    &web.Pages{Theme: pl.Theme, Site: web.Site{Name: c.Site.Name}},
 		Accounts: acc, HTTP: accounts.NewHTTP(acc, accounts.HTTPOptions{InsecureCookies: !c.SecureCookies()}),
-		Cards: cards, Packs: packs, Wallets: wallets, Chat: ch, Shows: sh, Ledger: led,
+		Cards: cards, Packs: packs, Wallets: wallets, Chat: ch, Shows: sh, Ledger: led, Tickets: tk,
 		Plugins: pl.Statuses, Audit: aud, Keys: keys,
 		PublicURL: c.HTTP.PublicURL, Processor: pl.ProcessorName, TipPresets: presets, ModelSignup: c.Security.ModelSignup,
 		Audience: watchers, Thumbnails: thumbs, Tipping: tips,
 	}
 	return out, nil
+}
+
+// newTickets builds ticket shows: sold from wallets (or by card, topped up
+// into the wallet through the credit packs' purchase path), split by the split
+// plugin, refunded by the [tickets] policy; tokens keyed by the deployment's
+// own secret.
+func newTickets(ctx context.Context, c config.Config, db *store.DB, led *ledger.Ledger, pl Plugins, acc *accounts.Service,
+	packs *accounts.CreditPacks, clk clock.Clock, log *slog.Logger) (*tickets.Service, error) {
+	maxPrice, err := c.Money("tickets.max_price", c.Tickets.MaxPrice)
+	if err != nil {
+		return nil, err
+	}
+	bps, err := c.Tickets.RefundBelowBps()
+	if err != nil {
+		return nil, err
+	}
+	secret, err := db.Secret(ctx, "tickets_token_secret", clk.Now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	return tickets.New(tickets.Config{Store: tickets.NewSQLStore(db), Book: led, Splitter: pl.Split,
+		Parties: tickets.AccountParties{Accounts: acc}, Cards: packs, Clock: clk, Currency: c.Site.Currency, MaxPrice: maxPrice.Amount,
+		Secret: secret, Policy: tickets.Policy{RefundBelowBps: bps, Prorate: c.Tickets.Prorate}, Log: log.With("component", "tickets")})
 }
 
 // Mount adds every route to app: the processor's routes and webhook, WHIP and

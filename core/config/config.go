@@ -36,6 +36,7 @@ type Config struct {
 	Billing  Billing                 `toml:"billing"`
 	Stream   Stream                  `toml:"stream"`
 	Chat     Chat                    `toml:"chat"`
+	Tickets  Tickets                 `toml:"tickets"`
 	// Routing picks among the active processors for new funding.
 	Routing Routing `toml:"routing"`
 	// CreditPacks are the [[credit_packs]] a viewer buys with the card on file.
@@ -145,6 +146,7 @@ func Default() Config {
 		Billing:     DefaultBilling(),
 		Stream:      DefaultStream(),
 		Chat:        DefaultChat(),
+		Tickets:     DefaultTickets(),
 		CreditPacks: DefaultCreditPacks(),
 		Plugin: map[string]PluginConfig{
 			// The sandbox's webhook secret is the deployment's own, generated

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math/big"
 	"net"
 	"strings"
 	"time"
@@ -155,6 +156,35 @@ type Chat struct {
 // DefaultChat offers three tip buttons.
 func DefaultChat() Chat { return Chat{TipPresets: []string{"1", "5", "10"}, MaxTip: "1000"} }
 
+// Tickets configures ticket shows (core/tickets).
+type Tickets struct {
+	// MaxPrice caps one ticket, a decimal in the site currency.
+	MaxPrice string `toml:"max_price"`
+	// RefundIfShorterThan is a fraction of the announced duration, "0" to
+	// "1": a show that ran less than that refunds every ticket in full.
+	RefundIfShorterThan string `toml:"refund_if_shorter_than"`
+	// Prorate: a show shorter than announced but not that short keeps the
+	// share of the price it ran and refunds the rest; false keeps it all.
+	Prorate bool `toml:"prorate"`
+}
+
+// DefaultTickets refunds a show that ran less than half its announced time.
+func DefaultTickets() Tickets { return Tickets{MaxPrice: "1000", RefundIfShorterThan: "0.5"} }
+
+// RefundBelowBps is RefundIfShorterThan in basis points (0.5 is 5000): an
+// exact decimal of at most four places, never a float.
+func (t Tickets) RefundBelowBps() (int64, error) {
+	r, ok := new(big.Rat).SetString(strings.TrimSpace(t.RefundIfShorterThan))
+	if !ok || r.Sign() < 0 || r.Cmp(big.NewRat(1, 1)) > 0 {
+		return 0, errs.E(errs.Invalid, "config: tickets.refund_if_shorter_than is %q: want a decimal from 0 to 1", t.RefundIfShorterThan)
+	}
+	r.Mul(r, big.NewRat(10000, 1))
+	if !r.IsInt() {
+		return 0, errs.E(errs.Invalid, "config: tickets.refund_if_shorter_than %q has more than four decimal places", t.RefundIfShorterThan)
+	}
+	return r.Num().Int64(), nil
+}
+
 // CreditPack is one [[credit_packs]] entry. Amounts are decimals in the site
 // currency; the wallet receives price + bonus.
 type CreditPack struct {
@@ -259,6 +289,14 @@ func (c Config) validateProduct() error {
 		return err
 	} else if m.Amount <= 0 {
 		return errs.E(errs.Invalid, "config: chat.max_tip must be above zero")
+	}
+	if m, err := c.Money("tickets.max_price", c.Tickets.MaxPrice); err != nil {
+		return err
+	} else if m.Amount <= 0 {
+		return errs.E(errs.Invalid, "config: tickets.max_price must be above zero")
+	}
+	if _, err := c.Tickets.RefundBelowBps(); err != nil {
+		return err
 	}
 	for i, p := range c.CreditPacks {
 		if p.ID == "" || p.Name == "" {

@@ -86,3 +86,22 @@ func TestLiveOnPublishDefaultsOnAndCanBeTurnedOff(t *testing.T) {
 		t.Fatalf("from the environment: %v %v", c.Stream.LiveOnPublish, err)
 	}
 }
+
+func TestTicketRefundThresholdIsExact(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "0.5": 5000, "1": 10000, " 0.3333 ": 3333, ".25": 2500} {
+		got, err := Tickets{RefundIfShorterThan: in}.RefundBelowBps()
+		if err != nil || got != want {
+			t.Errorf("%q: %d %v, want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-0.1", "1.01", "0.33333", "half", "1e-5"} {
+		if _, err := (Tickets{RefundIfShorterThan: in}).RefundBelowBps(); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+	c := Default()
+	c.Tickets.RefundIfShorterThan = "2"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "refund_if_shorter_than") {
+		t.Fatalf("validate: %v", err)
+	}
+}

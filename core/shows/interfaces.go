@@ -94,6 +94,18 @@ type Media interface {
 	PublisherActive(showID string) bool
 }
 
+// TicketAdmission gates a broadcast while its model runs a ticket show
+// (core/tickets). AdmitViewer asks it first: running is false when she runs
+// none (or token is not a ticket's) and the usual rules apply; otherwise
+// seatID is the ticket's seat, or err says why the viewer may not watch.
+// TicketShowRunning is asked before she accepts a private request: a
+// ticket seat would survive the private mode, so she ends the ticket
+// show first.
+type TicketAdmission interface {
+	AdmitTicket(ctx context.Context, modelID, token string) (seatID string, running bool, err error)
+	TicketShowRunning(ctx context.Context, modelID string) (bool, error)
+}
+
 // Ledger reads earnings.
 type Ledger interface {
 	Balance(ctx context.Context, code, currency string) (ledger.Balance, error)

@@ -66,7 +66,10 @@ type Config struct {
 	// live when she is not on air yet (config stream.live_on_publish), so
 	// OBS alone is enough; false, she goes live from her dashboard first.
 	LiveOnPublish bool
-	Log           *slog.Logger
+	// Tickets admits only ticket holders while a model runs a ticket show.
+	// Optional: without it there are no ticket shows.
+	Tickets TicketAdmission
+	Log     *slog.Logger
 }
 
 // Service is the show lifecycle: broadcasts, requests, the paid show and
@@ -801,6 +804,14 @@ type AcceptOptions struct {
 // other requester is told: their request is held until the model is back in
 // public (and they are told again then), or declined, as she chose.
 func (s *Service) Accept(ctx context.Context, modelID, requestID string, opt AcceptOptions) (Seat, error) {
+	if s.cfg.Tickets != nil {
+		if on, err := s.cfg.Tickets.TicketShowRunning(ctx, modelID); err != nil || on {
+			if err == nil {
+				err = errs.E(errs.Conflict, "your ticket show is running: end it before you go private")
+			}
+			return Seat{}, err
+		}
+	}
 	s.mu.Lock()
 	pending := s.requests[requestID]
 	inGroup := pending != nil && pending.ModelID == modelID && pending.State == Waiting &&
@@ -1258,9 +1269,14 @@ func (s *Service) publisherOnAir(showID string, media bool) bool {
 
 // AdmitViewer lets anyone watch a public broadcast and only the seat's
 // viewer (by token) watch a private one.
-func (s *Service) AdmitViewer(_ context.Context, showID, token string) (stream.Admit, error) {
+func (s *Service) AdmitViewer(ctx context.Context, showID, token string) (stream.Admit, error) {
 	if seatID, ok := cam2camSeatOf(showID); ok {
 		return s.admitCam2cam(seatID, token)
+	}
+	if s.cfg.Tickets != nil {
+		if admit, ok, err := s.admitTicket(ctx, showID, token); ok {
+			return admit, err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1291,6 +1307,23 @@ func (s *Service) AdmitViewer(_ context.Context, showID, token string) (stream.A
 		return stream.Admit{}, errs.E(errs.Forbidden, "the show is private")
 	}
 	return stream.Admit{}, nil
+}
+
+// admitTicket asks core/tickets about the model of showID, outside s.mu
+// (it reads the database); ok is false when she runs no ticket show.
+func (s *Service) admitTicket(ctx context.Context, showID, token string) (stream.Admit, bool, error) {
+	s.mu.Lock()
+	b := s.byID[showID]
+	var model string
+	if b != nil {
+		model = b.model
+	}
+	s.mu.Unlock()
+	if model == "" {
+		return stream.Admit{}, false, nil
+	}
+	seat, running, err := s.cfg.Tickets.AdmitTicket(ctx, model, token)
+	return stream.Admit{SeatID: seat}, running, err
 }
 
 // Liveness takes the SFU's events: the broadcast's media state is kept, and

@@ -267,6 +267,10 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Put("/me/cam2cam", model, p.apiSetCam2cam)
 	api.Post("/seats/:seat/cam2cam/stop", model, p.apiStopCam2cam)
 
+	if p.Tickets != nil {
+		p.mountTicketAPI(api, viewer, model, money)
+	}
+
 	api.Get("/admin/plugins", admin, p.apiPlugins)
 	api.Post("/admin/ledger/verify", admin, p.apiVerify)
 	api.Get("/admin/seats", admin, p.apiAdminSeats)

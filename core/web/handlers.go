@@ -78,6 +78,10 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Post("/dashboard/cam2cam", model, p.setCam2cam)
 	app.Post("/dashboard/seats/:seat/cam2cam/stop", model, p.stopCam2cam)
 
+	if p.Tickets != nil {
+		p.mountTicketPages(app, viewer, model, money)
+	}
+
 	app.Get("/admin", admin, p.admin)
 	app.Post("/admin/verify", admin, p.adminVerify)
 	app.Post("/admin/models/:id/approve", admin, p.approve)
@@ -274,6 +278,9 @@ func (p *Product) profile(c *fiber.Ctx) error {
 		page.Mode = showMode(s.Mode)
 		page.Model.RoomURL = "/shows/" + s.ID
 	}
+	if page.TicketShow, _, err = p.ticketOffer(c, id, "/models/"+id); err != nil {
+		return err
+	}
 	return p.Pages.Render(c, page)
 }
 
@@ -425,6 +432,9 @@ func (p *Product) roomData(c *fiber.Ctx, showID string) (*theme.RoomPage, error)
 	}
 	page.Private = policyView(q.Policy, q.Funding)
 	if page.Cam2camSurcharge, err = p.cam2camOffer(ctx, s.ModelID); err != nil {
+		return nil, err
+	}
+	if page.TicketShow, page.TicketToken, err = p.ticketOffer(c, s.ModelID, "/shows/"+s.ID); err != nil {
 		return nil, err
 	}
 	if signedIn && u.Role == accounts.RoleViewer {

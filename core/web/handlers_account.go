@@ -42,6 +42,9 @@ func (p *Product) walletData(c *fiber.Ctx) (*theme.WalletPage, error) {
 		}
 		page.History = append(page.History, row)
 	}
+	if err := p.walletTickets(ctx, u.ID, page); err != nil {
+		return nil, err
+	}
 	card, err := p.Cards.Card(ctx, u.ID)
 	switch {
 	case err == nil && card.Retired:
@@ -252,6 +255,9 @@ func (p *Product) dashboardData(c *fiber.Ctx) (*theme.ModelDashboardPage, error)
 		return nil, err
 	}
 	if page.Earnings, err = p.Shows.Earnings(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	if err := p.dashboardTickets(ctx, u, page); err != nil {
 		return nil, err
 	}
 	if err := p.dashboardTipping(ctx, page, u.ID); err != nil {

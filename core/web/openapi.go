@@ -99,6 +99,22 @@ var apiOps = []apiOp{
 	{"put", "/me/cam2cam", "setCam2cam", "Offer cam2cam in private shows at a per-minute surcharge (0: free), or stop offering it (null); open seats keep their price", "model", ref("Cam2camBody"), 200, ref("Cam2camOffer")},
 	{"post", "/seats/{seat}/cam2cam/stop", "stopCam2cam", "Stop the viewer's camera for the rest of the seat; the seat's locked price does not change", "model", nil, 200, ref("OK")},
 
+	{"get", "/ticket-shows/{id}", "getTicketShow", "A ticket show: price, times, tickets sold", "", nil, 200, ref("TicketShow")},
+	{"get", "/models/{id}/ticket-show", "modelTicketShow", "The model's next ticket show on sale or running", "", nil, 200, ref("TicketShow")},
+	{"post", "/ticket-shows/{id}/tickets", "buyTicket", "Buy a ticket from the wallet: held until the show is over, then posted or refunded. " +
+		"One ticket per viewer and show: a repeat answers the same ticket. A short wallet or a sold-out show is 402, closed doors 400, " +
+		"each with a message; none moves money. Body optional: {\"pay\":\"card\"} charges the card on file the price into the wallet first " +
+		"(a decline is the processor's error and reserves nothing); refunds return to the wallet", "viewer", ref("BuyTicketBody"), 201, ref("Ticket")},
+	{"get", "/me/tickets", "myTickets", "The viewer's tickets, newest first, each with its WHEP token", "viewer", nil, 200, arrayOf(ref("Ticket"))},
+	{"get", "/me/ticket-shows", "myTicketShows", "The model's ticket shows, soonest first", "model", nil, 200, arrayOf(ref("TicketShow"))},
+	{"post", "/me/ticket-shows", "scheduleTicketShow", "Schedule a ticket show", "model", ref("ScheduleBody"), 201, ref("TicketShow")},
+	{"post", "/me/ticket-shows/{id}/start", "startTicketShow", "Start a ticket show (at or after its start time): only ticket holders watch from now on",
+		"model", nil, 200, ref("TicketShow")},
+	{"post", "/me/ticket-shows/{id}/end", "endTicketShow", "End a running ticket show: tickets are posted, or refunded by the operator's policy " +
+		"when it ran shorter than announced; a repeat settles nothing twice", "model", nil, 200, ref("TicketShow")},
+	{"post", "/me/ticket-shows/{id}/cancel", "cancelTicketShow", "Cancel a ticket show: every ticket is refunded in full, exactly once",
+		"model", nil, 200, ref("TicketShow")},
+
 	{"get", "/admin/plugins", "plugins", "Plugins and their health", "admin", nil, 200, arrayOf(ref("PluginStatus"))},
 	{"post", "/admin/ledger/verify", "verifyLedger", "Run ledger verify now", "admin", nil, 200, ref("LedgerVerify")},
 	{"get", "/admin/seats", "openSeats", "Seats in progress", "admin", nil, 200, arrayOf(ref("Seat"))},
@@ -114,6 +130,7 @@ var idempotentOps = map[string]bool{
 	"tip": true, "menuTip": true, "requestPrivate": true, "endSeat": true, "buyPack": true,
 	"startCardCheckout": true, "completeCardCheckout": true, "accept": true,
 	"joinGroup": true, "endGroup": true,
+	"buyTicket": true, "endTicketShow": true, "cancelTicketShow": true,
 }
 
 // idempotencyKeyParam is the header of the IETF httpapi draft.
@@ -292,6 +309,26 @@ func components() schema {
 			"name": schema{"type": "string", "minLength": 1, "maxLength": 60}, "price": schema{"allOf": []schema{m}, "description": "above zero and at most chat.max_tip"}})}}),
 		"MenuTipBody": obj([]string{"tip_id", "item_id"}, schema{"tip_id": schema{"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"},
 			"item_id": schema{"type": "string", "description": "the item's id; the price is the menu's, never the client's"}}),
+		"TicketShow": obj([]string{"id", "model_id", "title", "price", "price_display", "starts_at", "duration_seconds", "doors_close_at",
+			"capacity", "sold", "state"}, schema{"id": str, "model_id": str, "title": str, "price": m, "price_display": str, "starts_at": when,
+			"duration_seconds": schema{"type": "integer", "description": "the announced duration"},
+			"doors_close_at":   schema{"type": "string", "format": "date-time", "description": "the last moment a ticket is sold (late buyers pay the same price)"},
+			"capacity":         schema{"type": "integer", "description": "0: no cap"}, "sold": integer,
+			"state":      schema{"type": "string", "enum": []string{"scheduled", "running", "ended", "cancelled"}},
+			"started_at": when, "ended_at": when}),
+		"Ticket": obj([]string{"id", "show_id", "model_id", "state", "price", "posted", "refunded", "bought_at", "token"}, schema{
+			"id": str, "show_id": str, "model_id": str,
+			"state": schema{"type": "string", "enum": []string{"buying", "held", "posted", "refunded"},
+				"description": "held: the price is held on the wallet; posted: the show happened (posted + refunded = price); refunded: in full"},
+			"price": m, "posted": m, "refunded": m, "bought_at": when, "settled_at": when,
+			"token":    schema{"type": "string", "description": "the WHEP bearer that admits this ticket's holder to the show"},
+			"whep_url": schema{"type": "string", "description": "the model's broadcast, while she is on air and the ticket is held"}}),
+		"BuyTicketBody": obj(nil, schema{"pay": schema{"type": "string", "enum": []string{"wallet", "card"}, "default": "wallet"}}),
+		"ScheduleBody": obj([]string{"title", "price", "starts_at", "duration_seconds"}, schema{
+			"title": schema{"type": "string", "maxLength": 120}, "price": m, "starts_at": when,
+			"duration_seconds": schema{"type": "integer", "minimum": 60},
+			"doors_close_at":   schema{"type": "string", "format": "date-time", "description": "default: starts_at (no late buyers)"},
+			"capacity":         schema{"type": "integer", "minimum": 0}}),
 		"ProfileBody": obj(nil, schema{"bio": schema{"type": "string", "maxLength": 2000}, "tags": schema{"type": "array", "maxItems": 12, "items": schema{"type": "string", "maxLength": 24}}}),
 	}
 }

@@ -168,6 +168,8 @@ func TestOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		"Tipping":        reflect.TypeFor[web.APITipping](),
 		"TipGoalBody":    reflect.TypeFor[web.GoalBody](),
 		"MenuTipBody":    reflect.TypeFor[web.MenuTipBody](),
+		"TicketShow":     reflect.TypeFor[web.APITicketShow](),
+		"Ticket":         reflect.TypeFor[web.APITicket](),
 	} {
 		s := doc.Components.Schemas[name]
 		var props []string

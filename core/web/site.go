@@ -27,8 +27,10 @@ type Product struct {
 	Wallets  *accounts.Wallets
 	Chat     *chat.Service
 	Shows    Shows
-	Ledger   LedgerVerifier
-	Plugins  PluginStatuses
+	// Tickets sells ticket shows; nil: the site has none (no routes).
+	Tickets Tickets
+	Ledger  LedgerVerifier
+	Plugins PluginStatuses
 	// Audit records admin actions; nil records nothing.
 	Audit *audit.Log
 	// Keys keeps the Idempotency-Key records of the money-moving routes

@@ -9,7 +9,7 @@
 //	}
 //
 // Keys are "default" and the kinds (private, group, tip, subscription,
-// credit_pack); a kind without its own rule uses "default", and "default"
+// credit_pack, ticket); a kind without its own rule uses "default", and "default"
 // itself defaults to the rule shown above. Each rule must sum to 10000 bps.
 //
 // How an amount is divided:

@@ -35,6 +35,7 @@ type settings struct {
 	Tip          *rule `json:"tip"`
 	Subscription *rule `json:"subscription"`
 	CreditPack   *rule `json:"credit_pack"`
+	Ticket       *rule `json:"ticket"`
 }
 
 type splitter struct {
@@ -88,7 +89,7 @@ func parseSettings(settingsJSON []byte) (map[split.Kind]rule, error) {
 		r    *rule
 	}{
 		{split.KindPrivate, s.Private}, {split.KindGroup, s.Group}, {split.KindTip, s.Tip},
-		{split.KindSubscription, s.Subscription}, {split.KindCreditPack, s.CreditPack},
+		{split.KindSubscription, s.Subscription}, {split.KindCreditPack, s.CreditPack}, {split.KindTicket, s.Ticket},
 	} {
 		rules[k.kind] = def
 		if k.r != nil {

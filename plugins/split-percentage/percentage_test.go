@@ -197,3 +197,20 @@ func TestConfigureRejects(t *testing.T) {
 		}
 	}
 }
+
+// Tickets (kind ticket) take their own rule, or the default one.
+func TestTicketKindRule(t *testing.T) {
+	s := configured(t, `{"ticket": {"model": 7000, "studio": 1000, "platform": 2000}}`)
+	got := alloc(t, s, req(split.KindTicket, 1000, everyone))
+	if !reflect.DeepEqual(got, []split.Share{
+		{Role: split.RoleModel, PartyID: "m", Amount: usd(700)},
+		{Role: split.RoleStudio, PartyID: "s", Amount: usd(100)},
+		{Role: split.RolePlatform, Amount: usd(200)},
+	}) {
+		t.Errorf("ticket: %+v", got)
+	}
+	def := alloc(t, configured(t, `{}`), req(split.KindTicket, 1000, everyone))
+	if len(def) == 0 || def[0].Amount != usd(600) {
+		t.Errorf("ticket under the default rule: %+v", def)
+	}
+}

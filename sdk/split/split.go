@@ -31,10 +31,12 @@ const (
 	KindTip          Kind = "tip"
 	KindSubscription Kind = "subscription"
 	KindCreditPack   Kind = "credit_pack"
+	// KindTicket is a ticket show's ticket, split once the show happened.
+	KindTicket Kind = "ticket"
 )
 
 // Kinds lists every kind in a stable order.
-var Kinds = []Kind{KindPrivate, KindGroup, KindTip, KindSubscription, KindCreditPack}
+var Kinds = []Kind{KindPrivate, KindGroup, KindTip, KindSubscription, KindCreditPack, KindTicket}
 
 // Valid reports whether k is one of Kinds.
 func (k Kind) Valid() bool {

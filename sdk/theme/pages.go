@@ -257,6 +257,47 @@ type ModelProfilePage struct {
 	FollowAction  string       `json:"follow_action"` // POST toggles
 	Gallery       []string     `json:"gallery"`       // image URLs
 	Schedule      []string     `json:"schedule"`      // human lines, "Mon-Fri 20:00-23:00 UTC"
+	// TicketShow is her next ticket show on sale or running; nil when none.
+	TicketShow *TicketShow `json:"ticket_show"`
+}
+
+// TicketShow is a model's ticket show: a scheduled show that only ticket
+// holders watch, its ticket bought beforehand (or late, until the doors
+// close) from the wallet and held there until the show is over.
+type TicketShow struct {
+	ID           string      `json:"id"`
+	Title        string      `json:"title"`
+	Price        money.Money `json:"price"` // one ticket
+	StartsAt     time.Time   `json:"starts_at"`
+	Minutes      int64       `json:"minutes"` // the announced duration
+	DoorsCloseAt time.Time   `json:"doors_close_at"`
+	Capacity     int         `json:"capacity"` // 0: no cap
+	Sold         int         `json:"sold"`
+	State        string      `json:"state"` // scheduled | running | ended | cancelled
+	// For a viewer: BuyAction (POST) buys a ticket, empty when she cannot
+	// (a guest, doors closed, sold out); Holding: she has one.
+	BuyAction string `json:"buy_action"`
+	Holding   bool   `json:"holding"`
+	// CardPay: the buy form may also post pay=card (the card on file is
+	// charged the price into the wallet, which then holds it).
+	CardPay bool `json:"card_pay"`
+	// For its model: each POST acts on the show; empty when it does not apply.
+	StartAction  string `json:"start_action"`
+	EndAction    string `json:"end_action"`
+	CancelAction string `json:"cancel_action"`
+}
+
+// TicketRow is one of a viewer's tickets on her wallet page.
+type TicketRow struct {
+	Title    string      `json:"title"`
+	Model    string      `json:"model"`
+	StartsAt time.Time   `json:"starts_at"`
+	Price    money.Money `json:"price"`
+	// State: held (on the wallet until the show is over), posted (the show
+	// happened: Posted paid, Refunded released) or refunded (in full).
+	State    string      `json:"state"`
+	Posted   money.Money `json:"posted"`
+	Refunded money.Money `json:"refunded"`
 }
 
 // RoomPage is a live show's room: video, chat, tips, and the private request.
@@ -302,6 +343,11 @@ type RoomPage struct {
 	// page never sends a price for it. Empty for someone who may not tip.
 	TipMenu       []TipMenuItem `json:"tip_menu"`
 	TipMenuAction string        `json:"tip_menu_action"`
+	// TicketShow is the model's ticket show on sale or running; nil when
+	// none. While it runs only ticket holders receive the video:
+	// TicketToken is this viewer's ticket, the player's admission token.
+	TicketShow  *TicketShow `json:"ticket_show"`
+	TicketToken string      `json:"ticket_token"`
 }
 
 // TipGoal is a model's tip goal and how far it has come.
@@ -453,6 +499,7 @@ type WalletPage struct {
 	Packs     []CreditPack `json:"packs"`
 	BuyAction string       `json:"buy_action"` // POST pack=<id>
 	History   []LedgerRow  `json:"history"`
+	Tickets   []TicketRow  `json:"tickets"` // newest first
 }
 
 // Interval is one span during which the seat was billable.
@@ -618,6 +665,13 @@ type ModelDashboardPage struct {
 	Cam2camAction    string       `json:"cam2cam_action"`
 	// Cam2cam is the viewer's camera while her private show has cam2cam.
 	Cam2cam *Cam2camPlayer `json:"cam2cam"`
+
+	// TicketShows are her ticket shows, soonest first; ScheduleTicketAction
+	// (POST title, price, currency, starts_at as RFC 3339 or
+	// "2006-01-02T15:04" in UTC, minutes, doors_minutes after the start,
+	// capacity) announces one; empty when she may not.
+	TicketShows          []TicketShow `json:"ticket_shows"`
+	ScheduleTicketAction string       `json:"schedule_ticket_action"`
 }
 
 // StreamHelpPage tells a model how to stream from OBS (30 or later, WHIP):

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/camkit/camkit/sdk/theme"
 	"github.com/camkit/camkit/sdk/theme/themekit"
 )
@@ -71,3 +73,6 @@ func groupMinimum(p *theme.ModelDashboardPage) string {
 	}
 	return "0"
 }
+
+// minutes is an announced duration for the templates' clock arithmetic.
+func minutes(n int64) time.Duration { return time.Duration(n) * time.Minute }
