@@ -157,28 +157,29 @@ func (s *Service) startGroup(ctx context.Context, b *broadcast, g *group) {
 		fail(err)
 		return
 	}
-	s.mu.Lock()
-	if s.groups[b.id] != g || s.byID[b.id] != b {
-		// Ended (or off air) while the paid show opened.
-		s.mu.Unlock()
+	var (
+		joiners []*joiner
+		rate    money.Money
+	)
+	// The media events of the broadcast reach the group's paid show from
+	// its attachment on, which hands it the state they start from.
+	if !s.attachPaid(b, paid.ID, func() bool {
+		if s.groups[b.id] != g || s.byID[b.id] != b {
+			return false // ended (or off air) while the paid show opened
+		}
+		g.started, g.starting, g.paid = true, false, paid.ID
+		b.mode = theme.ModeGroup
+		s.onAir.Add(1)
+		joiners, g.waiting = g.waiting, nil
+		rate = g.policy.RatePerMinute
+		b.paid = paid.ID // record() below stores it
+		if err := s.store.PutBroadcast(ctx, b.record()); err != nil {
+			s.log.Warn("shows: saving a broadcast", "show", b.id, "err", err)
+		}
+		return true
+	}) {
 		_ = s.paid.EndShow(context.Background(), paid.ID, "group show cancelled")
 		return
-	}
-	g.started, g.starting, g.paid = true, false, paid.ID
-	b.paid, b.mode = paid.ID, theme.ModeGroup
-	s.onAir.Add(1)
-	media := b.media
-	joiners := g.waiting
-	g.waiting = nil
-	rate := g.policy.RatePerMinute
-	if err := s.store.PutBroadcast(ctx, b.record()); err != nil {
-		s.log.Warn("shows: saving a broadcast", "show", b.id, "err", err)
-	}
-	s.mu.Unlock()
-	if media {
-		if err := s.paid.Handle(ModelMediaFlowing{ShowID: paid.ID, Since: s.now()}); err != nil {
-			s.log.Warn("shows: media state of a new group show", "show", paid.ID, "err", err)
-		}
 	}
 	if s.media != nil {
 		s.media.SetMode(b.id, stream.ModeGroup)

@@ -112,6 +112,12 @@ type broadcast struct {
 	media     bool
 	paid      string // the paid show's id while private
 	seat      string
+	// feed serialises handing the model's media state to the paid show:
+	// Liveness forwards each media event under it, and a paid show being
+	// attached (private or group) takes the state under it, so no event
+	// falls between reading b.media and the paid show's first event, nor
+	// overtakes it. Taken before s.mu, never while holding it.
+	feed *sync.Mutex
 }
 
 func (b *broadcast) record() Broadcast {
@@ -228,7 +234,7 @@ func (s *Service) restore(ctx context.Context) error {
 		return err
 	}
 	for _, r := range bs {
-		b := &broadcast{id: r.ID, model: r.ModelID, key: r.KeyDigest, since: r.Since, mode: r.Mode, paid: r.PaidShowID, seat: r.SeatID}
+		b := &broadcast{id: r.ID, model: r.ModelID, key: r.KeyDigest, since: r.Since, mode: r.Mode, paid: r.PaidShowID, seat: r.SeatID, feed: &sync.Mutex{}}
 		// A broadcast from before persistent keys: its key becomes hers (her
 		// encoder publishes with it); one she already holds wins.
 		key, err := s.store.CreateStreamKey(ctx, b.model, StoredKey{Digest: b.key}, s.now().UTC())
@@ -361,7 +367,7 @@ func (s *Service) GoLive(ctx context.Context, modelID string) (Show, error) {
 	defer s.mu.Unlock()
 	b := s.byModel[modelID]
 	if b == nil {
-		b = &broadcast{id: randomID("b", 8), model: modelID, key: key.Digest, since: s.now().UTC(), mode: theme.ModePublic}
+		b = &broadcast{id: randomID("b", 8), model: modelID, key: key.Digest, since: s.now().UTC(), mode: theme.ModePublic, feed: &sync.Mutex{}}
 		if err := s.store.PutBroadcast(ctx, b.record()); err != nil {
 			return Show{}, err
 		}
@@ -841,9 +847,8 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string, opt Acc
 	}
 	b.mode = theme.ModePrivate // reserved while the seat is funded
 	s.onAir.Add(1)
-	media := b.media
 	s.mu.Unlock()
-	seat, err := s.openSeat(ctx, b, r, media)
+	seat, err := s.openSeat(ctx, b, r)
 	if err != nil {
 		s.mu.Lock()
 		b.mode = theme.ModePublic
@@ -886,7 +891,7 @@ func (s *Service) Accept(ctx context.Context, modelID, requestID string, opt Acc
 	return seat, nil
 }
 
-func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media bool) (Seat, error) {
+func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request) (Seat, error) {
 	prof, err := s.cfg.Accounts.Profile(ctx, b.model)
 	if err != nil {
 		return Seat{}, err
@@ -909,15 +914,16 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 	if err != nil {
 		return Seat{}, err
 	}
-	if media {
-		// The paid show is new to core/shows: tell it the model's media flows
-		// already, so the seat is live on her side from its first second.
-		if err := s.paid.Handle(ModelMediaFlowing{ShowID: paid.ID, Since: s.now()}); err != nil {
-			s.log.Warn("shows: media state of a new paid show", "show", paid.ID, "err", err)
-		}
-	}
+	// From here the broadcast's media events reach the paid show; it is told
+	// the state they start from.
+	s.attachPaid(b, paid.ID, nil)
 	info, locked, err := s.paid.OpenSeatLocked(ctx, paid.ID, SeatRequest{ViewerID: r.ViewerID, BroadcastID: b.id, Funding: fund, Policy: &pol})
 	if err != nil {
+		s.mu.Lock()
+		if b.paid == paid.ID {
+			b.paid = ""
+		}
+		s.mu.Unlock()
 		if e := s.paid.EndShow(context.Background(), paid.ID, "seat not funded"); e != nil {
 			s.log.Warn("shows: ending an unfunded paid show", "show", paid.ID, "err", e)
 		}
@@ -940,6 +946,31 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request, media 
 	}
 	s.mu.Unlock()
 	return s.view(st, true), nil
+}
+
+// attachPaid makes paidID the paid show b's model media events reach and
+// hands it the media state they start from, under b.feed, so every event
+// lands on one side of the attachment: one before it is in b.media (the
+// state handed over), one after is forwarded by Liveness. under, when set,
+// runs under s.mu with the attachment (the caller's own bookkeeping); it
+// reports false to refuse (nothing is attached then).
+func (s *Service) attachPaid(b *broadcast, paidID string, under func() bool) bool {
+	b.feed.Lock()
+	defer b.feed.Unlock()
+	s.mu.Lock()
+	if under != nil && !under() {
+		s.mu.Unlock()
+		return false
+	}
+	b.paid = paidID
+	media := b.media
+	s.mu.Unlock()
+	if media {
+		if err := s.paid.Handle(ModelMediaFlowing{ShowID: paidID, Since: s.now()}); err != nil {
+			s.log.Warn("shows: media state of a new paid show", "show", paidID, "err", err)
+		}
+	}
+	return true
 }
 
 // Decline refuses a request and tells the viewer.
@@ -1336,6 +1367,10 @@ func (s *Service) Liveness(ev stream.LivenessEvent) {
 		out  Event
 		seat *seat
 	)
+	if feed := s.feedOf(ev); feed != nil {
+		feed.Lock()
+		defer feed.Unlock()
+	}
 	s.mu.Lock()
 	switch e := ev.(type) {
 	case stream.ModelMediaFlowing:
@@ -1372,6 +1407,26 @@ func (s *Service) Liveness(ev stream.LivenessEvent) {
 	if err := s.paid.Handle(out); err != nil {
 		s.log.Debug("shows: liveness not applied", "event", out, "err", err)
 	}
+}
+
+// feedOf is the feed lock of the broadcast a model media event is about
+// (nil for a viewer's event, or a show not on air).
+func (s *Service) feedOf(ev stream.LivenessEvent) *sync.Mutex {
+	var id string
+	switch e := ev.(type) {
+	case stream.ModelMediaFlowing:
+		id = e.ShowID
+	case stream.ModelMediaStopped:
+		id = e.ShowID
+	default:
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b := s.byID[id]; b != nil {
+		return b.feed
+	}
+	return nil
 }
 
 // BillingEvent takes billing's notifications: funding warnings go to the

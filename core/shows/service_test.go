@@ -45,6 +45,9 @@ type lifecycle struct {
 	// real SFU (stored in sfu) as the host does.
 	liveOnPublish bool
 	media         func(stream.Admission, stream.LivenessSink) (shows.Media, error)
+	// wrap, when set, stands between the Service and billing (a test that
+	// must act while a seat opens).
+	wrap func(shows.Engine) shows.Engine
 	// clk is the clock of billing and the Service (real unless a test
 	// built the lifecycle with newLifecycleAt).
 	clk clock.Clock
@@ -112,8 +115,12 @@ func (l *lifecycle) start() {
 		t.Fatal(err)
 	}
 	pol := pricing.DefaultPolicy(money.Money{Currency: "USD"})
+	var bill shows.Engine = eng
+	if l.wrap != nil {
+		bill = l.wrap(eng)
+	}
 	svc, err := shows.New(l.ctx, shows.Config{DB: l.db, Clock: l.clk, Store: l.live, Accounts: l.acc, Cards: accounts.NewPaymentMethods(l.acc, "sandbox", l.sbx),
-		Wallets: accounts.NewWallets(l.acc, l.led), Ledger: l.led, Billing: eng, BillingEvents: feed, Policy: pol, CardStrategy: billing.CardHold,
+		Wallets: accounts.NewWallets(l.acc, l.led), Ledger: l.led, Billing: bill, BillingEvents: feed, Policy: pol, CardStrategy: billing.CardHold,
 		LiveOnPublish: l.liveOnPublish, Media: l.media, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -287,5 +294,71 @@ func TestService_RestartKeepsShowAndRequestsAndSettlesTheSeat(t *testing.T) {
 	}
 	if got := bal.Posted().Amount; got != 5000-rec.Price.Amount {
 		t.Fatalf("wallet %d after a seat of %v, want %d", got, rec.Price, 5000-rec.Price.Amount)
+	}
+}
+
+// gatedOpen holds billing's OpenSeat until released, so a test can deliver
+// a media event while the seat is being funded.
+type gatedOpen struct {
+	shows.Engine
+	opening, release chan struct{}
+}
+
+func (g *gatedOpen) OpenSeat(ctx context.Context, req billing.OpenRequest) (billing.SeatInfo, error) {
+	close(g.opening)
+	<-g.release
+	return g.Engine.OpenSeat(ctx, req)
+}
+
+// TestModelMediaStoppingWhileASeatOpensPausesTheSeat: the model's media
+// stops while the private seat she accepted is being funded. The seat must
+// open paused on her media: before, the event reached no seat (the paid show
+// was not yet the broadcast's) and the seat billed video that never came.
+func TestModelMediaStoppingWhileASeatOpensPausesTheSeat(t *testing.T) {
+	l := newLifecycle(t)
+	gate := &gatedOpen{opening: make(chan struct{}), release: make(chan struct{})}
+	l.wrap = func(e shows.Engine) shows.Engine { gate.Engine = e; return gate }
+	l.start()
+	sh, err := l.svc.GoLive(l.ctx, l.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.svc.Liveness(stream.ModelMediaFlowing{ShowID: sh.ID, Since: time.Now()})
+	r := l.ask(sh.ID, "Ann")
+	type accepted struct {
+		seat shows.Seat
+		err  error
+	}
+	done := make(chan accepted, 1)
+	go func() {
+		st, err := l.svc.Accept(l.ctx, l.model, r.ID, shows.AcceptOptions{})
+		done <- accepted{st, err}
+	}()
+	select {
+	case <-gate.opening:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the seat never started opening")
+	}
+	l.svc.Liveness(stream.ModelMediaStopped{ShowID: sh.ID, LastPacketAt: time.Now(), Reason: "test"})
+	close(gate.release)
+	a := <-done
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	l.svc.Liveness(stream.ViewerConnected{ShowID: sh.ID, SeatID: a.seat.ID, At: time.Now()})
+	time.Sleep(1500 * time.Millisecond)
+	st, err := l.svc.Seat(l.ctx, l.viewers["Ann"], a.seat.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Billing || st.PauseReason != "model_media" || st.BillableSeconds != 0 {
+		t.Fatalf("seat after her media stopped while it opened: billing %v, pause %q, %d s billed; want paused on model_media, 0 s",
+			st.Billing, st.PauseReason, st.BillableSeconds)
+	}
+	// Her media coming back reaches the seat: it bills.
+	l.svc.Liveness(stream.ModelMediaFlowing{ShowID: sh.ID, Since: time.Now()})
+	time.Sleep(1500 * time.Millisecond)
+	if st, _ = l.svc.Seat(l.ctx, l.viewers["Ann"], a.seat.ID); !st.Billing {
+		t.Fatalf("seat after her media came back: billing %v, pause %q", st.Billing, st.PauseReason)
 	}
 }

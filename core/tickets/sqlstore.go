@@ -14,7 +14,7 @@ import (
 )
 
 // SQLStore keeps ticket shows in tickets_shows and tickets (PostgreSQL or
-// SQLite, migration 00013).
+// SQLite, migration 00015).
 type SQLStore struct {
 	db      *gorm.DB
 	dialect store.Dialect
