@@ -39,9 +39,20 @@ func (t *Tips) TipParties(ctx context.Context, room, viewerID string) (split.Par
 		if err != nil {
 			return split.Parties{}, err
 		}
+		paid := ""
 		for _, st := range seats {
 			if st.ID == id && st.ViewerID == viewerID {
 				model = st.ModelID
+			}
+			if st.ID == id {
+				paid = st.PaidShowID
+			}
+		}
+		for _, st := range seats {
+			// Every other seat on a private show's paid show is a spy's:
+			// a spy only watches.
+			if model == "" && paid != "" && st.PaidShowID == paid && st.ID != id && st.ViewerID == viewerID {
+				return split.Parties{}, errSpyOnly()
 			}
 		}
 	} else {
