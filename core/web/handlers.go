@@ -589,6 +589,21 @@ func (p *Product) privateData(c *fiber.Ctx, seatID string) (*theme.PrivateShowPa
 		Model: modelSummary(s.ModelID, p.userName(ctx, s.ModelID)), Mode: showMode(s.Mode), Policy: policyView(s.Policy, s.Funding),
 		RunningSeconds: s.BillableSeconds, RunningCost: s.RunningCost, FundedSeconds: s.FundedSeconds, Warnings: s.Warnings,
 		PlayerURL: "/whep/" + s.ShowID, ChatURL: "/ws/chat/" + s.Room}
+	if s.Spy {
+		// A spy watches only: no chat, no tips, no camera.
+		page.Spy, page.ChatURL = true, ""
+		if s.ViewerID == u.ID {
+			page.SeatToken = s.Token
+		}
+		if s.Open {
+			page.EndAction = "/seats/" + s.ID + "/end"
+		}
+		return page, nil
+	}
+	if s.SpiesShown {
+		n := s.Spies
+		page.Spies = &n
+	}
 	if s.ViewerID == u.ID {
 		page.SeatToken = s.Token
 		page.TipAction = "/seats/" + s.ID + "/tip"

@@ -443,6 +443,12 @@ type PrivateShowPage struct {
 	EndAction      string           `json:"end_action"` // POST ends the seat
 	// Cam2cam is set when the model granted the seat's viewer cam2cam.
 	Cam2cam *Cam2camPublish `json:"cam2cam"`
+	// Spy: a spy seat in someone else's private show: video only (no chat,
+	// no tips; ChatURL and TipAction are empty).
+	Spy bool `json:"spy"`
+	// Spies is how many spies watch this private show, when the page may
+	// say (its model always; its viewer when the operator shows it).
+	Spies *int `json:"spies"`
 }
 
 // Cam2camPublish is the viewer's "share my camera" toggle in a private show:

@@ -1,0 +1,98 @@
+package web
+
+import (
+	"context"
+
+	"github.com/camkit/camkit/core/accounts"
+	"github.com/camkit/camkit/core/shows"
+	"github.com/camkit/camkit/sdk/errs"
+	"github.com/camkit/camkit/sdk/money"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Spy on private: API. core/shows decides everything (whether the model
+// allows spies, at what price, when the seat ends); these parse, call and
+// answer.
+
+// SpyShows is the part of Shows for spy seats (see core/shows/spy.go): a
+// receive-only seat in someone else's private show.
+type SpyShows interface {
+	// SpyOffer is what a spy seat on showID would lock now and whether the
+	// viewer can pay; ok is false when there is nothing to spy on.
+	SpyOffer(ctx context.Context, showID, viewerID string) (q shows.Quote, ok bool, err error)
+	// Spy opens the viewer's spy seat (again: the same seat).
+	Spy(ctx context.Context, viewerID, showID string) (shows.Seat, error)
+	// SpySeats lists the open spy seats of the model's private show.
+	SpySeats(ctx context.Context, modelID string) ([]shows.Seat, error)
+}
+
+type (
+	// APISpyOffer is a show's spy offer.
+	APISpyOffer struct {
+		Policy  apiPolicy `json:"policy"`
+		Allowed bool      `json:"allowed"`
+		Reason  string    `json:"reason,omitempty"`
+	}
+	// APISpyRate is the model's spy rate; absent: she refuses spies.
+	APISpyRate struct {
+		Allowed bool         `json:"allowed"`
+		Rate    *money.Money `json:"rate_per_minute,omitempty"`
+	}
+	// SpyRateBody sets it; null or absent refuses spies.
+	SpyRateBody struct {
+		Rate *money.Money `json:"rate_per_minute"`
+	}
+)
+
+func (p *Product) apiSpyOffer(c *fiber.Ctx) error {
+	id, err := param(c, "show")
+	if err != nil {
+		return err
+	}
+	u, _ := accounts.CurrentUser(c)
+	q, ok, err := p.Shows.SpyOffer(c.UserContext(), id, u.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errs.E(errs.NotFound, "there is no private show to spy on here")
+	}
+	return c.JSON(APISpyOffer{Policy: policyJSON(q.Policy, q.Funding), Allowed: q.Allowed, Reason: q.Reason})
+}
+
+func (p *Product) apiSpy(c *fiber.Ctx) error {
+	id, err := param(c, "show")
+	if err != nil {
+		return err
+	}
+	s, err := p.Shows.Spy(c.UserContext(), me(c).ID, id)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(seatJSON(s, me(c).ID))
+}
+
+func (p *Product) apiMySpies(c *fiber.Ctx) error {
+	seats, err := p.Shows.SpySeats(c.UserContext(), me(c).ID)
+	if err != nil {
+		return err
+	}
+	out := make([]apiSeat, 0, len(seats))
+	for _, s := range seats {
+		out = append(out, seatJSON(s, ""))
+	}
+	return c.JSON(out)
+}
+
+func (p *Product) apiSetSpyRate(c *fiber.Ctx) error {
+	var b SpyRateBody
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	u := me(c)
+	m, err := p.Accounts.SetSpyRate(c.UserContext(), u.ID, u.ID, b.Rate)
+	if err != nil {
+		return err
+	}
+	return c.JSON(APISpyRate{Allowed: m.SpyRatePerMinute != nil, Rate: m.SpyRatePerMinute})
+}
