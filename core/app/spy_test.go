@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/camkit/camkit/core/config"
 	"github.com/camkit/camkit/core/store/storetest"
 	"github.com/camkit/camkit/core/stream/streamtest"
 	"github.com/camkit/camkit/sdk/money"
@@ -22,9 +24,18 @@ import (
 // default), the model does. Alice leaves: Bob's seat ends with the private
 // show, and each receipt matches the video its viewer received within 1 s,
 // at the price locked at each one's own seat; ledger verify is clean.
+// The pages, in each theme: the room offers "Spy on this private show —
+// $1.20/min" while she is private, the spy's seat page is video only (no
+// chat, no tip form), her dashboard lists the spy and what it earned.
 func TestSpyOnPrivateThroughTheHost(t *testing.T) {
+	for _, th := range []string{"default", "midnight"} {
+		t.Run(th, func(t *testing.T) { testSpyOnPrivate(t, th) })
+	}
+}
+
+func testSpyOnPrivate(t *testing.T, th string) {
 	db := storetest.Postgres(t)
-	w := newWorldOn(t, newSiteOn(t, db, nil))
+	w := newWorldOn(t, newSiteOn(t, db, func(c *config.Config) { c.Plugins.Theme = th }))
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	w.addCard(w.bob)
@@ -102,8 +113,26 @@ func TestSpyOnPrivateThroughTheHost(t *testing.T) {
 	if offer.Policy.Rate.Amount != 120 || !offer.Allowed {
 		t.Fatalf("spy offer: %+v", offer)
 	}
+	room := w.bob.get("/shows/"+w.showID).must(t, http.StatusOK, "room while private")
+	spyAction := findAttr(room.body, "/shows/"+w.showID+"/spy")
+	if spyAction == "" || !containsText(room.body, "Spy on this private show — $1.20/min") {
+		t.Fatalf("the room offers no spy seat:\n%s", trim(room.body))
+	}
+	// Bob spies from the room's form (the API answers the same seat).
+	w.bob.form(spyAction, nil, true).must(t, http.StatusSeeOther, "Bob spies")
 	var spy seatJSON
-	w.bob.api(http.MethodPost, "/shows/"+w.showID+"/spy-seats", nil, "").must(t, http.StatusCreated, "Bob spies").json(t, &spy)
+	w.bob.api(http.MethodPost, "/shows/"+w.showID+"/spy-seats", nil, "").must(t, http.StatusCreated, "Bob spies again").json(t, &spy)
+	page := w.bob.get("/seats/"+spy.ID).must(t, http.StatusOK, "the spy's seat page")
+	if !strings.Contains(page.body, "data-camkit-spy") || strings.Contains(page.body, "data-camkit-chat") ||
+		strings.Contains(page.body, "/seats/"+spy.ID+"/tip") || !strings.Contains(page.body, `data-token="`+spy.Token+`"`) {
+		t.Fatalf("the spy's page is not video only:\n%s", trim(page.body))
+	}
+	if page := w.alice.get("/seats/"+priv.ID).must(t, http.StatusOK, "the private page"); strings.Contains(page.body, "data-camkit-spies") {
+		t.Fatalf("the private viewer's page shows the spy count with it off:\n%s", trim(page.body))
+	}
+	if dash := w.model.get("/dashboard").must(t, http.StatusOK, "dashboard"); !strings.Contains(dash.body, `data-camkit-spies="1"`) || !containsText(dash.body, "Bob") {
+		t.Fatalf("the dashboard does not list the spy:\n%s", trim(dash.body))
+	}
 	if !spy.Spy || spy.Token == "" || spy.ChatURL != "" || spy.Cam2cam != nil || spy.Policy.Rate.Amount != 120 {
 		t.Fatalf("Bob's spy seat: %+v", spy)
 	}

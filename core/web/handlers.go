@@ -47,6 +47,7 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Post("/shows/:show/tip", user, money, p.tipForm)
 	app.Post("/shows/:show/private", viewer, money, p.requestPrivate)
 	app.Post("/shows/:show/group/join", viewer, money, p.joinGroupForm)
+	app.Post("/shows/:show/spy", viewer, money, p.spyForm)
 	app.Post("/shows/:show/group/leave", viewer, p.leaveGroupForm)
 
 	app.Get("/seats/:seat", user, p.privateShow)
@@ -76,6 +77,7 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Post("/dashboard/requests/:id/accept", model, money, p.accept)
 	app.Post("/dashboard/requests/:id/decline", model, p.decline)
 	app.Post("/dashboard/cam2cam", model, p.setCam2cam)
+	app.Post("/dashboard/spy-rate", model, p.setSpyRate)
 	app.Post("/dashboard/seats/:seat/cam2cam/stop", model, p.stopCam2cam)
 
 	if p.Tickets != nil {
@@ -452,6 +454,9 @@ func (p *Product) roomData(c *fiber.Ctx, showID string) (*theme.RoomPage, error)
 		}
 	}
 	if err := p.roomTipping(ctx, page, s.ModelID, signedIn && u.Role == accounts.RoleViewer); err != nil {
+		return nil, err
+	}
+	if page.Spy, err = p.spyOffer(c, s.ID); err != nil {
 		return nil, err
 	}
 	if page.Group, err = p.groupOffer(c, s.ID); err != nil {
