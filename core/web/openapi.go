@@ -133,7 +133,7 @@ var apiOps = []apiOp{
 var idempotentOps = map[string]bool{
 	"tip": true, "menuTip": true, "requestPrivate": true, "endSeat": true, "buyPack": true,
 	"startCardCheckout": true, "completeCardCheckout": true, "accept": true,
-	"joinGroup": true, "endGroup": true,
+	"joinGroup": true, "endGroup": true, "spy": true,
 	"buyTicket": true, "endTicketShow": true, "cancelTicketShow": true,
 }
 
