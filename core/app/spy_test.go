@@ -161,6 +161,9 @@ func testSpyOnPrivate(t *testing.T, th string) {
 	w.bob.api(http.MethodPost, "/shows/"+privRoom+"/chat", map[string]any{"text": "hi"}, "").must(t, http.StatusForbidden, "the spy posts")
 	w.bob.api(http.MethodPost, "/shows/"+privRoom+"/tips", map[string]any{"tip_id": "spytip-0001", "amount": money.Money{Amount: 100, Currency: "USD"}}, "").
 		must(t, http.StatusForbidden, "the spy tips")
+	w.bob.api(http.MethodPost, "/shows/seat-"+spy.ID+"/chat", map[string]any{"text": "hi"}, "").must(t, http.StatusForbidden, "the spy posts in its own seat's room")
+	w.bob.api(http.MethodPost, "/shows/seat-"+spy.ID+"/tips", map[string]any{"tip_id": "spytip-0002", "amount": money.Money{Amount: 100, Currency: "USD"}}, "").
+		must(t, http.StatusForbidden, "the spy tips in its own seat's room")
 	w.alice.api(http.MethodPost, "/shows/"+privRoom+"/chat", map[string]any{"text": "hello"}, "").must(t, http.StatusCreated, "Alice posts")
 	// The count: the model's, not Alice's (shows.show_spy_count is off).
 	var got seatJSON

@@ -120,6 +120,9 @@ func TestSpy_MeteredLikeAnySeatAndEndsWithThePrivateShow(t *testing.T) {
 	if _, err := tips.TipParties(l.ctx, priv.Room, l.viewers["Bob"]); errs.CodeOf(err) != errs.Forbidden {
 		t.Fatalf("the spy tips in the private room: %v", err)
 	}
+	if _, err := tips.TipParties(l.ctx, shows.PrivateRoom(bob.ID), l.viewers["Bob"]); errs.CodeOf(err) != errs.Forbidden {
+		t.Fatalf("the spy tips in a room of its own seat: %v", err)
+	}
 	if p, err := tips.TipParties(l.ctx, priv.Room, l.viewers["Ann"]); err != nil || p.ModelID != l.model {
 		t.Fatalf("the private viewer's tip: %+v %v", p, err)
 	}

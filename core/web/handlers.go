@@ -704,7 +704,11 @@ func (p *Product) canJoinChat(c *fiber.Ctx, room string) error {
 	if group {
 		return p.Shows.GroupMember(c.UserContext(), u.ID, room)
 	}
-	_, err := p.Shows.Seat(c.UserContext(), u.ID, seatID)
+	s, err := p.Shows.Seat(c.UserContext(), u.ID, seatID)
+	if err == nil && s.Spy {
+		// A spy seat has no room: a spy only watches.
+		return errs.E(errs.Forbidden, "a spy only watches: there is no chat in a spy seat")
+	}
 	return err
 }
 
