@@ -147,7 +147,11 @@ func testSpyOnPrivate(t *testing.T, th string) {
 	if !streamtest.WaitFor(10*time.Second, func() bool { return bob.Video.FirstKeyAt.Load() != 0 && alice.Video.FirstKeyAt.Load() != 0 }) {
 		t.Fatal("the spy or the private viewer receives no keyframe")
 	}
-	// Never Alice's camera; never a publish.
+	if !streamtest.WaitFor(10*time.Second, func() bool { return modelPlayer.Video.FirstKeyAt.Load() != 0 }) {
+		t.Fatal("the model does not receive Alice's camera")
+	}
+	// Alice's camera is live (the model plays it); never for the spy, and
+	// the spy's token publishes nothing.
 	var he *streamtest.HTTPError
 	if _, err := streamtest.Subscribe(ctx, streamtest.HTTPSignal(w.url+camRoom, spy.Token, nil)); !errors.As(err, &he) || he.Status != http.StatusForbidden {
 		t.Fatalf("the spy's WHEP of Alice's camera: %v, want 403", err)
