@@ -363,3 +363,37 @@ func TestPrivateShow_SpySeatsBesideItsOneViewer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Her spy rate obeys the private rate's rule, only she (or her studio, an
+// admin) sets it, nil refuses spies again, and a spy seat open meanwhile
+// keeps the rate it locked.
+func TestSpy_RateIsHersUnderTheRateRuleAndNilRefusesSpies(t *testing.T) {
+	l, _, sh := groupWorld(t)
+	for _, bad := range []money.Money{usd(0), usd(-5), {Amount: 100, Currency: "EUR"}, usd(1_000_000)} {
+		if _, err := l.acc.SetSpyRate(l.ctx, l.model, l.model, &bad); err == nil {
+			t.Fatalf("spy rate %v accepted", bad)
+		}
+	}
+	r := usd(150)
+	if _, err := l.acc.SetSpyRate(l.ctx, l.viewers["Ann"], l.model, &r); errs.CodeOf(err) != errs.Forbidden {
+		t.Fatalf("a viewer sets her spy rate: %v", err)
+	}
+	if p, err := l.acc.SetSpyRate(l.ctx, l.model, l.model, &r); err != nil || p.SpyRatePerMinute == nil || *p.SpyRatePerMinute != usd(150) || p.RatePerMinute != usd(200) {
+		t.Fatalf("set spy rate: %+v %v", p, err)
+	}
+	priv := l.privateWith(sh, "Ann")
+	bob := l.spy(sh, "Bob")
+	l.spyRate(0) // she refuses spies from now on
+	if _, err := l.svc.Spy(l.ctx, l.viewers["Cy"], sh.ID); errs.CodeOf(err) != errs.Forbidden {
+		t.Fatalf("spying after she refused spies: %v", err)
+	}
+	if got, err := l.svc.Seat(l.ctx, l.viewers["Bob"], bob.ID); err != nil || !got.Open || got.Policy.RatePerMinute != usd(150) {
+		t.Fatalf("Bob's open spy seat after she refused spies: %+v %v", got, err)
+	}
+	if p, _ := l.acc.Profile(l.ctx, l.model); p.SpyRatePerMinute != nil {
+		t.Fatalf("her spy rate after refusing: %v", p.SpyRatePerMinute)
+	}
+	if _, err := l.svc.EndSeat(l.ctx, l.model, priv.ID); err != nil {
+		t.Fatal(err)
+	}
+}
