@@ -29,6 +29,9 @@ type ModelProfile struct {
 	// Cam2camSurcharge is what cam2cam adds to RatePerMinute in a private
 	// show (same currency; zero is free); nil: she does not offer cam2cam.
 	Cam2camSurcharge *money.Money
+	// SpyRatePerMinute is what a spy seat in her private show locks (a
+	// receive-only seat of someone else's); nil: she refuses spies.
+	SpyRatePerMinute *money.Money
 	StudioID         string // "" when she works alone
 	UpdatedAt        time.Time
 }
@@ -64,11 +67,12 @@ func (s *Service) profile(tx *gorm.DB, modelID string) (ModelProfile, error) {
 		studio sql.NullString
 		appr   sql.NullTime
 		c2c    sql.NullInt64
+		spy    sql.NullInt64
 	)
-	err := tx.Raw(`SELECT `+userCols+`, p.bio, p.tags, p.rate_amount, p.rate_currency, p.group_rate_amount, p.cam2cam_surcharge, p.studio_id, p.updated_at
+	err := tx.Raw(`SELECT `+userCols+`, p.bio, p.tags, p.rate_amount, p.rate_currency, p.group_rate_amount, p.cam2cam_surcharge, p.spy_rate_amount, p.studio_id, p.updated_at
 		FROM model_profiles p JOIN users u ON u.id = p.user_id WHERE p.user_id = ?`, modelID).Row().Scan(
 		&p.User.ID, &p.User.Email, &p.User.DisplayName, &p.User.Role, &p.User.Status, &appr, &p.User.ApprovedBy, &p.User.CreatedAt,
-		&p.Bio, &tags, &p.RatePerMinute.Amount, &p.RatePerMinute.Currency, &p.GroupRatePerMinute.Amount, &c2c, &studio, &p.UpdatedAt)
+		&p.Bio, &tags, &p.RatePerMinute.Amount, &p.RatePerMinute.Currency, &p.GroupRatePerMinute.Amount, &c2c, &spy, &studio, &p.UpdatedAt)
 	if err != nil {
 		return ModelProfile{}, dbErr("model profile "+modelID, err)
 	}
@@ -78,6 +82,9 @@ func (s *Service) profile(tx *gorm.DB, modelID string) (ModelProfile, error) {
 	p.StudioID = studio.String
 	if c2c.Valid {
 		p.Cam2camSurcharge = &money.Money{Amount: c2c.Int64, Currency: p.RatePerMinute.Currency}
+	}
+	if spy.Valid {
+		p.SpyRatePerMinute = &money.Money{Amount: spy.Int64, Currency: p.RatePerMinute.Currency}
 	}
 	if err := json.Unmarshal([]byte(tags), &p.Tags); err != nil {
 		return ModelProfile{}, errs.E(errs.Internal, "accounts: model %s has unreadable tags: %v", modelID, err)
@@ -246,6 +253,27 @@ func (s *Service) SetCam2cam(ctx context.Context, actorID, modelID string, surch
 	if err := s.db.Gorm().WithContext(ctx).Exec(`UPDATE model_profiles SET cam2cam_surcharge = ?, updated_at = ? WHERE user_id = ?`,
 		v, s.now(), modelID).Error; err != nil {
 		return ModelProfile{}, dbErr("set cam2cam", err)
+	}
+	return s.Profile(ctx, modelID)
+}
+
+// SetSpyRate sets the per-minute rate of a spy seat in her private shows,
+// under the same rule as her private rate (CheckRate), or with nil refuses
+// spies. Open spy seats keep the rate they locked.
+func (s *Service) SetSpyRate(ctx context.Context, actorID, modelID string, rate *money.Money) (ModelProfile, error) {
+	if err := s.mayEditModel(ctx, actorID, modelID); err != nil {
+		return ModelProfile{}, err
+	}
+	var v any
+	if rate != nil {
+		if err := s.CheckRate(*rate); err != nil {
+			return ModelProfile{}, err
+		}
+		v = rate.Amount
+	}
+	if err := s.db.Gorm().WithContext(ctx).Exec(`UPDATE model_profiles SET spy_rate_amount = ?, updated_at = ? WHERE user_id = ?`,
+		v, s.now(), modelID).Error; err != nil {
+		return ModelProfile{}, dbErr("set spy rate", err)
 	}
 	return s.Profile(ctx, modelID)
 }

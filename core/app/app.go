@@ -245,7 +245,7 @@ func Build(ctx context.Context, c config.Config, log *slog.Logger, db *store.DB,
 	sh, err := shows.New(ctx, shows.Config{DB: db, Clock: clk, Store: live, Accounts: acc, Cards: cards, Wallets: wallets, Ledger: led,
 		Chat: ch, Billing: eng, BillingEvents: feed, FX: pl.Currency, Policy: pol,
 		PreferWallet: c.Billing.Funding == "wallet", CardStrategy: strategies[pl.ProcessorName], Strategies: strategies,
-		LiveOnPublish: c.Stream.LiveOnPublish, Log: log.With("component", "shows"), Tickets: tk,
+		LiveOnPublish: c.Stream.LiveOnPublish, ShowSpyCount: c.Shows.ShowSpyCount, Log: log.With("component", "shows"), Tickets: tk,
 		Media: func(adm stream.Admission, lv stream.LivenessSink) (shows.Media, error) {
 			sfu, err := stream.New(stream.Config{ICEServers: ice, UDPPort: c.Stream.UDPPort, UDPPortMin: uint16(c.Stream.UDPPortMin),
 				UDPPortMax: uint16(c.Stream.UDPPortMax), PublicIPs: c.Stream.PublicIPs, MediaTimeout: c.Stream.MediaTimeout.Duration,

@@ -37,6 +37,7 @@ type Config struct {
 	Stream   Stream                  `toml:"stream"`
 	Chat     Chat                    `toml:"chat"`
 	Tickets  Tickets                 `toml:"tickets"`
+	Shows    Shows                   `toml:"shows"`
 	// Routing picks among the active processors for new funding.
 	Routing Routing `toml:"routing"`
 	// CreditPacks are the [[credit_packs]] a viewer buys with the card on file.

@@ -168,6 +168,13 @@ type Tickets struct {
 	Prorate bool `toml:"prorate"`
 }
 
+// Shows configures show modes beside tickets (core/shows).
+type Shows struct {
+	// ShowSpyCount shows the viewer of a private show how many spies watch
+	// it; off by default (the model always sees them).
+	ShowSpyCount bool `toml:"show_spy_count"`
+}
+
 // DefaultTickets refunds a show that ran less than half its announced time.
 func DefaultTickets() Tickets { return Tickets{MaxPrice: "1000", RefundIfShorterThan: "0.5"} }
 

@@ -94,6 +94,14 @@ type Seat struct {
 	PauseReason string
 	EndsAt      time.Time
 	Warnings    []theme.FundingWarning
+	// Spy: a receive-only seat in someone else's private show (no chat, no
+	// tips, no room).
+	Spy bool
+	// Spies is how many spy seats watch a private seat's show; SpiesShown
+	// says whether the one asking may know it (its model always; its viewer
+	// when the operator shows it, config shows.show_spy_count).
+	Spies      int
+	SpiesShown bool
 }
 
 // GroupShow is a model's group show as pages and the API show it.

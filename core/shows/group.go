@@ -41,6 +41,9 @@ const MaxGroupMinimum = 100
 func GroupRoom(paidShowID string) string { return "group-" + paidShowID }
 
 func (st *seat) room() string {
+	if st.spy {
+		return "" // a spy has no chat
+	}
 	if st.mode == theme.ModeGroup {
 		return GroupRoom(st.paid)
 	}

@@ -73,6 +73,9 @@ type show struct {
 	mode              Mode
 	media             bool
 	seats             map[string]bool
+	// spies are the seats of seats that are spy seats (receive-only seats
+	// of a private show beside its one viewer's).
+	spies map[string]bool
 }
 
 // NewPaid returns a Paid.
@@ -117,7 +120,7 @@ func (s *Paid) OpenShow(ctx context.Context, req OpenShowRequest) (PaidShow, err
 		return PaidShow{}, errs.Retry(errs.Unavailable, "shows: %v", err)
 	}
 	s.mu.Lock()
-	s.shows[sh.ID] = &show{id: sh.ID, model: sh.ModelID, studio: sh.StudioID, mode: sh.Mode, seats: map[string]bool{}}
+	s.shows[sh.ID] = &show{id: sh.ID, model: sh.ModelID, studio: sh.StudioID, mode: sh.Mode, seats: map[string]bool{}, spies: map[string]bool{}}
 	s.mu.Unlock()
 	return sh, nil
 }
@@ -137,6 +140,10 @@ type SeatRequest struct {
 	// Service reads the rate once, when the model accepts, and shows and
 	// funds that). nil: RateSource's current policy.
 	Policy *pricing.Policy
+	// Spy opens a receive-only seat in a private show beside its viewer's:
+	// metered, funded and settled like any seat, never counted as the
+	// private show's viewer.
+	Spy bool
 }
 
 // OpenSeat locks the model's current price policy (and an FX quote) on a new
@@ -156,7 +163,11 @@ func (s *Paid) OpenSeatLocked(ctx context.Context, showID string, req SeatReques
 		s.mu.Unlock()
 		return billing.SeatInfo{}, pricing.Policy{}, errs.E(errs.NotFound, "shows: no open show %q", showID)
 	}
-	if sh.mode == Private && len(sh.seats) > 0 {
+	if req.Spy && (sh.mode != Private || len(sh.seats) == len(sh.spies)) {
+		s.mu.Unlock()
+		return billing.SeatInfo{}, pricing.Policy{}, errs.E(errs.Conflict, "shows: a spy seat needs a private show with its viewer")
+	}
+	if !req.Spy && sh.mode == Private && len(sh.seats) > len(sh.spies) {
 		s.mu.Unlock()
 		return billing.SeatInfo{}, pricing.Policy{}, errs.E(errs.Conflict, "shows: private show %s already has its viewer", showID)
 	}
@@ -192,6 +203,8 @@ func (s *Paid) OpenSeatLocked(ctx context.Context, showID string, req SeatReques
 		}
 		pol.FX = &pricing.FXQuote{Rate: q.Rate, QuoteID: q.QuoteID, Source: q.Source, PaymentCurrency: q.To, ExpiresAt: q.ExpiresAt}
 	}
+	// A spy seat is a seat in a private show: the split's private rule
+	// (split.KindPrivate) pays the model her share of it.
 	kind := split.KindPrivate
 	if mode == Group {
 		kind = split.KindGroup
@@ -213,6 +226,9 @@ func (s *Paid) OpenSeatLocked(ctx context.Context, showID string, req SeatReques
 		return billing.SeatInfo{}, pricing.Policy{}, errs.E(errs.Conflict, "shows: show %s ended", showID)
 	}
 	sh.seats[info.ID] = true
+	if req.Spy {
+		sh.spies[info.ID] = true
+	}
 	s.seats[info.ID] = showID
 	if sh.media {
 		// Media is flowing already: the seat is live on the model's side from now.
@@ -238,6 +254,7 @@ func (s *Paid) dropSeat(seatID string) {
 		delete(s.seats, seatID)
 		if sh := s.shows[id]; sh != nil {
 			delete(sh.seats, seatID)
+			delete(sh.spies, seatID)
 		}
 	}
 }

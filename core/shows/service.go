@@ -69,7 +69,10 @@ type Config struct {
 	// Tickets admits only ticket holders while a model runs a ticket show.
 	// Optional: without it there are no ticket shows.
 	Tickets TicketAdmission
-	Log     *slog.Logger
+	// ShowSpyCount shows a private seat's viewer how many spies watch
+	// (config shows.show_spy_count); its model always sees them.
+	ShowSpyCount bool
+	Log          *slog.Logger
 }
 
 // Service is the show lifecycle: broadcasts, requests, the paid show and
@@ -131,6 +134,7 @@ type request struct {
 type seat struct {
 	id, show, paid, viewer, viewerName, model, token string
 	mode                                             theme.ShowMode // private or group
+	spy                                              bool           // a spy seat on a private show (spy.go)
 	policy                                           pricing.Policy
 	funding                                          string
 	opened                                           time.Time
@@ -557,7 +561,7 @@ func (s *Service) EndShow(ctx context.Context, modelID string) error {
 	paid, seatID := b.paid, b.seat
 	g := s.groups[b.id]
 	delete(s.groups, b.id)
-	groupSeats := s.groupSeatsLocked(g)
+	groupSeats := append(s.groupSeatsLocked(g), s.spySeatsLocked(paid)...)
 	s.mu.Unlock()
 	for _, v := range asked {
 		s.say(b.id, chat.SystemEvent{Kind: "private_declined", To: v, Text: "The model went off air; your private request is closed."})
@@ -1008,6 +1012,14 @@ func (s *Service) view(st *seat, withToken bool) Seat {
 	if st.open && b.Open {
 		out.PauseReason, out.EndsAt = string(b.PauseReason), b.EndsAt
 	}
+	out.Spy = st.spy
+	if st.mode == theme.ModePrivate && !st.spy {
+		out.Spies = len(s.spySeatsLocked(st.paid))
+		out.SpiesShown = !withToken || s.cfg.ShowSpyCount
+		if !out.SpiesShown {
+			out.Spies = 0
+		}
+	}
 	if withToken {
 		out.Token = st.token
 	}
@@ -1026,9 +1038,13 @@ func (s *Service) Seat(ctx context.Context, actorID, seatID string) (Seat, error
 	st := s.seats[seatID]
 	party := st != nil && (actorID == st.viewer || actorID == st.model)
 	isViewer := st != nil && actorID == st.viewer
+	spy := !party && s.spyOfLocked(st, actorID)
 	s.mu.Unlock()
 	if party {
 		return s.view(st, isViewer), nil
+	}
+	if spy {
+		return Seat{}, errSpyOnly()
 	}
 	if st != nil && s.isAdmin(ctx, actorID) {
 		return s.view(st, false), nil
@@ -1113,10 +1129,10 @@ func (s *Service) closeSeat(seatID string) {
 	}
 	st.open = false
 	b := s.byID[st.show]
-	grouped := st.mode == theme.ModeGroup
-	back := !grouped && b != nil && b.seat == seatID
+	grouped, spy := st.mode == theme.ModeGroup, st.spy
+	back := !grouped && !spy && b != nil && b.seat == seatID
 	ctx := context.Background()
-	if grouped && s.media != nil {
+	if (grouped || spy) && s.media != nil {
 		// Billing has closed the seat (its close event brings us here while
 		// settlement runs): the video stops now, not after the store write
 		// and the settlement, so the receipt is the video received.
@@ -1136,6 +1152,10 @@ func (s *Service) closeSeat(seatID string) {
 		}
 	}
 	paid, show, viewer, name := st.paid, st.show, st.viewer, st.viewerName
+	var spies []string
+	if !grouped && !spy {
+		spies = s.spySeatsLocked(paid)
+	}
 	s.mu.Unlock()
 	go func() {
 		// Seats linger a while so the page can show "ended" and link the receipt.
@@ -1155,8 +1175,19 @@ func (s *Service) closeSeat(seatID string) {
 		s.say(show, chat.SystemEvent{Kind: "seat_ended", To: viewer, Text: "Your seat in the group show has ended; the receipt is in your wallet."})
 		return
 	}
+	if spy {
+		// A spy leaves (or its funding ran out, or the private show ended):
+		// the private show goes on without it.
+		s.paid.dropSeat(seatID)
+		s.say(show, chat.SystemEvent{Kind: "seat_ended", To: viewer, Text: "Your spy seat has ended; the receipt is in your wallet."})
+		return
+	}
+	// Ending the paid show ends and settles every spy seat on it too.
 	if err := s.paid.EndShow(context.Background(), paid, "private show over"); err != nil && errs.CodeOf(err) != errs.NotFound {
 		s.log.Warn("shows: ending a paid show", "show", paid, "err", err)
+	}
+	for _, id := range spies {
+		s.closeSeat(id)
 	}
 	s.endCam2cam(seatID)
 	if s.media != nil {

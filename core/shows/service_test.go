@@ -44,6 +44,7 @@ type lifecycle struct {
 	// liveOnPublish and media configure the next start: media builds a
 	// real SFU (stored in sfu) as the host does.
 	liveOnPublish bool
+	showSpyCount  bool
 	media         func(stream.Admission, stream.LivenessSink) (shows.Media, error)
 	// wrap, when set, stands between the Service and billing (a test that
 	// must act while a seat opens).
@@ -121,7 +122,7 @@ func (l *lifecycle) start() {
 	}
 	svc, err := shows.New(l.ctx, shows.Config{DB: l.db, Clock: l.clk, Store: l.live, Accounts: l.acc, Cards: accounts.NewPaymentMethods(l.acc, "sandbox", l.sbx),
 		Wallets: accounts.NewWallets(l.acc, l.led), Ledger: l.led, Billing: bill, BillingEvents: feed, Policy: pol, CardStrategy: billing.CardHold,
-		LiveOnPublish: l.liveOnPublish, Media: l.media, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		LiveOnPublish: l.liveOnPublish, ShowSpyCount: l.showSpyCount, Media: l.media, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,8 +39,27 @@ func (t *Tips) TipParties(ctx context.Context, room, viewerID string) (split.Par
 		if err != nil {
 			return split.Parties{}, err
 		}
+		paid := ""
 		for _, st := range seats {
-			if st.ID == id && st.ViewerID == viewerID {
+			if st.ID == id {
+				paid = st.PaidShowID
+			}
+		}
+		// A private show's paid show holds its viewer's seat (the
+		// broadcast's) and its spies' seats: a spy only watches, so it
+		// tips neither in the private room nor in a room of its own.
+		private, err := t.privateSeatOf(ctx, paid)
+		if err != nil {
+			return split.Parties{}, err
+		}
+		for _, st := range seats {
+			if st.PaidShowID != paid || st.ViewerID != viewerID {
+				continue
+			}
+			if private != "" && st.ID != private {
+				return split.Parties{}, errSpyOnly()
+			}
+			if st.ID == id {
 				model = st.ModelID
 			}
 		}
@@ -63,4 +82,22 @@ func (t *Tips) TipParties(ctx context.Context, room, viewerID string) (split.Par
 		return split.Parties{}, err
 	}
 	return split.Parties{ModelID: model, StudioID: p.StudioID}, nil
+}
+
+// privateSeatOf is the viewer's seat of the private show paidID (the
+// broadcast's SeatID); "" when no broadcast runs it.
+func (t *Tips) privateSeatOf(ctx context.Context, paidID string) (string, error) {
+	if paidID == "" {
+		return "", nil
+	}
+	bs, err := t.Store.Broadcasts(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, b := range bs {
+		if b.PaidShowID == paidID {
+			return b.SeatID, nil
+		}
+	}
+	return "", nil
 }

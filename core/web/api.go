@@ -110,6 +110,8 @@ type (
 		ChatURL         string                 `json:"chat_url,omitempty"`
 		Warnings        []theme.FundingWarning `json:"warnings"`
 		Cam2cam         *apiCam2cam            `json:"cam2cam,omitempty"`
+		Spy             bool                   `json:"spy,omitempty"`
+		Spies           *int                   `json:"spies,omitempty"`
 	}
 	apiWallet struct {
 		Balance money.Money       `json:"balance"`
@@ -237,6 +239,8 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Get("/shows/:show/group", p.apiGroupOffer)
 	api.Post("/shows/:show/group/seats", viewer, money, p.apiJoinGroup)
 	api.Delete("/shows/:show/group/waiting", viewer, p.apiLeaveGroupWaiting)
+	api.Get("/shows/:show/spy", p.apiSpyOffer)
+	api.Post("/shows/:show/spy-seats", viewer, money, p.apiSpy)
 	api.Get("/models/:id", p.apiProfile)
 
 	api.Get("/me/seat", viewer, p.apiMySeat)
@@ -265,6 +269,8 @@ func (p *Product) mountAPI(app *fiber.App) {
 	api.Post("/requests/:id/accept", model, money, p.apiAccept)
 	api.Post("/requests/:id/decline", model, p.apiDecline)
 	api.Put("/me/cam2cam", model, p.apiSetCam2cam)
+	api.Put("/me/spy-rate", model, p.apiSetSpyRate)
+	api.Get("/me/spies", model, p.apiMySpies)
 	api.Post("/seats/:seat/cam2cam/stop", model, p.apiStopCam2cam)
 
 	if p.Tickets != nil {
@@ -407,6 +413,11 @@ func seatJSON(s shows.Seat, viewerID string) apiSeat {
 	}
 	if s.ViewerID == viewerID {
 		out.Token = s.Token
+	}
+	out.Spy = s.Spy
+	if s.SpiesShown {
+		n := s.Spies
+		out.Spies = &n
 	}
 	return out
 }

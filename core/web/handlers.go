@@ -47,6 +47,7 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Post("/shows/:show/tip", user, money, p.tipForm)
 	app.Post("/shows/:show/private", viewer, money, p.requestPrivate)
 	app.Post("/shows/:show/group/join", viewer, money, p.joinGroupForm)
+	app.Post("/shows/:show/spy", viewer, money, p.spyForm)
 	app.Post("/shows/:show/group/leave", viewer, p.leaveGroupForm)
 
 	app.Get("/seats/:seat", user, p.privateShow)
@@ -76,6 +77,7 @@ func (p *Product) mountPages(app *fiber.App) {
 	app.Post("/dashboard/requests/:id/accept", model, money, p.accept)
 	app.Post("/dashboard/requests/:id/decline", model, p.decline)
 	app.Post("/dashboard/cam2cam", model, p.setCam2cam)
+	app.Post("/dashboard/spy-rate", model, p.setSpyRate)
 	app.Post("/dashboard/seats/:seat/cam2cam/stop", model, p.stopCam2cam)
 
 	if p.Tickets != nil {
@@ -454,6 +456,9 @@ func (p *Product) roomData(c *fiber.Ctx, showID string) (*theme.RoomPage, error)
 	if err := p.roomTipping(ctx, page, s.ModelID, signedIn && u.Role == accounts.RoleViewer); err != nil {
 		return nil, err
 	}
+	if page.Spy, err = p.spyOffer(c, s.ID); err != nil {
+		return nil, err
+	}
 	if page.Group, err = p.groupOffer(c, s.ID); err != nil {
 		return nil, err
 	}
@@ -589,6 +594,21 @@ func (p *Product) privateData(c *fiber.Ctx, seatID string) (*theme.PrivateShowPa
 		Model: modelSummary(s.ModelID, p.userName(ctx, s.ModelID)), Mode: showMode(s.Mode), Policy: policyView(s.Policy, s.Funding),
 		RunningSeconds: s.BillableSeconds, RunningCost: s.RunningCost, FundedSeconds: s.FundedSeconds, Warnings: s.Warnings,
 		PlayerURL: "/whep/" + s.ShowID, ChatURL: "/ws/chat/" + s.Room}
+	if s.Spy {
+		// A spy watches only: no chat, no tips, no camera.
+		page.Spy, page.ChatURL = true, ""
+		if s.ViewerID == u.ID {
+			page.SeatToken = s.Token
+		}
+		if s.Open {
+			page.EndAction = "/seats/" + s.ID + "/end"
+		}
+		return page, nil
+	}
+	if s.SpiesShown {
+		n := s.Spies
+		page.Spies = &n
+	}
 	if s.ViewerID == u.ID {
 		page.SeatToken = s.Token
 		page.TipAction = "/seats/" + s.ID + "/tip"
@@ -684,7 +704,11 @@ func (p *Product) canJoinChat(c *fiber.Ctx, room string) error {
 	if group {
 		return p.Shows.GroupMember(c.UserContext(), u.ID, room)
 	}
-	_, err := p.Shows.Seat(c.UserContext(), u.ID, seatID)
+	s, err := p.Shows.Seat(c.UserContext(), u.ID, seatID)
+	if err == nil && s.Spy {
+		// A spy seat has no room: a spy only watches.
+		return errs.E(errs.Forbidden, "a spy only watches: there is no chat in a spy seat")
+	}
 	return err
 }
 

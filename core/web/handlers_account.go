@@ -254,6 +254,9 @@ func (p *Product) dashboardData(c *fiber.Ctx) (*theme.ModelDashboardPage, error)
 	if err := p.cam2camDashboard(ctx, page, m.Cam2camSurcharge); err != nil {
 		return nil, err
 	}
+	if err := p.spyDashboard(ctx, page, m.SpyRatePerMinute); err != nil {
+		return nil, err
+	}
 	if page.Earnings, err = p.Shows.Earnings(ctx, u.ID); err != nil {
 		return nil, err
 	}

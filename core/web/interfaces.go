@@ -112,6 +112,7 @@ type Shows interface {
 	Earnings(ctx context.Context, modelID string) (theme.Earnings, error)
 
 	Cam2camShows
+	SpyShows
 }
 
 // Audience counts a show's viewers and says whether its model's media is

@@ -62,6 +62,8 @@ var apiOps = []apiOp{
 	{"get", "/shows/{show}/tipping", "roomTipping", "The model's tip goal (with its progress) and tip menu", "", nil, 200, ref("Tipping")},
 	{"post", "/shows/{show}/menu-tips", "menuTip", "Tip a menu item: exactly its price on the menu now, announced with its name; tip_id makes a retry safe", "viewer", ref("MenuTipBody"), 201, ref("ChatMessage")},
 	{"post", "/shows/{show}/private-requests", "requestPrivate", "Ask the model for a private show at the quoted price; the optional body asks for cam2cam at the quoted surcharge", "viewer", ref("PrivateRequestBody"), 201, ref("Request")},
+	{"get", "/shows/{show}/spy", "spyOffer", "The price a spy seat in the show's private show would lock now and whether this viewer can pay; 404 when the show is not private or the model refuses spies", "", nil, 200, ref("SpyOffer")},
+	{"post", "/shows/{show}/spy-seats", "spy", "Spy on the private show: a receive-only seat (video only: no chat, no tips, no camera) at the model's spy rate, locked now, metered like any seat; it ends when the private show ends. Again: the same seat", "viewer", nil, 201, ref("Seat")},
 	{"get", "/shows/{show}/group", "groupOffer", "The show's group show: the price a seat would lock now and whether this viewer can pay", "", nil, 200, ref("GroupOffer")},
 	{"post", "/shows/{show}/group/seats", "joinGroup", "Join the group show: a seat at the current group rate (locked now), or, before its minimum is reached, a place among those waiting (nothing is held or billed until it starts); a repeat answers the same", "viewer", nil, 201, ref("GroupJoin")},
 	{"delete", "/shows/{show}/group/waiting", "leaveGroupWaiting", "Stop waiting for a group show that has not started (a seat holder ends the seat instead)", "viewer", nil, 200, ref("OK")},
@@ -97,6 +99,8 @@ var apiOps = []apiOp{
 	{"post", "/requests/{id}/accept", "accept", "Accept a request: the seat opens and the price is locked", "model", nil, 201, ref("Seat")},
 	{"post", "/requests/{id}/decline", "decline", "Decline a request", "model", nil, 200, ref("OK")},
 	{"put", "/me/cam2cam", "setCam2cam", "Offer cam2cam in private shows at a per-minute surcharge (0: free), or stop offering it (null); open seats keep their price", "model", ref("Cam2camBody"), 200, ref("Cam2camOffer")},
+	{"put", "/me/spy-rate", "setSpyRate", "Allow spies on her private shows at a per-minute rate (the private rate's rules), or refuse them (null); open spy seats keep their price", "model", ref("SpyRateBody"), 200, ref("SpyRate")},
+	{"get", "/me/spies", "mySpies", "The open spy seats of the model's private show, with their running earnings", "model", nil, 200, arrayOf(ref("Seat"))},
 	{"post", "/seats/{seat}/cam2cam/stop", "stopCam2cam", "Stop the viewer's camera for the rest of the seat; the seat's locked price does not change", "model", nil, 200, ref("OK")},
 
 	{"get", "/ticket-shows/{id}", "getTicketShow", "A ticket show: price, times, tickets sold", "", nil, 200, ref("TicketShow")},
@@ -129,7 +133,7 @@ var apiOps = []apiOp{
 var idempotentOps = map[string]bool{
 	"tip": true, "menuTip": true, "requestPrivate": true, "endSeat": true, "buyPack": true,
 	"startCardCheckout": true, "completeCardCheckout": true, "accept": true,
-	"joinGroup": true, "endGroup": true,
+	"joinGroup": true, "endGroup": true, "spy": true,
 	"buyTicket": true, "endTicketShow": true, "cancelTicketShow": true,
 }
 
@@ -187,6 +191,9 @@ func components() schema {
 		"PrivateRequestBody": obj(nil, schema{"cam2cam": schema{"type": "boolean", "description": "ask to share your camera with the model (she may refuse it when she accepts)"}}),
 		"Cam2camBody": obj(nil, schema{"surcharge_per_minute": schema{"allOf": []schema{m}, "nullable": true,
 			"description": "added to the private rate a minute for a seat granted cam2cam, in the site currency; 0 is free; null or absent stops offering cam2cam"}}),
+		"SpyOffer":     obj([]string{"policy", "allowed"}, schema{"policy": ref("Policy"), "allowed": boolean, "reason": str}),
+		"SpyRate":      obj([]string{"allowed"}, schema{"allowed": boolean, "rate_per_minute": m}),
+		"SpyRateBody":  obj(nil, schema{"rate_per_minute": schema{"allOf": []schema{m}, "nullable": true, "description": "a spy seat's rate a minute, in the site currency; null or absent refuses spies"}}),
 		"Cam2camOffer": obj([]string{"offered"}, schema{"offered": boolean, "surcharge_per_minute": m}),
 		"ChatMessage":  schema{"type": "object", "properties": schema{"id": str, "at": when, "author": str, "role": str, "text": str, "tip": m, "system": boolean}},
 		"ChatBody":     obj([]string{"text"}, schema{"text": schema{"type": "string", "maxLength": 500}}),
@@ -212,7 +219,9 @@ func components() schema {
 				"surcharge_per_minute": schema{"allOf": []schema{m}, "description": "the part of policy.rate_per_minute that pays for cam2cam: one rate, locked once at the seat"},
 				"whip_url":             schema{"type": "string", "description": "the seat's viewer publishes her camera here (WHIP) with the seat token as bearer"},
 				"whep_url":             schema{"type": "string", "description": "the model's player of the viewer's camera (WHEP), with token as bearer; only the model gets it"},
-				"token":                schema{"type": "string", "description": "the model's WHEP bearer for whep_url; only for the model"}})}),
+				"token":                schema{"type": "string", "description": "the model's WHEP bearer for whep_url; only for the model"}}),
+			"spy":   schema{"type": "boolean", "description": "a spy seat: receive-only in someone else's private show (no chat_url, no tips)"},
+			"spies": schema{"type": "integer", "description": "on a private seat: how many spies watch; to its model always, to its viewer only when the operator shows it (shows.show_spy_count)"}}),
 		"LockedPolicy": obj([]string{"rate_per_minute", "granularity", "minimum_charge", "grace_seconds", "block_seconds", "extension_lead_seconds", "max_pause_seconds"}, schema{
 			"rate_per_minute": m, "granularity": granularity, "minimum_charge": m, "grace_seconds": integer, "block_seconds": integer,
 			"extension_lead_seconds": integer, "max_pause_seconds": integer,

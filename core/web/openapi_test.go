@@ -170,6 +170,9 @@ func TestOpenAPISchemasMatchTheGoTypes(t *testing.T) {
 		"MenuTipBody":    reflect.TypeFor[web.MenuTipBody](),
 		"TicketShow":     reflect.TypeFor[web.APITicketShow](),
 		"Ticket":         reflect.TypeFor[web.APITicket](),
+		"SpyOffer":       reflect.TypeFor[web.APISpyOffer](),
+		"SpyRate":        reflect.TypeFor[web.APISpyRate](),
+		"SpyRateBody":    reflect.TypeFor[web.SpyRateBody](),
 	} {
 		s := doc.Components.Schemas[name]
 		var props []string

@@ -348,6 +348,23 @@ type RoomPage struct {
 	// TicketToken is this viewer's ticket, the player's admission token.
 	TicketShow  *TicketShow `json:"ticket_show"`
 	TicketToken string      `json:"ticket_token"`
+	// Spy is the offer of a spy seat while the model is private and allows
+	// spies ("Spy on this private show — 1.20/min"); nil otherwise.
+	Spy *SpyOffer `json:"spy"`
+}
+
+// SpyOffer is a receive-only seat in the model's private show as the room
+// offers it: video only (no chat, no tips), at her spy rate, locked when
+// the spy joins; it ends when the private show ends.
+type SpyOffer struct {
+	Policy PricePolicy `json:"policy"`
+	// Allowed: this viewer can pay for it (else Reason says why).
+	Allowed bool   `json:"allowed"`
+	Reason  string `json:"reason"`
+	// SpyAction (POST, no field) opens the spy seat; empty for who may
+	// not spy. SeatURL is this viewer's open spy seat.
+	SpyAction string `json:"spy_action"`
+	SeatURL   string `json:"seat_url"`
 }
 
 // TipGoal is a model's tip goal and how far it has come.
@@ -443,6 +460,12 @@ type PrivateShowPage struct {
 	EndAction      string           `json:"end_action"` // POST ends the seat
 	// Cam2cam is set when the model granted the seat's viewer cam2cam.
 	Cam2cam *Cam2camPublish `json:"cam2cam"`
+	// Spy: a spy seat in someone else's private show: video only (no chat,
+	// no tips; ChatURL and TipAction are empty).
+	Spy bool `json:"spy"`
+	// Spies is how many spies watch this private show, when the page may
+	// say (its model always; its viewer when the operator shows it).
+	Spies *int `json:"spies"`
 }
 
 // Cam2camPublish is the viewer's "share my camera" toggle in a private show:
@@ -665,6 +688,15 @@ type ModelDashboardPage struct {
 	Cam2camAction    string       `json:"cam2cam_action"`
 	// Cam2cam is the viewer's camera while her private show has cam2cam.
 	Cam2cam *Cam2camPlayer `json:"cam2cam"`
+
+	// SpyRate is what a spy seat in her private shows locks (nil: she
+	// refuses spies); SpyRateAction (POST rate, decimal major units; empty
+	// or "off" refuses spies) sets it. Spies are the spy seats of her
+	// private show now, SpyEarnings what they have cost so far.
+	SpyRate       *money.Money   `json:"spy_rate"`
+	SpyRateAction string         `json:"spy_rate_action"`
+	Spies         []GroupSeatRow `json:"spies"`
+	SpyEarnings   money.Money    `json:"spy_earnings"`
 
 	// TicketShows are her ticket shows, soonest first; ScheduleTicketAction
 	// (POST title, price, currency, starts_at as RFC 3339 or
