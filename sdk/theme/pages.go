@@ -443,6 +443,10 @@ type PrivateShowPage struct {
 	EndAction      string           `json:"end_action"` // POST ends the seat
 	// Cam2cam is set when the model granted the seat's viewer cam2cam.
 	Cam2cam *Cam2camPublish `json:"cam2cam"`
+	// Goal is the model's tip goal, nil when she has none: a group show's
+	// viewers tip in the group's room, not the public one, so the seat page
+	// shows the bar (GoalAttr, as RoomPage.Goal) that their tips move.
+	Goal *TipGoal `json:"goal"`
 }
 
 // Cam2camPublish is the viewer's "share my camera" toggle in a private show:
