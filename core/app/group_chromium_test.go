@@ -6,8 +6,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 
 	"github.com/camkit/camkit/core/config"
 	"github.com/camkit/camkit/core/store/storetest"
@@ -21,7 +25,7 @@ import (
 // offers a group show at 3.00 a minute for at least 2 viewers. Alice clicks
 // the room's "Join group show — $3.00/min" and waits on the room page, with
 // no seat; Bob's join starts the show and her room page follows her to her
-// seat by itself. Both seat pages play the group's video (frames decoded,
+// seat by itself, without reloading the room. Both seat pages play the group's video (frames decoded,
 // the <video>'s clock advancing) and say billing runs. Bob's tip in the
 // group's room moves the goal bar on Alice's page without a reload, and his
 // menu tip shows in her chat with the item's name. Carol, signed in but
@@ -75,6 +79,20 @@ func TestGroupShowJoinedFromTheRoomInChromium(t *testing.T) {
 			alice.waitJS(`!window.__leaving && document.readyState === 'complete'`, 30*time.Second, "the room after joining")
 			alice.waitJS(`location.pathname === '`+room+`' && document.body.innerText.includes('You joined. Waiting for 2')`,
 				5*time.Second, "Alice waiting for the minimum")
+			// From here on her tab's documents are counted: the start must take
+			// her straight to her seat, not through a reloaded room whose
+			// public player the group would refuse.
+			var (
+				navMu sync.Mutex
+				navs  []string
+			)
+			chromedp.Listen(alice.ctx, func(ev any) {
+				if e, ok := ev.(*page.EventFrameNavigated); ok && e.Frame.ParentID == "" {
+					navMu.Lock()
+					navs = append(navs, e.Frame.URL)
+					navMu.Unlock()
+				}
+			})
 			time.Sleep(2500 * time.Millisecond) // longer than the room's seat poll
 			if p := alice.path(); p != room {
 				t.Fatalf("Alice left the room for %s before the show started", p)
@@ -89,6 +107,11 @@ func TestGroupShowJoinedFromTheRoomInChromium(t *testing.T) {
 			}
 			alice.waitJS(`location.pathname.startsWith('/seats/')`, 20*time.Second, "Alice's room to follow her to her seat")
 			alice.settle()
+			navMu.Lock()
+			if len(navs) != 1 || !strings.Contains(navs[0], "/seats/") {
+				t.Fatalf("Alice's tab loaded %v when the show started, want her seat page alone", navs)
+			}
+			navMu.Unlock()
 			bob := openTab(t, browser, w.site, w.bob, "bob")
 			bob.nav("/seats/" + j.Seat.ID)
 			for _, tb := range []*tab{alice, bob} {
