@@ -236,6 +236,10 @@ type tab struct {
 	found    []string // violations, uncaught exceptions and broken images, where they happened
 	forgetTo int
 	images   int // images checked, all pages together
+	// consoleErrs are console.error calls and error-level browser log
+	// entries, kept apart from found: only the tests that ask (consoleErrors)
+	// fail on them.
+	consoleErrs []string
 }
 
 func openTab(t *testing.T, parent context.Context, s *site, who *browser, name string) *tab {
@@ -267,6 +271,24 @@ func openTab(t *testing.T, parent context.Context, s *site, who *browser, name s
 			e := ev.Entry
 			if e.Source == cdplog.EntrySourceSecurity || e.Source == cdplog.EntrySourceViolation || strings.Contains(e.Text, "Content Security Policy") {
 				line = fmt.Sprintf("browser log (%s): %s at %s", e.Source, e.Text, e.URL)
+			} else if e.Level == cdplog.EntryLevelError {
+				b.mu.Lock()
+				b.consoleErrs = append(b.consoleErrs, fmt.Sprintf("%s: browser log (%s): %s at %s", b.name, e.Source, e.Text, e.URL))
+				b.mu.Unlock()
+			}
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range ev.Args {
+					if a.Description != "" {
+						parts = append(parts, a.Description)
+					} else {
+						parts = append(parts, string(a.Value))
+					}
+				}
+				b.mu.Lock()
+				b.consoleErrs = append(b.consoleErrs, b.name+": console.error: "+strings.Join(parts, " "))
+				b.mu.Unlock()
 			}
 		case *runtime.EventExceptionThrown:
 			d := ev.ExceptionDetails

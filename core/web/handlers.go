@@ -627,6 +627,13 @@ func (p *Product) privateData(c *fiber.Ctx, seatID string) (*theme.PrivateShowPa
 		return nil, err
 	}
 	page.Chat = hist
+	if p.Tipping != nil {
+		r, err := p.Tipping.Room(ctx, s.ModelID)
+		if err != nil {
+			return nil, err
+		}
+		page.Goal = goalView(r.Goal)
+	}
 	return page, nil
 }
 

@@ -466,6 +466,10 @@ type PrivateShowPage struct {
 	// Spies is how many spies watch this private show, when the page may
 	// say (its model always; its viewer when the operator shows it).
 	Spies *int `json:"spies"`
+	// Goal is the model's tip goal, nil when she has none: a group show's
+	// viewers tip in the group's room, not the public one, so the seat page
+	// shows the bar (GoalAttr, as RoomPage.Goal) that their tips move.
+	Goal *TipGoal `json:"goal"`
 }
 
 // Cam2camPublish is the viewer's "share my camera" toggle in a private show:

@@ -286,6 +286,18 @@ func SamplePages() []Sample {
 			Scripts: []string{PlayerScript, ChatScript},
 		},
 		{
+			Name: "group-seat", Status: 200,
+			Page: &PrivateShowPage{Layout: viewerLayout("/seats/seat-43"), SeatID: "seat-43", ShowID: "s-2", Model: mira,
+				Mode: ModeGroup, Policy: samplePolicy, RunningSeconds: 60, RunningCost: usd(399), FundedSeconds: 300,
+				SeatToken: "seat-token-group", PlayerURL: "/whep/s-2", ChatURL: "/ws/chat/group-s-2", Chat: chat[:2],
+				TipPresets: []money.Money{usd(500)}, TipAction: "/seats/seat-43/tip", EndAction: "/seats/seat-43/end",
+				Goal: &TipGoal{Title: "Oil painting " + HostileText, Amount: usd(5000), Received: usd(1250), Percent: 25, Rounds: 1}},
+			Text: []string{"Mira Model", fd(usd(399)), "Oil painting " + HostileText},
+			Attrs: []Attr{{PlayerAttr, ""}, {"data-token", "seat-token-group"}, {ChatAttr, ""}, {"data-url", "/ws/chat/group-s-2"},
+				{GoalAttr, ""}, {"action", "/seats/seat-43/end"}},
+			Scripts: []string{PlayerScript, ChatScript},
+		},
+		{
 			Name: "room-cam2cam", Status: 200,
 			Page: &RoomPage{Layout: viewerLayout("/rooms/m-1"), ShowID: "s-1", Model: mira, Mode: ModePublic, PlayerURL: "/whep/s-1",
 				ChatURL: "/ws/chat/s-1", Private: samplePolicy, PrivateAllowed: true, PrivateAction: "/rooms/m-1/private", CanChat: true,

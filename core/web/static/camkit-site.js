@@ -75,13 +75,40 @@ if (room) {
   });
 }
 
+// seatOfRoom goes to the viewer's open seat in this room's show once it
+// opens, asking a few times; false when none opened.
+async function seatOfRoom(tries) {
+  for (let i = 0; i < tries; i++) {
+    try {
+      const seat = await getJSON('/me/seat');
+      if (seat.show_id === room[1] && seat.open) {
+        location.assign('/seats/' + seat.id);
+        return true;
+      }
+    } catch (e) {
+      if (e.status !== 404) return false;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
 // A room: the model opening, starting or ending a group show changes what
 // the page offers (the join button, the video): it reloads on those events.
+// A viewer waiting for the group (her page has its leave form) goes to her
+// seat instead when it starts: her seat opens just after the start is
+// announced, and a reload in between would play the public video the
+// show no longer admits her to.
 if (room) {
   const chatEl = document.querySelector('[data-camkit-chat]');
+  const waiting = () => document.querySelector(`form[action="/shows/${room[1]}/group/leave"]`) !== null;
   if (chatEl) {
     import('/static/camkit-chat.js').then(({ bind }) => {
       bind(chatEl).addEventListener('system', (e) => {
+        if (e.detail.kind === 'show_group' && waiting()) {
+          seatOfRoom(40).then((gone) => { if (!gone) location.reload(); });
+          return;
+        }
         if (['group_offered', 'show_group', 'show_public', 'group_cancelled'].includes(e.detail.kind)) location.reload();
       });
     }).catch(() => { /* no chat script: the page stays as rendered */ });
