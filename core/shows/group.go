@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/camkit/camkit/core/accounts"
 	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/chat"
 	"github.com/camkit/camkit/core/httperror"
@@ -238,12 +237,9 @@ func (s *Service) openGroupSeat(ctx context.Context, b *broadcast, g *group, j *
 // its minimum (a seat opens, at this rate, when the minimum is reached).
 // Joining again answers the seat or the place already held.
 func (s *Service) JoinGroup(ctx context.Context, viewerID, showID string) (GroupJoin, error) {
-	u, err := s.cfg.Accounts.User(ctx, viewerID)
+	u, err := s.viewer(ctx, viewerID, "join group shows")
 	if err != nil {
 		return GroupJoin{}, err
-	}
-	if u.Role != accounts.RoleViewer {
-		return GroupJoin{}, errs.E(errs.Forbidden, "only viewers join group shows")
 	}
 	s.mu.Lock()
 	b := s.byID[showID]

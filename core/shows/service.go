@@ -690,12 +690,9 @@ func (s *Service) Quote(ctx context.Context, modelID, viewerID string) (Quote, e
 // RequestPrivate records a viewer's request to the model of showID. While
 // she is private with someone else it is kept (Held) for her return.
 func (s *Service) RequestPrivate(ctx context.Context, viewerID, showID string) (Request, error) {
-	u, err := s.cfg.Accounts.User(ctx, viewerID)
+	u, err := s.viewer(ctx, viewerID, "ask for private shows")
 	if err != nil {
 		return Request{}, err
-	}
-	if u.Role != accounts.RoleViewer {
-		return Request{}, errs.E(errs.Forbidden, "only viewers ask for private shows")
 	}
 	s.mu.Lock()
 	b := s.byID[showID]
@@ -1024,6 +1021,19 @@ func (s *Service) view(st *seat, withToken bool) Seat {
 		out.Token = st.token
 	}
 	return out
+}
+
+// viewer is the user, refused what only viewers do ("only viewers " + what)
+// when she is not one.
+func (s *Service) viewer(ctx context.Context, userID, what string) (accounts.User, error) {
+	u, err := s.cfg.Accounts.User(ctx, userID)
+	if err != nil {
+		return accounts.User{}, err
+	}
+	if u.Role != accounts.RoleViewer {
+		return accounts.User{}, errs.E(errs.Forbidden, "only viewers %s", what)
+	}
+	return u, nil
 }
 
 func (s *Service) isAdmin(ctx context.Context, userID string) bool {

@@ -28,7 +28,6 @@ package shows
 import (
 	"context"
 
-	"github.com/camkit/camkit/core/accounts"
 	"github.com/camkit/camkit/core/billing"
 	"github.com/camkit/camkit/core/chat"
 	"github.com/camkit/camkit/core/pricing"
@@ -82,12 +81,9 @@ func (s *Service) spyPolicy(ctx context.Context, modelID string) (pricing.Policy
 // Spy opens the viewer's spy seat on the private show running in showID, at
 // the model's spy rate now. Spying again answers the spy seat already held.
 func (s *Service) Spy(ctx context.Context, viewerID, showID string) (Seat, error) {
-	u, err := s.cfg.Accounts.User(ctx, viewerID)
+	u, err := s.viewer(ctx, viewerID, "spy on private shows")
 	if err != nil {
 		return Seat{}, err
-	}
-	if u.Role != accounts.RoleViewer {
-		return Seat{}, errs.E(errs.Forbidden, "only viewers spy on private shows")
 	}
 	s.mu.Lock()
 	b := s.byID[showID]

@@ -1016,11 +1016,16 @@ func (p *Product) apiAdminSeats(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return c.JSON(seatsJSON(seats))
+}
+
+// seatsJSON is a list of seats as a staff view answers it (no tokens).
+func seatsJSON(seats []shows.Seat) []apiSeat {
 	out := make([]apiSeat, 0, len(seats))
 	for _, s := range seats {
 		out = append(out, seatJSON(s, ""))
 	}
-	return c.JSON(out)
+	return out
 }
 
 func (p *Product) apiPendingModels(c *fiber.Ctx) error {

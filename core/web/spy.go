@@ -79,11 +79,7 @@ func (p *Product) apiMySpies(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]apiSeat, 0, len(seats))
-	for _, s := range seats {
-		out = append(out, seatJSON(s, ""))
-	}
-	return c.JSON(out)
+	return c.JSON(seatsJSON(seats))
 }
 
 func (p *Product) apiSetSpyRate(c *fiber.Ctx) error {
