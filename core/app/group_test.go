@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,16 +86,7 @@ func TestGroupShowWithFivePayingViewersThroughTheHost(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 
-	var my struct {
-		StreamKey string `json:"stream_key"`
-		WHIPURL   string `json:"whip_url"`
-	}
-	w.model.api(http.MethodGet, "/me/show", nil, "").must(t, http.StatusOK, "my show").json(t, &my)
-	pub, err := streamtest.Publish(ctx, streamtest.HTTPSignal(my.WHIPURL, my.StreamKey, nil), streamtest.PublisherOptions{})
-	if err != nil {
-		t.Fatalf("WHIP through the host: %v", err)
-	}
-	defer pub.Close()
+	w.publishAsModel(ctx)
 	public, err := streamtest.Subscribe(ctx, streamtest.HTTPSignal(w.url+"/whep/"+w.showID, "", nil))
 	if err != nil {
 		t.Fatalf("public WHEP: %v", err)
@@ -106,22 +96,7 @@ func TestGroupShowWithFivePayingViewersThroughTheHost(t *testing.T) {
 		t.Fatal("the public viewer receives nothing")
 	}
 
-	viewers := make([]*groupViewer, 5)
-	for i := range viewers {
-		name := "v" + strconv.Itoa(i+1)
-		v := &groupViewer{name: name, b: w.site.browser(name)}
-		v.b.signup(name+"@example.com", "Viewer "+name, "viewer")
-		w.addCard(v.b)
-		var me struct {
-			ID string `json:"id"`
-		}
-		v.b.api(http.MethodGet, "/me", nil, "").must(t, http.StatusOK, "me").json(t, &me)
-		v.id = me.ID
-		viewers[i] = v
-	}
-	for _, v := range viewers[1:3] { // the tippers have credits
-		v.b.form("/wallet/packs", url.Values{"pack": {"starter"}}, true).must(t, http.StatusSeeOther, "buy pack")
-	}
+	viewers := w.groupViewers(5, 1, 2) // v2 and v3 tip: they have credits
 
 	// The dashboard's form: 3.00 a minute, at least two paying viewers.
 	w.model.form("/dashboard/group", url.Values{"rate": {"3.00"}, "currency": {"USD"}, "minimum": {"2"}}, true).
@@ -145,25 +120,8 @@ func TestGroupShowWithFivePayingViewersThroughTheHost(t *testing.T) {
 		t.Fatalf("group offer %+v", offer)
 	}
 
-	join := func(v *groupViewer) groupJoinJSON {
-		var j groupJoinJSON
-		v.b.api(http.MethodPost, "/shows/"+w.showID+"/group/seats", nil, "").must(t, http.StatusCreated, v.name+" joins").json(t, &j)
-		return j
-	}
-	watch := func(v *groupViewer) {
-		if v.seat.Token == "" || v.seat.Mode != "group" || v.seat.Policy.RatePerMinute.Amount != 300 {
-			t.Fatalf("%s's seat %+v", v.name, v.seat)
-		}
-		sub, err := streamtest.Subscribe(ctx, streamtest.HTTPSignal(w.url+"/whep/"+w.showID, v.seat.Token, nil))
-		if err != nil {
-			t.Fatalf("%s's WHEP: %v", v.name, err)
-		}
-		v.sub = sub
-		t.Cleanup(sub.Close)
-		if !streamtest.WaitFor(10*time.Second, func() bool { return sub.Video.FirstKeyAt.Load() != 0 }) {
-			t.Fatalf("%s receives no keyframe", v.name)
-		}
-	}
+	join := w.joinGroup
+	watch := func(v *groupViewer) { w.watchGroupSeat(ctx, v, 300) }
 	// v1 waits for the minimum: no seat, nothing held.
 	if j := join(viewers[0]); !j.Waiting || j.Seat != nil || j.Group.Started {
 		t.Fatalf("v1 before the minimum: %+v", j)
@@ -215,9 +173,7 @@ func TestGroupShowWithFivePayingViewersThroughTheHost(t *testing.T) {
 	watch(viewers[2])
 	time.Sleep(2 * time.Second)
 
-	endSeat := func(v *groupViewer) {
-		v.b.api(http.MethodPost, "/seats/"+v.seat.ID+"/end", nil, "").must(t, http.StatusOK, v.name+" leaves")
-	}
+	endSeat := func(v *groupViewer) { w.leaveSeat(v.b, v.seat.ID, v.name) }
 	endSeat(viewers[0]) // v1 leaves first
 	j4 := join(viewers[3])
 	viewers[3].seat = *j4.Seat
@@ -227,11 +183,8 @@ func TestGroupShowWithFivePayingViewersThroughTheHost(t *testing.T) {
 	groupRoom := viewers[1].seat.ChatURL[len("/ws/chat/"):]
 	tips := map[string]money.Money{}
 	for i, v := range viewers[1:3] {
-		tipID := "grouptip-" + v.name
 		amt := money.Money{Amount: int64(100 * (i + 1)), Currency: "USD"}
-		tips[v.id+"/"+tipID] = amt
-		v.b.api(http.MethodPost, "/shows/"+groupRoom+"/tips", map[string]any{"tip_id": tipID, "amount": amt, "text": "for the group"}, "").
-			must(t, http.StatusCreated, v.name+" tips")
+		tips[w.groupTip(v, groupRoom, "grouptip-"+v.name, amt)] = amt
 	}
 	var hist []struct {
 		Author string       `json:"author"`
@@ -267,26 +220,8 @@ func TestGroupShowWithFivePayingViewersThroughTheHost(t *testing.T) {
 	w.model.api(http.MethodDelete, "/me/group", nil, "").must(t, http.StatusOK, "model ends the group")
 
 	for _, v := range viewers {
-		var r groupReceiptJSON
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			res := w.model.api(http.MethodGet, "/receipts/"+v.seat.ID, nil, "")
-			if res.code == http.StatusOK {
-				res.json(t, &r)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s's receipt: %d %s", v.name, res.code, res.body)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		first := time.Unix(0, v.sub.Video.FirstKeyAt.Load())
-		last := time.Unix(0, v.sub.Video.LastAt.Load())
-		received := last.Sub(first)
-		if diff := time.Duration(r.BillableSeconds)*time.Second - received; diff < -time.Second || diff > time.Second {
-			t.Errorf("%s: billed %d s, received %v of video (first key %d ms, last %d ms; intervals %+v)", v.name, r.BillableSeconds, received,
-				first.UnixMilli(), last.UnixMilli(), r.Intervals)
-		}
+		r := w.receiptOf(v.name, v.seat.ID)
+		received := billedAsReceived(t, v.name, r, v.sub)
 		if r.Kind != "group" || r.ShowID != w.showID || r.Policy.RatePerMinute.Amount != 300 || r.Price.Amount != (300*r.BillableSeconds+30)/60 {
 			t.Errorf("%s's receipt: kind %s show %s rate %v, %d s for %v", v.name, r.Kind, r.ShowID, r.Policy.RatePerMinute, r.BillableSeconds, r.Price)
 		}
@@ -297,31 +232,10 @@ func TestGroupShowWithFivePayingViewersThroughTheHost(t *testing.T) {
 		if r.CloseReason != wantReason {
 			t.Errorf("%s's seat closed by %s, want %s", v.name, r.CloseReason, wantReason)
 		}
-		// Split exact: the allocation and the processor's fee are the price.
-		var split, fee int64
-		for _, sh := range r.Allocation {
-			split += sh.Amount.Amount
-		}
-		for _, tr := range r.LedgerTransfers {
-			if tr.Key == "seat/"+v.seat.ID+"/fee" {
-				fee += tr.Amount.Amount
-			}
-		}
-		if r.Price.Amount > 0 && (len(r.Allocation) == 0 || split+fee != r.Price.Amount) {
-			t.Errorf("%s: allocation %d + fee %d for a price of %v: %+v", v.name, split, fee, r.Price, r.Allocation)
-		}
+		seatSplitExact(t, v.name, v.seat.ID, r)
 		t.Logf("%s: billed %d s (%v), received %v of video", v.name, r.BillableSeconds, r.Price, received.Round(time.Millisecond))
 	}
-	for key, amt := range tips {
-		var sum int64
-		if err := db.SQL().QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM ledger_transfers WHERE idempotency_key LIKE $1`,
-			"tip/"+key+"/%").Scan(&sum); err != nil {
-			t.Fatal(err)
-		}
-		if sum != amt.Amount {
-			t.Errorf("tip %s: transfers sum to %d, want %d", key, sum, amt.Amount)
-		}
-	}
+	tipsSplitExact(t, ctx, db, tips)
 	// Public again: the video is anyone's.
 	again, err := streamtest.Subscribe(ctx, streamtest.HTTPSignal(w.url+"/whep/"+w.showID, "", nil))
 	if err != nil {

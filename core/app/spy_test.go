@@ -43,50 +43,18 @@ func testSpyOnPrivate(t *testing.T, th string) {
 		must(t, http.StatusOK, "allow spies")
 	w.model.form("/dashboard/cam2cam", url.Values{"surcharge": {"1.50"}}, true).must(t, http.StatusSeeOther, "offer cam2cam")
 
-	var my struct {
-		StreamKey string `json:"stream_key"`
-		WHIPURL   string `json:"whip_url"`
-	}
-	w.model.api(http.MethodGet, "/me/show", nil, "").must(t, http.StatusOK, "my show").json(t, &my)
-	pub, err := streamtest.Publish(ctx, streamtest.HTTPSignal(my.WHIPURL, my.StreamKey, nil), streamtest.PublisherOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	w.publishAsModel(ctx)
 	if !streamtest.WaitFor(10*time.Second, func() bool { s, _, _ := w.site.app.Shows.ShowOfModel(ctx, w.modelID); return s.Publishing }) {
 		t.Fatal("the model's media never flowed")
 	}
 	// Nothing to spy on while she is public.
 	w.bob.api(http.MethodGet, "/shows/"+w.showID+"/spy", nil, "").must(t, http.StatusNotFound, "spy offer of a public show")
 
-	w.alice.api(http.MethodPost, "/shows/"+w.showID+"/private-requests", map[string]any{"cam2cam": true}, "").must(t, http.StatusCreated, "ask")
-	var reqs []struct{ ID string }
-	w.model.api(http.MethodGet, "/me/requests", nil, "").must(t, http.StatusOK, "requests").json(t, &reqs)
-	if len(reqs) != 1 {
-		t.Fatalf("requests: %+v", reqs)
-	}
-	type seatJSON struct {
-		ID      string `json:"id"`
-		Token   string `json:"token"`
-		ChatURL string `json:"chat_url"`
-		Spy     bool   `json:"spy"`
-		Spies   *int   `json:"spies"`
-		Policy  struct {
-			Rate money.Money `json:"rate_per_minute"`
-		} `json:"policy"`
-		Cam2cam *struct {
-			WHEPURL string `json:"whep_url"`
-			Token   string `json:"token"`
-		} `json:"cam2cam"`
-	}
-	var priv seatJSON
-	w.model.api(http.MethodPost, "/requests/"+reqs[0].ID+"/accept?cam2cam=grant", nil, "").must(t, http.StatusCreated, "accept").json(t, &priv)
+	priv, mine := w.goPrivate(w.alice, map[string]any{"cam2cam": true}, "?cam2cam=grant")
 	if priv.Cam2cam == nil || priv.Cam2cam.Token == "" {
 		t.Fatalf("the model's private seat: %+v", priv)
 	}
 	camRoom, camBearer := priv.Cam2cam.WHEPURL, priv.Cam2cam.Token
-	var mine seatJSON
-	w.alice.api(http.MethodGet, "/seats/"+priv.ID, nil, "").must(t, http.StatusOK, "Alice's seat").json(t, &mine)
 	alice, err := streamtest.Subscribe(ctx, streamtest.HTTPSignal(w.url+"/whep/"+w.showID, mine.Token, nil))
 	if err != nil {
 		t.Fatal(err)
@@ -120,8 +88,7 @@ func testSpyOnPrivate(t *testing.T, th string) {
 	}
 	// Bob spies from the room's form (the API answers the same seat).
 	w.bob.form(spyAction, nil, true).must(t, http.StatusSeeOther, "Bob spies")
-	var spy seatJSON
-	w.bob.api(http.MethodPost, "/shows/"+w.showID+"/spy-seats", nil, "").must(t, http.StatusCreated, "Bob spies again").json(t, &spy)
+	spy := w.spyOn(w.bob) // again
 	page := w.bob.get("/seats/"+spy.ID).must(t, http.StatusOK, "the spy's seat page")
 	if !strings.Contains(page.body, "data-camkit-spy") || strings.Contains(page.body, "data-camkit-chat") ||
 		strings.Contains(page.body, "/seats/"+spy.ID+"/tip") || !strings.Contains(page.body, `data-token="`+spy.Token+`"`) {
@@ -170,17 +137,17 @@ func testSpyOnPrivate(t *testing.T, th string) {
 		must(t, http.StatusForbidden, "the spy tips in its own seat's room")
 	w.alice.api(http.MethodPost, "/shows/"+privRoom+"/chat", map[string]any{"text": "hello"}, "").must(t, http.StatusCreated, "Alice posts")
 	// The count: the model's, not Alice's (shows.show_spy_count is off).
-	var got seatJSON
+	var got spySeatJSON
 	w.alice.api(http.MethodGet, "/seats/"+priv.ID, nil, "").must(t, http.StatusOK, "Alice's seat").json(t, &got)
 	if got.Spies != nil {
 		t.Fatalf("Alice sees %d spies with the count off", *got.Spies)
 	}
-	got = seatJSON{}
+	got = spySeatJSON{}
 	w.model.api(http.MethodGet, "/seats/"+priv.ID, nil, "").must(t, http.StatusOK, "the model's seat").json(t, &got)
 	if got.Spies == nil || *got.Spies != 1 {
 		t.Fatalf("the model's spy count: %v", got.Spies)
 	}
-	var spies []seatJSON
+	var spies []spySeatJSON
 	w.model.api(http.MethodGet, "/me/spies", nil, "").must(t, http.StatusOK, "her spies").json(t, &spies)
 	if len(spies) != 1 || spies[0].ID != spy.ID || spies[0].Token != "" {
 		t.Fatalf("her spies: %+v", spies)
@@ -194,25 +161,8 @@ func testSpyOnPrivate(t *testing.T, th string) {
 		rate               int64
 		sub                *streamtest.Subscriber
 	}{{"Alice", priv.ID, "viewer", 350, alice}, {"Bob", spy.ID, "model", 120, bob}} {
-		var r groupReceiptJSON
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			res := w.model.api(http.MethodGet, "/receipts/"+c.seat, nil, "")
-			if res.code == http.StatusOK {
-				res.json(t, &r)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s's receipt: %d %s", c.name, res.code, res.body)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		first := time.Unix(0, c.sub.Video.FirstKeyAt.Load())
-		last := time.Unix(0, c.sub.Video.LastAt.Load())
-		received := last.Sub(first)
-		if diff := time.Duration(r.BillableSeconds)*time.Second - received; diff < -time.Second || diff > time.Second {
-			t.Errorf("%s: billed %d s, received %v of video (intervals %+v)", c.name, r.BillableSeconds, received, r.Intervals)
-		}
+		r := w.receiptOf(c.name, c.seat)
+		received := billedAsReceived(t, c.name, r, c.sub)
 		if r.BillableSeconds < 3 || r.Kind != "private" || r.ShowID != w.showID || r.Policy.RatePerMinute.Amount != c.rate || r.CloseReason != c.reason {
 			t.Errorf("%s's receipt: kind %s show %s rate %v closed by %s, %d s for %v", c.name, r.Kind, r.ShowID, r.Policy.RatePerMinute,
 				r.CloseReason, r.BillableSeconds, r.Price)

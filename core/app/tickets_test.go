@@ -44,9 +44,17 @@ type ticketWorld struct {
 }
 
 func newTicketWorld(t *testing.T) *ticketWorld {
-	// A show of a few seconds is not refunded for being short: what this
-	// test checks is the money of a show that happened.
-	w := &ticketWorld{world: newWorldOn(t, newSite(t, func(c *config.Config) { c.Tickets.RefundIfShorterThan = "0" }))}
+	return ticketWorldOf(t, newWorldOn(t, newSite(t, noShortShowRefund)))
+}
+
+// noShortShowRefund has a show of a few seconds not refunded for being
+// short: what the ticket tests check is the money of a show that happened.
+func noShortShowRefund(c *config.Config) { c.Tickets.RefundIfShorterThan = "0" }
+
+// ticketWorldOf adds cat and dan to a world and credits bob's, cat's and
+// dan's wallets.
+func ticketWorldOf(t *testing.T, ww *world) *ticketWorld {
+	w := &ticketWorld{world: ww}
 	w.cat, w.dan = w.site.browser("cat"), w.site.browser("dan")
 	w.cat.signup("cat@example.com", "Cat", "viewer")
 	w.dan.signup("dan@example.com", "Dan", "viewer")
