@@ -6,7 +6,6 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,59 +66,35 @@ func benchGroup(ctx context.Context, db *store.DB, n int, dur, flapEvery time.Du
 	// Churn: each viewer drops every flapEvery on average and is back 2 s
 	// later (loss backdated 1 s); halfway through, the model's media stops
 	// for 3 s, pausing every seat at once.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	var events atomic.Int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		type back struct {
-			seat string
-			at   time.Time
+	dropAt, backAt := time.Now().Add(dur/2), time.Now().Add(dur/2+3*time.Second)
+	var dropped, returned bool
+	model := func(now time.Time) int {
+		// The model's media, then a viewer now and then (flapEvery per viewer).
+		if !dropped && now.After(dropAt) {
+			dropped = true
+			_ = paid.Handle(shows.ModelMediaStopped{ShowID: sh.ID, LastPacketAt: now.Add(-time.Second)})
+			events.Add(1)
 		}
-		var pending []back
-		dropAt, backAt := time.Now().Add(dur/2), time.Now().Add(dur/2+3*time.Second)
-		dropped, returned := false, false
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			now := time.Now()
-			if !dropped && now.After(dropAt) {
-				dropped = true
-				_ = paid.Handle(shows.ModelMediaStopped{ShowID: sh.ID, LastPacketAt: now.Add(-time.Second)})
-				events.Add(1)
-			}
-			if !returned && now.After(backAt) {
-				returned = true
-				_ = paid.Handle(shows.ModelMediaFlowing{ShowID: sh.ID, Since: now})
-				events.Add(1)
-			}
-			if mrand.Float64() < float64(n)*0.1/flapEvery.Seconds() {
-				if id := seats[mrand.IntN(n)]; id != "" &&
-					paid.Handle(shows.ViewerDisconnected{ShowID: sh.ID, SeatID: id, LastEvidenceAt: now.Add(-time.Second)}) == nil {
-					pending = append(pending, back{id, now.Add(2 * time.Second)})
-					events.Add(1)
-				}
-			}
-			keep := pending[:0]
-			for _, p := range pending {
-				if now.Before(p.at) {
-					keep = append(keep, p)
-				} else if paid.Handle(shows.ViewerConnected{ShowID: sh.ID, SeatID: p.seat, At: now}) == nil {
-					events.Add(1)
-				}
-			}
-			pending = keep
+		if !returned && now.After(backAt) {
+			returned = true
+			_ = paid.Handle(shows.ModelMediaFlowing{ShowID: sh.ID, Since: now})
+			events.Add(1)
 		}
-	}()
+		if mrand.Float64() < float64(n)*0.1/flapEvery.Seconds() {
+			return 1
+		}
+		return 0
+	}
+	stop := churn(&events, model, func() string { return seats[mrand.IntN(n)] },
+		func(id string, at time.Time) error {
+			return paid.Handle(shows.ViewerDisconnected{ShowID: sh.ID, SeatID: id, LastEvidenceAt: at})
+		},
+		func(id string, at time.Time) error {
+			return paid.Handle(shows.ViewerConnected{ShowID: sh.ID, SeatID: id, At: at})
+		})
 	time.Sleep(dur)
-	close(stop)
-	wg.Wait()
+	stop()
 	st := eng.CheckpointStats()
 	fmt.Printf("metered %d group seats for %v: %d liveness events, %d checkpoint rows in %d flushes\n",
 		eng.OpenSeats(), dur, events.Load(), st.Rows, st.Flushes)

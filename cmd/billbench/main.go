@@ -198,50 +198,17 @@ func benchMeter(ctx context.Context, db *store.DB, n int, dur, flapEvery time.Du
 	cpu0, wall0 := cpuTime(), time.Now()
 	// Churn: each seat's viewer drops every flapEvery on average and comes
 	// back 2 s later, its loss backdated 1 s.
-	var events atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	perTick := int(math.Ceil(float64(n) / flapEvery.Seconds() / 10))
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		type back struct {
-			id string
-			at time.Time
-		}
-		var pending []back
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			now := time.Now()
-			for k := 0; k < perTick; k++ {
-				id := fmt.Sprintf("b%d", mrand.IntN(n))
-				if eng.Liveness(id, meter.Event{Kind: meter.ViewerDisconnected, At: now.Add(-time.Second)}) == nil {
-					pending = append(pending, back{id, now.Add(2 * time.Second)})
-					events.Add(1)
-				}
-			}
-			keep := pending[:0]
-			for _, p := range pending {
-				if now.Before(p.at) {
-					keep = append(keep, p)
-					continue
-				}
-				if eng.Liveness(p.id, meter.Event{Kind: meter.ViewerConnected, At: now}) == nil {
-					events.Add(1)
-				}
-			}
-			pending = keep
-		}
-	}()
+	var events atomic.Int64
+	stop := churn(&events, func(time.Time) int { return perTick }, func() string { return fmt.Sprintf("b%d", mrand.IntN(n)) },
+		func(id string, at time.Time) error {
+			return eng.Liveness(id, meter.Event{Kind: meter.ViewerDisconnected, At: at})
+		},
+		func(id string, at time.Time) error {
+			return eng.Liveness(id, meter.Event{Kind: meter.ViewerConnected, At: at})
+		})
 	time.Sleep(dur)
-	close(stop)
-	wg.Wait()
+	stop()
 	cpu := cpuTime() - cpu0
 	wall := time.Since(wall0)
 	st := eng.CheckpointStats()
@@ -435,4 +402,48 @@ func setupFunding(ctx context.Context, led *ledger.Ledger, n int, sandboxPath st
 	check(err)
 	sbx := pluginhost.NewProcessor(in)
 	return billing.Funding{Processor: "sandbox", Credential: tokenise(ctx, sbx)}, map[string]processor.Processor{"sandbox": sbx}, done
+}
+
+// churn drops viewers and brings them back until the returned stop is
+// called: every 100 ms, drops(now) viewers picked by pick lose their
+// connection (backdated 1 s) and those dropped 2 s before come back. Every
+// event the meter took counts in events; an empty pick is skipped.
+func churn(events *atomic.Int64, drops func(now time.Time) int, pick func() string, drop, back func(id string, at time.Time) error) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		type dropped struct {
+			id string
+			at time.Time
+		}
+		var pending []dropped
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			now := time.Now()
+			for k := drops(now); k > 0; k-- {
+				if id := pick(); id != "" && drop(id, now.Add(-time.Second)) == nil {
+					pending = append(pending, dropped{id, now.Add(2 * time.Second)})
+					events.Add(1)
+				}
+			}
+			keep := pending[:0]
+			for _, p := range pending {
+				if now.Before(p.at) {
+					keep = append(keep, p)
+				} else if back(p.id, now) == nil {
+					events.Add(1)
+				}
+			}
+			pending = keep
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }

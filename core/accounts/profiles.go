@@ -218,17 +218,8 @@ func (s *Service) SetRate(ctx context.Context, actorID, modelID string, rate mon
 // without naming one, under the same rule as her private rate (CheckRate).
 // Open seats keep the rate they locked.
 func (s *Service) SetGroupRate(ctx context.Context, actorID, modelID string, rate money.Money) (ModelProfile, error) {
-	if err := s.mayEditModel(ctx, actorID, modelID); err != nil {
-		return ModelProfile{}, err
-	}
-	if err := s.CheckRate(rate); err != nil {
-		return ModelProfile{}, err
-	}
-	if err := s.db.Gorm().WithContext(ctx).Exec(`UPDATE model_profiles SET group_rate_amount = ?, rate_currency = ?, updated_at = ? WHERE user_id = ?`,
-		rate.Amount, rate.Currency, s.now(), modelID).Error; err != nil {
-		return ModelProfile{}, dbErr("set group rate", err)
-	}
-	return s.Profile(ctx, modelID)
+	return s.setPriceSetting(ctx, actorID, modelID, "set group rate", func() error { return s.CheckRate(rate) },
+		`group_rate_amount = ?, rate_currency = ?`, rate.Amount, rate.Currency)
 }
 
 // SetCam2cam sets what cam2cam costs on top of the model's private rate, per
@@ -236,44 +227,52 @@ func (s *Service) SetGroupRate(ctx context.Context, actorID, modelID string, rat
 // Like SetRate it changes what the NEXT seat locks: an open seat keeps the
 // price it opened with.
 func (s *Service) SetCam2cam(ctx context.Context, actorID, modelID string, surcharge *money.Money) (ModelProfile, error) {
-	if err := s.mayEditModel(ctx, actorID, modelID); err != nil {
-		return ModelProfile{}, err
-	}
 	var v any
-	if surcharge != nil {
+	check := func() error {
+		if surcharge == nil {
+			return nil
+		}
 		if surcharge.Currency != s.currency {
-			return ModelProfile{}, errs.E(errs.UnknownCurrency, "the cam2cam surcharge is in the site currency %s, not %q", s.currency, surcharge.Currency)
+			return errs.E(errs.UnknownCurrency, "the cam2cam surcharge is in the site currency %s, not %q", s.currency, surcharge.Currency)
 		}
 		if surcharge.Amount < 0 || surcharge.Amount > s.maxRate {
 			max, _ := money.FormatDecimal(money.Money{Amount: s.maxRate, Currency: s.currency})
-			return ModelProfile{}, errs.E(errs.Invalid, "the cam2cam surcharge per minute must be between zero and %s %s", max, s.currency)
+			return errs.E(errs.Invalid, "the cam2cam surcharge per minute must be between zero and %s %s", max, s.currency)
 		}
+		return nil
+	}
+	if surcharge != nil {
 		v = surcharge.Amount
 	}
-	if err := s.db.Gorm().WithContext(ctx).Exec(`UPDATE model_profiles SET cam2cam_surcharge = ?, updated_at = ? WHERE user_id = ?`,
-		v, s.now(), modelID).Error; err != nil {
-		return ModelProfile{}, dbErr("set cam2cam", err)
-	}
-	return s.Profile(ctx, modelID)
+	return s.setPriceSetting(ctx, actorID, modelID, "set cam2cam", check, `cam2cam_surcharge = ?`, v)
 }
 
 // SetSpyRate sets the per-minute rate of a spy seat in her private shows,
 // under the same rule as her private rate (CheckRate), or with nil refuses
 // spies. Open spy seats keep the rate they locked.
 func (s *Service) SetSpyRate(ctx context.Context, actorID, modelID string, rate *money.Money) (ModelProfile, error) {
+	var v any
+	check := func() error { return nil }
+	if rate != nil {
+		v, check = rate.Amount, func() error { return s.CheckRate(*rate) }
+	}
+	return s.setPriceSetting(ctx, actorID, modelID, "set spy rate", check, `spy_rate_amount = ?`, v)
+}
+
+// setPriceSetting is the one way a model's price settings beside her private
+// rate change (group rate, spy rate, cam2cam surcharge): who may, then the
+// setting's own rule, then one UPDATE of set (a constant of the caller's)
+// with args. Only her private rate keeps a history (SetRate).
+func (s *Service) setPriceSetting(ctx context.Context, actorID, modelID, what string, check func() error, set string, args ...any) (ModelProfile, error) {
 	if err := s.mayEditModel(ctx, actorID, modelID); err != nil {
 		return ModelProfile{}, err
 	}
-	var v any
-	if rate != nil {
-		if err := s.CheckRate(*rate); err != nil {
-			return ModelProfile{}, err
-		}
-		v = rate.Amount
+	if err := check(); err != nil {
+		return ModelProfile{}, err
 	}
-	if err := s.db.Gorm().WithContext(ctx).Exec(`UPDATE model_profiles SET spy_rate_amount = ?, updated_at = ? WHERE user_id = ?`,
-		v, s.now(), modelID).Error; err != nil {
-		return ModelProfile{}, dbErr("set spy rate", err)
+	args = append(args, s.now(), modelID)
+	if err := s.db.Gorm().WithContext(ctx).Exec(`UPDATE model_profiles SET `+set+`, updated_at = ? WHERE user_id = ?`, args...).Error; err != nil {
+		return ModelProfile{}, dbErr(what, err)
 	}
 	return s.Profile(ctx, modelID)
 }

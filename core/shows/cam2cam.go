@@ -197,13 +197,7 @@ func (s *Service) endCam2cam(seatID string) {
 // while the seat is open with cam2cam granted.
 func (s *Service) resolveCam2cam(token string) (string, error) {
 	s.mu.Lock()
-	var st *seat
-	for _, x := range s.seats {
-		if subtle.ConstantTimeCompare([]byte(x.token), []byte(token)) == 1 {
-			st = x
-			break
-		}
-	}
+	st := s.seatByTokenLocked(token)
 	open, id := st != nil && st.open, ""
 	if st != nil {
 		id = st.id

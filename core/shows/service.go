@@ -593,6 +593,12 @@ func (s *Service) CurrentPolicy(ctx context.Context, modelID string, _ Mode) (pr
 	if err != nil {
 		return pricing.Policy{}, err
 	}
+	return s.privatePolicy(p)
+}
+
+// privatePolicy is the policy a private seat with her locks now, from a
+// profile already read.
+func (s *Service) privatePolicy(p accounts.ModelProfile) (pricing.Policy, error) {
 	if p.RatePerMinute.Amount <= 0 {
 		return pricing.Policy{}, errs.E(errs.Invalid, "%s has not set a private rate yet", p.User.DisplayName)
 	}
@@ -897,9 +903,9 @@ func (s *Service) openSeat(ctx context.Context, b *broadcast, r *request) (Seat,
 	if err != nil {
 		return Seat{}, err
 	}
-	// The rate is read once, here: the funding decision, the lock in
-	// billing and the seat's page all use this policy.
-	pol, err := s.CurrentPolicy(ctx, b.model, Private)
+	// The rate is read once, here, with her studio: the funding decision,
+	// the lock in billing and the seat's page all use this policy.
+	pol, err := s.privatePolicy(prof)
 	if err != nil {
 		return Seat{}, err
 	}
@@ -1357,20 +1363,16 @@ func (s *Service) AdmitViewer(ctx context.Context, showID, token string) (stream
 		return stream.Admit{}, errs.E(errs.NotFound, "this show is not on air")
 	}
 	if token != "" {
-		for _, st := range s.seats {
-			// Constant time: a seat token is a bearer capability.
-			if subtle.ConstantTimeCompare([]byte(st.token), []byte(token)) != 1 {
-				continue
-			}
-			if st.show != showID {
-				return stream.Admit{}, errs.E(errs.Forbidden, "this seat is for another show")
-			}
-			if !st.open {
-				return stream.Admit{}, errs.E(errs.Forbidden, "this private show has ended")
-			}
-			return stream.Admit{SeatID: st.id}, nil
+		st := s.seatByTokenLocked(token)
+		switch {
+		case st == nil:
+			return stream.Admit{}, errs.E(errs.Unauthenticated, "unknown seat token")
+		case st.show != showID:
+			return stream.Admit{}, errs.E(errs.Forbidden, "this seat is for another show")
+		case !st.open:
+			return stream.Admit{}, errs.E(errs.Forbidden, "this private show has ended")
 		}
-		return stream.Admit{}, errs.E(errs.Unauthenticated, "unknown seat token")
+		return stream.Admit{SeatID: st.id}, nil
 	}
 	if b.mode == theme.ModeGroup {
 		return stream.Admit{}, errs.E(errs.Forbidden, "the show is a group show: join it to watch")
@@ -1379,6 +1381,17 @@ func (s *Service) AdmitViewer(ctx context.Context, showID, token string) (stream
 		return stream.Admit{}, errs.E(errs.Forbidden, "the show is private")
 	}
 	return stream.Admit{}, nil
+}
+
+// seatByTokenLocked is the seat whose bearer token is token, or nil; call
+// under s.mu. Compared in constant time: a seat token is a bearer capability.
+func (s *Service) seatByTokenLocked(token string) *seat {
+	for _, st := range s.seats {
+		if subtle.ConstantTimeCompare([]byte(st.token), []byte(token)) == 1 {
+			return st
+		}
+	}
+	return nil
 }
 
 // admitTicket asks core/tickets about the model of showID, outside s.mu

@@ -449,32 +449,28 @@ func (s *SFU) EndShow(showID string) {
 
 // EndPublisher implements Service.
 func (s *SFU) EndPublisher(showID string) {
-	s.mu.Lock()
-	r := s.rooms[showID]
-	s.mu.Unlock()
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	pub := r.pub
-	r.mu.Unlock()
-	if pub != nil {
+	if pub := s.publisherOf(showID); pub != nil {
 		pub.close(ReasonClosed)
 	}
 }
 
 // PublisherActive implements Service.
 func (s *SFU) PublisherActive(showID string) bool {
+	pub := s.publisherOf(showID)
+	return pub != nil && pub.active(s.now(), s.cfg.PublisherStall)
+}
+
+// publisherOf is the show's publisher now, or nil (no room, or none on air).
+func (s *SFU) publisherOf(showID string) *publisher {
 	s.mu.Lock()
 	r := s.rooms[showID]
 	s.mu.Unlock()
 	if r == nil {
-		return false
+		return nil
 	}
 	r.mu.Lock()
-	pub := r.pub
-	r.mu.Unlock()
-	return pub != nil && pub.active(s.now(), s.cfg.PublisherStall)
+	defer r.mu.Unlock()
+	return r.pub
 }
 
 // Watch implements Service.

@@ -99,36 +99,30 @@ func (p *Product) apiLeaveGroupWaiting(c *fiber.Ctx) error {
 	return c.JSON(apiOK{OK: true})
 }
 
-func (p *Product) myGroup(c *fiber.Ctx) (apiMyGroup, bool, error) {
+// myGroup is the signed-in model's group show and its seats (ok false: she
+// runs none), read once for both the API answer and her dashboard.
+func (p *Product) myGroup(c *fiber.Ctx) (g shows.GroupShow, seats []shows.Seat, ok bool, err error) {
 	ctx := c.UserContext()
 	s, live, err := p.Shows.ShowOfModel(ctx, me(c).ID)
 	if err != nil || !live {
-		return apiMyGroup{}, false, err
+		return g, nil, false, err
 	}
-	g, ok := p.Shows.GroupOf(ctx, s.ID)
-	if !ok {
-		return apiMyGroup{}, false, nil
+	if g, ok = p.Shows.GroupOf(ctx, s.ID); !ok {
+		return g, nil, false, nil
 	}
-	seats, err := p.Shows.GroupSeats(ctx, me(c).ID)
-	if err != nil {
-		return apiMyGroup{}, false, err
-	}
-	out := apiMyGroup{Group: groupJSON(g, ""), Seats: make([]apiSeat, 0, len(seats))}
-	for _, st := range seats {
-		out.Seats = append(out.Seats, seatJSON(st, ""))
-	}
-	return out, true, nil
+	seats, err = p.Shows.GroupSeats(ctx, me(c).ID)
+	return g, seats, err == nil, err
 }
 
 func (p *Product) apiMyGroup(c *fiber.Ctx) error {
-	g, ok, err := p.myGroup(c)
+	g, seats, ok, err := p.myGroup(c)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return errs.E(errs.NotFound, "you have no group show")
 	}
-	return c.JSON(g)
+	return c.JSON(apiMyGroup{Group: groupJSON(g, ""), Seats: seatsJSON(seats)})
 }
 
 func (p *Product) apiStartGroup(c *fiber.Ctx) error {
@@ -253,22 +247,23 @@ func (p *Product) endGroupForm(c *fiber.Ctx) error {
 	return back(c, "/dashboard", theme.FlashInfo, "The group show has ended; every seat is settled and you are public again.")
 }
 
+// seatRow is a paying seat as the model's dashboard lists it (group seats,
+// spies).
+func seatRow(st shows.Seat) theme.GroupSeatRow {
+	return theme.GroupSeatRow{Viewer: st.ViewerName, RatePerMinute: st.Policy.RatePerMinute, Billing: st.Billing,
+		RunningSeconds: st.BillableSeconds, RunningCost: st.RunningCost}
+}
+
 // groupState is the dashboard's group block (nil: none).
 func (p *Product) groupState(c *fiber.Ctx) (*theme.GroupState, error) {
-	g, ok, err := p.myGroup(c)
+	gs, seats, ok, err := p.myGroup(c)
 	if err != nil || !ok {
 		return nil, err
 	}
-	gs, _ := p.Shows.GroupOf(c.UserContext(), g.Group.ShowID)
 	out := &theme.GroupState{Policy: policyView(gs.Policy, ""), Minimum: gs.Minimum, Waiting: gs.Waiting, Started: gs.Started,
 		EndAction: "/dashboard/group/end"}
-	seats, err := p.Shows.GroupSeats(c.UserContext(), me(c).ID)
-	if err != nil {
-		return nil, err
-	}
 	for _, st := range seats {
-		out.Seats = append(out.Seats, theme.GroupSeatRow{Viewer: st.ViewerName, RatePerMinute: st.Policy.RatePerMinute, Billing: st.Billing,
-			RunningSeconds: st.BillableSeconds, RunningCost: st.RunningCost})
+		out.Seats = append(out.Seats, seatRow(st))
 	}
 	if gs.Room != "" {
 		out.ChatURL = "/ws/chat/" + gs.Room

@@ -144,8 +144,7 @@ func (p *Product) spyDashboard(ctx context.Context, page *theme.ModelDashboardPa
 	}
 	page.SpyEarnings = money.Money{Currency: p.Accounts.Currency()}
 	for _, st := range seats {
-		page.Spies = append(page.Spies, theme.GroupSeatRow{Viewer: st.ViewerName, RatePerMinute: st.Policy.RatePerMinute, Billing: st.Billing,
-			RunningSeconds: st.BillableSeconds, RunningCost: st.RunningCost})
+		page.Spies = append(page.Spies, seatRow(st))
 		if st.RunningCost.Currency == page.SpyEarnings.Currency {
 			page.SpyEarnings.Amount += st.RunningCost.Amount
 		}
