@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/camkit/camkit/core/chat"
 	"github.com/camkit/camkit/core/ledger"
 	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/money"
@@ -116,7 +117,7 @@ func appendEntry(lines []WalletEntry, e ledger.Entry) []WalletEntry {
 	tip, isTip := tipOf(e.Transfer.Key)
 	if isTip {
 		line.Reference = tip
-		line.tipItem = tipItemOf(e.Transfer.Memo)
+		line.tipItem = chat.TipItemOf(e.Transfer.Memo)
 		if id, ok := strings.CutPrefix(e.Transfer.Credit, "model:"); ok {
 			line.tipModel, _, _ = strings.Cut(id, ":")
 		}
@@ -131,17 +132,6 @@ func appendEntry(lines []WalletEntry, e ledger.Entry) []WalletEntry {
 		return lines
 	}
 	return append(lines, line)
-}
-
-// tipItemOf is the tip-menu item a tip's memo names: chat writes
-// "Tip in show <id> for <item>" (show ids have no spaces).
-func tipItemOf(memo string) string {
-	rest, ok := strings.CutPrefix(memo, "Tip in show ")
-	if !ok {
-		return ""
-	}
-	_, item, _ := strings.Cut(rest, " for ")
-	return item
 }
 
 // tipOf is the tip a transfer key belongs to: chat books a tip's shares

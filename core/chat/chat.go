@@ -298,16 +298,11 @@ func (s *Service) Tip(ctx context.Context, showID string, m Member, r TipRequest
 		s.log.Error("split plugin returned a bad allocation; the tip was refused", "ref", ref, "err", err)
 		return theme.ChatMessage{}, errs.E(errs.Internal, "the tip could not be split: nothing was charged (%v)", err)
 	}
-	memo := "Tip in show " + showID
 	item, err := CleanText(r.Item, MaxItemLen, true)
 	if err != nil {
 		return theme.ChatMessage{}, err
 	}
-	if item != "" {
-		// The wallet's line reads the item back from here (accounts.Wallets):
-		// the ledger is the one source of a wallet's history.
-		memo += TipItemMemo + item
-	}
+	memo := TipMemo(showID, item)
 	reqs := make([]ledger.Request, 0, len(alloc.Shares))
 	for _, sh := range alloc.Shares {
 		if sh.Amount.Amount == 0 {
@@ -356,8 +351,32 @@ func (s *Service) Tip(ctx context.Context, showID string, m Member, r TipRequest
 // MaxItemLen caps a tip-menu item's name, in characters.
 const MaxItemLen = 60
 
-// TipItemMemo joins a tip's ledger memo to the menu item it paid for.
-const TipItemMemo = " for "
+// TipMemo is a tip's ledger memo: "Tip in show <id>", and " for <item>"
+// when it paid for a tip-menu item. The wallet's line reads the item back
+// from it (TipItemOf, used by accounts.Wallets): the ledger is the one
+// source of a wallet's history.
+func TipMemo(showID, item string) string {
+	if item == "" {
+		return tipMemoPrefix + showID
+	}
+	return tipMemoPrefix + showID + tipItemSep + item
+}
+
+// TipItemOf is the tip-menu item a TipMemo names ("" for none; show ids
+// have no spaces).
+func TipItemOf(memo string) string {
+	rest, ok := strings.CutPrefix(memo, tipMemoPrefix)
+	if !ok {
+		return ""
+	}
+	_, item, _ := strings.Cut(rest, tipItemSep)
+	return item
+}
+
+const (
+	tipMemoPrefix = "Tip in show "
+	tipItemSep    = " for "
+)
 
 // TipByID is the message of a viewer's earlier tip under tipID, whatever
 // its amount: a menu tip's repeat is answered with it even when the model

@@ -142,8 +142,7 @@ func (s *Service) Schedule(ctx context.Context, modelID string, r ScheduleReques
 		return Show{}, errs.E(errs.UnknownCurrency, "tickets are sold in %s, not %q", s.cfg.Currency, r.Price.Currency)
 	}
 	if r.Price.Amount <= 0 || r.Price.Amount > s.cfg.MaxPrice {
-		max, _ := money.FormatDecimal(money.Money{Amount: s.cfg.MaxPrice, Currency: s.cfg.Currency})
-		return Show{}, errs.E(errs.Invalid, "a ticket price must be above zero and at most %s %s", max, s.cfg.Currency)
+		return Show{}, errs.E(errs.Invalid, "a ticket price must be above zero and at most %s", money.Money{Amount: s.cfg.MaxPrice, Currency: s.cfg.Currency})
 	}
 	if !r.StartsAt.After(now) {
 		return Show{}, errs.E(errs.Invalid, "a ticket show must start in the future")
@@ -183,7 +182,7 @@ func (s *Service) ShowsOfModel(ctx context.Context, modelID string) ([]Show, err
 // Upcoming is the model's next show still on sale or running, if any: what
 // her profile and room offer.
 func (s *Service) Upcoming(ctx context.Context, modelID string) (Show, bool, error) {
-	all, err := s.cfg.Store.ShowsOfModel(ctx, modelID)
+	all, err := s.cfg.Store.ShowsOfModel(ctx, modelID, Running, Scheduled)
 	if err != nil {
 		return Show{}, false, err
 	}
@@ -295,16 +294,11 @@ func (s *Service) reopen(ctx context.Context, modelID string) {
 }
 
 func (s *Service) running(ctx context.Context, modelID string) (Show, bool, error) {
-	all, err := s.cfg.Store.ShowsOfModel(ctx, modelID)
-	if err != nil {
+	running, err := s.cfg.Store.ShowsOfModel(ctx, modelID, Running)
+	if err != nil || len(running) == 0 {
 		return Show{}, false, err
 	}
-	for _, sh := range all {
-		if sh.State == Running {
-			return sh, true, nil
-		}
-	}
-	return Show{}, false, nil
+	return running[0], true, nil
 }
 
 // End ends a running show: its tickets are posted and split, or refunded
@@ -580,8 +574,7 @@ func (s *Service) Buy(ctx context.Context, viewerID, showID, clientKey string, p
 			s.cfg.Log.Warn("tickets: releasing a seat whose hold failed", "ticket", t.ID, "err", derr)
 		}
 		if errs.CodeOf(err) == errs.Limit {
-			price, _ := money.FormatDecimal(t.Price)
-			return Ticket{}, errs.E(errs.Limit, "not enough credits in your wallet for this ticket (%s %s): buy a credit pack", price, t.Price.Currency)
+			return Ticket{}, errs.E(errs.Limit, "not enough credits in your wallet for this ticket (%s): buy a credit pack", t.Price)
 		}
 		return Ticket{}, err
 	}

@@ -134,9 +134,13 @@ func (s *SQLStore) showIn(tx *gorm.DB, id string, lock bool) (Show, error) {
 	return r.show(), nil
 }
 
-func (s *SQLStore) ShowsOfModel(ctx context.Context, modelID string) ([]Show, error) {
+func (s *SQLStore) ShowsOfModel(ctx context.Context, modelID string, states ...State) ([]Show, error) {
 	var rows []showRow
-	if err := s.db.WithContext(ctx).Where("model_id = ?", modelID).Order("starts_at, id").Find(&rows).Error; err != nil {
+	q := s.db.WithContext(ctx).Where("model_id = ?", modelID)
+	if len(states) > 0 {
+		q = q.Where("state IN ?", states)
+	}
+	if err := q.Order("starts_at, id").Find(&rows).Error; err != nil {
 		return nil, dbErr("list shows", err)
 	}
 	out := make([]Show, len(rows))

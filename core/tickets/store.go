@@ -17,8 +17,10 @@ type Store interface {
 	CreateShow(ctx context.Context, sh Show) error
 	// Show returns one show; errs.NotFound when there is none.
 	Show(ctx context.Context, id string) (Show, error)
-	// ShowsOfModel lists a model's shows, soonest start first.
-	ShowsOfModel(ctx context.Context, modelID string) ([]Show, error)
+	// ShowsOfModel lists a model's shows, soonest start first: those in one
+	// of states, or all of them when none is given. (Admission asks for
+	// the running one on every WHEP viewer: the store filters, not Go.)
+	ShowsOfModel(ctx context.Context, modelID string, states ...State) ([]Show, error)
 	// Scheduled lists the shows still scheduled whose start is before
 	// before, soonest first.
 	ScheduledBefore(ctx context.Context, before time.Time) ([]Show, error)
@@ -75,12 +77,12 @@ func (m *MemStore) Show(_ context.Context, id string) (Show, error) {
 	return sh, nil
 }
 
-func (m *MemStore) ShowsOfModel(_ context.Context, modelID string) ([]Show, error) {
+func (m *MemStore) ShowsOfModel(_ context.Context, modelID string, states ...State) ([]Show, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Show
 	for _, sh := range m.shows {
-		if sh.ModelID == modelID {
+		if sh.ModelID == modelID && (len(states) == 0 || slices.Contains(states, sh.State)) {
 			out = append(out, sh)
 		}
 	}

@@ -8,6 +8,7 @@ package tipping
 import (
 	"time"
 
+	"github.com/camkit/camkit/core/chat"
 	"github.com/camkit/camkit/sdk/money"
 )
 
@@ -76,7 +77,7 @@ type Room struct {
 // Limits of the goal and the menu.
 const (
 	MaxItems      = 30
-	MaxItemName   = 60 // characters, after trimming
+	MaxItemName   = chat.MaxItemLen // characters, after trimming: what chat carries
 	MaxGoalTitle  = 80
 	goalRoundsCap = 1 << 20 // a goal tiny beside the tips still announces sanely
 )

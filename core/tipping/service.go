@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -70,14 +69,6 @@ func New(st Store, ch Chat, rooms Rooms, o Options) (*Service, error) {
 
 func (s *Service) now() time.Time { return s.o.Clock.Now().UTC().Truncate(time.Microsecond) }
 
-func (s *Service) display(m money.Money) string {
-	d, err := money.FormatDecimal(m)
-	if err != nil {
-		return fmt.Sprintf("%d %s", m.Amount, m.Currency)
-	}
-	return d + " " + m.Currency
-}
-
 // GoalInput is a goal as the model sets it.
 type GoalInput struct {
 	Title   string
@@ -117,7 +108,7 @@ func (s *Service) checkAmount(what string, m money.Money, max int64) error {
 		return errs.E(errs.UnknownCurrency, "a %s is in %s, not %q", what, s.o.Currency, m.Currency)
 	}
 	if m.Amount <= 0 || m.Amount > max {
-		return errs.E(errs.Invalid, "a %s must be above zero and at most %s", what, s.display(money.Money{Amount: max, Currency: s.o.Currency}))
+		return errs.E(errs.Invalid, "a %s must be above zero and at most %s", what, money.Money{Amount: max, Currency: s.o.Currency})
 	}
 	return nil
 }
