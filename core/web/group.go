@@ -215,12 +215,7 @@ func (p *Product) groupForm(c *fiber.Ctx) error {
 	var opt shows.GroupOptions
 	var err error
 	if raw := strings.TrimSpace(c.FormValue("rate")); raw != "" {
-		opt.Rate, err = parseAmount("rate", raw, p.Accounts.Currency())
-		if err == nil {
-			if cur := c.FormValue("currency"); cur != "" && cur != opt.Rate.Currency {
-				err = invalid("currency", "rates are in %s", opt.Rate.Currency)
-			}
-		}
+		opt.Rate, err = p.formRate(c, raw)
 	}
 	if raw := strings.TrimSpace(c.FormValue("minimum")); raw != "" && err == nil {
 		if opt.Minimum, err = strconv.Atoi(raw); err != nil {

@@ -88,12 +88,8 @@ func (p *Product) buyPack(c *fiber.Ctx) error {
 	}
 	pu, err := p.Packs.Buy(c.UserContext(), me(c).ID, pack, idempotency.Key(c))
 	if err != nil {
-		var need *accounts.NeedCard
-		if errors.As(err, &need) {
-			return back(c, "/wallet/card", theme.FlashInfo, "%s", retiredCard(need.Was)+" Add a card to continue.")
-		}
-		if errs.CodeOf(err) == errs.NotFound && strings.Contains(err.Error(), "card") {
-			return back(c, "/wallet/card", theme.FlashInfo, "Add a card first: credit packs are charged to it.")
+		if handled, ferr := cardMissing(c, err, "credit packs are charged to it"); handled {
+			return ferr
 		}
 		return p.formFailed(c, "/wallet", err)
 	}
@@ -323,13 +319,21 @@ func (p *Product) endShow(c *fiber.Ctx) error {
 	return back(c, "/dashboard", theme.FlashInfo, "You are off air.")
 }
 
-func (p *Product) setRate(c *fiber.Ctx) error {
-	rate, err := parseAmount("rate", c.FormValue("rate"), p.Accounts.Currency())
-	if err == nil {
-		if cur := c.FormValue("currency"); cur != "" && cur != rate.Currency {
-			err = invalid("currency", "rates are in %s", rate.Currency)
-		}
+// formRate reads a per-minute rate from a form: raw (field "rate") in the
+// site currency, and the form's currency, when given, must be that one.
+func (p *Product) formRate(c *fiber.Ctx, raw string) (money.Money, error) {
+	rate, err := parseAmount("rate", raw, p.Accounts.Currency())
+	if err != nil {
+		return money.Money{}, err
 	}
+	if cur := c.FormValue("currency"); cur != "" && cur != rate.Currency {
+		return money.Money{}, invalid("currency", "rates are in %s", rate.Currency)
+	}
+	return rate, nil
+}
+
+func (p *Product) setRate(c *fiber.Ctx) error {
+	rate, err := p.formRate(c, c.FormValue("rate"))
 	if err == nil {
 		u := me(c)
 		_, err = p.Accounts.SetRate(c.UserContext(), u.ID, u.ID, rate)
@@ -341,12 +345,7 @@ func (p *Product) setRate(c *fiber.Ctx) error {
 }
 
 func (p *Product) setGroupRate(c *fiber.Ctx) error {
-	rate, err := parseAmount("rate", c.FormValue("rate"), p.Accounts.Currency())
-	if err == nil {
-		if cur := c.FormValue("currency"); cur != "" && cur != rate.Currency {
-			err = invalid("currency", "rates are in %s", rate.Currency)
-		}
-	}
+	rate, err := p.formRate(c, c.FormValue("rate"))
 	if err == nil {
 		u := me(c)
 		_, err = p.Accounts.SetGroupRate(c.UserContext(), u.ID, u.ID, rate)
@@ -507,3 +506,17 @@ func (p *Product) suspend(c *fiber.Ctx, id string) error {
 }
 
 var _ = processor.Checkout{}
+
+// cardMissing sends a purchase that needs a card (the card on file was
+// retired with its processor, or there is none) to the card page with why
+// ("Add a card first: " + why); handled is false for any other error.
+func cardMissing(c *fiber.Ctx, err error, why string) (handled bool, _ error) {
+	var need *accounts.NeedCard
+	if errors.As(err, &need) {
+		return true, back(c, "/wallet/card", theme.FlashInfo, "%s", retiredCard(need.Was)+" Add a card to continue.")
+	}
+	if errs.CodeOf(err) == errs.NotFound && strings.Contains(err.Error(), "card") {
+		return true, back(c, "/wallet/card", theme.FlashInfo, "Add a card first: %s.", why)
+	}
+	return false, nil
+}

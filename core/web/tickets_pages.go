@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/camkit/camkit/core/accounts"
 	"github.com/camkit/camkit/core/idempotency"
 	"github.com/camkit/camkit/core/tickets"
-	"github.com/camkit/camkit/sdk/errs"
 	"github.com/camkit/camkit/sdk/theme"
 	"github.com/gofiber/fiber/v2"
 )
@@ -78,12 +76,8 @@ func (p *Product) buyTicketForm(c *fiber.Ctx) error {
 	to := accounts.SafeReturnTo(c.Query("return_to"))
 	t, err := p.Tickets.Buy(c.UserContext(), me(c).ID, id, idempotency.Key(c), tickets.Payment(c.FormValue("pay")))
 	if err != nil {
-		var need *accounts.NeedCard
-		if errors.As(err, &need) {
-			return back(c, "/wallet/card", theme.FlashInfo, "%s", retiredCard(need.Was)+" Add a card to continue.")
-		}
-		if errs.CodeOf(err) == errs.NotFound && strings.Contains(err.Error(), "card") {
-			return back(c, "/wallet/card", theme.FlashInfo, "Add a card first: the ticket is charged to it.")
+		if handled, ferr := cardMissing(c, err, "the ticket is charged to it"); handled {
+			return ferr
 		}
 		return p.formFailed(c, to, err)
 	}
